@@ -1,0 +1,26 @@
+//! One edition of a regency's innovation lab.
+
+use sea_orm::entity::prelude::*;
+
+use crate::Stage;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "cohort")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    pub regency_id: i32,
+    pub year: i32,
+    /// Unique within the regency.
+    pub name: String,
+    /// Where the lab itself is in the 5D cycle.
+    pub stage: Stage,
+    pub version: i32,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

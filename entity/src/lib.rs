@@ -1,0 +1,16 @@
+//! The persistence model of labinov: sea-orm entities and the enums they store.
+//! No GraphQL here; the server converts these models into its API types.
+
+pub mod cohort;
+pub mod commitment;
+pub mod commitment_idea;
+pub mod enums;
+pub mod idea;
+pub mod mentor;
+pub mod mentor_assignment;
+pub mod pipeline_event;
+pub mod regency;
+pub mod stage_transition;
+pub mod unit;
+
+pub use enums::*;

@@ -1,0 +1,123 @@
+//! Command line and environment configuration. Every flag is also an environment variable,
+//! and the defaults run the embedded mode (SQLite file, in-process bus) with no flags at all.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+
+/// labinov: a GraphQL server for regional innovation labs (Laboratorium Inovasi) run with LAN.
+///
+/// It keeps the pipeline of innovation ideas through the 5D stages (Drum-Up, Diagnose, Design,
+/// Deliver, Display), the LAN mentors who coach them and the commitments unit heads sign with
+/// the regent. With no options it uses a SQLite file in the working directory.
+#[derive(Debug, Parser)]
+#[command(name = "labinov", version, about, long_about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Migrate the database, then serve GraphQL on /graphql and GraphiQL on /.
+    Serve(ServeArgs),
+    /// Bring the database schema up to date and exit.
+    Migrate,
+    /// Load data into the database and exit.
+    Seed(SeedArgs),
+    /// Print the GraphQL schema (SDL) to standard output.
+    Schema,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Load the illustrative demo data (Banjar, Purbalingga, Banggai) if the database is empty.
+    #[arg(long, env = "LABINOV_DEMO")]
+    pub demo: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SeedArgs {
+    /// Load the illustrative demo data; refused if the database already holds regencies.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+/// Settings shared by every command.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Database URL: `sqlite://FILE?mode=rwc` (embedded default) or `postgres://USER@HOST/DB`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://labinov.db?mode=rwc",
+        global = true
+    )]
+    pub database_url: String,
+
+    /// PostgreSQL schema to use (search_path); lets several deployments or tests share one database.
+    #[arg(long, env = "DATABASE_SCHEMA", global = true)]
+    pub database_schema: Option<String>,
+
+    /// Maximum number of pooled database connections.
+    #[arg(
+        long,
+        env = "DATABASE_MAX_CONNECTIONS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub database_max_connections: u32,
+
+    /// Redis URL for the event bus shared by many instances; without it events stay in-process.
+    #[arg(long, env = "REDIS_URL", global = true)]
+    pub redis_url: Option<String>,
+
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(
+        long,
+        env = "LABINOV_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub listen: SocketAddr,
+
+    /// Log as JSON lines instead of human-readable text (the level comes from RUST_LOG).
+    #[arg(long, env = "LABINOV_LOG_JSON", global = true)]
+    pub log_json: bool,
+
+    /// Default page size of connections when a client gives neither `first` nor `last`.
+    #[arg(
+        long,
+        env = "LABINOV_DEFAULT_PAGE_SIZE",
+        default_value_t = 20,
+        global = true
+    )]
+    pub default_page_size: u32,
+
+    /// Largest page a client may ask for with `first` or `last`.
+    #[arg(
+        long,
+        env = "LABINOV_MAX_PAGE_SIZE",
+        default_value_t = 100,
+        global = true
+    )]
+    pub max_page_size: u32,
+}
+
+impl Config {
+    /// The embedded default, with the SQLite file at `path`: what tests and examples start from.
+    pub fn sqlite(path: PathBuf) -> Self {
+        Self {
+            database_url: format!("sqlite://{}?mode=rwc", path.display()),
+            database_schema: None,
+            database_max_connections: 10,
+            redis_url: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            log_json: false,
+            default_page_size: 20,
+            max_page_size: 100,
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Database connection, migrations and the counter of executed SQL statements.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use anyhow::Context;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+
+use crate::config::Config;
+
+/// Counts every SQL statement the server executes; read by tests now, exported as a metric later.
+#[derive(Debug, Clone, Default)]
+pub struct StatementCounter(Arc<AtomicU64>);
+
+impl StatementCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn bump(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Opens the pool named by the configuration, creating the PostgreSQL schema if one is set.
+pub async fn connect(config: &Config) -> anyhow::Result<(DatabaseConnection, StatementCounter)> {
+    if let Some(schema) = &config.database_schema {
+        ensure_schema(&config.database_url, schema).await?;
+    }
+    let mut options = ConnectOptions::new(config.database_url.clone());
+    options
+        .max_connections(config.database_max_connections)
+        .connect_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    if let Some(schema) = &config.database_schema {
+        options.set_schema_search_path(schema.clone());
+    }
+    // WAL lets dashboards read while a write is in flight; writers queue instead of failing.
+    options.map_sqlx_sqlite_opts(|opts| {
+        opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+    });
+    let mut db = Database::connect(options).await.with_context(|| {
+        format!(
+            "cannot connect to the database at {}",
+            redact(&config.database_url)
+        )
+    })?;
+    let counter = StatementCounter::default();
+    let bump = counter.clone();
+    db.set_metric_callback(move |_| bump.bump());
+    Ok((db, counter))
+}
+
+/// Applies every pending migration; a no-op on an up-to-date database.
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None).await.context("running migrations")
+}
+
+async fn ensure_schema(url: &str, schema: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !schema.is_empty()
+            && schema
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_'),
+        "DATABASE_SCHEMA may hold only letters, digits and underscores"
+    );
+    let db = Database::connect(url)
+        .await
+        .with_context(|| format!("cannot connect to the database at {}", redact(url)))?;
+    db.execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+        .await
+        .context("creating the database schema")?;
+    db.close().await.ok();
+    Ok(())
+}
+
+/// The URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}

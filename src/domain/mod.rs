@@ -1,0 +1,39 @@
+//! The domain layer: every read and every write goes through [`Domain`], so that access
+//! rules, limits and metrics can be added in one place.
+
+pub mod pipeline;
+pub mod regency;
+
+use sea_orm::DatabaseConnection;
+
+use crate::db::StatementCounter;
+
+/// Handle to the domain layer, cheap to clone; one per server, shared by all requests.
+#[derive(Clone)]
+pub struct Domain {
+    db: DatabaseConnection,
+    statements: StatementCounter,
+}
+
+impl Domain {
+    pub fn new(db: DatabaseConnection, statements: StatementCounter) -> Self {
+        Self { db, statements }
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Number of SQL statements executed since start-up.
+    pub fn statements_executed(&self) -> u64 {
+        self.statements.get()
+    }
+}
+
+impl Domain {
+    /// True when no regency exists yet (a fresh database).
+    pub async fn is_empty(&self) -> crate::error::DomainResult<bool> {
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        Ok(entity::regency::Entity::find().count(self.db()).await? == 0)
+    }
+}

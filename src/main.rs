@@ -1,0 +1,67 @@
+use std::io::Write;
+
+use anyhow::Context;
+use clap::Parser;
+use labinov::{
+    App,
+    app::connect_and_migrate,
+    config::{Cli, Command},
+    demo, graphql, telemetry,
+};
+use tokio_util::sync::CancellationToken;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    telemetry::init(cli.config.log_json);
+    match cli.command {
+        Command::Serve(args) => {
+            let app = App::build(&cli.config, args.demo).await?;
+            let shutdown = CancellationToken::new();
+            tokio::spawn(stop_on_signal(shutdown.clone()));
+            app.run_until_stopped(shutdown).await
+        }
+        Command::Migrate => {
+            connect_and_migrate(&cli.config).await?;
+            tracing::info!("database is up to date");
+            Ok(())
+        }
+        Command::Seed(args) => {
+            anyhow::ensure!(
+                args.demo,
+                "nothing to seed: pass --demo to load the demo data"
+            );
+            let domain = connect_and_migrate(&cli.config).await?;
+            let summary = demo::load(domain.db()).await?;
+            tracing::info!(?summary, "demo data loaded");
+            Ok(())
+        }
+        Command::Schema => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(graphql::sdl().as_bytes())
+                .context("writing the schema")?;
+            Ok(())
+        }
+    }
+}
+
+/// Cancels `shutdown` on SIGINT or SIGTERM.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}
