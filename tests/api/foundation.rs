@@ -1,0 +1,381 @@
+//! Foundation: migrations, demo data, the audit trail and the checked-in schema.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{Datelike, NaiveDate};
+use entity::{
+    CommitmentStatus, IdeaStatus, Stage, UnitKind, cohort, commitment, commitment_idea, idea,
+    mentor, regency, stage_transition, unit,
+};
+use labinov::{
+    db,
+    domain::pipeline::{self, IdeaState, RecordedMove},
+};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use serde_json::json;
+
+use crate::helpers::{TestApp, fresh_config};
+
+#[tokio::test]
+async fn migrations_run_from_empty_and_again_as_a_no_op() {
+    let (config, _dir) = fresh_config();
+    let (connection, _) = db::connect(&config).await.expect("connect");
+    db::migrate(&connection)
+        .await
+        .expect("first migration from empty");
+    let applied = |c: &sea_orm::DatabaseConnection| {
+        let c = c.clone();
+        async move {
+            c.query_one_raw(sea_orm::Statement::from_string(
+                c.get_database_backend(),
+                "SELECT COUNT(*) AS n FROM seaql_migrations",
+            ))
+            .await
+            .expect("query")
+            .expect("a row")
+            .try_get::<i64>("", "n")
+            .expect("a count")
+        }
+    };
+    let first = applied(&connection).await;
+    db::migrate(&connection)
+        .await
+        .expect("second migration is a no-op");
+    assert_eq!(applied(&connection).await, first);
+    assert!(first >= 1);
+    for table in [
+        "regency",
+        "unit",
+        "cohort",
+        "idea",
+        "stage_transition",
+        "mentor",
+        "mentor_assignment",
+        "commitment",
+        "commitment_idea",
+        "pipeline_event",
+    ] {
+        let n = connection
+            .query_one_raw(sea_orm::Statement::from_string(
+                connection.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("table {table} must exist: {e}"));
+        assert!(n.is_some());
+    }
+}
+
+#[tokio::test]
+async fn the_schema_refuses_a_duplicate_unit_name_within_a_regency() {
+    let app = TestApp::with_demo().await;
+    let db = app.domain.db();
+    let existing = unit::Entity::find()
+        .one(db)
+        .await
+        .expect("query")
+        .expect("a unit");
+    let duplicate = unit::ActiveModel {
+        id: sea_orm::ActiveValue::NotSet,
+        ..sea_orm::IntoActiveModel::into_active_model(existing)
+    };
+    let err = unit::Entity::insert(duplicate).exec(db).await;
+    assert!(
+        err.is_err(),
+        "a unit name must be unique within its regency"
+    );
+}
+
+async fn regency_by_code(app: &TestApp, code: &str) -> regency::Model {
+    regency::Entity::find()
+        .filter(regency::Column::Code.eq(code))
+        .one(app.domain.db())
+        .await
+        .expect("query")
+        .unwrap_or_else(|| panic!("regency {code} is in the demo data"))
+}
+
+#[tokio::test]
+async fn demo_data_matches_the_published_figures() {
+    let app = TestApp::with_demo().await;
+    let db = app.domain.db();
+
+    let banjar = regency_by_code(&app, "63.03").await;
+    assert_eq!(banjar.name, "Kabupaten Banjar");
+    assert_eq!(banjar.mou_signed_on, NaiveDate::from_ymd_opt(2017, 3, 16));
+    let cohorts = cohort::Entity::find()
+        .filter(cohort::Column::RegencyId.eq(banjar.id))
+        .all(db)
+        .await
+        .expect("cohorts");
+    let cohort_2017 = cohorts
+        .iter()
+        .find(|c| c.year == 2017)
+        .expect("a 2017 cohort");
+    let ideas = idea::Entity::find()
+        .filter(idea::Column::CohortId.eq(cohort_2017.id))
+        .all(db)
+        .await
+        .expect("ideas");
+    assert_eq!(ideas.len(), 268);
+    let launched: Vec<_> = ideas.iter().filter(|i| i.stage >= Stage::Deliver).collect();
+    assert_eq!(launched.len(), 104);
+    assert!(
+        launched
+            .iter()
+            .all(|i| i.launched_on.map(|d| d.year()) == Some(2018)),
+        "the 104 were launched in 2018"
+    );
+    assert!(
+        ideas
+            .iter()
+            .filter(|i| i.stage < Stage::Deliver)
+            .all(|i| i.launched_on.is_none())
+    );
+
+    // Commitments signed on 2019-09-10 by heads of SKPD, kecamatan, kelurahan, puskesmas and RSU Ratu Zaleha.
+    let signed = commitment::Entity::find()
+        .filter(commitment::Column::RegencyId.eq(banjar.id))
+        .filter(commitment::Column::SignedOn.eq(NaiveDate::from_ymd_opt(2019, 9, 10)))
+        .all(db)
+        .await
+        .expect("commitments");
+    assert!(!signed.is_empty());
+    assert!(signed.iter().all(|c| c.status == CommitmentStatus::Signed));
+    let units: HashMap<i32, unit::Model> = unit::Entity::find()
+        .all(db)
+        .await
+        .expect("units")
+        .into_iter()
+        .map(|u| (u.id, u))
+        .collect();
+    let kinds: HashSet<UnitKind> = signed.iter().map(|c| units[&c.unit_id].kind).collect();
+    for kind in [
+        UnitKind::Dinas,
+        UnitKind::Kecamatan,
+        UnitKind::Kelurahan,
+        UnitKind::Puskesmas,
+    ] {
+        assert!(
+            kinds.contains(&kind),
+            "a head of a {kind:?} signed on 2019-09-10"
+        );
+    }
+    assert!(
+        signed
+            .iter()
+            .any(|c| units[&c.unit_id].name == "RSU Ratu Zaleha")
+    );
+
+    let mentors: HashSet<String> = mentor::Entity::find()
+        .all(db)
+        .await
+        .expect("mentors")
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    for name in ["Suripto", "Marsono", "Antun Nastri Sidik"] {
+        assert!(mentors.contains(name), "mentor {name}");
+    }
+
+    // Purbalingga 2022: 174 ideas from 35 OPD, 18 kecamatan, 25 puskesmas and 8 BUMD.
+    let purbalingga = regency_by_code(&app, "33.03").await;
+    let ideas = idea::Entity::find()
+        .filter(idea::Column::RegencyId.eq(purbalingga.id))
+        .all(db)
+        .await
+        .expect("ideas");
+    assert_eq!(ideas.len(), 174);
+    let mut proposing: HashMap<&str, HashSet<i32>> = HashMap::new();
+    for idea in &ideas {
+        let group = match units[&idea.unit_id].kind {
+            UnitKind::Kecamatan => "kecamatan",
+            UnitKind::Puskesmas => "puskesmas",
+            UnitKind::Bumd => "bumd",
+            _ => "opd",
+        };
+        proposing.entry(group).or_default().insert(idea.unit_id);
+    }
+    assert_eq!(proposing["opd"].len(), 35);
+    assert_eq!(proposing["kecamatan"].len(), 18);
+    assert_eq!(proposing["puskesmas"].len(), 25);
+    assert_eq!(proposing["bumd"].len(), 8);
+
+    // Banggai lab I: 190 ideas, 50 still running.
+    let banggai = regency_by_code(&app, "72.01").await;
+    let ideas = idea::Entity::find()
+        .filter(idea::Column::RegencyId.eq(banggai.id))
+        .all(db)
+        .await
+        .expect("ideas");
+    assert_eq!(ideas.len(), 190);
+    let running = ideas
+        .iter()
+        .filter(|i| i.status == IdeaStatus::Active && i.stage >= Stage::Deliver)
+        .count();
+    assert_eq!(running, 50);
+    assert_eq!(
+        ideas
+            .iter()
+            .filter(|i| i.status == IdeaStatus::Active)
+            .count(),
+        50
+    );
+}
+
+#[tokio::test]
+async fn every_demo_idea_replays_to_its_current_stage() {
+    let app = TestApp::with_demo().await;
+    let db = app.domain.db();
+    let ideas = idea::Entity::find().all(db).await.expect("ideas");
+    let trail = stage_transition::Entity::find()
+        .order_by_asc(stage_transition::Column::Id)
+        .all(db)
+        .await
+        .expect("transitions");
+    let signed_on: HashMap<i32, NaiveDate> = commitment::Entity::find()
+        .all(db)
+        .await
+        .expect("commitments")
+        .into_iter()
+        .filter_map(|c| c.signed_on.map(|d| (c.id, d)))
+        .collect();
+    let mut signings_of: HashMap<i32, Vec<NaiveDate>> = HashMap::new();
+    for link in commitment_idea::Entity::find()
+        .all(db)
+        .await
+        .expect("links")
+    {
+        if let Some(day) = signed_on.get(&link.commitment_id) {
+            signings_of.entry(link.idea_id).or_default().push(*day);
+        }
+    }
+    let mut by_idea: HashMap<i32, Vec<&stage_transition::Model>> = HashMap::new();
+    for t in &trail {
+        by_idea.entry(t.idea_id).or_default().push(t);
+    }
+    assert_eq!(ideas.len(), 632);
+    for idea in &ideas {
+        let moves = by_idea.get(&idea.id).map(Vec::as_slice).unwrap_or_default();
+        let signings = signings_of.get(&idea.id).cloned().unwrap_or_default();
+        let replayed = pipeline::replay(moves.iter().map(|t| RecordedMove {
+            decision: t.decision,
+            from_stage: t.from_stage,
+            to_stage: t.to_stage,
+            to_status: t.to_status,
+            reason: t.reason.as_deref(),
+            covered_by_signed_commitment: signings.iter().any(|d| *d <= t.at.date_naive()),
+        }))
+        .unwrap_or_else(|e| panic!("idea {} ({}): {e}", idea.id, idea.title));
+        assert_eq!(
+            replayed,
+            IdeaState {
+                stage: idea.stage,
+                status: idea.status
+            },
+            "idea {}",
+            idea.id
+        );
+        let entered_deliver = moves
+            .iter()
+            .filter(|t| t.to_stage == Stage::Deliver && t.from_stage == Some(Stage::Design))
+            .map(|t| t.at.date_naive())
+            .next_back();
+        assert_eq!(
+            idea.launched_on, entered_deliver,
+            "idea {} launch date",
+            idea.id
+        );
+    }
+}
+
+#[tokio::test]
+async fn loading_the_demo_twice_is_refused() {
+    let app = TestApp::with_demo().await;
+    let before = idea::Entity::find()
+        .count(app.domain.db())
+        .await
+        .expect("count");
+    let again = labinov::demo::load(app.domain.db()).await;
+    assert!(again.is_err());
+    let after = idea::Entity::find()
+        .count(app.domain.db())
+        .await
+        .expect("count");
+    assert_eq!(before, after);
+}
+
+#[tokio::test]
+async fn regencies_and_their_cohorts_are_served_over_graphql() {
+    let app = TestApp::with_demo().await;
+    let data = app
+        .data(
+            "{ regencies { code name cohorts { year name stage } } \
+               banjar: regency(code: \"63.03\") { name mouSignedOn cohorts { year } } }",
+            json!({}),
+        )
+        .await;
+    let codes: Vec<&str> = data["regencies"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|r| r["code"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(codes, ["33.03", "63.03", "72.01"]);
+    assert_eq!(data["banjar"]["mouSignedOn"], "2017-03-16");
+    assert_eq!(data["banjar"]["cohorts"][0]["year"], 2017);
+}
+
+#[tokio::test]
+async fn an_unknown_regency_code_is_null_and_a_bad_id_is_bad_user_input() {
+    let app = TestApp::spawn().await;
+    let data = app
+        .data("{ regency(code: \"99.99\") { name } }", json!({}))
+        .await;
+    assert!(data["regency"].is_null());
+    let response = app
+        .gql("{ regency(id: \"nonsense\") { name } }", json!({}))
+        .await;
+    assert_eq!(crate::helpers::error_code(&response), "BAD_USER_INPUT");
+}
+
+#[test]
+fn the_checked_in_schema_is_what_the_server_runs() {
+    let checked_in =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
+            .expect("schema.graphql is checked in");
+    let current = labinov::graphql::sdl();
+    assert!(
+        checked_in == current,
+        "schema.graphql is stale: run `cargo run -- schema > schema.graphql`"
+    );
+}
+
+#[test]
+fn the_cli_prints_the_schema_and_explains_itself() {
+    let bin = env!("CARGO_BIN_EXE_labinov");
+    let out = std::process::Command::new(bin)
+        .arg("schema")
+        .output()
+        .expect("run labinov");
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        labinov::graphql::sdl()
+    );
+    let help = std::process::Command::new(bin)
+        .arg("--help")
+        .output()
+        .expect("run labinov");
+    let help = String::from_utf8_lossy(&help.stdout);
+    for word in [
+        "serve",
+        "migrate",
+        "seed",
+        "schema",
+        "DATABASE_URL",
+        "REDIS_URL",
+    ] {
+        assert!(help.contains(word), "--help mentions {word}");
+    }
+}

@@ -1,0 +1,7 @@
+//! The one integration test binary, with modules by capability.
+//!
+//! Backend: SQLite (a fresh file per test) by default; set `LABINOV_TEST_DATABASE_URL` to a
+//! PostgreSQL URL to run every test in its own fresh schema there instead.
+
+mod foundation;
+mod helpers;
