@@ -94,7 +94,11 @@ impl App {
 pub async fn connect_and_migrate(config: &Config) -> anyhow::Result<Domain> {
     let (connection, statements) = db::connect(config).await?;
     db::migrate(&connection).await?;
-    Ok(Domain::new(connection, statements))
+    let limits = crate::domain::page::PageLimits {
+        default: config.default_page_size.min(config.max_page_size),
+        max: config.max_page_size,
+    };
+    Ok(Domain::new(connection, statements, limits))
 }
 
 fn router(state: AppState) -> Router {

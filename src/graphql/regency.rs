@@ -1,23 +1,38 @@
 //! Regencies and their lab editions.
 
-use async_graphql::{Context, ID, Object, Result, dataloader::DataLoader};
+use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{cohort, regency};
 
 use super::{
+    aggregate::{Funnel, StageCount},
+    connection::{Conn, Total, connection, page_request},
     enums::Stage,
+    idea::{Idea, IdeaFilter, IdeaOrder, idea_page},
     ids::{self, Kind},
-    loaders::{CohortsOfRegency, DomainLoader, RegencyId},
+    loaders::{self, CohortId, CohortsOfRegency, Loaders, RegencyId, UnitsOfRegency},
+    unit::Unit,
 };
-use crate::domain::Domain;
+use crate::{
+    domain::{
+        Domain, idea::IdeaFilter as DomainIdeaFilter, listing::CohortFilter as DomainCohortFilter,
+    },
+    error::DomainError,
+};
 
 /// A regency or city (kabupaten/kota) that runs an innovation lab with LAN.
 pub struct Regency(pub regency::Model);
 
+impl Regency {
+    fn scope(&self, filter: Option<IdeaFilter>) -> Result<DomainIdeaFilter> {
+        IdeaFilter::scoped(filter, DomainIdeaFilter::regency(self.0.id))
+    }
+}
+
 #[Object]
 impl Regency {
     /// Global ID.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode(Kind::Regency, self.0.id)
     }
 
@@ -63,12 +78,73 @@ impl Regency {
 
     /// The regency's lab editions, newest first.
     async fn cohorts(&self, ctx: &Context<'_>) -> Result<Vec<Cohort>> {
-        let loader = ctx.data::<DataLoader<DomainLoader>>()?;
-        let cohorts = loader.load_one(CohortsOfRegency(self.0.id)).await?;
+        let cohorts = ctx
+            .data::<Loaders>()?
+            .load_one(CohortsOfRegency(self.0.id))
+            .await?;
         Ok(cohorts
             .unwrap_or_default()
             .into_iter()
             .map(Cohort)
+            .collect())
+    }
+
+    /// The regency's units, by name.
+    async fn units(&self, ctx: &Context<'_>) -> Result<Vec<Unit>> {
+        let units = ctx
+            .data::<Loaders>()?
+            .load_one(UnitsOfRegency(self.0.id))
+            .await?;
+        Ok(units.unwrap_or_default().into_iter().map(Unit).collect())
+    }
+
+    /// The regency's ideas, optionally filtered further.
+    #[allow(clippy::too_many_arguments)]
+    async fn ideas(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<IdeaFilter>,
+        order_by: Option<IdeaOrder>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Conn<Idea>> {
+        idea_page(
+            ctx,
+            self.scope(filter)?,
+            order_by,
+            first,
+            after,
+            last,
+            before,
+        )
+        .await
+    }
+
+    /// The funnel of the regency's ideas (optionally filtered further).
+    async fn funnel(&self, ctx: &Context<'_>, filter: Option<IdeaFilter>) -> Result<Funnel> {
+        Ok(Funnel(
+            ctx.data::<Domain>()?.funnel(&self.scope(filter)?).await?,
+        ))
+    }
+
+    /// The regency's ideas per stage.
+    async fn stages(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<IdeaFilter>,
+    ) -> Result<Vec<StageCount>> {
+        let counts = ctx
+            .data::<Domain>()?
+            .stage_counts(&self.scope(filter)?)
+            .await?;
+        Ok(counts
+            .into_iter()
+            .map(|c| StageCount {
+                stage: c.stage.into(),
+                count: c.count,
+            })
             .collect())
     }
 }
@@ -79,7 +155,7 @@ pub struct Cohort(pub cohort::Model);
 #[Object]
 impl Cohort {
     /// Global ID.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode(Kind::Cohort, self.0.id)
     }
 
@@ -105,12 +181,58 @@ impl Cohort {
 
     /// The regency running this edition.
     async fn regency(&self, ctx: &Context<'_>) -> Result<Regency> {
-        let loader = ctx.data::<DataLoader<DomainLoader>>()?;
-        let regency = loader.load_one(RegencyId(self.0.regency_id)).await?;
-        regency.map(Regency).ok_or_else(|| {
-            crate::error::DomainError::not_found("The cohort's regency no longer exists.").into()
-        })
+        Ok(Regency(
+            loaders::required(ctx.data::<Loaders>()?, RegencyId(self.0.regency_id)).await?,
+        ))
     }
+
+    /// The edition's ideas, optionally filtered further.
+    #[allow(clippy::too_many_arguments)]
+    async fn ideas(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<IdeaFilter>,
+        order_by: Option<IdeaOrder>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Conn<Idea>> {
+        let scope = DomainIdeaFilter {
+            cohort_ids: Some(vec![self.0.id]),
+            ..Default::default()
+        };
+        idea_page(
+            ctx,
+            IdeaFilter::scoped(filter, scope)?,
+            order_by,
+            first,
+            after,
+            last,
+            before,
+        )
+        .await
+    }
+
+    /// The funnel of the edition's ideas.
+    async fn funnel(&self, ctx: &Context<'_>) -> Result<Funnel> {
+        let scope = DomainIdeaFilter {
+            cohort_ids: Some(vec![self.0.id]),
+            ..Default::default()
+        };
+        Ok(Funnel(ctx.data::<Domain>()?.funnel(&scope).await?))
+    }
+}
+
+/// Which cohorts to return.
+#[derive(InputObject, Default)]
+pub struct CohortFilter {
+    /// Of these regencies (global IDs).
+    pub regency_ids: Option<Vec<ID>>,
+    /// Of these regencies (Kemendagri codes).
+    pub regency_codes: Option<Vec<String>>,
+    /// Started in one of these years.
+    pub years: Option<Vec<i32>>,
 }
 
 #[derive(Default)]
@@ -119,9 +241,19 @@ pub struct RegencyQuery;
 #[Object]
 impl RegencyQuery {
     /// Every regency with an innovation lab, by Kemendagri code.
-    async fn regencies(&self, ctx: &Context<'_>) -> Result<Vec<Regency>> {
-        let domain = ctx.data::<Domain>()?;
-        Ok(domain.regencies().await?.into_iter().map(Regency).collect())
+    async fn regencies(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Conn<Regency>> {
+        let page = ctx
+            .data::<Domain>()?
+            .regency_page(&page_request(first, after, last, before))
+            .await?;
+        Ok(connection(page, Total::Regencies, Regency))
     }
 
     /// One regency, by global `id` or Kemendagri `code` (give exactly one); null if none matches.
@@ -135,16 +267,56 @@ impl RegencyQuery {
         let found = match (id, code) {
             (Some(id), None) => {
                 let id = ids::decode(Kind::Regency, &id)?;
-                domain.regencies_by_id(&[id]).await?.remove(&id)
+                ctx.data::<Loaders>()?.load_one(RegencyId(id)).await?
             }
             (None, Some(code)) => domain.regency_by_code(&code).await?,
             _ => {
-                return Err(crate::error::DomainError::bad_input(
+                return Err(DomainError::bad_input(
                     "Give either the regency's id or its code, not both and not neither.",
                 )
                 .into());
             }
         };
         Ok(found.map(Regency))
+    }
+
+    /// Lab editions, in the order they were created.
+    async fn cohorts(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<CohortFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Conn<Cohort>> {
+        let filter = filter.unwrap_or_default();
+        let filter = DomainCohortFilter {
+            regency_ids: match &filter.regency_ids {
+                Some(list) => Some(
+                    list.iter()
+                        .map(|id| ids::decode(Kind::Regency, id))
+                        .collect::<Result<_, _>>()?,
+                ),
+                None => None,
+            },
+            regency_codes: filter.regency_codes,
+            years: filter.years,
+        };
+        let page = ctx
+            .data::<Domain>()?
+            .cohort_page(&filter, &page_request(first, after, last, before))
+            .await?;
+        Ok(connection(page, Total::Cohorts(filter), Cohort))
+    }
+
+    /// One lab edition by global ID; null if there is none.
+    async fn cohort(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Cohort>> {
+        let id = ids::decode(Kind::Cohort, &id)?;
+        Ok(ctx
+            .data::<Loaders>()?
+            .load_one(CohortId(id))
+            .await?
+            .map(Cohort))
     }
 }

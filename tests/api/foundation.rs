@@ -310,12 +310,13 @@ async fn regencies_and_their_cohorts_are_served_over_graphql() {
     let app = TestApp::with_demo().await;
     let data = app
         .data(
-            "{ regencies { code name cohorts { year name stage } } \
+            "{ regencies { totalCount nodes { code name cohorts { year name stage } } } \
                banjar: regency(code: \"63.03\") { name mouSignedOn cohorts { year } } }",
             json!({}),
         )
         .await;
-    let codes: Vec<&str> = data["regencies"]
+    assert_eq!(data["regencies"]["totalCount"], 3);
+    let codes: Vec<&str> = data["regencies"]["nodes"]
         .as_array()
         .expect("a list")
         .iter()

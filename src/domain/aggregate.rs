@@ -1,0 +1,409 @@
+//! Aggregates for dashboards: stage counts, the funnel, group-by counts, time in stage and
+//! commitments — counted in SQL, never by loading the matching ideas.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use entity::{
+    CommitmentStatus, IdeaStatus, Stage, commitment, commitment_idea, idea, regency,
+    stage_transition, unit,
+};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Alias, Expr, ExprTrait, Func, Query},
+};
+
+use super::{Domain, idea::IdeaFilter};
+use crate::error::DomainResult;
+
+/// Ideas per stage, one entry per 5D stage in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageCount {
+    pub stage: Stage,
+    pub count: u64,
+}
+
+/// One stage of the funnel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunnelStage {
+    pub stage: Stage,
+    /// Ideas that got at least this far (now here or beyond, or here once and sent back).
+    pub reached: u64,
+    /// Ideas in this stage now, whatever their status.
+    pub current: u64,
+    pub active: u64,
+    pub stalled: u64,
+    pub dropped: u64,
+    /// `reached` over the previous stage's `reached`; None for the first stage or when nothing reached it.
+    pub conversion: Option<f64>,
+    /// Completed stays in this stage: how many, their mean and median length in days.
+    pub stays: u64,
+    pub average_days: Option<f64>,
+    pub median_days: Option<f64>,
+}
+
+/// The funnel of the ideas matching a filter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Funnel {
+    pub stages: Vec<FunnelStage>,
+    pub total: u64,
+    pub active: u64,
+    pub stalled: u64,
+    pub dropped: u64,
+    /// Ideas that reached DELIVER (were launched), whatever happened after.
+    pub launched: u64,
+    pub commitments: CommitmentCounts,
+}
+
+/// Commitments covering the matching ideas, by status.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CommitmentCounts {
+    pub draft: u64,
+    pub signed: u64,
+    pub fulfilled: u64,
+    pub withdrawn: u64,
+}
+
+/// Dimensions `idea_counts` groups by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdeaGrouping {
+    Stage,
+    Status,
+    UnitKind,
+    Type,
+    Form,
+    Maturity,
+    Regency,
+    Unit,
+    Cohort,
+    Year,
+}
+
+/// One group of `idea_counts`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupCount {
+    /// Machine key: the enum name, the row id or the year.
+    pub key: String,
+    /// What a person reads: the stage name, the regency or unit name, the year.
+    pub label: String,
+    /// Database id when grouping by regency, unit or cohort.
+    pub id: Option<i32>,
+    pub count: u64,
+}
+
+fn median(sorted: &[f64]) -> Option<f64> {
+    match sorted.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(sorted[n / 2]),
+        n => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
+    }
+}
+
+impl Domain {
+    /// Ideas per stage, all five stages in order.
+    pub async fn stage_counts(&self, filter: &IdeaFilter) -> DomainResult<Vec<StageCount>> {
+        let rows: Vec<(i32, i64)> = self
+            .ideas_matching(filter)?
+            .select_only()
+            .column(idea::Column::Stage)
+            .column_as(idea::Column::Id.count(), "n")
+            .group_by(idea::Column::Stage)
+            .into_tuple()
+            .all(self.db())
+            .await?;
+        let counts: HashMap<i32, i64> = rows.into_iter().collect();
+        Ok(Stage::ALL
+            .iter()
+            .map(|stage| StageCount {
+                stage: *stage,
+                count: counts.get(&stage.rank()).copied().unwrap_or_default() as u64,
+            })
+            .collect())
+    }
+
+    /// The funnel: per stage how many reached it, are in it, converted; totals and commitments.
+    pub async fn funnel(&self, filter: &IdeaFilter) -> DomainResult<Funnel> {
+        let by_stage_status: Vec<(i32, String, i64)> = self
+            .ideas_matching(filter)?
+            .select_only()
+            .column(idea::Column::Stage)
+            .column(idea::Column::Status)
+            .column_as(idea::Column::Id.count(), "n")
+            .group_by(idea::Column::Stage)
+            .group_by(idea::Column::Status)
+            .into_tuple()
+            .all(self.db())
+            .await?;
+
+        // Highest stage each idea ever reached, counted per stage.
+        let peaks = Query::select()
+            .expr_as(
+                Func::max(Expr::col(stage_transition::Column::ToStage)),
+                Alias::new("peak"),
+            )
+            .from(stage_transition::Entity)
+            .and_where(
+                stage_transition::Column::IdeaId.in_subquery(self.idea_ids_matching(filter)?),
+            )
+            .group_by_col(stage_transition::Column::IdeaId)
+            .to_owned();
+        let per_peak = Query::select()
+            .column(Alias::new("peak"))
+            .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
+            .from_subquery(peaks, Alias::new("peaks"))
+            .group_by_col(Alias::new("peak"))
+            .to_owned();
+        let mut reached_at_peak: HashMap<i32, u64> = HashMap::new();
+        for row in self.db().query_all(&per_peak).await? {
+            let peak: i32 = row.try_get("", "peak")?;
+            let n: i64 = row.try_get("", "n")?;
+            reached_at_peak.insert(peak, n as u64);
+        }
+
+        let stays = self.stage_stays(filter).await?;
+        let commitments = self.commitment_counts(filter).await?;
+
+        let mut funnel = Funnel {
+            stages: Vec::with_capacity(5),
+            total: 0,
+            active: 0,
+            stalled: 0,
+            dropped: 0,
+            launched: 0,
+            commitments,
+        };
+        for (stage, status, n) in &by_stage_status {
+            let n = *n as u64;
+            funnel.total += n;
+            match IdeaStatus::parse(status) {
+                Some(IdeaStatus::Active) => funnel.active += n,
+                Some(IdeaStatus::Stalled) => funnel.stalled += n,
+                Some(IdeaStatus::Dropped) => funnel.dropped += n,
+                None => {}
+            }
+            let _ = stage;
+        }
+        let mut previous_reached: Option<u64> = None;
+        for stage in Stage::ALL {
+            // Every idea comes out of the lab's drum-up, so all of them reached DRUM_UP.
+            let reached = if stage == Stage::DrumUp {
+                funnel.total
+            } else {
+                reached_at_peak
+                    .iter()
+                    .filter(|(peak, _)| **peak >= stage.rank())
+                    .map(|(_, n)| *n)
+                    .sum()
+            };
+            let here = |status: IdeaStatus| -> u64 {
+                by_stage_status
+                    .iter()
+                    .filter(|(s, st, _)| *s == stage.rank() && st == status.as_str())
+                    .map(|(_, _, n)| *n as u64)
+                    .sum()
+            };
+            let (active, stalled, dropped) = (
+                here(IdeaStatus::Active),
+                here(IdeaStatus::Stalled),
+                here(IdeaStatus::Dropped),
+            );
+            let mut days = stays.get(&stage).cloned().unwrap_or_default();
+            days.sort_by(f64::total_cmp);
+            funnel.stages.push(FunnelStage {
+                stage,
+                reached,
+                current: active + stalled + dropped,
+                active,
+                stalled,
+                dropped,
+                conversion: previous_reached
+                    .filter(|p| *p > 0)
+                    .map(|p| reached as f64 / p as f64),
+                stays: days.len() as u64,
+                average_days: (!days.is_empty())
+                    .then(|| days.iter().sum::<f64>() / days.len() as f64),
+                median_days: median(&days),
+            });
+            previous_reached = Some(reached);
+            if stage == Stage::Deliver {
+                funnel.launched = reached;
+            }
+        }
+        Ok(funnel)
+    }
+
+    /// Lengths in days of every completed stay in a stage (entered, then left), per stage.
+    /// Reads only (idea, stage, time) triples of the audit trail.
+    async fn stage_stays(&self, filter: &IdeaFilter) -> DomainResult<HashMap<Stage, Vec<f64>>> {
+        let moves: Vec<(i32, i32, DateTime<Utc>)> = stage_transition::Entity::find()
+            .select_only()
+            .column(stage_transition::Column::IdeaId)
+            .column(stage_transition::Column::ToStage)
+            .column(stage_transition::Column::At)
+            .filter(stage_transition::Column::IdeaId.in_subquery(self.idea_ids_matching(filter)?))
+            .order_by_asc(stage_transition::Column::IdeaId)
+            .order_by_asc(stage_transition::Column::At)
+            .order_by_asc(stage_transition::Column::Id)
+            .into_tuple()
+            .all(self.db())
+            .await?;
+        let mut stays: HashMap<Stage, Vec<f64>> = HashMap::new();
+        let mut open: Option<(i32, i32, DateTime<Utc>)> = None;
+        for (idea_id, stage, at) in moves {
+            match open {
+                Some((open_idea, open_stage, since)) if open_idea == idea_id => {
+                    if stage != open_stage {
+                        if let Some(s) = Stage::ALL.iter().find(|s| s.rank() == open_stage) {
+                            let days = (at - since).num_seconds() as f64 / 86_400.0;
+                            stays.entry(*s).or_default().push(days);
+                        }
+                        open = Some((idea_id, stage, at));
+                    }
+                }
+                _ => open = Some((idea_id, stage, at)),
+            }
+        }
+        Ok(stays)
+    }
+
+    /// Commitments covering the ideas matching `filter`, by status.
+    async fn commitment_counts(&self, filter: &IdeaFilter) -> DomainResult<CommitmentCounts> {
+        let covering = Query::select()
+            .column(commitment_idea::Column::CommitmentId)
+            .from(commitment_idea::Entity)
+            .and_where(commitment_idea::Column::IdeaId.in_subquery(self.idea_ids_matching(filter)?))
+            .to_owned();
+        let rows: Vec<(String, i64)> = commitment::Entity::find()
+            .select_only()
+            .column(commitment::Column::Status)
+            .column_as(commitment::Column::Id.count(), "n")
+            .filter(commitment::Column::Id.in_subquery(covering))
+            .group_by(commitment::Column::Status)
+            .into_tuple()
+            .all(self.db())
+            .await?;
+        let mut counts = CommitmentCounts::default();
+        for (status, n) in rows {
+            let n = n as u64;
+            match CommitmentStatus::parse(&status) {
+                Some(CommitmentStatus::Draft) => counts.draft = n,
+                Some(CommitmentStatus::Signed) => counts.signed = n,
+                Some(CommitmentStatus::Fulfilled) => counts.fulfilled = n,
+                Some(CommitmentStatus::Withdrawn) => counts.withdrawn = n,
+                None => {}
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Counts of the matching ideas grouped by one dimension, largest group first.
+    pub async fn idea_counts(
+        &self,
+        grouping: IdeaGrouping,
+        filter: &IdeaFilter,
+    ) -> DomainResult<Vec<GroupCount>> {
+        let backend = self.db().get_database_backend();
+        let key = match grouping {
+            IdeaGrouping::Stage => Expr::col((idea::Entity, idea::Column::Stage)),
+            IdeaGrouping::Status => Expr::col((idea::Entity, idea::Column::Status)),
+            IdeaGrouping::Type => Expr::col((idea::Entity, idea::Column::InnovationType)),
+            IdeaGrouping::Form => Expr::col((idea::Entity, idea::Column::Form)),
+            IdeaGrouping::Maturity => Expr::col((idea::Entity, idea::Column::Maturity)),
+            IdeaGrouping::Regency => Expr::col((idea::Entity, idea::Column::RegencyId)),
+            IdeaGrouping::Unit => Expr::col((idea::Entity, idea::Column::UnitId)),
+            IdeaGrouping::Cohort => Expr::col((idea::Entity, idea::Column::CohortId)),
+            IdeaGrouping::UnitKind => Expr::col((unit::Entity, unit::Column::Kind)),
+            IdeaGrouping::Year => match backend {
+                DbBackend::Postgres => {
+                    Expr::cust("CAST(EXTRACT(YEAR FROM \"idea\".\"submitted_at\") AS TEXT)")
+                }
+                _ => Expr::cust("SUBSTR(\"idea\".\"submitted_at\", 1, 4)"),
+            },
+        };
+        let key = Expr::expr(key).cast_as(Alias::new("TEXT"));
+        let mut select = Query::select();
+        select
+            .expr_as(key.clone(), Alias::new("k"))
+            .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
+            .from(idea::Entity)
+            .cond_where(filter.condition()?)
+            .add_group_by([key]);
+        if grouping == IdeaGrouping::UnitKind {
+            select.inner_join(
+                unit::Entity,
+                Expr::col((unit::Entity, unit::Column::Id))
+                    .equals((idea::Entity, idea::Column::UnitId)),
+            );
+        }
+        let mut groups = Vec::new();
+        for row in self.db().query_all(&select).await? {
+            let key: String = row.try_get("", "k")?;
+            let n: i64 = row.try_get("", "n")?;
+            groups.push(GroupCount {
+                label: key.clone(),
+                id: None,
+                key,
+                count: n as u64,
+            });
+        }
+        self.label_groups(grouping, &mut groups).await?;
+        groups.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.label.cmp(&b.label)));
+        Ok(groups)
+    }
+
+    /// Replaces ids and ranks with what a person reads.
+    async fn label_groups(
+        &self,
+        grouping: IdeaGrouping,
+        groups: &mut [GroupCount],
+    ) -> DomainResult<()> {
+        let ids: Vec<i32> = groups.iter().filter_map(|g| g.key.parse().ok()).collect();
+        let names: HashMap<i32, String> = match grouping {
+            IdeaGrouping::Regency => regency::Entity::find()
+                .filter(regency::Column::Id.is_in(ids.clone()))
+                .all(self.db())
+                .await?
+                .into_iter()
+                .map(|r| (r.id, r.name))
+                .collect(),
+            IdeaGrouping::Unit => self
+                .units_by_id(&ids)
+                .await?
+                .into_iter()
+                .map(|(id, u)| (id, u.name))
+                .collect(),
+            IdeaGrouping::Cohort => self
+                .cohorts_by_id(&ids)
+                .await?
+                .into_iter()
+                .map(|(id, c)| (id, c.name))
+                .collect(),
+            IdeaGrouping::Stage => Stage::ALL
+                .iter()
+                .map(|s| (s.rank(), s.as_str().to_owned()))
+                .collect(),
+            _ => HashMap::new(),
+        };
+        for group in groups.iter_mut() {
+            let Ok(id) = group.key.parse::<i32>() else {
+                continue;
+            };
+            match grouping {
+                IdeaGrouping::Stage => {
+                    if let Some(name) = names.get(&id) {
+                        group.key = name.clone();
+                        group.label = name.clone();
+                    }
+                }
+                IdeaGrouping::Regency | IdeaGrouping::Unit | IdeaGrouping::Cohort => {
+                    group.id = Some(id);
+                    if let Some(name) = names.get(&id) {
+                        group.label = name.clone();
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,322 @@
+//! Reading ideas: the filter dashboards combine, the orderings, pages and counts.
+
+use chrono::{Days, NaiveDate, TimeZone, Utc};
+use entity::{
+    IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, Stage, UnitKind, idea,
+    mentor_assignment, regency, unit,
+};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, QueryTrait,
+    Select,
+    sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SimpleExpr},
+};
+
+use super::{
+    Domain,
+    page::{Page, PageRequest, Sort, SortValue, paginate},
+};
+use crate::error::{DomainError, DomainResult};
+
+/// Which ideas to read. Every set field must hold (AND); `any_of` adds alternatives (OR) and
+/// `none_of` excludes. An absent field does not filter.
+#[derive(Debug, Clone, Default)]
+pub struct IdeaFilter {
+    pub regency_ids: Option<Vec<i32>>,
+    pub regency_codes: Option<Vec<String>>,
+    pub cohort_ids: Option<Vec<i32>>,
+    pub unit_ids: Option<Vec<i32>>,
+    pub unit_kinds: Option<Vec<UnitKind>>,
+    pub stages: Option<Vec<Stage>>,
+    pub stage_at_least: Option<Stage>,
+    pub statuses: Option<Vec<IdeaStatus>>,
+    pub types: Option<Vec<InnovationType>>,
+    pub forms: Option<Vec<InnovationForm>>,
+    pub maturities: Option<Vec<Maturity>>,
+    pub initiators: Option<Vec<Initiator>>,
+    pub mentor_ids: Option<Vec<i32>>,
+    pub search: Option<String>,
+    pub submitted_from: Option<NaiveDate>,
+    pub submitted_to: Option<NaiveDate>,
+    pub launched_from: Option<NaiveDate>,
+    pub launched_to: Option<NaiveDate>,
+    pub all_of: Vec<IdeaFilter>,
+    pub any_of: Vec<IdeaFilter>,
+    pub none_of: Option<Box<IdeaFilter>>,
+}
+
+fn non_empty<T>(name: &str, list: &Option<Vec<T>>) -> DomainResult<()> {
+    match list {
+        Some(list) if list.is_empty() => Err(DomainError::bad_input(format!(
+            "`{name}` is an empty list, which no idea can match; leave it out to not filter on it."
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn ordered_range(
+    from_name: &str,
+    from: Option<NaiveDate>,
+    to_name: &str,
+    to: Option<NaiveDate>,
+) -> DomainResult<()> {
+    match (from, to) {
+        (Some(from), Some(to)) if from > to => Err(DomainError::bad_input(format!(
+            "`{from_name}` ({from}) is after `{to_name}` ({to}); no idea can match that range."
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Start of `day` in UTC, and the start of the day after `day` (an exclusive upper bound).
+fn day_bounds(day: NaiveDate) -> (chrono::DateTime<Utc>, chrono::DateTime<Utc>) {
+    let start = Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default());
+    (start, start + Days::new(1))
+}
+
+impl IdeaFilter {
+    /// Ideas of one regency.
+    pub fn regency(id: i32) -> Self {
+        Self {
+            regency_ids: Some(vec![id]),
+            ..Self::default()
+        }
+    }
+
+    /// The SQL condition on the `idea` table, or BAD_USER_INPUT if the filter cannot match.
+    pub fn condition(&self) -> DomainResult<Condition> {
+        non_empty("regencyIds", &self.regency_ids)?;
+        non_empty("regencyCodes", &self.regency_codes)?;
+        non_empty("cohortIds", &self.cohort_ids)?;
+        non_empty("unitIds", &self.unit_ids)?;
+        non_empty("unitKinds", &self.unit_kinds)?;
+        non_empty("stages", &self.stages)?;
+        non_empty("statuses", &self.statuses)?;
+        non_empty("types", &self.types)?;
+        non_empty("forms", &self.forms)?;
+        non_empty("maturities", &self.maturities)?;
+        non_empty("initiators", &self.initiators)?;
+        non_empty("mentorIds", &self.mentor_ids)?;
+        ordered_range(
+            "submittedFrom",
+            self.submitted_from,
+            "submittedTo",
+            self.submitted_to,
+        )?;
+        ordered_range(
+            "launchedFrom",
+            self.launched_from,
+            "launchedTo",
+            self.launched_to,
+        )?;
+        if let (Some(stages), Some(least)) = (&self.stages, self.stage_at_least)
+            && stages.iter().all(|s| *s < least)
+        {
+            return Err(DomainError::bad_input(format!(
+                "`stages` lists only stages before `stageAtLeast` ({}); no idea can match.",
+                least.as_str()
+            )));
+        }
+
+        let mut all = Condition::all();
+        if let Some(ids) = &self.regency_ids {
+            all = all.add(idea::Column::RegencyId.is_in(ids.clone()));
+        }
+        if let Some(codes) = &self.regency_codes {
+            let trimmed: Vec<String> = codes.iter().map(|c| c.trim().to_owned()).collect();
+            all = all.add(
+                idea::Column::RegencyId.in_subquery(
+                    Query::select()
+                        .column(regency::Column::Id)
+                        .from(regency::Entity)
+                        .and_where(regency::Column::Code.is_in(trimmed))
+                        .to_owned(),
+                ),
+            );
+        }
+        if let Some(ids) = &self.cohort_ids {
+            all = all.add(idea::Column::CohortId.is_in(ids.clone()));
+        }
+        if let Some(ids) = &self.unit_ids {
+            all = all.add(idea::Column::UnitId.is_in(ids.clone()));
+        }
+        if let Some(kinds) = &self.unit_kinds {
+            all = all.add(
+                idea::Column::UnitId.in_subquery(
+                    Query::select()
+                        .column(unit::Column::Id)
+                        .from(unit::Entity)
+                        .and_where(unit::Column::Kind.is_in(kinds.iter().copied()))
+                        .to_owned(),
+                ),
+            );
+        }
+        if let Some(stages) = &self.stages {
+            all = all.add(idea::Column::Stage.is_in(stages.iter().copied()));
+        }
+        if let Some(least) = self.stage_at_least {
+            all = all.add(idea::Column::Stage.gte(least));
+        }
+        if let Some(statuses) = &self.statuses {
+            all = all.add(idea::Column::Status.is_in(statuses.iter().copied()));
+        }
+        if let Some(types) = &self.types {
+            all = all.add(idea::Column::InnovationType.is_in(types.iter().copied()));
+        }
+        if let Some(forms) = &self.forms {
+            all = all.add(idea::Column::Form.is_in(forms.iter().copied()));
+        }
+        if let Some(maturities) = &self.maturities {
+            all = all.add(idea::Column::Maturity.is_in(maturities.iter().copied()));
+        }
+        if let Some(initiators) = &self.initiators {
+            all = all.add(idea::Column::Initiator.is_in(initiators.iter().copied()));
+        }
+        if let Some(mentors) = &self.mentor_ids {
+            all = all.add(
+                idea::Column::Id.in_subquery(
+                    Query::select()
+                        .column(mentor_assignment::Column::IdeaId)
+                        .from(mentor_assignment::Entity)
+                        .and_where(mentor_assignment::Column::MentorId.is_in(mentors.clone()))
+                        .and_where(mentor_assignment::Column::Until.is_null())
+                        .to_owned(),
+                ),
+            );
+        }
+        if let Some(search) = self
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            let escaped = search
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            let pattern = format!("%{escaped}%");
+            let contains = |column: idea::Column| -> SimpleExpr {
+                Expr::expr(Func::lower(Expr::col(column)))
+                    .like(LikeExpr::new(pattern.clone()).escape('\\'))
+            };
+            all = all.add(
+                Condition::any()
+                    .add(contains(idea::Column::Title))
+                    .add(contains(idea::Column::Problem)),
+            );
+        }
+        if let Some(from) = self.submitted_from {
+            all = all.add(idea::Column::SubmittedAt.gte(day_bounds(from).0));
+        }
+        if let Some(to) = self.submitted_to {
+            all = all.add(idea::Column::SubmittedAt.lt(day_bounds(to).1));
+        }
+        if let Some(from) = self.launched_from {
+            all = all.add(idea::Column::LaunchedOn.gte(from));
+        }
+        if let Some(to) = self.launched_to {
+            all = all.add(idea::Column::LaunchedOn.lte(to));
+        }
+        for nested in &self.all_of {
+            all = all.add(nested.condition()?);
+        }
+        if !self.any_of.is_empty() {
+            let mut any = Condition::any();
+            for nested in &self.any_of {
+                any = any.add(nested.condition()?);
+            }
+            all = all.add(any);
+        }
+        if let Some(excluded) = &self.none_of {
+            all = all.add(excluded.condition()?.not());
+        }
+        Ok(all)
+    }
+}
+
+/// Orderings of the ideas connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IdeaOrderField {
+    #[default]
+    SubmittedAt,
+    Stage,
+    Title,
+    UpdatedAt,
+}
+
+/// An ordering and its direction.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IdeaOrder {
+    pub field: IdeaOrderField,
+    pub descending: bool,
+}
+
+impl IdeaOrder {
+    fn sort(self) -> Sort<idea::Entity> {
+        let (name, column, value_of): (_, _, fn(&idea::Model) -> SortValue) = match self.field {
+            IdeaOrderField::SubmittedAt => ("SUBMITTED_AT", idea::Column::SubmittedAt, |m| {
+                SortValue::Time(m.submitted_at)
+            }),
+            IdeaOrderField::Stage => ("STAGE", idea::Column::Stage, |m| {
+                SortValue::Int(i64::from(m.stage.rank()))
+            }),
+            IdeaOrderField::Title => ("TITLE", idea::Column::Title, |m| {
+                SortValue::Text(m.title.clone())
+            }),
+            IdeaOrderField::UpdatedAt => ("UPDATED_AT", idea::Column::UpdatedAt, |m| {
+                SortValue::Time(m.updated_at)
+            }),
+        };
+        Sort {
+            name: if self.descending {
+                match name {
+                    "SUBMITTED_AT" => "SUBMITTED_AT_DESC",
+                    "STAGE" => "STAGE_DESC",
+                    "TITLE" => "TITLE_DESC",
+                    _ => "UPDATED_AT_DESC",
+                }
+            } else {
+                name
+            },
+            column,
+            descending: self.descending,
+            id_column: idea::Column::Id,
+            value_of: Some(value_of),
+            id_of: |m| i64::from(m.id),
+        }
+    }
+}
+
+impl Domain {
+    pub(crate) fn ideas_matching(&self, filter: &IdeaFilter) -> DomainResult<Select<idea::Entity>> {
+        Ok(idea::Entity::find().filter(filter.condition()?))
+    }
+
+    /// One page of the ideas matching `filter`, in `order`.
+    pub async fn ideas(
+        &self,
+        filter: &IdeaFilter,
+        order: IdeaOrder,
+        page: &PageRequest,
+    ) -> DomainResult<Page<idea::Model>> {
+        let select = self.ideas_matching(filter)?;
+        paginate(self.db(), select, &order.sort(), page, self.page_limits()).await
+    }
+
+    /// How many ideas match `filter`.
+    pub async fn count_ideas(&self, filter: &IdeaFilter) -> DomainResult<u64> {
+        Ok(self.ideas_matching(filter)?.count(self.db()).await?)
+    }
+
+    /// The ids of the ideas matching `filter`, as a subquery for aggregates.
+    pub(crate) fn idea_ids_matching(
+        &self,
+        filter: &IdeaFilter,
+    ) -> DomainResult<sea_orm::sea_query::SelectStatement> {
+        Ok(self
+            .ideas_matching(filter)?
+            .select_only()
+            .column(idea::Column::Id)
+            .into_query())
+    }
+}

@@ -1,0 +1,253 @@
+//! Relay-style keyset pagination shared by every connection: stable order with the id as tie
+//! breaker, opaque cursors, a default and a maximum page size.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
+    QuerySelect, Select,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DomainError, DomainResult};
+
+/// What a client asked for: `first`/`after` pages forward, `last`/`before` backward.
+#[derive(Debug, Clone, Default)]
+pub struct PageRequest {
+    pub first: Option<i32>,
+    pub after: Option<String>,
+    pub last: Option<i32>,
+    pub before: Option<String>,
+}
+
+/// Page sizes the server allows.
+#[derive(Debug, Clone, Copy)]
+pub struct PageLimits {
+    pub default: u32,
+    pub max: u32,
+}
+
+/// One page of rows, each with its cursor.
+#[derive(Debug, Clone)]
+pub struct Page<M> {
+    pub edges: Vec<(String, M)>,
+    pub has_previous_page: bool,
+    pub has_next_page: bool,
+}
+
+/// A value of the sort key, as a cursor carries it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum SortValue {
+    Int(i64),
+    Text(String),
+    Time(DateTime<Utc>),
+}
+
+impl From<SortValue> for sea_orm::Value {
+    fn from(value: SortValue) -> Self {
+        match value {
+            SortValue::Int(v) => v.into(),
+            SortValue::Text(v) => v.into(),
+            SortValue::Time(v) => v.into(),
+        }
+    }
+}
+
+/// How a connection is ordered: a named key column plus the id as tie breaker.
+pub struct Sort<E: EntityTrait> {
+    /// Name of the ordering, stored in cursors so a cursor cannot be used with another order.
+    pub name: &'static str,
+    pub column: E::Column,
+    pub descending: bool,
+    pub id_column: E::Column,
+    /// The sort key of a row; `None` when the id itself is the key.
+    pub value_of: Option<fn(&E::Model) -> SortValue>,
+    pub id_of: fn(&E::Model) -> i64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Cursor {
+    /// Ordering name.
+    o: String,
+    /// Sort key value.
+    v: SortValue,
+    /// Row id.
+    i: i64,
+}
+
+fn encode_cursor(order: &str, value: SortValue, id: i64) -> String {
+    let json = serde_json::to_vec(&Cursor {
+        o: order.to_owned(),
+        v: value,
+        i: id,
+    })
+    .unwrap_or_default();
+    URL_SAFE_NO_PAD.encode(json)
+}
+
+fn decode_cursor(text: &str, order: &str) -> DomainResult<Cursor> {
+    let malformed = || {
+        DomainError::bad_input(format!(
+            "The cursor \"{text}\" is not valid; use a cursor from this connection's edges or pageInfo."
+        ))
+    };
+    let bytes = URL_SAFE_NO_PAD
+        .decode(text.trim())
+        .map_err(|_| malformed())?;
+    let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
+    if cursor.o != order {
+        return Err(DomainError::bad_input(format!(
+            "The cursor \"{text}\" belongs to another ordering ({}); page with cursors of the same ordering ({order}).",
+            cursor.o
+        )));
+    }
+    Ok(cursor)
+}
+
+impl PageLimits {
+    /// The number of rows to fetch and whether the page is read backwards.
+    fn size(&self, request: &PageRequest) -> DomainResult<(u64, bool)> {
+        let check = |name: &str, n: i32| -> DomainResult<u64> {
+            if n < 0 {
+                return Err(DomainError::bad_input(format!(
+                    "`{name}` cannot be negative."
+                )));
+            }
+            if n as u32 > self.max {
+                return Err(DomainError::bad_input(format!(
+                    "`{name}` is {n}, over the maximum page size of {}; page through with cursors instead.",
+                    self.max
+                )));
+            }
+            Ok(n as u64)
+        };
+        match (request.first, request.last) {
+            (Some(_), Some(_)) => Err(DomainError::bad_input(
+                "Give `first` or `last`, not both: `first` pages forward, `last` backward.",
+            )),
+            (Some(first), None) => Ok((check("first", first)?, false)),
+            (None, Some(last)) => Ok((check("last", last)?, true)),
+            (None, None) => Ok((u64::from(self.default), request.before.is_some())),
+        }
+    }
+}
+
+fn beyond<E: EntityTrait>(sort: &Sort<E>, cursor: Cursor, forward: bool) -> Condition {
+    // Rows after the cursor in the sort direction when `forward`, before it otherwise.
+    let ascending = forward != sort.descending;
+    if sort.value_of.is_none() {
+        let id = if ascending {
+            sort.id_column.gt(cursor.i)
+        } else {
+            sort.id_column.lt(cursor.i)
+        };
+        return Condition::all().add(id);
+    }
+    let value: sea_orm::Value = cursor.v.into();
+    let (key, id) = if ascending {
+        (sort.column.gt(value.clone()), sort.id_column.gt(cursor.i))
+    } else {
+        (sort.column.lt(value.clone()), sort.id_column.lt(cursor.i))
+    };
+    Condition::any()
+        .add(key)
+        .add(Condition::all().add(sort.column.eq(value)).add(id))
+}
+
+/// Runs `select` for one page in `sort` order.
+pub async fn paginate<E, C>(
+    db: &C,
+    select: Select<E>,
+    sort: &Sort<E>,
+    request: &PageRequest,
+    limits: PageLimits,
+) -> DomainResult<Page<E::Model>>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+{
+    let (size, backward) = limits.size(request)?;
+    let mut select = select;
+    if let Some(after) = &request.after {
+        select = select.filter(beyond(sort, decode_cursor(after, sort.name)?, true));
+    }
+    if let Some(before) = &request.before {
+        select = select.filter(beyond(sort, decode_cursor(before, sort.name)?, false));
+    }
+    let ascending = backward == sort.descending;
+    let order = if ascending { Order::Asc } else { Order::Desc };
+    if sort.value_of.is_some() {
+        select = select.order_by(sort.column, order.clone());
+    }
+    let mut rows = select
+        .order_by(sort.id_column, order)
+        .limit(size + 1)
+        .all(db)
+        .await?;
+    let more = rows.len() as u64 > size;
+    rows.truncate(size as usize);
+    if backward {
+        rows.reverse();
+    }
+    let edges = rows
+        .into_iter()
+        .map(|row| {
+            let id = (sort.id_of)(&row);
+            let key = sort
+                .value_of
+                .map_or(SortValue::Int(id), |value_of| value_of(&row));
+            (encode_cursor(sort.name, key, id), row)
+        })
+        .collect();
+    Ok(if backward {
+        Page {
+            edges,
+            has_previous_page: more,
+            has_next_page: request.before.is_some(),
+        }
+    } else {
+        Page {
+            edges,
+            has_previous_page: request.after.is_some(),
+            has_next_page: more,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_is_refused_for_another_ordering() {
+        let cursor = encode_cursor("TITLE", SortValue::Text("x".into()), 3);
+        assert!(decode_cursor(&cursor, "TITLE").is_ok());
+        assert!(matches!(
+            decode_cursor(&cursor, "STAGE"),
+            Err(DomainError::BadInput(_))
+        ));
+        assert!(matches!(
+            decode_cursor("%%%", "TITLE"),
+            Err(DomainError::BadInput(_))
+        ));
+    }
+
+    #[test]
+    fn page_sizes_are_bounded() {
+        let limits = PageLimits {
+            default: 20,
+            max: 100,
+        };
+        let ask = |first, last| PageRequest {
+            first,
+            last,
+            ..Default::default()
+        };
+        assert_eq!(limits.size(&ask(None, None)).ok(), Some((20, false)));
+        assert_eq!(limits.size(&ask(Some(100), None)).ok(), Some((100, false)));
+        assert_eq!(limits.size(&ask(None, Some(5))).ok(), Some((5, true)));
+        assert!(limits.size(&ask(Some(101), None)).is_err());
+        assert!(limits.size(&ask(Some(-1), None)).is_err());
+        assert!(limits.size(&ask(Some(1), Some(1))).is_err());
+    }
+}

@@ -1,0 +1,192 @@
+//! Commitments (Komitmen Kesepakatan Berinovasi) between unit heads and the regent.
+
+use async_graphql::{Context, ID, InputObject, Object, Result};
+use chrono::NaiveDate;
+use entity::commitment;
+
+use super::{
+    connection::{Conn, Total, connection, page_request},
+    enums::CommitmentStatus,
+    idea::Idea,
+    ids::{self, Kind},
+    loaders::{
+        self, CohortId, CommitmentId, IdeaId, IdeasOfCommitment, Loaders, RegencyId, UnitId,
+    },
+    regency::{Cohort, Regency},
+    unit::Unit,
+};
+use crate::domain::{Domain, listing::CommitmentFilter as DomainFilter};
+
+/// A unit head's signed commitment with the regent to deliver some ideas.
+pub struct Commitment(pub commitment::Model);
+
+#[Object]
+impl Commitment {
+    /// Global ID.
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Commitment, self.0.id)
+    }
+
+    /// Who signs for the unit.
+    async fn signatory_name(&self) -> &str {
+        &self.0.signatory_name
+    }
+
+    /// The signatory's title, e.g. "Camat Martapura".
+    async fn signatory_title(&self) -> &str {
+        &self.0.signatory_title
+    }
+
+    /// The other party, usually the regent (Bupati).
+    async fn counterpart(&self) -> &str {
+        &self.0.counterpart
+    }
+
+    /// What the unit commits to.
+    async fn target(&self) -> &str {
+        &self.0.target
+    }
+
+    /// When the commitment is due.
+    async fn due_on(&self) -> Option<NaiveDate> {
+        self.0.due_on
+    }
+
+    /// DRAFT, SIGNED, FULFILLED or WITHDRAWN.
+    async fn status(&self) -> CommitmentStatus {
+        self.0.status.into()
+    }
+
+    /// The day it was signed; null while a draft.
+    async fn signed_on(&self) -> Option<NaiveDate> {
+        self.0.signed_on
+    }
+
+    /// Version for optimistic concurrency.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+
+    /// The committing unit.
+    async fn unit(&self, ctx: &Context<'_>) -> Result<Unit> {
+        Ok(Unit(
+            loaders::required(ctx.data::<Loaders>()?, UnitId(self.0.unit_id)).await?,
+        ))
+    }
+
+    /// The lab edition.
+    async fn cohort(&self, ctx: &Context<'_>) -> Result<Cohort> {
+        Ok(Cohort(
+            loaders::required(ctx.data::<Loaders>()?, CohortId(self.0.cohort_id)).await?,
+        ))
+    }
+
+    /// The regency.
+    async fn regency(&self, ctx: &Context<'_>) -> Result<Regency> {
+        Ok(Regency(
+            loaders::required(ctx.data::<Loaders>()?, RegencyId(self.0.regency_id)).await?,
+        ))
+    }
+
+    /// The ideas the commitment covers.
+    async fn ideas(&self, ctx: &Context<'_>) -> Result<Vec<Idea>> {
+        let loaders = ctx.data::<Loaders>()?;
+        let ids = loaders
+            .load_one(IdeasOfCommitment(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(loaders::many(loaders, ids.into_iter().map(IdeaId))
+            .await?
+            .into_iter()
+            .map(Idea)
+            .collect())
+    }
+}
+
+/// Which commitments to return.
+#[derive(InputObject, Default)]
+pub struct CommitmentFilter {
+    /// Of these regencies (global IDs).
+    pub regency_ids: Option<Vec<ID>>,
+    /// Of these regencies (Kemendagri codes).
+    pub regency_codes: Option<Vec<String>>,
+    /// Of these lab editions.
+    pub cohort_ids: Option<Vec<ID>>,
+    /// Signed for these units.
+    pub unit_ids: Option<Vec<ID>>,
+    /// With one of these statuses.
+    pub statuses: Option<Vec<CommitmentStatus>>,
+    /// Covering this idea.
+    pub idea_id: Option<ID>,
+    /// Signed on or after this day.
+    pub signed_from: Option<NaiveDate>,
+    /// Signed on or before this day.
+    pub signed_to: Option<NaiveDate>,
+}
+
+fn decode_list(kind: Kind, list: &Option<Vec<ID>>) -> Result<Option<Vec<i32>>> {
+    match list {
+        Some(list) => Ok(Some(
+            list.iter()
+                .map(|id| ids::decode(kind, id))
+                .collect::<Result<_, _>>()?,
+        )),
+        None => Ok(None),
+    }
+}
+
+impl CommitmentFilter {
+    fn to_domain(&self) -> Result<DomainFilter> {
+        Ok(DomainFilter {
+            regency_ids: decode_list(Kind::Regency, &self.regency_ids)?,
+            regency_codes: self.regency_codes.clone(),
+            cohort_ids: decode_list(Kind::Cohort, &self.cohort_ids)?,
+            unit_ids: decode_list(Kind::Unit, &self.unit_ids)?,
+            statuses: self
+                .statuses
+                .as_ref()
+                .map(|s| s.iter().map(|s| (*s).into()).collect()),
+            idea_id: self
+                .idea_id
+                .as_ref()
+                .map(|id| ids::decode(Kind::Idea, id))
+                .transpose()?,
+            signed_from: self.signed_from,
+            signed_to: self.signed_to,
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct CommitmentQuery;
+
+#[Object]
+impl CommitmentQuery {
+    /// Commitments, in the order they were written.
+    async fn commitments(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<CommitmentFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Conn<Commitment>> {
+        let filter = filter.unwrap_or_default().to_domain()?;
+        let page = ctx
+            .data::<Domain>()?
+            .commitment_page(&filter, &page_request(first, after, last, before))
+            .await?;
+        Ok(connection(page, Total::Commitments(filter), Commitment))
+    }
+
+    /// One commitment by global ID; null if there is none.
+    async fn commitment(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Commitment>> {
+        let id = ids::decode(Kind::Commitment, &id)?;
+        Ok(ctx
+            .data::<Loaders>()?
+            .load_one(CommitmentId(id))
+            .await?
+            .map(Commitment))
+    }
+}

@@ -1,0 +1,72 @@
+//! Relay connections: every list that can grow is a connection with edges, cursors, pageInfo
+//! and a `totalCount` computed only when asked for.
+
+use async_graphql::{
+    Context, Object, OutputType, Result,
+    connection::{Connection, Edge, EmptyFields},
+};
+
+use crate::domain::{
+    Domain,
+    idea::IdeaFilter,
+    listing::{CohortFilter, CommitmentFilter, EventFilter, UnitFilter},
+    page::{Page, PageRequest},
+};
+
+/// What `totalCount` counts: the same filter the page was read with.
+#[derive(Clone)]
+pub enum Total {
+    Ideas(Box<IdeaFilter>),
+    Regencies,
+    Units(UnitFilter),
+    Cohorts(CohortFilter),
+    Mentors(Option<String>),
+    Commitments(CommitmentFilter),
+    Events(EventFilter),
+}
+
+#[Object]
+impl Total {
+    /// Number of items matching the connection's filter, across all pages.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        let domain = ctx.data::<Domain>()?;
+        Ok(match self {
+            Total::Ideas(f) => domain.count_ideas(f).await?,
+            Total::Regencies => domain.count_regencies().await?,
+            Total::Units(f) => domain.count_units(f).await?,
+            Total::Cohorts(f) => domain.count_cohorts(f).await?,
+            Total::Mentors(search) => domain.count_mentors(search.as_deref()).await?,
+            Total::Commitments(f) => domain.count_commitments(f).await?,
+            Total::Events(f) => domain.count_events(f).await?,
+        })
+    }
+}
+
+pub type Conn<N> = Connection<String, N, Total, EmptyFields>;
+
+/// Arguments every connection takes.
+pub fn page_request(
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+) -> PageRequest {
+    PageRequest {
+        first,
+        after,
+        last,
+        before,
+    }
+}
+
+/// Turns a domain page into a GraphQL connection of `N`.
+pub fn connection<M, N: OutputType>(page: Page<M>, total: Total, node: impl Fn(M) -> N) -> Conn<N> {
+    let mut connection =
+        Connection::with_additional_fields(page.has_previous_page, page.has_next_page, total);
+    connection.edges.extend(
+        page.edges
+            .into_iter()
+            .map(|(cursor, row)| Edge::new(cursor, node(row))),
+    );
+    connection
+}

@@ -1,0 +1,168 @@
+//! Pipeline events: the history of every change, numbered per regency without gaps.
+
+use async_graphql::{Context, ID, InputObject, Json, Object, Result};
+use chrono::{DateTime, Utc};
+use entity::pipeline_event;
+
+use super::{
+    commitment::Commitment,
+    connection::{Conn, Total, connection, page_request},
+    enums::Stage,
+    idea::Idea,
+    ids::{self, Kind},
+    loaders::{self, CommitmentId, IdeaId, Loaders, RegencyId, UnitId},
+    regency::Regency,
+    unit::Unit,
+};
+use crate::domain::{Domain, listing::EventFilter as DomainFilter};
+
+/// A change in the pipeline: an idea submitted or moved, a commitment signed…
+pub struct PipelineEvent(pub pipeline_event::Model);
+
+#[Object]
+impl PipelineEvent {
+    /// Global ID.
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::PipelineEvent, self.0.id)
+    }
+
+    /// Position in the regency's event sequence: 1, 2, 3… without gaps.
+    async fn sequence(&self) -> i64 {
+        self.0.seq
+    }
+
+    /// What happened, e.g. IDEA_ADVANCED, COMMITMENT_SIGNED.
+    async fn kind(&self) -> &str {
+        &self.0.kind
+    }
+
+    /// When it happened.
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.0.occurred_at
+    }
+
+    /// Who did it.
+    async fn actor(&self) -> &str {
+        &self.0.actor
+    }
+
+    /// Stage of the idea after the change, for idea events.
+    async fn stage(&self) -> Option<Stage> {
+        self.0
+            .stage
+            .and_then(|rank| entity::Stage::ALL.into_iter().find(|s| s.rank() == rank))
+            .map(Into::into)
+    }
+
+    /// Details of the change (stages, status, reason…).
+    async fn payload(&self) -> Json<serde_json::Value> {
+        Json(serde_json::from_str(&self.0.payload).unwrap_or(serde_json::Value::Null))
+    }
+
+    /// The regency where it happened.
+    async fn regency(&self, ctx: &Context<'_>) -> Result<Regency> {
+        Ok(Regency(
+            loaders::required(ctx.data::<Loaders>()?, RegencyId(self.0.regency_id)).await?,
+        ))
+    }
+
+    /// The idea concerned, if any.
+    async fn idea(&self, ctx: &Context<'_>) -> Result<Option<Idea>> {
+        let Some(id) = self.0.idea_id else {
+            return Ok(None);
+        };
+        Ok(ctx.data::<Loaders>()?.load_one(IdeaId(id)).await?.map(Idea))
+    }
+
+    /// The unit concerned, if any.
+    async fn unit(&self, ctx: &Context<'_>) -> Result<Option<Unit>> {
+        let Some(id) = self.0.unit_id else {
+            return Ok(None);
+        };
+        Ok(ctx.data::<Loaders>()?.load_one(UnitId(id)).await?.map(Unit))
+    }
+
+    /// The commitment concerned, if any.
+    async fn commitment(&self, ctx: &Context<'_>) -> Result<Option<Commitment>> {
+        let Some(id) = self.0.commitment_id else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .data::<Loaders>()?
+            .load_one(CommitmentId(id))
+            .await?
+            .map(Commitment))
+    }
+}
+
+/// Which pipeline events to return.
+#[derive(InputObject, Default)]
+pub struct PipelineEventFilter {
+    /// In these regencies (global IDs).
+    pub regency_ids: Option<Vec<ID>>,
+    /// In these regencies (Kemendagri codes).
+    pub regency_codes: Option<Vec<String>>,
+    /// Of these kinds, e.g. ["IDEA_ADVANCED"].
+    pub kinds: Option<Vec<String>>,
+    /// Leaving an idea in one of these stages.
+    pub stages: Option<Vec<Stage>>,
+    /// Concerning this unit.
+    pub unit_id: Option<ID>,
+    /// Concerning this idea.
+    pub idea_id: Option<ID>,
+}
+
+impl PipelineEventFilter {
+    fn to_domain(&self) -> Result<DomainFilter> {
+        Ok(DomainFilter {
+            regency_ids: match &self.regency_ids {
+                Some(list) => Some(
+                    list.iter()
+                        .map(|id| ids::decode(Kind::Regency, id))
+                        .collect::<Result<_, _>>()?,
+                ),
+                None => None,
+            },
+            regency_codes: self.regency_codes.clone(),
+            kinds: self.kinds.clone(),
+            stages: self
+                .stages
+                .as_ref()
+                .map(|s| s.iter().map(|s| entity::Stage::from(*s).rank()).collect()),
+            unit_id: self
+                .unit_id
+                .as_ref()
+                .map(|id| ids::decode(Kind::Unit, id))
+                .transpose()?,
+            idea_id: self
+                .idea_id
+                .as_ref()
+                .map(|id| ids::decode(Kind::Idea, id))
+                .transpose()?,
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct EventQuery;
+
+#[Object]
+impl EventQuery {
+    /// Pipeline events in the order they were recorded (oldest first).
+    async fn pipeline_events(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<PipelineEventFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Conn<PipelineEvent>> {
+        let filter = filter.unwrap_or_default().to_domain()?;
+        let page = ctx
+            .data::<Domain>()?
+            .event_page(&filter, &page_request(first, after, last, before))
+            .await?;
+        Ok(connection(page, Total::Events(filter), PipelineEvent))
+    }
+}

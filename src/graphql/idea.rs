@@ -1,0 +1,588 @@
+//! Ideas: the type, its filter and ordering, and the `ideas`/`idea` queries.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::{idea, stage_transition};
+
+use super::{
+    commitment::Commitment,
+    connection::{Conn, Total, connection, page_request},
+    enums::{
+        Decision, IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, Stage, UnitKind,
+    },
+    ids::{self, Kind},
+    loaders::{
+        self, AssignmentsOfIdea, CohortId, CommitmentId, CommitmentsOfIdea, IdeaId, Loaders,
+        RegencyId, TransitionsOfIdea, UnitId,
+    },
+    mentor::{Mentor, MentorAssignment},
+    regency::{Cohort, Regency},
+    unit::Unit,
+};
+use crate::domain::{
+    Domain,
+    idea::{
+        IdeaFilter as DomainFilter, IdeaOrder as DomainOrder, IdeaOrderField as DomainOrderField,
+    },
+};
+
+/// An innovation idea moving through the 5D pipeline.
+pub struct Idea(pub idea::Model);
+
+#[Object]
+impl Idea {
+    /// Global ID.
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Idea, self.0.id)
+    }
+
+    /// Short name of the innovation.
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    /// The problem the idea addresses.
+    async fn problem(&self) -> &str {
+        &self.0.problem
+    }
+
+    /// What the innovation does.
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    /// Digital or non-digital (Indeks Inovasi Daerah).
+    #[graphql(name = "type")]
+    async fn innovation_type(&self) -> InnovationType {
+        self.0.innovation_type.into()
+    }
+
+    /// Governance, public service or other (Indeks Inovasi Daerah).
+    async fn form(&self) -> InnovationForm {
+        self.0.form.into()
+    }
+
+    /// Government affairs area (urusan), free text.
+    async fn affairs_area(&self) -> &str {
+        &self.0.affairs_area
+    }
+
+    /// Who started the innovation.
+    async fn initiator(&self) -> Initiator {
+        self.0.initiator.into()
+    }
+
+    /// Current 5D stage.
+    async fn stage(&self) -> Stage {
+        self.0.stage.into()
+    }
+
+    /// Active, stalled or dropped.
+    async fn status(&self) -> IdeaStatus {
+        self.0.status.into()
+    }
+
+    /// Why the idea is stalled or dropped; null while active.
+    async fn status_reason(&self) -> Option<&str> {
+        self.0.status_reason.as_deref()
+    }
+
+    /// Initiative, trial or applied.
+    async fn maturity(&self) -> Maturity {
+        self.0.maturity.into()
+    }
+
+    /// When the idea was submitted.
+    async fn submitted_at(&self) -> DateTime<Utc> {
+        self.0.submitted_at
+    }
+
+    /// The day the idea entered DELIVER (its launch); null before.
+    async fn launched_on(&self) -> Option<NaiveDate> {
+        self.0.launched_on
+    }
+
+    /// Version for optimistic concurrency: pass it back with every change.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+
+    /// When the idea last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+
+    /// The unit (perangkat daerah) that owns the idea.
+    async fn unit(&self, ctx: &Context<'_>) -> Result<Unit> {
+        Ok(Unit(
+            loaders::required(ctx.data::<Loaders>()?, UnitId(self.0.unit_id)).await?,
+        ))
+    }
+
+    /// The lab edition the idea belongs to.
+    async fn cohort(&self, ctx: &Context<'_>) -> Result<Cohort> {
+        Ok(Cohort(
+            loaders::required(ctx.data::<Loaders>()?, CohortId(self.0.cohort_id)).await?,
+        ))
+    }
+
+    /// The regency running the lab.
+    async fn regency(&self, ctx: &Context<'_>) -> Result<Regency> {
+        Ok(Regency(
+            loaders::required(ctx.data::<Loaders>()?, RegencyId(self.0.regency_id)).await?,
+        ))
+    }
+
+    /// LAN mentors coaching the idea now.
+    async fn mentors(&self, ctx: &Context<'_>) -> Result<Vec<Mentor>> {
+        let loaders = ctx.data::<Loaders>()?;
+        let assignments = loaders
+            .load_one(AssignmentsOfIdea(self.0.id))
+            .await?
+            .unwrap_or_default();
+        let current = assignments
+            .iter()
+            .filter(|a| a.until.is_none())
+            .map(|a| loaders::MentorId(a.mentor_id));
+        Ok(loaders::many(loaders, current)
+            .await?
+            .into_iter()
+            .map(Mentor)
+            .collect())
+    }
+
+    /// Every mentor assignment of the idea, current and past, oldest first.
+    async fn mentor_assignments(&self, ctx: &Context<'_>) -> Result<Vec<MentorAssignment>> {
+        let loaders = ctx.data::<Loaders>()?;
+        let assignments = loaders
+            .load_one(AssignmentsOfIdea(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(assignments.into_iter().map(MentorAssignment).collect())
+    }
+
+    /// Commitments covering the idea.
+    async fn commitments(&self, ctx: &Context<'_>) -> Result<Vec<Commitment>> {
+        let loaders = ctx.data::<Loaders>()?;
+        let ids = loaders
+            .load_one(CommitmentsOfIdea(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(loaders::many(loaders, ids.into_iter().map(CommitmentId))
+            .await?
+            .into_iter()
+            .map(Commitment)
+            .collect())
+    }
+
+    /// The audit trail: every move of the idea, oldest first, starting with its submission.
+    async fn history(&self, ctx: &Context<'_>) -> Result<Vec<StageTransition>> {
+        let loaders = ctx.data::<Loaders>()?;
+        let moves = loaders
+            .load_one(TransitionsOfIdea(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(moves.into_iter().map(StageTransition).collect())
+    }
+}
+
+/// One recorded move of an idea. Never edited, never deleted.
+pub struct StageTransition(pub stage_transition::Model);
+
+#[Object]
+impl StageTransition {
+    /// Global ID.
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::StageTransition, self.0.id)
+    }
+
+    /// Stage before the move; null for the submission.
+    async fn from_stage(&self) -> Option<Stage> {
+        self.0.from_stage.map(Into::into)
+    }
+
+    /// Stage after the move.
+    async fn to_stage(&self) -> Stage {
+        self.0.to_stage.into()
+    }
+
+    /// Status after the move.
+    async fn to_status(&self) -> IdeaStatus {
+        self.0.to_status.into()
+    }
+
+    /// What was decided.
+    async fn decision(&self) -> Decision {
+        self.0.decision.into()
+    }
+
+    /// Why (required to revert, stall, resume or drop).
+    async fn reason(&self) -> Option<&str> {
+        self.0.reason.as_deref()
+    }
+
+    /// Who made the move.
+    async fn actor(&self) -> &str {
+        &self.0.actor
+    }
+
+    /// When.
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.at
+    }
+
+    /// The idea that moved.
+    async fn idea(&self, ctx: &Context<'_>) -> Result<Idea> {
+        Ok(Idea(
+            loaders::required(ctx.data::<Loaders>()?, IdeaId(self.0.idea_id)).await?,
+        ))
+    }
+}
+
+/// Which ideas to return. Every field given must hold; `and`, `or` and `not` combine filters.
+#[derive(InputObject, Default, Clone)]
+pub struct IdeaFilter {
+    /// Ideas of these regencies (global IDs).
+    pub regency_ids: Option<Vec<ID>>,
+    /// Ideas of these regencies (Kemendagri codes, e.g. "63.03").
+    pub regency_codes: Option<Vec<String>>,
+    /// Ideas of these lab editions.
+    pub cohort_ids: Option<Vec<ID>>,
+    /// Ideas owned by these units.
+    pub unit_ids: Option<Vec<ID>>,
+    /// Ideas owned by units of these kinds.
+    pub unit_kinds: Option<Vec<UnitKind>>,
+    /// Ideas currently in one of these stages.
+    pub stages: Option<Vec<Stage>>,
+    /// Ideas at this stage or beyond (DELIVER: launched and not sent back).
+    pub stage_at_least: Option<Stage>,
+    /// Ideas with one of these statuses.
+    pub statuses: Option<Vec<IdeaStatus>>,
+    /// Ideas of these types.
+    pub types: Option<Vec<InnovationType>>,
+    /// Ideas of these forms.
+    pub forms: Option<Vec<InnovationForm>>,
+    /// Ideas of these maturities.
+    pub maturities: Option<Vec<Maturity>>,
+    /// Ideas started by these initiators.
+    pub initiators: Option<Vec<Initiator>>,
+    /// Ideas currently coached by one of these mentors.
+    pub mentor_ids: Option<Vec<ID>>,
+    /// Case-insensitive text contained in the title or the problem.
+    pub search: Option<String>,
+    /// Submitted on or after this day (UTC).
+    pub submitted_from: Option<NaiveDate>,
+    /// Submitted on or before this day (UTC).
+    pub submitted_to: Option<NaiveDate>,
+    /// Launched (entered DELIVER) on or after this day.
+    pub launched_from: Option<NaiveDate>,
+    /// Launched on or before this day.
+    pub launched_to: Option<NaiveDate>,
+    /// Every one of these filters must hold too.
+    pub and: Option<Vec<IdeaFilter>>,
+    /// At least one of these filters must hold too.
+    pub or: Option<Vec<IdeaFilter>>,
+    /// This filter must not hold.
+    pub not: Option<Box<IdeaFilter>>,
+}
+
+fn decode_all(kind: Kind, list: &Option<Vec<ID>>) -> Result<Option<Vec<i32>>> {
+    match list {
+        None => Ok(None),
+        Some(list) => Ok(Some(
+            list.iter()
+                .map(|id| ids::decode(kind, id))
+                .collect::<Result<_, _>>()?,
+        )),
+    }
+}
+
+fn convert<T: Copy, U: From<T>>(list: &Option<Vec<T>>) -> Option<Vec<U>> {
+    list.as_ref()
+        .map(|l| l.iter().map(|v| U::from(*v)).collect())
+}
+
+impl IdeaFilter {
+    /// The domain's filter, with IDs decoded.
+    pub fn to_domain(&self) -> Result<DomainFilter> {
+        let nested = |list: &Option<Vec<IdeaFilter>>| -> Result<Vec<DomainFilter>> {
+            list.iter().flatten().map(IdeaFilter::to_domain).collect()
+        };
+        Ok(DomainFilter {
+            regency_ids: decode_all(Kind::Regency, &self.regency_ids)?,
+            regency_codes: self.regency_codes.clone(),
+            cohort_ids: decode_all(Kind::Cohort, &self.cohort_ids)?,
+            unit_ids: decode_all(Kind::Unit, &self.unit_ids)?,
+            unit_kinds: convert(&self.unit_kinds),
+            stages: convert(&self.stages),
+            stage_at_least: self.stage_at_least.map(Into::into),
+            statuses: convert(&self.statuses),
+            types: convert(&self.types),
+            forms: convert(&self.forms),
+            maturities: convert(&self.maturities),
+            initiators: convert(&self.initiators),
+            mentor_ids: decode_all(Kind::Mentor, &self.mentor_ids)?,
+            search: self.search.clone(),
+            submitted_from: self.submitted_from,
+            submitted_to: self.submitted_to,
+            launched_from: self.launched_from,
+            launched_to: self.launched_to,
+            all_of: nested(&self.and)?,
+            any_of: nested(&self.or)?,
+            none_of: match &self.not {
+                Some(not) => Some(Box::new(not.to_domain()?)),
+                None => None,
+            },
+        })
+    }
+
+    /// The domain filter of an optional argument, narrowed by `scope` (e.g. one regency).
+    pub fn scoped(filter: Option<IdeaFilter>, scope: DomainFilter) -> Result<DomainFilter> {
+        match filter {
+            None => Ok(scope),
+            Some(filter) => Ok(DomainFilter {
+                all_of: vec![filter.to_domain()?],
+                ..scope
+            }),
+        }
+    }
+}
+
+/// Field to order ideas by; ties are broken by id so paging never skips or repeats.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+pub enum IdeaOrderField {
+    /// Submission time.
+    #[default]
+    SubmittedAt,
+    /// Pipeline stage (DRUM_UP first).
+    Stage,
+    /// Title, in the database's text order.
+    Title,
+    /// Time of the last change.
+    UpdatedAt,
+}
+
+/// Sort direction.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+pub enum OrderDirection {
+    /// Smallest first.
+    #[default]
+    Asc,
+    /// Largest first.
+    Desc,
+}
+
+/// How to order ideas.
+#[derive(InputObject, Clone, Copy, Default)]
+pub struct IdeaOrder {
+    /// The field to order by.
+    #[graphql(default)]
+    pub field: IdeaOrderField,
+    /// Ascending or descending.
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
+impl From<IdeaOrder> for DomainOrder {
+    fn from(order: IdeaOrder) -> Self {
+        DomainOrder {
+            field: match order.field {
+                IdeaOrderField::SubmittedAt => DomainOrderField::SubmittedAt,
+                IdeaOrderField::Stage => DomainOrderField::Stage,
+                IdeaOrderField::Title => DomainOrderField::Title,
+                IdeaOrderField::UpdatedAt => DomainOrderField::UpdatedAt,
+            },
+            descending: order.direction == OrderDirection::Desc,
+        }
+    }
+}
+
+/// Reads a page of ideas: shared by `Query.ideas` and the nested `ideas` fields.
+#[allow(clippy::too_many_arguments)]
+pub async fn idea_page(
+    ctx: &Context<'_>,
+    filter: DomainFilter,
+    order: Option<IdeaOrder>,
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+) -> Result<Conn<Idea>> {
+    let domain = ctx.data::<Domain>()?;
+    let page = domain
+        .ideas(
+            &filter,
+            order.unwrap_or_default().into(),
+            &page_request(first, after, last, before),
+        )
+        .await?;
+    let ideas: Vec<&idea::Model> = page.edges.iter().map(|(_, m)| m).collect();
+    prefetch(ctx, domain, &ideas).await?;
+    Ok(connection(page, Total::Ideas(Box::new(filter)), Idea))
+}
+
+/// Primes the request's loaders with the relations the query selects on a page of ideas, one
+/// statement per relation. DataLoader batches split when resolvers reach a nested field at
+/// different moments; priming makes the cost depend only on the query, never on the page size.
+async fn prefetch(ctx: &Context<'_>, domain: &Domain, ideas: &[&idea::Model]) -> Result<()> {
+    use std::collections::{BTreeSet, HashMap};
+
+    if ideas.is_empty() {
+        return Ok(());
+    }
+    let look = ctx.look_ahead();
+    let nodes = [look.field("edges").field("node"), look.field("nodes")];
+    let wants = |path: &[&str]| {
+        nodes.iter().any(|node| {
+            let mut field = node.field(path[0]);
+            for name in &path[1..] {
+                field = field.field(name);
+            }
+            field.exists()
+        })
+    };
+    let loaders = ctx.data::<Loaders>()?;
+    let idea_ids: Vec<i32> = ideas.iter().map(|i| i.id).collect();
+    let distinct = |ids: &mut dyn Iterator<Item = i32>| {
+        ids.collect::<BTreeSet<i32>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+    };
+
+    if wants(&["unit"]) || wants(&["commitments", "unit"]) {
+        let unit_ids = distinct(&mut ideas.iter().map(|i| i.unit_id));
+        let units = domain.units_by_id(&unit_ids).await?;
+        if wants(&["unit", "parent"]) {
+            let parents = distinct(&mut units.values().filter_map(|u| u.parent_id));
+            loaders
+                .feed_many(
+                    domain
+                        .units_by_id(&parents)
+                        .await?
+                        .into_iter()
+                        .map(|(id, u)| (UnitId(id), u)),
+                )
+                .await;
+        }
+        loaders
+            .feed_many(units.into_iter().map(|(id, u)| (UnitId(id), u)))
+            .await;
+    }
+    if wants(&["cohort"]) {
+        let ids = distinct(&mut ideas.iter().map(|i| i.cohort_id));
+        loaders
+            .feed_many(
+                domain
+                    .cohorts_by_id(&ids)
+                    .await?
+                    .into_iter()
+                    .map(|(id, c)| (CohortId(id), c)),
+            )
+            .await;
+    }
+    if wants(&["regency"]) {
+        let ids = distinct(&mut ideas.iter().map(|i| i.regency_id));
+        loaders
+            .feed_many(
+                domain
+                    .regencies_by_id(&ids)
+                    .await?
+                    .into_iter()
+                    .map(|(id, r)| (RegencyId(id), r)),
+            )
+            .await;
+    }
+    if wants(&["mentors"]) || wants(&["mentorAssignments"]) {
+        let mut assignments = domain.assignments_of_ideas(&idea_ids).await?;
+        if wants(&["mentors"]) || wants(&["mentorAssignments", "mentor"]) {
+            let ids = distinct(&mut assignments.values().flatten().map(|a| a.mentor_id));
+            loaders
+                .feed_many(
+                    domain
+                        .mentors_by_id(&ids)
+                        .await?
+                        .into_iter()
+                        .map(|(id, m)| (loaders::MentorId(id), m)),
+                )
+                .await;
+        }
+        loaders
+            .feed_many(idea_ids.iter().map(|id| {
+                (
+                    AssignmentsOfIdea(*id),
+                    assignments.remove(id).unwrap_or_default(),
+                )
+            }))
+            .await;
+    }
+    if wants(&["commitments"]) {
+        let mut links: HashMap<i32, Vec<i32>> = domain.commitment_ids_of_ideas(&idea_ids).await?;
+        let ids = distinct(&mut links.values().flatten().copied());
+        let commitments = domain.commitments_by_id(&ids).await?;
+        if wants(&["commitments", "unit"]) {
+            let unit_ids = distinct(&mut commitments.values().map(|c| c.unit_id));
+            loaders
+                .feed_many(
+                    domain
+                        .units_by_id(&unit_ids)
+                        .await?
+                        .into_iter()
+                        .map(|(id, u)| (UnitId(id), u)),
+                )
+                .await;
+        }
+        loaders
+            .feed_many(commitments.into_iter().map(|(id, c)| (CommitmentId(id), c)))
+            .await;
+        loaders
+            .feed_many(
+                idea_ids
+                    .iter()
+                    .map(|id| (CommitmentsOfIdea(*id), links.remove(id).unwrap_or_default())),
+            )
+            .await;
+    }
+    if wants(&["history"]) {
+        let mut moves = domain.transitions_of_ideas(&idea_ids).await?;
+        loaders
+            .feed_many(
+                idea_ids
+                    .iter()
+                    .map(|id| (TransitionsOfIdea(*id), moves.remove(id).unwrap_or_default())),
+            )
+            .await;
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+pub struct IdeaQuery;
+
+#[Object]
+impl IdeaQuery {
+    /// Ideas matching `filter`, as a Relay connection. Page forward with `first`/`after`,
+    /// backward with `last`/`before`; the default page size and the maximum are server settings.
+    #[allow(clippy::too_many_arguments)]
+    async fn ideas(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<IdeaFilter>,
+        order_by: Option<IdeaOrder>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Conn<Idea>> {
+        let filter = filter
+            .map(|f| f.to_domain())
+            .transpose()?
+            .unwrap_or_default();
+        idea_page(ctx, filter, order_by, first, after, last, before).await
+    }
+
+    /// One idea by global ID; null if there is none.
+    async fn idea(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Idea>> {
+        let id = ids::decode(Kind::Idea, &id)?;
+        Ok(ctx.data::<Loaders>()?.load_one(IdeaId(id)).await?.map(Idea))
+    }
+}

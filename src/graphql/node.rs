@@ -1,0 +1,87 @@
+//! The Relay `Node` interface and `node(id)`.
+
+use async_graphql::{Context, ID, Interface, Object, Result};
+
+use super::{
+    commitment::Commitment,
+    event::PipelineEvent,
+    idea::{Idea, StageTransition},
+    ids::{self, Kind},
+    loaders::{CohortId, CommitmentId, IdeaId, Loaders, MentorId, RegencyId, UnitId},
+    mentor::{Mentor, MentorAssignment},
+    regency::{Cohort, Regency},
+    unit::Unit,
+};
+use crate::domain::Domain;
+
+/// Anything with a global ID, fetchable with `node(id)`.
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID", desc = "Global ID."))]
+pub enum Node {
+    Regency(Regency),
+    Unit(Unit),
+    Cohort(Cohort),
+    Idea(Idea),
+    StageTransition(StageTransition),
+    Mentor(Mentor),
+    MentorAssignment(MentorAssignment),
+    Commitment(Commitment),
+    PipelineEvent(PipelineEvent),
+}
+
+#[derive(Default)]
+pub struct NodeQuery;
+
+#[Object]
+impl NodeQuery {
+    /// Any object by its global ID; null if it does not exist.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+        let (kind, raw) = ids::decode_any(&id)?;
+        let loaders = ctx.data::<Loaders>()?;
+        let domain = ctx.data::<Domain>()?;
+        let Ok(small) = i32::try_from(raw) else {
+            return Ok(None);
+        };
+        Ok(match kind {
+            Kind::Regency => loaders
+                .load_one(RegencyId(small))
+                .await?
+                .map(|m| Node::Regency(Regency(m))),
+            Kind::Unit => loaders
+                .load_one(UnitId(small))
+                .await?
+                .map(|m| Node::Unit(Unit(m))),
+            Kind::Cohort => loaders
+                .load_one(CohortId(small))
+                .await?
+                .map(|m| Node::Cohort(Cohort(m))),
+            Kind::Idea => loaders
+                .load_one(IdeaId(small))
+                .await?
+                .map(|m| Node::Idea(Idea(m))),
+            Kind::Mentor => loaders
+                .load_one(MentorId(small))
+                .await?
+                .map(|m| Node::Mentor(Mentor(m))),
+            Kind::Commitment => loaders
+                .load_one(CommitmentId(small))
+                .await?
+                .map(|m| Node::Commitment(Commitment(m))),
+            Kind::StageTransition => domain
+                .transitions_by_id(&[small])
+                .await?
+                .remove(&small)
+                .map(|m| Node::StageTransition(StageTransition(m))),
+            Kind::MentorAssignment => domain
+                .assignments_by_id(&[small])
+                .await?
+                .remove(&small)
+                .map(|m| Node::MentorAssignment(MentorAssignment(m))),
+            Kind::PipelineEvent => domain
+                .events_by_id(&[raw])
+                .await?
+                .remove(&raw)
+                .map(|m| Node::PipelineEvent(PipelineEvent(m))),
+        })
+    }
+}

@@ -1,0 +1,174 @@
+//! Units (perangkat daerah): dinas, kecamatan, kelurahan, puskesmas, BUMD…
+
+use async_graphql::{Context, ID, InputObject, Object, Result};
+use entity::unit;
+
+use super::{
+    connection::{Conn, Total, connection, page_request},
+    enums::UnitKind,
+    idea::{Idea, IdeaFilter, IdeaOrder, idea_page},
+    ids::{self, Kind},
+    loaders::{self, ChildrenOfUnit, Loaders, RegencyId, UnitId},
+    regency::Regency,
+};
+use crate::domain::{
+    Domain, idea::IdeaFilter as DomainIdeaFilter, listing::UnitFilter as DomainFilter,
+};
+
+/// A regional government unit that owns ideas and signs commitments.
+pub struct Unit(pub unit::Model);
+
+#[Object]
+impl Unit {
+    /// Global ID.
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Unit, self.0.id)
+    }
+
+    /// Name, unique within the regency.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Kind of unit.
+    async fn kind(&self) -> UnitKind {
+        self.0.kind.into()
+    }
+
+    /// Title of the unit's head: Kepala, Camat, Lurah, Direktur…
+    async fn head_title(&self) -> &str {
+        &self.0.head_title
+    }
+
+    /// Version for optimistic concurrency.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+
+    /// The regency the unit belongs to.
+    async fn regency(&self, ctx: &Context<'_>) -> Result<Regency> {
+        Ok(Regency(
+            loaders::required(ctx.data::<Loaders>()?, RegencyId(self.0.regency_id)).await?,
+        ))
+    }
+
+    /// The unit above this one (the kecamatan of a kelurahan, the health office of a puskesmas).
+    async fn parent(&self, ctx: &Context<'_>) -> Result<Option<Unit>> {
+        let Some(parent) = self.0.parent_id else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .data::<Loaders>()?
+            .load_one(UnitId(parent))
+            .await?
+            .map(Unit))
+    }
+
+    /// Units under this one, by name.
+    async fn children(&self, ctx: &Context<'_>) -> Result<Vec<Unit>> {
+        let children = ctx
+            .data::<Loaders>()?
+            .load_one(ChildrenOfUnit(self.0.id))
+            .await?;
+        Ok(children.unwrap_or_default().into_iter().map(Unit).collect())
+    }
+
+    /// The unit's ideas, optionally filtered further.
+    #[allow(clippy::too_many_arguments)]
+    async fn ideas(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<IdeaFilter>,
+        order_by: Option<IdeaOrder>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Conn<Idea>> {
+        let scope = DomainIdeaFilter {
+            unit_ids: Some(vec![self.0.id]),
+            ..Default::default()
+        };
+        idea_page(
+            ctx,
+            IdeaFilter::scoped(filter, scope)?,
+            order_by,
+            first,
+            after,
+            last,
+            before,
+        )
+        .await
+    }
+}
+
+/// Which units to return.
+#[derive(InputObject, Default)]
+pub struct UnitFilter {
+    /// Units of these regencies (global IDs).
+    pub regency_ids: Option<Vec<ID>>,
+    /// Units of these regencies (Kemendagri codes).
+    pub regency_codes: Option<Vec<String>>,
+    /// Units of these kinds.
+    pub kinds: Option<Vec<UnitKind>>,
+    /// Units directly under this unit.
+    pub parent_id: Option<ID>,
+    /// Case-insensitive text contained in the name.
+    pub search: Option<String>,
+}
+
+impl UnitFilter {
+    fn to_domain(&self) -> Result<DomainFilter> {
+        Ok(DomainFilter {
+            regency_ids: match &self.regency_ids {
+                Some(list) => Some(
+                    list.iter()
+                        .map(|id| ids::decode(Kind::Regency, id))
+                        .collect::<Result<_, _>>()?,
+                ),
+                None => None,
+            },
+            regency_codes: self.regency_codes.clone(),
+            kinds: self
+                .kinds
+                .as_ref()
+                .map(|k| k.iter().map(|k| (*k).into()).collect()),
+            parent_id: self
+                .parent_id
+                .as_ref()
+                .map(|id| ids::decode(Kind::Unit, id))
+                .transpose()?,
+            search: self.search.clone(),
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct UnitQuery;
+
+#[Object]
+impl UnitQuery {
+    /// Units, by name.
+    async fn units(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<UnitFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Conn<Unit>> {
+        let filter = filter.unwrap_or_default().to_domain()?;
+        let page = ctx
+            .data::<Domain>()?
+            .unit_page(&filter, &page_request(first, after, last, before))
+            .await?;
+        Ok(connection(page, Total::Units(filter), Unit))
+    }
+
+    /// One unit by global ID; null if there is none.
+    async fn unit(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Unit>> {
+        let id = ids::decode(Kind::Unit, &id)?;
+        Ok(ctx.data::<Loaders>()?.load_one(UnitId(id)).await?.map(Unit))
+    }
+}
