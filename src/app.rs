@@ -4,11 +4,12 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql_axum::GraphQLRequest;
 use axum::{
     Router,
     extract::State,
-    response::{Html, IntoResponse},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    response::{Html, IntoResponse, Response},
     routing::get,
 };
 use tokio::net::TcpListener;
@@ -119,12 +120,67 @@ async fn graphiql() -> impl IntoResponse {
     )
 }
 
+/// GraphQL over HTTP as the spec asks: POST and GET (GET for queries only, 405 otherwise),
+/// `application/graphql-response+json` unless the client only accepts `application/json`,
+/// and 400 for a request that fails before execution (parse or validation errors).
 async fn graphql_handler(
     State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
     request: GraphQLRequest,
-) -> GraphQLResponse {
-    let request = request
-        .into_inner()
-        .data(loaders::for_request(&state.domain));
-    state.schema.execute(request).await.into()
+) -> Response {
+    let request = request.into_inner();
+    let legacy_json = accepts_only_json(&headers);
+    if method == Method::GET && is_mutation(&request) {
+        let body = serde_json::json!({ "errors": [{
+            "message": "Mutations are not allowed over GET; send them with POST.",
+            "extensions": { "code": "BAD_USER_INPUT" }
+        }]});
+        let mut response = (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response();
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    let request = request.data(loaders::for_request(&state.domain));
+    let response = state.schema.execute(request).await;
+    let request_error = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let status = if request_error && !legacy_json {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let content_type = if legacy_json {
+        "application/json"
+    } else {
+        "application/graphql-response+json"
+    };
+    let body = serde_json::to_vec(&response).unwrap_or_default();
+    (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+fn accepts_only_json(headers: &HeaderMap) -> bool {
+    let accept = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    accept.contains("application/json")
+        && !accept.contains("application/graphql-response+json")
+        && !accept.contains("*/*")
+}
+
+fn is_mutation(request: &async_graphql::Request) -> bool {
+    use async_graphql::parser::types::OperationType;
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    let wanted = request.operation_name.as_deref();
+    document.operations.iter().any(|(name, op)| {
+        (wanted.is_none() || name.map(|n| n.as_str()) == wanted)
+            && op.node.ty != OperationType::Query
+    })
 }

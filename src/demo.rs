@@ -21,7 +21,10 @@ use sea_orm::{
     PaginatorTrait, TransactionTrait,
 };
 
-use crate::domain::pipeline::{self, IdeaState};
+use crate::domain::{
+    admin::default_head_title as head_title,
+    pipeline::{self, IdeaState},
+};
 
 /// What the demo load wrote, for the CLI to report.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -142,19 +145,6 @@ struct Lab {
     calendar: Calendar,
     /// A later signing of commitments for ideas still in DESIGN (Banjar, 2019-09-10).
     design_commitments_signed: Option<NaiveDate>,
-}
-
-fn head_title(kind: UnitKind) -> &'static str {
-    match kind {
-        UnitKind::Kecamatan => "Camat",
-        UnitKind::Kelurahan => "Lurah",
-        UnitKind::Desa => "Kepala Desa",
-        UnitKind::Rsud | UnitKind::Bumd => "Direktur",
-        UnitKind::Secretariat => "Sekretaris",
-        UnitKind::Inspectorate => "Inspektur",
-        UnitKind::Community => "Ketua",
-        _ => "Kepala",
-    }
 }
 
 const OPD: [(UnitKind, &str); 35] = [
@@ -781,17 +771,6 @@ struct PlannedEvent {
     payload: serde_json::Value,
 }
 
-fn event_kind(decision: Decision) -> &'static str {
-    match decision {
-        Decision::Submit => "IDEA_SUBMITTED",
-        Decision::Advance => "IDEA_ADVANCED",
-        Decision::Revert => "IDEA_REVERTED",
-        Decision::Stall => "IDEA_STALLED",
-        Decision::Resume => "IDEA_RESUMED",
-        Decision::Drop => "IDEA_DROPPED",
-    }
-}
-
 impl Lab {
     fn plan_ideas(&self) -> Vec<PlannedIdea> {
         let mut rng = Rng(self.seed);
@@ -1049,7 +1028,7 @@ impl Lab {
                 });
                 events.push(PlannedEvent {
                     at: when,
-                    kind: event_kind(m.decision),
+                    kind: crate::domain::moves::event_kind(m.decision),
                     idea_id: Some(idea_ids[i]),
                     unit_id: Some(unit_ids[plan.unit]),
                     commitment_id: None,

@@ -27,7 +27,17 @@ pub enum DomainError {
     Conflict(String),
     InvalidTransition(String),
     CursorExpired(String),
+    /// Bad input spread over many lines (a CSV import): a summary and each line's reason.
+    InvalidLines(String, Vec<LineError>),
     Internal(anyhow::Error),
+}
+
+/// One bad line of an uploaded file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    /// 1-based line number in the file, the header being line 1.
+    pub line: u64,
+    pub message: String,
 }
 
 impl DomainError {
@@ -46,7 +56,8 @@ impl DomainError {
             | Self::BadInput(m)
             | Self::Conflict(m)
             | Self::InvalidTransition(m)
-            | Self::CursorExpired(m) => m,
+            | Self::CursorExpired(m)
+            | Self::InvalidLines(m, _) => m,
             Self::Internal(_) => "internal server error",
         }
     }
@@ -54,7 +65,7 @@ impl DomainError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::NotFound(_) => code::NOT_FOUND,
-            Self::BadInput(_) => code::BAD_USER_INPUT,
+            Self::BadInput(_) | Self::InvalidLines(..) => code::BAD_USER_INPUT,
             Self::Conflict(_) => code::CONFLICT,
             Self::InvalidTransition(_) => code::INVALID_TRANSITION,
             Self::CursorExpired(_) => code::CURSOR_EXPIRED,
@@ -84,7 +95,30 @@ impl From<DomainError> for async_graphql::Error {
             tracing::error!(error = ?source, "request failed");
         }
         let code = err.code();
-        async_graphql::Error::new(err.message()).extend_with(|_, e| e.set("code", code))
+        let lines = match &err {
+            DomainError::InvalidLines(_, lines) => lines
+                .iter()
+                .map(|l| {
+                    let mut entry = async_graphql::indexmap::IndexMap::new();
+                    entry.insert(
+                        async_graphql::Name::new("line"),
+                        async_graphql::Value::from(l.line),
+                    );
+                    entry.insert(
+                        async_graphql::Name::new("message"),
+                        async_graphql::Value::from(l.message.clone()),
+                    );
+                    async_graphql::Value::Object(entry)
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        async_graphql::Error::new(err.message()).extend_with(|_, e| {
+            e.set("code", code);
+            if !lines.is_empty() {
+                e.set("lines", async_graphql::Value::List(lines.clone()));
+            }
+        })
     }
 }
 

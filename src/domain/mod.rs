@@ -1,15 +1,22 @@
 //! The domain layer: every read and every write goes through [`Domain`], so that access
 //! rules, limits and metrics can be added in one place.
 
+pub mod admin;
 pub mod aggregate;
+pub mod commitment;
 pub mod idea;
+pub mod import;
 pub mod listing;
 pub mod lookup;
+pub mod moves;
 pub mod page;
 pub mod pipeline;
 pub mod regency;
+pub mod write;
 
+use entity::pipeline_event;
 use sea_orm::DatabaseConnection;
+use tokio::sync::broadcast;
 
 use crate::db::StatementCounter;
 use page::PageLimits;
@@ -20,14 +27,30 @@ pub struct Domain {
     db: DatabaseConnection,
     statements: StatementCounter,
     limits: PageLimits,
+    committed: broadcast::Sender<pipeline_event::Model>,
 }
 
 impl Domain {
     pub fn new(db: DatabaseConnection, statements: StatementCounter, limits: PageLimits) -> Self {
+        let (committed, _) = broadcast::channel(4096);
         Self {
             db,
             statements,
             limits,
+            committed,
+        }
+    }
+
+    /// Events of this process's writes, as they are committed.
+    pub fn committed_events(&self) -> broadcast::Receiver<pipeline_event::Model> {
+        self.committed.subscribe()
+    }
+
+    /// Hands committed events on; only called after the transaction committed.
+    pub(crate) fn published(&self, events: &[pipeline_event::Model]) {
+        for event in events {
+            // No receiver is not an error: nobody is listening.
+            let _ = self.committed.send(event.clone());
         }
     }
 

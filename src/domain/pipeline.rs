@@ -1,7 +1,7 @@
 //! The pipeline rules: how an idea may move through the 5D stages. Pure functions, used by
 //! every write and by the audit-trail replay, so the rules live in exactly one place.
 
-use entity::{Decision, IdeaStatus, Stage};
+use entity::{CommitmentStatus, Decision, IdeaStatus, Stage};
 
 use crate::error::DomainError;
 
@@ -124,6 +124,48 @@ pub fn decide(
             })
         }
     }
+}
+
+/// What can be done to a commitment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitmentAction {
+    Sign,
+    Fulfill,
+    Withdraw,
+}
+
+/// Decides a commitment's next status: DRAFT → SIGNED → FULFILLED, or WITHDRAWN before
+/// fulfilment.
+pub fn commitment_step(
+    status: CommitmentStatus,
+    action: CommitmentAction,
+) -> Result<CommitmentStatus, RuleViolation> {
+    use CommitmentStatus::*;
+    match (action, status) {
+        (CommitmentAction::Sign, Draft) => Ok(Signed),
+        (CommitmentAction::Sign, _) => refuse(format!(
+            "Only a draft commitment can be signed; this one is {}.",
+            status.as_str()
+        )),
+        (CommitmentAction::Fulfill, Signed) => Ok(Fulfilled),
+        (CommitmentAction::Fulfill, _) => refuse(format!(
+            "Only a signed commitment can be fulfilled; this one is {}.",
+            status.as_str()
+        )),
+        (CommitmentAction::Withdraw, Draft | Signed) => Ok(Withdrawn),
+        (CommitmentAction::Withdraw, _) => refuse(format!(
+            "A {} commitment can no longer be withdrawn.",
+            status.as_str()
+        )),
+    }
+}
+
+/// Whether a commitment in `status` counts as signed for the DELIVER rule.
+pub fn counts_as_signed(status: CommitmentStatus) -> bool {
+    matches!(
+        status,
+        CommitmentStatus::Signed | CommitmentStatus::Fulfilled
+    )
 }
 
 /// One recorded move, as the audit trail stores it.
@@ -276,6 +318,20 @@ mod tests {
             let err = decide(dropped, decision, Some("because"), true).unwrap_err();
             assert!(err.0.contains("final"), "{err}");
         }
+    }
+
+    #[test]
+    fn commitments_go_draft_signed_fulfilled_or_withdrawn() {
+        use CommitmentAction::*;
+        use CommitmentStatus::*;
+        assert_eq!(commitment_step(Draft, Sign), Ok(Signed));
+        assert_eq!(commitment_step(Signed, Fulfill), Ok(Fulfilled));
+        assert_eq!(commitment_step(Draft, Withdraw), Ok(Withdrawn));
+        assert_eq!(commitment_step(Signed, Withdraw), Ok(Withdrawn));
+        assert!(commitment_step(Draft, Fulfill).is_err());
+        assert!(commitment_step(Signed, Sign).is_err());
+        assert!(commitment_step(Fulfilled, Withdraw).is_err());
+        assert!(commitment_step(Withdrawn, Sign).is_err());
     }
 
     #[test]

@@ -190,3 +190,160 @@ impl CommitmentQuery {
             .map(Commitment))
     }
 }
+
+/// A new commitment, written as a DRAFT.
+#[derive(InputObject)]
+pub struct CreateCommitmentInput {
+    /// The lab edition.
+    pub cohort_id: ID,
+    /// The committing unit, of the cohort's regency.
+    pub unit_id: ID,
+    /// The ideas covered, all of the same cohort.
+    pub idea_ids: Vec<ID>,
+    /// Who signs for the unit.
+    pub signatory_name: String,
+    /// The signatory's title, e.g. "Kepala Dinas Kesehatan".
+    pub signatory_title: String,
+    /// The other party, usually the regent (Bupati).
+    pub counterpart: String,
+    /// What the unit commits to.
+    pub target: String,
+    /// When it is due.
+    pub due_on: Option<NaiveDate>,
+}
+
+/// Signs a draft commitment.
+#[derive(InputObject)]
+pub struct SignCommitmentInput {
+    /// The commitment.
+    pub id: ID,
+    /// The version you read.
+    pub version: i32,
+    /// The signing day; today when left out; not in the future.
+    pub signed_on: Option<NaiveDate>,
+}
+
+/// Marks a signed commitment fulfilled.
+#[derive(InputObject)]
+pub struct FulfillCommitmentInput {
+    /// The commitment.
+    pub id: ID,
+    /// The version you read.
+    pub version: i32,
+}
+
+/// Withdraws a draft or signed commitment.
+#[derive(InputObject)]
+pub struct WithdrawCommitmentInput {
+    /// The commitment.
+    pub id: ID,
+    /// The version you read.
+    pub version: i32,
+    /// Why, for the record.
+    pub reason: Option<String>,
+}
+
+/// The commitment after a write, and the event recorded for it.
+#[derive(async_graphql::SimpleObject)]
+pub struct CommitmentPayload {
+    /// The commitment as it is now.
+    pub commitment: Commitment,
+    /// The event the change recorded.
+    pub event: super::event::PipelineEvent,
+}
+
+#[derive(Default)]
+pub struct CommitmentMutation;
+
+impl CommitmentMutation {
+    async fn step(
+        ctx: &Context<'_>,
+        id: &ID,
+        version: i32,
+        action: crate::domain::pipeline::CommitmentAction,
+        signed_on: Option<NaiveDate>,
+        reason: Option<String>,
+    ) -> Result<CommitmentPayload> {
+        let id = ids::decode(Kind::Commitment, id)?;
+        let written = ctx
+            .data::<Domain>()?
+            .step_commitment(
+                &super::mutation::actor(ctx),
+                id,
+                version,
+                action,
+                signed_on,
+                reason,
+            )
+            .await?;
+        super::mutation::after_write(ctx);
+        Ok(CommitmentPayload {
+            commitment: Commitment(written.value),
+            event: super::mutation::first_event(written.events)?,
+        })
+    }
+}
+
+#[Object]
+impl CommitmentMutation {
+    /// Writes a commitment as a DRAFT.
+    async fn create_commitment(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateCommitmentInput,
+    ) -> Result<CommitmentPayload> {
+        let new = crate::domain::commitment::NewCommitment {
+            cohort_id: ids::decode(Kind::Cohort, &input.cohort_id)?,
+            unit_id: ids::decode(Kind::Unit, &input.unit_id)?,
+            idea_ids: input
+                .idea_ids
+                .iter()
+                .map(|id| ids::decode(Kind::Idea, id))
+                .collect::<Result<_, _>>()?,
+            signatory_name: input.signatory_name,
+            signatory_title: input.signatory_title,
+            counterpart: input.counterpart,
+            target: input.target,
+            due_on: input.due_on,
+        };
+        let written = ctx
+            .data::<Domain>()?
+            .create_commitment(&super::mutation::actor(ctx), new)
+            .await?;
+        super::mutation::after_write(ctx);
+        Ok(CommitmentPayload {
+            commitment: Commitment(written.value),
+            event: super::mutation::first_event(written.events)?,
+        })
+    }
+
+    /// Signs a DRAFT commitment; its ideas may then enter DELIVER.
+    async fn sign_commitment(
+        &self,
+        ctx: &Context<'_>,
+        input: SignCommitmentInput,
+    ) -> Result<CommitmentPayload> {
+        use crate::domain::pipeline::CommitmentAction::Sign;
+        Self::step(ctx, &input.id, input.version, Sign, input.signed_on, None).await
+    }
+
+    /// Marks a SIGNED commitment FULFILLED.
+    async fn fulfill_commitment(
+        &self,
+        ctx: &Context<'_>,
+        input: FulfillCommitmentInput,
+    ) -> Result<CommitmentPayload> {
+        use crate::domain::pipeline::CommitmentAction::Fulfill;
+        Self::step(ctx, &input.id, input.version, Fulfill, None, None).await
+    }
+
+    /// Withdraws a DRAFT or SIGNED commitment.
+    async fn withdraw_commitment(
+        &self,
+        ctx: &Context<'_>,
+        input: WithdrawCommitmentInput,
+    ) -> Result<CommitmentPayload> {
+        use crate::domain::pipeline::CommitmentAction::Withdraw;
+        Self::step(ctx, &input.id, input.version, Withdraw, None, input.reason).await
+    }
+}

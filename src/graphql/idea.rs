@@ -586,3 +586,299 @@ impl IdeaQuery {
         Ok(ctx.data::<Loaders>()?.load_one(IdeaId(id)).await?.map(Idea))
     }
 }
+
+/// A new idea. It enters the pipeline at DIAGNOSE.
+#[derive(InputObject)]
+pub struct SubmitIdeaInput {
+    /// The lab edition.
+    pub cohort_id: ID,
+    /// The owning unit, of the cohort's regency.
+    pub unit_id: ID,
+    /// Short name (at most 200 characters).
+    pub title: String,
+    /// The problem it addresses.
+    pub problem: String,
+    /// What the innovation does.
+    pub description: Option<String>,
+    /// Digital or non-digital.
+    #[graphql(name = "type")]
+    pub innovation_type: InnovationType,
+    /// Governance, public service or other.
+    pub form: InnovationForm,
+    /// Government affairs area (urusan).
+    pub affairs_area: String,
+    /// Who started it.
+    pub initiator: Initiator,
+    /// INITIATIVE when left out.
+    pub maturity: Option<Maturity>,
+    /// When it was proposed; now when left out; not in the future.
+    pub submitted_at: Option<DateTime<Utc>>,
+}
+
+/// Changes to an idea's description; fields left out stay as they are. Stage moves have their
+/// own mutations.
+#[derive(InputObject)]
+pub struct UpdateIdeaInput {
+    /// The idea.
+    pub id: ID,
+    /// The version you read; a stale version is refused with CONFLICT.
+    pub version: i32,
+    /// New title.
+    pub title: Option<String>,
+    /// New problem statement.
+    pub problem: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// New type.
+    #[graphql(name = "type")]
+    pub innovation_type: Option<InnovationType>,
+    /// New form.
+    pub form: Option<InnovationForm>,
+    /// New affairs area.
+    pub affairs_area: Option<String>,
+    /// New initiator.
+    pub initiator: Option<Initiator>,
+    /// New maturity.
+    pub maturity: Option<Maturity>,
+    /// Hand the idea to another unit of the same regency.
+    pub unit_id: Option<ID>,
+}
+
+/// Moves an idea one stage forward.
+#[derive(InputObject)]
+pub struct AdvanceIdeaInput {
+    /// The idea.
+    pub id: ID,
+    /// The version you read.
+    pub version: i32,
+    /// Optional note for the audit trail.
+    pub note: Option<String>,
+}
+
+/// A move that needs a reason: revert, stall, resume or drop.
+#[derive(InputObject)]
+pub struct MoveIdeaInput {
+    /// The idea.
+    pub id: ID,
+    /// The version you read.
+    pub version: i32,
+    /// Why; recorded in the audit trail (for example "anggaran dipangkas" or "inovator dimutasi").
+    pub reason: String,
+}
+
+/// Ideas from a spreadsheet, as CSV text.
+#[derive(InputObject)]
+pub struct ImportIdeasInput {
+    /// The lab edition to import into.
+    pub cohort_id: ID,
+    /// CSV with a header line. Columns (English or Indonesian headers): title/judul,
+    /// unit/perangkat daerah, problem/permasalahan, type/jenis, form/bentuk,
+    /// affairs_area/urusan, initiator/inisiator, submitted/tanggal (optional),
+    /// description/deskripsi (optional), maturity (optional).
+    pub csv: String,
+}
+
+/// The idea after a write, and the event recorded for it.
+#[derive(async_graphql::SimpleObject)]
+pub struct IdeaPayload {
+    /// The idea as it is now.
+    pub idea: Idea,
+    /// The event the change recorded.
+    pub event: super::event::PipelineEvent,
+}
+
+/// The idea after a move, its new audit row and the event recorded for it.
+#[derive(async_graphql::SimpleObject)]
+pub struct IdeaMovePayload {
+    /// The idea as it is now (stage, status and version changed).
+    pub idea: Idea,
+    /// The move as the audit trail records it.
+    pub transition: StageTransition,
+    /// The event the move recorded.
+    pub event: super::event::PipelineEvent,
+}
+
+/// What an import wrote.
+#[derive(async_graphql::SimpleObject)]
+pub struct ImportIdeasPayload {
+    /// Number of ideas imported.
+    pub imported: usize,
+    /// The imported ideas, in file order.
+    pub ideas: Vec<Idea>,
+}
+
+#[derive(Default)]
+pub struct IdeaMutation;
+
+impl IdeaMutation {
+    async fn apply(
+        ctx: &Context<'_>,
+        id: &ID,
+        version: i32,
+        decision: entity::Decision,
+        reason: Option<String>,
+    ) -> Result<IdeaMovePayload> {
+        let id = ids::decode(Kind::Idea, id)?;
+        let written = ctx
+            .data::<Domain>()?
+            .move_idea(&super::mutation::actor(ctx), id, version, decision, reason)
+            .await?;
+        super::mutation::after_write(ctx);
+        let moved = written.value;
+        Ok(IdeaMovePayload {
+            idea: Idea(moved.idea),
+            transition: StageTransition(moved.transition),
+            event: super::event::PipelineEvent(moved.event),
+        })
+    }
+}
+
+#[Object]
+impl IdeaMutation {
+    /// Enters a new idea into the pipeline at DIAGNOSE.
+    async fn submit_idea(&self, ctx: &Context<'_>, input: SubmitIdeaInput) -> Result<IdeaPayload> {
+        let new = crate::domain::moves::NewIdea {
+            cohort_id: ids::decode(Kind::Cohort, &input.cohort_id)?,
+            unit_id: ids::decode(Kind::Unit, &input.unit_id)?,
+            title: input.title,
+            problem: input.problem,
+            description: input.description,
+            innovation_type: input.innovation_type.into(),
+            form: input.form.into(),
+            affairs_area: input.affairs_area,
+            initiator: input.initiator.into(),
+            maturity: input.maturity.map(Into::into),
+            submitted_at: input.submitted_at,
+        };
+        let written = ctx
+            .data::<Domain>()?
+            .submit_idea(&super::mutation::actor(ctx), new)
+            .await?;
+        super::mutation::after_write(ctx);
+        Ok(IdeaPayload {
+            idea: Idea(written.value),
+            event: super::mutation::first_event(written.events)?,
+        })
+    }
+
+    /// Changes an idea's description.
+    async fn update_idea(&self, ctx: &Context<'_>, input: UpdateIdeaInput) -> Result<IdeaPayload> {
+        let id = ids::decode(Kind::Idea, &input.id)?;
+        let changes = crate::domain::moves::IdeaChanges {
+            title: input.title,
+            problem: input.problem,
+            description: input.description,
+            innovation_type: input.innovation_type.map(Into::into),
+            form: input.form.map(Into::into),
+            affairs_area: input.affairs_area,
+            initiator: input.initiator.map(Into::into),
+            maturity: input.maturity.map(Into::into),
+            unit_id: input
+                .unit_id
+                .as_ref()
+                .map(|id| ids::decode(Kind::Unit, id))
+                .transpose()?,
+        };
+        let written = ctx
+            .data::<Domain>()?
+            .update_idea(&super::mutation::actor(ctx), id, input.version, changes)
+            .await?;
+        super::mutation::after_write(ctx);
+        Ok(IdeaPayload {
+            idea: Idea(written.value),
+            event: super::mutation::first_event(written.events)?,
+        })
+    }
+
+    /// Moves an idea one stage forward. Entering DELIVER needs a signed commitment covering
+    /// the idea and sets `launchedOn`. Refused moves are INVALID_TRANSITION.
+    async fn advance_idea(
+        &self,
+        ctx: &Context<'_>,
+        input: AdvanceIdeaInput,
+    ) -> Result<IdeaMovePayload> {
+        Self::apply(
+            ctx,
+            &input.id,
+            input.version,
+            entity::Decision::Advance,
+            input.note,
+        )
+        .await
+    }
+
+    /// Moves an idea one stage back (not before DIAGNOSE), with a reason.
+    async fn revert_idea(
+        &self,
+        ctx: &Context<'_>,
+        input: MoveIdeaInput,
+    ) -> Result<IdeaMovePayload> {
+        Self::apply(
+            ctx,
+            &input.id,
+            input.version,
+            entity::Decision::Revert,
+            Some(input.reason),
+        )
+        .await
+    }
+
+    /// Parks an active idea in its stage, with a reason (a budget cut, the innovator transferred).
+    async fn stall_idea(&self, ctx: &Context<'_>, input: MoveIdeaInput) -> Result<IdeaMovePayload> {
+        Self::apply(
+            ctx,
+            &input.id,
+            input.version,
+            entity::Decision::Stall,
+            Some(input.reason),
+        )
+        .await
+    }
+
+    /// Makes a stalled idea active again, with a reason.
+    async fn resume_idea(
+        &self,
+        ctx: &Context<'_>,
+        input: MoveIdeaInput,
+    ) -> Result<IdeaMovePayload> {
+        Self::apply(
+            ctx,
+            &input.id,
+            input.version,
+            entity::Decision::Resume,
+            Some(input.reason),
+        )
+        .await
+    }
+
+    /// Gives an idea up for good, with a reason. A dropped idea is final.
+    async fn drop_idea(&self, ctx: &Context<'_>, input: MoveIdeaInput) -> Result<IdeaMovePayload> {
+        Self::apply(
+            ctx,
+            &input.id,
+            input.version,
+            entity::Decision::Drop,
+            Some(input.reason),
+        )
+        .await
+    }
+
+    /// Imports ideas from CSV into a cohort, all or nothing: if any line is bad, nothing is
+    /// written and the error lists every bad line in `extensions.lines`.
+    async fn import_ideas(
+        &self,
+        ctx: &Context<'_>,
+        input: ImportIdeasInput,
+    ) -> Result<ImportIdeasPayload> {
+        let cohort_id = ids::decode(Kind::Cohort, &input.cohort_id)?;
+        let written = ctx
+            .data::<Domain>()?
+            .import_ideas(&super::mutation::actor(ctx), cohort_id, &input.csv)
+            .await?;
+        super::mutation::after_write(ctx);
+        Ok(ImportIdeasPayload {
+            imported: written.value.len(),
+            ideas: written.value.into_iter().map(Idea).collect(),
+        })
+    }
+}

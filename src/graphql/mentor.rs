@@ -153,3 +153,196 @@ impl MentorQuery {
             .map(Mentor))
     }
 }
+
+/// A new mentor.
+#[derive(async_graphql::InputObject)]
+pub struct CreateMentorInput {
+    /// Full name.
+    pub name: String,
+    /// Institution; Lembaga Administrasi Negara (LAN) when left out.
+    pub institution: Option<String>,
+    /// Team, e.g. "Tim Road Map Inovasi".
+    pub team: Option<String>,
+    /// Fields of expertise.
+    pub expertise: Option<String>,
+    /// How to reach the mentor.
+    pub contact: Option<String>,
+}
+
+/// Changes to a mentor; fields left out stay as they are, an empty text clears an optional one.
+#[derive(async_graphql::InputObject)]
+pub struct UpdateMentorInput {
+    /// The mentor.
+    pub id: ID,
+    /// The version you read.
+    pub version: i32,
+    /// New name.
+    pub name: Option<String>,
+    /// New institution.
+    pub institution: Option<String>,
+    /// New team.
+    pub team: Option<String>,
+    /// New expertise.
+    pub expertise: Option<String>,
+    /// New contact.
+    pub contact: Option<String>,
+}
+
+/// Puts a mentor on an idea.
+#[derive(async_graphql::InputObject)]
+pub struct AssignMentorInput {
+    /// The idea.
+    pub idea_id: ID,
+    /// The mentor.
+    pub mentor_id: ID,
+    /// First day of coaching; today when left out; not in the future.
+    pub since: Option<NaiveDate>,
+}
+
+/// Ends a mentor's coaching of an idea (kept in the history).
+#[derive(async_graphql::InputObject)]
+pub struct UnassignMentorInput {
+    /// The idea.
+    pub idea_id: ID,
+    /// The mentor.
+    pub mentor_id: ID,
+    /// Last day of coaching; today when left out.
+    pub until: Option<NaiveDate>,
+}
+
+/// The mentor after a write.
+#[derive(async_graphql::SimpleObject)]
+pub struct MentorPayload {
+    /// The mentor as it is now.
+    pub mentor: Mentor,
+}
+
+/// The assignment after a write, and the event recorded for it.
+#[derive(async_graphql::SimpleObject)]
+pub struct MentorAssignmentPayload {
+    /// The assignment as it is now.
+    pub assignment: MentorAssignment,
+    /// The idea coached.
+    pub idea: Idea,
+    /// The event the change recorded.
+    pub event: super::event::PipelineEvent,
+}
+
+fn mentor_fields(
+    name: Option<String>,
+    institution: Option<String>,
+    team: Option<String>,
+    expertise: Option<String>,
+    contact: Option<String>,
+) -> crate::domain::admin::MentorFields {
+    crate::domain::admin::MentorFields {
+        name,
+        institution,
+        team,
+        expertise,
+        contact,
+    }
+}
+
+#[derive(Default)]
+pub struct MentorMutation;
+
+#[async_graphql::Object]
+impl MentorMutation {
+    /// Adds a mentor.
+    async fn create_mentor(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateMentorInput,
+    ) -> Result<MentorPayload> {
+        let fields = mentor_fields(
+            Some(input.name),
+            input.institution,
+            input.team,
+            input.expertise,
+            input.contact,
+        );
+        let mentor = ctx.data::<Domain>()?.create_mentor(fields).await?;
+        super::mutation::after_write(ctx);
+        Ok(MentorPayload {
+            mentor: Mentor(mentor),
+        })
+    }
+
+    /// Changes a mentor.
+    async fn update_mentor(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateMentorInput,
+    ) -> Result<MentorPayload> {
+        let id = ids::decode(Kind::Mentor, &input.id)?;
+        let fields = mentor_fields(
+            input.name,
+            input.institution,
+            input.team,
+            input.expertise,
+            input.contact,
+        );
+        let mentor = ctx
+            .data::<Domain>()?
+            .update_mentor(id, input.version, fields)
+            .await?;
+        super::mutation::after_write(ctx);
+        Ok(MentorPayload {
+            mentor: Mentor(mentor),
+        })
+    }
+
+    /// Assigns a mentor to coach an idea.
+    async fn assign_mentor(
+        &self,
+        ctx: &Context<'_>,
+        input: AssignMentorInput,
+    ) -> Result<MentorAssignmentPayload> {
+        let idea_id = ids::decode(Kind::Idea, &input.idea_id)?;
+        let mentor_id = ids::decode(Kind::Mentor, &input.mentor_id)?;
+        let written = ctx
+            .data::<Domain>()?
+            .assign_mentor(
+                &super::mutation::actor(ctx),
+                idea_id,
+                mentor_id,
+                input.since,
+            )
+            .await?;
+        assignment_payload(ctx, written).await
+    }
+
+    /// Ends a mentor's coaching of an idea; the assignment stays in the idea's history.
+    async fn unassign_mentor(
+        &self,
+        ctx: &Context<'_>,
+        input: UnassignMentorInput,
+    ) -> Result<MentorAssignmentPayload> {
+        let idea_id = ids::decode(Kind::Idea, &input.idea_id)?;
+        let mentor_id = ids::decode(Kind::Mentor, &input.mentor_id)?;
+        let written = ctx
+            .data::<Domain>()?
+            .unassign_mentor(
+                &super::mutation::actor(ctx),
+                idea_id,
+                mentor_id,
+                input.until,
+            )
+            .await?;
+        assignment_payload(ctx, written).await
+    }
+}
+
+async fn assignment_payload(
+    ctx: &Context<'_>,
+    written: crate::domain::write::Written<mentor_assignment::Model>,
+) -> Result<MentorAssignmentPayload> {
+    super::mutation::after_write(ctx);
+    let idea = loaders::required(ctx.data::<Loaders>()?, IdeaId(written.value.idea_id)).await?;
+    Ok(MentorAssignmentPayload {
+        assignment: MentorAssignment(written.value),
+        idea: Idea(idea),
+        event: super::mutation::first_event(written.events)?,
+    })
+}

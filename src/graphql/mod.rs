@@ -5,16 +5,18 @@ pub mod aggregate;
 pub mod commitment;
 pub mod connection;
 pub mod enums;
+pub mod errors;
 pub mod event;
 pub mod idea;
 pub mod ids;
 pub mod loaders;
 pub mod mentor;
+pub mod mutation;
 pub mod node;
 pub mod regency;
 pub mod unit;
 
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
 /// Root of every query.
 #[derive(MergedObject, Default)]
@@ -29,11 +31,23 @@ pub struct Query(
     event::EventQuery,
 );
 
-pub type LabinovSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+/// Root of every mutation. Each takes one `input` and returns a payload with the changed
+/// object (and the event it recorded) so clients can update their cache.
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    regency::RegencyMutation,
+    unit::UnitMutation,
+    idea::IdeaMutation,
+    mentor::MentorMutation,
+    commitment::CommitmentMutation,
+);
+
+pub type LabinovSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// The schema without data; the server adds the domain handle, tests and `labinov schema` reuse it.
-pub fn schema() -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+pub fn schema() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .extension(errors::ErrorCodes)
 }
 
 /// The SDL of the schema, as checked in at `schema.graphql`.

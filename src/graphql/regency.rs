@@ -320,3 +320,194 @@ impl RegencyQuery {
             .map(Cohort))
     }
 }
+
+/// A new regency.
+#[derive(InputObject)]
+pub struct CreateRegencyInput {
+    /// Kemendagri code, e.g. "63.03"; unique.
+    pub code: String,
+    /// Official name, e.g. "Kabupaten Banjar".
+    pub name: String,
+    /// Province.
+    pub province: String,
+    /// The body organising the lab, e.g. "Bapelitbangda Kabupaten Banjar".
+    pub organiser: String,
+    /// Date of the lab MoU with LAN; not in the future.
+    pub mou_signed_on: Option<NaiveDate>,
+}
+
+/// Changes to a regency; fields left out stay as they are.
+#[derive(InputObject)]
+pub struct UpdateRegencyInput {
+    /// The regency.
+    pub id: ID,
+    /// The version you read; a stale version is refused with CONFLICT.
+    pub version: i32,
+    /// New name.
+    pub name: Option<String>,
+    /// New province.
+    pub province: Option<String>,
+    /// New organiser.
+    pub organiser: Option<String>,
+    /// New MoU date.
+    pub mou_signed_on: Option<NaiveDate>,
+}
+
+/// A new lab edition.
+#[derive(InputObject)]
+pub struct CreateCohortInput {
+    /// The regency running it.
+    pub regency_id: ID,
+    /// Year it starts.
+    pub year: i32,
+    /// Name, unique within the regency.
+    pub name: String,
+    /// The lab's own 5D stage; DRUM_UP when left out.
+    pub stage: Option<Stage>,
+}
+
+/// Changes to a lab edition.
+#[derive(InputObject)]
+pub struct UpdateCohortInput {
+    /// The cohort.
+    pub id: ID,
+    /// The version you read.
+    pub version: i32,
+    /// New name.
+    pub name: Option<String>,
+    /// New year.
+    pub year: Option<i32>,
+    /// The lab's new 5D stage.
+    pub stage: Option<Stage>,
+}
+
+/// The regency after a write, and the event recorded for it.
+#[derive(async_graphql::SimpleObject)]
+pub struct RegencyPayload {
+    /// The regency as it is now.
+    pub regency: Regency,
+    /// The event the change recorded.
+    pub event: super::event::PipelineEvent,
+}
+
+/// The cohort after a write, and the event recorded for it.
+#[derive(async_graphql::SimpleObject)]
+pub struct CohortPayload {
+    /// The cohort as it is now.
+    pub cohort: Cohort,
+    /// The event the change recorded.
+    pub event: super::event::PipelineEvent,
+}
+
+#[derive(Default)]
+pub struct RegencyMutation;
+
+#[Object]
+impl RegencyMutation {
+    /// Adds a regency.
+    async fn create_regency(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateRegencyInput,
+    ) -> Result<RegencyPayload> {
+        let written = ctx
+            .data::<Domain>()?
+            .create_regency(
+                &super::mutation::actor(ctx),
+                crate::domain::admin::NewRegency {
+                    code: input.code,
+                    name: input.name,
+                    province: input.province,
+                    organiser: input.organiser,
+                    mou_signed_on: input.mou_signed_on,
+                },
+            )
+            .await?;
+        super::mutation::after_write(ctx);
+        Ok(RegencyPayload {
+            regency: Regency(written.value),
+            event: super::mutation::first_event(written.events)?,
+        })
+    }
+
+    /// Changes a regency.
+    async fn update_regency(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateRegencyInput,
+    ) -> Result<RegencyPayload> {
+        let id = ids::decode(Kind::Regency, &input.id)?;
+        let written = ctx
+            .data::<Domain>()?
+            .update_regency(
+                &super::mutation::actor(ctx),
+                id,
+                input.version,
+                crate::domain::admin::RegencyChanges {
+                    name: input.name,
+                    province: input.province,
+                    organiser: input.organiser,
+                    mou_signed_on: input.mou_signed_on,
+                },
+            )
+            .await?;
+        super::mutation::after_write(ctx);
+        Ok(RegencyPayload {
+            regency: Regency(written.value),
+            event: super::mutation::first_event(written.events)?,
+        })
+    }
+
+    /// Adds a lab edition to a regency.
+    async fn create_cohort(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateCohortInput,
+    ) -> Result<CohortPayload> {
+        let regency_id = ids::decode(Kind::Regency, &input.regency_id)?;
+        let written = ctx
+            .data::<Domain>()?
+            .create_cohort(
+                &super::mutation::actor(ctx),
+                crate::domain::admin::NewCohort {
+                    regency_id,
+                    year: input.year,
+                    name: input.name,
+                    stage: input.stage.map(Into::into),
+                },
+            )
+            .await?;
+        super::mutation::after_write(ctx);
+        Ok(CohortPayload {
+            cohort: Cohort(written.value),
+            event: super::mutation::first_event(written.events)?,
+        })
+    }
+
+    /// Changes a lab edition (its name, year or the lab's own stage).
+    async fn update_cohort(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateCohortInput,
+    ) -> Result<CohortPayload> {
+        let id = ids::decode(Kind::Cohort, &input.id)?;
+        let written = ctx
+            .data::<Domain>()?
+            .update_cohort(
+                &super::mutation::actor(ctx),
+                id,
+                input.version,
+                crate::domain::admin::CohortChanges {
+                    name: input.name,
+                    year: input.year,
+                    stage: input.stage.map(Into::into),
+                },
+            )
+            .await?;
+        super::mutation::after_write(ctx);
+        Ok(CohortPayload {
+            cohort: Cohort(written.value),
+            event: super::mutation::first_event(written.events)?,
+        })
+    }
+}

@@ -172,3 +172,98 @@ impl UnitQuery {
         Ok(ctx.data::<Loaders>()?.load_one(UnitId(id)).await?.map(Unit))
     }
 }
+
+/// A new unit.
+#[derive(InputObject)]
+pub struct CreateUnitInput {
+    /// The regency the unit belongs to.
+    pub regency_id: ID,
+    /// The unit above it, in the same regency.
+    pub parent_id: Option<ID>,
+    /// Kind of unit.
+    pub kind: UnitKind,
+    /// Name, unique within the regency.
+    pub name: String,
+    /// Title of the head; the usual one for the kind when left out (Camat, Lurah, Kepala…).
+    pub head_title: Option<String>,
+}
+
+/// Changes to a unit; fields left out stay as they are.
+#[derive(InputObject)]
+pub struct UpdateUnitInput {
+    /// The unit.
+    pub id: ID,
+    /// The version you read.
+    pub version: i32,
+    /// New name.
+    pub name: Option<String>,
+    /// New kind.
+    pub kind: Option<UnitKind>,
+    /// New head title.
+    pub head_title: Option<String>,
+    /// New parent unit.
+    pub parent_id: Option<ID>,
+}
+
+/// The unit after a write, and the event recorded for it.
+#[derive(async_graphql::SimpleObject)]
+pub struct UnitPayload {
+    /// The unit as it is now.
+    pub unit: Unit,
+    /// The event the change recorded.
+    pub event: super::event::PipelineEvent,
+}
+
+#[derive(Default)]
+pub struct UnitMutation;
+
+#[Object]
+impl UnitMutation {
+    /// Adds a unit to a regency.
+    async fn create_unit(&self, ctx: &Context<'_>, input: CreateUnitInput) -> Result<UnitPayload> {
+        let new = crate::domain::admin::NewUnit {
+            regency_id: ids::decode(Kind::Regency, &input.regency_id)?,
+            parent_id: input
+                .parent_id
+                .as_ref()
+                .map(|id| ids::decode(Kind::Unit, id))
+                .transpose()?,
+            kind: input.kind.into(),
+            name: input.name,
+            head_title: input.head_title,
+        };
+        let written = ctx
+            .data::<Domain>()?
+            .create_unit(&super::mutation::actor(ctx), new)
+            .await?;
+        super::mutation::after_write(ctx);
+        Ok(UnitPayload {
+            unit: Unit(written.value),
+            event: super::mutation::first_event(written.events)?,
+        })
+    }
+
+    /// Changes a unit.
+    async fn update_unit(&self, ctx: &Context<'_>, input: UpdateUnitInput) -> Result<UnitPayload> {
+        let id = ids::decode(Kind::Unit, &input.id)?;
+        let changes = crate::domain::admin::UnitChanges {
+            name: input.name,
+            kind: input.kind.map(Into::into),
+            head_title: input.head_title,
+            parent_id: input
+                .parent_id
+                .as_ref()
+                .map(|id| ids::decode(Kind::Unit, id))
+                .transpose()?,
+        };
+        let written = ctx
+            .data::<Domain>()?
+            .update_unit(&super::mutation::actor(ctx), id, input.version, changes)
+            .await?;
+        super::mutation::after_write(ctx);
+        Ok(UnitPayload {
+            unit: Unit(written.value),
+            event: super::mutation::first_event(written.events)?,
+        })
+    }
+}

@@ -1,0 +1,184 @@
+//! Writing commitments: drafting, signing, fulfilling and withdrawing.
+
+use chrono::{NaiveDate, Utc};
+use entity::{CommitmentStatus, commitment, commitment_idea, idea};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::json;
+
+use super::{
+    Domain,
+    pipeline::{self, CommitmentAction},
+    write::{Actor, NewEvent, Written, not_in_future, optional_text, required_text, stale},
+};
+use crate::error::{DomainError, DomainResult};
+
+/// A new commitment, written as a draft.
+#[derive(Debug, Clone)]
+pub struct NewCommitment {
+    pub cohort_id: i32,
+    pub unit_id: i32,
+    pub idea_ids: Vec<i32>,
+    pub signatory_name: String,
+    pub signatory_title: String,
+    pub counterpart: String,
+    pub target: String,
+    pub due_on: Option<NaiveDate>,
+}
+
+impl Domain {
+    pub async fn create_commitment(
+        &self,
+        actor: &Actor,
+        new: NewCommitment,
+    ) -> DomainResult<Written<commitment::Model>> {
+        let signatory_name = required_text("The signatory's name", &new.signatory_name, 200)?;
+        let signatory_title = required_text("The signatory's title", &new.signatory_title, 200)?;
+        let counterpart = required_text("The counterpart", &new.counterpart, 200)?;
+        let target = required_text("The target", &new.target, 2000)?;
+        let mut idea_ids = new.idea_ids.clone();
+        idea_ids.sort_unstable();
+        idea_ids.dedup();
+        if idea_ids.is_empty() {
+            return Err(DomainError::bad_input(
+                "A commitment covers at least one idea; ideaIds is empty.",
+            ));
+        }
+        let txn = self.begin_write().await?;
+        let cohort = entity::cohort::Entity::find_by_id(new.cohort_id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| DomainError::bad_input("No cohort with the given cohortId exists."))?;
+        let unit = self.unit_in(&txn, new.unit_id, "unitId").await?;
+        if unit.regency_id != cohort.regency_id {
+            return Err(DomainError::bad_input(format!(
+                "The unit \"{}\" belongs to another regency than the cohort.",
+                unit.name
+            )));
+        }
+        let ideas = idea::Entity::find()
+            .filter(idea::Column::Id.is_in(idea_ids.clone()))
+            .all(&txn)
+            .await?;
+        if ideas.len() != idea_ids.len() {
+            return Err(DomainError::bad_input(format!(
+                "{} of the given ideaIds do not exist.",
+                idea_ids.len() - ideas.len()
+            )));
+        }
+        if let Some(other) = ideas.iter().find(|i| i.cohort_id != cohort.id) {
+            return Err(DomainError::bad_input(format!(
+                "The idea \"{}\" belongs to another cohort; a commitment covers ideas of its own cohort.",
+                other.title
+            )));
+        }
+        let now = Utc::now();
+        let row = commitment::ActiveModel {
+            regency_id: Set(cohort.regency_id),
+            cohort_id: Set(cohort.id),
+            unit_id: Set(unit.id),
+            signatory_name: Set(signatory_name),
+            signatory_title: Set(signatory_title),
+            counterpart: Set(counterpart),
+            target: Set(target),
+            due_on: Set(new.due_on),
+            status: Set(CommitmentStatus::Draft),
+            signed_on: Set(None),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        commitment_idea::Entity::insert_many(idea_ids.iter().map(|idea_id| {
+            commitment_idea::ActiveModel {
+                commitment_id: Set(row.id),
+                idea_id: Set(*idea_id),
+            }
+        }))
+        .exec(&txn)
+        .await?;
+        let event = self
+            .record_event(
+                &txn,
+                actor,
+                NewEvent {
+                    regency_id: row.regency_id,
+                    kind: "COMMITMENT_CREATED",
+                    unit_id: Some(row.unit_id),
+                    commitment_id: Some(row.id),
+                    payload: json!({ "ideas": idea_ids, "status": row.status.as_str() }),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        self.commit(txn, row, vec![event]).await
+    }
+
+    /// Signs, fulfils or withdraws a commitment if its life cycle allows.
+    pub async fn step_commitment(
+        &self,
+        actor: &Actor,
+        id: i32,
+        version: i32,
+        action: CommitmentAction,
+        signed_on: Option<NaiveDate>,
+        reason: Option<String>,
+    ) -> DomainResult<Written<commitment::Model>> {
+        let reason = optional_text("The reason", reason.as_deref(), 2000)?;
+        let signed_on = signed_on
+            .map(|d| not_in_future("The signing date", d))
+            .transpose()?;
+        let txn = self.begin_write().await?;
+        let current = commitment::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| DomainError::not_found("No commitment with this id exists."))?;
+        if current.version != version {
+            return Err(stale("commitment", version, current.version));
+        }
+        let next = pipeline::commitment_step(current.status, action)?;
+        let mut row: commitment::ActiveModel = current.clone().into();
+        row.status = Set(next);
+        if action == CommitmentAction::Sign {
+            row.signed_on = Set(Some(signed_on.unwrap_or_else(|| Utc::now().date_naive())));
+        }
+        row.version = Set(version + 1);
+        row.updated_at = Set(Utc::now());
+        let updated = self
+            .guarded_update(
+                &txn,
+                row,
+                commitment::Column::Version,
+                version,
+                "commitment",
+                "",
+            )
+            .await?;
+        let kind = match action {
+            CommitmentAction::Sign => "COMMITMENT_SIGNED",
+            CommitmentAction::Fulfill => "COMMITMENT_FULFILLED",
+            CommitmentAction::Withdraw => "COMMITMENT_WITHDRAWN",
+        };
+        let event = self
+            .record_event(
+                &txn,
+                actor,
+                NewEvent {
+                    regency_id: updated.regency_id,
+                    kind,
+                    unit_id: Some(updated.unit_id),
+                    commitment_id: Some(id),
+                    payload: json!({
+                        "status": updated.status.as_str(),
+                        "signedOn": updated.signed_on,
+                        "reason": reason,
+                        "version": updated.version,
+                    }),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        self.commit(txn, updated, vec![event]).await
+    }
+}

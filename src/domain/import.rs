@@ -1,0 +1,467 @@
+//! CSV import of the idea spreadsheets regencies already keep: all or nothing, every bad line
+//! reported with its number and reason, thousands of rows in one transaction.
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use entity::{
+    Decision, IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, cohort, idea,
+    stage_transition, unit,
+};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::json;
+
+use super::{
+    Domain,
+    moves::{CheckedIdea, NewIdea, check_new_idea},
+    pipeline,
+    write::{Actor, NewEvent, Written},
+};
+use crate::error::{DomainError, DomainResult, LineError};
+
+/// Most rows one import may hold.
+pub const MAX_ROWS: usize = 10_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Column {
+    Title,
+    Unit,
+    Problem,
+    Type,
+    Form,
+    AffairsArea,
+    Initiator,
+    Submitted,
+    Description,
+    Maturity,
+}
+
+const REQUIRED: [(Column, &str); 7] = [
+    (Column::Title, "title"),
+    (Column::Unit, "unit"),
+    (Column::Problem, "problem"),
+    (Column::Type, "type"),
+    (Column::Form, "form"),
+    (Column::AffairsArea, "affairs_area"),
+    (Column::Initiator, "initiator"),
+];
+
+fn normalise(text: &str) -> String {
+    text.trim()
+        .to_uppercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect::<String>()
+        .split('_')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
+/// English and Indonesian headers a regency's spreadsheet may use.
+fn column_of(header: &str) -> Option<Column> {
+    Some(match normalise(header).as_str() {
+        "TITLE" | "JUDUL" | "NAMA_INOVASI" | "JUDUL_INOVASI" => Column::Title,
+        "UNIT" | "PERANGKAT_DAERAH" | "OPD" | "UNIT_KERJA" | "SKPD" => Column::Unit,
+        "PROBLEM" | "MASALAH" | "PERMASALAHAN" => Column::Problem,
+        "TYPE" | "JENIS" | "JENIS_INOVASI" => Column::Type,
+        "FORM" | "BENTUK" | "BENTUK_INOVASI" => Column::Form,
+        "AFFAIRS_AREA" | "URUSAN" | "URUSAN_PEMERINTAHAN" => Column::AffairsArea,
+        "INITIATOR" | "INISIATOR" | "INISIATOR_INOVASI" => Column::Initiator,
+        "SUBMITTED" | "SUBMITTED_ON" | "SUBMITTED_AT" | "SUBMITTED_DATE" | "TANGGAL"
+        | "TANGGAL_USULAN" => Column::Submitted,
+        "DESCRIPTION" | "DESKRIPSI" | "URAIAN" => Column::Description,
+        "MATURITY" | "KEMATANGAN" | "TAHAPAN_INOVASI" => Column::Maturity,
+        _ => return None,
+    })
+}
+
+fn parse_type(v: &str) -> Option<InnovationType> {
+    match normalise(v).as_str() {
+        "DIGITAL" => Some(InnovationType::Digital),
+        "NON_DIGITAL" | "NONDIGITAL" => Some(InnovationType::NonDigital),
+        _ => None,
+    }
+}
+
+fn parse_form(v: &str) -> Option<InnovationForm> {
+    match normalise(v).as_str() {
+        "GOVERNANCE"
+        | "TATA_KELOLA"
+        | "TATA_KELOLA_PEMERINTAHAN"
+        | "TATA_KELOLA_PEMERINTAH_DAERAH" => Some(InnovationForm::Governance),
+        "PUBLIC_SERVICE" | "PELAYANAN_PUBLIK" => Some(InnovationForm::PublicService),
+        "OTHER" | "LAINNYA" | "BENTUK_LAINNYA" | "INOVASI_DAERAH_LAINNYA" => {
+            Some(InnovationForm::Other)
+        }
+        _ => None,
+    }
+}
+
+fn parse_initiator(v: &str) -> Option<Initiator> {
+    match normalise(v).as_str() {
+        "REGIONAL_HEAD" | "KEPALA_DAERAH" => Some(Initiator::RegionalHead),
+        "DPRD" | "ANGGOTA_DPRD" => Some(Initiator::Dprd),
+        "WORK_UNIT" | "OPD" | "PERANGKAT_DAERAH" => Some(Initiator::WorkUnit),
+        "CIVIL_SERVANT" | "ASN" => Some(Initiator::CivilServant),
+        "COMMUNITY" | "MASYARAKAT" => Some(Initiator::Community),
+        _ => None,
+    }
+}
+
+fn parse_maturity(v: &str) -> Option<Maturity> {
+    match normalise(v).as_str() {
+        "INITIATIVE" | "INISIATIF" => Some(Maturity::Initiative),
+        "TRIAL" | "UJI_COBA" | "UJICOBA" => Some(Maturity::Trial),
+        "APPLIED" | "PENERAPAN" => Some(Maturity::Applied),
+        _ => None,
+    }
+}
+
+fn parse_day(v: &str) -> Option<NaiveDate> {
+    ["%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y"]
+        .iter()
+        .find_map(|f| NaiveDate::parse_from_str(v.trim(), f).ok())
+}
+
+/// One line that parsed, ready to insert.
+struct ReadyRow {
+    new: NewIdea,
+    checked: CheckedIdea,
+}
+
+impl Domain {
+    /// Imports ideas from CSV text into a cohort. Nothing is written unless every line is good.
+    pub async fn import_ideas(
+        &self,
+        actor: &Actor,
+        cohort_id: i32,
+        csv_text: &str,
+    ) -> DomainResult<Written<Vec<idea::Model>>> {
+        let cohort = cohort::Entity::find_by_id(cohort_id)
+            .one(self.db())
+            .await?
+            .ok_or_else(|| DomainError::bad_input("No cohort with the given cohortId exists."))?;
+        let units: HashMap<String, i32> = unit::Entity::find()
+            .filter(unit::Column::RegencyId.eq(cohort.regency_id))
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(|u| (u.name.trim().to_lowercase(), u.id))
+            .collect();
+        let rows = parse(csv_text, cohort.id, &units)?;
+
+        let txn = self.begin_write().await?;
+        // The cohort may have gone between the read above and the write lock.
+        cohort::Entity::find_by_id(cohort.id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| DomainError::bad_input("No cohort with the given cohortId exists."))?;
+        let now = Utc::now();
+        let mut ideas = Vec::with_capacity(rows.len());
+        for chunk in rows.chunks(400) {
+            let models = chunk.iter().map(|row| idea::ActiveModel {
+                regency_id: Set(cohort.regency_id),
+                cohort_id: Set(cohort.id),
+                unit_id: Set(row.new.unit_id),
+                title: Set(row.checked.title.clone()),
+                problem: Set(row.checked.problem.clone()),
+                description: Set(row.checked.description.clone()),
+                innovation_type: Set(row.new.innovation_type),
+                form: Set(row.new.form),
+                affairs_area: Set(row.checked.affairs_area.clone()),
+                initiator: Set(row.new.initiator),
+                stage: Set(pipeline::ENTRY_STAGE),
+                status: Set(IdeaStatus::Active),
+                status_reason: Set(None),
+                maturity: Set(row.new.maturity.unwrap_or(Maturity::Initiative)),
+                submitted_at: Set(row.checked.submitted_at),
+                launched_on: Set(None),
+                version: Set(1),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            });
+            let mut inserted = idea::Entity::insert_many(models)
+                .exec_with_returning(&txn)
+                .await?;
+            inserted.sort_by_key(|i| i.id);
+            ideas.extend(inserted);
+        }
+        for chunk in ideas.chunks(500) {
+            stage_transition::Entity::insert_many(chunk.iter().map(|i| {
+                stage_transition::ActiveModel {
+                    idea_id: Set(i.id),
+                    from_stage: Set(None),
+                    to_stage: Set(pipeline::ENTRY_STAGE),
+                    to_status: Set(IdeaStatus::Active),
+                    decision: Set(Decision::Submit),
+                    reason: Set(None),
+                    actor: Set(actor.name.clone()),
+                    at: Set(i.submitted_at),
+                    ..Default::default()
+                }
+            }))
+            .exec(&txn)
+            .await?;
+        }
+        let events = ideas
+            .iter()
+            .map(|i| NewEvent {
+                regency_id: i.regency_id,
+                kind: "IDEA_SUBMITTED",
+                idea_id: Some(i.id),
+                unit_id: Some(i.unit_id),
+                stage: Some(i.stage.rank()),
+                payload: json!({ "title": i.title, "to": i.stage.as_str(), "status": i.status.as_str(), "import": true }),
+                ..Default::default()
+            })
+            .collect();
+        let events = self
+            .record_events(&txn, actor, cohort.regency_id, events)
+            .await?;
+        self.commit(txn, ideas, events).await
+    }
+}
+
+/// Parses and checks every line; all bad lines are reported together.
+fn parse(
+    csv_text: &str,
+    cohort_id: i32,
+    units: &HashMap<String, i32>,
+) -> DomainResult<Vec<ReadyRow>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(false)
+        .trim(csv::Trim::All)
+        .from_reader(csv_text.trim_start_matches('\u{feff}').as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|_| DomainError::bad_input("The file is not CSV text with a header line."))?
+        .clone();
+    let columns: HashMap<Column, usize> = headers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| column_of(h).map(|c| (c, i)))
+        .collect();
+    let missing: Vec<&str> = REQUIRED
+        .iter()
+        .filter(|(c, _)| !columns.contains_key(c))
+        .map(|(_, name)| *name)
+        .collect();
+    if !missing.is_empty() {
+        return Err(DomainError::InvalidLines(
+            format!(
+                "The header line lacks the column(s) {}; nothing was imported.",
+                missing.join(", ")
+            ),
+            vec![LineError {
+                line: 1,
+                message: format!(
+                    "Missing column(s): {}. Expected: title, unit, problem, type, form, affairs_area, initiator, submitted.",
+                    missing.join(", ")
+                ),
+            }],
+        ));
+    }
+
+    let mut ready = Vec::new();
+    let mut errors = Vec::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(record) => record,
+            Err(err) => {
+                let line = err.position().map(|p| p.line()).unwrap_or_default();
+                errors.push(LineError {
+                    line,
+                    message:
+                        "The line is not valid CSV (wrong number of fields or a broken quote)."
+                            .to_owned(),
+                });
+                continue;
+            }
+        };
+        let line = record.position().map(|p| p.line()).unwrap_or_default();
+        if record.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        if ready.len() + errors.len() >= MAX_ROWS {
+            return Err(DomainError::bad_input(format!(
+                "The file has more than {MAX_ROWS} rows; split it into smaller imports."
+            )));
+        }
+        let field = |c: Column| {
+            columns
+                .get(&c)
+                .and_then(|i| record.get(*i))
+                .unwrap_or_default()
+        };
+        let mut problems = Vec::new();
+        let unit_name = field(Column::Unit);
+        let unit_id = units.get(&unit_name.trim().to_lowercase()).copied();
+        if unit_id.is_none() {
+            problems.push(format!("no unit named \"{unit_name}\" in this regency"));
+        }
+        let innovation_type = parse_type(field(Column::Type));
+        if innovation_type.is_none() {
+            problems.push(format!(
+                "type \"{}\" is not DIGITAL or NON_DIGITAL",
+                field(Column::Type)
+            ));
+        }
+        let form = parse_form(field(Column::Form));
+        if form.is_none() {
+            problems.push(format!(
+                "form \"{}\" is not GOVERNANCE, PUBLIC_SERVICE or OTHER",
+                field(Column::Form)
+            ));
+        }
+        let initiator = parse_initiator(field(Column::Initiator));
+        if initiator.is_none() {
+            problems.push(format!(
+                "initiator \"{}\" is not REGIONAL_HEAD, DPRD, WORK_UNIT, CIVIL_SERVANT or COMMUNITY",
+                field(Column::Initiator)
+            ));
+        }
+        let maturity = match field(Column::Maturity) {
+            "" => None,
+            text => {
+                let parsed = parse_maturity(text);
+                if parsed.is_none() {
+                    problems.push(format!(
+                        "maturity \"{text}\" is not INITIATIVE, TRIAL or APPLIED"
+                    ));
+                }
+                parsed
+            }
+        };
+        let submitted_at = match field(Column::Submitted) {
+            "" => None,
+            text => match parse_day(text) {
+                Some(day) => {
+                    Some(Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default()))
+                }
+                None => {
+                    problems.push(format!(
+                        "submitted date \"{text}\" is not a date like 2017-04-03 or 03/04/2017"
+                    ));
+                    None
+                }
+            },
+        };
+        let new = NewIdea {
+            cohort_id,
+            unit_id: unit_id.unwrap_or_default(),
+            title: field(Column::Title).to_owned(),
+            problem: field(Column::Problem).to_owned(),
+            description: Some(field(Column::Description).to_owned()),
+            innovation_type: innovation_type.unwrap_or(InnovationType::NonDigital),
+            form: form.unwrap_or(InnovationForm::Other),
+            affairs_area: field(Column::AffairsArea).to_owned(),
+            initiator: initiator.unwrap_or(Initiator::WorkUnit),
+            maturity,
+            submitted_at,
+        };
+        match check_new_idea(&new) {
+            Ok(checked) if problems.is_empty() => ready.push(ReadyRow { new, checked }),
+            Ok(_) => {}
+            Err(err) => problems.insert(0, lowercase_first(err.message())),
+        }
+        if !problems.is_empty() {
+            errors.push(LineError {
+                line,
+                message: format!("{}.", problems.join("; ").trim_end_matches('.')),
+            });
+        }
+    }
+    if !errors.is_empty() {
+        return Err(DomainError::InvalidLines(
+            format!(
+                "{} line(s) of the file are not valid; nothing was imported. See extensions.lines.",
+                errors.len()
+            ),
+            errors,
+        ));
+    }
+    if ready.is_empty() {
+        return Err(DomainError::bad_input(
+            "The file holds a header but no ideas.",
+        ));
+    }
+    Ok(ready)
+}
+
+fn lowercase_first(sentence: &str) -> String {
+    let mut chars = sentence.chars();
+    match chars.next() {
+        Some(first) => first
+            .to_lowercase()
+            .chain(chars)
+            .collect::<String>()
+            .trim_end_matches('.')
+            .to_owned(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn units() -> HashMap<String, i32> {
+        [
+            ("dinas kesehatan".to_owned(), 1),
+            ("kecamatan martapura".to_owned(), 2),
+        ]
+        .into()
+    }
+
+    #[test]
+    fn indonesian_headers_and_values_are_understood() {
+        let csv = "Judul,Perangkat Daerah,Permasalahan,Jenis,Bentuk,Urusan,Inisiator,Tanggal\n\
+                   Posyandu Keliling,Dinas Kesehatan,Jarak jauh,Non Digital,Pelayanan Publik,Kesehatan,ASN,03/04/2017\n";
+        let rows = parse(csv, 1, &units()).map_err(|e| e.message().to_owned());
+        let rows = rows.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].new.innovation_type, InnovationType::NonDigital);
+        assert_eq!(rows[0].new.form, InnovationForm::PublicService);
+        assert_eq!(rows[0].new.initiator, Initiator::CivilServant);
+        assert_eq!(
+            rows[0].checked.submitted_at.date_naive(),
+            NaiveDate::from_ymd_opt(2017, 4, 3).unwrap_or_default()
+        );
+    }
+
+    #[test]
+    fn every_bad_line_is_reported_with_its_number() {
+        let csv = "title,unit,problem,type,form,affairs_area,initiator,submitted\n\
+                   Good,Dinas Kesehatan,p,DIGITAL,GOVERNANCE,a,ASN,2017-04-03\n\
+                   ,Dinas Kesehatan,p,DIGITAL,GOVERNANCE,a,ASN,2017-04-03\n\
+                   Bad unit,Dinas Rahasia,p,DIGITAL,GOVERNANCE,a,ASN,2017-04-03\n\
+                   Bad type,Dinas Kesehatan,p,ANALOG,GOVERNANCE,a,ASN,someday\n";
+        match parse(csv, 1, &units()) {
+            Err(DomainError::InvalidLines(_, lines)) => {
+                let numbers: Vec<u64> = lines.iter().map(|l| l.line).collect();
+                assert_eq!(numbers, [3, 4, 5]);
+                assert!(
+                    lines[0].message.contains("title cannot be empty"),
+                    "{:?}",
+                    lines[0]
+                );
+                assert!(lines[1].message.contains("Dinas Rahasia"));
+                assert!(
+                    lines[2].message.contains("ANALOG") && lines[2].message.contains("someday")
+                );
+            }
+            other => panic!("expected line errors, got {:?}", other.map(|r| r.len())),
+        }
+    }
+
+    #[test]
+    fn a_missing_column_is_named() {
+        let csv = "title,unit\nX,Dinas Kesehatan\n";
+        match parse(csv, 1, &units()) {
+            Err(DomainError::InvalidLines(message, _)) => assert!(message.contains("problem")),
+            other => panic!("expected a header error, got {:?}", other.map(|r| r.len())),
+        }
+    }
+}

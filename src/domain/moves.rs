@@ -1,0 +1,527 @@
+//! Writing ideas: submission, edits, moves through the pipeline and mentor assignments.
+//! Every move is checked by `pipeline::decide`, audited and recorded as an event.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::{
+    Decision, IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, Stage, cohort,
+    commitment, commitment_idea, idea, mentor, mentor_assignment, pipeline_event, stage_transition,
+    unit,
+};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QuerySelect, sea_query::Query,
+};
+use serde_json::json;
+
+use super::{
+    Domain,
+    pipeline::{self, IdeaState},
+    write::{Actor, NewEvent, Written, not_in_future, optional_text, required_text, stale},
+};
+use crate::error::{DomainError, DomainResult};
+
+pub const TITLE_MAX: usize = 200;
+pub const PROBLEM_MAX: usize = 5000;
+
+/// A new idea, as a regency enters it.
+#[derive(Debug, Clone)]
+pub struct NewIdea {
+    pub cohort_id: i32,
+    pub unit_id: i32,
+    pub title: String,
+    pub problem: String,
+    pub description: Option<String>,
+    pub innovation_type: InnovationType,
+    pub form: InnovationForm,
+    pub affairs_area: String,
+    pub initiator: Initiator,
+    pub maturity: Option<Maturity>,
+    /// Defaults to now; cannot be in the future.
+    pub submitted_at: Option<DateTime<Utc>>,
+}
+
+/// Changes to an idea's description; absent fields stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct IdeaChanges {
+    pub title: Option<String>,
+    pub problem: Option<String>,
+    pub description: Option<String>,
+    pub innovation_type: Option<InnovationType>,
+    pub form: Option<InnovationForm>,
+    pub affairs_area: Option<String>,
+    pub initiator: Option<Initiator>,
+    pub maturity: Option<Maturity>,
+    pub unit_id: Option<i32>,
+}
+
+/// A committed move: the idea after it, its audit row and its event.
+#[derive(Debug, Clone)]
+pub struct Move {
+    pub idea: idea::Model,
+    pub transition: stage_transition::Model,
+    pub event: pipeline_event::Model,
+}
+
+/// The checked text fields of a new idea.
+pub(crate) struct CheckedIdea {
+    pub title: String,
+    pub problem: String,
+    pub description: String,
+    pub affairs_area: String,
+    pub submitted_at: DateTime<Utc>,
+}
+
+pub(crate) fn check_new_idea(new: &NewIdea) -> DomainResult<CheckedIdea> {
+    let submitted_at = new.submitted_at.unwrap_or_else(Utc::now);
+    if submitted_at > Utc::now() {
+        return Err(DomainError::bad_input(format!(
+            "The submission time ({submitted_at}) is in the future."
+        )));
+    }
+    Ok(CheckedIdea {
+        title: required_text("The title", &new.title, TITLE_MAX)?,
+        problem: required_text("The problem", &new.problem, PROBLEM_MAX)?,
+        description: optional_text("The description", new.description.as_deref(), PROBLEM_MAX)?
+            .unwrap_or_default(),
+        affairs_area: required_text("The affairs area (urusan)", &new.affairs_area, 200)?,
+        submitted_at,
+    })
+}
+
+impl Domain {
+    async fn cohort_in(&self, txn: &DatabaseTransaction, id: i32) -> DomainResult<cohort::Model> {
+        cohort::Entity::find_by_id(id)
+            .one(txn)
+            .await?
+            .ok_or_else(|| DomainError::bad_input("No cohort with the given cohortId exists."))
+    }
+
+    /// The unit, checked to belong to `regency_id`.
+    async fn unit_of_regency(
+        &self,
+        txn: &DatabaseTransaction,
+        unit_id: i32,
+        regency_id: i32,
+    ) -> DomainResult<unit::Model> {
+        let unit = self.unit_in(txn, unit_id, "unitId").await?;
+        if unit.regency_id != regency_id {
+            return Err(DomainError::bad_input(format!(
+                "The unit \"{}\" belongs to another regency than the cohort; pick a unit of the cohort's regency.",
+                unit.name
+            )));
+        }
+        Ok(unit)
+    }
+
+    async fn idea_for_write(
+        &self,
+        txn: &DatabaseTransaction,
+        id: i32,
+        version: i32,
+    ) -> DomainResult<idea::Model> {
+        let idea = idea::Entity::find_by_id(id)
+            .one(txn)
+            .await?
+            .ok_or_else(|| DomainError::not_found("No idea with this id exists."))?;
+        if idea.version != version {
+            return Err(stale("idea", version, idea.version));
+        }
+        Ok(idea)
+    }
+
+    /// Inserts a checked idea with its submission in the trail; the caller records the event.
+    pub(crate) async fn insert_idea(
+        &self,
+        txn: &DatabaseTransaction,
+        actor: &Actor,
+        cohort: &cohort::Model,
+        unit_id: i32,
+        new: &NewIdea,
+        checked: CheckedIdea,
+    ) -> DomainResult<(idea::Model, NewEvent)> {
+        let now = Utc::now();
+        let row = idea::ActiveModel {
+            regency_id: Set(cohort.regency_id),
+            cohort_id: Set(cohort.id),
+            unit_id: Set(unit_id),
+            title: Set(checked.title),
+            problem: Set(checked.problem),
+            description: Set(checked.description),
+            innovation_type: Set(new.innovation_type),
+            form: Set(new.form),
+            affairs_area: Set(checked.affairs_area),
+            initiator: Set(new.initiator),
+            stage: Set(pipeline::ENTRY_STAGE),
+            status: Set(IdeaStatus::Active),
+            status_reason: Set(None),
+            maturity: Set(new.maturity.unwrap_or(Maturity::Initiative)),
+            submitted_at: Set(checked.submitted_at),
+            launched_on: Set(None),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+        stage_transition::ActiveModel {
+            idea_id: Set(row.id),
+            from_stage: Set(None),
+            to_stage: Set(pipeline::ENTRY_STAGE),
+            to_status: Set(IdeaStatus::Active),
+            decision: Set(Decision::Submit),
+            reason: Set(None),
+            actor: Set(actor.name.clone()),
+            at: Set(checked.submitted_at),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+        let event = NewEvent {
+            regency_id: row.regency_id,
+            kind: "IDEA_SUBMITTED",
+            idea_id: Some(row.id),
+            unit_id: Some(row.unit_id),
+            stage: Some(row.stage.rank()),
+            payload: json!({ "title": row.title, "to": row.stage.as_str(), "status": row.status.as_str() }),
+            ..Default::default()
+        };
+        Ok((row, event))
+    }
+
+    /// Submits a new idea; it enters the pipeline at DIAGNOSE.
+    pub async fn submit_idea(
+        &self,
+        actor: &Actor,
+        new: NewIdea,
+    ) -> DomainResult<Written<idea::Model>> {
+        let checked = check_new_idea(&new)?;
+        let txn = self.begin_write().await?;
+        let cohort = self.cohort_in(&txn, new.cohort_id).await?;
+        self.unit_of_regency(&txn, new.unit_id, cohort.regency_id)
+            .await?;
+        let (row, event) = self
+            .insert_idea(&txn, actor, &cohort, new.unit_id, &new, checked)
+            .await?;
+        let event = self.record_event(&txn, actor, event).await?;
+        self.commit(txn, row, vec![event]).await
+    }
+
+    /// Edits an idea's description (not its stage: moves have their own mutations).
+    pub async fn update_idea(
+        &self,
+        actor: &Actor,
+        id: i32,
+        version: i32,
+        changes: IdeaChanges,
+    ) -> DomainResult<Written<idea::Model>> {
+        let txn = self.begin_write().await?;
+        let current = self.idea_for_write(&txn, id, version).await?;
+        let mut row: idea::ActiveModel = current.clone().into();
+        if let Some(title) = &changes.title {
+            row.title = Set(required_text("The title", title, TITLE_MAX)?);
+        }
+        if let Some(problem) = &changes.problem {
+            row.problem = Set(required_text("The problem", problem, PROBLEM_MAX)?);
+        }
+        if let Some(description) = &changes.description {
+            row.description =
+                Set(
+                    optional_text("The description", Some(description), PROBLEM_MAX)?
+                        .unwrap_or_default(),
+                );
+        }
+        if let Some(area) = &changes.affairs_area {
+            row.affairs_area = Set(required_text("The affairs area (urusan)", area, 200)?);
+        }
+        if let Some(v) = changes.innovation_type {
+            row.innovation_type = Set(v);
+        }
+        if let Some(v) = changes.form {
+            row.form = Set(v);
+        }
+        if let Some(v) = changes.initiator {
+            row.initiator = Set(v);
+        }
+        if let Some(v) = changes.maturity {
+            row.maturity = Set(v);
+        }
+        if let Some(unit_id) = changes.unit_id {
+            self.unit_of_regency(&txn, unit_id, current.regency_id)
+                .await?;
+            row.unit_id = Set(unit_id);
+        }
+        row.version = Set(version + 1);
+        row.updated_at = Set(Utc::now());
+        let updated = self
+            .guarded_update(&txn, row, idea::Column::Version, version, "idea", "")
+            .await?;
+        let event = self
+            .record_event(
+                &txn,
+                actor,
+                NewEvent {
+                    regency_id: updated.regency_id,
+                    kind: "IDEA_UPDATED",
+                    idea_id: Some(id),
+                    unit_id: Some(updated.unit_id),
+                    stage: Some(updated.stage.rank()),
+                    payload: json!({ "title": updated.title, "version": updated.version }),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        self.commit(txn, updated, vec![event]).await
+    }
+
+    /// Whether a signed (or fulfilled) commitment covers the idea.
+    async fn covered_by_signed_commitment(
+        &self,
+        txn: &DatabaseTransaction,
+        idea_id: i32,
+    ) -> DomainResult<bool> {
+        let signed = commitment::Entity::find()
+            .select_only()
+            .column(commitment::Column::Id)
+            .filter(
+                commitment::Column::Status.is_in(
+                    entity::CommitmentStatus::all()
+                        .into_iter()
+                        .filter(|s| pipeline::counts_as_signed(*s)),
+                ),
+            )
+            .filter(
+                commitment::Column::Id.in_subquery(
+                    Query::select()
+                        .column(commitment_idea::Column::CommitmentId)
+                        .from(commitment_idea::Entity)
+                        .and_where(commitment_idea::Column::IdeaId.eq(idea_id))
+                        .to_owned(),
+                ),
+            )
+            .into_tuple::<i32>()
+            .one(txn)
+            .await?;
+        Ok(signed.is_some())
+    }
+
+    /// Moves an idea by `decision` (ADVANCE, REVERT, STALL, RESUME or DROP) if the rules allow.
+    pub async fn move_idea(
+        &self,
+        actor: &Actor,
+        id: i32,
+        version: i32,
+        decision: Decision,
+        reason: Option<String>,
+    ) -> DomainResult<Written<Move>> {
+        let reason = optional_text("The reason", reason.as_deref(), 2000)?;
+        let txn = self.begin_write().await?;
+        let current = self.idea_for_write(&txn, id, version).await?;
+        let state = IdeaState {
+            stage: current.stage,
+            status: current.status,
+        };
+        let entering_deliver =
+            decision == Decision::Advance && current.stage.next() == Some(Stage::Deliver);
+        let covered = entering_deliver && self.covered_by_signed_commitment(&txn, id).await?;
+        let next = pipeline::decide(state, decision, reason.as_deref(), covered)?;
+
+        let today = Utc::now().date_naive();
+        let mut row: idea::ActiveModel = current.clone().into();
+        row.stage = Set(next.stage);
+        row.status = Set(next.status);
+        row.status_reason = Set(match next.status {
+            IdeaStatus::Active => None,
+            _ => reason.clone(),
+        });
+        if next.stage == Stage::Deliver && current.stage == Stage::Design {
+            row.launched_on = Set(Some(today));
+        }
+        if next.stage < Stage::Deliver {
+            row.launched_on = Set(None);
+        }
+        row.version = Set(version + 1);
+        row.updated_at = Set(Utc::now());
+        let updated = self
+            .guarded_update(&txn, row, idea::Column::Version, version, "idea", "")
+            .await?;
+        let transition = stage_transition::ActiveModel {
+            idea_id: Set(id),
+            from_stage: Set(Some(current.stage)),
+            to_stage: Set(next.stage),
+            to_status: Set(next.status),
+            decision: Set(decision),
+            reason: Set(reason.clone()),
+            actor: Set(actor.name.clone()),
+            at: Set(Utc::now()),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        let event = self
+            .record_event(
+                &txn,
+                actor,
+                NewEvent {
+                    regency_id: updated.regency_id,
+                    kind: event_kind(decision),
+                    idea_id: Some(id),
+                    unit_id: Some(updated.unit_id),
+                    stage: Some(next.stage.rank()),
+                    payload: json!({
+                        "from": current.stage.as_str(),
+                        "to": next.stage.as_str(),
+                        "status": next.status.as_str(),
+                        "reason": reason,
+                        "version": updated.version,
+                    }),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let events = vec![event.clone()];
+        self.commit(
+            txn,
+            Move {
+                idea: updated,
+                transition,
+                event,
+            },
+            events,
+        )
+        .await
+    }
+
+    /// Assigns a mentor to coach an idea from `since` (default today).
+    pub async fn assign_mentor(
+        &self,
+        actor: &Actor,
+        idea_id: i32,
+        mentor_id: i32,
+        since: Option<NaiveDate>,
+    ) -> DomainResult<Written<mentor_assignment::Model>> {
+        let since = not_in_future(
+            "The start date",
+            since.unwrap_or_else(|| Utc::now().date_naive()),
+        )?;
+        let txn = self.begin_write().await?;
+        let idea = idea::Entity::find_by_id(idea_id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| DomainError::not_found("No idea with this id exists."))?;
+        let mentor = mentor::Entity::find_by_id(mentor_id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| DomainError::bad_input("No mentor with the given mentorId exists."))?;
+        if idea.status == IdeaStatus::Dropped {
+            return Err(DomainError::bad_input(
+                "The idea was dropped; a dropped idea gets no new mentor.",
+            ));
+        }
+        let current = self.current_assignment(&txn, idea_id, mentor_id).await?;
+        if current.is_some() {
+            return Err(DomainError::bad_input(format!(
+                "{} already coaches this idea.",
+                mentor.name
+            )));
+        }
+        let row = mentor_assignment::ActiveModel {
+            mentor_id: Set(mentor_id),
+            idea_id: Set(idea_id),
+            since: Set(since),
+            until: Set(None),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        let event = self
+            .record_event(&txn, actor, NewEvent {
+                regency_id: idea.regency_id,
+                kind: "MENTOR_ASSIGNED",
+                idea_id: Some(idea_id),
+                unit_id: Some(idea.unit_id),
+                stage: Some(idea.stage.rank()),
+                payload: json!({ "mentorId": mentor_id, "mentor": mentor.name, "since": since }),
+                ..Default::default()
+            })
+            .await?;
+        self.commit(txn, row, vec![event]).await
+    }
+
+    /// Ends a mentor's current assignment to an idea on `until` (default today); the
+    /// assignment stays in the history.
+    pub async fn unassign_mentor(
+        &self,
+        actor: &Actor,
+        idea_id: i32,
+        mentor_id: i32,
+        until: Option<NaiveDate>,
+    ) -> DomainResult<Written<mentor_assignment::Model>> {
+        let until = not_in_future(
+            "The end date",
+            until.unwrap_or_else(|| Utc::now().date_naive()),
+        )?;
+        let txn = self.begin_write().await?;
+        let idea = idea::Entity::find_by_id(idea_id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| DomainError::not_found("No idea with this id exists."))?;
+        let current = self
+            .current_assignment(&txn, idea_id, mentor_id)
+            .await?
+            .ok_or_else(|| {
+                DomainError::bad_input("That mentor does not currently coach this idea.")
+            })?;
+        if until < current.since {
+            return Err(DomainError::bad_input(format!(
+                "The end date ({until}) is before the assignment started ({}).",
+                current.since
+            )));
+        }
+        let mut row: mentor_assignment::ActiveModel = current.into();
+        row.until = Set(Some(until));
+        let row = row.update(&txn).await?;
+        let event = self
+            .record_event(
+                &txn,
+                actor,
+                NewEvent {
+                    regency_id: idea.regency_id,
+                    kind: "MENTOR_UNASSIGNED",
+                    idea_id: Some(idea_id),
+                    unit_id: Some(idea.unit_id),
+                    stage: Some(idea.stage.rank()),
+                    payload: json!({ "mentorId": mentor_id, "until": until }),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        self.commit(txn, row, vec![event]).await
+    }
+
+    async fn current_assignment(
+        &self,
+        txn: &DatabaseTransaction,
+        idea_id: i32,
+        mentor_id: i32,
+    ) -> DomainResult<Option<mentor_assignment::Model>> {
+        Ok(mentor_assignment::Entity::find()
+            .filter(mentor_assignment::Column::IdeaId.eq(idea_id))
+            .filter(mentor_assignment::Column::MentorId.eq(mentor_id))
+            .filter(mentor_assignment::Column::Until.is_null())
+            .one(txn)
+            .await?)
+    }
+}
+
+/// The event kind of a decision.
+pub fn event_kind(decision: Decision) -> &'static str {
+    match decision {
+        Decision::Submit => "IDEA_SUBMITTED",
+        Decision::Advance => "IDEA_ADVANCED",
+        Decision::Revert => "IDEA_REVERTED",
+        Decision::Stall => "IDEA_STALLED",
+        Decision::Resume => "IDEA_RESUMED",
+        Decision::Drop => "IDEA_DROPPED",
+    }
+}

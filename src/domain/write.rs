@@ -1,0 +1,229 @@
+//! What every write shares: the write transaction, the event outbox with its gapless
+//! per-regency sequence, the actor, input validation and constraint translation.
+
+use chrono::{NaiveDate, Utc};
+use entity::{pipeline_event, regency};
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, SqlErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    sea_query::{Expr, ExprTrait},
+};
+
+use super::Domain;
+use crate::error::{DomainError, DomainResult};
+
+/// Who makes a change; recorded in the audit trail and on every event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub name: String,
+}
+
+impl Actor {
+    /// The actor of requests that carry no identity.
+    pub fn anonymous() -> Self {
+        Self {
+            name: "anonymous".to_owned(),
+        }
+    }
+
+    pub fn named(name: impl Into<String>) -> Self {
+        Self { name: name.into() }
+    }
+}
+
+/// The result of a committed write and the events it recorded.
+#[derive(Debug, Clone)]
+pub struct Written<T> {
+    pub value: T,
+    pub events: Vec<pipeline_event::Model>,
+}
+
+/// An event to record in the outbox, inside the write's transaction.
+#[derive(Debug, Clone, Default)]
+pub struct NewEvent {
+    pub regency_id: i32,
+    pub kind: &'static str,
+    pub idea_id: Option<i32>,
+    pub unit_id: Option<i32>,
+    pub commitment_id: Option<i32>,
+    pub stage: Option<i32>,
+    pub payload: serde_json::Value,
+}
+
+impl Domain {
+    /// Starts a write transaction. On SQLite it takes the write lock at once (BEGIN IMMEDIATE),
+    /// so concurrent writers queue instead of failing when they upgrade a read lock.
+    pub(crate) async fn begin_write(&self) -> DomainResult<DatabaseTransaction> {
+        Ok(self
+            .db()
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await?)
+    }
+
+    /// Commits a write. Every write ends here, so publishing its events after the commit
+    /// happens in this one place.
+    pub(crate) async fn commit<T>(
+        &self,
+        txn: DatabaseTransaction,
+        value: T,
+        events: Vec<pipeline_event::Model>,
+    ) -> DomainResult<Written<T>> {
+        txn.commit().await?;
+        self.published(&events);
+        Ok(Written { value, events })
+    }
+
+    /// Records one event; see [`record_events`](Self::record_events).
+    pub(crate) async fn record_event(
+        &self,
+        txn: &DatabaseTransaction,
+        actor: &Actor,
+        event: NewEvent,
+    ) -> DomainResult<pipeline_event::Model> {
+        let regency_id = event.regency_id;
+        let mut rows = self
+            .record_events(txn, actor, regency_id, vec![event])
+            .await?;
+        rows.pop().ok_or_else(|| {
+            DomainError::Internal(anyhow::anyhow!("an event insert returned no row"))
+        })
+    }
+
+    /// Records events of one regency: bumps the regency's counter once by their number (the
+    /// row lock also serialises concurrent writers of the regency, so sequence order is commit
+    /// order) and inserts the outbox rows with consecutive sequence numbers.
+    pub(crate) async fn record_events(
+        &self,
+        txn: &DatabaseTransaction,
+        actor: &Actor,
+        regency_id: i32,
+        events: Vec<NewEvent>,
+    ) -> DomainResult<Vec<pipeline_event::Model>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let count = events.len() as i64;
+        let bumped = regency::Entity::update_many()
+            .col_expr(
+                regency::Column::EventSeq,
+                Expr::col(regency::Column::EventSeq).add(count),
+            )
+            .filter(regency::Column::Id.eq(regency_id))
+            .exec_with_returning(txn)
+            .await?;
+        let last = bumped.first().map(|r| r.event_seq).ok_or_else(|| {
+            DomainError::not_found("The regency of this change no longer exists.")
+        })?;
+        let now = Utc::now();
+        let rows: Vec<pipeline_event::ActiveModel> = events
+            .into_iter()
+            .enumerate()
+            .map(|(n, event)| pipeline_event::ActiveModel {
+                regency_id: Set(regency_id),
+                seq: Set(last - count + 1 + n as i64),
+                kind: Set(event.kind.to_owned()),
+                idea_id: Set(event.idea_id),
+                unit_id: Set(event.unit_id),
+                commitment_id: Set(event.commitment_id),
+                stage: Set(event.stage),
+                actor: Set(actor.name.clone()),
+                payload: Set(event.payload.to_string()),
+                occurred_at: Set(now),
+                ..Default::default()
+            })
+            .collect();
+        let mut inserted = Vec::with_capacity(rows.len());
+        for chunk in rows.chunks(500) {
+            inserted.extend(
+                pipeline_event::Entity::insert_many(chunk.to_vec())
+                    .exec_with_returning(txn)
+                    .await?,
+            );
+        }
+        inserted.sort_by_key(|e| e.seq);
+        Ok(inserted)
+    }
+}
+
+/// A required text field: trimmed, not blank, at most `max` characters.
+pub fn required_text(label: &str, value: &str, max: usize) -> DomainResult<String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(DomainError::bad_input(format!("{label} cannot be empty.")));
+    }
+    let length = value.chars().count();
+    if length > max {
+        return Err(DomainError::bad_input(format!(
+            "{label} is {length} characters long; at most {max} are allowed."
+        )));
+    }
+    Ok(value.to_owned())
+}
+
+/// An optional text field: blank becomes absent; at most `max` characters.
+pub fn optional_text(label: &str, value: Option<&str>, max: usize) -> DomainResult<Option<String>> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => required_text(label, v, max).map(Some),
+    }
+}
+
+/// A date that cannot be in the future (a signing, a submission, an MoU).
+pub fn not_in_future(label: &str, day: NaiveDate) -> DomainResult<NaiveDate> {
+    let today = Utc::now().date_naive();
+    if day > today {
+        return Err(DomainError::bad_input(format!(
+            "{label} ({day}) is in the future; it must be today ({today}) or earlier."
+        )));
+    }
+    Ok(day)
+}
+
+/// Translates a unique violation into `sentence`; other database errors stay internal.
+pub fn on_unique(err: DbErr, sentence: impl FnOnce() -> String) -> DomainError {
+    match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => DomainError::bad_input(sentence()),
+        _ => err.into(),
+    }
+}
+
+/// The error for a stale version: somebody else changed the object since the client read it.
+pub fn stale(what: &str, expected: i32, current: i32) -> DomainError {
+    DomainError::Conflict(format!(
+        "The {what} was changed by someone else (you sent version {expected}, it is now at version {current}); \
+         reload it and try again."
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_trimmed_and_bounded() {
+        assert_eq!(
+            required_text("Title", "  Si-Gesit ", 10).ok(),
+            Some("Si-Gesit".into())
+        );
+        assert!(matches!(
+            required_text("Title", "   ", 10),
+            Err(DomainError::BadInput(_))
+        ));
+        assert!(matches!(
+            required_text("Title", "abcdefghijk", 10),
+            Err(DomainError::BadInput(_))
+        ));
+        assert_eq!(optional_text("Note", Some("  "), 10).ok(), Some(None));
+    }
+
+    #[test]
+    fn future_dates_are_refused() {
+        let tomorrow = Utc::now().date_naive() + chrono::Days::new(1);
+        assert!(not_in_future("signedOn", tomorrow).is_err());
+        assert!(not_in_future("signedOn", Utc::now().date_naive()).is_ok());
+    }
+}
