@@ -29,6 +29,22 @@ pub enum Command {
     Seed(SeedArgs),
     /// Print the GraphQL schema (SDL) to standard output.
     Schema,
+    /// Import ideas from a CSV spreadsheet into a cohort, all or nothing.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// The CSV file: a header line, then one idea per line. Columns (English or Indonesian
+    /// headers): title, unit, problem, type, form, affairs_area, initiator, and optionally
+    /// submitted, description, maturity.
+    pub file: PathBuf,
+    /// The cohort to import into: REGENCY_CODE/YEAR (e.g. 63.03/2017) or the cohort's global ID.
+    #[arg(long)]
+    pub cohort: String,
+    /// Name recorded as the actor of the import in the audit trail.
+    #[arg(long, default_value = "cli import")]
+    pub actor: String,
 }
 
 #[derive(Debug, Clone, Args)]

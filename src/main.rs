@@ -1,19 +1,31 @@
-use std::io::Write;
+use std::{io::Write, process::ExitCode};
 
 use anyhow::Context;
 use clap::Parser;
 use labinov::{
     App,
     app::connect_and_migrate,
+    cli,
     config::{Cli, Command},
     demo, graphql, telemetry,
 };
 use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init(cli.config.log_json);
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // The whole chain of causes, without a backtrace: this is for the operator.
+            let _ = writeln!(std::io::stderr(), "error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let app = App::build(&cli.config, args.demo).await?;
@@ -34,6 +46,12 @@ async fn main() -> anyhow::Result<()> {
             let domain = connect_and_migrate(&cli.config).await?;
             let summary = demo::load(domain.db()).await?;
             tracing::info!(?summary, "demo data loaded");
+            Ok(())
+        }
+        Command::Import(args) => {
+            let report = cli::import(&cli.config, &args).await?;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{report}").context("writing the report")?;
             Ok(())
         }
         Command::Schema => {

@@ -50,3 +50,35 @@ impl Domain {
         Ok(grouped)
     }
 }
+
+impl Domain {
+    /// The cohort of the regency with Kemendagri `code` that started in `year`.
+    pub async fn cohort_by_code_and_year(
+        &self,
+        code: &str,
+        year: i32,
+    ) -> DomainResult<cohort::Model> {
+        let regency = self.regency_by_code(code).await?.ok_or_else(|| {
+            crate::error::DomainError::bad_input(format!("No regency has the code {code}."))
+        })?;
+        let mut cohorts: Vec<cohort::Model> = self
+            .cohorts_of_regencies(&[regency.id])
+            .await?
+            .remove(&regency.id)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| c.year == year)
+            .collect();
+        match cohorts.len() {
+            1 => Ok(cohorts.remove(0)),
+            0 => Err(crate::error::DomainError::bad_input(format!(
+                "{} has no cohort that started in {year}.",
+                regency.name
+            ))),
+            _ => Err(crate::error::DomainError::bad_input(format!(
+                "{} has several cohorts in {year}; give the cohort's global ID instead.",
+                regency.name
+            ))),
+        }
+    }
+}

@@ -7,14 +7,24 @@ use http_body_util::BodyExt;
 use labinov::{App, Config, domain::Domain};
 use serde_json::{Value, json};
 use tempfile::TempDir;
+use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 pub struct TestApp {
     #[allow(dead_code)] // read by the capability modules that restart or share a server
     pub config: Config,
     pub domain: Domain,
+    /// `http://127.0.0.1:PORT`, where the server listens for tests that need a real socket.
+    pub address: String,
     router: Router,
+    stop: CancellationToken,
     _dir: TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
 }
 
 /// The configuration of a fresh, empty database for one test.
@@ -58,12 +68,17 @@ impl TestApp {
         let app = App::build(&config, demo)
             .await
             .unwrap_or_else(|e| panic!("the test server must start: {e:#}"));
-        TestApp {
+        let stop = CancellationToken::new();
+        let test_app = TestApp {
             domain: app.domain().clone(),
             router: app.router(),
+            address: format!("http://127.0.0.1:{}", app.port()),
+            stop: stop.clone(),
             config,
             _dir: dir,
-        }
+        };
+        tokio::spawn(app.run_until_stopped(stop));
+        test_app
     }
 
     /// POSTs a GraphQL request and returns the whole response body.

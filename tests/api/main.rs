@@ -6,3 +6,5 @@
 mod foundation;
 mod helpers;
 mod read;
+mod read_helpers;
+mod write;

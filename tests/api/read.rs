@@ -11,7 +11,10 @@ use entity::{
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_code};
+use crate::{
+    helpers::{TestApp, error_code},
+    read_helpers::global_id,
+};
 
 /// Every row the independent counts are computed from.
 struct Rows {
@@ -77,11 +80,6 @@ impl Rows {
     fn code(&self, idea: &idea::Model) -> &str {
         &self.regencies[&idea.regency_id].code
     }
-
-    fn global_id(&self, kind: &str, id: i32) -> String {
-        use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
-    }
 }
 
 async fn total(app: &TestApp, filter: Value) -> u64 {
@@ -125,15 +123,15 @@ async fn every_filter_agrees_with_an_independent_count() {
             r.count(|i| ["63.03", "72.01"].contains(&r.code(i))),
         ),
         (
-            json!({"regencyIds": [r.global_id("Regency", banjar)]}),
+            json!({"regencyIds": [global_id("Regency", banjar)]}),
             r.count(|i| i.regency_id == banjar),
         ),
         (
-            json!({"cohortIds": [r.global_id("Cohort", some_cohort)]}),
+            json!({"cohortIds": [global_id("Cohort", some_cohort)]}),
             r.count(|i| i.cohort_id == some_cohort),
         ),
         (
-            json!({"unitIds": [r.global_id("Unit", some_unit)]}),
+            json!({"unitIds": [global_id("Unit", some_unit)]}),
             r.count(|i| i.unit_id == some_unit),
         ),
         (
@@ -174,7 +172,7 @@ async fn every_filter_agrees_with_an_independent_count() {
             r.count(|i| i.initiator == entity::Initiator::Community),
         ),
         (
-            json!({"mentorIds": [r.global_id("Mentor", suripto)]}),
+            json!({"mentorIds": [global_id("Mentor", suripto)]}),
             r.count(|i| {
                 r.current_mentors
                     .get(&i.id)
@@ -349,9 +347,9 @@ async fn every_group_by_agrees_with_an_independent_count() {
             "TYPE" => Box::new(|i| i.innovation_type.as_str().to_owned()),
             "FORM" => Box::new(|i| i.form.as_str().to_owned()),
             "MATURITY" => Box::new(|i| i.maturity.as_str().to_owned()),
-            "REGENCY" => Box::new(|i| r.global_id("Regency", i.regency_id)),
-            "UNIT" => Box::new(|i| r.global_id("Unit", i.unit_id)),
-            "COHORT" => Box::new(|i| r.global_id("Cohort", i.cohort_id)),
+            "REGENCY" => Box::new(|i| global_id("Regency", i.regency_id)),
+            "UNIT" => Box::new(|i| global_id("Unit", i.unit_id)),
+            "COHORT" => Box::new(|i| global_id("Cohort", i.cohort_id)),
             _ => Box::new(|i| i.submitted_at.format("%Y").to_string()),
         }
     };
@@ -608,7 +606,7 @@ async fn node_resolves_every_type_and_unknown_ids_are_null() {
         assert_eq!(node["node"]["__typename"], typename);
         assert_eq!(&node["node"]["id"], id);
     }
-    let missing = Rows::global_id_of("Idea", 999_999);
+    let missing = global_id("Idea", 999_999);
     let data = app
         .data(
             "query($id: ID!) { node(id: $id) { id } idea(id: $id) { id } }",
@@ -618,13 +616,6 @@ async fn node_resolves_every_type_and_unknown_ids_are_null() {
     assert!(data["node"].is_null() && data["idea"].is_null());
     let response = app.gql("{ node(id: \"@@@\") { id } }", json!({})).await;
     assert_eq!(error_code(&response), "BAD_USER_INPUT");
-}
-
-impl Rows {
-    fn global_id_of(kind: &str, id: i32) -> String {
-        use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
-    }
 }
 
 #[tokio::test]

@@ -1,0 +1,58 @@
+//! Commands of the `labinov` binary other than `serve`.
+
+use anyhow::Context;
+
+use crate::{
+    app::connect_and_migrate,
+    config::{Config, ImportArgs},
+    domain::{Domain, write::Actor},
+    error::DomainError,
+    graphql::ids::{self, Kind},
+};
+
+/// `labinov import FILE --cohort 63.03/2017`: prints what was imported, or every bad line.
+pub async fn import(config: &Config, args: &ImportArgs) -> anyhow::Result<String> {
+    let csv = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let domain = connect_and_migrate(config).await?;
+    let cohort_id = resolve_cohort(&domain, &args.cohort).await?;
+    match domain
+        .import_ideas(&Actor::named(args.actor.clone()), cohort_id, &csv)
+        .await
+    {
+        Ok(written) => Ok(format!(
+            "imported {} ideas from {} (events {}..{})",
+            written.value.len(),
+            args.file.display(),
+            written.events.first().map(|e| e.seq).unwrap_or_default(),
+            written.events.last().map(|e| e.seq).unwrap_or_default(),
+        )),
+        Err(DomainError::InvalidLines(summary, lines)) => {
+            let mut report = format!("{summary}\n");
+            for line in lines {
+                report.push_str(&format!("  line {}: {}\n", line.line, line.message));
+            }
+            anyhow::bail!(
+                report
+                    .replace(" See extensions.lines.", "")
+                    .trim_end()
+                    .to_owned()
+            )
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn resolve_cohort(domain: &Domain, reference: &str) -> anyhow::Result<i32> {
+    if let Some((code, year)) = reference.split_once('/') {
+        let year: i32 = year.trim().parse().with_context(|| {
+            format!("\"{year}\" is not a year; use REGENCY_CODE/YEAR such as 63.03/2017")
+        })?;
+        return Ok(domain.cohort_by_code_and_year(code.trim(), year).await?.id);
+    }
+    ids::decode(Kind::Cohort, &async_graphql::ID(reference.to_owned())).map_err(|_| {
+        anyhow::anyhow!(
+            "\"{reference}\" is neither REGENCY_CODE/YEAR (such as 63.03/2017) nor a cohort ID"
+        )
+    })
+}
