@@ -90,6 +90,45 @@ pub struct Config {
     #[arg(long, env = "REDIS_URL", global = true)]
     pub redis_url: Option<String>,
 
+    /// Prefix of the Redis pub/sub channel; instances sharing one prefix see each other's events.
+    #[arg(
+        long,
+        env = "REDIS_CHANNEL_PREFIX",
+        default_value = "labinov:",
+        global = true
+    )]
+    pub redis_channel_prefix: String,
+
+    /// How often (milliseconds) the event listener checks the database for events it has not
+    /// received from the bus (another process's writes, a lost publish). While Redis is
+    /// unreachable it checks every 250 ms at most.
+    #[arg(
+        long,
+        env = "LABINOV_LIVE_POLL_MS",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub live_poll_ms: u64,
+
+    /// Delete pipeline events older than this many days (0 keeps them forever). Resuming from a
+    /// cursor older than the retained events gets CURSOR_EXPIRED.
+    #[arg(
+        long,
+        env = "LABINOV_EVENT_RETENTION_DAYS",
+        default_value_t = 0,
+        global = true
+    )]
+    pub event_retention_days: u32,
+
+    /// Seconds between keep-alive pings on WebSocket and SSE connections.
+    #[arg(
+        long,
+        env = "LABINOV_KEEPALIVE_SECS",
+        default_value_t = 15,
+        global = true
+    )]
+    pub keepalive_secs: u64,
+
     /// Address to listen on; port 0 picks a free port.
     #[arg(
         long,
@@ -130,6 +169,10 @@ impl Config {
             database_schema: None,
             database_max_connections: 10,
             redis_url: None,
+            redis_channel_prefix: "labinov:".to_owned(),
+            live_poll_ms: 1000,
+            event_retention_days: 0,
+            keepalive_secs: 15,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             log_json: false,
             default_page_size: 20,

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod graphql;
+pub mod live;
 pub mod telemetry;
 
 pub use app::App;

@@ -1,8 +1,9 @@
 //! The outbox and history of every change, numbered per regency without gaps.
 
 use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "pipeline_event")]
 pub struct Model {
     #[sea_orm(primary_key)]

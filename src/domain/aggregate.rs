@@ -123,6 +123,15 @@ impl Domain {
 
     /// The funnel: per stage how many reached it, are in it, converted; totals and commitments.
     pub async fn funnel(&self, filter: &IdeaFilter) -> DomainResult<Funnel> {
+        self.funnel_on(self.db(), filter).await
+    }
+
+    /// The funnel read through `db` (a connection or a snapshot transaction).
+    pub(crate) async fn funnel_on<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        filter: &IdeaFilter,
+    ) -> DomainResult<Funnel> {
         let by_stage_status: Vec<(i32, String, i64)> = self
             .ideas_matching(filter)?
             .select_only()
@@ -132,7 +141,7 @@ impl Domain {
             .group_by(idea::Column::Stage)
             .group_by(idea::Column::Status)
             .into_tuple()
-            .all(self.db())
+            .all(db)
             .await?;
 
         // Highest stage each idea ever reached, counted per stage.
@@ -154,14 +163,14 @@ impl Domain {
             .group_by_col(Alias::new("peak"))
             .to_owned();
         let mut reached_at_peak: HashMap<i32, u64> = HashMap::new();
-        for row in self.db().query_all(&per_peak).await? {
+        for row in db.query_all(&per_peak).await? {
             let peak: i32 = row.try_get("", "peak")?;
             let n: i64 = row.try_get("", "n")?;
             reached_at_peak.insert(peak, n as u64);
         }
 
-        let stays = self.stage_stays(filter).await?;
-        let commitments = self.commitment_counts(filter).await?;
+        let stays = self.stage_stays(db, filter).await?;
+        let commitments = self.commitment_counts(db, filter).await?;
 
         let mut funnel = Funnel {
             stages: Vec::with_capacity(5),
@@ -234,7 +243,11 @@ impl Domain {
 
     /// Lengths in days of every completed stay in a stage (entered, then left), per stage.
     /// Reads only (idea, stage, time) triples of the audit trail.
-    async fn stage_stays(&self, filter: &IdeaFilter) -> DomainResult<HashMap<Stage, Vec<f64>>> {
+    async fn stage_stays<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        filter: &IdeaFilter,
+    ) -> DomainResult<HashMap<Stage, Vec<f64>>> {
         let moves: Vec<(i32, i32, DateTime<Utc>)> = stage_transition::Entity::find()
             .select_only()
             .column(stage_transition::Column::IdeaId)
@@ -245,7 +258,7 @@ impl Domain {
             .order_by_asc(stage_transition::Column::At)
             .order_by_asc(stage_transition::Column::Id)
             .into_tuple()
-            .all(self.db())
+            .all(db)
             .await?;
         let mut stays: HashMap<Stage, Vec<f64>> = HashMap::new();
         let mut open: Option<(i32, i32, DateTime<Utc>)> = None;
@@ -267,7 +280,11 @@ impl Domain {
     }
 
     /// Commitments covering the ideas matching `filter`, by status.
-    async fn commitment_counts(&self, filter: &IdeaFilter) -> DomainResult<CommitmentCounts> {
+    async fn commitment_counts<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        filter: &IdeaFilter,
+    ) -> DomainResult<CommitmentCounts> {
         let covering = Query::select()
             .column(commitment_idea::Column::CommitmentId)
             .from(commitment_idea::Entity)
@@ -280,7 +297,7 @@ impl Domain {
             .filter(commitment::Column::Id.in_subquery(covering))
             .group_by(commitment::Column::Status)
             .into_tuple()
-            .all(self.db())
+            .all(db)
             .await?;
         let mut counts = CommitmentCounts::default();
         for (status, n) in rows {

@@ -79,6 +79,25 @@ pub struct EventFilter {
     pub idea_id: Option<i32>,
 }
 
+impl EventFilter {
+    /// Whether a live event passes the filter (regency codes must be resolved to ids first).
+    pub fn matches(&self, event: &pipeline_event::Model) -> bool {
+        self.regency_ids
+            .as_ref()
+            .is_none_or(|ids| ids.contains(&event.regency_id))
+            && self
+                .kinds
+                .as_ref()
+                .is_none_or(|kinds| kinds.iter().any(|k| *k == event.kind))
+            && self
+                .stages
+                .as_ref()
+                .is_none_or(|stages| event.stage.is_some_and(|s| stages.contains(&s)))
+            && self.unit_id.is_none_or(|unit| event.unit_id == Some(unit))
+            && self.idea_id.is_none_or(|idea| event.idea_id == Some(idea))
+    }
+}
+
 fn by_name<E: EntityTrait>(
     name_column: E::Column,
     id_column: E::Column,

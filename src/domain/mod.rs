@@ -7,6 +7,7 @@ pub mod commitment;
 pub mod idea;
 pub mod import;
 pub mod listing;
+pub mod live;
 pub mod lookup;
 pub mod moves;
 pub mod page;

@@ -17,38 +17,62 @@ use super::{
 use crate::domain::{Domain, listing::EventFilter as DomainFilter};
 
 /// A change in the pipeline: an idea submitted or moved, a commitment signed…
-pub struct PipelineEvent(pub pipeline_event::Model);
+pub struct PipelineEvent {
+    pub model: pipeline_event::Model,
+    /// The subscriber's resume position after this event, when delivered by a subscription.
+    pub cursor: Option<String>,
+}
+
+impl From<pipeline_event::Model> for PipelineEvent {
+    fn from(model: pipeline_event::Model) -> Self {
+        Self {
+            model,
+            cursor: None,
+        }
+    }
+}
 
 #[Object]
 impl PipelineEvent {
     /// Global ID.
     pub async fn id(&self) -> ID {
-        ids::encode(Kind::PipelineEvent, self.0.id)
+        ids::encode(Kind::PipelineEvent, self.model.id)
+    }
+
+    /// Opaque cursor to resume after this event: pass it as `after` to the `pipelineEvents`
+    /// subscription. From a subscription it covers every regency the subscription follows;
+    /// from a query it covers this event's regency.
+    async fn cursor(&self) -> String {
+        self.cursor.clone().unwrap_or_else(|| {
+            let mut positions = crate::domain::live::Positions::default();
+            positions.seen.insert(self.model.regency_id, self.model.seq);
+            crate::live::cursor::encode(&positions)
+        })
     }
 
     /// Position in the regency's event sequence: 1, 2, 3… without gaps.
     async fn sequence(&self) -> i64 {
-        self.0.seq
+        self.model.seq
     }
 
     /// What happened, e.g. IDEA_ADVANCED, COMMITMENT_SIGNED.
     async fn kind(&self) -> &str {
-        &self.0.kind
+        &self.model.kind
     }
 
     /// When it happened.
     async fn occurred_at(&self) -> DateTime<Utc> {
-        self.0.occurred_at
+        self.model.occurred_at
     }
 
     /// Who did it.
     async fn actor(&self) -> &str {
-        &self.0.actor
+        &self.model.actor
     }
 
     /// Stage of the idea after the change, for idea events.
     async fn stage(&self) -> Option<Stage> {
-        self.0
+        self.model
             .stage
             .and_then(|rank| entity::Stage::ALL.into_iter().find(|s| s.rank() == rank))
             .map(Into::into)
@@ -56,19 +80,19 @@ impl PipelineEvent {
 
     /// Details of the change (stages, status, reason…).
     async fn payload(&self) -> Json<serde_json::Value> {
-        Json(serde_json::from_str(&self.0.payload).unwrap_or(serde_json::Value::Null))
+        Json(serde_json::from_str(&self.model.payload).unwrap_or(serde_json::Value::Null))
     }
 
     /// The regency where it happened.
     async fn regency(&self, ctx: &Context<'_>) -> Result<Regency> {
         Ok(Regency(
-            loaders::required(ctx.data::<Loaders>()?, RegencyId(self.0.regency_id)).await?,
+            loaders::required(ctx.data::<Loaders>()?, RegencyId(self.model.regency_id)).await?,
         ))
     }
 
     /// The idea concerned, if any.
     async fn idea(&self, ctx: &Context<'_>) -> Result<Option<Idea>> {
-        let Some(id) = self.0.idea_id else {
+        let Some(id) = self.model.idea_id else {
             return Ok(None);
         };
         Ok(ctx.data::<Loaders>()?.load_one(IdeaId(id)).await?.map(Idea))
@@ -76,7 +100,7 @@ impl PipelineEvent {
 
     /// The unit concerned, if any.
     async fn unit(&self, ctx: &Context<'_>) -> Result<Option<Unit>> {
-        let Some(id) = self.0.unit_id else {
+        let Some(id) = self.model.unit_id else {
             return Ok(None);
         };
         Ok(ctx.data::<Loaders>()?.load_one(UnitId(id)).await?.map(Unit))
@@ -84,7 +108,7 @@ impl PipelineEvent {
 
     /// The commitment concerned, if any.
     async fn commitment(&self, ctx: &Context<'_>) -> Result<Option<Commitment>> {
-        let Some(id) = self.0.commitment_id else {
+        let Some(id) = self.model.commitment_id else {
             return Ok(None);
         };
         Ok(ctx
@@ -113,7 +137,7 @@ pub struct PipelineEventFilter {
 }
 
 impl PipelineEventFilter {
-    fn to_domain(&self) -> Result<DomainFilter> {
+    pub fn to_domain(&self) -> Result<DomainFilter> {
         Ok(DomainFilter {
             regency_ids: match &self.regency_ids {
                 Some(list) => Some(
@@ -163,6 +187,6 @@ impl EventQuery {
             .data::<Domain>()?
             .event_page(&filter, &page_request(first, after, last, before))
             .await?;
-        Ok(connection(page, Total::Events(filter), PipelineEvent))
+        Ok(connection(page, Total::Events(filter), PipelineEvent::from))
     }
 }

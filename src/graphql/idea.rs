@@ -728,7 +728,7 @@ impl IdeaMutation {
         Ok(IdeaMovePayload {
             idea: Idea(moved.idea),
             transition: StageTransition(moved.transition),
-            event: super::event::PipelineEvent(moved.event),
+            event: moved.event.into(),
         })
     }
 }

@@ -15,15 +15,15 @@ pub struct DomainLoader(pub Domain);
 
 /// The loader type resolvers take from the context. Its cache lives as long as the request,
 /// so connections can prime it for the page they return (see `idea::prefetch`).
-pub type Loaders = DataLoader<DomainLoader, HashMapCache>;
+pub type Loaders = std::sync::Arc<DataLoader<DomainLoader, HashMapCache>>;
 
-/// Creates the loader a request uses.
+/// Creates the loader a request (or a WebSocket connection) uses.
 pub fn for_request(domain: &Domain) -> Loaders {
-    DataLoader::with_cache(
+    std::sync::Arc::new(DataLoader::with_cache(
         DomainLoader(domain.clone()),
         tokio::spawn,
         HashMapCache::default(),
-    )
+    ))
 }
 
 macro_rules! loader {

@@ -14,9 +14,10 @@ pub mod mentor;
 pub mod mutation;
 pub mod node;
 pub mod regency;
+pub mod subscription;
 pub mod unit;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, Schema, SchemaBuilder};
 
 /// Root of every query.
 #[derive(MergedObject, Default)]
@@ -42,12 +43,17 @@ pub struct Mutation(
     commitment::CommitmentMutation,
 );
 
-pub type LabinovSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type LabinovSchema = Schema<Query, Mutation, subscription::Subscription>;
 
-/// The schema without data; the server adds the domain handle, tests and `labinov schema` reuse it.
-pub fn schema() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .extension(errors::ErrorCodes)
+/// The schema without data; the server adds the domain handle and the live hub, tests and
+/// `labinov schema` reuse it.
+pub fn schema() -> SchemaBuilder<Query, Mutation, subscription::Subscription> {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        subscription::Subscription,
+    )
+    .extension(errors::ErrorCodes)
 }
 
 /// The SDL of the schema, as checked in at `schema.graphql`.

@@ -20,6 +20,29 @@ pub fn actor(ctx: &Context<'_>) -> Actor {
 /// Forgets what this request's loaders read before a write, so the payload shows the change.
 pub fn after_write(ctx: &Context<'_>) {
     if let Ok(loaders) = ctx.data::<Loaders>() {
+        forget(loaders);
+    }
+}
+
+/// Lets a subscription forget what its connection's loaders read before each new item, so
+/// every item shows the data as it is then.
+#[derive(Clone)]
+pub struct LoaderReset(Option<Loaders>);
+
+impl LoaderReset {
+    pub fn reset(&self) {
+        if let Some(loaders) = &self.0 {
+            forget(loaders);
+        }
+    }
+}
+
+pub fn loader_reset(ctx: &Context<'_>) -> LoaderReset {
+    LoaderReset(ctx.data_opt::<Loaders>().cloned())
+}
+
+fn forget(loaders: &Loaders) {
+    {
         loaders.clear::<RegencyId>();
         loaders.clear::<UnitId>();
         loaders.clear::<CohortId>();
@@ -43,6 +66,6 @@ pub fn first_event(
     events
         .into_iter()
         .next()
-        .map(PipelineEvent)
+        .map(PipelineEvent::from)
         .ok_or_else(|| DomainError::Internal(anyhow::anyhow!("a write recorded no event")).into())
 }

@@ -17,6 +17,7 @@ use crate::domain::Domain;
 /// Anything with a global ID, fetchable with `node(id)`.
 #[derive(Interface)]
 #[graphql(field(name = "id", ty = "ID", desc = "Global ID."))]
+#[allow(clippy::large_enum_variant)]
 pub enum Node {
     Regency(Regency),
     Unit(Unit),
@@ -81,7 +82,7 @@ impl NodeQuery {
                 .events_by_id(&[raw])
                 .await?
                 .remove(&raw)
-                .map(|m| Node::PipelineEvent(PipelineEvent(m))),
+                .map(|m| Node::PipelineEvent(m.into())),
         })
     }
 }

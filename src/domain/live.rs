@@ -1,0 +1,177 @@
+//! Reads behind live delivery: sequence heads, catch-up ranges, retention and consistent
+//! funnel snapshots.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use entity::{pipeline_event, regency};
+use sea_orm::{
+    AccessMode, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, IsolationLevel,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+
+use super::{Domain, aggregate::Funnel, idea::IdeaFilter};
+use crate::error::DomainResult;
+
+/// Where a reader stands in each regency's event sequence.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Positions {
+    /// Regencies with an id above this one were created after the position was taken, so all
+    /// of their events are new to the reader. None: unknown (absent regencies start live).
+    pub floor: Option<i32>,
+    /// Last sequence number seen, per regency.
+    pub seen: BTreeMap<i32, i64>,
+}
+
+impl Domain {
+    /// Current sequence heads of the regencies in `scope` (all when None), and the highest
+    /// regency id.
+    pub async fn event_heads(&self, scope: Option<&[i32]>) -> DomainResult<Positions> {
+        self.event_heads_on(self.db(), scope).await
+    }
+
+    async fn event_heads_on<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        scope: Option<&[i32]>,
+    ) -> DomainResult<Positions> {
+        let mut select = regency::Entity::find()
+            .select_only()
+            .column(regency::Column::Id)
+            .column(regency::Column::EventSeq);
+        if let Some(scope) = scope {
+            select = select.filter(regency::Column::Id.is_in(scope.iter().copied()));
+        }
+        let rows: Vec<(i32, i64)> = select.into_tuple().all(db).await?;
+        let floor: Option<i32> = regency::Entity::find()
+            .select_only()
+            .column_as(regency::Column::Id.max(), "m")
+            .into_tuple::<Option<i32>>()
+            .one(db)
+            .await?
+            .flatten();
+        Ok(Positions {
+            floor: Some(floor.unwrap_or(0)),
+            seen: rows.into_iter().collect(),
+        })
+    }
+
+    /// Up to `limit` stored events after `positions`, oldest first: for every regency in
+    /// `positions` the events after its sequence, and every event of regencies created after
+    /// `floor`; restricted to `scope` when given.
+    pub async fn events_after(
+        &self,
+        positions: &Positions,
+        scope: Option<&[i32]>,
+        limit: u64,
+    ) -> DomainResult<Vec<pipeline_event::Model>> {
+        let mut any = Condition::any();
+        for (regency_id, seq) in &positions.seen {
+            if scope.is_some_and(|s| !s.contains(regency_id)) {
+                continue;
+            }
+            any = any.add(
+                Condition::all()
+                    .add(pipeline_event::Column::RegencyId.eq(*regency_id))
+                    .add(pipeline_event::Column::Seq.gt(*seq)),
+            );
+        }
+        if let Some(floor) = positions.floor {
+            let mut new = Condition::all()
+                .add(pipeline_event::Column::RegencyId.gt(floor))
+                .add(pipeline_event::Column::RegencyId.is_not_in(positions.seen.keys().copied()));
+            if let Some(scope) = scope {
+                new = new.add(pipeline_event::Column::RegencyId.is_in(scope.iter().copied()));
+            }
+            any = any.add(new);
+        }
+        if any.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(pipeline_event::Entity::find()
+            .filter(any)
+            .order_by_asc(pipeline_event::Column::Id)
+            .limit(limit)
+            .all(self.db())
+            .await?)
+    }
+
+    /// The stored events of one regency with `after < seq < before`, in order.
+    pub async fn events_between(
+        &self,
+        regency_id: i32,
+        after: i64,
+        before: i64,
+    ) -> DomainResult<Vec<pipeline_event::Model>> {
+        Ok(pipeline_event::Entity::find()
+            .filter(pipeline_event::Column::RegencyId.eq(regency_id))
+            .filter(pipeline_event::Column::Seq.gt(after))
+            .filter(pipeline_event::Column::Seq.lt(before))
+            .order_by_asc(pipeline_event::Column::Seq)
+            .all(self.db())
+            .await?)
+    }
+
+    /// Regencies of `positions` whose events after the position are no longer all stored
+    /// (deleted by retention): resuming there would skip events.
+    pub async fn expired_positions(&self, positions: &Positions) -> DomainResult<Vec<i32>> {
+        let ids: Vec<i32> = positions.seen.keys().copied().collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let oldest: HashMap<i32, Option<i64>> = pipeline_event::Entity::find()
+            .select_only()
+            .column(pipeline_event::Column::RegencyId)
+            .column_as(pipeline_event::Column::Seq.min(), "oldest")
+            .filter(pipeline_event::Column::RegencyId.is_in(ids.clone()))
+            .group_by(pipeline_event::Column::RegencyId)
+            .into_tuple::<(i32, Option<i64>)>()
+            .all(self.db())
+            .await?
+            .into_iter()
+            .collect();
+        let heads = self.event_heads(Some(&ids)).await?;
+        Ok(positions
+            .seen
+            .iter()
+            .filter(|(regency_id, seen)| {
+                let head = heads.seen.get(regency_id).copied().unwrap_or_default();
+                let oldest = oldest.get(regency_id).copied().flatten();
+                **seen < head && oldest.is_none_or(|oldest| oldest > **seen + 1)
+            })
+            .map(|(regency_id, _)| *regency_id)
+            .collect())
+    }
+
+    /// Deletes events that occurred before `cutoff` (the retention window); returns how many.
+    pub async fn prune_events_before(&self, cutoff: DateTime<Utc>) -> DomainResult<u64> {
+        let result = pipeline_event::Entity::delete_many()
+            .filter(pipeline_event::Column::OccurredAt.lt(cutoff))
+            .exec(self.db())
+            .await?;
+        Ok(result.rows_affected)
+    }
+
+    /// The funnel of `filter` and the event positions it reflects, read in one snapshot.
+    pub async fn funnel_snapshot(
+        &self,
+        filter: &IdeaFilter,
+        scope: Option<&[i32]>,
+    ) -> DomainResult<(Funnel, Positions)> {
+        let txn = if self.db().get_database_backend() == DbBackend::Postgres {
+            self.db()
+                .begin_with_config(
+                    Some(IsolationLevel::RepeatableRead),
+                    Some(AccessMode::ReadOnly),
+                )
+                .await?
+        } else {
+            // A SQLite read transaction in WAL mode is a snapshot already.
+            self.db().begin().await?
+        };
+        let funnel = self.funnel_on(&txn, filter).await;
+        let heads = self.event_heads_on(&txn, scope).await;
+        txn.commit().await?;
+        Ok((funnel?, heads?))
+    }
+}

@@ -1,0 +1,103 @@
+//! Subscriptions: live pipeline events (resumable), funnel snapshots and idea updates.
+
+use async_graphql::{Context, ID, Object, Result, Subscription};
+use futures_util::{Stream, StreamExt};
+
+use super::{
+    aggregate::Funnel,
+    event::{PipelineEvent, PipelineEventFilter},
+    idea::{Idea, IdeaFilter},
+    ids::{self, Kind},
+    mutation,
+};
+use crate::{
+    domain::Domain,
+    live::{Hub, stream},
+};
+
+/// Where an SSE client resumes: the `Last-Event-ID` its EventSource sent on reconnect.
+#[derive(Debug, Clone)]
+pub struct ResumeFrom(pub String);
+
+/// A funnel as of a point in the event stream.
+pub struct FunnelSnapshot(stream::FunnelSnapshot);
+
+#[Object]
+impl FunnelSnapshot {
+    /// Position of this snapshot in the event stream: subscribe to `pipelineEvents` with
+    /// `after` set to it to follow every change from here.
+    async fn cursor(&self) -> &str {
+        &self.0.cursor
+    }
+
+    /// The funnel at that position.
+    async fn funnel(&self) -> Funnel {
+        Funnel(self.0.funnel.clone())
+    }
+}
+
+#[derive(Default)]
+pub struct Subscription;
+
+#[Subscription]
+impl Subscription {
+    /// Every pipeline event matching `filter`, as it happens. Give `after` (the `cursor` of the
+    /// last event you received) to first get every event you missed, exactly once and in
+    /// order, then the live ones. A cursor older than the retained events is CURSOR_EXPIRED.
+    /// Over SSE, an EventSource's `Last-Event-ID` takes the place of `after`.
+    async fn pipeline_events(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<PipelineEventFilter>,
+        after: Option<String>,
+    ) -> Result<impl Stream<Item = Result<PipelineEvent>> + use<>> {
+        let domain = ctx.data::<Domain>()?.clone();
+        let hub = ctx.data::<Hub>()?.clone();
+        let after = ctx.data_opt::<ResumeFrom>().map(|r| r.0.clone()).or(after);
+        let filter = filter.unwrap_or_default().to_domain()?;
+        let events = stream::pipeline_events(domain, hub, filter, after).await?;
+        let loaders = mutation::loader_reset(ctx);
+        Ok(events.map(move |delivery| {
+            loaders.reset();
+            let delivery = delivery?;
+            Ok(PipelineEvent {
+                model: delivery.event,
+                cursor: Some(delivery.cursor),
+            })
+        }))
+    }
+
+    /// The funnel of the ideas matching `filter`: the current snapshot first (with its cursor),
+    /// then a new snapshot whenever a change alters it; bursts are coalesced.
+    async fn funnel(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<IdeaFilter>,
+    ) -> Result<impl Stream<Item = Result<FunnelSnapshot>> + use<>> {
+        let domain = ctx.data::<Domain>()?.clone();
+        let hub = ctx.data::<Hub>()?.clone();
+        let filter = filter
+            .map(|f| f.to_domain())
+            .transpose()?
+            .unwrap_or_default();
+        let snapshots = stream::funnels(domain, hub, filter).await?;
+        Ok(snapshots.map(|snapshot| Ok(FunnelSnapshot(snapshot?))))
+    }
+
+    /// One idea: as it is now, then again after every change that concerns it.
+    async fn idea(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<impl Stream<Item = Result<Idea>> + use<>> {
+        let id = ids::decode(Kind::Idea, &id)?;
+        let domain = ctx.data::<Domain>()?.clone();
+        let hub = ctx.data::<Hub>()?.clone();
+        let updates = stream::idea_updates(domain, hub, id).await?;
+        let loaders = mutation::loader_reset(ctx);
+        Ok(updates.map(move |idea| {
+            loaders.reset();
+            Ok(Idea(idea?))
+        }))
+    }
+}

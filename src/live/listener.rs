@@ -1,0 +1,143 @@
+//! The one event listener of a process. It merges this process's committed events, the Redis
+//! channel (when configured) and a database poll into one stream that is, per regency, in
+//! sequence order without gaps or duplicates, and feeds it to the local broadcast that every
+//! subscription reads.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use entity::pipeline_event;
+use futures_util::StreamExt;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use super::redis_bus::RedisBus;
+use crate::{domain::Domain, error::DomainResult};
+
+/// The poll interval while Redis cannot be reached.
+const FALLBACK_POLL: Duration = Duration::from_millis(250);
+
+pub struct Listener {
+    domain: Domain,
+    out: broadcast::Sender<Arc<pipeline_event::Model>>,
+    /// Last sequence emitted per regency.
+    seen: HashMap<i32, i64>,
+}
+
+impl Listener {
+    /// Starts at the current heads: only events committed from now on are emitted.
+    pub async fn new(
+        domain: Domain,
+        out: broadcast::Sender<Arc<pipeline_event::Model>>,
+    ) -> DomainResult<Self> {
+        let heads = domain.event_heads(None).await?;
+        Ok(Self {
+            domain,
+            out,
+            seen: heads.seen.into_iter().collect(),
+        })
+    }
+
+    fn emit(&mut self, event: pipeline_event::Model) {
+        self.seen.insert(event.regency_id, event.seq);
+        // No subscriber is not an error.
+        let _ = self.out.send(Arc::new(event));
+    }
+
+    /// Takes one event from the bus: drops it if already emitted, fills any gap before it
+    /// from the database, then emits it.
+    async fn accept(&mut self, event: pipeline_event::Model) -> DomainResult<()> {
+        let last = self.seen.get(&event.regency_id).copied().unwrap_or(0);
+        if event.seq <= last {
+            return Ok(());
+        }
+        if event.seq > last + 1 {
+            for missing in self
+                .domain
+                .events_between(event.regency_id, last, event.seq)
+                .await?
+            {
+                self.emit(missing);
+            }
+            if self.seen.get(&event.regency_id).copied().unwrap_or(0) != event.seq - 1 {
+                // The database does not hold the whole range yet; the next poll catches up.
+                return Ok(());
+            }
+        }
+        self.emit(event);
+        Ok(())
+    }
+
+    /// Emits every committed event not emitted yet, reading the heads first.
+    async fn poll(&mut self) -> DomainResult<()> {
+        let heads = self.domain.event_heads(None).await?;
+        for (regency_id, head) in heads.seen {
+            let last = self.seen.get(&regency_id).copied().unwrap_or(0);
+            if head > last {
+                for event in self
+                    .domain
+                    .events_between(regency_id, last, head + 1)
+                    .await?
+                {
+                    self.emit(event);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs until `shutdown`.
+    pub async fn run(
+        mut self,
+        redis: Option<RedisBus>,
+        poll_every: Duration,
+        shutdown: CancellationToken,
+    ) {
+        let mut local = self.domain.committed_events();
+        let mut redis_stream = None;
+        if let Some(bus) = &redis {
+            redis_stream = bus.subscribe().await;
+        }
+        loop {
+            let interval = if redis.is_some() && redis_stream.is_none() {
+                poll_every.min(FALLBACK_POLL)
+            } else {
+                poll_every
+            };
+            let next_redis = async {
+                match redis_stream.as_mut() {
+                    Some(stream) => stream.next().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let outcome = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                local_event = local.recv() => match local_event {
+                    Ok(event) => self.accept(event).await,
+                    Err(broadcast::error::RecvError::Lagged(_)) => self.poll().await,
+                    Err(broadcast::error::RecvError::Closed) => break,
+                },
+                message = next_redis => match message {
+                    Some(event) => self.accept(event).await,
+                    None => {
+                        tracing::warn!("lost the Redis event channel; reading new events from the database until it is back");
+                        redis_stream = None;
+                        self.poll().await
+                    }
+                },
+                _ = tokio::time::sleep(interval) => {
+                    if let (Some(bus), None) = (&redis, &redis_stream) {
+                        redis_stream = bus.subscribe().await;
+                        if redis_stream.is_some() {
+                            tracing::info!("Redis event channel is back");
+                        }
+                    }
+                    self.poll().await
+                }
+            };
+            if let Err(err) = outcome {
+                tracing::warn!(error = ?err, "event listener could not read the database; retrying");
+                tokio::time::sleep(FALLBACK_POLL).await;
+            }
+        }
+    }
+}

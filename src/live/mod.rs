@@ -1,0 +1,96 @@
+//! Live delivery: the event bus (Redis pub/sub or in-process), the one listener per process,
+//! and the resumable streams subscriptions are built from.
+//!
+//! Guarantee: a subscriber that resumes with the cursor of the last event it saw gets every
+//! later event it asked for, exactly once, in order, across bus outages, restarts and
+//! instance switches. Order and completeness rest on the gapless per-regency sequence the
+//! writes record; the bus is only a fast path, the database is the source of truth.
+
+pub mod cursor;
+pub mod listener;
+pub mod redis_bus;
+pub mod stream;
+
+use std::{sync::Arc, time::Duration};
+
+use entity::pipeline_event;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use crate::{config::Config, domain::Domain};
+
+/// How many events the local broadcast buffers before a slow subscriber lags (and is then
+/// caught up from the database).
+const BROADCAST_CAPACITY: usize = 4096;
+
+/// The process's live event feed, shared by every subscription.
+#[derive(Clone)]
+pub struct Hub {
+    events: broadcast::Sender<Arc<pipeline_event::Model>>,
+    shutdown: CancellationToken,
+}
+
+impl Hub {
+    /// Every event from now on, per regency in order without gaps.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<pipeline_event::Model>> {
+        self.events.subscribe()
+    }
+
+    /// Cancelled when the server stops; streams end then.
+    pub fn shutdown(&self) -> &CancellationToken {
+        &self.shutdown
+    }
+}
+
+/// Starts the listener (and, with Redis, the publisher and its subscription) and the retention
+/// pruner; they run until `shutdown`.
+pub async fn start(
+    domain: &Domain,
+    config: &Config,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Hub> {
+    let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
+    let redis = match &config.redis_url {
+        Some(url) if !url.trim().is_empty() => {
+            Some(redis_bus::RedisBus::new(url, &config.redis_channel_prefix)?)
+        }
+        _ => None,
+    };
+    if let Some(bus) = &redis {
+        tokio::spawn(
+            bus.clone()
+                .publish_committed(domain.committed_events(), shutdown.clone()),
+        );
+    }
+    let listener = listener::Listener::new(domain.clone(), events.clone())
+        .await
+        .map_err(anyhow::Error::from)?;
+    tokio::spawn(listener.run(
+        redis,
+        Duration::from_millis(config.live_poll_ms.max(10)),
+        shutdown.clone(),
+    ));
+    if config.event_retention_days > 0 {
+        tokio::spawn(prune_forever(
+            domain.clone(),
+            config.event_retention_days,
+            shutdown.clone(),
+        ));
+    }
+    Ok(Hub { events, shutdown })
+}
+
+async fn prune_forever(domain: Domain, days: u32, shutdown: CancellationToken) {
+    loop {
+        let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+        match domain.prune_events_before(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, days, "pruned pipeline events past retention"),
+            Err(err) => tracing::warn!(error = ?err, "could not prune pipeline events"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The Redis side of the bus: one channel per deployment (named by the prefix), carrying every
+//! committed event as JSON. Publishing never blocks or fails a write.
+
+use std::{pin::Pin, time::Duration};
+
+use entity::pipeline_event;
+use futures_util::{Stream, StreamExt};
+use redis::AsyncCommands;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A stream of events received from Redis; ends when the connection is lost.
+pub type EventStream = Pin<Box<dyn Stream<Item = pipeline_event::Model> + Send>>;
+
+#[derive(Clone)]
+pub struct RedisBus {
+    client: redis::Client,
+    channel: String,
+}
+
+impl RedisBus {
+    pub fn new(url: &str, prefix: &str) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url)
+            .map_err(|e| anyhow::anyhow!("REDIS_URL is not a Redis URL: {e}"))?;
+        Ok(Self {
+            client,
+            channel: format!("{prefix}pipeline-events"),
+        })
+    }
+
+    /// Subscribes to the channel; None while Redis cannot be reached.
+    pub async fn subscribe(&self) -> Option<EventStream> {
+        let connect = async {
+            let mut pubsub = self.client.get_async_pubsub().await?;
+            pubsub.subscribe(&self.channel).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        };
+        match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+            Ok(Ok(pubsub)) => Some(Box::pin(pubsub.into_on_message().filter_map(|message| async move {
+                let payload: String = message.get_payload().ok()?;
+                match serde_json::from_str::<pipeline_event::Model>(&payload) {
+                    Ok(event) => Some(event),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "ignoring a malformed message on the event channel");
+                        None
+                    }
+                }
+            }))),
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "cannot subscribe to the Redis event channel");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("timed out subscribing to the Redis event channel");
+                None
+            }
+        }
+    }
+
+    /// Publishes this process's committed events until `shutdown`. An event that cannot be
+    /// published is left to the other instances' database poll.
+    pub async fn publish_committed(
+        self,
+        mut committed: broadcast::Receiver<pipeline_event::Model>,
+        shutdown: CancellationToken,
+    ) {
+        let mut connection: Option<redis::aio::MultiplexedConnection> = None;
+        loop {
+            let event = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                event = committed.recv() => match event {
+                    Ok(event) => event,
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "event publisher fell behind; other instances will read those events from the database");
+                        continue;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                },
+            };
+            let Ok(payload) = serde_json::to_string(&event) else {
+                continue;
+            };
+            if connection.is_none() {
+                connection = tokio::time::timeout(
+                    CONNECT_TIMEOUT,
+                    self.client.get_multiplexed_async_connection(),
+                )
+                .await
+                .ok()
+                .and_then(Result::ok);
+            }
+            let Some(conn) = connection.as_mut() else {
+                tracing::debug!(seq = event.seq, "Redis unreachable; event not published");
+                continue;
+            };
+            let sent = tokio::time::timeout(
+                CONNECT_TIMEOUT,
+                conn.publish::<_, _, i64>(&self.channel, payload),
+            )
+            .await;
+            if !matches!(sent, Ok(Ok(_))) {
+                tracing::warn!(
+                    seq = event.seq,
+                    "could not publish an event to Redis; reconnecting"
+                );
+                connection = None;
+            }
+        }
+    }
+}
