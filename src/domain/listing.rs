@@ -88,7 +88,7 @@ impl EventFilter {
             && self
                 .kinds
                 .as_ref()
-                .is_none_or(|kinds| kinds.iter().any(|k| *k == event.kind))
+                .is_none_or(|kinds| kinds.contains(&event.kind))
             && self
                 .stages
                 .as_ref()
