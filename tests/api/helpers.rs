@@ -1,24 +1,27 @@
 //! `TestApp`: a server on its own fresh database, called through its router.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{
+    Arc,
+    atomic::{AtomicU32, Ordering},
+};
 
 use axum::{Router, body::Body, http::Request};
 use http_body_util::BodyExt;
-use labinov::{App, Config, domain::Domain};
+use labinov::{App, Config, domain::Domain, live::Hub};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 pub struct TestApp {
-    #[allow(dead_code)] // read by the capability modules that restart or share a server
     pub config: Config,
     pub domain: Domain,
+    pub hub: Hub,
     /// `http://127.0.0.1:PORT`, where the server listens for tests that need a real socket.
     pub address: String,
     router: Router,
     stop: CancellationToken,
-    _dir: TempDir,
+    dir: Arc<TempDir>,
 }
 
 impl Drop for TestApp {
@@ -27,11 +30,14 @@ impl Drop for TestApp {
     }
 }
 
-/// The configuration of a fresh, empty database for one test.
+/// The configuration of a fresh, empty database for one test. The database poll of the live
+/// listener is off (an hour), so statement counts only see what a request does; live tests
+/// turn it on.
 pub fn fresh_config() -> (Config, TempDir) {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let dir = tempfile::tempdir().expect("a temporary directory");
     let mut config = Config::sqlite(dir.path().join("labinov.db"));
+    config.live_poll_ms = 3_600_000;
     if let Ok(url) = std::env::var("LABINOV_TEST_DATABASE_URL")
         && !url.is_empty()
     {
@@ -65,20 +71,42 @@ impl TestApp {
 
     async fn build(demo: bool) -> TestApp {
         let (config, dir) = fresh_config();
+        Self::start(config, demo, Arc::new(dir)).await
+    }
+
+    /// Starts a server with `config`; `dir` holds its SQLite file.
+    pub async fn start(config: Config, demo: bool, dir: Arc<TempDir>) -> TestApp {
         let app = App::build(&config, demo)
             .await
             .unwrap_or_else(|e| panic!("the test server must start: {e:#}"));
         let stop = CancellationToken::new();
         let test_app = TestApp {
             domain: app.domain().clone(),
+            hub: app.hub().clone(),
             router: app.router(),
             address: format!("http://127.0.0.1:{}", app.port()),
             stop: stop.clone(),
             config,
-            _dir: dir,
+            dir,
         };
         tokio::spawn(app.run_until_stopped(stop));
         test_app
+    }
+
+    /// Another server on the same database and bus (a second instance behind a balancer, or
+    /// the same one after a restart).
+    pub async fn another_instance(&self) -> TestApp {
+        Self::start(self.config.clone(), false, self.dir.clone()).await
+    }
+
+    /// Stops the server: live connections are closed, background tasks end.
+    pub fn stop(&self) {
+        self.stop.cancel();
+    }
+
+    /// The WebSocket URL of the GraphQL endpoint.
+    pub fn ws_url(&self) -> String {
+        format!("{}/graphql", self.address.replace("http://", "ws://"))
     }
 
     /// POSTs a GraphQL request and returns the whole response body.

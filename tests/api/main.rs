@@ -3,8 +3,10 @@
 //! Backend: SQLite (a fresh file per test) by default; set `LABINOV_TEST_DATABASE_URL` to a
 //! PostgreSQL URL to run every test in its own fresh schema there instead.
 
+mod clients;
 mod foundation;
 mod helpers;
+mod live;
 mod read;
 mod read_helpers;
 mod write;

@@ -1,0 +1,218 @@
+//! Real protocol clients for live tests: graphql-transport-ws, the legacy
+//! subscriptions-transport-ws, and GraphQL over SSE.
+
+use std::{pin::Pin, time::Duration};
+
+use futures_util::{SinkExt, Stream, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream,
+    tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
+};
+
+/// Longest wait for a message a test expects.
+pub const PATIENCE: Duration = Duration::from_secs(15);
+
+pub struct WsClient {
+    socket: WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>,
+    legacy: bool,
+}
+
+impl WsClient {
+    /// Connects and completes the protocol's handshake; `legacy` picks subscriptions-transport-ws.
+    pub async fn connect(url: &str, legacy: bool) -> WsClient {
+        let mut request = url.into_client_request().expect("a WebSocket URL");
+        let protocol = if legacy {
+            "graphql-ws"
+        } else {
+            "graphql-transport-ws"
+        };
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(protocol));
+        let (socket, response) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("the WebSocket opens");
+        assert_eq!(
+            response
+                .headers()
+                .get("sec-websocket-protocol")
+                .and_then(|v| v.to_str().ok()),
+            Some(protocol)
+        );
+        let mut client = WsClient { socket, legacy };
+        client
+            .send(json!({"type": "connection_init", "payload": {}}))
+            .await;
+        loop {
+            let message = client.receive().await.expect("a connection_ack");
+            if message["type"] == "connection_ack" {
+                break;
+            }
+        }
+        client
+    }
+
+    async fn send(&mut self, message: Value) {
+        self.socket
+            .send(Message::Text(message.to_string().into()))
+            .await
+            .expect("the message is sent");
+    }
+
+    /// The next protocol message (answering pings); None when the server closed.
+    async fn receive(&mut self) -> Option<Value> {
+        loop {
+            let message = tokio::time::timeout(PATIENCE, self.socket.next())
+                .await
+                .expect("a message within the patience window")?;
+            match message {
+                Ok(Message::Text(text)) => {
+                    let value: Value = serde_json::from_str(&text).expect("JSON");
+                    match value["type"].as_str() {
+                        Some("ping") => self.send(json!({"type": "pong"})).await,
+                        Some("ka") | Some("pong") => {}
+                        _ => return Some(value),
+                    }
+                }
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Starts an operation under `id`.
+    pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+        let kind = if self.legacy { "start" } else { "subscribe" };
+        self.send(
+            json!({"id": id, "type": kind, "payload": {"query": query, "variables": variables}}),
+        )
+        .await;
+    }
+
+    /// The next result of any operation: its `payload` (`data` and maybe `errors`).
+    pub async fn next_result(&mut self) -> Value {
+        loop {
+            let message = self
+                .receive()
+                .await
+                .expect("the server keeps the connection open");
+            match message["type"].as_str() {
+                Some("next") | Some("data") => return message["payload"].clone(),
+                Some("error") => return json!({"errors": message["payload"]}),
+                _ => {}
+            }
+        }
+    }
+
+    /// Waits `quiet` and fails if a result arrives meanwhile.
+    pub async fn expect_nothing_for(&mut self, quiet: Duration) {
+        let deadline = tokio::time::Instant::now() + quiet;
+        loop {
+            match tokio::time::timeout_at(deadline, self.socket.next()).await {
+                Err(_) => return,
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    let value: Value = serde_json::from_str(&text).expect("JSON");
+                    match value["type"].as_str() {
+                        Some("ping") => self.send(json!({"type": "pong"})).await,
+                        Some("ka") | Some("pong") => {}
+                        _ => panic!("expected silence, got {value}"),
+                    }
+                }
+                Ok(_) => return,
+            }
+        }
+    }
+
+    /// Reads until the server closes; returns the close code.
+    pub async fn close_code(&mut self) -> Option<u16> {
+        loop {
+            match tokio::time::timeout(PATIENCE, self.socket.next())
+                .await
+                .ok()?
+            {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => {}
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// A GraphQL-over-SSE subscription read with a plain HTTP client, as an EventSource would.
+pub struct SseClient {
+    body: Pin<Box<dyn Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buffer: String,
+}
+
+/// One server-sent event.
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    pub event: String,
+    pub id: Option<String>,
+    pub data: Value,
+}
+
+impl SseClient {
+    /// GETs the endpoint with `Accept: text/event-stream`, optionally resuming with `Last-Event-ID`.
+    pub async fn connect(
+        address: &str,
+        query: &str,
+        variables: Value,
+        last_event_id: Option<&str>,
+    ) -> SseClient {
+        let mut request = reqwest::Client::new()
+            .get(format!("{address}/graphql"))
+            .header("accept", "text/event-stream")
+            .query(&[("query", query), ("variables", &variables.to_string())]);
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        let response = request.send().await.expect("the server answers");
+        assert_eq!(response.status().as_u16(), 200);
+        assert!(
+            response
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("text/event-stream"))
+        );
+        SseClient {
+            body: Box::pin(response.bytes_stream()),
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event (keep-alive comments skipped); None when the stream ended.
+    pub async fn next_event(&mut self) -> Option<SseEvent> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut event = SseEvent {
+                    event: "message".into(),
+                    id: None,
+                    data: Value::Null,
+                };
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        event.event = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("id:") {
+                        event.id = Some(v.trim().to_owned());
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim_start());
+                    }
+                }
+                if block.lines().all(|l| l.starts_with(':') || l.is_empty()) {
+                    continue;
+                }
+                event.data = serde_json::from_str(&data).unwrap_or(Value::Null);
+                return Some(event);
+            }
+            let chunk = tokio::time::timeout(PATIENCE, self.body.next())
+                .await
+                .expect("an event within the patience window")?;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk.ok()?));
+        }
+    }
+}

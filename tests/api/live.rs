@@ -1,0 +1,680 @@
+//! Live delivery: real sockets, real protocols, real Redis. Every subscription here resumes
+//! from a cursor, so what it must receive does not depend on when the server registered it.
+
+use std::{sync::Arc, time::Duration};
+
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+use crate::{
+    clients::{SseClient, WsClient},
+    helpers::{TestApp, fresh_config},
+};
+
+const EVENTS: &str = "subscription($f: PipelineEventFilter, $after: String) {
+    pipelineEvents(filter: $f, after: $after) { cursor sequence kind stage actor regency { code } idea { id title stage } } }";
+
+/// A demo app whose listener polls the database quickly (as a production one does).
+async fn live_app() -> TestApp {
+    let (mut config, dir) = fresh_config();
+    config.live_poll_ms = 200;
+    TestApp::start(config, true, Arc::new(dir)).await
+}
+
+/// The Redis URL CI provides; live tests that need Redis are skipped without it (the plain
+/// `cargo test` on a machine without services), and CI runs them against its Redis.
+fn redis_url() -> Option<String> {
+    std::env::var("LABINOV_TEST_REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+fn unique_prefix() -> String {
+    format!(
+        "labinov-test-{}-{}:",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default()
+    )
+}
+
+/// The cursor of the latest event in a regency: subscribing after it gets every later event.
+async fn cursor_now(app: &TestApp, code: &str) -> String {
+    let data = app
+        .data(
+            "query($c: String!) { pipelineEvents(filter: {regencyCodes: [$c]}, last: 1) { nodes { cursor } } }",
+            json!({"c": code}),
+        )
+        .await;
+    data["pipelineEvents"]["nodes"][0]["cursor"]
+        .as_str()
+        .expect("a cursor")
+        .to_owned()
+}
+
+/// An active idea at DIAGNOSE in a regency: (id, version).
+async fn an_idea(app: &TestApp, code: &str) -> (Value, i64) {
+    let data = app
+        .data(
+            "query($c: String!) { ideas(filter: {regencyCodes: [$c], stages: [DIAGNOSE], statuses: [ACTIVE]}, first: 1) { nodes { id version } } }",
+            json!({"c": code}),
+        )
+        .await;
+    let idea = &data["ideas"]["nodes"][0];
+    (
+        idea["id"].clone(),
+        idea["version"].as_i64().expect("a version"),
+    )
+}
+
+/// Renames an idea `n` times (one IDEA_UPDATED event each); returns the next version.
+async fn rename(app: &TestApp, id: &Value, mut version: i64, n: usize, label: &str) -> i64 {
+    for i in 0..n {
+        let data = app
+            .data(
+                "mutation($id: ID!, $v: Int!, $t: String!) { updateIdea(input: {id: $id, version: $v, title: $t}) { idea { version } } }",
+                json!({"id": id, "v": version, "t": format!("{label} {i}")}),
+            )
+            .await;
+        version = data["updateIdea"]["idea"]["version"]
+            .as_i64()
+            .expect("a version");
+    }
+    version
+}
+
+fn event_of(result: &Value) -> &Value {
+    assert!(result.get("errors").is_none(), "{result}");
+    &result["data"]["pipelineEvents"]
+}
+
+#[tokio::test]
+async fn a_mutation_reaches_graphql_ws_legacy_ws_and_sse_subscribers() {
+    let app = live_app().await;
+    let after = cursor_now(&app, "63.03").await;
+    let variables = json!({"f": {"regencyCodes": ["63.03"]}, "after": after});
+
+    let mut modern = WsClient::connect(&app.ws_url(), false).await;
+    modern.subscribe("1", EVENTS, variables.clone()).await;
+    let mut legacy = WsClient::connect(&app.ws_url(), true).await;
+    legacy.subscribe("1", EVENTS, variables.clone()).await;
+    let mut sse = SseClient::connect(&app.address, EVENTS, variables, None).await;
+
+    let (id, version) = an_idea(&app, "63.03").await;
+    let moved = app
+        .data(
+            "mutation($id: ID!, $v: Int!) { advanceIdea(input: {id: $id, version: $v}) { event { sequence } } }",
+            json!({"id": id, "v": version}),
+        )
+        .await;
+    let sequence = moved["advanceIdea"]["event"]["sequence"].clone();
+
+    let from_modern = modern.next_result().await;
+    let from_legacy = legacy.next_result().await;
+    let from_sse = sse.next_event().await.expect("an SSE event");
+    assert_eq!(from_sse.event, "next");
+    for event in [
+        event_of(&from_modern),
+        event_of(&from_legacy),
+        event_of(&from_sse.data),
+    ] {
+        assert_eq!(event["kind"], "IDEA_ADVANCED");
+        assert_eq!(event["sequence"], sequence);
+        assert_eq!(event["idea"]["id"], id);
+        assert_eq!(event["idea"]["stage"], "DESIGN");
+        assert_eq!(event["regency"]["code"], "63.03");
+    }
+    // SSE events carry the cursor as their id, so an EventSource resumes by itself.
+    assert_eq!(
+        from_sse.id.as_deref(),
+        event_of(&from_sse.data)["cursor"].as_str()
+    );
+}
+
+#[tokio::test]
+async fn a_subscriber_that_missed_50_events_gets_exactly_those_in_order() {
+    let app = live_app().await;
+    let after = cursor_now(&app, "33.03").await;
+    let variables = json!({"f": {"regencyCodes": ["33.03"]}, "after": after});
+    let (id, version) = an_idea(&app, "33.03").await;
+
+    let mut client = WsClient::connect(&app.ws_url(), false).await;
+    client.subscribe("a", EVENTS, variables).await;
+    let version = rename(&app, &id, version, 1, "before").await;
+    let first = client.next_result().await;
+    let last_seen = event_of(&first).clone();
+    drop(client);
+
+    let version = rename(&app, &id, version, 50, "missed").await;
+
+    let mut client = WsClient::connect(&app.ws_url(), false).await;
+    client
+        .subscribe(
+            "b",
+            EVENTS,
+            json!({"f": {"regencyCodes": ["33.03"]}, "after": last_seen["cursor"]}),
+        )
+        .await;
+    let start = last_seen["sequence"].as_i64().expect("a sequence");
+    for n in 1..=50 {
+        let result = client.next_result().await;
+        let event = event_of(&result);
+        assert_eq!(
+            event["sequence"],
+            start + n,
+            "in order, none skipped or repeated"
+        );
+        assert_eq!(event["kind"], "IDEA_UPDATED");
+    }
+    client.expect_nothing_for(Duration::from_millis(400)).await;
+    // And the stream goes on live after the replay, with no duplicate at the seam.
+    rename(&app, &id, version, 1, "live").await;
+    let result = client.next_result().await;
+    assert_eq!(event_of(&result)["sequence"], start + 51);
+}
+
+#[tokio::test]
+async fn filters_deliver_only_matching_events() {
+    let app = live_app().await;
+    let after = cursor_now(&app, "63.03").await;
+    let (id, version) = an_idea(&app, "63.03").await;
+    let mut stalls = WsClient::connect(&app.ws_url(), false).await;
+    stalls
+        .subscribe(
+            "s",
+            EVENTS,
+            json!({"f": {"regencyCodes": ["63.03"], "kinds": ["IDEA_STALLED"]}, "after": after}),
+        )
+        .await;
+    let mut one_idea = WsClient::connect(&app.ws_url(), false).await;
+    one_idea
+        .subscribe("i", EVENTS, json!({"f": {"ideaId": id}, "after": after}))
+        .await;
+    let mut design = WsClient::connect(&app.ws_url(), false).await;
+    design
+        .subscribe(
+            "d",
+            EVENTS,
+            json!({"f": {"regencyCodes": ["63.03"], "stages": ["DESIGN"]}, "after": after}),
+        )
+        .await;
+
+    // Another idea changes first: only the regency-wide stage filter may see it, and it stays at DIAGNOSE.
+    let other = app
+        .data("{ ideas(filter: {regencyCodes: [\"63.03\"], stages: [DIAGNOSE], statuses: [ACTIVE]}, first: 2) { nodes { id version } } }", json!({}))
+        .await;
+    let other = &other["ideas"]["nodes"][1];
+    rename(
+        &app,
+        &other["id"],
+        other["version"].as_i64().unwrap_or_default(),
+        1,
+        "lain",
+    )
+    .await;
+    let moved = app
+        .data("mutation($id: ID!, $v: Int!) { advanceIdea(input: {id: $id, version: $v}) { idea { version } } }", json!({"id": id, "v": version}))
+        .await;
+    let version = moved["advanceIdea"]["idea"]["version"]
+        .as_i64()
+        .expect("version");
+    app.data(
+        "mutation($id: ID!, $v: Int!) { stallIdea(input: {id: $id, version: $v, reason: \"mutasi\"}) { idea { version } } }",
+        json!({"id": id, "v": version}),
+    )
+    .await;
+
+    let stalled = stalls.next_result().await;
+    assert_eq!(event_of(&stalled)["kind"], "IDEA_STALLED");
+    stalls.expect_nothing_for(Duration::from_millis(400)).await;
+
+    let kinds: Vec<Value> = [one_idea.next_result().await, one_idea.next_result().await]
+        .iter()
+        .map(|r| event_of(r)["kind"].clone())
+        .collect();
+    assert_eq!(kinds, [json!("IDEA_ADVANCED"), json!("IDEA_STALLED")]);
+    one_idea
+        .expect_nothing_for(Duration::from_millis(400))
+        .await;
+
+    for expected in ["IDEA_ADVANCED", "IDEA_STALLED"] {
+        let result = design.next_result().await;
+        assert_eq!(event_of(&result)["kind"], expected);
+        assert_eq!(event_of(&result)["stage"], "DESIGN");
+    }
+    design.expect_nothing_for(Duration::from_millis(400)).await;
+}
+
+#[tokio::test]
+async fn funnel_snapshots_always_equal_the_funnel_query() {
+    let app = live_app().await;
+    const FUNNEL: &str = "{ total active stalled dropped launched stages { stage reached current conversion } commitments { signed fulfilled } }";
+    let subscription = format!(
+        "subscription {{ funnel(filter: {{regencyCodes: [\"72.01\"]}}) {{ cursor funnel {FUNNEL} }} }}"
+    );
+    let query = format!("{{ funnel(filter: {{regencyCodes: [\"72.01\"]}}) {FUNNEL} }}");
+    let mut client = WsClient::connect(&app.ws_url(), false).await;
+    client.subscribe("f", &subscription, json!({})).await;
+    let first = client.next_result().await;
+    let now = app.data(&query, json!({})).await;
+    assert_eq!(first["data"]["funnel"]["funnel"], now["funnel"]);
+    assert!(first["data"]["funnel"]["cursor"].is_string());
+
+    // A burst of changes: a stalled idea resumes, then is dropped.
+    let stalled = app
+        .data("{ ideas(filter: {regencyCodes: [\"72.01\"], statuses: [STALLED]}, first: 1) { nodes { id version } } }", json!({}))
+        .await;
+    let idea = &stalled["ideas"]["nodes"][0];
+    let v = idea["version"].as_i64().expect("version");
+    app.data("mutation($id: ID!, $v: Int!) { resumeIdea(input: {id: $id, version: $v, reason: \"dana ada\"}) { idea { id } } }", json!({"id": idea["id"], "v": v})).await;
+    app.data("mutation($id: ID!, $v: Int!) { dropIdea(input: {id: $id, version: $v, reason: \"tidak jadi\"}) { idea { id } } }", json!({"id": idea["id"], "v": v + 1})).await;
+    let after = app.data(&query, json!({})).await;
+    // Snapshots may coalesce the burst; the last one equals the query.
+    let mut snapshot = client.next_result().await;
+    while snapshot["data"]["funnel"]["funnel"] != after["funnel"] {
+        assert_ne!(
+            snapshot["data"]["funnel"]["funnel"], first["data"]["funnel"]["funnel"],
+            "a snapshot after a change differs"
+        );
+        snapshot = client.next_result().await;
+    }
+    assert_eq!(
+        snapshot["data"]["funnel"]["funnel"]["dropped"],
+        now["funnel"]["dropped"].as_u64().unwrap_or_default() + 1
+    );
+    client.expect_nothing_for(Duration::from_millis(400)).await;
+}
+
+#[tokio::test]
+async fn the_idea_subscription_shows_the_idea_now_and_after_each_change() {
+    let app = live_app().await;
+    let (id, version) = an_idea(&app, "63.03").await;
+    let mut client = WsClient::connect(&app.ws_url(), true).await;
+    client
+        .subscribe(
+            "x",
+            "subscription($id: ID!) { idea(id: $id) { id stage version history { decision } } }",
+            json!({"id": id}),
+        )
+        .await;
+    let now = client.next_result().await;
+    assert_eq!(now["data"]["idea"]["stage"], "DIAGNOSE");
+    app.data("mutation($id: ID!, $v: Int!) { advanceIdea(input: {id: $id, version: $v}) { idea { id } } }", json!({"id": id, "v": version}))
+        .await;
+    let moved = client.next_result().await;
+    assert_eq!(moved["data"]["idea"]["stage"], "DESIGN");
+    assert_eq!(moved["data"]["idea"]["version"], version + 1);
+    assert_eq!(
+        moved["data"]["idea"]["history"]
+            .as_array()
+            .and_then(|h| h.last())
+            .cloned(),
+        Some(json!({"decision": "ADVANCE"}))
+    );
+}
+
+#[tokio::test]
+async fn subscribers_resume_without_loss_after_a_server_restart() {
+    let first = live_app().await;
+    let after = cursor_now(&first, "63.03").await;
+    let (id, version) = an_idea(&first, "63.03").await;
+    let mut ws = WsClient::connect(&first.ws_url(), false).await;
+    ws.subscribe(
+        "r",
+        EVENTS,
+        json!({"f": {"regencyCodes": ["63.03"]}, "after": after}),
+    )
+    .await;
+    let mut sse = SseClient::connect(
+        &first.address,
+        EVENTS,
+        json!({"f": {"regencyCodes": ["63.03"]}, "after": after}),
+        None,
+    )
+    .await;
+    let version = rename(&first, &id, version, 3, "sebelum").await;
+    let mut ws_cursor = Value::Null;
+    let mut sse_id = None;
+    let mut start = 0;
+    for _ in 0..3 {
+        let event = event_of(&ws.next_result().await).clone();
+        start = event["sequence"].as_i64().unwrap_or_default();
+        ws_cursor = event["cursor"].clone();
+        sse_id = sse.next_event().await.and_then(|e| e.id);
+    }
+
+    first.stop();
+    assert_eq!(
+        ws.close_code().await,
+        Some(1012),
+        "the WebSocket closes with 'service restart'"
+    );
+    while sse.next_event().await.is_some() {}
+
+    // Writes continue while nobody listens (here through the restarted server's domain).
+    let second = first.another_instance().await;
+    let version = rename(&second, &id, version, 5, "sesudah").await;
+
+    let mut ws = WsClient::connect(&second.ws_url(), false).await;
+    ws.subscribe(
+        "r",
+        EVENTS,
+        json!({"f": {"regencyCodes": ["63.03"]}, "after": ws_cursor}),
+    )
+    .await;
+    let mut sse = SseClient::connect(
+        &second.address,
+        EVENTS,
+        json!({"f": {"regencyCodes": ["63.03"]}}),
+        sse_id.as_deref(),
+    )
+    .await;
+    for n in 1..=5 {
+        assert_eq!(event_of(&ws.next_result().await)["sequence"], start + n);
+        let event = sse.next_event().await.expect("an SSE event");
+        assert_eq!(
+            event_of(&event.data)["sequence"],
+            start + n,
+            "SSE resumes from Last-Event-ID"
+        );
+    }
+    rename(&second, &id, version, 1, "live").await;
+    assert_eq!(event_of(&ws.next_result().await)["sequence"], start + 6);
+}
+
+#[tokio::test]
+async fn a_slow_subscriber_is_caught_up_from_the_database_and_never_skips() {
+    let app = TestApp::with_demo().await;
+    let after = cursor_now(&app, "33.03").await;
+    let filter = labinov::domain::listing::EventFilter {
+        regency_codes: Some(vec!["33.03".into()]),
+        ..Default::default()
+    };
+    let slow = labinov::live::stream::pipeline_events(
+        app.domain.clone(),
+        app.hub.clone(),
+        filter.clone(),
+        Some(after.clone()),
+    )
+    .await
+    .expect("a stream");
+    let fast = labinov::live::stream::pipeline_events(
+        app.domain.clone(),
+        app.hub.clone(),
+        filter,
+        Some(after),
+    )
+    .await
+    .expect("a stream");
+    let fast_reader = tokio::spawn(async move {
+        let mut fast = Box::pin(fast);
+        let mut seen = Vec::new();
+        while seen.len() < 5000 {
+            let delivery = tokio::time::timeout(crate::clients::PATIENCE, fast.next())
+                .await
+                .expect("in time")
+                .expect("open")
+                .expect("ok");
+            seen.push(delivery.event.seq);
+        }
+        seen
+    });
+    // 5000 events in one transaction: more than the live broadcast buffers, so the slow
+    // subscriber, which reads nothing meanwhile, lags behind.
+    let units = app
+        .data(
+            "{ units(filter: {regencyCodes: [\"33.03\"]}, first: 1) { nodes { name } } }",
+            json!({}),
+        )
+        .await;
+    let unit = units["units"]["nodes"][0]["name"]
+        .as_str()
+        .expect("a unit")
+        .to_owned();
+    let cohort = app
+        .data(
+            "{ cohorts(filter: {regencyCodes: [\"33.03\"]}) { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    let mut csv = String::from("title,unit,problem,type,form,affairs_area,initiator\n");
+    for n in 0..5000 {
+        csv.push_str(&format!(
+            "Ide {n},{unit},Masalah,DIGITAL,GOVERNANCE,Umum,ASN\n"
+        ));
+    }
+    app.data(
+        "mutation($c: ID!, $csv: String!) { importIdeas(input: {cohortId: $c, csv: $csv}) { imported } }",
+        json!({"c": cohort["cohorts"]["nodes"][0]["id"], "csv": csv}),
+    )
+    .await;
+    let fast_seen = fast_reader.await.expect("the fast reader");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut slow = Box::pin(slow);
+    let mut slow_seen = Vec::new();
+    while slow_seen.len() < 5000 {
+        let delivery = tokio::time::timeout(crate::clients::PATIENCE, slow.next())
+            .await
+            .expect("in time")
+            .expect("open")
+            .expect("ok");
+        slow_seen.push(delivery.event.seq);
+    }
+    let first = fast_seen[0];
+    let expected: Vec<i64> = (first..first + 5000).collect();
+    assert_eq!(fast_seen, expected);
+    assert_eq!(
+        slow_seen, expected,
+        "the slow subscriber got every event, in order"
+    );
+}
+
+#[tokio::test]
+async fn a_cursor_older_than_the_retained_events_is_cursor_expired() {
+    let app = live_app().await;
+    let old = cursor_now(&app, "63.03").await;
+    let (id, version) = an_idea(&app, "63.03").await;
+    rename(&app, &id, version, 2, "x").await;
+    // Retention removes everything up to now.
+    let deleted = app
+        .domain
+        .prune_events_before(chrono::Utc::now() + chrono::Duration::seconds(1))
+        .await
+        .map_err(|e| e.message().to_owned())
+        .expect("prune");
+    assert!(deleted > 0);
+    let mut client = WsClient::connect(&app.ws_url(), false).await;
+    client
+        .subscribe(
+            "e",
+            EVENTS,
+            json!({"f": {"regencyCodes": ["63.03"]}, "after": old}),
+        )
+        .await;
+    let result = client.next_result().await;
+    let errors = &result["errors"];
+    assert_eq!(
+        errors[0]["extensions"]["code"], "CURSOR_EXPIRED",
+        "{result}"
+    );
+    client
+        .subscribe("m", EVENTS, json!({"after": "nonsense"}))
+        .await;
+    let malformed = client.next_result().await;
+    assert_eq!(
+        malformed["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{malformed}"
+    );
+}
+
+/// A redis-server of the test's own on a free port, killed when dropped.
+struct OwnRedis {
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl OwnRedis {
+    fn start_on(port: u16) -> OwnRedis {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server runs (it is installed where CI runs the Redis tests)");
+        let mut redis = OwnRedis {
+            port,
+            child: Some(child),
+        };
+        redis.wait_ready();
+        redis
+    }
+
+    fn start() -> OwnRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        Self::start_on(port)
+    }
+
+    fn wait_ready(&mut self) {
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("redis-server did not start on port {}", self.port);
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[tokio::test]
+async fn two_instances_sharing_one_redis_deliver_each_others_writes() {
+    let Some(redis) = redis_url() else {
+        eprintln!("skipped: set LABINOV_TEST_REDIS_URL to run the Redis tests (CI does)");
+        return;
+    };
+    let (mut config, dir) = fresh_config();
+    config.redis_url = Some(redis);
+    config.redis_channel_prefix = unique_prefix();
+    // No database poll: what reaches the second instance comes through Redis.
+    config.live_poll_ms = 3_600_000;
+    let writer = TestApp::start(config, true, Arc::new(dir)).await;
+    let reader = writer.another_instance().await;
+    let after = cursor_now(&writer, "63.03").await;
+    let mut client = WsClient::connect(&reader.ws_url(), false).await;
+    client
+        .subscribe(
+            "x",
+            EVENTS,
+            json!({"f": {"regencyCodes": ["63.03"]}, "after": after}),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (id, version) = an_idea(&writer, "63.03").await;
+    rename(&writer, &id, version, 3, "via redis").await;
+    let start = event_of(&client.next_result().await)["sequence"]
+        .as_i64()
+        .expect("a sequence");
+    for n in 1..=2 {
+        assert_eq!(event_of(&client.next_result().await)["sequence"], start + n);
+    }
+}
+
+#[tokio::test]
+async fn no_event_is_lost_or_repeated_when_redis_dies_and_returns() {
+    if redis_url().is_none() {
+        eprintln!("skipped: set LABINOV_TEST_REDIS_URL to run the Redis tests (CI does)");
+        return;
+    }
+    let mut redis = OwnRedis::start();
+    let (mut config, dir) = fresh_config();
+    config.redis_url = Some(redis.url());
+    config.redis_channel_prefix = unique_prefix();
+    config.live_poll_ms = 3_600_000;
+    let writer = TestApp::start(config, true, Arc::new(dir)).await;
+    let reader = writer.another_instance().await;
+    let after = cursor_now(&writer, "72.01").await;
+    let mut client = WsClient::connect(&reader.ws_url(), false).await;
+    client
+        .subscribe(
+            "k",
+            EVENTS,
+            json!({"f": {"regencyCodes": ["72.01"]}, "after": after}),
+        )
+        .await;
+    let data = writer
+        .data(
+            "{ ideas(filter: {regencyCodes: [\"72.01\"]}, first: 1) { nodes { id version } } }",
+            json!({}),
+        )
+        .await;
+    let id = data["ideas"]["nodes"][0]["id"].clone();
+    let mut version = data["ideas"]["nodes"][0]["version"]
+        .as_i64()
+        .expect("version");
+
+    version = rename(&writer, &id, version, 10, "sebelum").await;
+    let first = event_of(&client.next_result().await)["sequence"]
+        .as_i64()
+        .expect("a sequence");
+    let mut received = vec![first];
+    for _ in 1..10 {
+        received.push(
+            event_of(&client.next_result().await)["sequence"]
+                .as_i64()
+                .unwrap_or_default(),
+        );
+    }
+
+    redis.kill();
+    // Writes go on while Redis is down.
+    version = rename(&writer, &id, version, 10, "padam").await;
+    for _ in 0..10 {
+        received.push(
+            event_of(&client.next_result().await)["sequence"]
+                .as_i64()
+                .unwrap_or_default(),
+        );
+    }
+
+    let _redis = OwnRedis::start_on(redis.port);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    rename(&writer, &id, version, 10, "pulih").await;
+    for _ in 0..10 {
+        received.push(
+            event_of(&client.next_result().await)["sequence"]
+                .as_i64()
+                .unwrap_or_default(),
+        );
+    }
+    assert_eq!(received, (first..first + 30).collect::<Vec<_>>());
+    client.expect_nothing_for(Duration::from_millis(500)).await;
+}
