@@ -10,7 +10,8 @@ use serde_json::json;
 use super::{
     Domain,
     write::{
-        Actor, NewEvent, Written, not_in_future, on_unique, optional_text, required_text, stale,
+        Actor, NewEvent, Written, for_update, not_in_future, on_unique, optional_text,
+        required_text,
     },
 };
 use crate::error::{DomainError, DomainResult};
@@ -189,13 +190,7 @@ impl Domain {
         changes: RegencyChanges,
     ) -> DomainResult<Written<regency::Model>> {
         let txn = self.begin_write().await?;
-        let current = regency::Entity::find_by_id(id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| DomainError::not_found("No regency with this id exists."))?;
-        if current.version != version {
-            return Err(stale("regency", version, current.version));
-        }
+        let current = for_update::<regency::Entity>(&txn, id, version, "regency").await?;
         let mut row: regency::ActiveModel = current.clone().into();
         if let Some(name) = &changes.name {
             row.name = Set(required_text("The regency name", name, 200)?);
@@ -298,13 +293,7 @@ impl Domain {
         changes: UnitChanges,
     ) -> DomainResult<Written<unit::Model>> {
         let txn = self.begin_write().await?;
-        let current = unit::Entity::find_by_id(id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| DomainError::not_found("No unit with this id exists."))?;
-        if current.version != version {
-            return Err(stale("unit", version, current.version));
-        }
+        let current = for_update::<unit::Entity>(&txn, id, version, "unit").await?;
         let mut row: unit::ActiveModel = current.clone().into();
         if let Some(name) = &changes.name {
             row.name = Set(required_text("The unit name", name, 200)?);
@@ -414,13 +403,7 @@ impl Domain {
         changes: CohortChanges,
     ) -> DomainResult<Written<cohort::Model>> {
         let txn = self.begin_write().await?;
-        let current = cohort::Entity::find_by_id(id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| DomainError::not_found("No cohort with this id exists."))?;
-        if current.version != version {
-            return Err(stale("cohort", version, current.version));
-        }
+        let current = for_update::<cohort::Entity>(&txn, id, version, "cohort").await?;
         let mut row: cohort::ActiveModel = current.clone().into();
         if let Some(name) = &changes.name {
             row.name = Set(required_text("The cohort name", name, 200)?);
@@ -505,13 +488,7 @@ impl Domain {
         fields: MentorFields,
     ) -> DomainResult<mentor::Model> {
         let txn = self.begin_write().await?;
-        let current = mentor::Entity::find_by_id(id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| DomainError::not_found("No mentor with this id exists."))?;
-        if current.version != version {
-            return Err(stale("mentor", version, current.version));
-        }
+        let current = for_update::<mentor::Entity>(&txn, id, version, "mentor").await?;
         let mut row: mentor::ActiveModel = current.clone().into();
         if let Some(name) = &fields.name {
             row.name = Set(required_text("The mentor's name", name, 200)?);

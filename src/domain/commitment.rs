@@ -8,7 +8,7 @@ use serde_json::json;
 use super::{
     Domain,
     pipeline::{self, CommitmentAction},
-    write::{Actor, NewEvent, Written, not_in_future, optional_text, required_text, stale},
+    write::{Actor, NewEvent, Written, for_update, not_in_future, optional_text, required_text},
 };
 use crate::error::{DomainError, DomainResult};
 
@@ -130,13 +130,7 @@ impl Domain {
             .map(|d| not_in_future("The signing date", d))
             .transpose()?;
         let txn = self.begin_write().await?;
-        let current = commitment::Entity::find_by_id(id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| DomainError::not_found("No commitment with this id exists."))?;
-        if current.version != version {
-            return Err(stale("commitment", version, current.version));
-        }
+        let current = for_update::<commitment::Entity>(&txn, id, version, "commitment").await?;
         let next = pipeline::commitment_step(current.status, action)?;
         let mut row: commitment::ActiveModel = current.clone().into();
         row.status = Set(next);

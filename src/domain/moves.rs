@@ -16,7 +16,7 @@ use serde_json::json;
 use super::{
     Domain,
     pipeline::{self, IdeaState},
-    write::{Actor, NewEvent, Written, not_in_future, optional_text, required_text, stale},
+    write::{Actor, NewEvent, Written, for_update, not_in_future, optional_text, required_text},
 };
 use crate::error::{DomainError, DomainResult};
 
@@ -113,22 +113,6 @@ impl Domain {
         Ok(unit)
     }
 
-    async fn idea_for_write(
-        &self,
-        txn: &DatabaseTransaction,
-        id: i32,
-        version: i32,
-    ) -> DomainResult<idea::Model> {
-        let idea = idea::Entity::find_by_id(id)
-            .one(txn)
-            .await?
-            .ok_or_else(|| DomainError::not_found("No idea with this id exists."))?;
-        if idea.version != version {
-            return Err(stale("idea", version, idea.version));
-        }
-        Ok(idea)
-    }
-
     /// Inserts a checked idea with its submission in the trail; the caller records the event.
     pub(crate) async fn insert_idea(
         &self,
@@ -216,7 +200,7 @@ impl Domain {
         changes: IdeaChanges,
     ) -> DomainResult<Written<idea::Model>> {
         let txn = self.begin_write().await?;
-        let current = self.idea_for_write(&txn, id, version).await?;
+        let current = for_update::<idea::Entity>(&txn, id, version, "idea").await?;
         let mut row: idea::ActiveModel = current.clone().into();
         if let Some(title) = &changes.title {
             row.title = Set(required_text("The title", title, TITLE_MAX)?);
@@ -316,7 +300,7 @@ impl Domain {
     ) -> DomainResult<Written<Move>> {
         let reason = optional_text("The reason", reason.as_deref(), 2000)?;
         let txn = self.begin_write().await?;
-        let current = self.idea_for_write(&txn, id, version).await?;
+        let current = for_update::<idea::Entity>(&txn, id, version, "idea").await?;
         let state = IdeaState {
             stage: current.stage,
             status: current.status,

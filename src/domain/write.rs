@@ -149,6 +149,53 @@ impl Domain {
     }
 }
 
+/// Rows clients change with the version they read.
+pub(crate) trait Versioned {
+    fn version(&self) -> i32;
+}
+
+macro_rules! versioned {
+    ($($model:path),+) => {
+        $(impl Versioned for $model {
+            fn version(&self) -> i32 {
+                self.version
+            }
+        })+
+    };
+}
+
+versioned!(
+    entity::regency::Model,
+    entity::unit::Model,
+    entity::cohort::Model,
+    entity::mentor::Model,
+    entity::commitment::Model,
+    entity::idea::Model
+);
+
+/// Reads the row a write changes, inside its transaction: NOT_FOUND if it is gone, CONFLICT if
+/// its version is not the one the client read.
+pub(crate) async fn for_update<E>(
+    txn: &DatabaseTransaction,
+    id: i32,
+    version: i32,
+    what: &str,
+) -> DomainResult<E::Model>
+where
+    E: EntityTrait,
+    E::Model: Versioned,
+    <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<i32>,
+{
+    let current = E::find_by_id(id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| DomainError::not_found(format!("No {what} with this id exists.")))?;
+    if current.version() != version {
+        return Err(stale(what, version, current.version()));
+    }
+    Ok(current)
+}
+
 /// A required text field: trimmed, not blank, at most `max` characters.
 pub fn required_text(label: &str, value: &str, max: usize) -> DomainResult<String> {
     let value = value.trim();
