@@ -9,14 +9,6 @@ use super::Domain;
 use crate::error::DomainResult;
 
 impl Domain {
-    /// All regencies, by Kemendagri code.
-    pub async fn regencies(&self) -> DomainResult<Vec<regency::Model>> {
-        Ok(regency::Entity::find()
-            .order_by_asc(regency::Column::Code)
-            .all(self.db())
-            .await?)
-    }
-
     pub async fn regency_by_code(&self, code: &str) -> DomainResult<Option<regency::Model>> {
         Ok(regency::Entity::find()
             .filter(regency::Column::Code.eq(code.trim()))
