@@ -678,3 +678,65 @@ async fn no_event_is_lost_or_repeated_when_redis_dies_and_returns() {
     assert_eq!(received, (first..first + 30).collect::<Vec<_>>());
     client.expect_nothing_for(Duration::from_millis(500)).await;
 }
+
+#[tokio::test]
+async fn a_jump_in_sequence_is_filled_from_the_database_before_delivery() {
+    // The listener never polls here, so the events of a writer whose publishing is lost (a
+    // second process writing to the same database) can only reach subscribers through the
+    // gap fill triggered by the next event that does arrive.
+    let app = TestApp::with_demo().await;
+    let silent = labinov::app::connect_and_migrate(&app.config)
+        .await
+        .expect("a second process");
+    let after = cursor_now(&app, "63.03").await;
+    let mut client = WsClient::connect(&app.ws_url(), false).await;
+    client
+        .subscribe(
+            "g",
+            EVENTS,
+            json!({"f": {"regencyCodes": ["63.03"]}, "after": after}),
+        )
+        .await;
+    let (id, version) = an_idea(&app, "63.03").await;
+    let version = rename(&app, &id, version, 1, "first").await;
+    let start = event_of(&client.next_result().await)["sequence"]
+        .as_i64()
+        .expect("a sequence");
+
+    let raw_id = labinov::graphql::ids::decode(
+        labinov::graphql::ids::Kind::Idea,
+        &async_graphql::ID(id.as_str().unwrap_or_default().to_owned()),
+    )
+    .map_err(|e| e.message().to_owned())
+    .expect("an idea id");
+    let actor = labinov::domain::write::Actor::named("another process");
+    let mut v = version as i32;
+    for n in 0..3 {
+        let changes = labinov::domain::moves::IdeaChanges {
+            title: Some(format!("unpublished {n}")),
+            ..Default::default()
+        };
+        v = silent
+            .update_idea(&actor, raw_id, v, changes)
+            .await
+            .map_err(|e| e.message().to_owned())
+            .expect("a write")
+            .value
+            .version;
+    }
+    client.expect_nothing_for(Duration::from_millis(300)).await;
+    rename(&app, &id, i64::from(v), 1, "published").await;
+    for n in 1..=4 {
+        let result = client.next_result().await;
+        let event = event_of(&result);
+        assert_eq!(event["sequence"], start + n);
+        assert_eq!(
+            event["actor"],
+            if n < 4 {
+                "another process"
+            } else {
+                "anonymous"
+            }
+        );
+    }
+}
