@@ -11,7 +11,7 @@ use axum::{
         FromRequest, FromRequestParts, Request, State,
         ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade},
     },
-    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header},
     response::{
         Html, IntoResponse, Response,
         sse::{Event, KeepAlive, Sse},
@@ -21,7 +21,10 @@ use axum::{
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    limit::RequestBodyLimitLayer,
+};
 
 use crate::{
     config::Config,
@@ -45,6 +48,8 @@ pub struct AppState {
     pub keepalive: Duration,
     /// Cancelled when the server stops: live connections close so clients reconnect.
     pub stop: CancellationToken,
+    /// Origins other sites may call the API from.
+    pub cors_origins: Vec<String>,
 }
 
 /// A built application bound to its port, ready to run.
@@ -83,6 +88,7 @@ impl App {
                 hub,
                 keepalive: Duration::from_secs(config.keepalive_secs.max(1)),
                 stop,
+                cors_origins: config.cors_origins.clone(),
             },
         })
     }
@@ -142,11 +148,44 @@ pub async fn connect_and_migrate(config: &Config) -> anyhow::Result<Domain> {
 }
 
 fn router(state: AppState) -> Router {
-    Router::new()
+    let cors = cors(&state.cors_origins);
+    let router = Router::new()
         .route("/", get(graphiql))
         .route("/graphql", get(graphql_entry).post(graphql_entry))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .with_state(state)
+        .with_state(state);
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
+}
+
+/// CORS for dashboards served from other origins; none unless configured.
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    let origins: Vec<&str> = origins
+        .iter()
+        .map(|o| o.trim())
+        .filter(|o| !o.is_empty())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.contains(&"*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([
+                header::CONTENT_TYPE,
+                header::AUTHORIZATION,
+                header::ACCEPT,
+                HeaderName::from_static("last-event-id"),
+            ]),
+    )
 }
 
 async fn graphiql() -> impl IntoResponse {

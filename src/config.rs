@@ -138,6 +138,16 @@ pub struct Config {
     )]
     pub listen: SocketAddr,
 
+    /// Browser origins allowed to call the API from other sites (CORS), comma-separated, e.g.
+    /// `https://dashboard.banjarkab.go.id`; `*` allows any origin. None by default.
+    #[arg(
+        long,
+        env = "LABINOV_CORS_ORIGINS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub cors_origins: Vec<String>,
+
     /// Log as JSON lines instead of human-readable text (the level comes from RUST_LOG).
     #[arg(long, env = "LABINOV_LOG_JSON", global = true)]
     pub log_json: bool,
@@ -174,6 +184,7 @@ impl Config {
             event_retention_days: 0,
             keepalive_secs: 15,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            cors_origins: Vec::new(),
             log_json: false,
             default_page_size: 20,
             max_page_size: 100,

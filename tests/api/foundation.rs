@@ -380,3 +380,35 @@ fn the_cli_prints_the_schema_and_explains_itself() {
         assert!(help.contains(word), "--help mentions {word}");
     }
 }
+
+#[tokio::test]
+async fn browsers_on_other_origins_are_allowed_only_when_configured() {
+    let preflight = |app: &TestApp| {
+        reqwest::Client::new()
+            .request(reqwest::Method::OPTIONS, format!("{}/graphql", app.address))
+            .header("origin", "https://dasbor.banjarkab.go.id")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+    let closed = TestApp::spawn().await;
+    let response = preflight(&closed).await.expect("an answer");
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+
+    let (mut config, dir) = crate::helpers::fresh_config();
+    config.cors_origins = vec!["https://dasbor.banjarkab.go.id".into()];
+    let open = TestApp::start(config, false, std::sync::Arc::new(dir)).await;
+    let response = preflight(&open).await.expect("an answer");
+    assert_eq!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("https://dasbor.banjarkab.go.id")
+    );
+}
