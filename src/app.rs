@@ -409,6 +409,8 @@ fn chosen_protocol(headers: &HeaderMap) -> Option<WebSocketProtocols> {
         .find_map(|p| p.trim().parse().ok())
 }
 
+/// Whether to answer as `application/json` (legacy clients): when the client accepts only that,
+/// or gives no Accept header at all, as the GraphQL-over-HTTP spec asks.
 fn accepts_only_json(headers: &HeaderMap) -> bool {
     let accept = headers
         .get_all(header::ACCEPT)
@@ -416,6 +418,9 @@ fn accepts_only_json(headers: &HeaderMap) -> bool {
         .filter_map(|v| v.to_str().ok())
         .collect::<Vec<_>>()
         .join(",");
+    if accept.trim().is_empty() {
+        return true;
+    }
     accept.contains("application/json")
         && !accept.contains("application/graphql-response+json")
         && !accept.contains("*/*")
