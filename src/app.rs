@@ -210,11 +210,10 @@ async fn graphql_entry(State(state): State<AppState>, request: Request) -> Respo
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     if upgrade {
         let Some(protocol) = chosen_protocol(&parts.headers) else {
-            return (
+            return client_error(
                 StatusCode::BAD_REQUEST,
                 "Ask for a GraphQL WebSocket subprotocol: graphql-transport-ws or graphql-ws.",
-            )
-                .into_response();
+            );
         };
         return match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
             Ok(ws) => ws
@@ -233,7 +232,12 @@ async fn graphql_entry(State(state): State<AppState>, request: Request) -> Respo
     .await
     {
         Ok(request) => request.into_inner(),
-        Err(rejection) => return rejection.into_response(),
+        Err(rejection) => {
+            return client_error(
+                StatusCode::BAD_REQUEST,
+                &format!("The request is not a GraphQL request: {}", rejection.0),
+            );
+        }
     };
     if wants_event_stream(&headers) {
         let last_event_id = headers
@@ -257,11 +261,10 @@ async fn graphql_over_http(
 ) -> Response {
     let legacy_json = accepts_only_json(headers);
     if method == Method::GET && !is_query(&request) {
-        let body = serde_json::json!({ "errors": [{
-            "message": "Only queries may be sent with GET; send mutations with POST, and subscriptions over a WebSocket or with Accept: text/event-stream.",
-            "extensions": { "code": "BAD_USER_INPUT" }
-        }]});
-        let mut response = (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response();
+        let mut response = client_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Only queries may be sent with GET; send mutations with POST, and subscriptions over a WebSocket or with Accept: text/event-stream.",
+        );
         response
             .headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
@@ -284,6 +287,15 @@ async fn graphql_over_http(
     };
     let body = serde_json::to_vec(&response).unwrap_or_default();
     (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// A request the server refuses before GraphQL runs, in the GraphQL error shape.
+fn client_error(status: StatusCode, message: &str) -> Response {
+    let body = serde_json::json!({ "errors": [{
+        "message": message,
+        "extensions": { "code": crate::error::code::BAD_USER_INPUT }
+    }]});
+    (status, axum::Json(body)).into_response()
 }
 
 fn wants_event_stream(headers: &HeaderMap) -> bool {

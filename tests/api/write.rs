@@ -906,6 +906,16 @@ async fn graphql_over_http_status_codes_follow_the_spec() {
     assert_eq!(invalid.status().as_u16(), 400);
     let body: Value = invalid.json().await.expect("json");
     assert_eq!(error_code(&body), "BAD_USER_INPUT");
+    let garbage = client
+        .post(format!("{}/graphql", app.address))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(garbage.status().as_u16(), 400);
+    let body: Value = garbage.json().await.expect("a GraphQL error body");
+    assert_eq!(error_code(&body), "BAD_USER_INPUT");
     let legacy = client
         .post(format!("{}/graphql", app.address))
         .header("accept", "application/json")
