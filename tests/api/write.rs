@@ -257,6 +257,9 @@ async fn a_stale_version_is_a_conflict_and_changes_nothing() {
         )
         .await;
     assert_eq!(error_code(&edit), "CONFLICT");
+    let gone = crate::read_helpers::global_id("Idea", 9_999_999);
+    let missing = app.gql(ADVANCE, json!({"id": gone, "v": 1})).await;
+    assert_eq!(error_code(&missing), "NOT_FOUND");
     assert_eq!(counts(&app).await, before);
     let now = an_idea(
         &app,
