@@ -43,13 +43,17 @@ impl Domain {
             select = select.filter(regency::Column::Id.is_in(scope.iter().copied()));
         }
         let rows: Vec<(i32, i64)> = select.into_tuple().all(db).await?;
-        let floor: Option<i32> = regency::Entity::find()
-            .select_only()
-            .column_as(regency::Column::Id.max(), "m")
-            .into_tuple::<Option<i32>>()
-            .one(db)
-            .await?
-            .flatten();
+        let floor = match scope {
+            // Every regency was read: the highest id is among the rows.
+            None => rows.iter().map(|(id, _)| *id).max(),
+            Some(_) => regency::Entity::find()
+                .select_only()
+                .column_as(regency::Column::Id.max(), "m")
+                .into_tuple::<Option<i32>>()
+                .one(db)
+                .await?
+                .flatten(),
+        };
         Ok(Positions {
             floor: Some(floor.unwrap_or(0)),
             seen: rows.into_iter().collect(),
