@@ -124,6 +124,23 @@ impl WsClient {
         }
     }
 
+    /// The type of the next raw message the server sends, pings included.
+    pub async fn next_raw_type(&mut self) -> Option<String> {
+        loop {
+            match tokio::time::timeout(PATIENCE, self.socket.next())
+                .await
+                .ok()??
+            {
+                Ok(Message::Text(text)) => {
+                    let value: Value = serde_json::from_str(&text).expect("JSON");
+                    return value["type"].as_str().map(str::to_owned);
+                }
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+    }
+
     /// Reads until the server closes; returns the close code.
     pub async fn close_code(&mut self) -> Option<u16> {
         loop {

@@ -740,3 +740,14 @@ async fn a_jump_in_sequence_is_filled_from_the_database_before_delivery() {
         );
     }
 }
+
+#[tokio::test]
+async fn websocket_connections_get_keep_alive_pings_in_their_protocol() {
+    let (mut config, dir) = fresh_config();
+    config.keepalive_secs = 1;
+    let app = TestApp::start(config, false, Arc::new(dir)).await;
+    let mut modern = WsClient::connect(&app.ws_url(), false).await;
+    assert_eq!(modern.next_raw_type().await.as_deref(), Some("ping"));
+    let mut legacy = WsClient::connect(&app.ws_url(), true).await;
+    assert_eq!(legacy.next_raw_type().await.as_deref(), Some("ka"));
+}
