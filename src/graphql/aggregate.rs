@@ -21,6 +21,15 @@ pub struct StageCount {
     pub count: u64,
 }
 
+impl From<aggregate::StageCount> for StageCount {
+    fn from(c: aggregate::StageCount) -> Self {
+        StageCount {
+            stage: c.stage.into(),
+            count: c.count,
+        }
+    }
+}
+
 /// One stage of the funnel.
 pub struct FunnelStage(pub aggregate::FunnelStage);
 
@@ -246,13 +255,7 @@ impl AggregateQuery {
             .data::<Domain>()?
             .stage_counts(&filter_of(filter)?)
             .await?;
-        Ok(counts
-            .into_iter()
-            .map(|c| StageCount {
-                stage: c.stage.into(),
-                count: c.count,
-            })
-            .collect())
+        Ok(counts.into_iter().map(StageCount::from).collect())
     }
 
     /// The funnel of the matching ideas: per stage reached / current / conversion, time in

@@ -124,33 +124,18 @@ pub struct CommitmentFilter {
     pub signed_to: Option<NaiveDate>,
 }
 
-fn decode_list(kind: Kind, list: &Option<Vec<ID>>) -> Result<Option<Vec<i32>>> {
-    match list {
-        Some(list) => Ok(Some(
-            list.iter()
-                .map(|id| ids::decode(kind, id))
-                .collect::<Result<_, _>>()?,
-        )),
-        None => Ok(None),
-    }
-}
-
 impl CommitmentFilter {
     fn to_domain(&self) -> Result<DomainFilter> {
         Ok(DomainFilter {
-            regency_ids: decode_list(Kind::Regency, &self.regency_ids)?,
+            regency_ids: ids::decode_list(Kind::Regency, &self.regency_ids)?,
             regency_codes: self.regency_codes.clone(),
-            cohort_ids: decode_list(Kind::Cohort, &self.cohort_ids)?,
-            unit_ids: decode_list(Kind::Unit, &self.unit_ids)?,
+            cohort_ids: ids::decode_list(Kind::Cohort, &self.cohort_ids)?,
+            unit_ids: ids::decode_list(Kind::Unit, &self.unit_ids)?,
             statuses: self
                 .statuses
                 .as_ref()
                 .map(|s| s.iter().map(|s| (*s).into()).collect()),
-            idea_id: self
-                .idea_id
-                .as_ref()
-                .map(|id| ids::decode(Kind::Idea, id))
-                .transpose()?,
+            idea_id: ids::decode_opt(Kind::Idea, &self.idea_id)?,
             signed_from: self.signed_from,
             signed_to: self.signed_to,
         })

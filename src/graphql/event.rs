@@ -139,30 +139,15 @@ pub struct PipelineEventFilter {
 impl PipelineEventFilter {
     pub fn to_domain(&self) -> Result<DomainFilter> {
         Ok(DomainFilter {
-            regency_ids: match &self.regency_ids {
-                Some(list) => Some(
-                    list.iter()
-                        .map(|id| ids::decode(Kind::Regency, id))
-                        .collect::<Result<_, _>>()?,
-                ),
-                None => None,
-            },
+            regency_ids: ids::decode_list(Kind::Regency, &self.regency_ids)?,
             regency_codes: self.regency_codes.clone(),
             kinds: self.kinds.clone(),
             stages: self
                 .stages
                 .as_ref()
                 .map(|s| s.iter().map(|s| entity::Stage::from(*s).rank()).collect()),
-            unit_id: self
-                .unit_id
-                .as_ref()
-                .map(|id| ids::decode(Kind::Unit, id))
-                .transpose()?,
-            idea_id: self
-                .idea_id
-                .as_ref()
-                .map(|id| ids::decode(Kind::Idea, id))
-                .transpose()?,
+            unit_id: ids::decode_opt(Kind::Unit, &self.unit_id)?,
+            idea_id: ids::decode_opt(Kind::Idea, &self.idea_id)?,
         })
     }
 }

@@ -286,17 +286,6 @@ pub struct IdeaFilter {
     pub not: Option<Box<IdeaFilter>>,
 }
 
-fn decode_all(kind: Kind, list: &Option<Vec<ID>>) -> Result<Option<Vec<i32>>> {
-    match list {
-        None => Ok(None),
-        Some(list) => Ok(Some(
-            list.iter()
-                .map(|id| ids::decode(kind, id))
-                .collect::<Result<_, _>>()?,
-        )),
-    }
-}
-
 fn convert<T: Copy, U: From<T>>(list: &Option<Vec<T>>) -> Option<Vec<U>> {
     list.as_ref()
         .map(|l| l.iter().map(|v| U::from(*v)).collect())
@@ -309,10 +298,10 @@ impl IdeaFilter {
             list.iter().flatten().map(IdeaFilter::to_domain).collect()
         };
         Ok(DomainFilter {
-            regency_ids: decode_all(Kind::Regency, &self.regency_ids)?,
+            regency_ids: ids::decode_list(Kind::Regency, &self.regency_ids)?,
             regency_codes: self.regency_codes.clone(),
-            cohort_ids: decode_all(Kind::Cohort, &self.cohort_ids)?,
-            unit_ids: decode_all(Kind::Unit, &self.unit_ids)?,
+            cohort_ids: ids::decode_list(Kind::Cohort, &self.cohort_ids)?,
+            unit_ids: ids::decode_list(Kind::Unit, &self.unit_ids)?,
             unit_kinds: convert(&self.unit_kinds),
             stages: convert(&self.stages),
             stage_at_least: self.stage_at_least.map(Into::into),
@@ -321,7 +310,7 @@ impl IdeaFilter {
             forms: convert(&self.forms),
             maturities: convert(&self.maturities),
             initiators: convert(&self.initiators),
-            mentor_ids: decode_all(Kind::Mentor, &self.mentor_ids)?,
+            mentor_ids: ids::decode_list(Kind::Mentor, &self.mentor_ids)?,
             search: self.search.clone(),
             submitted_from: self.submitted_from,
             submitted_to: self.submitted_to,
@@ -773,11 +762,7 @@ impl IdeaMutation {
             affairs_area: input.affairs_area,
             initiator: input.initiator.map(Into::into),
             maturity: input.maturity.map(Into::into),
-            unit_id: input
-                .unit_id
-                .as_ref()
-                .map(|id| ids::decode(Kind::Unit, id))
-                .transpose()?,
+            unit_id: ids::decode_opt(Kind::Unit, &input.unit_id)?,
         };
         let written = ctx
             .data::<Domain>()?

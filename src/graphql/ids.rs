@@ -83,6 +83,18 @@ pub fn decode(kind: Kind, id: &ID) -> Result<i32, DomainError> {
     }
 }
 
+/// Decodes an optional list of IDs that must all be of `kind` (a filter argument).
+pub fn decode_list(kind: Kind, list: &Option<Vec<ID>>) -> Result<Option<Vec<i32>>, DomainError> {
+    list.as_ref()
+        .map(|list| list.iter().map(|id| decode(kind, id)).collect())
+        .transpose()
+}
+
+/// Decodes an optional ID that must be of `kind`.
+pub fn decode_opt(kind: Kind, id: &Option<ID>) -> Result<Option<i32>, DomainError> {
+    id.as_ref().map(|id| decode(kind, id)).transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

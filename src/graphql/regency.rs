@@ -139,13 +139,7 @@ impl Regency {
             .data::<Domain>()?
             .stage_counts(&self.scope(filter)?)
             .await?;
-        Ok(counts
-            .into_iter()
-            .map(|c| StageCount {
-                stage: c.stage.into(),
-                count: c.count,
-            })
-            .collect())
+        Ok(counts.into_iter().map(StageCount::from).collect())
     }
 }
 
@@ -292,14 +286,7 @@ impl RegencyQuery {
     ) -> Result<Conn<Cohort>> {
         let filter = filter.unwrap_or_default();
         let filter = DomainCohortFilter {
-            regency_ids: match &filter.regency_ids {
-                Some(list) => Some(
-                    list.iter()
-                        .map(|id| ids::decode(Kind::Regency, id))
-                        .collect::<Result<_, _>>()?,
-                ),
-                None => None,
-            },
+            regency_ids: ids::decode_list(Kind::Regency, &filter.regency_ids)?,
             regency_codes: filter.regency_codes,
             years: filter.years,
         };

@@ -120,24 +120,13 @@ pub struct UnitFilter {
 impl UnitFilter {
     fn to_domain(&self) -> Result<DomainFilter> {
         Ok(DomainFilter {
-            regency_ids: match &self.regency_ids {
-                Some(list) => Some(
-                    list.iter()
-                        .map(|id| ids::decode(Kind::Regency, id))
-                        .collect::<Result<_, _>>()?,
-                ),
-                None => None,
-            },
+            regency_ids: ids::decode_list(Kind::Regency, &self.regency_ids)?,
             regency_codes: self.regency_codes.clone(),
             kinds: self
                 .kinds
                 .as_ref()
                 .map(|k| k.iter().map(|k| (*k).into()).collect()),
-            parent_id: self
-                .parent_id
-                .as_ref()
-                .map(|id| ids::decode(Kind::Unit, id))
-                .transpose()?,
+            parent_id: ids::decode_opt(Kind::Unit, &self.parent_id)?,
             search: self.search.clone(),
         })
     }
@@ -223,11 +212,7 @@ impl UnitMutation {
     async fn create_unit(&self, ctx: &Context<'_>, input: CreateUnitInput) -> Result<UnitPayload> {
         let new = crate::domain::admin::NewUnit {
             regency_id: ids::decode(Kind::Regency, &input.regency_id)?,
-            parent_id: input
-                .parent_id
-                .as_ref()
-                .map(|id| ids::decode(Kind::Unit, id))
-                .transpose()?,
+            parent_id: ids::decode_opt(Kind::Unit, &input.parent_id)?,
             kind: input.kind.into(),
             name: input.name,
             head_title: input.head_title,
@@ -250,11 +235,7 @@ impl UnitMutation {
             name: input.name,
             kind: input.kind.map(Into::into),
             head_title: input.head_title,
-            parent_id: input
-                .parent_id
-                .as_ref()
-                .map(|id| ids::decode(Kind::Unit, id))
-                .transpose()?,
+            parent_id: ids::decode_opt(Kind::Unit, &input.parent_id)?,
         };
         let written = ctx
             .data::<Domain>()?
