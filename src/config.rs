@@ -169,6 +169,167 @@ pub struct Config {
         global = true
     )]
     pub max_page_size: u32,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Limits that keep one client from taking the server down; each is refused with its own
+/// `extensions.code` (see the README's "Limits" table).
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// Longest GraphQL query text, in bytes.
+    #[arg(long, env = "LABINOV_MAX_QUERY_BYTES", default_value_t = 32 * 1024, global = true)]
+    pub max_query_bytes: usize,
+    /// Deepest nesting of brackets in a query's text.
+    #[arg(
+        long,
+        env = "LABINOV_MAX_QUERY_NESTING",
+        default_value_t = 48,
+        global = true
+    )]
+    pub max_query_nesting: usize,
+    /// Deepest selection of fields, fragments expanded.
+    #[arg(
+        long,
+        env = "LABINOV_MAX_QUERY_DEPTH",
+        default_value_t = 12,
+        global = true
+    )]
+    pub max_query_depth: usize,
+    /// Most fields a query may resolve, fragments expanded and lists multiplied by their page size.
+    #[arg(
+        long,
+        env = "LABINOV_MAX_QUERY_COMPLEXITY",
+        default_value_t = 20_000,
+        global = true
+    )]
+    pub max_query_complexity: usize,
+    /// Most aliased fields in one query.
+    #[arg(long, env = "LABINOV_MAX_ALIASES", default_value_t = 30, global = true)]
+    pub max_aliases: usize,
+    /// Most top-level fields in one operation.
+    #[arg(
+        long,
+        env = "LABINOV_MAX_ROOT_FIELDS",
+        default_value_t = 20,
+        global = true
+    )]
+    pub max_root_fields: usize,
+    /// Deepest nesting of input objects and lists (filters within filters).
+    #[arg(
+        long,
+        env = "LABINOV_MAX_INPUT_DEPTH",
+        default_value_t = 8,
+        global = true
+    )]
+    pub max_input_depth: usize,
+    /// Longest list in an argument or variable.
+    #[arg(
+        long,
+        env = "LABINOV_MAX_INPUT_LIST",
+        default_value_t = 1_000,
+        global = true
+    )]
+    pub max_input_list: usize,
+    /// Most input objects in one request (filter branches).
+    #[arg(
+        long,
+        env = "LABINOV_MAX_INPUT_OBJECTS",
+        default_value_t = 100,
+        global = true
+    )]
+    pub max_input_objects: usize,
+    /// Largest request body (and CSV import), in bytes.
+    #[arg(long, env = "LABINOV_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
+    pub max_body_bytes: usize,
+    /// Largest WebSocket message, in bytes.
+    #[arg(long, env = "LABINOV_MAX_WS_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
+    pub max_ws_message_bytes: usize,
+    /// Most subscriptions running at once on one WebSocket.
+    #[arg(
+        long,
+        env = "LABINOV_MAX_SUBSCRIPTIONS_PER_CONNECTION",
+        default_value_t = 20,
+        global = true
+    )]
+    pub max_subscriptions_per_connection: usize,
+    /// Most open connections (HTTP, WebSocket and SSE together); more are closed at once.
+    #[arg(
+        long,
+        env = "LABINOV_MAX_CONNECTIONS",
+        default_value_t = 2_000,
+        global = true
+    )]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers; an idle keep-alive connection is
+    /// closed after as long.
+    #[arg(
+        long,
+        env = "LABINOV_HEADER_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub header_timeout_secs: u64,
+    /// Seconds a GraphQL-over-HTTP request (reading its body included) may take.
+    #[arg(
+        long,
+        env = "LABINOV_REQUEST_TIMEOUT_SECS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub request_timeout_secs: u64,
+    /// Seconds a WebSocket has to send `connection_init` (closed with 4408 otherwise).
+    #[arg(
+        long,
+        env = "LABINOV_CONNECTION_INIT_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub connection_init_timeout_secs: u64,
+}
+
+impl Default for LimitArgs {
+    fn default() -> Self {
+        let query = crate::graphql::limits::QueryLimits::default();
+        Self {
+            max_query_bytes: query.max_query_bytes,
+            max_query_nesting: query.max_nesting,
+            max_query_depth: query.max_depth,
+            max_query_complexity: query.max_complexity,
+            max_aliases: query.max_aliases,
+            max_root_fields: query.max_root_fields,
+            max_input_depth: query.max_input_depth,
+            max_input_list: query.max_input_list,
+            max_input_objects: query.max_input_objects,
+            max_body_bytes: 4 * 1024 * 1024,
+            max_ws_message_bytes: 4 * 1024 * 1024,
+            max_subscriptions_per_connection: 20,
+            max_connections: 2_000,
+            header_timeout_secs: 10,
+            request_timeout_secs: 30,
+            connection_init_timeout_secs: 10,
+        }
+    }
+}
+
+impl Config {
+    /// The limits on a request's shape.
+    pub fn query_limits(&self) -> crate::graphql::limits::QueryLimits {
+        let l = &self.limits;
+        crate::graphql::limits::QueryLimits {
+            max_query_bytes: l.max_query_bytes,
+            max_nesting: l.max_query_nesting,
+            max_depth: l.max_query_depth,
+            max_complexity: l.max_query_complexity,
+            max_aliases: l.max_aliases,
+            max_root_fields: l.max_root_fields,
+            max_input_depth: l.max_input_depth,
+            max_input_list: l.max_input_list,
+            max_input_objects: l.max_input_objects,
+            default_page_size: self.default_page_size.min(self.max_page_size) as usize,
+        }
+    }
 }
 
 impl Config {
@@ -188,6 +349,7 @@ impl Config {
             log_json: false,
             default_page_size: 20,
             max_page_size: 100,
+            limits: LimitArgs::default(),
         }
     }
 }

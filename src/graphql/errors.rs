@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use async_graphql::{
     Response, Value,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest},
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest, NextSubscribe},
+    futures_util::stream::BoxStream,
 };
+use futures_util::StreamExt;
 
 use crate::error::code;
 
@@ -23,13 +25,26 @@ struct ErrorCodesExtension;
 #[async_graphql::async_trait::async_trait]
 impl Extension for ErrorCodesExtension {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        for error in &mut response.errors {
-            let extensions = error.extensions.get_or_insert_with(Default::default);
-            if extensions.get("code").is_none() {
-                extensions.set("code", Value::from(code::BAD_USER_INPUT));
-            }
-        }
-        response
+        with_codes(next.run(ctx).await)
     }
+
+    /// Subscriptions (and any operation sent over a WebSocket or SSE) answer with a stream.
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        next.run(ctx, stream).map(with_codes).boxed()
+    }
+}
+
+fn with_codes(mut response: Response) -> Response {
+    for error in &mut response.errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", Value::from(code::BAD_USER_INPUT));
+        }
+    }
+    response
 }

@@ -9,6 +9,7 @@ pub mod errors;
 pub mod event;
 pub mod idea;
 pub mod ids;
+pub mod limits;
 pub mod loaders;
 pub mod mentor;
 pub mod mutation;

@@ -1,0 +1,581 @@
+//! Limits on the shape of a request, checked before async-graphql parses, validates or runs it,
+//! on every transport (HTTP, SSE, both WebSocket protocols).
+//!
+//! Everything here is linear in the size of the request text: fragments are measured once each
+//! and their measures reused wherever they are spread, so a request that would expand to
+//! millions of fields (a fragment spreading another twice, twenty times over) is refused in
+//! microseconds instead of being walked. Each limit answers with its own `extensions.code`, the
+//! limit's name and its value, and a sentence saying what to change.
+
+use std::{collections::HashMap, sync::Arc};
+
+use async_graphql::{
+    Name, Positioned, Request, ServerError, ServerResult, Value as ConstValue,
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest},
+    parser::types::{
+        DocumentOperations, ExecutableDocument, Field, OperationDefinition, Selection, SelectionSet,
+    },
+};
+use async_graphql_value::Value;
+
+use crate::error::code;
+
+/// The limits on one request; every one is configurable (see `config.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryLimits {
+    /// Longest query text, in bytes.
+    pub max_query_bytes: usize,
+    /// Deepest nesting of brackets (`{`, `[`, `(`) in the query text: bounds every recursive
+    /// walk of the document and of literal input values.
+    pub max_nesting: usize,
+    /// Deepest selection, fragments expanded.
+    pub max_depth: usize,
+    /// Most fields a query may resolve, fragments expanded and connection fields multiplied by
+    /// their page size (`first`/`last`, or the default page size).
+    pub max_complexity: usize,
+    /// Most aliased fields, fragments expanded.
+    pub max_aliases: usize,
+    /// Most top-level fields of one operation, fragments expanded.
+    pub max_root_fields: usize,
+    /// Deepest nesting of input objects and lists in arguments and variables (filters in filters).
+    pub max_input_depth: usize,
+    /// Longest list in an argument or variable.
+    pub max_input_list: usize,
+    /// Most input objects in one request, arguments and variables together (filter branches).
+    pub max_input_objects: usize,
+    /// The page size assumed for a connection asked without `first` or `last`.
+    pub default_page_size: usize,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        Self {
+            max_query_bytes: 32 * 1024,
+            max_nesting: 48,
+            max_depth: 12,
+            max_complexity: 20_000,
+            max_aliases: 30,
+            max_root_fields: 20,
+            max_input_depth: 8,
+            max_input_list: 1_000,
+            max_input_objects: 100,
+            default_page_size: 20,
+        }
+    }
+}
+
+/// Codes of the limits, sent as `extensions.code`.
+pub mod limit_code {
+    pub const QUERY_TOO_LARGE: &str = "QUERY_TOO_LARGE";
+    pub const QUERY_TOO_DEEP: &str = "QUERY_TOO_DEEP";
+    pub const QUERY_TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
+    pub const TOO_MANY_ALIASES: &str = "TOO_MANY_ALIASES";
+    pub const TOO_MANY_ROOT_FIELDS: &str = "TOO_MANY_ROOT_FIELDS";
+}
+
+/// A refused request: the code, the limit's name and value, and the sentence.
+pub fn limit_error(code: &str, limit: &str, max: usize, message: String) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    extensions.set("code", code);
+    extensions.set("limit", limit);
+    extensions.set("max", max as u64);
+    error
+}
+
+/// The extension that enforces [`QueryLimits`].
+pub struct Limits(pub Arc<QueryLimits>);
+
+impl ExtensionFactory for Limits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(LimitsExtension(self.0.clone()))
+    }
+}
+
+struct LimitsExtension(Arc<QueryLimits>);
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for LimitsExtension {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let document = check(&self.0, &request)?;
+        request.set_parsed_query(document);
+        next.run(ctx, request).await
+    }
+}
+
+/// Checks `request` against `limits`; returns its parsed document when it passes.
+pub fn check(limits: &QueryLimits, request: &Request) -> ServerResult<ExecutableDocument> {
+    let query = request.query.as_str();
+    if query.len() > limits.max_query_bytes {
+        return Err(limit_error(
+            limit_code::QUERY_TOO_LARGE,
+            "queryBytes",
+            limits.max_query_bytes,
+            format!(
+                "The query is {} bytes long; at most {} are accepted. Send a shorter query.",
+                query.len(),
+                limits.max_query_bytes
+            ),
+        ));
+    }
+    let nesting = bracket_nesting(query);
+    if nesting > limits.max_nesting {
+        return Err(limit_error(
+            limit_code::QUERY_TOO_DEEP,
+            "nesting",
+            limits.max_nesting,
+            format!(
+                "The query nests brackets {nesting} deep; at most {} levels are accepted.",
+                limits.max_nesting
+            ),
+        ));
+    }
+    for (name, value) in request.variables.iter() {
+        check_input(limits, &format!("${name}"), value, &mut 0)?;
+    }
+    let document = async_graphql::parser::parse_query(query)?;
+    let mut measure = Measure::new(limits, &document, &request.variables);
+    let operations: Vec<&Positioned<OperationDefinition>> = match &document.operations {
+        DocumentOperations::Single(operation) => vec![operation],
+        DocumentOperations::Multiple(map) => match request.operation_name.as_deref() {
+            Some(wanted) => map
+                .iter()
+                .filter(|(name, _)| name.as_str() == wanted)
+                .map(|(_, op)| op)
+                .collect(),
+            None => map.values().collect(),
+        },
+    };
+    let mut input_objects = 0;
+    for operation in operations {
+        let size = measure.selection_set(&operation.node.selection_set.node)?;
+        if size.root_fields > limits.max_root_fields {
+            return Err(limit_error(
+                limit_code::TOO_MANY_ROOT_FIELDS,
+                "rootFields",
+                limits.max_root_fields,
+                format!(
+                    "The operation asks for {} top-level fields; at most {} are accepted. Split it into several requests.",
+                    size.root_fields, limits.max_root_fields
+                ),
+            ));
+        }
+        if size.depth > limits.max_depth {
+            return Err(limit_error(
+                limit_code::QUERY_TOO_DEEP,
+                "depth",
+                limits.max_depth,
+                format!(
+                    "The query is {} fields deep; at most {} levels are accepted.",
+                    size.depth, limits.max_depth
+                ),
+            ));
+        }
+        if size.aliases > limits.max_aliases {
+            return Err(limit_error(
+                limit_code::TOO_MANY_ALIASES,
+                "aliases",
+                limits.max_aliases,
+                format!(
+                    "The query uses {} aliases; at most {} are accepted.",
+                    size.aliases, limits.max_aliases
+                ),
+            ));
+        }
+        if size.complexity > limits.max_complexity {
+            return Err(limit_error(
+                limit_code::QUERY_TOO_COMPLEX,
+                "complexity",
+                limits.max_complexity,
+                format!(
+                    "The query could resolve up to {} fields (page sizes multiplied, fragments expanded); at most {} are accepted. Ask for smaller pages or fewer nested lists.",
+                    saturating_display(size.complexity),
+                    limits.max_complexity
+                ),
+            ));
+        }
+        input_objects += size.input_objects;
+    }
+    if input_objects > limits.max_input_objects {
+        return Err(input_error(
+            "inputObjects",
+            limits.max_input_objects,
+            format!(
+                "The arguments hold {input_objects} input objects (filters within filters); at most {} are accepted.",
+                limits.max_input_objects
+            ),
+        ));
+    }
+    Ok(document)
+}
+
+/// Whether parsing `query` could recurse deeper or take longer than the limits allow.
+pub fn too_big_to_parse(limits: &QueryLimits, query: &str) -> bool {
+    query.len() > limits.max_query_bytes || bracket_nesting(query) > limits.max_nesting
+}
+
+fn saturating_display(n: usize) -> String {
+    if n == usize::MAX {
+        "more than 10^18".to_owned()
+    } else {
+        n.to_string()
+    }
+}
+
+/// An input that is too big: BAD_USER_INPUT, with the limit named.
+fn input_error(limit: &str, max: usize, message: String) -> ServerError {
+    limit_error(code::BAD_USER_INPUT, limit, max, message)
+}
+
+/// The deepest nesting of `{`, `[` and `(` outside strings and comments.
+fn bracket_nesting(query: &str) -> usize {
+    let bytes = query.as_bytes();
+    let (mut depth, mut deepest, mut i) = (0usize, 0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'"' => {
+                if bytes[i..].starts_with(b"\"\"\"") {
+                    i += 3;
+                    while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
+                        i += if bytes[i] == b'\\' { 2 } else { 1 };
+                    }
+                    i += 2;
+                } else {
+                    i += 1;
+                    while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                        i += if bytes[i] == b'\\' { 2 } else { 1 };
+                    }
+                }
+            }
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    deepest
+}
+
+/// Checks the nesting and list lengths of a variable's value; counts its input objects.
+fn check_input(
+    limits: &QueryLimits,
+    name: &str,
+    value: &ConstValue,
+    objects: &mut usize,
+) -> ServerResult<()> {
+    fn walk(
+        limits: &QueryLimits,
+        name: &str,
+        value: &ConstValue,
+        depth: usize,
+        objects: &mut usize,
+    ) -> ServerResult<()> {
+        if depth > limits.max_input_depth {
+            return Err(input_error(
+                "inputDepth",
+                limits.max_input_depth,
+                format!(
+                    "{name} nests input objects and lists more than {} deep (filters within filters); simplify it.",
+                    limits.max_input_depth
+                ),
+            ));
+        }
+        match value {
+            ConstValue::List(items) => {
+                if items.len() > limits.max_input_list {
+                    return Err(input_error(
+                        "inputListLength",
+                        limits.max_input_list,
+                        format!(
+                            "{name} holds a list of {} items; at most {} are accepted.",
+                            items.len(),
+                            limits.max_input_list
+                        ),
+                    ));
+                }
+                items
+                    .iter()
+                    .try_for_each(|item| walk(limits, name, item, depth + 1, objects))
+            }
+            ConstValue::Object(fields) => {
+                *objects += 1;
+                if *objects > limits.max_input_objects {
+                    return Err(input_error(
+                        "inputObjects",
+                        limits.max_input_objects,
+                        format!(
+                            "{name} holds more than {} input objects (filters within filters); simplify it.",
+                            limits.max_input_objects
+                        ),
+                    ));
+                }
+                fields
+                    .values()
+                    .try_for_each(|field| walk(limits, name, field, depth + 1, objects))
+            }
+            _ => Ok(()),
+        }
+    }
+    walk(limits, name, value, 0, objects)
+}
+
+/// What a selection set costs, fragments expanded.
+#[derive(Debug, Clone, Copy, Default)]
+struct Size {
+    depth: usize,
+    complexity: usize,
+    aliases: usize,
+    root_fields: usize,
+    input_objects: usize,
+}
+
+/// Measures selection sets; each fragment is measured once.
+struct Measure<'a> {
+    limits: &'a QueryLimits,
+    document: &'a ExecutableDocument,
+    variables: &'a async_graphql::Variables,
+    fragments: HashMap<&'a str, Option<Size>>,
+}
+
+impl<'a> Measure<'a> {
+    fn new(
+        limits: &'a QueryLimits,
+        document: &'a ExecutableDocument,
+        variables: &'a async_graphql::Variables,
+    ) -> Self {
+        Self {
+            limits,
+            document,
+            variables,
+            fragments: HashMap::new(),
+        }
+    }
+
+    fn selection_set(&mut self, set: &'a SelectionSet) -> ServerResult<Size> {
+        let mut total = Size::default();
+        for selection in &set.items {
+            let size = match &selection.node {
+                Selection::Field(field) => {
+                    let size = self.field(&field.node)?;
+                    total.root_fields = total.root_fields.saturating_add(1);
+                    size
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.as_str();
+                    let size = self.fragment(name)?;
+                    total.root_fields = total.root_fields.saturating_add(size.root_fields);
+                    size
+                }
+                Selection::InlineFragment(inline) => {
+                    let size = self.selection_set(&inline.node.selection_set.node)?;
+                    total.root_fields = total.root_fields.saturating_add(size.root_fields);
+                    size
+                }
+            };
+            total.depth = total.depth.max(size.depth);
+            total.complexity = total.complexity.saturating_add(size.complexity);
+            total.aliases = total.aliases.saturating_add(size.aliases);
+            total.input_objects = total.input_objects.saturating_add(size.input_objects);
+        }
+        Ok(total)
+    }
+
+    /// A fragment's size; a fragment that spreads itself counts as empty here (validation
+    /// refuses the cycle afterwards).
+    fn fragment(&mut self, name: &'a str) -> ServerResult<Size> {
+        match self.fragments.get(name) {
+            Some(Some(size)) => return Ok(*size),
+            Some(None) => return Ok(Size::default()),
+            None => {}
+        }
+        let Some(fragment) = self.document.fragments.get(name) else {
+            return Ok(Size::default());
+        };
+        self.fragments.insert(name, None);
+        let size = self.selection_set(&fragment.node.selection_set.node)?;
+        self.fragments.insert(name, Some(size));
+        Ok(size)
+    }
+
+    fn field(&mut self, field: &'a Field) -> ServerResult<Size> {
+        let mut input_objects = 0;
+        for (name, value) in &field.arguments {
+            self.check_argument(&name.node, &value.node, 0, &mut input_objects)?;
+        }
+        let children = self.selection_set(&field.selection_set.node)?;
+        let is_connection = field.selection_set.node.items.iter().any(|s| {
+            matches!(&s.node, Selection::Field(f) if matches!(f.node.name.node.as_str(), "nodes" | "edges"))
+        });
+        let page = self
+            .page_size(field, "first")
+            .or_else(|| self.page_size(field, "last"))
+            .or(is_connection.then_some(self.limits.default_page_size))
+            .unwrap_or(1)
+            .max(1);
+        Ok(Size {
+            depth: children.depth + 1,
+            complexity: children.complexity.saturating_mul(page).saturating_add(1),
+            aliases: children.aliases + usize::from(field.alias.is_some()),
+            root_fields: 0,
+            input_objects: children.input_objects.saturating_add(input_objects),
+        })
+    }
+
+    fn page_size(&self, field: &Field, argument: &str) -> Option<usize> {
+        let value = &field.get_argument(argument)?.node;
+        let number = match value {
+            Value::Number(n) => n.as_u64(),
+            Value::Variable(name) => match self.variables.get(name) {
+                Some(ConstValue::Number(n)) => n.as_u64(),
+                _ => None,
+            },
+            _ => None,
+        }?;
+        Some(usize::try_from(number).unwrap_or(usize::MAX))
+    }
+
+    /// Nesting and list lengths of a literal argument (variables are checked on their own).
+    fn check_argument(
+        &self,
+        argument: &Name,
+        value: &Value,
+        depth: usize,
+        objects: &mut usize,
+    ) -> ServerResult<()> {
+        let limits = self.limits;
+        if depth > limits.max_input_depth {
+            return Err(input_error(
+                "inputDepth",
+                limits.max_input_depth,
+                format!(
+                    "The argument `{argument}` nests input objects and lists more than {} deep (filters within filters); simplify it.",
+                    limits.max_input_depth
+                ),
+            ));
+        }
+        match value {
+            Value::List(items) => {
+                if items.len() > limits.max_input_list {
+                    return Err(input_error(
+                        "inputListLength",
+                        limits.max_input_list,
+                        format!(
+                            "The argument `{argument}` holds a list of {} items; at most {} are accepted.",
+                            items.len(),
+                            limits.max_input_list
+                        ),
+                    ));
+                }
+                items
+                    .iter()
+                    .try_for_each(|item| self.check_argument(argument, item, depth + 1, objects))
+            }
+            Value::Object(fields) => {
+                *objects += 1;
+                fields
+                    .values()
+                    .try_for_each(|field| self.check_argument(argument, field, depth + 1, objects))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code_of(result: ServerResult<ExecutableDocument>) -> String {
+        match result {
+            Ok(_) => "OK".to_owned(),
+            Err(e) => e
+                .extensions
+                .and_then(|x| x.get("code").map(|c| c.to_string()))
+                .unwrap_or_default()
+                .trim_matches('"')
+                .to_owned(),
+        }
+    }
+
+    fn check_query(query: &str) -> String {
+        code_of(check(&QueryLimits::default(), &Request::new(query)))
+    }
+
+    #[test]
+    fn brackets_in_strings_and_comments_do_not_count() {
+        assert_eq!(bracket_nesting(r#"{ a(s: "{{{{[[[(") # {{{{ "#), 2);
+        assert_eq!(bracket_nesting(r#"{ a(s: """ {{{ \""" {{ """) }"#), 2);
+    }
+
+    #[test]
+    fn fragment_doubling_is_refused_without_expanding_it() {
+        let mut query =
+            String::from("query { ...F30 }\nfragment F0 on Query { regencies { totalCount } }\n");
+        for n in 1..=30 {
+            query.push_str(&format!(
+                "fragment F{n} on Query {{ ...F{} ...F{} }}\n",
+                n - 1,
+                n - 1
+            ));
+        }
+        let started = std::time::Instant::now();
+        assert_eq!(check_query(&query), "TOO_MANY_ROOT_FIELDS");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
+
+    #[test]
+    fn page_sizes_multiply() {
+        let nested = "{ ideas(first: 100) { nodes { unit { regency { ideas(first: 100) { nodes { id title } } } } } } }";
+        assert_eq!(check_query(nested), "QUERY_TOO_COMPLEX");
+        let page = "{ ideas(first: 100) { nodes { id title unit { name } mentors { name } } } }";
+        assert_eq!(check_query(page), "OK");
+    }
+
+    #[test]
+    fn each_limit_has_its_code() {
+        let deep = format!(
+            "{{ ideas(filter: {}{}) {{ totalCount }} }}",
+            "{not: ".repeat(60),
+            "}".repeat(60)
+        );
+        assert_eq!(check_query(&deep), "QUERY_TOO_DEEP");
+        let nots = format!(
+            "{{ ideas(filter: {}{}) {{ totalCount }} }}",
+            "{not: ".repeat(10),
+            "{}".to_owned() + &"}".repeat(10)
+        );
+        assert_eq!(check_query(&nots), "BAD_USER_INPUT");
+        let aliases: String = (0..40)
+            .map(|i| format!("a{i}: stages {{ stage }} "))
+            .collect();
+        assert_eq!(
+            check_query(&format!("{{ regencies {{ nodes {{ {aliases} }} }} }}")),
+            "TOO_MANY_ALIASES"
+        );
+        let roots: String = (0..21).map(|i| format!("f{i}: __typename ")).collect();
+        assert_eq!(
+            check_query(&format!("{{ {roots} }}")),
+            "TOO_MANY_ROOT_FIELDS"
+        );
+        assert_eq!(
+            check_query(&format!(
+                "{{ ideas {{ totalCount }} }} # {}",
+                "x".repeat(40_000)
+            )),
+            "QUERY_TOO_LARGE"
+        );
+    }
+}

@@ -1,0 +1,230 @@
+//! The one GraphQL URL: a WebSocket upgrade speaks graphql-transport-ws or the legacy
+//! subscriptions-transport-ws; `Accept: text/event-stream` gets GraphQL over SSE; anything else
+//! is GraphQL over HTTP.
+//!
+//! Writes only come through POST with a JSON body or an initialised WebSocket: a GET (a link,
+//! an `<img>`, an EventSource) and a POST a cross-site HTML form can send (`text/plain`,
+//! form encodings) never reach a mutation.
+
+use async_graphql::parser::types::OperationType;
+use async_graphql_axum::{GraphQLRequest, rejection::GraphQLRejection};
+use axum::{
+    extract::{FromRequest, FromRequestParts, Request, State, ws::WebSocketUpgrade},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+
+use super::{origin, sse, websocket};
+use crate::{app::AppState, error::code, graphql::loaders};
+
+/// Codes of refusals made before GraphQL runs.
+pub mod refusal {
+    pub const FORBIDDEN_ORIGIN: &str = "FORBIDDEN";
+    pub const UNSUPPORTED_MEDIA_TYPE: &str = "UNSUPPORTED_MEDIA_TYPE";
+    pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
+    pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
+}
+
+pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let upgrade = parts
+        .headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if upgrade {
+        if !origin::allowed(&parts.headers, &state.cors_origins) {
+            return forbidden_origin();
+        }
+        let Some(protocol) = websocket::chosen_protocol(&parts.headers) else {
+            return client_error(
+                StatusCode::BAD_REQUEST,
+                code::BAD_USER_INPUT,
+                "Ask for a GraphQL WebSocket subprotocol: graphql-transport-ws or graphql-ws.",
+            );
+        };
+        return match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+            Ok(ws) => ws
+                .protocols([protocol.sec_websocket_protocol()])
+                .max_message_size(state.limits.max_ws_message_bytes)
+                .max_frame_size(state.limits.max_ws_message_bytes)
+                .on_upgrade(move |socket| websocket::serve(socket, protocol, state))
+                .into_response(),
+            Err(rejection) => rejection.into_response(),
+        };
+    }
+    let method = parts.method.clone();
+    let headers = parts.headers.clone();
+    if method == Method::POST && !is_json(&headers) {
+        return client_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            refusal::UNSUPPORTED_MEDIA_TYPE,
+            "Send GraphQL requests with Content-Type: application/json.",
+        );
+    }
+    let event_stream = wants_event_stream(&headers);
+    if event_stream && !origin::allowed(&headers, &state.cors_origins) {
+        return forbidden_origin();
+    }
+    let timeout = state.request_timeout;
+    let read =
+        GraphQLRequest::<GraphQLRejection>::from_request(Request::from_parts(parts, body), &state);
+    // The body of a GraphQL-over-HTTP request must arrive within the request time-out too.
+    let request = match tokio::time::timeout(timeout, read).await {
+        Ok(Ok(request)) => request.into_inner(),
+        Ok(Err(rejection)) => {
+            return client_error(
+                StatusCode::BAD_REQUEST,
+                code::BAD_USER_INPUT,
+                &format!("The request is not a GraphQL request: {}", rejection.0),
+            );
+        }
+        Err(_) => return timed_out(timeout),
+    };
+    if event_stream {
+        if !every_operation(&state, &request, |ty| ty != OperationType::Mutation) {
+            return writes_need_post();
+        }
+        let last_event_id = headers
+            .get("last-event-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned);
+        return sse::serve(state, request, last_event_id);
+    }
+    match tokio::time::timeout(timeout, graphql_over_http(state, method, &headers, request)).await {
+        Ok(response) => response,
+        Err(_) => timed_out(timeout),
+    }
+}
+
+/// GraphQL over HTTP as the spec asks: POST and GET (GET for queries only, 405 otherwise),
+/// `application/graphql-response+json` unless the client only accepts `application/json`,
+/// and 400 for a request that fails before execution (parse or validation errors).
+async fn graphql_over_http(
+    state: AppState,
+    method: Method,
+    headers: &HeaderMap,
+    request: async_graphql::Request,
+) -> Response {
+    let legacy_json = accepts_only_json(headers);
+    if method == Method::GET && !every_operation(&state, &request, |ty| ty == OperationType::Query)
+    {
+        return writes_need_post();
+    }
+    let request = request.data(loaders::for_request(&state.domain));
+    let response = state.schema.execute(request).await;
+    let request_error = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let status = if request_error && !legacy_json {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let content_type = if legacy_json {
+        "application/json"
+    } else {
+        "application/graphql-response+json"
+    };
+    let body = serde_json::to_vec(&response).unwrap_or_default();
+    (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// A request the server refuses before GraphQL runs, in the GraphQL error shape.
+pub fn client_error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({ "errors": [{
+        "message": message,
+        "extensions": { "code": code }
+    }]});
+    (status, axum::Json(body)).into_response()
+}
+
+fn forbidden_origin() -> Response {
+    client_error(
+        StatusCode::FORBIDDEN,
+        refusal::FORBIDDEN_ORIGIN,
+        "Pages from this origin may not open live connections to this server; ask its operator to add the origin to LABINOV_CORS_ORIGINS.",
+    )
+}
+
+fn writes_need_post() -> Response {
+    let mut response = client_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        refusal::METHOD_NOT_ALLOWED,
+        "Only queries may be sent with GET or as an event stream; send mutations with POST (Content-Type: application/json) or over a WebSocket.",
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response
+}
+
+fn timed_out(timeout: std::time::Duration) -> Response {
+    client_error(
+        StatusCode::REQUEST_TIMEOUT,
+        refusal::REQUEST_TIMEOUT,
+        &format!(
+            "The request took longer than {} seconds and was stopped; send a smaller request.",
+            timeout.as_secs_f32()
+        ),
+    )
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| {
+            let media = media.trim();
+            media.eq_ignore_ascii_case("application/json")
+                || media.eq_ignore_ascii_case("application/graphql-response+json")
+        })
+}
+
+fn wants_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/event-stream"))
+}
+
+/// Whether to answer as `application/json` (legacy clients): when the client accepts only that,
+/// or gives no Accept header at all, as the GraphQL-over-HTTP spec asks.
+fn accepts_only_json(headers: &HeaderMap) -> bool {
+    let accept = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    if accept.trim().is_empty() {
+        return true;
+    }
+    accept.contains("application/json")
+        && !accept.contains("application/graphql-response+json")
+        && !accept.contains("*/*")
+}
+
+/// Whether the operation to run is of a kind `allowed` accepts. A request too big to parse
+/// safely, or that does not parse, is let through: execution refuses it with its reason.
+fn every_operation(
+    state: &AppState,
+    request: &async_graphql::Request,
+    allowed: impl Fn(OperationType) -> bool,
+) -> bool {
+    if crate::graphql::limits::too_big_to_parse(&state.query_limits, &request.query) {
+        return true;
+    }
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return true;
+    };
+    let wanted = request.operation_name.as_deref();
+    document
+        .operations
+        .iter()
+        .filter(|(name, _)| wanted.is_none() || name.map(|n| n.as_str()) == wanted)
+        .all(|(_, op)| allowed(op.node.ty))
+}

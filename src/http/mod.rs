@@ -1,0 +1,77 @@
+//! Transports: GraphQL over HTTP, over Server-Sent Events and over WebSockets, all on one URL,
+//! and the connection handling that keeps slow or hostile clients from holding the server.
+
+pub mod graphql;
+pub mod origin;
+pub mod server;
+pub mod sse;
+pub mod websocket;
+
+use async_graphql::http::GraphiQLSource;
+use axum::{
+    Router,
+    http::{HeaderName, HeaderValue, Method, header},
+    response::{Html, IntoResponse},
+    routing::get,
+};
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    limit::RequestBodyLimitLayer,
+};
+
+use crate::app::AppState;
+
+/// The router: GraphiQL on `/`, GraphQL on `/graphql`.
+pub fn router(state: AppState) -> Router {
+    let cors = cors(&state.cors_origins);
+    let router = Router::new()
+        .route("/", get(graphiql))
+        .route(
+            "/graphql",
+            get(graphql::graphql_entry).post(graphql::graphql_entry),
+        )
+        .layer(RequestBodyLimitLayer::new(state.limits.max_body_bytes))
+        .with_state(state);
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
+}
+
+/// CORS for dashboards served from other origins; none unless configured.
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    let origins: Vec<&str> = origins
+        .iter()
+        .map(|o| o.trim())
+        .filter(|o| !o.is_empty())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.contains(&"*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([
+                header::CONTENT_TYPE,
+                header::AUTHORIZATION,
+                header::ACCEPT,
+                HeaderName::from_static("last-event-id"),
+            ]),
+    )
+}
+
+async fn graphiql() -> impl IntoResponse {
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql")
+            .title("labinov")
+            .finish(),
+    )
+}

@@ -1,0 +1,62 @@
+//! GraphQL over Server-Sent Events, graphql-sse "distinct connections" mode: each result is a
+//! `next` event whose `id` is the result's cursor (so an EventSource resumes with
+//! `Last-Event-ID`), then `complete`. On shutdown the stream just ends and the client reconnects.
+
+use std::convert::Infallible;
+
+use axum::response::{
+    IntoResponse, Response,
+    sse::{Event, KeepAlive, Sse},
+};
+use futures_util::StreamExt;
+
+use crate::{
+    app::AppState,
+    graphql::{loaders, subscription::ResumeFrom},
+};
+
+pub fn serve(
+    state: AppState,
+    request: async_graphql::Request,
+    last_event_id: Option<String>,
+) -> Response {
+    let mut request = request.data(loaders::for_request(&state.domain));
+    if let Some(id) = last_event_id {
+        request = request.data(ResumeFrom(id));
+    }
+    let events = state
+        .schema
+        .execute_stream(request)
+        .map(|response| {
+            let mut event = Event::default().event("next");
+            if let Some(cursor) = cursor_of(&response) {
+                event = event.id(cursor);
+            }
+            Ok::<_, Infallible>(
+                event
+                    .json_data(&response)
+                    .unwrap_or_else(|_| Event::default().event("next")),
+            )
+        })
+        .chain(futures_util::stream::once(async {
+            Ok(Event::default().event("complete").data(""))
+        }))
+        .take_until(state.stop.clone().cancelled_owned());
+    Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(state.keepalive))
+        .into_response()
+}
+
+/// The `cursor` of the result's one top-level field, if it has one.
+fn cursor_of(response: &async_graphql::Response) -> Option<String> {
+    let async_graphql::Value::Object(fields) = &response.data else {
+        return None;
+    };
+    fields.values().find_map(|value| match value {
+        async_graphql::Value::Object(object) => match object.get("cursor") {
+            Some(async_graphql::Value::String(cursor)) => Some(cursor.clone()),
+            _ => None,
+        },
+        _ => None,
+    })
+}

@@ -1,0 +1,314 @@
+//! GraphQL over WebSockets: graphql-transport-ws (the graphql-ws library) and the legacy
+//! subscriptions-transport-ws, with keep-alive pings and a 1012 close frame when the server
+//! stops so clients reconnect and resume.
+//!
+//! A [`Guard`] reads every client message before async-graphql does and enforces what the
+//! graphql-transport-ws protocol asks of a server, and the limits: `connection_init` within a
+//! time-out (4408), nothing before it (4401), no second one (4429), no two subscriptions with one
+//! id (4409), well-formed messages (4400), messages within the size limit (1009) and a bounded
+//! number of subscriptions per connection.
+
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex},
+};
+
+use async_graphql::http::{WebSocketProtocols, WsMessage};
+use axum::{
+    extract::ws::{CloseFrame, Message, WebSocket},
+    http::{HeaderMap, header},
+};
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+
+use crate::{app::AppState, graphql::loaders};
+
+/// What the server does with a client message.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    /// Hand it to GraphQL.
+    Pass,
+    /// Drop it and answer with this message.
+    Reply(String),
+    /// Close the connection with this code and reason.
+    Close(u16, String),
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(rename = "type")]
+    kind: String,
+    id: Option<String>,
+}
+
+/// A connection's protocol state: initialised or not, and the operations running.
+#[derive(Debug)]
+struct Guard {
+    protocol: WebSocketProtocols,
+    initialised: bool,
+    running: HashSet<String>,
+    max_running: usize,
+}
+
+impl Guard {
+    fn new(protocol: WebSocketProtocols, max_running: usize) -> Self {
+        Self {
+            protocol,
+            initialised: false,
+            running: HashSet::new(),
+            max_running,
+        }
+    }
+
+    fn client_message(&mut self, bytes: &[u8]) -> Verdict {
+        let Ok(envelope) = serde_json::from_slice::<Envelope>(bytes) else {
+            return Verdict::Close(4400, "Invalid message received".to_owned());
+        };
+        match envelope.kind.as_str() {
+            "connection_init" => {
+                if self.initialised {
+                    return Verdict::Close(4429, "Too many initialisation requests".to_owned());
+                }
+                self.initialised = true;
+                Verdict::Pass
+            }
+            "subscribe" | "start" => {
+                if !self.initialised {
+                    return Verdict::Close(4401, "Unauthorized".to_owned());
+                }
+                let Some(id) = envelope.id.filter(|id| !id.is_empty()) else {
+                    return Verdict::Close(4400, "Invalid message received".to_owned());
+                };
+                if self.running.contains(&id) {
+                    return Verdict::Close(4409, format!("Subscriber for {id} already exists"));
+                }
+                if self.running.len() >= self.max_running {
+                    return Verdict::Reply(self.too_many(&id));
+                }
+                self.running.insert(id);
+                Verdict::Pass
+            }
+            "complete" | "stop" => {
+                if let Some(id) = envelope.id {
+                    self.running.remove(&id);
+                }
+                Verdict::Pass
+            }
+            _ => Verdict::Pass,
+        }
+    }
+
+    /// Notes operations the server ended (`complete` or `error` sent to the client).
+    fn server_message(&mut self, text: &str) {
+        if text.starts_with(r#"{"type":"complete""#) || text.starts_with(r#"{"type":"error""#) {
+            if let Ok(Envelope { id: Some(id), .. }) = serde_json::from_str::<Envelope>(text) {
+                self.running.remove(&id);
+            }
+        }
+    }
+
+    fn too_many(&self, id: &str) -> String {
+        let error = serde_json::json!({
+            "message": format!(
+                "This connection already runs {} subscriptions, the most one connection may; complete one first or open another connection.",
+                self.max_running
+            ),
+            "extensions": {
+                "code": "TOO_MANY_SUBSCRIPTIONS",
+                "limit": "subscriptionsPerConnection",
+                "max": self.max_running,
+            },
+        });
+        let payload = match self.protocol {
+            WebSocketProtocols::GraphQLWS => serde_json::json!([error]),
+            WebSocketProtocols::SubscriptionsTransportWS => error,
+        };
+        serde_json::json!({ "type": "error", "id": id, "payload": payload }).to_string()
+    }
+}
+
+/// The first GraphQL subprotocol the client offers that this server speaks.
+pub fn chosen_protocol(headers: &HeaderMap) -> Option<WebSocketProtocols> {
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| p.trim().parse().ok())
+}
+
+/// Serves one WebSocket until the client leaves, breaks the protocol, or the server stops.
+pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppState) {
+    let (mut sink, stream) = socket.split();
+    let guard = Arc::new(Mutex::new(Guard::new(
+        protocol,
+        state.limits.max_subscriptions_per_connection,
+    )));
+    // What the guard decides while async-graphql reads the input: replies and a close.
+    let (verdicts, mut decided) = mpsc::channel::<Verdict>(16);
+    let input = {
+        let guard = guard.clone();
+        stream
+            .map(move |message| {
+                let bytes = match message {
+                    Ok(Message::Text(text)) => text.as_str().as_bytes().to_vec(),
+                    Ok(Message::Binary(bytes)) => bytes.to_vec(),
+                    Ok(Message::Close(_)) => return None,
+                    Ok(_) => return Some(None),
+                    Err(err) => {
+                        let close = if err.to_string().contains("too long") {
+                            Verdict::Close(1009, "Message too big".to_owned())
+                        } else {
+                            Verdict::Close(1002, "Protocol error".to_owned())
+                        };
+                        let _ = verdicts.try_send(close);
+                        return None;
+                    }
+                };
+                let verdict = match guard.lock() {
+                    Ok(mut guard) => guard.client_message(&bytes),
+                    Err(_) => Verdict::Close(1011, "internal error".to_owned()),
+                };
+                match verdict {
+                    Verdict::Pass => Some(Some(bytes)),
+                    Verdict::Reply(reply) => {
+                        let _ = verdicts.try_send(Verdict::Reply(reply));
+                        Some(None)
+                    }
+                    close @ Verdict::Close(..) => {
+                        let _ = verdicts.try_send(close);
+                        None
+                    }
+                }
+            })
+            .take_while(|message| futures_util::future::ready(message.is_some()))
+            .filter_map(|message| futures_util::future::ready(message.flatten()))
+    };
+    let domain = state.domain.clone();
+    let mut output = async_graphql::http::WebSocket::new(state.schema.clone(), input, protocol)
+        .on_connection_init(move |_payload| async move {
+            let mut data = async_graphql::Data::default();
+            data.insert(loaders::for_request(&domain));
+            Ok(data)
+        });
+    let ping = match protocol {
+        WebSocketProtocols::GraphQLWS => r#"{"type":"ping"}"#,
+        WebSocketProtocols::SubscriptionsTransportWS => r#"{"type":"ka"}"#,
+    };
+    let mut keepalive = tokio::time::interval(state.keepalive);
+    keepalive.tick().await;
+    let init_deadline = tokio::time::sleep(state.connection_init_timeout);
+    tokio::pin!(init_deadline);
+    let close = |code: u16, reason: String| {
+        Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        }))
+    };
+    loop {
+        let initialised = guard.lock().map(|g| g.initialised).unwrap_or(true);
+        tokio::select! {
+            biased;
+            verdict = decided.recv() => match verdict {
+                Some(Verdict::Reply(text)) => {
+                    if sink.send(Message::Text(text.into())).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Verdict::Close(code, reason)) => {
+                    let _ = sink.send(close(code, reason)).await;
+                    break;
+                }
+                Some(Verdict::Pass) | None => {}
+            },
+            message = output.next() => match message {
+                Some(WsMessage::Text(text)) => {
+                    if let Ok(mut guard) = guard.lock() {
+                        guard.server_message(&text);
+                    }
+                    if sink.send(Message::Text(text.into())).await.is_err() {
+                        break;
+                    }
+                }
+                Some(WsMessage::Close(code, reason)) => {
+                    let _ = sink.send(close(code, reason)).await;
+                    break;
+                }
+                None => {
+                    // The input ended: say why if the guard closed it.
+                    if let Ok(Verdict::Close(code, reason)) = decided.try_recv() {
+                        let _ = sink.send(close(code, reason)).await;
+                    }
+                    break;
+                }
+            },
+            _ = &mut init_deadline, if !initialised => {
+                let _ = sink.send(close(4408, "Connection initialisation timeout".to_owned())).await;
+                break;
+            }
+            _ = keepalive.tick(), if initialised => {
+                if sink.send(Message::Text(ping.into())).await.is_err() {
+                    break;
+                }
+            }
+            _ = state.stop.cancelled() => {
+                let _ = sink.send(close(1012, "server restarting; reconnect and resume".to_owned())).await;
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guard() -> Guard {
+        Guard::new(WebSocketProtocols::GraphQLWS, 2)
+    }
+
+    fn subscribe(id: &str) -> Vec<u8> {
+        format!(r#"{{"type":"subscribe","id":"{id}","payload":{{"query":"subscription {{ funnel {{ total }} }}"}}}}"#).into_bytes()
+    }
+
+    fn code(verdict: Verdict) -> Option<u16> {
+        match verdict {
+            Verdict::Close(code, _) => Some(code),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn the_protocol_close_codes() {
+        let mut g = guard();
+        assert_eq!(code(g.client_message(&subscribe("1"))), Some(4401));
+        let mut g = guard();
+        assert_eq!(
+            g.client_message(br#"{"type":"connection_init"}"#),
+            Verdict::Pass
+        );
+        assert_eq!(
+            code(g.client_message(br#"{"type":"connection_init"}"#)),
+            Some(4429)
+        );
+        assert_eq!(g.client_message(&subscribe("1")), Verdict::Pass);
+        assert_eq!(code(g.client_message(&subscribe("1"))), Some(4409));
+        assert_eq!(code(g.client_message(b"not json")), Some(4400));
+    }
+
+    #[test]
+    fn subscriptions_per_connection_are_bounded_and_freed_when_they_end() {
+        let mut g = guard();
+        g.client_message(br#"{"type":"connection_init"}"#);
+        assert_eq!(g.client_message(&subscribe("1")), Verdict::Pass);
+        assert_eq!(g.client_message(&subscribe("2")), Verdict::Pass);
+        assert!(
+            matches!(g.client_message(&subscribe("3")), Verdict::Reply(r) if r.contains("TOO_MANY_SUBSCRIPTIONS"))
+        );
+        g.client_message(br#"{"type":"complete","id":"1"}"#);
+        assert_eq!(g.client_message(&subscribe("3")), Verdict::Pass);
+        g.server_message(r#"{"type":"complete","id":"2"}"#);
+        assert_eq!(g.client_message(&subscribe("4")), Verdict::Pass);
+    }
+}
