@@ -1,15 +1,20 @@
 //! Schema migrations for labinov. Every migration runs on SQLite and PostgreSQL alike and is
-//! written with sea-query builders only, never backend-specific SQL.
+//! written with sea-query builders where they can express it, and otherwise in SQL that both
+//! backends read alike (expression indexes).
 
 pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_create_pipeline;
+mod m20261129_000001_case_insensitive_names;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261128_000001_create_pipeline::Migration)]
+        vec![
+            Box::new(m20261128_000001_create_pipeline::Migration),
+            Box::new(m20261129_000001_case_insensitive_names::Migration),
+        ]
     }
 }

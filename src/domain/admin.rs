@@ -3,15 +3,18 @@
 use chrono::{NaiveDate, Utc};
 use entity::{Stage, UnitKind, cohort, mentor, regency, unit};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    sea_query::{Expr, ExprTrait, Func},
 };
 use serde_json::json;
 
 use super::{
     Domain,
     write::{
-        Actor, NewEvent, Written, for_update, not_in_future, on_unique, optional_text,
-        required_text,
+        Actor, NewEvent, Written, earliest_lab_day, for_update, on_unique, optional_text,
+        required_text, within_lab,
     },
 };
 use crate::error::{DomainError, DomainResult};
@@ -95,6 +98,72 @@ fn check_code(code: &str) -> DomainResult<String> {
     Ok(code)
 }
 
+/// Refuses a unit name already taken in the regency, whatever its letter case.
+async fn unit_name_free(
+    txn: &DatabaseTransaction,
+    regency_id: i32,
+    name: &str,
+    except: Option<i32>,
+    regency_name: &str,
+) -> DomainResult<()> {
+    let mut same = unit::Entity::find()
+        .filter(unit::Column::RegencyId.eq(regency_id))
+        .filter(
+            Expr::expr(Func::lower(Expr::col(unit::Column::Name))).eq(Func::lower(Expr::val(name))),
+        );
+    if let Some(id) = except {
+        same = same.filter(unit::Column::Id.ne(id));
+    }
+    match same.one(txn).await? {
+        Some(taken) => Err(DomainError::bad_input(format!(
+            "A unit named \"{}\" already exists in {regency_name}; unit names differ by more than letter case.",
+            taken.name
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Refuses to put `unit` under `parent` when `unit` is above `parent` already.
+async fn refuse_cycle(
+    txn: &DatabaseTransaction,
+    unit: &unit::Model,
+    parent: &unit::Model,
+) -> DomainResult<()> {
+    let mut above = Some(parent.clone());
+    // Each step reads one row; a regency has far fewer levels than this.
+    for _ in 0..64 {
+        let Some(current) = above else {
+            return Ok(());
+        };
+        if current.id == unit.id {
+            return Err(DomainError::bad_input(format!(
+                "\"{}\" cannot be placed under \"{}\": it is already above it, so the units would contain each other.",
+                unit.name, parent.name
+            )));
+        }
+        above = match current.parent_id {
+            Some(id) => unit::Entity::find_by_id(id).one(txn).await?,
+            None => None,
+        };
+    }
+    Err(DomainError::bad_input(
+        "The units above this parent nest more than 64 levels deep.",
+    ))
+}
+
+/// Refuses a lab year before the regency's MoU with LAN.
+fn check_year_after_mou(year: i32, regency: &regency::Model) -> DomainResult<i32> {
+    if let Some(mou) = regency.mou_signed_on
+        && year < chrono::Datelike::year(&mou)
+    {
+        return Err(DomainError::bad_input(format!(
+            "{} signed its MoU with LAN on {mou}; a lab edition of {year} would predate it.",
+            regency.name
+        )));
+    }
+    Ok(year)
+}
+
 fn check_year(year: i32) -> DomainResult<i32> {
     let this_year = chrono::Datelike::year(&Utc::now().date_naive());
     if !(2000..=this_year + 1).contains(&year) {
@@ -144,7 +213,7 @@ impl Domain {
         let organiser = required_text("The organiser", &new.organiser, 200)?;
         let mou = new
             .mou_signed_on
-            .map(|d| not_in_future("The MoU date", d))
+            .map(|d| within_lab("The MoU date", d, earliest_lab_day()))
             .transpose()?;
         let now = Utc::now();
         let txn = self.begin_write().await?;
@@ -202,7 +271,7 @@ impl Domain {
             row.organiser = Set(required_text("The organiser", organiser, 200)?);
         }
         if let Some(mou) = changes.mou_signed_on {
-            row.mou_signed_on = Set(Some(not_in_future("The MoU date", mou)?));
+            row.mou_signed_on = Set(Some(within_lab("The MoU date", mou, earliest_lab_day())?));
         }
         row.version = Set(version + 1);
         row.updated_at = Set(Utc::now());
@@ -238,6 +307,7 @@ impl Domain {
             .unwrap_or_else(|| default_head_title(new.kind).to_owned());
         let txn = self.begin_write().await?;
         let regency = self.regency_in(&txn, new.regency_id, "regencyId").await?;
+        unit_name_free(&txn, regency.id, &name, None, &regency.name).await?;
         if let Some(parent) = new.parent_id {
             let parent = self.unit_in(&txn, parent, "parentId").await?;
             if parent.regency_id != regency.id {
@@ -296,7 +366,9 @@ impl Domain {
         let current = for_update::<unit::Entity>(&txn, id, version, "unit").await?;
         let mut row: unit::ActiveModel = current.clone().into();
         if let Some(name) = &changes.name {
-            row.name = Set(required_text("The unit name", name, 200)?);
+            let name = required_text("The unit name", name, 200)?;
+            unit_name_free(&txn, current.regency_id, &name, Some(id), "this regency").await?;
+            row.name = Set(name);
         }
         if let Some(kind) = changes.kind {
             row.kind = Set(kind);
@@ -315,6 +387,7 @@ impl Domain {
                     parent.name
                 )));
             }
+            refuse_cycle(&txn, &current, &parent).await?;
             row.parent_id = Set(Some(parent.id));
         }
         row.version = Set(version + 1);
@@ -359,6 +432,7 @@ impl Domain {
         let year = check_year(new.year)?;
         let txn = self.begin_write().await?;
         let regency = self.regency_in(&txn, new.regency_id, "regencyId").await?;
+        check_year_after_mou(year, &regency)?;
         let now = Utc::now();
         let row = cohort::ActiveModel {
             regency_id: Set(regency.id),
@@ -409,7 +483,10 @@ impl Domain {
             row.name = Set(required_text("The cohort name", name, 200)?);
         }
         if let Some(year) = changes.year {
-            row.year = Set(check_year(year)?);
+            let regency = self
+                .regency_in(&txn, current.regency_id, "regencyId")
+                .await?;
+            row.year = Set(check_year_after_mou(check_year(year)?, &regency)?);
         }
         if let Some(stage) = changes.stage {
             row.stage = Set(stage);

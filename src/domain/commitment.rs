@@ -8,7 +8,7 @@ use serde_json::json;
 use super::{
     Domain,
     pipeline::{self, CommitmentAction},
-    write::{Actor, NewEvent, Written, for_update, not_in_future, optional_text, required_text},
+    write::{Actor, NewEvent, Written, for_update, optional_text, required_text, within_lab},
 };
 use crate::error::{DomainError, DomainResult};
 
@@ -54,6 +54,15 @@ impl Domain {
                 "The unit \"{}\" belongs to another regency than the cohort.",
                 unit.name
             )));
+        }
+        if let Some(due) = new.due_on {
+            let floor = self.lab_floor_of(&txn, cohort.id).await?;
+            let latest = floor + chrono::Days::new(365 * 30);
+            if due < floor || due > latest {
+                return Err(DomainError::bad_input(format!(
+                    "The due date ({due}) must fall between the lab's start ({floor}) and {latest}."
+                )));
+            }
         }
         let ideas = idea::Entity::find()
             .filter(idea::Column::Id.is_in(idea_ids.clone()))
@@ -126,11 +135,12 @@ impl Domain {
         reason: Option<String>,
     ) -> DomainResult<Written<commitment::Model>> {
         let reason = optional_text("The reason", reason.as_deref(), 2000)?;
-        let signed_on = signed_on
-            .map(|d| not_in_future("The signing date", d))
-            .transpose()?;
         let txn = self.begin_write().await?;
         let current = for_update::<commitment::Entity>(&txn, id, version, "commitment").await?;
+        let floor = self.lab_floor_of(&txn, current.cohort_id).await?;
+        let signed_on = signed_on
+            .map(|d| within_lab("The signing date", d, floor))
+            .transpose()?;
         let next = pipeline::commitment_step(current.status, action)?;
         let mut row: commitment::ActiveModel = current.clone().into();
         row.status = Set(next);

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{NaiveDate, TimeZone, Utc};
 use entity::{
     Decision, IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, cohort, idea,
-    stage_transition, unit,
+    regency, stage_transition, unit,
 };
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
@@ -15,7 +15,7 @@ use super::{
     Domain,
     moves::{CheckedIdea, NewIdea, check_new_idea},
     pipeline,
-    write::{Actor, NewEvent, Written},
+    write::{Actor, NewEvent, Written, lab_floor},
 };
 use crate::error::{DomainError, DomainResult, LineError};
 
@@ -149,7 +149,16 @@ impl Domain {
             .into_iter()
             .map(|u| (u.name.trim().to_lowercase(), u.id))
             .collect();
-        let rows = parse(csv_text, cohort.id, &units)?;
+        let regency = regency::Entity::find_by_id(cohort.regency_id)
+            .one(self.db())
+            .await?
+            .ok_or_else(|| DomainError::bad_input("No cohort with the given cohortId exists."))?;
+        let rows = parse(
+            csv_text,
+            cohort.id,
+            &units,
+            lab_floor(&regency, cohort.year),
+        )?;
 
         let txn = self.begin_write().await?;
         // The cohort may have gone between the read above and the write lock.
@@ -229,6 +238,7 @@ fn parse(
     csv_text: &str,
     cohort_id: i32,
     units: &HashMap<String, i32>,
+    floor: NaiveDate,
 ) -> DomainResult<Vec<ReadyRow>> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)
@@ -361,7 +371,7 @@ fn parse(
             maturity,
             submitted_at,
         };
-        match check_new_idea(&new) {
+        match check_new_idea(&new, floor) {
             Ok(checked) if problems.is_empty() => ready.push(ReadyRow { new, checked }),
             Ok(_) => {}
             Err(err) => problems.insert(0, lowercase_first(err.message())),
@@ -406,6 +416,7 @@ fn lowercase_first(sentence: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::write::earliest_lab_day;
 
     fn units() -> HashMap<String, i32> {
         [
@@ -419,7 +430,7 @@ mod tests {
     fn indonesian_headers_and_values_are_understood() {
         let csv = "Judul,Perangkat Daerah,Permasalahan,Jenis,Bentuk,Urusan,Inisiator,Tanggal\n\
                    Posyandu Keliling,Dinas Kesehatan,Jarak jauh,Non Digital,Pelayanan Publik,Kesehatan,ASN,03/04/2017\n";
-        let rows = parse(csv, 1, &units()).map_err(|e| e.message().to_owned());
+        let rows = parse(csv, 1, &units(), earliest_lab_day()).map_err(|e| e.message().to_owned());
         let rows = rows.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].new.innovation_type, InnovationType::NonDigital);
@@ -438,7 +449,7 @@ mod tests {
                    ,Dinas Kesehatan,p,DIGITAL,GOVERNANCE,a,ASN,2017-04-03\n\
                    Bad unit,Dinas Rahasia,p,DIGITAL,GOVERNANCE,a,ASN,2017-04-03\n\
                    Bad type,Dinas Kesehatan,p,ANALOG,GOVERNANCE,a,ASN,someday\n";
-        match parse(csv, 1, &units()) {
+        match parse(csv, 1, &units(), earliest_lab_day()) {
             Err(DomainError::InvalidLines(_, lines)) => {
                 let numbers: Vec<u64> = lines.iter().map(|l| l.line).collect();
                 assert_eq!(numbers, [3, 4, 5]);
@@ -459,7 +470,7 @@ mod tests {
     #[test]
     fn a_missing_column_is_named() {
         let csv = "title,unit\nX,Dinas Kesehatan\n";
-        match parse(csv, 1, &units()) {
+        match parse(csv, 1, &units(), earliest_lab_day()) {
             Err(DomainError::InvalidLines(message, _)) => assert!(message.contains("problem")),
             other => panic!("expected a header error, got {:?}", other.map(|r| r.len())),
         }

@@ -19,7 +19,10 @@ use entity::pipeline_event;
 use sea_orm::DatabaseConnection;
 use tokio::sync::broadcast;
 
-use crate::db::StatementCounter;
+use crate::{
+    db::StatementCounter,
+    error::{DomainError, DomainResult},
+};
 use page::PageLimits;
 
 /// Handle to the domain layer, cheap to clone; one per server, shared by all requests.
@@ -75,5 +78,21 @@ impl Domain {
     pub async fn is_empty(&self) -> crate::error::DomainResult<bool> {
         use sea_orm::{EntityTrait, PaginatorTrait};
         Ok(entity::regency::Entity::find().count(self.db()).await? == 0)
+    }
+}
+
+/// Longest text a search may look for.
+pub const SEARCH_MAX_CHARS: usize = 200;
+
+/// A search text, checked: refused when longer than [`SEARCH_MAX_CHARS`].
+pub fn search_text(text: Option<&str>) -> DomainResult<Option<String>> {
+    match text {
+        Some(text) if text.chars().count() > SEARCH_MAX_CHARS => {
+            Err(DomainError::bad_input(format!(
+                "A search text is at most {SEARCH_MAX_CHARS} characters long; this one has {}.",
+                text.chars().count()
+            )))
+        }
+        other => Ok(other.map(str::to_owned)),
     }
 }

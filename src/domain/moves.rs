@@ -16,7 +16,10 @@ use serde_json::json;
 use super::{
     Domain,
     pipeline::{self, IdeaState},
-    write::{Actor, NewEvent, Written, for_update, not_in_future, optional_text, required_text},
+    write::{
+        Actor, NewEvent, Written, for_update, lab_floor, not_in_future, optional_text,
+        required_text, within_lab,
+    },
 };
 use crate::error::{DomainError, DomainResult};
 
@@ -71,13 +74,15 @@ pub(crate) struct CheckedIdea {
     pub submitted_at: DateTime<Utc>,
 }
 
-pub(crate) fn check_new_idea(new: &NewIdea) -> DomainResult<CheckedIdea> {
+/// Checks a new idea's fields; it is submitted to a lab whose records start on `floor`.
+pub(crate) fn check_new_idea(new: &NewIdea, floor: NaiveDate) -> DomainResult<CheckedIdea> {
     let submitted_at = new.submitted_at.unwrap_or_else(Utc::now);
     if submitted_at > Utc::now() {
         return Err(DomainError::bad_input(format!(
             "The submission time ({submitted_at}) is in the future."
         )));
     }
+    within_lab("The submission date", submitted_at.date_naive(), floor)?;
     Ok(CheckedIdea {
         title: required_text("The title", &new.title, TITLE_MAX)?,
         problem: required_text("The problem", &new.problem, PROBLEM_MAX)?,
@@ -179,9 +184,12 @@ impl Domain {
         actor: &Actor,
         new: NewIdea,
     ) -> DomainResult<Written<idea::Model>> {
-        let checked = check_new_idea(&new)?;
         let txn = self.begin_write().await?;
         let cohort = self.cohort_in(&txn, new.cohort_id).await?;
+        let regency = self
+            .regency_in(&txn, cohort.regency_id, "regencyId")
+            .await?;
+        let checked = check_new_idea(&new, lab_floor(&regency, cohort.year))?;
         self.unit_of_regency(&txn, new.unit_id, cohort.regency_id)
             .await?;
         let (row, event) = self

@@ -220,6 +220,50 @@ pub fn optional_text(label: &str, value: Option<&str>, max: usize) -> DomainResu
 }
 
 /// A date that cannot be in the future (a signing, a submission, an MoU).
+/// The earliest day labs are recorded from: LAN's innovation labs began long after.
+pub fn earliest_lab_day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default()
+}
+
+/// The first day a lab edition's records may carry: its year's first day, and never before the
+/// regency's MoU with LAN (the day the lab was founded) when that is known.
+pub fn lab_floor(regency: &regency::Model, cohort_year: i32) -> NaiveDate {
+    let year_start = NaiveDate::from_ymd_opt(cohort_year, 1, 1).unwrap_or_else(earliest_lab_day);
+    regency
+        .mou_signed_on
+        .map_or(year_start, |mou| Ord::max(mou, year_start))
+}
+
+/// `day` for a record of a lab whose records start on `floor`: not before it, not in the future.
+pub fn within_lab(label: &str, day: NaiveDate, floor: NaiveDate) -> DomainResult<NaiveDate> {
+    if day < floor {
+        return Err(DomainError::bad_input(format!(
+            "{label} ({day}) is before the lab began ({floor}: its MoU with LAN or its cohort's year)."
+        )));
+    }
+    not_in_future(label, day)
+}
+
+impl Domain {
+    /// [`lab_floor`] of a cohort, read in the write's transaction.
+    pub(crate) async fn lab_floor_of(
+        &self,
+        txn: &DatabaseTransaction,
+        cohort_id: i32,
+    ) -> DomainResult<NaiveDate> {
+        let missing = || DomainError::bad_input("No cohort with the given cohortId exists.");
+        let cohort = entity::cohort::Entity::find_by_id(cohort_id)
+            .one(txn)
+            .await?
+            .ok_or_else(missing)?;
+        let regency = regency::Entity::find_by_id(cohort.regency_id)
+            .one(txn)
+            .await?
+            .ok_or_else(missing)?;
+        Ok(lab_floor(&regency, cohort.year))
+    }
+}
+
 pub fn not_in_future(label: &str, day: NaiveDate) -> DomainResult<NaiveDate> {
     let today = Utc::now().date_naive();
     if day > today {

@@ -311,7 +311,7 @@ impl IdeaFilter {
             maturities: convert(&self.maturities),
             initiators: convert(&self.initiators),
             mentor_ids: ids::decode_list(Kind::Mentor, &self.mentor_ids)?,
-            search: self.search.clone(),
+            search: crate::domain::search_text(self.search.as_deref())?,
             submitted_from: self.submitted_from,
             submitted_to: self.submitted_to,
             launched_from: self.launched_from,

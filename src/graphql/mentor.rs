@@ -136,6 +136,7 @@ impl MentorQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<Conn<Mentor>> {
+        let search = crate::domain::search_text(search.as_deref())?;
         let page = ctx
             .data::<Domain>()?
             .mentor_page(search.as_deref(), &page_request(first, after, last, before))

@@ -127,7 +127,7 @@ impl UnitFilter {
                 .as_ref()
                 .map(|k| k.iter().map(|k| (*k).into()).collect()),
             parent_id: ids::decode_opt(Kind::Unit, &self.parent_id)?,
-            search: self.search.clone(),
+            search: crate::domain::search_text(self.search.as_deref())?,
         })
     }
 }

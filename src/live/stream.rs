@@ -60,50 +60,47 @@ impl Follower {
         })
     }
 
-    /// Everything stored after the positions, in order.
-    async fn catch_up(&mut self, domain: &Domain) -> DomainResult<Vec<Delivery>> {
+    /// The next page of stored events after the positions, in order, and whether more may
+    /// follow. Catch-up goes page by page, so memory does not grow with the events missed.
+    async fn catch_up_page(&mut self, domain: &Domain) -> DomainResult<(Vec<Delivery>, bool)> {
+        let batch = domain
+            .events_after(&self.positions, self.scope.as_deref(), BATCH)
+            .await?;
+        let more = batch.len() as u64 == BATCH;
         let mut out = Vec::new();
-        loop {
-            let batch = domain
-                .events_after(&self.positions, self.scope.as_deref(), BATCH)
-                .await?;
-            let full = batch.len() as u64 == BATCH;
-            for event in batch {
-                if event.seq > self.position(&event) {
-                    out.extend(self.take(event));
-                }
-            }
-            if !full {
-                return Ok(out);
+        for event in batch {
+            if event.seq > self.position(&event) {
+                out.extend(self.take(event));
             }
         }
+        Ok((out, more))
     }
 
-    /// A live event: dropped if seen, preceded by the missing range if it jumps ahead.
-    async fn live(
-        &mut self,
-        domain: &Domain,
-        event: &pipeline_event::Model,
-    ) -> DomainResult<Vec<Delivery>> {
+    /// A live event: dropped if seen or out of scope; `Jump` when events before it are missing
+    /// (then catch-up reads them, and this one, from the database).
+    fn live(&mut self, event: &pipeline_event::Model) -> Live {
         if !self.in_scope(event.regency_id) {
-            return Ok(Vec::new());
+            return Live::Skip;
         }
         let seen = self.position(event);
         if event.seq <= seen {
-            return Ok(Vec::new());
-        }
-        let mut out = Vec::new();
-        if event.seq > seen + 1 {
-            for missing in domain
-                .events_between(event.regency_id, seen, event.seq)
-                .await?
-            {
-                out.extend(self.take(missing));
+            Live::Skip
+        } else if event.seq > seen + 1 {
+            Live::Jump
+        } else {
+            match self.take(event.clone()) {
+                Some(delivery) => Live::Deliver(delivery),
+                None => Live::Skip,
             }
         }
-        out.extend(self.take(event.clone()));
-        Ok(out)
     }
+}
+
+/// What a live event means for a follower.
+enum Live {
+    Skip,
+    Deliver(Delivery),
+    Jump,
 }
 
 /// The regency ids a filter names (ids and Kemendagri codes), or None for every regency.
@@ -146,6 +143,13 @@ pub async fn pipeline_events(
     let positions = match after {
         Some(after) => {
             let positions = cursor::decode(&after)?;
+            let regencies = domain.count_regencies().await?;
+            if positions.seen.len() as u64 > regencies {
+                return Err(DomainError::bad_input(format!(
+                    "This cursor names {} regencies but only {regencies} exist; use the `cursor` of an event or snapshot you received.",
+                    positions.seen.len()
+                )));
+            }
             let expired = domain.expired_positions(&positions).await?;
             if !expired.is_empty() {
                 return Err(DomainError::CursorExpired(
@@ -165,26 +169,32 @@ pub async fn pipeline_events(
     };
     let shutdown = hub.shutdown().clone();
     Ok(async_stream::stream! {
-        let mut pending = match follower.catch_up(&domain).await {
-            Ok(deliveries) => deliveries,
-            Err(err) => { yield Err(err); return; }
-        };
+        let mut catching_up = true;
         loop {
-            for delivery in pending.drain(..) {
-                yield Ok(delivery);
+            if catching_up {
+                match follower.catch_up_page(&domain).await {
+                    Ok((deliveries, more)) => {
+                        for delivery in deliveries {
+                            yield Ok(delivery);
+                        }
+                        catching_up = more;
+                        continue;
+                    }
+                    Err(err) => { yield Err(err); return; }
+                }
             }
             let received = tokio::select! {
                 _ = shutdown.cancelled() => return,
                 received = live.recv() => received,
             };
-            let next = match received {
-                Ok(event) => follower.live(&domain, &event).await,
-                Err(RecvError::Lagged(_)) => follower.catch_up(&domain).await,
+            match received {
+                Ok(event) => match follower.live(&event) {
+                    Live::Skip => {}
+                    Live::Deliver(delivery) => yield Ok(delivery),
+                    Live::Jump => catching_up = true,
+                },
+                Err(RecvError::Lagged(_)) => catching_up = true,
                 Err(RecvError::Closed) => return,
-            };
-            match next {
-                Ok(deliveries) => pending = deliveries,
-                Err(err) => { yield Err(err); return; }
             }
         }
     })
