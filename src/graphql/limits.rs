@@ -206,7 +206,7 @@ pub fn check(limits: &QueryLimits, request: &Request) -> ServerResult<Executable
             "inputObjects",
             limits.max_input_objects,
             format!(
-                "The arguments hold {input_objects} input objects (filters within filters); at most {} are accepted.",
+                "The arguments hold {input_objects} input objects (filters within filters); at most {} are accepted; simplify them.",
                 limits.max_input_objects
             ),
         ));
@@ -317,7 +317,7 @@ fn check_input(
                         "inputObjects",
                         limits.max_input_objects,
                         format!(
-                            "{name} holds more than {} input objects (filters within filters); simplify it.",
+                            "{name} holds more input objects (filters within filters) than the {} accepted at most; simplify it.",
                             limits.max_input_objects
                         ),
                     ));

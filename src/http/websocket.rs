@@ -101,10 +101,10 @@ impl Guard {
 
     /// Notes operations the server ended (`complete` or `error` sent to the client).
     fn server_message(&mut self, text: &str) {
-        if text.starts_with(r#"{"type":"complete""#) || text.starts_with(r#"{"type":"error""#) {
-            if let Ok(Envelope { id: Some(id), .. }) = serde_json::from_str::<Envelope>(text) {
-                self.running.remove(&id);
-            }
+        let ended =
+            text.starts_with(r#"{"type":"complete""#) || text.starts_with(r#"{"type":"error""#);
+        if ended && let Ok(Envelope { id: Some(id), .. }) = serde_json::from_str::<Envelope>(text) {
+            self.running.remove(&id);
         }
     }
 

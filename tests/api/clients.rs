@@ -21,6 +21,16 @@ pub struct WsClient {
 impl WsClient {
     /// Connects and completes the protocol's handshake; `legacy` picks subscriptions-transport-ws.
     pub async fn connect(url: &str, legacy: bool) -> WsClient {
+        let mut client = Self::open(url, legacy, None)
+            .await
+            .unwrap_or_else(|status| panic!("the WebSocket opens, not {status}"));
+        client.init().await;
+        client
+    }
+
+    /// Opens the socket without `connection_init`, sending `origin` as a browser would;
+    /// the HTTP status when the server refuses the upgrade.
+    pub async fn open(url: &str, legacy: bool, origin: Option<&str>) -> Result<WsClient, u16> {
         let mut request = url.into_client_request().expect("a WebSocket URL");
         let protocol = if legacy {
             "graphql-ws"
@@ -30,9 +40,19 @@ impl WsClient {
         request
             .headers_mut()
             .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(protocol));
-        let (socket, response) = tokio_tungstenite::connect_async(request)
-            .await
-            .expect("the WebSocket opens");
+        if let Some(origin) = origin {
+            request.headers_mut().insert(
+                "Origin",
+                HeaderValue::from_str(origin).expect("an origin header"),
+            );
+        }
+        let (socket, response) = match tokio_tungstenite::connect_async(request).await {
+            Ok(opened) => opened,
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                return Err(response.status().as_u16());
+            }
+            Err(err) => panic!("the WebSocket handshake fails oddly: {err}"),
+        };
         assert_eq!(
             response
                 .headers()
@@ -40,17 +60,27 @@ impl WsClient {
                 .and_then(|v| v.to_str().ok()),
             Some(protocol)
         );
-        let mut client = WsClient { socket, legacy };
-        client
-            .send(json!({"type": "connection_init", "payload": {}}))
+        Ok(WsClient { socket, legacy })
+    }
+
+    /// Sends `connection_init` and waits for the acknowledgement.
+    pub async fn init(&mut self) {
+        self.send(json!({"type": "connection_init", "payload": {}}))
             .await;
         loop {
-            let message = client.receive().await.expect("a connection_ack");
+            let message = self.receive().await.expect("a connection_ack");
             if message["type"] == "connection_ack" {
                 break;
             }
         }
-        client
+    }
+
+    /// Sends one text message as it is.
+    pub async fn send_text(&mut self, text: String) {
+        self.socket
+            .send(Message::Text(text.into()))
+            .await
+            .expect("the message is sent");
     }
 
     async fn send(&mut self, message: Value) {

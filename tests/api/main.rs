@@ -6,6 +6,7 @@
 mod clients;
 mod foundation;
 mod helpers;
+mod hostile;
 mod live;
 mod read;
 mod read_helpers;
