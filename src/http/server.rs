@@ -22,6 +22,33 @@ pub struct ConnectionLimits {
     pub header_timeout: Duration,
 }
 
+/// File descriptors kept free for the database pool, Redis, logs and the listener itself.
+const RESERVED_FDS: u64 = 64;
+
+/// The connection cap the process can honour: the soft limit on open files is raised to the
+/// hard limit, and the cap lowered below it if needed, so that idle sockets are refused by the
+/// cap rather than starving the process of file descriptors.
+fn honourable_cap(configured: usize) -> usize {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(files) => {
+            let room = usize::try_from(files.saturating_sub(RESERVED_FDS)).unwrap_or(usize::MAX);
+            if room < configured {
+                tracing::warn!(
+                    configured,
+                    open_file_limit = files,
+                    cap = room,
+                    "the open-file limit is below the connection cap; lowering the cap"
+                );
+            }
+            configured.min(room.max(1))
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot read the open-file limit; keeping the configured connection cap");
+            configured
+        }
+    }
+}
+
 /// Serves `router` on `listener` until `stop` is cancelled, then lets requests in flight finish
 /// (for up to `drain`).
 pub async fn serve(
@@ -31,7 +58,8 @@ pub async fn serve(
     stop: CancellationToken,
     drain: Duration,
 ) {
-    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let max_connections = honourable_cap(limits.max_connections.max(1));
+    let permits = Arc::new(Semaphore::new(max_connections));
     let graceful = GracefulShutdown::new();
     let mut builder = Builder::new(TokioExecutor::new());
     builder
@@ -43,6 +71,8 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .keep_alive_interval(limits.header_timeout)
         .enable_connect_protocol();
+    // Refusals are logged at most once a second, with how many there were.
+    let (mut refused, mut last_warning) = (0u64, None::<tokio::time::Instant>);
     loop {
         let (socket, peer) = tokio::select! {
             _ = stop.cancelled() => break,
@@ -57,8 +87,12 @@ pub async fn serve(
             },
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, max = limits.max_connections, "connection refused: too many open connections");
             drop(socket);
+            refused += 1;
+            if last_warning.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+                tracing::warn!(%peer, refused, max = max_connections, "connections refused: too many open connections");
+                (refused, last_warning) = (0, Some(tokio::time::Instant::now()));
+            }
             continue;
         };
         let _ = socket.set_nodelay(true);
