@@ -22,8 +22,8 @@ use sea_orm::{
 };
 
 use crate::domain::{
-    admin::default_head_title as head_title,
     pipeline::{self, IdeaState},
+    unit::default_head_title as head_title,
 };
 
 /// What the demo load wrote, for the CLI to report.
@@ -1028,7 +1028,7 @@ impl Lab {
                 });
                 events.push(PlannedEvent {
                     at: when,
-                    kind: crate::domain::moves::event_kind(m.decision),
+                    kind: crate::domain::idea::moves::event_kind(m.decision),
                     idea_id: Some(idea_ids[i]),
                     unit_id: Some(unit_ids[plan.unit]),
                     commitment_id: None,

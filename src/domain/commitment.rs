@@ -1,13 +1,22 @@
 //! Writing commitments: drafting, signing, fulfilling and withdrawing.
 
 use chrono::{NaiveDate, Utc};
+use std::collections::HashMap;
+
 use entity::{CommitmentStatus, commitment, commitment_idea, idea};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Select,
+    sea_query::Query,
+};
 use serde_json::json;
 
 use super::{
-    Domain,
+    Domain, by_id, group,
+    page::{Page, PageRequest},
     pipeline::{self, CommitmentAction},
+    regency_code_filter,
     write::{Actor, NewEvent, Written, for_update, optional_text, required_text, within_lab},
 };
 use crate::error::{DomainError, DomainResult};
@@ -184,5 +193,117 @@ impl Domain {
             )
             .await?;
         self.commit(txn, updated, vec![event]).await
+    }
+}
+
+/// Which commitments to list.
+#[derive(Debug, Clone, Default)]
+pub struct CommitmentFilter {
+    pub regency_ids: Option<Vec<i32>>,
+    pub regency_codes: Option<Vec<String>>,
+    pub cohort_ids: Option<Vec<i32>>,
+    pub unit_ids: Option<Vec<i32>>,
+    pub statuses: Option<Vec<CommitmentStatus>>,
+    pub idea_id: Option<i32>,
+    pub signed_from: Option<NaiveDate>,
+    pub signed_to: Option<NaiveDate>,
+}
+
+impl Domain {
+    by_ids!(/// Commitments by id.
+        commitments_by_id, commitment, i32);
+
+    /// Ids of the commitments covering each idea.
+    pub async fn commitment_ids_of_ideas(
+        &self,
+        ids: &[i32],
+    ) -> DomainResult<HashMap<i32, Vec<i32>>> {
+        let rows = commitment_idea::Entity::find()
+            .filter(commitment_idea::Column::IdeaId.is_in(ids.iter().copied()))
+            .order_by_asc(commitment_idea::Column::CommitmentId)
+            .all(self.db())
+            .await?;
+        Ok(group(rows, |l| l.idea_id)
+            .into_iter()
+            .map(|(idea, links)| (idea, links.into_iter().map(|l| l.commitment_id).collect()))
+            .collect())
+    }
+
+    /// Ids of the ideas each commitment covers.
+    pub async fn idea_ids_of_commitments(
+        &self,
+        ids: &[i32],
+    ) -> DomainResult<HashMap<i32, Vec<i32>>> {
+        let rows = commitment_idea::Entity::find()
+            .filter(commitment_idea::Column::CommitmentId.is_in(ids.iter().copied()))
+            .order_by_asc(commitment_idea::Column::IdeaId)
+            .all(self.db())
+            .await?;
+        Ok(group(rows, |l| l.commitment_id)
+            .into_iter()
+            .map(|(c, links)| (c, links.into_iter().map(|l| l.idea_id).collect()))
+            .collect())
+    }
+
+    fn commitments_matching(
+        &self,
+        filter: &CommitmentFilter,
+    ) -> DomainResult<Select<commitment::Entity>> {
+        if let (Some(from), Some(to)) = (filter.signed_from, filter.signed_to)
+            && from > to
+        {
+            return Err(DomainError::bad_input(format!(
+                "`signedFrom` ({from}) is after `signedTo` ({to}); no commitment can match that range."
+            )));
+        }
+        let mut cond = Condition::all();
+        if let Some(ids) = &filter.regency_ids {
+            cond = cond.add(commitment::Column::RegencyId.is_in(ids.clone()));
+        }
+        if let Some(sub) = regency_code_filter(&filter.regency_codes) {
+            cond = cond.add(commitment::Column::RegencyId.in_subquery(sub));
+        }
+        if let Some(ids) = &filter.cohort_ids {
+            cond = cond.add(commitment::Column::CohortId.is_in(ids.clone()));
+        }
+        if let Some(ids) = &filter.unit_ids {
+            cond = cond.add(commitment::Column::UnitId.is_in(ids.clone()));
+        }
+        if let Some(statuses) = &filter.statuses {
+            cond = cond.add(commitment::Column::Status.is_in(statuses.iter().copied()));
+        }
+        if let Some(idea) = filter.idea_id {
+            cond = cond.add(
+                commitment::Column::Id.in_subquery(
+                    Query::select()
+                        .column(commitment_idea::Column::CommitmentId)
+                        .from(commitment_idea::Entity)
+                        .and_where(commitment_idea::Column::IdeaId.eq(idea))
+                        .to_owned(),
+                ),
+            );
+        }
+        if let Some(from) = filter.signed_from {
+            cond = cond.add(commitment::Column::SignedOn.gte(from));
+        }
+        if let Some(to) = filter.signed_to {
+            cond = cond.add(commitment::Column::SignedOn.lte(to));
+        }
+        Ok(commitment::Entity::find().filter(cond))
+    }
+
+    /// Commitments in the order they were written.
+    pub async fn commitment_page(
+        &self,
+        filter: &CommitmentFilter,
+        page: &PageRequest,
+    ) -> DomainResult<Page<commitment::Model>> {
+        let sort = by_id::<commitment::Entity>(commitment::Column::Id, |m| i64::from(m.id));
+        self.listing(self.commitments_matching(filter)?, sort, page)
+            .await
+    }
+
+    pub async fn count_commitments(&self, filter: &CommitmentFilter) -> DomainResult<u64> {
+        Ok(self.commitments_matching(filter)?.count(self.db()).await?)
     }
 }

@@ -1,29 +1,45 @@
 //! The domain layer: every read and every write goes through [`Domain`], so that access
 //! rules, limits and metrics can be added in one place.
 
-pub mod admin;
-pub mod aggregate;
+/// `Domain::$name(ids)`: rows of one entity by id, in one statement (behind the DataLoaders).
+macro_rules! by_ids {
+    ($(#[$doc:meta])* $name:ident, $entity:ident, $id:ty) => {
+        $(#[$doc])*
+        pub async fn $name(&self, ids: &[$id]) -> DomainResult<HashMap<$id, $entity::Model>> {
+            let rows = $entity::Entity::find()
+                .filter($entity::Column::Id.is_in(ids.iter().copied()))
+                .all(self.db())
+                .await?;
+            Ok(rows.into_iter().map(|r| (r.id, r)).collect())
+        }
+    };
+}
+
+pub mod cohort;
 pub mod commitment;
+pub mod event;
 pub mod idea;
-pub mod import;
-pub mod listing;
-pub mod live;
-pub mod lookup;
-pub mod moves;
+pub mod mentor;
 pub mod page;
 pub mod pipeline;
 pub mod regency;
+pub mod unit;
 pub mod write;
 
+use std::collections::HashMap;
+
 use entity::pipeline_event;
-use sea_orm::DatabaseConnection;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, Select,
+    sea_query::{Expr, ExprTrait, Func, LikeExpr, Query},
+};
 use tokio::sync::broadcast;
 
 use crate::{
     db::StatementCounter,
     error::{DomainError, DomainResult},
 };
-use page::PageLimits;
+use page::{Page, PageLimits, PageRequest, Sort, SortValue, paginate};
 
 /// Handle to the domain layer, cheap to clone; one per server, shared by all requests.
 #[derive(Clone)]
@@ -94,5 +110,81 @@ pub fn search_text(text: Option<&str>) -> DomainResult<Option<String>> {
             )))
         }
         other => Ok(other.map(str::to_owned)),
+    }
+}
+
+pub(crate) fn contains<C: ColumnTrait>(column: C, text: &str) -> sea_orm::sea_query::SimpleExpr {
+    let escaped = text
+        .trim()
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    Expr::expr(Func::lower(Expr::col(column)))
+        .like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
+}
+
+pub(crate) fn regency_code_filter(
+    codes: &Option<Vec<String>>,
+) -> Option<sea_orm::sea_query::SelectStatement> {
+    codes.as_ref().map(|codes| {
+        Query::select()
+            .column(entity::regency::Column::Id)
+            .from(entity::regency::Entity)
+            .and_where(
+                entity::regency::Column::Code.is_in(codes.iter().map(|c| c.trim().to_owned())),
+            )
+            .to_owned()
+    })
+}
+
+pub(crate) fn by_name<E: EntityTrait>(
+    name_column: E::Column,
+    id_column: E::Column,
+    name_of: fn(&E::Model) -> SortValue,
+    id_of: fn(&E::Model) -> i64,
+) -> Sort<E> {
+    Sort {
+        name: "NAME",
+        column: name_column,
+        descending: false,
+        id_column,
+        value_of: Some(name_of),
+        id_of,
+    }
+}
+
+pub(crate) fn by_id<E: EntityTrait>(id_column: E::Column, id_of: fn(&E::Model) -> i64) -> Sort<E> {
+    Sort {
+        name: "ID",
+        column: id_column,
+        descending: false,
+        id_column,
+        value_of: None,
+        id_of,
+    }
+}
+
+/// Groups rows by a key, keeping their order.
+pub(crate) fn group<K: std::hash::Hash + Eq, M>(
+    rows: Vec<M>,
+    key: impl Fn(&M) -> K,
+) -> HashMap<K, Vec<M>> {
+    let mut grouped: HashMap<K, Vec<M>> = HashMap::new();
+    for row in rows {
+        grouped.entry(key(&row)).or_default().push(row);
+    }
+    grouped
+}
+
+/// A select, its total count query and its page: every listing is the same three steps.
+impl Domain {
+    pub(crate) async fn listing<E: EntityTrait>(
+        &self,
+        select: Select<E>,
+        sort: Sort<E>,
+        page: &PageRequest,
+    ) -> DomainResult<Page<E::Model>> {
+        paginate(self.db(), select, &sort, page, self.page_limits()).await
     }
 }

@@ -1,12 +1,57 @@
-//! Regencies and their lab editions (cohorts).
+//! Regencies (kabupaten/kota): each runs its own lab and owns every row but the mentors.
 
 use std::collections::HashMap;
 
-use entity::{cohort, regency};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use chrono::{NaiveDate, Utc};
+use entity::regency;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter,
+};
+use serde_json::json;
 
-use super::Domain;
-use crate::error::DomainResult;
+use super::{
+    Domain,
+    page::{Page, PageRequest, Sort, SortValue},
+    write::{
+        Actor, NewEvent, Written, earliest_lab_day, for_update, on_unique, required_text,
+        within_lab,
+    },
+};
+use crate::error::{DomainError, DomainResult};
+
+/// A new regency.
+#[derive(Debug, Clone)]
+pub struct NewRegency {
+    pub code: String,
+    pub name: String,
+    pub province: String,
+    pub organiser: String,
+    pub mou_signed_on: Option<NaiveDate>,
+}
+
+/// Changes to a regency; absent fields stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct RegencyChanges {
+    pub name: Option<String>,
+    pub province: Option<String>,
+    pub organiser: Option<String>,
+    pub mou_signed_on: Option<NaiveDate>,
+}
+
+fn check_code(code: &str) -> DomainResult<String> {
+    let code = required_text("The regency code", code, 16)?;
+    let valid = code.split('.').count() == 2
+        && code
+            .split('.')
+            .all(|part| part.len() == 2 && part.chars().all(|c| c.is_ascii_digit()));
+    if !valid {
+        return Err(DomainError::bad_input(format!(
+            "\"{code}\" is not a Kemendagri regency code; it looks like \"63.03\" (province.regency)."
+        )));
+    }
+    Ok(code)
+}
 
 impl Domain {
     pub async fn regency_by_code(&self, code: &str) -> DomainResult<Option<regency::Model>> {
@@ -24,53 +69,129 @@ impl Domain {
         Ok(rows.into_iter().map(|r| (r.id, r)).collect())
     }
 
-    /// Cohorts of each regency, newest edition first.
-    pub async fn cohorts_of_regencies(
-        &self,
-        regency_ids: &[i32],
-    ) -> DomainResult<HashMap<i32, Vec<cohort::Model>>> {
-        let rows = cohort::Entity::find()
-            .filter(cohort::Column::RegencyId.is_in(regency_ids.iter().copied()))
-            .order_by_desc(cohort::Column::Year)
-            .order_by_asc(cohort::Column::Id)
-            .all(self.db())
-            .await?;
-        let mut grouped: HashMap<i32, Vec<cohort::Model>> = HashMap::new();
-        for row in rows {
-            grouped.entry(row.regency_id).or_default().push(row);
-        }
-        Ok(grouped)
+    /// Regencies ordered by Kemendagri code.
+    pub async fn regency_page(&self, page: &PageRequest) -> DomainResult<Page<regency::Model>> {
+        let sort = Sort {
+            name: "CODE",
+            column: regency::Column::Code,
+            descending: false,
+            id_column: regency::Column::Id,
+            value_of: Some(|m: &regency::Model| SortValue::Text(m.code.clone())),
+            id_of: |m: &regency::Model| i64::from(m.id),
+        };
+        self.listing(regency::Entity::find(), sort, page).await
     }
-}
 
-impl Domain {
-    /// The cohort of the regency with Kemendagri `code` that started in `year`.
-    pub async fn cohort_by_code_and_year(
+    pub async fn count_regencies(&self) -> DomainResult<u64> {
+        Ok(regency::Entity::find().count(self.db()).await?)
+    }
+
+    pub(crate) async fn regency_in(
         &self,
-        code: &str,
-        year: i32,
-    ) -> DomainResult<cohort::Model> {
-        let regency = self.regency_by_code(code).await?.ok_or_else(|| {
-            crate::error::DomainError::bad_input(format!("No regency has the code {code}."))
-        })?;
-        let mut cohorts: Vec<cohort::Model> = self
-            .cohorts_of_regencies(&[regency.id])
+        txn: &DatabaseTransaction,
+        id: i32,
+        role: &str,
+    ) -> DomainResult<regency::Model> {
+        regency::Entity::find_by_id(id)
+            .one(txn)
             .await?
-            .remove(&regency.id)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|c| c.year == year)
-            .collect();
-        match cohorts.len() {
-            1 => Ok(cohorts.remove(0)),
-            0 => Err(crate::error::DomainError::bad_input(format!(
-                "{} has no cohort that started in {year}.",
-                regency.name
-            ))),
-            _ => Err(crate::error::DomainError::bad_input(format!(
-                "{} has several cohorts in {year}; give the cohort's global ID instead.",
-                regency.name
-            ))),
+            .ok_or_else(|| {
+                DomainError::bad_input(format!("No regency with the given {role} exists."))
+            })
+    }
+
+    pub async fn create_regency(
+        &self,
+        actor: &Actor,
+        new: NewRegency,
+    ) -> DomainResult<Written<regency::Model>> {
+        let code = check_code(&new.code)?;
+        let name = required_text("The regency name", &new.name, 200)?;
+        let province = required_text("The province", &new.province, 200)?;
+        let organiser = required_text("The organiser", &new.organiser, 200)?;
+        let mou = new
+            .mou_signed_on
+            .map(|d| within_lab("The MoU date", d, earliest_lab_day()))
+            .transpose()?;
+        let now = Utc::now();
+        let txn = self.begin_write().await?;
+        let row = regency::ActiveModel {
+            code: Set(code.clone()),
+            name: Set(name),
+            province: Set(province),
+            organiser: Set(organiser),
+            mou_signed_on: Set(mou),
+            event_seq: Set(0),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
         }
+        .insert(&txn)
+        .await
+        .map_err(|e| on_unique(e, || format!("A regency with code {code} already exists.")))?;
+        let event = self
+            .record_event(
+                &txn,
+                actor,
+                NewEvent {
+                    regency_id: row.id,
+                    kind: "REGENCY_CREATED",
+                    payload: json!({ "code": row.code, "name": row.name }),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let row = regency::Entity::find_by_id(row.id)
+            .one(&txn)
+            .await?
+            .unwrap_or(row);
+        self.commit(txn, row, vec![event]).await
+    }
+
+    pub async fn update_regency(
+        &self,
+        actor: &Actor,
+        id: i32,
+        version: i32,
+        changes: RegencyChanges,
+    ) -> DomainResult<Written<regency::Model>> {
+        let txn = self.begin_write().await?;
+        let current = for_update::<regency::Entity>(&txn, id, version, "regency").await?;
+        let mut row: regency::ActiveModel = current.clone().into();
+        if let Some(name) = &changes.name {
+            row.name = Set(required_text("The regency name", name, 200)?);
+        }
+        if let Some(province) = &changes.province {
+            row.province = Set(required_text("The province", province, 200)?);
+        }
+        if let Some(organiser) = &changes.organiser {
+            row.organiser = Set(required_text("The organiser", organiser, 200)?);
+        }
+        if let Some(mou) = changes.mou_signed_on {
+            row.mou_signed_on = Set(Some(within_lab("The MoU date", mou, earliest_lab_day())?));
+        }
+        row.version = Set(version + 1);
+        row.updated_at = Set(Utc::now());
+        let updated = self
+            .guarded_update(&txn, row, regency::Column::Version, version, "regency", "")
+            .await?;
+        let event = self
+            .record_event(
+                &txn,
+                actor,
+                NewEvent {
+                    regency_id: id,
+                    kind: "REGENCY_UPDATED",
+                    payload: json!({ "name": updated.name, "version": updated.version }),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let updated = regency::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .unwrap_or(updated);
+        self.commit(txn, updated, vec![event]).await
     }
 }

@@ -4,6 +4,7 @@
 use chrono::{NaiveDate, Utc};
 use entity::{pipeline_event, regency};
 use sea_orm::{
+    ActiveModelTrait,
     ActiveValue::Set,
     ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, SqlErr,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
@@ -316,5 +317,36 @@ mod tests {
         let tomorrow = Utc::now().date_naive() + chrono::Days::new(1);
         assert!(not_in_future("signedOn", tomorrow).is_err());
         assert!(not_in_future("signedOn", Utc::now().date_naive()).is_ok());
+    }
+}
+
+impl Domain {
+    /// Saves `row` only if its stored version is still `version` (CONFLICT otherwise); a
+    /// unique violation becomes BAD_USER_INPUT with `duplicate`.
+    pub(crate) async fn guarded_update<A, C>(
+        &self,
+        txn: &DatabaseTransaction,
+        row: A,
+        version_column: C,
+        version: i32,
+        what: &str,
+        duplicate: &str,
+    ) -> DomainResult<<A::Entity as EntityTrait>::Model>
+    where
+        A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
+        C: ColumnTrait,
+        <A::Entity as EntityTrait>::Model: sea_orm::IntoActiveModel<A>,
+    {
+        let result = match <A::Entity as EntityTrait>::update(row).validate() {
+            Ok(update) => update.filter(version_column.eq(version)).exec(txn).await,
+            Err(err) => Err(err),
+        };
+        match result {
+            Ok(model) => Ok(model),
+            Err(sea_orm::DbErr::RecordNotUpdated) => Err(DomainError::Conflict(format!(
+                "The {what} was changed by someone else while you edited it; reload it and try again."
+            ))),
+            Err(err) => Err(on_unique(err, || duplicate.to_owned())),
+        }
     }
 }

@@ -9,7 +9,7 @@ use super::{
 };
 use crate::domain::{
     Domain,
-    aggregate::{self, IdeaGrouping},
+    idea::aggregate::{self, IdeaGrouping},
 };
 
 /// Ideas currently in one stage.

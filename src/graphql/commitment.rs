@@ -15,7 +15,7 @@ use super::{
     regency::{Cohort, Regency},
     unit::Unit,
 };
-use crate::domain::{Domain, listing::CommitmentFilter as DomainFilter};
+use crate::domain::{Domain, commitment::CommitmentFilter as DomainFilter};
 
 /// A unit head's signed commitment with the regent to deliver some ideas.
 pub struct Commitment(pub commitment::Model);

@@ -8,9 +8,12 @@ use async_graphql::{
 
 use crate::domain::{
     Domain,
+    cohort::CohortFilter,
+    commitment::CommitmentFilter,
+    event::EventFilter,
     idea::IdeaFilter,
-    listing::{CohortFilter, CommitmentFilter, EventFilter, UnitFilter},
     page::{Page, PageRequest},
+    unit::UnitFilter,
 };
 
 /// What `totalCount` counts: the same filter the page was read with.

@@ -14,7 +14,7 @@ use super::{
     regency::Regency,
     unit::Unit,
 };
-use crate::domain::{Domain, listing::EventFilter as DomainFilter};
+use crate::domain::{Domain, event::EventFilter as DomainFilter};
 
 /// A change in the pipeline: an idea submitted or moved, a commitment signed…
 pub struct PipelineEvent {
@@ -44,7 +44,7 @@ impl PipelineEvent {
     /// from a query it covers this event's regency.
     async fn cursor(&self) -> String {
         self.cursor.clone().unwrap_or_else(|| {
-            let mut positions = crate::domain::live::Positions::default();
+            let mut positions = crate::domain::event::Positions::default();
             positions.seen.insert(self.model.regency_id, self.model.seq);
             crate::live::cursor::encode(&positions)
         })

@@ -726,7 +726,7 @@ impl IdeaMutation {
 impl IdeaMutation {
     /// Enters a new idea into the pipeline at DIAGNOSE.
     async fn submit_idea(&self, ctx: &Context<'_>, input: SubmitIdeaInput) -> Result<IdeaPayload> {
-        let new = crate::domain::moves::NewIdea {
+        let new = crate::domain::idea::moves::NewIdea {
             cohort_id: ids::decode(Kind::Cohort, &input.cohort_id)?,
             unit_id: ids::decode(Kind::Unit, &input.unit_id)?,
             title: input.title,
@@ -753,7 +753,7 @@ impl IdeaMutation {
     /// Changes an idea's description.
     async fn update_idea(&self, ctx: &Context<'_>, input: UpdateIdeaInput) -> Result<IdeaPayload> {
         let id = ids::decode(Kind::Idea, &input.id)?;
-        let changes = crate::domain::moves::IdeaChanges {
+        let changes = crate::domain::idea::moves::IdeaChanges {
             title: input.title,
             problem: input.problem,
             description: input.description,

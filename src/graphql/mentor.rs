@@ -235,8 +235,8 @@ fn mentor_fields(
     team: Option<String>,
     expertise: Option<String>,
     contact: Option<String>,
-) -> crate::domain::admin::MentorFields {
-    crate::domain::admin::MentorFields {
+) -> crate::domain::mentor::MentorFields {
+    crate::domain::mentor::MentorFields {
         name,
         institution,
         team,

@@ -15,7 +15,7 @@ use super::{
 };
 use crate::{
     domain::{
-        Domain, idea::IdeaFilter as DomainIdeaFilter, listing::CohortFilter as DomainCohortFilter,
+        Domain, cohort::CohortFilter as DomainCohortFilter, idea::IdeaFilter as DomainIdeaFilter,
     },
     error::DomainError,
 };
@@ -401,7 +401,7 @@ impl RegencyMutation {
             .data::<Domain>()?
             .create_regency(
                 &super::mutation::actor(ctx),
-                crate::domain::admin::NewRegency {
+                crate::domain::regency::NewRegency {
                     code: input.code,
                     name: input.name,
                     province: input.province,
@@ -430,7 +430,7 @@ impl RegencyMutation {
                 &super::mutation::actor(ctx),
                 id,
                 input.version,
-                crate::domain::admin::RegencyChanges {
+                crate::domain::regency::RegencyChanges {
                     name: input.name,
                     province: input.province,
                     organiser: input.organiser,
@@ -456,7 +456,7 @@ impl RegencyMutation {
             .data::<Domain>()?
             .create_cohort(
                 &super::mutation::actor(ctx),
-                crate::domain::admin::NewCohort {
+                crate::domain::cohort::NewCohort {
                     regency_id,
                     year: input.year,
                     name: input.name,
@@ -484,7 +484,7 @@ impl RegencyMutation {
                 &super::mutation::actor(ctx),
                 id,
                 input.version,
-                crate::domain::admin::CohortChanges {
+                crate::domain::cohort::CohortChanges {
                     name: input.name,
                     year: input.year,
                     stage: input.stage.map(Into::into),

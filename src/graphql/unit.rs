@@ -12,7 +12,7 @@ use super::{
     regency::Regency,
 };
 use crate::domain::{
-    Domain, idea::IdeaFilter as DomainIdeaFilter, listing::UnitFilter as DomainFilter,
+    Domain, idea::IdeaFilter as DomainIdeaFilter, unit::UnitFilter as DomainFilter,
 };
 
 /// A regional government unit that owns ideas and signs commitments.
@@ -210,7 +210,7 @@ pub struct UnitMutation;
 impl UnitMutation {
     /// Adds a unit to a regency.
     async fn create_unit(&self, ctx: &Context<'_>, input: CreateUnitInput) -> Result<UnitPayload> {
-        let new = crate::domain::admin::NewUnit {
+        let new = crate::domain::unit::NewUnit {
             regency_id: ids::decode(Kind::Regency, &input.regency_id)?,
             parent_id: ids::decode_opt(Kind::Unit, &input.parent_id)?,
             kind: input.kind.into(),
@@ -231,7 +231,7 @@ impl UnitMutation {
     /// Changes a unit.
     async fn update_unit(&self, ctx: &Context<'_>, input: UpdateUnitInput) -> Result<UnitPayload> {
         let id = ids::decode(Kind::Unit, &input.id)?;
-        let changes = crate::domain::admin::UnitChanges {
+        let changes = crate::domain::unit::UnitChanges {
             name: input.name,
             kind: input.kind.map(Into::into),
             head_title: input.head_title,

@@ -2,7 +2,7 @@
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
-use crate::{domain::live::Positions, error::DomainError};
+use crate::{domain::event::Positions, error::DomainError};
 
 const VERSION: &str = "v1";
 

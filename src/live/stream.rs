@@ -10,7 +10,11 @@ use tokio::sync::broadcast::{Receiver, error::RecvError};
 
 use super::{Hub, cursor};
 use crate::{
-    domain::{Domain, aggregate::Funnel, idea::IdeaFilter, listing::EventFilter, live::Positions},
+    domain::{
+        Domain,
+        event::{EventFilter, Positions},
+        idea::{IdeaFilter, aggregate::Funnel},
+    },
     error::{DomainError, DomainResult},
 };
 

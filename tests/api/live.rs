@@ -390,7 +390,7 @@ async fn subscribers_resume_without_loss_after_a_server_restart() {
 async fn a_slow_subscriber_is_caught_up_from_the_database_and_never_skips() {
     let app = TestApp::with_demo().await;
     let after = cursor_now(&app, "33.03").await;
-    let filter = labinov::domain::listing::EventFilter {
+    let filter = labinov::domain::event::EventFilter {
         regency_codes: Some(vec!["33.03".into()]),
         ..Default::default()
     };
@@ -710,7 +710,7 @@ async fn a_jump_in_sequence_is_filled_from_the_database_before_delivery() {
     let actor = labinov::domain::write::Actor::named("another process");
     let mut v = version as i32;
     for n in 0..3 {
-        let changes = labinov::domain::moves::IdeaChanges {
+        let changes = labinov::domain::idea::moves::IdeaChanges {
             title: Some(format!("unpublished {n}")),
             ..Default::default()
         };

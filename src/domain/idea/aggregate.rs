@@ -13,7 +13,7 @@ use sea_orm::{
     sea_query::{Alias, Expr, ExprTrait, Func, Query},
 };
 
-use super::{Domain, idea::IdeaFilter};
+use crate::domain::{Domain, idea::IdeaFilter};
 use crate::error::DomainResult;
 
 /// Ideas per stage, one entry per 5D stage in order.

@@ -1,5 +1,5 @@
-//! Reads behind live delivery: sequence heads, catch-up ranges, retention and consistent
-//! funnel snapshots.
+//! Pipeline events: the outbox and history of every change, and the reads behind live
+//! delivery (sequence heads, catch-up ranges, retention, consistent funnel snapshots).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -9,9 +9,45 @@ use sea_orm::{
     AccessMode, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, IsolationLevel,
     QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
+use sea_orm::{PaginatorTrait, Select};
 
-use super::{Domain, aggregate::Funnel, idea::IdeaFilter};
+use super::{
+    Domain, by_id,
+    idea::{IdeaFilter, aggregate::Funnel},
+    page::{Page, PageRequest},
+    regency_code_filter,
+};
 use crate::error::DomainResult;
+
+/// Which pipeline events to list.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub regency_ids: Option<Vec<i32>>,
+    pub regency_codes: Option<Vec<String>>,
+    pub kinds: Option<Vec<String>>,
+    pub stages: Option<Vec<i32>>,
+    pub unit_id: Option<i32>,
+    pub idea_id: Option<i32>,
+}
+
+impl EventFilter {
+    /// Whether a live event passes the filter (regency codes must be resolved to ids first).
+    pub fn matches(&self, event: &pipeline_event::Model) -> bool {
+        self.regency_ids
+            .as_ref()
+            .is_none_or(|ids| ids.contains(&event.regency_id))
+            && self
+                .kinds
+                .as_ref()
+                .is_none_or(|kinds| kinds.contains(&event.kind))
+            && self
+                .stages
+                .as_ref()
+                .is_none_or(|stages| event.stage.is_some_and(|s| stages.contains(&s)))
+            && self.unit_id.is_none_or(|unit| event.unit_id == Some(unit))
+            && self.idea_id.is_none_or(|idea| event.idea_id == Some(idea))
+    }
+}
 
 /// Where a reader stands in each regency's event sequence.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,6 +60,46 @@ pub struct Positions {
 }
 
 impl Domain {
+    by_ids!(/// Pipeline events by id.
+        events_by_id, pipeline_event, i64);
+
+    fn events_matching(&self, filter: &EventFilter) -> Select<pipeline_event::Entity> {
+        let mut cond = Condition::all();
+        if let Some(ids) = &filter.regency_ids {
+            cond = cond.add(pipeline_event::Column::RegencyId.is_in(ids.clone()));
+        }
+        if let Some(sub) = regency_code_filter(&filter.regency_codes) {
+            cond = cond.add(pipeline_event::Column::RegencyId.in_subquery(sub));
+        }
+        if let Some(kinds) = &filter.kinds {
+            cond = cond.add(pipeline_event::Column::Kind.is_in(kinds.clone()));
+        }
+        if let Some(stages) = &filter.stages {
+            cond = cond.add(pipeline_event::Column::Stage.is_in(stages.clone()));
+        }
+        if let Some(unit) = filter.unit_id {
+            cond = cond.add(pipeline_event::Column::UnitId.eq(unit));
+        }
+        if let Some(idea) = filter.idea_id {
+            cond = cond.add(pipeline_event::Column::IdeaId.eq(idea));
+        }
+        pipeline_event::Entity::find().filter(cond)
+    }
+
+    /// Pipeline events in the order they were recorded.
+    pub async fn event_page(
+        &self,
+        filter: &EventFilter,
+        page: &PageRequest,
+    ) -> DomainResult<Page<pipeline_event::Model>> {
+        let sort = by_id::<pipeline_event::Entity>(pipeline_event::Column::Id, |m| m.id);
+        self.listing(self.events_matching(filter), sort, page).await
+    }
+
+    pub async fn count_events(&self, filter: &EventFilter) -> DomainResult<u64> {
+        Ok(self.events_matching(filter).count(self.db()).await?)
+    }
+
     /// Current sequence heads of the regencies in `scope` (all when None), and the highest
     /// regency id.
     pub async fn event_heads(&self, scope: Option<&[i32]>) -> DomainResult<Positions> {

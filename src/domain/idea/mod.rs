@@ -1,18 +1,24 @@
 //! Reading ideas: the filter dashboards combine, the orderings, pages and counts.
 
+pub mod aggregate;
+pub mod import;
+pub mod moves;
+
+use std::collections::HashMap;
+
 use chrono::{Days, NaiveDate, TimeZone, Utc};
 use entity::{
-    IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, Stage, UnitKind, idea,
-    mentor_assignment, regency, unit,
+    IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, Stage, UnitKind, cohort, idea,
+    mentor_assignment, regency, stage_transition, unit,
 };
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, QueryTrait,
-    Select,
+    ColumnTrait, Condition, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Select,
     sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SimpleExpr},
 };
 
-use super::{
-    Domain,
+use crate::domain::{
+    Domain, group,
     page::{Page, PageRequest, Sort, SortValue, paginate},
 };
 use crate::error::{DomainError, DomainResult};
@@ -318,5 +324,51 @@ impl Domain {
             .select_only()
             .column(idea::Column::Id)
             .into_query())
+    }
+}
+
+impl Domain {
+    by_ids!(/// Ideas by id.
+        ideas_by_id, idea, i32);
+
+    by_ids!(/// Stage transitions by id.
+        transitions_by_id, stage_transition, i32);
+
+    /// The audit trail of each idea, in the order the moves happened.
+    pub async fn transitions_of_ideas(
+        &self,
+        ids: &[i32],
+    ) -> DomainResult<HashMap<i32, Vec<stage_transition::Model>>> {
+        let rows = stage_transition::Entity::find()
+            .filter(stage_transition::Column::IdeaId.is_in(ids.iter().copied()))
+            .order_by_asc(stage_transition::Column::At)
+            .order_by_asc(stage_transition::Column::Id)
+            .all(self.db())
+            .await?;
+        Ok(group(rows, |t| t.idea_id))
+    }
+
+    async fn cohort_in(&self, txn: &DatabaseTransaction, id: i32) -> DomainResult<cohort::Model> {
+        cohort::Entity::find_by_id(id)
+            .one(txn)
+            .await?
+            .ok_or_else(|| DomainError::bad_input("No cohort with the given cohortId exists."))
+    }
+
+    /// The unit, checked to belong to `regency_id`.
+    async fn unit_of_regency(
+        &self,
+        txn: &DatabaseTransaction,
+        unit_id: i32,
+        regency_id: i32,
+    ) -> DomainResult<unit::Model> {
+        let unit = self.unit_in(txn, unit_id, "unitId").await?;
+        if unit.regency_id != regency_id {
+            return Err(DomainError::bad_input(format!(
+                "The unit \"{}\" belongs to another regency than the cohort; pick a unit of the cohort's regency.",
+                unit.name
+            )));
+        }
+        Ok(unit)
     }
 }

@@ -4,8 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{
     Decision, IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, Stage, cohort,
-    commitment, commitment_idea, idea, mentor, mentor_assignment, pipeline_event, stage_transition,
-    unit,
+    commitment, commitment_idea, idea, pipeline_event, stage_transition,
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
@@ -13,12 +12,11 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::{
+use crate::domain::{
     Domain,
     pipeline::{self, IdeaState},
     write::{
-        Actor, NewEvent, Written, for_update, lab_floor, not_in_future, optional_text,
-        required_text, within_lab,
+        Actor, NewEvent, Written, for_update, lab_floor, optional_text, required_text, within_lab,
     },
 };
 use crate::error::{DomainError, DomainResult};
@@ -94,30 +92,6 @@ pub(crate) fn check_new_idea(new: &NewIdea, floor: NaiveDate) -> DomainResult<Ch
 }
 
 impl Domain {
-    async fn cohort_in(&self, txn: &DatabaseTransaction, id: i32) -> DomainResult<cohort::Model> {
-        cohort::Entity::find_by_id(id)
-            .one(txn)
-            .await?
-            .ok_or_else(|| DomainError::bad_input("No cohort with the given cohortId exists."))
-    }
-
-    /// The unit, checked to belong to `regency_id`.
-    async fn unit_of_regency(
-        &self,
-        txn: &DatabaseTransaction,
-        unit_id: i32,
-        regency_id: i32,
-    ) -> DomainResult<unit::Model> {
-        let unit = self.unit_in(txn, unit_id, "unitId").await?;
-        if unit.regency_id != regency_id {
-            return Err(DomainError::bad_input(format!(
-                "The unit \"{}\" belongs to another regency than the cohort; pick a unit of the cohort's regency.",
-                unit.name
-            )));
-        }
-        Ok(unit)
-    }
-
     /// Inserts a checked idea with its submission in the trail; the caller records the event.
     pub(crate) async fn insert_idea(
         &self,
@@ -382,127 +356,6 @@ impl Domain {
             events,
         )
         .await
-    }
-
-    /// Assigns a mentor to coach an idea from `since` (default today).
-    pub async fn assign_mentor(
-        &self,
-        actor: &Actor,
-        idea_id: i32,
-        mentor_id: i32,
-        since: Option<NaiveDate>,
-    ) -> DomainResult<Written<mentor_assignment::Model>> {
-        let since = not_in_future(
-            "The start date",
-            since.unwrap_or_else(|| Utc::now().date_naive()),
-        )?;
-        let txn = self.begin_write().await?;
-        let idea = idea::Entity::find_by_id(idea_id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| DomainError::not_found("No idea with this id exists."))?;
-        let mentor = mentor::Entity::find_by_id(mentor_id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| DomainError::bad_input("No mentor with the given mentorId exists."))?;
-        if idea.status == IdeaStatus::Dropped {
-            return Err(DomainError::bad_input(
-                "The idea was dropped; a dropped idea gets no new mentor.",
-            ));
-        }
-        let current = self.current_assignment(&txn, idea_id, mentor_id).await?;
-        if current.is_some() {
-            return Err(DomainError::bad_input(format!(
-                "{} already coaches this idea.",
-                mentor.name
-            )));
-        }
-        let row = mentor_assignment::ActiveModel {
-            mentor_id: Set(mentor_id),
-            idea_id: Set(idea_id),
-            since: Set(since),
-            until: Set(None),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-        let event = self
-            .record_event(&txn, actor, NewEvent {
-                regency_id: idea.regency_id,
-                kind: "MENTOR_ASSIGNED",
-                idea_id: Some(idea_id),
-                unit_id: Some(idea.unit_id),
-                stage: Some(idea.stage.rank()),
-                payload: json!({ "mentorId": mentor_id, "mentor": mentor.name, "since": since }),
-                ..Default::default()
-            })
-            .await?;
-        self.commit(txn, row, vec![event]).await
-    }
-
-    /// Ends a mentor's current assignment to an idea on `until` (default today); the
-    /// assignment stays in the history.
-    pub async fn unassign_mentor(
-        &self,
-        actor: &Actor,
-        idea_id: i32,
-        mentor_id: i32,
-        until: Option<NaiveDate>,
-    ) -> DomainResult<Written<mentor_assignment::Model>> {
-        let until = not_in_future(
-            "The end date",
-            until.unwrap_or_else(|| Utc::now().date_naive()),
-        )?;
-        let txn = self.begin_write().await?;
-        let idea = idea::Entity::find_by_id(idea_id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| DomainError::not_found("No idea with this id exists."))?;
-        let current = self
-            .current_assignment(&txn, idea_id, mentor_id)
-            .await?
-            .ok_or_else(|| {
-                DomainError::bad_input("That mentor does not currently coach this idea.")
-            })?;
-        if until < current.since {
-            return Err(DomainError::bad_input(format!(
-                "The end date ({until}) is before the assignment started ({}).",
-                current.since
-            )));
-        }
-        let mut row: mentor_assignment::ActiveModel = current.into();
-        row.until = Set(Some(until));
-        let row = row.update(&txn).await?;
-        let event = self
-            .record_event(
-                &txn,
-                actor,
-                NewEvent {
-                    regency_id: idea.regency_id,
-                    kind: "MENTOR_UNASSIGNED",
-                    idea_id: Some(idea_id),
-                    unit_id: Some(idea.unit_id),
-                    stage: Some(idea.stage.rank()),
-                    payload: json!({ "mentorId": mentor_id, "until": until }),
-                    ..Default::default()
-                },
-            )
-            .await?;
-        self.commit(txn, row, vec![event]).await
-    }
-
-    async fn current_assignment(
-        &self,
-        txn: &DatabaseTransaction,
-        idea_id: i32,
-        mentor_id: i32,
-    ) -> DomainResult<Option<mentor_assignment::Model>> {
-        Ok(mentor_assignment::Entity::find()
-            .filter(mentor_assignment::Column::IdeaId.eq(idea_id))
-            .filter(mentor_assignment::Column::MentorId.eq(mentor_id))
-            .filter(mentor_assignment::Column::Until.is_null())
-            .one(txn)
-            .await?)
     }
 }
 

@@ -11,9 +11,9 @@ use entity::{
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
-use super::{
+use crate::domain::{
     Domain,
-    moves::{CheckedIdea, NewIdea, check_new_idea},
+    idea::moves::{CheckedIdea, NewIdea, check_new_idea},
     pipeline,
     write::{Actor, NewEvent, Written, lab_floor},
 };

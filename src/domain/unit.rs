@@ -1,0 +1,327 @@
+//! Units (perangkat daerah): the offices, districts, health centres and companies of a
+//! regency that propose ideas and sign commitments.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use entity::{UnitKind, unit};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, Condition, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, Select,
+    sea_query::{Expr, ExprTrait, Func},
+};
+use serde_json::json;
+
+use super::{
+    Domain, by_name, contains, group,
+    page::{Page, PageRequest, SortValue},
+    regency_code_filter,
+    write::{Actor, NewEvent, Written, for_update, on_unique, optional_text, required_text},
+};
+use crate::error::{DomainError, DomainResult};
+
+/// A new unit.
+#[derive(Debug, Clone)]
+pub struct NewUnit {
+    pub regency_id: i32,
+    pub parent_id: Option<i32>,
+    pub kind: UnitKind,
+    pub name: String,
+    pub head_title: Option<String>,
+}
+
+/// Changes to a unit.
+#[derive(Debug, Clone, Default)]
+pub struct UnitChanges {
+    pub name: Option<String>,
+    pub kind: Option<UnitKind>,
+    pub head_title: Option<String>,
+    pub parent_id: Option<i32>,
+}
+
+/// Which units to list.
+#[derive(Debug, Clone, Default)]
+pub struct UnitFilter {
+    pub regency_ids: Option<Vec<i32>>,
+    pub regency_codes: Option<Vec<String>>,
+    pub kinds: Option<Vec<UnitKind>>,
+    pub parent_id: Option<i32>,
+    pub search: Option<String>,
+}
+
+/// Refuses a unit name already taken in the regency, whatever its letter case.
+async fn unit_name_free(
+    txn: &DatabaseTransaction,
+    regency_id: i32,
+    name: &str,
+    except: Option<i32>,
+    regency_name: &str,
+) -> DomainResult<()> {
+    let mut same = unit::Entity::find()
+        .filter(unit::Column::RegencyId.eq(regency_id))
+        .filter(
+            Expr::expr(Func::lower(Expr::col(unit::Column::Name))).eq(Func::lower(Expr::val(name))),
+        );
+    if let Some(id) = except {
+        same = same.filter(unit::Column::Id.ne(id));
+    }
+    match same.one(txn).await? {
+        Some(taken) => Err(DomainError::bad_input(format!(
+            "A unit named \"{}\" already exists in {regency_name}; unit names differ by more than letter case.",
+            taken.name
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Refuses to put `unit` under `parent` when `unit` is above `parent` already.
+async fn refuse_cycle(
+    txn: &DatabaseTransaction,
+    unit: &unit::Model,
+    parent: &unit::Model,
+) -> DomainResult<()> {
+    let mut above = Some(parent.clone());
+    // Each step reads one row; a regency has far fewer levels than this.
+    for _ in 0..64 {
+        let Some(current) = above else {
+            return Ok(());
+        };
+        if current.id == unit.id {
+            return Err(DomainError::bad_input(format!(
+                "\"{}\" cannot be placed under \"{}\": it is already above it, so the units would contain each other.",
+                unit.name, parent.name
+            )));
+        }
+        above = match current.parent_id {
+            Some(id) => unit::Entity::find_by_id(id).one(txn).await?,
+            None => None,
+        };
+    }
+    Err(DomainError::bad_input(
+        "The units above this parent nest more than 64 levels deep.",
+    ))
+}
+
+/// The usual title of a unit's head.
+pub fn default_head_title(kind: UnitKind) -> &'static str {
+    match kind {
+        UnitKind::Kecamatan => "Camat",
+        UnitKind::Kelurahan => "Lurah",
+        UnitKind::Desa => "Kepala Desa",
+        UnitKind::Rsud | UnitKind::Bumd => "Direktur",
+        UnitKind::Secretariat => "Sekretaris",
+        UnitKind::Inspectorate => "Inspektur",
+        UnitKind::Community => "Ketua",
+        _ => "Kepala",
+    }
+}
+
+impl Domain {
+    by_ids!(/// Units by id.
+        units_by_id, unit, i32);
+
+    /// Units of each regency, by name.
+    pub async fn units_of_regencies(
+        &self,
+        ids: &[i32],
+    ) -> DomainResult<HashMap<i32, Vec<unit::Model>>> {
+        let rows = unit::Entity::find()
+            .filter(unit::Column::RegencyId.is_in(ids.iter().copied()))
+            .order_by_asc(unit::Column::Name)
+            .all(self.db())
+            .await?;
+        Ok(group(rows, |u| u.regency_id))
+    }
+
+    /// Sub-units of each unit (kelurahan of a kecamatan, puskesmas of the health office).
+    pub async fn children_of_units(
+        &self,
+        ids: &[i32],
+    ) -> DomainResult<HashMap<i32, Vec<unit::Model>>> {
+        let rows = unit::Entity::find()
+            .filter(unit::Column::ParentId.is_in(ids.iter().copied()))
+            .order_by_asc(unit::Column::Name)
+            .all(self.db())
+            .await?;
+        Ok(group(rows, |u| u.parent_id.unwrap_or_default()))
+    }
+
+    fn units_matching(&self, filter: &UnitFilter) -> Select<unit::Entity> {
+        let mut cond = Condition::all();
+        if let Some(ids) = &filter.regency_ids {
+            cond = cond.add(unit::Column::RegencyId.is_in(ids.clone()));
+        }
+        if let Some(sub) = regency_code_filter(&filter.regency_codes) {
+            cond = cond.add(unit::Column::RegencyId.in_subquery(sub));
+        }
+        if let Some(kinds) = &filter.kinds {
+            cond = cond.add(unit::Column::Kind.is_in(kinds.iter().copied()));
+        }
+        if let Some(parent) = filter.parent_id {
+            cond = cond.add(unit::Column::ParentId.eq(parent));
+        }
+        if let Some(search) = filter.search.as_deref().filter(|s| !s.trim().is_empty()) {
+            cond = cond.add(contains(unit::Column::Name, search));
+        }
+        unit::Entity::find().filter(cond)
+    }
+
+    /// Units ordered by name.
+    pub async fn unit_page(
+        &self,
+        filter: &UnitFilter,
+        page: &PageRequest,
+    ) -> DomainResult<Page<unit::Model>> {
+        let sort = by_name::<unit::Entity>(
+            unit::Column::Name,
+            unit::Column::Id,
+            |m| SortValue::Text(m.name.clone()),
+            |m| i64::from(m.id),
+        );
+        self.listing(self.units_matching(filter), sort, page).await
+    }
+
+    pub async fn count_units(&self, filter: &UnitFilter) -> DomainResult<u64> {
+        Ok(self.units_matching(filter).count(self.db()).await?)
+    }
+
+    pub(crate) async fn unit_in(
+        &self,
+        txn: &DatabaseTransaction,
+        id: i32,
+        role: &str,
+    ) -> DomainResult<unit::Model> {
+        unit::Entity::find_by_id(id)
+            .one(txn)
+            .await?
+            .ok_or_else(|| DomainError::bad_input(format!("No unit with the given {role} exists.")))
+    }
+
+    pub async fn create_unit(
+        &self,
+        actor: &Actor,
+        new: NewUnit,
+    ) -> DomainResult<Written<unit::Model>> {
+        let name = required_text("The unit name", &new.name, 200)?;
+        let head_title = optional_text("The head title", new.head_title.as_deref(), 100)?
+            .unwrap_or_else(|| default_head_title(new.kind).to_owned());
+        let txn = self.begin_write().await?;
+        let regency = self.regency_in(&txn, new.regency_id, "regencyId").await?;
+        unit_name_free(&txn, regency.id, &name, None, &regency.name).await?;
+        if let Some(parent) = new.parent_id {
+            let parent = self.unit_in(&txn, parent, "parentId").await?;
+            if parent.regency_id != regency.id {
+                return Err(DomainError::bad_input(format!(
+                    "The parent unit \"{}\" belongs to another regency.",
+                    parent.name
+                )));
+            }
+        }
+        let now = Utc::now();
+        let row = unit::ActiveModel {
+            regency_id: Set(regency.id),
+            parent_id: Set(new.parent_id),
+            kind: Set(new.kind),
+            name: Set(name.clone()),
+            head_title: Set(head_title),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await
+        .map_err(|e| {
+            on_unique(e, || {
+                format!(
+                    "A unit named \"{name}\" already exists in {}.",
+                    regency.name
+                )
+            })
+        })?;
+        let event = self
+            .record_event(
+                &txn,
+                actor,
+                NewEvent {
+                    regency_id: regency.id,
+                    kind: "UNIT_CREATED",
+                    unit_id: Some(row.id),
+                    payload: json!({ "name": row.name, "kind": row.kind.as_str() }),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        self.commit(txn, row, vec![event]).await
+    }
+
+    pub async fn update_unit(
+        &self,
+        actor: &Actor,
+        id: i32,
+        version: i32,
+        changes: UnitChanges,
+    ) -> DomainResult<Written<unit::Model>> {
+        let txn = self.begin_write().await?;
+        let current = for_update::<unit::Entity>(&txn, id, version, "unit").await?;
+        let mut row: unit::ActiveModel = current.clone().into();
+        if let Some(name) = &changes.name {
+            let name = required_text("The unit name", name, 200)?;
+            unit_name_free(&txn, current.regency_id, &name, Some(id), "this regency").await?;
+            row.name = Set(name);
+        }
+        if let Some(kind) = changes.kind {
+            row.kind = Set(kind);
+        }
+        if let Some(title) = &changes.head_title {
+            row.head_title = Set(required_text("The head title", title, 100)?);
+        }
+        if let Some(parent) = changes.parent_id {
+            if parent == id {
+                return Err(DomainError::bad_input("A unit cannot be its own parent."));
+            }
+            let parent = self.unit_in(&txn, parent, "parentId").await?;
+            if parent.regency_id != current.regency_id {
+                return Err(DomainError::bad_input(format!(
+                    "The parent unit \"{}\" belongs to another regency.",
+                    parent.name
+                )));
+            }
+            refuse_cycle(&txn, &current, &parent).await?;
+            row.parent_id = Set(Some(parent.id));
+        }
+        row.version = Set(version + 1);
+        row.updated_at = Set(Utc::now());
+        let name = changes.name.clone().unwrap_or(current.name.clone());
+        let duplicate = format!(
+            "A unit named \"{}\" already exists in this regency.",
+            name.trim()
+        );
+        let updated = self
+            .guarded_update(
+                &txn,
+                row,
+                unit::Column::Version,
+                version,
+                "unit",
+                &duplicate,
+            )
+            .await?;
+        let event = self
+            .record_event(
+                &txn,
+                actor,
+                NewEvent {
+                    regency_id: updated.regency_id,
+                    kind: "UNIT_UPDATED",
+                    unit_id: Some(id),
+                    payload: json!({ "name": updated.name, "version": updated.version }),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        self.commit(txn, updated, vec![event]).await
+    }
+}
