@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Context;
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
-use entity::{
+use entity::{PipelineEventKind, 
     CommitmentStatus, Decision, IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity,
     Stage, UnitKind, cohort, commitment, commitment_idea, idea, mentor, mentor_assignment,
     pipeline_event, regency, stage_transition, unit,
@@ -763,11 +763,11 @@ async fn insert_mentors(txn: &DatabaseTransaction) -> anyhow::Result<Mentors> {
 /// One row of the event outbox before its sequence number is known.
 struct PlannedEvent {
     at: DateTime<Utc>,
-    kind: &'static str,
+    kind: PipelineEventKind,
     idea_id: Option<i32>,
     unit_id: Option<i32>,
     commitment_id: Option<i32>,
-    stage: Option<i32>,
+    stage: Option<Stage>,
     payload: serde_json::Value,
 }
 
@@ -986,7 +986,7 @@ impl Lab {
                 .await?;
                 events.push(PlannedEvent {
                     at: at(signed_on, 0),
-                    kind: "COMMITMENT_SIGNED",
+                    kind: PipelineEventKind::CommitmentSigned,
                     idea_id: None,
                     unit_id: Some(unit_ids[unit]),
                     commitment_id: Some(row.id),
@@ -1032,7 +1032,7 @@ impl Lab {
                     idea_id: Some(idea_ids[i]),
                     unit_id: Some(unit_ids[plan.unit]),
                     commitment_id: None,
-                    stage: Some(m.to.stage.rank()),
+                    stage: Some(m.to.stage),
                     payload: serde_json::json!({
                         "from": m.from.map(Stage::as_str),
                         "to": m.to.stage.as_str(),
@@ -1082,7 +1082,7 @@ impl Lab {
             .map(|(n, e)| pipeline_event::ActiveModel {
                 regency_id: Set(regency.id),
                 seq: Set(n as i64 + 1),
-                kind: Set(e.kind.to_owned()),
+                kind: Set(e.kind),
                 idea_id: Set(e.idea_id),
                 unit_id: Set(e.unit_id),
                 commitment_id: Set(e.commitment_id),

@@ -171,3 +171,36 @@ text_enum!(
         Withdrawn = "WITHDRAWN",
     }
 );
+
+text_enum!(
+    /// What a pipeline event records.
+    PipelineEventKind {
+        RegencyCreated = "REGENCY_CREATED",
+        RegencyUpdated = "REGENCY_UPDATED",
+        UnitCreated = "UNIT_CREATED",
+        UnitUpdated = "UNIT_UPDATED",
+        CohortCreated = "COHORT_CREATED",
+        CohortUpdated = "COHORT_UPDATED",
+        IdeaSubmitted = "IDEA_SUBMITTED",
+        IdeaUpdated = "IDEA_UPDATED",
+        IdeaAdvanced = "IDEA_ADVANCED",
+        IdeaReverted = "IDEA_REVERTED",
+        IdeaStalled = "IDEA_STALLED",
+        IdeaResumed = "IDEA_RESUMED",
+        IdeaDropped = "IDEA_DROPPED",
+        MentorAssigned = "MENTOR_ASSIGNED",
+        MentorUnassigned = "MENTOR_UNASSIGNED",
+        CommitmentCreated = "COMMITMENT_CREATED",
+        CommitmentSigned = "COMMITMENT_SIGNED",
+        CommitmentFulfilled = "COMMITMENT_FULFILLED",
+        CommitmentWithdrawn = "COMMITMENT_WITHDRAWN",
+    }
+);
+
+impl PipelineEventKind {
+    /// Whether an event of this kind can change a funnel (ideas and commitments).
+    pub fn affects_funnel(self) -> bool {
+        let text = self.as_str();
+        text.starts_with("IDEA_") || text.starts_with("COMMITMENT_")
+    }
+}

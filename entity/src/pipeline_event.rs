@@ -3,6 +3,8 @@
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::{PipelineEventKind, Stage};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "pipeline_event")]
 pub struct Model {
@@ -12,12 +14,12 @@ pub struct Model {
     /// Gapless per-regency sequence, 1, 2, 3…
     pub seq: i64,
     /// What happened, e.g. IDEA_ADVANCED.
-    pub kind: String,
+    pub kind: PipelineEventKind,
     pub idea_id: Option<i32>,
     pub unit_id: Option<i32>,
     pub commitment_id: Option<i32>,
     /// Stage of the idea after the change, when the event concerns an idea.
-    pub stage: Option<i32>,
+    pub stage: Option<Stage>,
     pub actor: String,
     /// JSON document with the change's details.
     pub payload: String,

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
-use entity::{Stage, cohort, regency};
+use entity::{PipelineEventKind, Stage, cohort, regency};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, Select,
@@ -184,10 +184,8 @@ impl Domain {
                 &txn,
                 actor,
                 NewEvent {
-                    regency_id: regency.id,
-                    kind: "COHORT_CREATED",
                     payload: json!({ "cohortId": row.id, "name": row.name, "year": row.year }),
-                    ..Default::default()
+                    ..NewEvent::about(regency.id, PipelineEventKind::CohortCreated)
                 },
             )
             .await?;
@@ -235,10 +233,8 @@ impl Domain {
             .await?;
         let event = self
             .record_event(&txn, actor, NewEvent {
-                regency_id: updated.regency_id,
-                kind: "COHORT_UPDATED",
                 payload: json!({ "cohortId": id, "stage": updated.stage.as_str(), "version": updated.version }),
-                ..Default::default()
+                ..NewEvent::about(updated.regency_id, PipelineEventKind::CohortUpdated)
             })
             .await?;
         self.commit(txn, updated, vec![event]).await

@@ -3,7 +3,7 @@
 use chrono::{NaiveDate, Utc};
 use std::collections::HashMap;
 
-use entity::{CommitmentStatus, commitment, commitment_idea, idea};
+use entity::{PipelineEventKind, CommitmentStatus, commitment, commitment_idea, idea};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
@@ -121,12 +121,10 @@ impl Domain {
                 &txn,
                 actor,
                 NewEvent {
-                    regency_id: row.regency_id,
-                    kind: "COMMITMENT_CREATED",
                     unit_id: Some(row.unit_id),
                     commitment_id: Some(row.id),
                     payload: json!({ "ideas": idea_ids, "status": row.status.as_str() }),
-                    ..Default::default()
+                    ..NewEvent::about(row.regency_id, PipelineEventKind::CommitmentCreated)
                 },
             )
             .await?;
@@ -169,17 +167,15 @@ impl Domain {
             )
             .await?;
         let kind = match action {
-            CommitmentAction::Sign => "COMMITMENT_SIGNED",
-            CommitmentAction::Fulfill => "COMMITMENT_FULFILLED",
-            CommitmentAction::Withdraw => "COMMITMENT_WITHDRAWN",
+            CommitmentAction::Sign => PipelineEventKind::CommitmentSigned,
+            CommitmentAction::Fulfill => PipelineEventKind::CommitmentFulfilled,
+            CommitmentAction::Withdraw => PipelineEventKind::CommitmentWithdrawn,
         };
         let event = self
             .record_event(
                 &txn,
                 actor,
                 NewEvent {
-                    regency_id: updated.regency_id,
-                    kind,
                     unit_id: Some(updated.unit_id),
                     commitment_id: Some(id),
                     payload: json!({
@@ -188,7 +184,7 @@ impl Domain {
                         "reason": reason,
                         "version": updated.version,
                     }),
-                    ..Default::default()
+                    ..NewEvent::about(updated.regency_id, kind)
                 },
             )
             .await?;

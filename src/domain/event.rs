@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use entity::{pipeline_event, regency};
+use entity::{PipelineEventKind, Stage, pipeline_event, regency};
 use sea_orm::{
     AccessMode, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, IsolationLevel,
     QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
@@ -24,8 +24,8 @@ use crate::error::DomainResult;
 pub struct EventFilter {
     pub regency_ids: Option<Vec<i32>>,
     pub regency_codes: Option<Vec<String>>,
-    pub kinds: Option<Vec<String>>,
-    pub stages: Option<Vec<i32>>,
+    pub kinds: Option<Vec<PipelineEventKind>>,
+    pub stages: Option<Vec<Stage>>,
     pub unit_id: Option<i32>,
     pub idea_id: Option<i32>,
 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{NaiveDate, Utc};
-use entity::{IdeaStatus, idea, mentor, mentor_assignment};
+use entity::{PipelineEventKind, IdeaStatus, idea, mentor, mentor_assignment};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, Select,
@@ -213,13 +213,11 @@ impl Domain {
         .await?;
         let event = self
             .record_event(&txn, actor, NewEvent {
-                regency_id: idea.regency_id,
-                kind: "MENTOR_ASSIGNED",
                 idea_id: Some(idea_id),
                 unit_id: Some(idea.unit_id),
-                stage: Some(idea.stage.rank()),
+                stage: Some(idea.stage),
                 payload: json!({ "mentorId": mentor_id, "mentor": mentor.name, "since": since }),
-                ..Default::default()
+                ..NewEvent::about(idea.regency_id, PipelineEventKind::MentorAssigned)
             })
             .await?;
         self.commit(txn, row, vec![event]).await
@@ -263,13 +261,11 @@ impl Domain {
                 &txn,
                 actor,
                 NewEvent {
-                    regency_id: idea.regency_id,
-                    kind: "MENTOR_UNASSIGNED",
                     idea_id: Some(idea_id),
                     unit_id: Some(idea.unit_id),
-                    stage: Some(idea.stage.rank()),
+                    stage: Some(idea.stage),
                     payload: json!({ "mentorId": mentor_id, "until": until }),
-                    ..Default::default()
+                    ..NewEvent::about(idea.regency_id, PipelineEventKind::MentorUnassigned)
                 },
             )
             .await?;

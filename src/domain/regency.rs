@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{NaiveDate, Utc};
-use entity::regency;
+use entity::{PipelineEventKind, regency};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait,
     PaginatorTrait, QueryFilter,
@@ -135,10 +135,8 @@ impl Domain {
                 &txn,
                 actor,
                 NewEvent {
-                    regency_id: row.id,
-                    kind: "REGENCY_CREATED",
                     payload: json!({ "code": row.code, "name": row.name }),
-                    ..Default::default()
+                    ..NewEvent::about(row.id, PipelineEventKind::RegencyCreated)
                 },
             )
             .await?;
@@ -181,10 +179,8 @@ impl Domain {
                 &txn,
                 actor,
                 NewEvent {
-                    regency_id: id,
-                    kind: "REGENCY_UPDATED",
                     payload: json!({ "name": updated.name, "version": updated.version }),
-                    ..Default::default()
+                    ..NewEvent::about(id, PipelineEventKind::RegencyUpdated)
                 },
             )
             .await?;

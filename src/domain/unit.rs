@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
-use entity::{UnitKind, unit};
+use entity::{PipelineEventKind, UnitKind, unit};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
@@ -246,11 +246,9 @@ impl Domain {
                 &txn,
                 actor,
                 NewEvent {
-                    regency_id: regency.id,
-                    kind: "UNIT_CREATED",
                     unit_id: Some(row.id),
                     payload: json!({ "name": row.name, "kind": row.kind.as_str() }),
-                    ..Default::default()
+                    ..NewEvent::about(regency.id, PipelineEventKind::UnitCreated)
                 },
             )
             .await?;
@@ -314,11 +312,9 @@ impl Domain {
                 &txn,
                 actor,
                 NewEvent {
-                    regency_id: updated.regency_id,
-                    kind: "UNIT_UPDATED",
                     unit_id: Some(id),
                     payload: json!({ "name": updated.name, "version": updated.version }),
-                    ..Default::default()
+                    ..NewEvent::about(updated.regency_id, PipelineEventKind::UnitUpdated)
                 },
             )
             .await?;

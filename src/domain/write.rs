@@ -2,7 +2,7 @@
 //! per-regency sequence, the actor, input validation and constraint translation.
 
 use chrono::{NaiveDate, Utc};
-use entity::{pipeline_event, regency};
+use entity::{PipelineEventKind, Stage, pipeline_event, regency};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
@@ -41,15 +41,30 @@ pub struct Written<T> {
 }
 
 /// An event to record in the outbox, inside the write's transaction.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NewEvent {
     pub regency_id: i32,
-    pub kind: &'static str,
+    pub kind: PipelineEventKind,
     pub idea_id: Option<i32>,
     pub unit_id: Option<i32>,
     pub commitment_id: Option<i32>,
-    pub stage: Option<i32>,
+    pub stage: Option<Stage>,
     pub payload: serde_json::Value,
+}
+
+impl NewEvent {
+    /// An event of `kind` in a regency, about nothing in particular yet.
+    pub fn about(regency_id: i32, kind: PipelineEventKind) -> Self {
+        Self {
+            regency_id,
+            kind,
+            idea_id: None,
+            unit_id: None,
+            commitment_id: None,
+            stage: None,
+            payload: serde_json::Value::Null,
+        }
+    }
 }
 
 impl Domain {
@@ -126,7 +141,7 @@ impl Domain {
             .map(|(n, event)| pipeline_event::ActiveModel {
                 regency_id: Set(regency_id),
                 seq: Set(last - count + 1 + n as i64),
-                kind: Set(event.kind.to_owned()),
+                kind: Set(event.kind),
                 idea_id: Set(event.idea_id),
                 unit_id: Set(event.unit_id),
                 commitment_id: Set(event.commitment_id),

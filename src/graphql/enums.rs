@@ -141,3 +141,47 @@ pub enum CommitmentStatus {
     /// Withdrawn before fulfilment.
     Withdrawn,
 }
+
+/// What a pipeline event records.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[graphql(remote = "entity::PipelineEventKind")]
+pub enum PipelineEventKind {
+    /// A regency was registered.
+    RegencyCreated,
+    /// A regency's details changed.
+    RegencyUpdated,
+    /// A unit was added to a regency.
+    UnitCreated,
+    /// A unit's details changed.
+    UnitUpdated,
+    /// A lab edition was opened.
+    CohortCreated,
+    /// A lab edition's details or stage changed.
+    CohortUpdated,
+    /// An idea entered the pipeline at DIAGNOSE.
+    IdeaSubmitted,
+    /// An idea's description changed.
+    IdeaUpdated,
+    /// An idea moved one stage forward.
+    IdeaAdvanced,
+    /// An idea went one stage back.
+    IdeaReverted,
+    /// An idea was parked with a reason.
+    IdeaStalled,
+    /// A parked idea moved again.
+    IdeaResumed,
+    /// An idea was given up for good.
+    IdeaDropped,
+    /// A mentor began coaching an idea.
+    MentorAssigned,
+    /// A mentor stopped coaching an idea.
+    MentorUnassigned,
+    /// A commitment was drafted.
+    CommitmentCreated,
+    /// A commitment was signed with the regent.
+    CommitmentSigned,
+    /// A commitment's target was met.
+    CommitmentFulfilled,
+    /// A commitment was withdrawn.
+    CommitmentWithdrawn,
+}

@@ -4,6 +4,8 @@ use async_graphql::{Context, ID, InputObject, Json, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::pipeline_event;
 
+use super::enums::PipelineEventKind;
+
 use super::{
     commitment::Commitment,
     connection::{Conn, Total, connection, page_request},
@@ -56,8 +58,8 @@ impl PipelineEvent {
     }
 
     /// What happened, e.g. IDEA_ADVANCED, COMMITMENT_SIGNED.
-    async fn kind(&self) -> &str {
-        &self.model.kind
+    async fn kind(&self) -> PipelineEventKind {
+        self.model.kind.into()
     }
 
     /// When it happened.
@@ -72,10 +74,7 @@ impl PipelineEvent {
 
     /// Stage of the idea after the change, for idea events.
     async fn stage(&self) -> Option<Stage> {
-        self.model
-            .stage
-            .and_then(|rank| entity::Stage::ALL.into_iter().find(|s| s.rank() == rank))
-            .map(Into::into)
+        self.model.stage.map(Into::into)
     }
 
     /// Details of the change (stages, status, reason…).
@@ -126,8 +125,8 @@ pub struct PipelineEventFilter {
     pub regency_ids: Option<Vec<ID>>,
     /// In these regencies (Kemendagri codes).
     pub regency_codes: Option<Vec<String>>,
-    /// Of these kinds, e.g. ["IDEA_ADVANCED"].
-    pub kinds: Option<Vec<String>>,
+    /// Of these kinds, e.g. [IDEA_ADVANCED].
+    pub kinds: Option<Vec<PipelineEventKind>>,
     /// Leaving an idea in one of these stages.
     pub stages: Option<Vec<Stage>>,
     /// Concerning this unit.
@@ -141,11 +140,14 @@ impl PipelineEventFilter {
         Ok(DomainFilter {
             regency_ids: ids::decode_list(Kind::Regency, &self.regency_ids)?,
             regency_codes: self.regency_codes.clone(),
-            kinds: self.kinds.clone(),
+            kinds: self
+                .kinds
+                .as_ref()
+                .map(|k| k.iter().map(|k| (*k).into()).collect()),
             stages: self
                 .stages
                 .as_ref()
-                .map(|s| s.iter().map(|s| entity::Stage::from(*s).rank()).collect()),
+                .map(|s| s.iter().map(|s| (*s).into()).collect()),
             unit_id: ids::decode_opt(Kind::Unit, &self.unit_id)?,
             idea_id: ids::decode_opt(Kind::Idea, &self.idea_id)?,
         })

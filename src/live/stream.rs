@@ -212,7 +212,7 @@ pub struct FunnelSnapshot {
 }
 
 fn affects_funnel(event: &pipeline_event::Model) -> bool {
-    event.kind.starts_with("IDEA_") || event.kind.starts_with("COMMITMENT_")
+    event.kind.affects_funnel()
 }
 
 /// `funnel(filter)`: the current snapshot first, then a new one after each change that alters

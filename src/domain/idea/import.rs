@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use entity::{
+use entity::{PipelineEventKind, 
     Decision, IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, cohort, idea,
     regency, stage_transition, unit,
 };
@@ -217,13 +217,11 @@ impl Domain {
         let events = ideas
             .iter()
             .map(|i| NewEvent {
-                regency_id: i.regency_id,
-                kind: "IDEA_SUBMITTED",
                 idea_id: Some(i.id),
                 unit_id: Some(i.unit_id),
-                stage: Some(i.stage.rank()),
+                stage: Some(i.stage),
                 payload: json!({ "title": i.title, "to": i.stage.as_str(), "status": i.status.as_str(), "import": true }),
-                ..Default::default()
+                ..NewEvent::about(i.regency_id, PipelineEventKind::IdeaSubmitted)
             })
             .collect();
         let events = self

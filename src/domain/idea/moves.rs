@@ -2,7 +2,7 @@
 //! Every move is checked by `pipeline::decide`, audited and recorded as an event.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::{
+use entity::{PipelineEventKind, 
     Decision, IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, Stage, cohort,
     commitment, commitment_idea, idea, pipeline_event, stage_transition,
 };
@@ -141,13 +141,11 @@ impl Domain {
         .insert(txn)
         .await?;
         let event = NewEvent {
-            regency_id: row.regency_id,
-            kind: "IDEA_SUBMITTED",
             idea_id: Some(row.id),
             unit_id: Some(row.unit_id),
-            stage: Some(row.stage.rank()),
+            stage: Some(row.stage),
             payload: json!({ "title": row.title, "to": row.stage.as_str(), "status": row.status.as_str() }),
-            ..Default::default()
+            ..NewEvent::about(row.regency_id, PipelineEventKind::IdeaSubmitted)
         };
         Ok((row, event))
     }
@@ -227,13 +225,11 @@ impl Domain {
                 &txn,
                 actor,
                 NewEvent {
-                    regency_id: updated.regency_id,
-                    kind: "IDEA_UPDATED",
                     idea_id: Some(id),
                     unit_id: Some(updated.unit_id),
-                    stage: Some(updated.stage.rank()),
+                    stage: Some(updated.stage),
                     payload: json!({ "title": updated.title, "version": updated.version }),
-                    ..Default::default()
+                    ..NewEvent::about(updated.regency_id, PipelineEventKind::IdeaUpdated)
                 },
             )
             .await?;
@@ -329,11 +325,9 @@ impl Domain {
                 &txn,
                 actor,
                 NewEvent {
-                    regency_id: updated.regency_id,
-                    kind: event_kind(decision),
                     idea_id: Some(id),
                     unit_id: Some(updated.unit_id),
-                    stage: Some(next.stage.rank()),
+                    stage: Some(next.stage),
                     payload: json!({
                         "from": current.stage.as_str(),
                         "to": next.stage.as_str(),
@@ -341,7 +335,7 @@ impl Domain {
                         "reason": reason,
                         "version": updated.version,
                     }),
-                    ..Default::default()
+                    ..NewEvent::about(updated.regency_id, event_kind(decision))
                 },
             )
             .await?;
@@ -360,13 +354,13 @@ impl Domain {
 }
 
 /// The event kind of a decision.
-pub fn event_kind(decision: Decision) -> &'static str {
+pub fn event_kind(decision: Decision) -> PipelineEventKind {
     match decision {
-        Decision::Submit => "IDEA_SUBMITTED",
-        Decision::Advance => "IDEA_ADVANCED",
-        Decision::Revert => "IDEA_REVERTED",
-        Decision::Stall => "IDEA_STALLED",
-        Decision::Resume => "IDEA_RESUMED",
-        Decision::Drop => "IDEA_DROPPED",
+        Decision::Submit => PipelineEventKind::IdeaSubmitted,
+        Decision::Advance => PipelineEventKind::IdeaAdvanced,
+        Decision::Revert => PipelineEventKind::IdeaReverted,
+        Decision::Stall => PipelineEventKind::IdeaStalled,
+        Decision::Resume => PipelineEventKind::IdeaResumed,
+        Decision::Drop => PipelineEventKind::IdeaDropped,
     }
 }
