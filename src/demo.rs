@@ -11,10 +11,10 @@ use std::collections::BTreeMap;
 
 use anyhow::Context;
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
-use entity::{PipelineEventKind, 
+use entity::{
     CommitmentStatus, Decision, IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity,
-    Stage, UnitKind, cohort, commitment, commitment_idea, idea, mentor, mentor_assignment,
-    pipeline_event, regency, stage_transition, unit,
+    PipelineEventKind, Stage, UnitKind, cohort, commitment, commitment_idea, idea, mentor,
+    mentor_assignment, pipeline_event, regency, stage_transition, unit,
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, DatabaseConnection, DatabaseTransaction, EntityTrait,

@@ -3,12 +3,10 @@
 use chrono::{NaiveDate, Utc};
 use std::collections::HashMap;
 
-use entity::{PipelineEventKind, CommitmentStatus, commitment, commitment_idea, idea};
+use entity::{CommitmentStatus, PipelineEventKind, commitment, commitment_idea, idea};
 use sea_orm::{
-    ActiveModelTrait,
-    ActiveValue::Set,
-    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Select,
-    sea_query::Query,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, Select, sea_query::Query,
 };
 use serde_json::json;
 

@@ -14,7 +14,7 @@ use sea_orm::{PaginatorTrait, Select};
 use super::{
     Domain, by_id,
     idea::{IdeaFilter, aggregate::Funnel},
-    page::{Page, PageRequest},
+    page::{Page, PageRequest, paginate},
     regency_code_filter,
 };
 use crate::error::DomainResult;
@@ -238,7 +238,16 @@ impl Domain {
         filter: &IdeaFilter,
         scope: Option<&[i32]>,
     ) -> DomainResult<(Funnel, Positions)> {
-        let txn = if self.db().get_database_backend() == DbBackend::Postgres {
+        let txn = self.begin_snapshot().await?;
+        let funnel = self.funnel_on(&txn, filter).await;
+        let heads = self.event_heads_on(&txn, scope).await;
+        txn.commit().await?;
+        Ok((funnel?, heads?))
+    }
+
+    /// A read-only transaction whose reads all see one moment.
+    async fn begin_snapshot(&self) -> DomainResult<sea_orm::DatabaseTransaction> {
+        Ok(if self.db().get_database_backend() == DbBackend::Postgres {
             self.db()
                 .begin_with_config(
                     Some(IsolationLevel::RepeatableRead),
@@ -248,10 +257,88 @@ impl Domain {
         } else {
             // A SQLite read transaction in WAL mode is a snapshot already.
             self.db().begin().await?
+        })
+    }
+
+    /// A page of events and the position right after it in every regency of the filter's
+    /// scope, read at one moment: resuming a subscription from that position delivers every
+    /// later event exactly once, whichever regency it belongs to. After an empty page the
+    /// position is the current head of every regency.
+    pub async fn event_page_and_position(
+        &self,
+        filter: &EventFilter,
+        page: &PageRequest,
+    ) -> DomainResult<(Page<pipeline_event::Model>, Positions)> {
+        let txn = self.begin_snapshot().await?;
+        let read = async {
+            let scope = self.scope_of_filter(&txn, filter).await?;
+            let sort = by_id::<pipeline_event::Entity>(pipeline_event::Column::Id, |m| m.id);
+            let rows = paginate(
+                &txn,
+                self.events_matching(filter),
+                &sort,
+                page,
+                self.page_limits(),
+            )
+            .await?;
+            let heads = self.event_heads_on(&txn, scope.as_deref()).await?;
+            let Some(last) = rows.edges.iter().map(|(_, e)| e.id).max() else {
+                return Ok((rows, heads));
+            };
+            // Within a regency, ids grow with the sequence (the regency row is locked while
+            // an event is numbered), so "id <= last" is a prefix of every regency's sequence.
+            let mut select = pipeline_event::Entity::find()
+                .select_only()
+                .column(pipeline_event::Column::RegencyId)
+                .column_as(pipeline_event::Column::Seq.max(), "seen")
+                .filter(pipeline_event::Column::Id.lte(last))
+                .group_by(pipeline_event::Column::RegencyId);
+            if let Some(scope) = &scope {
+                select =
+                    select.filter(pipeline_event::Column::RegencyId.is_in(scope.iter().copied()));
+            }
+            let seen: HashMap<i32, i64> = select
+                .into_tuple::<(i32, Option<i64>)>()
+                .all(&txn)
+                .await?
+                .into_iter()
+                .map(|(regency, seen)| (regency, seen.unwrap_or_default()))
+                .collect();
+            let positions = Positions {
+                floor: heads.floor,
+                seen: heads
+                    .seen
+                    .keys()
+                    .map(|regency| (*regency, seen.get(regency).copied().unwrap_or_default()))
+                    .collect(),
+            };
+            Ok::<_, crate::error::DomainError>((rows, positions))
         };
-        let funnel = self.funnel_on(&txn, filter).await;
-        let heads = self.event_heads_on(&txn, scope).await;
+        let result = read.await;
         txn.commit().await?;
-        Ok((funnel?, heads?))
+        result
+    }
+
+    /// The regency ids an event filter is limited to (ids and codes), None for all.
+    async fn scope_of_filter<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        filter: &EventFilter,
+    ) -> DomainResult<Option<Vec<i32>>> {
+        if filter.regency_ids.is_none() && filter.regency_codes.is_none() {
+            return Ok(None);
+        }
+        let mut scope = filter.regency_ids.clone().unwrap_or_default();
+        if let Some(codes) = &filter.regency_codes {
+            let found: Vec<i32> = regency::Entity::find()
+                .select_only()
+                .column(regency::Column::Id)
+                .filter(regency::Column::Code.is_in(codes.iter().map(|c| c.trim().to_owned())))
+                .into_tuple()
+                .all(db)
+                .await?;
+            scope.extend(found);
+        }
+        Ok(Some(scope))
     }
 }

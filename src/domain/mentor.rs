@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{NaiveDate, Utc};
-use entity::{PipelineEventKind, IdeaStatus, idea, mentor, mentor_assignment};
+use entity::{IdeaStatus, PipelineEventKind, idea, mentor, mentor_assignment};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, Select,

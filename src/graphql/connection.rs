@@ -2,7 +2,7 @@
 //! and a `totalCount` computed only when asked for.
 
 use async_graphql::{
-    Context, Object, OutputType, Result,
+    Context, Object, ObjectType, OutputType, Result,
     connection::{Connection, Edge, EmptyFields},
 };
 
@@ -31,7 +31,7 @@ pub enum Total {
 #[Object]
 impl Total {
     /// Number of items matching the connection's filter, across all pages.
-    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+    pub async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
         let domain = ctx.data::<Domain>()?;
         Ok(match self {
             Total::Ideas(f) => domain.count_ideas(f).await?,
@@ -64,8 +64,17 @@ pub fn page_request(
 
 /// Turns a domain page into a GraphQL connection of `N`.
 pub fn connection<M, N: OutputType>(page: Page<M>, total: Total, node: impl Fn(M) -> N) -> Conn<N> {
+    connection_with(page, total, node)
+}
+
+/// Like [`connection`], with other fields beside the edges than `totalCount` alone.
+pub fn connection_with<M, N: OutputType, F: ObjectType>(
+    page: Page<M>,
+    fields: F,
+    node: impl Fn(M) -> N,
+) -> Connection<String, N, F, EmptyFields> {
     let mut connection =
-        Connection::with_additional_fields(page.has_previous_page, page.has_next_page, total);
+        Connection::with_additional_fields(page.has_previous_page, page.has_next_page, fields);
     connection.edges.extend(
         page.edges
             .into_iter()

@@ -1,15 +1,16 @@
 //! Pipeline events: the history of every change, numbered per regency without gaps.
 
-use async_graphql::{Context, ID, InputObject, Json, Object, Result};
+use async_graphql::{
+    Context, ID, InputObject, Json, Object, Result,
+    connection::{Connection, EmptyFields},
+};
 use chrono::{DateTime, Utc};
 use entity::pipeline_event;
 
-use super::enums::PipelineEventKind;
-
 use super::{
     commitment::Commitment,
-    connection::{Conn, Total, connection, page_request},
-    enums::Stage,
+    connection::{Total, connection_with, page_request},
+    enums::{PipelineEventKind, Stage},
     idea::Idea,
     ids::{self, Kind},
     loaders::{self, CommitmentId, IdeaId, Loaders, RegencyId, UnitId},
@@ -43,7 +44,8 @@ impl PipelineEvent {
 
     /// Opaque cursor to resume after this event: pass it as `after` to the `pipelineEvents`
     /// subscription. From a subscription it covers every regency the subscription follows;
-    /// from a query it covers this event's regency.
+    /// from a query it covers this event's regency only: to resume after a page of the
+    /// `pipelineEvents` query, use the connection's `resumeCursor`.
     async fn cursor(&self) -> String {
         self.cursor.clone().unwrap_or_else(|| {
             let mut positions = crate::domain::event::Positions::default();
@@ -168,12 +170,45 @@ impl EventQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Conn<PipelineEvent>> {
+    ) -> Result<Connection<String, PipelineEvent, EventPageFields, EmptyFields>> {
         let filter = filter.unwrap_or_default().to_domain()?;
-        let page = ctx
-            .data::<Domain>()?
-            .event_page(&filter, &page_request(first, after, last, before))
-            .await?;
-        Ok(connection(page, Total::Events(filter), PipelineEvent::from))
+        let domain = ctx.data::<Domain>()?;
+        let request = page_request(first, after, last, before);
+        let (page, resume) = if ctx.look_ahead().field("resumeCursor").exists() {
+            let (page, positions) = domain.event_page_and_position(&filter, &request).await?;
+            (page, Some(crate::live::cursor::encode(&positions)))
+        } else {
+            (domain.event_page(&filter, &request).await?, None)
+        };
+        let fields = EventPageFields {
+            total: Total::Events(filter),
+            resume_cursor: resume,
+        };
+        Ok(connection_with(page, fields, PipelineEvent::from))
+    }
+}
+
+/// The fields of a page of events beside its edges.
+pub struct EventPageFields {
+    total: Total,
+    resume_cursor: Option<String>,
+}
+
+#[Object]
+impl EventPageFields {
+    /// Number of events matching the filter, across all pages.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        self.total.total_count(ctx).await
+    }
+
+    /// Where to resume the `pipelineEvents` subscription (its `after`) to get every event
+    /// after this page exactly once: the position right after the page's newest event in
+    /// every regency the filter covers, read at the same moment as the page (after an empty
+    /// page, the current position). Read the history, then subscribe with this, and nothing
+    /// falls between the two, in any regency.
+    async fn resume_cursor(&self) -> Result<String> {
+        self.resume_cursor
+            .clone()
+            .ok_or_else(|| "resumeCursor was not prepared for this page".into())
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod cursor;
 pub mod listener;
+pub mod message;
 pub mod redis_bus;
 pub mod stream;
 

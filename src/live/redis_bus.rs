@@ -1,5 +1,6 @@
 //! The Redis side of the bus: one channel per deployment (named by the prefix), carrying every
-//! committed event as JSON. Publishing never blocks or fails a write.
+//! committed event as a versioned message ([`super::message`]). Publishing never blocks or
+//! fails a write.
 
 use std::{pin::Pin, time::Duration};
 
@@ -8,6 +9,8 @@ use futures_util::{Stream, StreamExt};
 use redis::AsyncCommands;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
+
+use super::message;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -40,10 +43,10 @@ impl RedisBus {
         match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
             Ok(Ok(pubsub)) => Some(Box::pin(pubsub.into_on_message().filter_map(|message| async move {
                 let payload: String = message.get_payload().ok()?;
-                match serde_json::from_str::<pipeline_event::Model>(&payload) {
+                match message::decode(&payload) {
                     Ok(event) => Some(event),
-                    Err(err) => {
-                        tracing::warn!(error = %err, "ignoring a malformed message on the event channel");
+                    Err(skipped) => {
+                        tracing::debug!(?skipped, "skipping a message on the event channel; the database poll delivers its event");
                         None
                     }
                 }
@@ -79,9 +82,7 @@ impl RedisBus {
                     Err(broadcast::error::RecvError::Closed) => break,
                 },
             };
-            let Ok(payload) = serde_json::to_string(&event) else {
-                continue;
-            };
+            let payload = message::encode(&event);
             if connection.is_none() {
                 connection = tokio::time::timeout(
                     CONNECT_TIMEOUT,

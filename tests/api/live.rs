@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::{
     clients::{SseClient, WsClient},
-    helpers::{TestApp, fresh_config},
+    helpers::{TestApp, error_code, fresh_config},
 };
 
 const EVENTS: &str = "subscription($f: PipelineEventFilter, $after: String) {
@@ -748,4 +748,88 @@ async fn websocket_connections_get_keep_alive_pings_in_their_protocol() {
     assert_eq!(modern.next_raw_type().await.as_deref(), Some("ping"));
     let mut legacy = WsClient::connect(&app.ws_url(), true).await;
     assert_eq!(legacy.next_raw_type().await.as_deref(), Some("ka"));
+}
+
+#[tokio::test]
+async fn reading_history_then_subscribing_with_its_resume_cursor_misses_no_regency() {
+    let app = live_app().await;
+    // The last page of Banjar's and Purbalingga's history ends in one of them; the other
+    // regency's position must be carried by the resume cursor too.
+    let (banjar, banjar_version) = an_idea(&app, "63.03").await;
+    rename(&app, &banjar, banjar_version, 1, "newest in Banjar").await;
+    let page = app
+        .data(
+            r#"{ pipelineEvents(filter: {regencyCodes: ["63.03", "33.03"]}, last: 3) {
+                 resumeCursor totalCount nodes { sequence regency { code } } } }"#,
+            json!({}),
+        )
+        .await;
+    let resume = page["pipelineEvents"]["resumeCursor"]
+        .as_str()
+        .expect("a resume cursor")
+        .to_owned();
+    assert_eq!(
+        page["pipelineEvents"]["nodes"][2]["regency"]["code"], "63.03",
+        "the page ends in Banjar"
+    );
+    // Between the read and the subscription, both regencies change.
+    let (purbalingga, purbalingga_version) = an_idea(&app, "33.03").await;
+    rename(
+        &app,
+        &purbalingga,
+        purbalingga_version,
+        2,
+        "between read and subscribe",
+    )
+    .await;
+    let (banjar, banjar_version) = an_idea(&app, "63.03").await;
+    rename(&app, &banjar, banjar_version, 1, "also between").await;
+    let mut client = WsClient::connect(&app.ws_url(), false).await;
+    client
+        .subscribe(
+            "h",
+            EVENTS,
+            json!({"f": {"regencyCodes": ["63.03", "33.03"]}, "after": resume}),
+        )
+        .await;
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        let event = event_of(&client.next_result().await).clone();
+        got.push((
+            event["regency"]["code"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            event["kind"].as_str().unwrap_or_default().to_owned(),
+        ));
+    }
+    let from_purbalingga = got.iter().filter(|(code, _)| code == "33.03").count();
+    assert_eq!(from_purbalingga, 2, "{got:?}");
+    assert!(
+        got.iter().all(|(_, kind)| kind == "IDEA_UPDATED"),
+        "{got:?}"
+    );
+    client.expect_nothing_for(Duration::from_millis(1500)).await;
+}
+
+#[tokio::test]
+async fn an_event_kind_filter_with_a_typo_is_a_validation_error() {
+    let app = TestApp::with_demo().await;
+    let response = app
+        .gql(
+            r#"{ pipelineEvents(filter: {kinds: [IDEA_ADVANCD]}) { totalCount } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&response), "BAD_USER_INPUT", "{response}");
+    let kinds = app
+        .data(
+            r#"{ pipelineEvents(filter: {kinds: [IDEA_ADVANCED]}, first: 3) { nodes { kind stage } } }"#,
+            json!({}),
+        )
+        .await;
+    for event in kinds["pipelineEvents"]["nodes"].as_array().expect("events") {
+        assert_eq!(event["kind"], "IDEA_ADVANCED");
+        assert!(event["stage"].is_string());
+    }
 }

@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use entity::{PipelineEventKind, 
-    Decision, IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, cohort, idea,
-    regency, stage_transition, unit,
+use entity::{
+    Decision, IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, PipelineEventKind,
+    cohort, idea, regency, stage_transition, unit,
 };
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;

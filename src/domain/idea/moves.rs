@@ -2,9 +2,9 @@
 //! Every move is checked by `pipeline::decide`, audited and recorded as an event.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::{PipelineEventKind, 
-    Decision, IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, Stage, cohort,
-    commitment, commitment_idea, idea, pipeline_event, stage_transition,
+use entity::{
+    Decision, IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, PipelineEventKind,
+    Stage, cohort, commitment, commitment_idea, idea, pipeline_event, stage_transition,
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
