@@ -306,35 +306,6 @@ pub fn stale(what: &str, expected: i32, current: i32) -> DomainError {
     ))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn text_is_trimmed_and_bounded() {
-        assert_eq!(
-            required_text("Title", "  Si-Gesit ", 10).ok(),
-            Some("Si-Gesit".into())
-        );
-        assert!(matches!(
-            required_text("Title", "   ", 10),
-            Err(DomainError::BadInput(_))
-        ));
-        assert!(matches!(
-            required_text("Title", "abcdefghijk", 10),
-            Err(DomainError::BadInput(_))
-        ));
-        assert_eq!(optional_text("Note", Some("  "), 10).ok(), Some(None));
-    }
-
-    #[test]
-    fn future_dates_are_refused() {
-        let tomorrow = Utc::now().date_naive() + chrono::Days::new(1);
-        assert!(not_in_future("signedOn", tomorrow).is_err());
-        assert!(not_in_future("signedOn", Utc::now().date_naive()).is_ok());
-    }
-}
-
 impl Domain {
     /// Saves `row` only if its stored version is still `version` (CONFLICT otherwise); a
     /// unique violation becomes BAD_USER_INPUT with `duplicate`.
@@ -363,5 +334,34 @@ impl Domain {
             ))),
             Err(err) => Err(on_unique(err, || duplicate.to_owned())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_trimmed_and_bounded() {
+        assert_eq!(
+            required_text("Title", "  Si-Gesit ", 10).ok(),
+            Some("Si-Gesit".into())
+        );
+        assert!(matches!(
+            required_text("Title", "   ", 10),
+            Err(DomainError::BadInput(_))
+        ));
+        assert!(matches!(
+            required_text("Title", "abcdefghijk", 10),
+            Err(DomainError::BadInput(_))
+        ));
+        assert_eq!(optional_text("Note", Some("  "), 10).ok(), Some(None));
+    }
+
+    #[test]
+    fn future_dates_are_refused() {
+        let tomorrow = Utc::now().date_naive() + chrono::Days::new(1);
+        assert!(not_in_future("signedOn", tomorrow).is_err());
+        assert!(not_in_future("signedOn", Utc::now().date_naive()).is_ok());
     }
 }
