@@ -69,6 +69,7 @@ impl App {
         let query_limits = Arc::new(config.query_limits());
         let schema = graphql::schema()
             .extension(graphql::limits::Limits(query_limits.clone()))
+            .extension(graphql::loaders::PerOperation(domain.clone()))
             .data(domain.clone())
             .data(hub.clone())
             .finish();

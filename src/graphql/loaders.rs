@@ -1,9 +1,15 @@
 //! DataLoaders: nested fields batch their reads, one SQL statement per field and request level,
 //! so a page of 100 ideas with their relations costs what a page of 10 costs.
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+};
 
-use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use async_graphql::{
+    dataloader::{DataLoader, HashMapCache, Loader},
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest},
+};
 use entity::{
     cohort, commitment, idea, mentor, mentor_assignment, regency, stage_transition, unit,
 };
@@ -13,17 +19,109 @@ use crate::domain::Domain;
 /// Per-request loader over the domain layer.
 pub struct DomainLoader(pub Domain);
 
-/// The loader type resolvers take from the context. Its cache lives as long as the request,
-/// so connections can prime it for the page they return (see `idea::prefetch`).
-pub type Loaders = std::sync::Arc<DataLoader<DomainLoader, HashMapCache>>;
+type Cached = DataLoader<DomainLoader, HashMapCache>;
 
-/// Creates the loader a request (or a WebSocket connection) uses.
-pub fn for_request(domain: &Domain) -> Loaders {
-    std::sync::Arc::new(DataLoader::with_cache(
+/// The loaders resolvers take from the context: one set per operation (installed by
+/// [`PerOperation`]), so a WebSocket connection never keeps a cache for its life. Its cache
+/// lives as long as the operation, so connections can prime it for the page they return (see
+/// `idea::prefetch`); a write, and each item of a subscription, start it afresh with
+/// [`Loaders::renew`], whatever loaders exist.
+#[derive(Clone)]
+pub struct Loaders(Arc<LoadersInner>);
+
+struct LoadersInner {
+    domain: Domain,
+    current: RwLock<Arc<Cached>>,
+}
+
+fn cached(domain: &Domain) -> Arc<Cached> {
+    Arc::new(DataLoader::with_cache(
         DomainLoader(domain.clone()),
         tokio::spawn,
         HashMapCache::default(),
     ))
+}
+
+impl Loaders {
+    pub fn new(domain: &Domain) -> Self {
+        Self(Arc::new(LoadersInner {
+            domain: domain.clone(),
+            current: RwLock::new(cached(domain)),
+        }))
+    }
+
+    fn current(&self) -> Arc<Cached> {
+        match self.0.current.read() {
+            Ok(current) => current.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Forgets everything read so far: what is loaded next is read again.
+    pub fn renew(&self) {
+        let fresh = cached(&self.0.domain);
+        match self.0.current.write() {
+            Ok(mut current) => *current = fresh,
+            Err(poisoned) => *poisoned.into_inner() = fresh,
+        }
+    }
+
+    pub async fn load_one<K>(
+        &self,
+        key: K,
+    ) -> async_graphql::Result<Option<<DomainLoader as Loader<K>>::Value>>
+    where
+        K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+        DomainLoader: Loader<K, Error = async_graphql::Error>,
+    {
+        self.current().load_one(key).await
+    }
+
+    pub async fn load_many<K>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+    ) -> async_graphql::Result<HashMap<K, <DomainLoader as Loader<K>>::Value>>
+    where
+        K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+        DomainLoader: Loader<K, Error = async_graphql::Error>,
+    {
+        self.current().load_many(keys).await
+    }
+
+    /// Primes the cache with rows read in bulk.
+    pub async fn feed_many<K>(
+        &self,
+        values: impl IntoIterator<Item = (K, <DomainLoader as Loader<K>>::Value)>,
+    ) where
+        K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+        DomainLoader: Loader<K, Error = async_graphql::Error>,
+    {
+        self.current().feed_many(values).await;
+    }
+}
+
+/// Gives every operation its own [`Loaders`], on every transport.
+pub struct PerOperation(pub Domain);
+
+impl ExtensionFactory for PerOperation {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(PerOperationExtension(self.0.clone()))
+    }
+}
+
+struct PerOperationExtension(Domain);
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for PerOperationExtension {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: async_graphql::Request,
+        next: NextPrepareRequest<'_>,
+    ) -> async_graphql::ServerResult<async_graphql::Request> {
+        request.data.insert(Loaders::new(&self.0));
+        next.run(ctx, request).await
+    }
 }
 
 macro_rules! loader {

@@ -58,7 +58,9 @@ impl Subscription {
         let events = stream::pipeline_events(domain, hub, filter, after).await?;
         let loaders = mutation::loader_reset(ctx);
         Ok(events.map(move |delivery| {
-            loaders.reset();
+            if let Some(loaders) = &loaders {
+                loaders.renew();
+            }
             let delivery = delivery?;
             Ok(PipelineEvent {
                 model: delivery.event,
@@ -96,7 +98,9 @@ impl Subscription {
         let updates = stream::idea_updates(domain, hub, id).await?;
         let loaders = mutation::loader_reset(ctx);
         Ok(updates.map(move |idea| {
-            loaders.reset();
+            if let Some(loaders) = &loaders {
+                loaders.renew();
+            }
             Ok(Idea(idea?))
         }))
     }

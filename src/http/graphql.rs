@@ -15,7 +15,7 @@ use axum::{
 };
 
 use super::{origin, sse, websocket};
-use crate::{app::AppState, error::code, graphql::loaders};
+use crate::{app::AppState, error::code};
 
 /// Codes of refusals made before GraphQL runs.
 pub mod refusal {
@@ -112,7 +112,6 @@ async fn graphql_over_http(
     {
         return writes_need_post();
     }
-    let request = request.data(loaders::for_request(&state.domain));
     let response = state.schema.execute(request).await;
     let request_error = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()

@@ -10,17 +10,14 @@ use axum::response::{
 };
 use futures_util::StreamExt;
 
-use crate::{
-    app::AppState,
-    graphql::{loaders, subscription::ResumeFrom},
-};
+use crate::{app::AppState, graphql::subscription::ResumeFrom};
 
 pub fn serve(
     state: AppState,
     request: async_graphql::Request,
     last_event_id: Option<String>,
 ) -> Response {
-    let mut request = request.data(loaders::for_request(&state.domain));
+    let mut request = request;
     if let Some(id) = last_event_id {
         request = request.data(ResumeFrom(id));
     }

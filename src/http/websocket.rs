@@ -22,7 +22,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
-use crate::{app::AppState, graphql::loaders};
+use crate::app::AppState;
 
 /// What the server does with a client message.
 #[derive(Debug, PartialEq, Eq)]
@@ -185,13 +185,9 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
             .take_while(|message| futures_util::future::ready(message.is_some()))
             .filter_map(|message| futures_util::future::ready(message.flatten()))
     };
-    let domain = state.domain.clone();
+    // The access issue reads the token from the `connection_init` payload here.
     let mut output = async_graphql::http::WebSocket::new(state.schema.clone(), input, protocol)
-        .on_connection_init(move |_payload| async move {
-            let mut data = async_graphql::Data::default();
-            data.insert(loaders::for_request(&domain));
-            Ok(data)
-        });
+        .on_connection_init(|_payload| async move { Ok(async_graphql::Data::default()) });
     let ping = match protocol {
         WebSocketProtocols::GraphQLWS => r#"{"type":"ping"}"#,
         WebSocketProtocols::SubscriptionsTransportWS => r#"{"type":"ka"}"#,

@@ -833,3 +833,18 @@ async fn an_event_kind_filter_with_a_typo_is_a_validation_error() {
         assert!(event["stage"].is_string());
     }
 }
+
+#[tokio::test]
+async fn each_operation_on_a_websocket_reads_fresh_data() {
+    let app = TestApp::with_demo().await;
+    let (id, version) = an_idea(&app, "63.03").await;
+    let mut client = WsClient::connect(&app.ws_url(), false).await;
+    let query = "query($id: ID!) { node(id: $id) { ... on Idea { title unit { name } } } }";
+    client.subscribe("1", query, json!({"id": id})).await;
+    let before = client.next_result().await;
+    rename(&app, &id, version, 1, "Judul baru").await;
+    client.subscribe("2", query, json!({"id": id})).await;
+    let after = client.next_result().await;
+    assert_ne!(before["data"]["node"]["title"], after["data"]["node"]["title"]);
+    assert_eq!(after["data"]["node"]["title"], "Judul baru 0");
+}
