@@ -845,6 +845,9 @@ async fn each_operation_on_a_websocket_reads_fresh_data() {
     rename(&app, &id, version, 1, "Judul baru").await;
     client.subscribe("2", query, json!({"id": id})).await;
     let after = client.next_result().await;
-    assert_ne!(before["data"]["node"]["title"], after["data"]["node"]["title"]);
+    assert_ne!(
+        before["data"]["node"]["title"],
+        after["data"]["node"]["title"]
+    );
     assert_eq!(after["data"]["node"]["title"], "Judul baru 0");
 }
