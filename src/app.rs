@@ -52,7 +52,7 @@ impl App {
     /// Connects to the database, migrates it, loads the demo data if asked and the database is
     /// empty, starts the live event listener and binds the listen address.
     pub async fn build(config: &Config, load_demo: bool) -> anyhow::Result<App> {
-        let domain = connect_and_migrate(config).await?;
+        let domain = db::connect_and_migrate(config).await?;
         if load_demo {
             if domain.is_empty().await? {
                 let summary = demo::load(domain.db()).await?;
@@ -136,15 +136,4 @@ impl App {
         http::server::serve(self.listener, router, limits, stop, SHUTDOWN_GRACE).await;
         Ok(())
     }
-}
-
-/// Opens and migrates the configured database.
-pub async fn connect_and_migrate(config: &Config) -> anyhow::Result<Domain> {
-    let (connection, statements) = db::connect(config).await?;
-    db::migrate(&connection).await?;
-    let limits = crate::domain::page::PageLimits {
-        default: config.default_page_size.min(config.max_page_size),
-        max: config.max_page_size,
-    };
-    Ok(Domain::new(connection, statements, limits))
 }

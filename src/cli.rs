@@ -3,11 +3,11 @@
 use anyhow::Context;
 
 use crate::{
-    app::connect_and_migrate,
     config::{Config, ImportArgs},
+    db::connect_and_migrate,
     domain::{Domain, write::Actor},
     error::DomainError,
-    graphql::ids::{self, Kind},
+    global_id::{self, Kind},
 };
 
 /// `labinov import FILE --cohort 63.03/2017`: prints what was imported, or every bad line.
@@ -50,7 +50,7 @@ async fn resolve_cohort(domain: &Domain, reference: &str) -> anyhow::Result<i32>
         })?;
         return Ok(domain.cohort_by_code_and_year(code.trim(), year).await?.id);
     }
-    ids::decode(Kind::Cohort, &async_graphql::ID(reference.to_owned())).map_err(|_| {
+    global_id::decode(Kind::Cohort, reference).map_err(|_| {
         anyhow::anyhow!(
             "\"{reference}\" is neither REGENCY_CODE/YEAR (such as 63.03/2017) nor a cohort ID"
         )

@@ -12,7 +12,7 @@ use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 
-use crate::config::Config;
+use crate::{config::Config, domain::Domain};
 
 /// Counts every SQL statement the server executes; read by tests now, exported as a metric later.
 #[derive(Debug, Clone, Default)]
@@ -94,4 +94,15 @@ pub fn redact(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// Opens and migrates the configured database.
+pub async fn connect_and_migrate(config: &Config) -> anyhow::Result<Domain> {
+    let (connection, statements) = connect(config).await?;
+    migrate(&connection).await?;
+    let limits = crate::domain::page::PageLimits {
+        default: config.default_page_size.min(config.max_page_size),
+        max: config.max_page_size,
+    };
+    Ok(Domain::new(connection, statements, limits))
 }

@@ -3,10 +3,9 @@ use std::{io::Write, process::ExitCode};
 use anyhow::Context;
 use clap::Parser;
 use labinov::{
-    App,
-    app::connect_and_migrate,
-    cli,
+    App, cli,
     config::{Cli, Command},
+    db::connect_and_migrate,
     demo, graphql, telemetry,
 };
 use tokio_util::sync::CancellationToken;

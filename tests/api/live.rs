@@ -683,7 +683,7 @@ async fn a_jump_in_sequence_is_filled_from_the_database_before_delivery() {
     // second process writing to the same database) can only reach subscribers through the
     // gap fill triggered by the next event that does arrive.
     let app = TestApp::with_demo().await;
-    let silent = labinov::app::connect_and_migrate(&app.config)
+    let silent = labinov::db::connect_and_migrate(&app.config)
         .await
         .expect("a second process");
     let after = cursor_now(&app, "63.03").await;
