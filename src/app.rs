@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    auth::Caller,
     config::{Config, LimitArgs},
     db, demo,
     domain::Domain,
@@ -54,7 +55,7 @@ impl App {
     pub async fn build(config: &Config, load_demo: bool) -> anyhow::Result<App> {
         let domain = db::connect_and_migrate(config).await?;
         if load_demo {
-            if domain.is_empty().await? {
+            if domain.is_empty(&Caller::system("start-up")).await? {
                 let summary = demo::load(domain.db()).await?;
                 tracing::info!(?summary, "demo data loaded");
             } else {

@@ -3,9 +3,10 @@
 use anyhow::Context;
 
 use crate::{
+    auth::Caller,
     config::{Config, ImportArgs},
     db::connect_and_migrate,
-    domain::{Domain, write::Actor},
+    domain::Domain,
     error::DomainError,
     global_id::{self, Kind},
 };
@@ -15,11 +16,9 @@ pub async fn import(config: &Config, args: &ImportArgs) -> anyhow::Result<String
     let csv = std::fs::read_to_string(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let domain = connect_and_migrate(config).await?;
-    let cohort_id = resolve_cohort(&domain, &args.cohort).await?;
-    match domain
-        .import_ideas(&Actor::named(args.actor.clone()), cohort_id, &csv)
-        .await
-    {
+    let caller = Caller::system(args.actor.clone());
+    let cohort_id = resolve_cohort(&domain, &caller, &args.cohort).await?;
+    match domain.import_ideas(&caller, cohort_id, &csv).await {
         Ok(written) => Ok(format!(
             "imported {} ideas from {} (events {}..{})",
             written.value.len(),
@@ -43,12 +42,15 @@ pub async fn import(config: &Config, args: &ImportArgs) -> anyhow::Result<String
     }
 }
 
-async fn resolve_cohort(domain: &Domain, reference: &str) -> anyhow::Result<i32> {
+async fn resolve_cohort(domain: &Domain, caller: &Caller, reference: &str) -> anyhow::Result<i32> {
     if let Some((code, year)) = reference.split_once('/') {
         let year: i32 = year.trim().parse().with_context(|| {
             format!("\"{year}\" is not a year; use REGENCY_CODE/YEAR such as 63.03/2017")
         })?;
-        return Ok(domain.cohort_by_code_and_year(code.trim(), year).await?.id);
+        return Ok(domain
+            .cohort_by_code_and_year(caller, code.trim(), year)
+            .await?
+            .id);
     }
     global_id::decode(Kind::Cohort, reference).map_err(|_| {
         anyhow::anyhow!(

@@ -2,6 +2,7 @@
 //! Indonesian regencies with LAN. `main.rs` is thin; everything testable lives here.
 
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;

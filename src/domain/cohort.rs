@@ -14,8 +14,9 @@ use super::{
     Domain, by_id,
     page::{Page, PageRequest},
     regency_code_filter,
-    write::{Actor, NewEvent, Written, for_update, on_unique, required_text},
+    write::{NewEvent, Written, for_update, on_unique, required_text},
 };
+use crate::auth::Caller;
 use crate::error::{DomainError, DomainResult};
 
 /// A new lab edition.
@@ -74,8 +75,10 @@ impl Domain {
     /// Cohorts of each regency, newest edition first.
     pub async fn cohorts_of_regencies(
         &self,
+        caller: &Caller,
         regency_ids: &[i32],
     ) -> DomainResult<HashMap<i32, Vec<cohort::Model>>> {
+        caller.check_read()?;
         let rows = cohort::Entity::find()
             .filter(cohort::Column::RegencyId.is_in(regency_ids.iter().copied()))
             .order_by_desc(cohort::Column::Year)
@@ -92,14 +95,16 @@ impl Domain {
     /// The cohort of the regency with Kemendagri `code` that started in `year`.
     pub async fn cohort_by_code_and_year(
         &self,
+        caller: &Caller,
         code: &str,
         year: i32,
     ) -> DomainResult<cohort::Model> {
-        let regency = self.regency_by_code(code).await?.ok_or_else(|| {
+        caller.check_read()?;
+        let regency = self.regency_by_code(caller, code).await?.ok_or_else(|| {
             crate::error::DomainError::bad_input(format!("No regency has the code {code}."))
         })?;
         let mut cohorts: Vec<cohort::Model> = self
-            .cohorts_of_regencies(&[regency.id])
+            .cohorts_of_regencies(caller, &[regency.id])
             .await?
             .remove(&regency.id)
             .unwrap_or_default()
@@ -136,21 +141,24 @@ impl Domain {
     /// Cohorts in the order they were created.
     pub async fn cohort_page(
         &self,
+        caller: &Caller,
         filter: &CohortFilter,
         page: &PageRequest,
     ) -> DomainResult<Page<cohort::Model>> {
+        caller.check_read()?;
         let sort = by_id::<cohort::Entity>(cohort::Column::Id, |m| i64::from(m.id));
         self.listing(self.cohorts_matching(filter), sort, page)
             .await
     }
 
-    pub async fn count_cohorts(&self, filter: &CohortFilter) -> DomainResult<u64> {
+    pub async fn count_cohorts(&self, caller: &Caller, filter: &CohortFilter) -> DomainResult<u64> {
+        caller.check_read()?;
         Ok(self.cohorts_matching(filter).count(self.db()).await?)
     }
 
     pub async fn create_cohort(
         &self,
-        actor: &Actor,
+        caller: &Caller,
         new: NewCohort,
     ) -> DomainResult<Written<cohort::Model>> {
         let name = required_text("The cohort name", &new.name, 200)?;
@@ -182,7 +190,7 @@ impl Domain {
         let event = self
             .record_event(
                 &txn,
-                actor,
+                caller,
                 NewEvent {
                     payload: json!({ "cohortId": row.id, "name": row.name, "year": row.year }),
                     ..NewEvent::about(regency.id, PipelineEventKind::CohortCreated)
@@ -194,7 +202,7 @@ impl Domain {
 
     pub async fn update_cohort(
         &self,
-        actor: &Actor,
+        caller: &Caller,
         id: i32,
         version: i32,
         changes: CohortChanges,
@@ -232,7 +240,7 @@ impl Domain {
             )
             .await?;
         let event = self
-            .record_event(&txn, actor, NewEvent {
+            .record_event(&txn, caller, NewEvent {
                 payload: json!({ "cohortId": id, "stage": updated.stage.as_str(), "version": updated.version }),
                 ..NewEvent::about(updated.regency_id, PipelineEventKind::CohortUpdated)
             })

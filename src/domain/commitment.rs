@@ -15,8 +15,9 @@ use super::{
     page::{Page, PageRequest},
     pipeline::{self, CommitmentAction},
     regency_code_filter,
-    write::{Actor, NewEvent, Written, for_update, optional_text, required_text, within_lab},
+    write::{NewEvent, Written, for_update, optional_text, required_text, within_lab},
 };
+use crate::auth::Caller;
 use crate::error::{DomainError, DomainResult};
 
 /// A new commitment, written as a draft.
@@ -35,7 +36,7 @@ pub struct NewCommitment {
 impl Domain {
     pub async fn create_commitment(
         &self,
-        actor: &Actor,
+        caller: &Caller,
         new: NewCommitment,
     ) -> DomainResult<Written<commitment::Model>> {
         let signatory_name = required_text("The signatory's name", &new.signatory_name, 200)?;
@@ -117,7 +118,7 @@ impl Domain {
         let event = self
             .record_event(
                 &txn,
-                actor,
+                caller,
                 NewEvent {
                     unit_id: Some(row.unit_id),
                     commitment_id: Some(row.id),
@@ -132,7 +133,7 @@ impl Domain {
     /// Signs, fulfils or withdraws a commitment if its life cycle allows.
     pub async fn step_commitment(
         &self,
-        actor: &Actor,
+        caller: &Caller,
         id: i32,
         version: i32,
         action: CommitmentAction,
@@ -172,7 +173,7 @@ impl Domain {
         let event = self
             .record_event(
                 &txn,
-                actor,
+                caller,
                 NewEvent {
                     unit_id: Some(updated.unit_id),
                     commitment_id: Some(id),
@@ -210,8 +211,10 @@ impl Domain {
     /// Ids of the commitments covering each idea.
     pub async fn commitment_ids_of_ideas(
         &self,
+        caller: &Caller,
         ids: &[i32],
     ) -> DomainResult<HashMap<i32, Vec<i32>>> {
+        caller.check_read()?;
         let rows = commitment_idea::Entity::find()
             .filter(commitment_idea::Column::IdeaId.is_in(ids.iter().copied()))
             .order_by_asc(commitment_idea::Column::CommitmentId)
@@ -226,8 +229,10 @@ impl Domain {
     /// Ids of the ideas each commitment covers.
     pub async fn idea_ids_of_commitments(
         &self,
+        caller: &Caller,
         ids: &[i32],
     ) -> DomainResult<HashMap<i32, Vec<i32>>> {
+        caller.check_read()?;
         let rows = commitment_idea::Entity::find()
             .filter(commitment_idea::Column::CommitmentId.is_in(ids.iter().copied()))
             .order_by_asc(commitment_idea::Column::IdeaId)
@@ -289,15 +294,22 @@ impl Domain {
     /// Commitments in the order they were written.
     pub async fn commitment_page(
         &self,
+        caller: &Caller,
         filter: &CommitmentFilter,
         page: &PageRequest,
     ) -> DomainResult<Page<commitment::Model>> {
+        caller.check_read()?;
         let sort = by_id::<commitment::Entity>(commitment::Column::Id, |m| i64::from(m.id));
         self.listing(self.commitments_matching(filter)?, sort, page)
             .await
     }
 
-    pub async fn count_commitments(&self, filter: &CommitmentFilter) -> DomainResult<u64> {
+    pub async fn count_commitments(
+        &self,
+        caller: &Caller,
+        filter: &CommitmentFilter,
+    ) -> DomainResult<u64> {
+        caller.check_read()?;
         Ok(self.commitments_matching(filter)?.count(self.db()).await?)
     }
 }

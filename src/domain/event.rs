@@ -17,6 +17,7 @@ use super::{
     page::{Page, PageRequest, paginate},
     regency_code_filter,
 };
+use crate::auth::Caller;
 use crate::error::DomainResult;
 
 /// Which pipeline events to list.
@@ -89,20 +90,28 @@ impl Domain {
     /// Pipeline events in the order they were recorded.
     pub async fn event_page(
         &self,
+        caller: &Caller,
         filter: &EventFilter,
         page: &PageRequest,
     ) -> DomainResult<Page<pipeline_event::Model>> {
+        caller.check_read()?;
         let sort = by_id::<pipeline_event::Entity>(pipeline_event::Column::Id, |m| m.id);
         self.listing(self.events_matching(filter), sort, page).await
     }
 
-    pub async fn count_events(&self, filter: &EventFilter) -> DomainResult<u64> {
+    pub async fn count_events(&self, caller: &Caller, filter: &EventFilter) -> DomainResult<u64> {
+        caller.check_read()?;
         Ok(self.events_matching(filter).count(self.db()).await?)
     }
 
     /// Current sequence heads of the regencies in `scope` (all when None), and the highest
     /// regency id.
-    pub async fn event_heads(&self, scope: Option<&[i32]>) -> DomainResult<Positions> {
+    pub async fn event_heads(
+        &self,
+        caller: &Caller,
+        scope: Option<&[i32]>,
+    ) -> DomainResult<Positions> {
+        caller.check_read()?;
         self.event_heads_on(self.db(), scope).await
     }
 
@@ -141,10 +150,12 @@ impl Domain {
     /// `floor`; restricted to `scope` when given.
     pub async fn events_after(
         &self,
+        caller: &Caller,
         positions: &Positions,
         scope: Option<&[i32]>,
         limit: u64,
     ) -> DomainResult<Vec<pipeline_event::Model>> {
+        caller.check_read()?;
         let mut any = Condition::any();
         for (regency_id, seq) in &positions.seen {
             if scope.is_some_and(|s| !s.contains(regency_id)) {
@@ -179,10 +190,12 @@ impl Domain {
     /// The stored events of one regency with `after < seq < before`, in order.
     pub async fn events_between(
         &self,
+        caller: &Caller,
         regency_id: i32,
         after: i64,
         before: i64,
     ) -> DomainResult<Vec<pipeline_event::Model>> {
+        caller.check_read()?;
         Ok(pipeline_event::Entity::find()
             .filter(pipeline_event::Column::RegencyId.eq(regency_id))
             .filter(pipeline_event::Column::Seq.gt(after))
@@ -194,7 +207,12 @@ impl Domain {
 
     /// Regencies of `positions` whose events after the position are no longer all stored
     /// (deleted by retention): resuming there would skip events.
-    pub async fn expired_positions(&self, positions: &Positions) -> DomainResult<Vec<i32>> {
+    pub async fn expired_positions(
+        &self,
+        caller: &Caller,
+        positions: &Positions,
+    ) -> DomainResult<Vec<i32>> {
+        caller.check_read()?;
         let ids: Vec<i32> = positions.seen.keys().copied().collect();
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -210,7 +228,7 @@ impl Domain {
             .await?
             .into_iter()
             .collect();
-        let heads = self.event_heads(Some(&ids)).await?;
+        let heads = self.event_heads(caller, Some(&ids)).await?;
         Ok(positions
             .seen
             .iter()
@@ -224,7 +242,12 @@ impl Domain {
     }
 
     /// Deletes events that occurred before `cutoff` (the retention window); returns how many.
-    pub async fn prune_events_before(&self, cutoff: DateTime<Utc>) -> DomainResult<u64> {
+    pub async fn prune_events_before(
+        &self,
+        caller: &Caller,
+        cutoff: DateTime<Utc>,
+    ) -> DomainResult<u64> {
+        caller.check_read()?;
         let result = pipeline_event::Entity::delete_many()
             .filter(pipeline_event::Column::OccurredAt.lt(cutoff))
             .exec(self.db())
@@ -235,9 +258,11 @@ impl Domain {
     /// The funnel of `filter` and the event positions it reflects, read in one snapshot.
     pub async fn funnel_snapshot(
         &self,
+        caller: &Caller,
         filter: &IdeaFilter,
         scope: Option<&[i32]>,
     ) -> DomainResult<(Funnel, Positions)> {
+        caller.check_read()?;
         let txn = self.begin_snapshot().await?;
         let funnel = self.funnel_on(&txn, filter).await;
         let heads = self.event_heads_on(&txn, scope).await;
@@ -266,9 +291,11 @@ impl Domain {
     /// position is the current head of every regency.
     pub async fn event_page_and_position(
         &self,
+        caller: &Caller,
         filter: &EventFilter,
         page: &PageRequest,
     ) -> DomainResult<(Page<pipeline_event::Model>, Positions)> {
+        caller.check_read()?;
         let txn = self.begin_snapshot().await?;
         let read = async {
             let scope = self.scope_of_filter(&txn, filter).await?;

@@ -14,10 +14,10 @@ use super::{
     Domain, by_name, contains, group,
     page::{Page, PageRequest, SortValue},
     write::{
-        Actor, NewEvent, Written, for_update, not_in_future, on_unique, optional_text,
-        required_text,
+        NewEvent, Written, for_update, not_in_future, on_unique, optional_text, required_text,
     },
 };
+use crate::auth::Caller;
 use crate::error::{DomainError, DomainResult};
 
 /// A new mentor, or the full set of a mentor's fields.
@@ -40,8 +40,10 @@ impl Domain {
     /// Mentor assignments of each idea, current and past, oldest first.
     pub async fn assignments_of_ideas(
         &self,
+        caller: &Caller,
         ids: &[i32],
     ) -> DomainResult<HashMap<i32, Vec<mentor_assignment::Model>>> {
+        caller.check_read()?;
         let rows = mentor_assignment::Entity::find()
             .filter(mentor_assignment::Column::IdeaId.is_in(ids.iter().copied()))
             .order_by_asc(mentor_assignment::Column::Since)
@@ -66,9 +68,11 @@ impl Domain {
     /// Mentors ordered by name; `search` looks in names and expertise.
     pub async fn mentor_page(
         &self,
+        caller: &Caller,
         search: Option<&str>,
         page: &PageRequest,
     ) -> DomainResult<Page<mentor::Model>> {
+        caller.check_read()?;
         let sort = by_name::<mentor::Entity>(
             mentor::Column::Name,
             mentor::Column::Id,
@@ -79,11 +83,17 @@ impl Domain {
             .await
     }
 
-    pub async fn count_mentors(&self, search: Option<&str>) -> DomainResult<u64> {
+    pub async fn count_mentors(&self, caller: &Caller, search: Option<&str>) -> DomainResult<u64> {
+        caller.check_read()?;
         Ok(self.mentors_matching(search).count(self.db()).await?)
     }
 
-    pub async fn create_mentor(&self, fields: MentorFields) -> DomainResult<mentor::Model> {
+    pub async fn create_mentor(
+        &self,
+        caller: &Caller,
+        fields: MentorFields,
+    ) -> DomainResult<mentor::Model> {
+        caller.check_write(None)?;
         let name = required_text(
             "The mentor's name",
             fields.name.as_deref().unwrap_or_default(),
@@ -124,10 +134,12 @@ impl Domain {
 
     pub async fn update_mentor(
         &self,
+        caller: &Caller,
         id: i32,
         version: i32,
         fields: MentorFields,
     ) -> DomainResult<mentor::Model> {
+        caller.check_write(None)?;
         let txn = self.begin_write().await?;
         let current = for_update::<mentor::Entity>(&txn, id, version, "mentor").await?;
         let mut row: mentor::ActiveModel = current.clone().into();
@@ -172,7 +184,7 @@ impl Domain {
     /// Assigns a mentor to coach an idea from `since` (default today).
     pub async fn assign_mentor(
         &self,
-        actor: &Actor,
+        caller: &Caller,
         idea_id: i32,
         mentor_id: i32,
         since: Option<NaiveDate>,
@@ -212,7 +224,7 @@ impl Domain {
         .insert(&txn)
         .await?;
         let event = self
-            .record_event(&txn, actor, NewEvent {
+            .record_event(&txn, caller, NewEvent {
                 idea_id: Some(idea_id),
                 unit_id: Some(idea.unit_id),
                 stage: Some(idea.stage),
@@ -227,7 +239,7 @@ impl Domain {
     /// assignment stays in the history.
     pub async fn unassign_mentor(
         &self,
-        actor: &Actor,
+        caller: &Caller,
         idea_id: i32,
         mentor_id: i32,
         until: Option<NaiveDate>,
@@ -259,7 +271,7 @@ impl Domain {
         let event = self
             .record_event(
                 &txn,
-                actor,
+                caller,
                 NewEvent {
                     idea_id: Some(idea_id),
                     unit_id: Some(idea.unit_id),

@@ -5,7 +5,12 @@
 macro_rules! by_ids {
     ($(#[$doc:meta])* $name:ident, $entity:ident, $id:ty) => {
         $(#[$doc])*
-        pub async fn $name(&self, ids: &[$id]) -> DomainResult<HashMap<$id, $entity::Model>> {
+        pub async fn $name(
+            &self,
+            caller: &crate::auth::Caller,
+            ids: &[$id],
+        ) -> DomainResult<HashMap<$id, $entity::Model>> {
+            caller.check_read()?;
             let rows = $entity::Entity::find()
                 .filter($entity::Column::Id.is_in(ids.iter().copied()))
                 .all(self.db())
@@ -36,6 +41,7 @@ use sea_orm::{
 use tokio::sync::broadcast;
 
 use crate::{
+    auth::Caller,
     db::StatementCounter,
     error::{DomainError, DomainResult},
 };
@@ -91,7 +97,8 @@ impl Domain {
 
 impl Domain {
     /// True when no regency exists yet (a fresh database).
-    pub async fn is_empty(&self) -> crate::error::DomainResult<bool> {
+    pub async fn is_empty(&self, caller: &Caller) -> crate::error::DomainResult<bool> {
+        caller.check_read()?;
         use sea_orm::{EntityTrait, PaginatorTrait};
         Ok(entity::regency::Entity::find().count(self.db()).await? == 0)
     }

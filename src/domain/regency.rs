@@ -14,10 +14,10 @@ use super::{
     Domain,
     page::{Page, PageRequest, Sort, SortValue},
     write::{
-        Actor, NewEvent, Written, earliest_lab_day, for_update, on_unique, required_text,
-        within_lab,
+        NewEvent, Written, earliest_lab_day, for_update, on_unique, required_text, within_lab,
     },
 };
+use crate::auth::Caller;
 use crate::error::{DomainError, DomainResult};
 
 /// A new regency.
@@ -54,14 +54,24 @@ fn check_code(code: &str) -> DomainResult<String> {
 }
 
 impl Domain {
-    pub async fn regency_by_code(&self, code: &str) -> DomainResult<Option<regency::Model>> {
+    pub async fn regency_by_code(
+        &self,
+        caller: &Caller,
+        code: &str,
+    ) -> DomainResult<Option<regency::Model>> {
+        caller.check_read()?;
         Ok(regency::Entity::find()
             .filter(regency::Column::Code.eq(code.trim()))
             .one(self.db())
             .await?)
     }
 
-    pub async fn regencies_by_id(&self, ids: &[i32]) -> DomainResult<HashMap<i32, regency::Model>> {
+    pub async fn regencies_by_id(
+        &self,
+        caller: &Caller,
+        ids: &[i32],
+    ) -> DomainResult<HashMap<i32, regency::Model>> {
+        caller.check_read()?;
         let rows = regency::Entity::find()
             .filter(regency::Column::Id.is_in(ids.iter().copied()))
             .all(self.db())
@@ -70,7 +80,12 @@ impl Domain {
     }
 
     /// Regencies ordered by Kemendagri code.
-    pub async fn regency_page(&self, page: &PageRequest) -> DomainResult<Page<regency::Model>> {
+    pub async fn regency_page(
+        &self,
+        caller: &Caller,
+        page: &PageRequest,
+    ) -> DomainResult<Page<regency::Model>> {
+        caller.check_read()?;
         let sort = Sort {
             name: "CODE",
             column: regency::Column::Code,
@@ -82,7 +97,8 @@ impl Domain {
         self.listing(regency::Entity::find(), sort, page).await
     }
 
-    pub async fn count_regencies(&self) -> DomainResult<u64> {
+    pub async fn count_regencies(&self, caller: &Caller) -> DomainResult<u64> {
+        caller.check_read()?;
         Ok(regency::Entity::find().count(self.db()).await?)
     }
 
@@ -102,7 +118,7 @@ impl Domain {
 
     pub async fn create_regency(
         &self,
-        actor: &Actor,
+        caller: &Caller,
         new: NewRegency,
     ) -> DomainResult<Written<regency::Model>> {
         let code = check_code(&new.code)?;
@@ -133,7 +149,7 @@ impl Domain {
         let event = self
             .record_event(
                 &txn,
-                actor,
+                caller,
                 NewEvent {
                     payload: json!({ "code": row.code, "name": row.name }),
                     ..NewEvent::about(row.id, PipelineEventKind::RegencyCreated)
@@ -149,7 +165,7 @@ impl Domain {
 
     pub async fn update_regency(
         &self,
-        actor: &Actor,
+        caller: &Caller,
         id: i32,
         version: i32,
         changes: RegencyChanges,
@@ -177,7 +193,7 @@ impl Domain {
         let event = self
             .record_event(
                 &txn,
-                actor,
+                caller,
                 NewEvent {
                     payload: json!({ "name": updated.name, "version": updated.version }),
                     ..NewEvent::about(id, PipelineEventKind::RegencyUpdated)

@@ -18,8 +18,9 @@ use super::{
     Domain, by_name, contains, group,
     page::{Page, PageRequest, SortValue},
     regency_code_filter,
-    write::{Actor, NewEvent, Written, for_update, on_unique, optional_text, required_text},
+    write::{NewEvent, Written, for_update, on_unique, optional_text, required_text},
 };
+use crate::auth::Caller;
 use crate::error::{DomainError, DomainResult};
 
 /// A new unit.
@@ -125,8 +126,10 @@ impl Domain {
     /// Units of each regency, by name.
     pub async fn units_of_regencies(
         &self,
+        caller: &Caller,
         ids: &[i32],
     ) -> DomainResult<HashMap<i32, Vec<unit::Model>>> {
+        caller.check_read()?;
         let rows = unit::Entity::find()
             .filter(unit::Column::RegencyId.is_in(ids.iter().copied()))
             .order_by_asc(unit::Column::Name)
@@ -138,8 +141,10 @@ impl Domain {
     /// Sub-units of each unit (kelurahan of a kecamatan, puskesmas of the health office).
     pub async fn children_of_units(
         &self,
+        caller: &Caller,
         ids: &[i32],
     ) -> DomainResult<HashMap<i32, Vec<unit::Model>>> {
+        caller.check_read()?;
         let rows = unit::Entity::find()
             .filter(unit::Column::ParentId.is_in(ids.iter().copied()))
             .order_by_asc(unit::Column::Name)
@@ -171,9 +176,11 @@ impl Domain {
     /// Units ordered by name.
     pub async fn unit_page(
         &self,
+        caller: &Caller,
         filter: &UnitFilter,
         page: &PageRequest,
     ) -> DomainResult<Page<unit::Model>> {
+        caller.check_read()?;
         let sort = by_name::<unit::Entity>(
             unit::Column::Name,
             unit::Column::Id,
@@ -183,7 +190,8 @@ impl Domain {
         self.listing(self.units_matching(filter), sort, page).await
     }
 
-    pub async fn count_units(&self, filter: &UnitFilter) -> DomainResult<u64> {
+    pub async fn count_units(&self, caller: &Caller, filter: &UnitFilter) -> DomainResult<u64> {
+        caller.check_read()?;
         Ok(self.units_matching(filter).count(self.db()).await?)
     }
 
@@ -201,7 +209,7 @@ impl Domain {
 
     pub async fn create_unit(
         &self,
-        actor: &Actor,
+        caller: &Caller,
         new: NewUnit,
     ) -> DomainResult<Written<unit::Model>> {
         let name = required_text("The unit name", &new.name, 200)?;
@@ -244,7 +252,7 @@ impl Domain {
         let event = self
             .record_event(
                 &txn,
-                actor,
+                caller,
                 NewEvent {
                     unit_id: Some(row.id),
                     payload: json!({ "name": row.name, "kind": row.kind.as_str() }),
@@ -257,7 +265,7 @@ impl Domain {
 
     pub async fn update_unit(
         &self,
-        actor: &Actor,
+        caller: &Caller,
         id: i32,
         version: i32,
         changes: UnitChanges,
@@ -310,7 +318,7 @@ impl Domain {
         let event = self
             .record_event(
                 &txn,
-                actor,
+                caller,
                 NewEvent {
                     unit_id: Some(id),
                     payload: json!({ "name": updated.name, "version": updated.version }),

@@ -1,5 +1,5 @@
 //! What every write shares: the write transaction, the event outbox with its gapless
-//! per-regency sequence, the actor, input validation and constraint translation.
+//! per-regency sequence, the caller, input validation and constraint translation.
 
 use chrono::{NaiveDate, Utc};
 use entity::{PipelineEventKind, Stage, pipeline_event, regency};
@@ -12,26 +12,8 @@ use sea_orm::{
 };
 
 use super::Domain;
+use crate::auth::Caller;
 use crate::error::{DomainError, DomainResult};
-
-/// Who makes a change; recorded in the audit trail and on every event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor {
-    pub name: String,
-}
-
-impl Actor {
-    /// The actor of requests that carry no identity.
-    pub fn anonymous() -> Self {
-        Self {
-            name: "anonymous".to_owned(),
-        }
-    }
-
-    pub fn named(name: impl Into<String>) -> Self {
-        Self { name: name.into() }
-    }
-}
 
 /// The result of a committed write and the events it recorded.
 #[derive(Debug, Clone)]
@@ -97,12 +79,12 @@ impl Domain {
     pub(crate) async fn record_event(
         &self,
         txn: &DatabaseTransaction,
-        actor: &Actor,
+        caller: &Caller,
         event: NewEvent,
     ) -> DomainResult<pipeline_event::Model> {
         let regency_id = event.regency_id;
         let mut rows = self
-            .record_events(txn, actor, regency_id, vec![event])
+            .record_events(txn, caller, regency_id, vec![event])
             .await?;
         rows.pop().ok_or_else(|| {
             DomainError::Internal(anyhow::anyhow!("an event insert returned no row"))
@@ -115,10 +97,13 @@ impl Domain {
     pub(crate) async fn record_events(
         &self,
         txn: &DatabaseTransaction,
-        actor: &Actor,
+        caller: &Caller,
         regency_id: i32,
         events: Vec<NewEvent>,
     ) -> DomainResult<Vec<pipeline_event::Model>> {
+        // Every change of a regency's rows records its events here, in the change's
+        // transaction: the one place a refused write is turned back before it commits.
+        caller.check_write(Some(regency_id))?;
         if events.is_empty() {
             return Ok(Vec::new());
         }
@@ -146,7 +131,7 @@ impl Domain {
                 unit_id: Set(event.unit_id),
                 commitment_id: Set(event.commitment_id),
                 stage: Set(event.stage),
-                actor: Set(actor.name.clone()),
+                actor: Set(caller.actor().to_owned()),
                 payload: Set(event.payload.to_string()),
                 occurred_at: Set(now),
                 ..Default::default()

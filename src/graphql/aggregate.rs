@@ -253,7 +253,7 @@ impl AggregateQuery {
     ) -> Result<Vec<StageCount>> {
         let counts = ctx
             .data::<Domain>()?
-            .stage_counts(&filter_of(filter)?)
+            .stage_counts(&crate::graphql::mutation::caller(ctx), &filter_of(filter)?)
             .await?;
         Ok(counts.into_iter().map(StageCount::from).collect())
     }
@@ -262,7 +262,9 @@ impl AggregateQuery {
     /// stage, totals, and the commitments covering them.
     async fn funnel(&self, ctx: &Context<'_>, filter: Option<IdeaFilter>) -> Result<Funnel> {
         Ok(Funnel(
-            ctx.data::<Domain>()?.funnel(&filter_of(filter)?).await?,
+            ctx.data::<Domain>()?
+                .funnel(&crate::graphql::mutation::caller(ctx), &filter_of(filter)?)
+                .await?,
         ))
     }
 
@@ -275,7 +277,11 @@ impl AggregateQuery {
     ) -> Result<Vec<IdeaCount>> {
         let groups = ctx
             .data::<Domain>()?
-            .idea_counts(group_by.into(), &filter_of(filter)?)
+            .idea_counts(
+                &crate::graphql::mutation::caller(ctx),
+                group_by.into(),
+                &filter_of(filter)?,
+            )
             .await?;
         Ok(groups
             .into_iter()

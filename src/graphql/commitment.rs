@@ -160,7 +160,11 @@ impl CommitmentQuery {
         let filter = filter.unwrap_or_default().to_domain()?;
         let page = ctx
             .data::<Domain>()?
-            .commitment_page(&filter, &page_request(first, after, last, before))
+            .commitment_page(
+                &crate::graphql::mutation::caller(ctx),
+                &filter,
+                &page_request(first, after, last, before),
+            )
             .await?;
         Ok(connection(page, Total::Commitments(filter), Commitment))
     }
@@ -253,7 +257,7 @@ impl CommitmentMutation {
         let written = ctx
             .data::<Domain>()?
             .step_commitment(
-                &super::mutation::actor(ctx),
+                &super::mutation::caller(ctx),
                 id,
                 version,
                 action,
@@ -293,7 +297,7 @@ impl CommitmentMutation {
         };
         let written = ctx
             .data::<Domain>()?
-            .create_commitment(&super::mutation::actor(ctx), new)
+            .create_commitment(&super::mutation::caller(ctx), new)
             .await?;
         super::mutation::after_write(ctx);
         Ok(CommitmentPayload {

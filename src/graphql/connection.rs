@@ -34,13 +34,41 @@ impl Total {
     pub async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
         let domain = ctx.data::<Domain>()?;
         Ok(match self {
-            Total::Ideas(f) => domain.count_ideas(f).await?,
-            Total::Regencies => domain.count_regencies().await?,
-            Total::Units(f) => domain.count_units(f).await?,
-            Total::Cohorts(f) => domain.count_cohorts(f).await?,
-            Total::Mentors(search) => domain.count_mentors(search.as_deref()).await?,
-            Total::Commitments(f) => domain.count_commitments(f).await?,
-            Total::Events(f) => domain.count_events(f).await?,
+            Total::Ideas(f) => {
+                domain
+                    .count_ideas(&crate::graphql::mutation::caller(ctx), f)
+                    .await?
+            }
+            Total::Regencies => {
+                domain
+                    .count_regencies(&crate::graphql::mutation::caller(ctx))
+                    .await?
+            }
+            Total::Units(f) => {
+                domain
+                    .count_units(&crate::graphql::mutation::caller(ctx), f)
+                    .await?
+            }
+            Total::Cohorts(f) => {
+                domain
+                    .count_cohorts(&crate::graphql::mutation::caller(ctx), f)
+                    .await?
+            }
+            Total::Mentors(search) => {
+                domain
+                    .count_mentors(&crate::graphql::mutation::caller(ctx), search.as_deref())
+                    .await?
+            }
+            Total::Commitments(f) => {
+                domain
+                    .count_commitments(&crate::graphql::mutation::caller(ctx), f)
+                    .await?
+            }
+            Total::Events(f) => {
+                domain
+                    .count_events(&crate::graphql::mutation::caller(ctx), f)
+                    .await?
+            }
         })
     }
 }

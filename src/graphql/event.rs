@@ -175,10 +175,17 @@ impl EventQuery {
         let domain = ctx.data::<Domain>()?;
         let request = page_request(first, after, last, before);
         let (page, resume) = if ctx.look_ahead().field("resumeCursor").exists() {
-            let (page, positions) = domain.event_page_and_position(&filter, &request).await?;
+            let (page, positions) = domain
+                .event_page_and_position(&crate::graphql::mutation::caller(ctx), &filter, &request)
+                .await?;
             (page, Some(crate::live::cursor::encode(&positions)))
         } else {
-            (domain.event_page(&filter, &request).await?, None)
+            (
+                domain
+                    .event_page(&crate::graphql::mutation::caller(ctx), &filter, &request)
+                    .await?,
+                None,
+            )
         };
         let fields = EventPageFields {
             total: Total::Events(filter),

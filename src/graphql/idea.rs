@@ -400,6 +400,7 @@ pub async fn idea_page(
     let domain = ctx.data::<Domain>()?;
     let page = domain
         .ideas(
+            &crate::graphql::mutation::caller(ctx),
             &filter,
             order.unwrap_or_default().into(),
             &page_request(first, after, last, before),
@@ -440,13 +441,15 @@ async fn prefetch(ctx: &Context<'_>, domain: &Domain, ideas: &[&idea::Model]) ->
 
     if wants(&["unit"]) || wants(&["commitments", "unit"]) {
         let unit_ids = distinct(&mut ideas.iter().map(|i| i.unit_id));
-        let units = domain.units_by_id(&unit_ids).await?;
+        let units = domain
+            .units_by_id(&crate::graphql::mutation::caller(ctx), &unit_ids)
+            .await?;
         if wants(&["unit", "parent"]) {
             let parents = distinct(&mut units.values().filter_map(|u| u.parent_id));
             loaders
                 .feed_many(
                     domain
-                        .units_by_id(&parents)
+                        .units_by_id(&crate::graphql::mutation::caller(ctx), &parents)
                         .await?
                         .into_iter()
                         .map(|(id, u)| (UnitId(id), u)),
@@ -462,7 +465,7 @@ async fn prefetch(ctx: &Context<'_>, domain: &Domain, ideas: &[&idea::Model]) ->
         loaders
             .feed_many(
                 domain
-                    .cohorts_by_id(&ids)
+                    .cohorts_by_id(&crate::graphql::mutation::caller(ctx), &ids)
                     .await?
                     .into_iter()
                     .map(|(id, c)| (CohortId(id), c)),
@@ -474,7 +477,7 @@ async fn prefetch(ctx: &Context<'_>, domain: &Domain, ideas: &[&idea::Model]) ->
         loaders
             .feed_many(
                 domain
-                    .regencies_by_id(&ids)
+                    .regencies_by_id(&crate::graphql::mutation::caller(ctx), &ids)
                     .await?
                     .into_iter()
                     .map(|(id, r)| (RegencyId(id), r)),
@@ -482,13 +485,15 @@ async fn prefetch(ctx: &Context<'_>, domain: &Domain, ideas: &[&idea::Model]) ->
             .await;
     }
     if wants(&["mentors"]) || wants(&["mentorAssignments"]) {
-        let mut assignments = domain.assignments_of_ideas(&idea_ids).await?;
+        let mut assignments = domain
+            .assignments_of_ideas(&crate::graphql::mutation::caller(ctx), &idea_ids)
+            .await?;
         if wants(&["mentors"]) || wants(&["mentorAssignments", "mentor"]) {
             let ids = distinct(&mut assignments.values().flatten().map(|a| a.mentor_id));
             loaders
                 .feed_many(
                     domain
-                        .mentors_by_id(&ids)
+                        .mentors_by_id(&crate::graphql::mutation::caller(ctx), &ids)
                         .await?
                         .into_iter()
                         .map(|(id, m)| (loaders::MentorId(id), m)),
@@ -505,15 +510,19 @@ async fn prefetch(ctx: &Context<'_>, domain: &Domain, ideas: &[&idea::Model]) ->
             .await;
     }
     if wants(&["commitments"]) {
-        let mut links: HashMap<i32, Vec<i32>> = domain.commitment_ids_of_ideas(&idea_ids).await?;
+        let mut links: HashMap<i32, Vec<i32>> = domain
+            .commitment_ids_of_ideas(&crate::graphql::mutation::caller(ctx), &idea_ids)
+            .await?;
         let ids = distinct(&mut links.values().flatten().copied());
-        let commitments = domain.commitments_by_id(&ids).await?;
+        let commitments = domain
+            .commitments_by_id(&crate::graphql::mutation::caller(ctx), &ids)
+            .await?;
         if wants(&["commitments", "unit"]) {
             let unit_ids = distinct(&mut commitments.values().map(|c| c.unit_id));
             loaders
                 .feed_many(
                     domain
-                        .units_by_id(&unit_ids)
+                        .units_by_id(&crate::graphql::mutation::caller(ctx), &unit_ids)
                         .await?
                         .into_iter()
                         .map(|(id, u)| (UnitId(id), u)),
@@ -532,7 +541,9 @@ async fn prefetch(ctx: &Context<'_>, domain: &Domain, ideas: &[&idea::Model]) ->
             .await;
     }
     if wants(&["history"]) {
-        let mut moves = domain.transitions_of_ideas(&idea_ids).await?;
+        let mut moves = domain
+            .transitions_of_ideas(&crate::graphql::mutation::caller(ctx), &idea_ids)
+            .await?;
         loaders
             .feed_many(
                 idea_ids
@@ -710,7 +721,7 @@ impl IdeaMutation {
         let id = ids::decode(Kind::Idea, id)?;
         let written = ctx
             .data::<Domain>()?
-            .move_idea(&super::mutation::actor(ctx), id, version, decision, reason)
+            .move_idea(&super::mutation::caller(ctx), id, version, decision, reason)
             .await?;
         super::mutation::after_write(ctx);
         let moved = written.value;
@@ -741,7 +752,7 @@ impl IdeaMutation {
         };
         let written = ctx
             .data::<Domain>()?
-            .submit_idea(&super::mutation::actor(ctx), new)
+            .submit_idea(&super::mutation::caller(ctx), new)
             .await?;
         super::mutation::after_write(ctx);
         Ok(IdeaPayload {
@@ -766,7 +777,7 @@ impl IdeaMutation {
         };
         let written = ctx
             .data::<Domain>()?
-            .update_idea(&super::mutation::actor(ctx), id, input.version, changes)
+            .update_idea(&super::mutation::caller(ctx), id, input.version, changes)
             .await?;
         super::mutation::after_write(ctx);
         Ok(IdeaPayload {
@@ -858,7 +869,7 @@ impl IdeaMutation {
         let cohort_id = ids::decode(Kind::Cohort, &input.cohort_id)?;
         let written = ctx
             .data::<Domain>()?
-            .import_ideas(&super::mutation::actor(ctx), cohort_id, &input.csv)
+            .import_ideas(&super::mutation::caller(ctx), cohort_id, &input.csv)
             .await?;
         super::mutation::after_write(ctx);
         Ok(ImportIdeasPayload {

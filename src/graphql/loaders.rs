@@ -14,10 +14,13 @@ use entity::{
     cohort, commitment, idea, mentor, mentor_assignment, regency, stage_transition, unit,
 };
 
-use crate::domain::Domain;
+use crate::{auth::Caller, domain::Domain};
 
-/// Per-request loader over the domain layer.
-pub struct DomainLoader(pub Domain);
+/// Per-operation loader over the domain layer, reading as the operation's caller.
+pub struct DomainLoader {
+    domain: Domain,
+    caller: Caller,
+}
 
 type Cached = DataLoader<DomainLoader, HashMapCache>;
 
@@ -31,22 +34,27 @@ pub struct Loaders(Arc<LoadersInner>);
 
 struct LoadersInner {
     domain: Domain,
+    caller: Caller,
     current: RwLock<Arc<Cached>>,
 }
 
-fn cached(domain: &Domain) -> Arc<Cached> {
+fn cached(domain: &Domain, caller: &Caller) -> Arc<Cached> {
     Arc::new(DataLoader::with_cache(
-        DomainLoader(domain.clone()),
+        DomainLoader {
+            domain: domain.clone(),
+            caller: caller.clone(),
+        },
         tokio::spawn,
         HashMapCache::default(),
     ))
 }
 
 impl Loaders {
-    pub fn new(domain: &Domain) -> Self {
+    pub fn new(domain: &Domain, caller: &Caller) -> Self {
         Self(Arc::new(LoadersInner {
             domain: domain.clone(),
-            current: RwLock::new(cached(domain)),
+            caller: caller.clone(),
+            current: RwLock::new(cached(domain, caller)),
         }))
     }
 
@@ -59,7 +67,7 @@ impl Loaders {
 
     /// Forgets everything read so far: what is loaded next is read again.
     pub fn renew(&self) {
-        let fresh = cached(&self.0.domain);
+        let fresh = cached(&self.0.domain, &self.0.caller);
         match self.0.current.write() {
             Ok(mut current) => *current = fresh,
             Err(poisoned) => *poisoned.into_inner() = fresh,
@@ -100,7 +108,8 @@ impl Loaders {
     }
 }
 
-/// Gives every operation its own [`Loaders`], on every transport.
+/// Gives every operation its caller (the one the transport identified, anonymous otherwise)
+/// and its own [`Loaders`], on every transport.
 pub struct PerOperation(pub Domain);
 
 impl ExtensionFactory for PerOperation {
@@ -119,7 +128,12 @@ impl Extension for PerOperationExtension {
         mut request: async_graphql::Request,
         next: NextPrepareRequest<'_>,
     ) -> async_graphql::ServerResult<async_graphql::Request> {
-        request.data.insert(Loaders::new(&self.0));
+        let caller = find::<Caller>(&request.data)
+            .or_else(|| find::<Caller>(ctx.session_data))
+            .cloned()
+            .unwrap_or_else(Caller::anonymous);
+        request.data.insert(Loaders::new(&self.0, &caller));
+        request.data.insert(caller);
         next.run(ctx, request).await
     }
 }
@@ -136,7 +150,7 @@ macro_rules! loader {
 
             async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
                 let ids: Vec<i32> = keys.iter().map(|k| k.0).collect();
-                let rows = self.0.$method(&ids).await?;
+                let rows = self.domain.$method(&self.caller, &ids).await?;
                 Ok(rows.into_iter().map(|(id, v)| ($key(id), v)).collect())
             }
         }
@@ -170,7 +184,12 @@ loader!(/// The ids of the ideas a commitment covers.
 loader!(/// The audit trail of an idea.
     TransitionsOfIdea => Vec<stage_transition::Model>, transitions_of_ideas);
 
-/// Loads one row that must exist (a foreign key points at it).
+fn find<T: 'static>(data: &async_graphql::Data) -> Option<&T> {
+    data.get(&std::any::TypeId::of::<T>())
+        .and_then(|value| value.downcast_ref::<T>())
+}
+
+/// Loads one row that must exist (&self.caller, a foreign key points at it).
 pub async fn required<K>(
     loaders: &Loaders,
     key: K,

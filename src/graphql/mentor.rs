@@ -139,7 +139,11 @@ impl MentorQuery {
         let search = crate::domain::search_text(search.as_deref())?;
         let page = ctx
             .data::<Domain>()?
-            .mentor_page(search.as_deref(), &page_request(first, after, last, before))
+            .mentor_page(
+                &crate::graphql::mutation::caller(ctx),
+                search.as_deref(),
+                &page_request(first, after, last, before),
+            )
             .await?;
         Ok(connection(page, Total::Mentors(search), Mentor))
     }
@@ -263,7 +267,10 @@ impl MentorMutation {
             input.expertise,
             input.contact,
         );
-        let mentor = ctx.data::<Domain>()?.create_mentor(fields).await?;
+        let mentor = ctx
+            .data::<Domain>()?
+            .create_mentor(&crate::graphql::mutation::caller(ctx), fields)
+            .await?;
         super::mutation::after_write(ctx);
         Ok(MentorPayload {
             mentor: Mentor(mentor),
@@ -286,7 +293,12 @@ impl MentorMutation {
         );
         let mentor = ctx
             .data::<Domain>()?
-            .update_mentor(id, input.version, fields)
+            .update_mentor(
+                &crate::graphql::mutation::caller(ctx),
+                id,
+                input.version,
+                fields,
+            )
             .await?;
         super::mutation::after_write(ctx);
         Ok(MentorPayload {
@@ -305,7 +317,7 @@ impl MentorMutation {
         let written = ctx
             .data::<Domain>()?
             .assign_mentor(
-                &super::mutation::actor(ctx),
+                &super::mutation::caller(ctx),
                 idea_id,
                 mentor_id,
                 input.since,
@@ -325,7 +337,7 @@ impl MentorMutation {
         let written = ctx
             .data::<Domain>()?
             .unassign_mentor(
-                &super::mutation::actor(ctx),
+                &super::mutation::caller(ctx),
                 idea_id,
                 mentor_id,
                 input.until,

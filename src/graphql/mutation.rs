@@ -1,16 +1,16 @@
-//! What every mutation shares: the acting user and a fresh loader cache after a write.
+//! What resolvers share: the caller, and a fresh loader cache after a write.
 
 use async_graphql::Context;
 
 use super::event::PipelineEvent;
 use super::loaders::Loaders;
-use crate::{domain::write::Actor, error::DomainError};
+use crate::{auth::Caller, error::DomainError};
 
-/// The actor of the request (anonymous until tokens identify users).
-pub fn actor(ctx: &Context<'_>) -> Actor {
-    ctx.data_opt::<Actor>()
+/// Who is asking: the caller the transport identified (anonymous until tokens exist).
+pub fn caller(ctx: &Context<'_>) -> Caller {
+    ctx.data_opt::<Caller>()
         .cloned()
-        .unwrap_or_else(Actor::anonymous)
+        .unwrap_or_else(Caller::anonymous)
 }
 
 /// Forgets what this operation's loaders read before a write, so the payload shows the change.

@@ -69,17 +69,17 @@ impl NodeQuery {
                 .await?
                 .map(|m| Node::Commitment(Commitment(m))),
             Kind::StageTransition => domain
-                .transitions_by_id(&[small])
+                .transitions_by_id(&crate::graphql::mutation::caller(ctx), &[small])
                 .await?
                 .remove(&small)
                 .map(|m| Node::StageTransition(StageTransition(m))),
             Kind::MentorAssignment => domain
-                .assignments_by_id(&[small])
+                .assignments_by_id(&crate::graphql::mutation::caller(ctx), &[small])
                 .await?
                 .remove(&small)
                 .map(|m| Node::MentorAssignment(MentorAssignment(m))),
             Kind::PipelineEvent => domain
-                .events_by_id(&[raw])
+                .events_by_id(&crate::graphql::mutation::caller(ctx), &[raw])
                 .await?
                 .remove(&raw)
                 .map(|m| Node::PipelineEvent(m.into())),

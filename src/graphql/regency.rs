@@ -125,7 +125,9 @@ impl Regency {
     /// The funnel of the regency's ideas (optionally filtered further).
     async fn funnel(&self, ctx: &Context<'_>, filter: Option<IdeaFilter>) -> Result<Funnel> {
         Ok(Funnel(
-            ctx.data::<Domain>()?.funnel(&self.scope(filter)?).await?,
+            ctx.data::<Domain>()?
+                .funnel(&crate::graphql::mutation::caller(ctx), &self.scope(filter)?)
+                .await?,
         ))
     }
 
@@ -137,7 +139,7 @@ impl Regency {
     ) -> Result<Vec<StageCount>> {
         let counts = ctx
             .data::<Domain>()?
-            .stage_counts(&self.scope(filter)?)
+            .stage_counts(&crate::graphql::mutation::caller(ctx), &self.scope(filter)?)
             .await?;
         Ok(counts.into_iter().map(StageCount::from).collect())
     }
@@ -214,7 +216,11 @@ impl Cohort {
             cohort_ids: Some(vec![self.0.id]),
             ..Default::default()
         };
-        Ok(Funnel(ctx.data::<Domain>()?.funnel(&scope).await?))
+        Ok(Funnel(
+            ctx.data::<Domain>()?
+                .funnel(&crate::graphql::mutation::caller(ctx), &scope)
+                .await?,
+        ))
     }
 }
 
@@ -245,7 +251,10 @@ impl RegencyQuery {
     ) -> Result<Conn<Regency>> {
         let page = ctx
             .data::<Domain>()?
-            .regency_page(&page_request(first, after, last, before))
+            .regency_page(
+                &crate::graphql::mutation::caller(ctx),
+                &page_request(first, after, last, before),
+            )
             .await?;
         Ok(connection(page, Total::Regencies, Regency))
     }
@@ -263,7 +272,11 @@ impl RegencyQuery {
                 let id = ids::decode(Kind::Regency, &id)?;
                 ctx.data::<Loaders>()?.load_one(RegencyId(id)).await?
             }
-            (None, Some(code)) => domain.regency_by_code(&code).await?,
+            (None, Some(code)) => {
+                domain
+                    .regency_by_code(&crate::graphql::mutation::caller(ctx), &code)
+                    .await?
+            }
             _ => {
                 return Err(DomainError::bad_input(
                     "Give either the regency's id or its code, not both and not neither.",
@@ -292,7 +305,11 @@ impl RegencyQuery {
         };
         let page = ctx
             .data::<Domain>()?
-            .cohort_page(&filter, &page_request(first, after, last, before))
+            .cohort_page(
+                &crate::graphql::mutation::caller(ctx),
+                &filter,
+                &page_request(first, after, last, before),
+            )
             .await?;
         Ok(connection(page, Total::Cohorts(filter), Cohort))
     }
@@ -400,7 +417,7 @@ impl RegencyMutation {
         let written = ctx
             .data::<Domain>()?
             .create_regency(
-                &super::mutation::actor(ctx),
+                &super::mutation::caller(ctx),
                 crate::domain::regency::NewRegency {
                     code: input.code,
                     name: input.name,
@@ -427,7 +444,7 @@ impl RegencyMutation {
         let written = ctx
             .data::<Domain>()?
             .update_regency(
-                &super::mutation::actor(ctx),
+                &super::mutation::caller(ctx),
                 id,
                 input.version,
                 crate::domain::regency::RegencyChanges {
@@ -455,7 +472,7 @@ impl RegencyMutation {
         let written = ctx
             .data::<Domain>()?
             .create_cohort(
-                &super::mutation::actor(ctx),
+                &super::mutation::caller(ctx),
                 crate::domain::cohort::NewCohort {
                     regency_id,
                     year: input.year,
@@ -481,7 +498,7 @@ impl RegencyMutation {
         let written = ctx
             .data::<Domain>()?
             .update_cohort(
-                &super::mutation::actor(ctx),
+                &super::mutation::caller(ctx),
                 id,
                 input.version,
                 crate::domain::cohort::CohortChanges {

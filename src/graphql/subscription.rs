@@ -55,7 +55,8 @@ impl Subscription {
         let hub = ctx.data::<Hub>()?.clone();
         let after = ctx.data_opt::<ResumeFrom>().map(|r| r.0.clone()).or(after);
         let filter = filter.unwrap_or_default().to_domain()?;
-        let events = stream::pipeline_events(domain, hub, filter, after).await?;
+        let events =
+            stream::pipeline_events(domain, mutation::caller(ctx), hub, filter, after).await?;
         let loaders = mutation::loader_reset(ctx);
         Ok(events.map(move |delivery| {
             if let Some(loaders) = &loaders {
@@ -82,7 +83,7 @@ impl Subscription {
             .map(|f| f.to_domain())
             .transpose()?
             .unwrap_or_default();
-        let snapshots = stream::funnels(domain, hub, filter).await?;
+        let snapshots = stream::funnels(domain, mutation::caller(ctx), hub, filter).await?;
         Ok(snapshots.map(|snapshot| Ok(FunnelSnapshot(snapshot?))))
     }
 
@@ -95,7 +96,7 @@ impl Subscription {
         let id = ids::decode(Kind::Idea, &id)?;
         let domain = ctx.data::<Domain>()?.clone();
         let hub = ctx.data::<Hub>()?.clone();
-        let updates = stream::idea_updates(domain, hub, id).await?;
+        let updates = stream::idea_updates(domain, mutation::caller(ctx), hub, id).await?;
         let loaders = mutation::loader_reset(ctx);
         Ok(updates.map(move |idea| {
             if let Some(loaders) = &loaders {

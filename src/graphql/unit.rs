@@ -150,7 +150,11 @@ impl UnitQuery {
         let filter = filter.unwrap_or_default().to_domain()?;
         let page = ctx
             .data::<Domain>()?
-            .unit_page(&filter, &page_request(first, after, last, before))
+            .unit_page(
+                &crate::graphql::mutation::caller(ctx),
+                &filter,
+                &page_request(first, after, last, before),
+            )
             .await?;
         Ok(connection(page, Total::Units(filter), Unit))
     }
@@ -219,7 +223,7 @@ impl UnitMutation {
         };
         let written = ctx
             .data::<Domain>()?
-            .create_unit(&super::mutation::actor(ctx), new)
+            .create_unit(&super::mutation::caller(ctx), new)
             .await?;
         super::mutation::after_write(ctx);
         Ok(UnitPayload {
@@ -239,7 +243,7 @@ impl UnitMutation {
         };
         let written = ctx
             .data::<Domain>()?
-            .update_unit(&super::mutation::actor(ctx), id, input.version, changes)
+            .update_unit(&super::mutation::caller(ctx), id, input.version, changes)
             .await?;
         super::mutation::after_write(ctx);
         Ok(UnitPayload {

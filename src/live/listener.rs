@@ -11,6 +11,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use super::redis_bus::RedisBus;
+use crate::auth::Caller;
 use crate::{domain::Domain, error::DomainResult};
 
 /// The poll interval while Redis cannot be reached.
@@ -18,6 +19,8 @@ const FALLBACK_POLL: Duration = Duration::from_millis(250);
 
 pub struct Listener {
     domain: Domain,
+    /// The listener reads every regency's events as the server itself.
+    caller: Caller,
     out: broadcast::Sender<Arc<pipeline_event::Model>>,
     /// Last sequence emitted per regency.
     seen: HashMap<i32, i64>,
@@ -29,9 +32,12 @@ impl Listener {
         domain: Domain,
         out: broadcast::Sender<Arc<pipeline_event::Model>>,
     ) -> DomainResult<Self> {
-        let heads = domain.event_heads(None).await?;
+        let heads = domain
+            .event_heads(&Caller::system("live listener"), None)
+            .await?;
         Ok(Self {
             domain,
+            caller: Caller::system("live listener"),
             out,
             seen: heads.seen.into_iter().collect(),
         })
@@ -53,7 +59,7 @@ impl Listener {
         if event.seq > last + 1 {
             for missing in self
                 .domain
-                .events_between(event.regency_id, last, event.seq)
+                .events_between(&self.caller, event.regency_id, last, event.seq)
                 .await?
             {
                 self.emit(missing);
@@ -69,13 +75,13 @@ impl Listener {
 
     /// Emits every committed event not emitted yet, reading the heads first.
     async fn poll(&mut self) -> DomainResult<()> {
-        let heads = self.domain.event_heads(None).await?;
+        let heads = self.domain.event_heads(&self.caller, None).await?;
         for (regency_id, head) in heads.seen {
             let last = self.seen.get(&regency_id).copied().unwrap_or(0);
             if head > last {
                 for event in self
                     .domain
-                    .events_between(regency_id, last, head + 1)
+                    .events_between(&self.caller, regency_id, last, head + 1)
                     .await?
                 {
                     self.emit(event);

@@ -84,7 +84,10 @@ pub async fn start(
 async fn prune_forever(domain: Domain, days: u32, shutdown: CancellationToken) {
     loop {
         let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
-        match domain.prune_events_before(cutoff).await {
+        match domain
+            .prune_events_before(&crate::auth::Caller::system("event retention"), cutoff)
+            .await
+        {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, days, "pruned pipeline events past retention"),
             Err(err) => tracing::warn!(error = ?err, "could not prune pipeline events"),

@@ -10,6 +10,7 @@ use tokio::sync::broadcast::{Receiver, error::RecvError};
 
 use super::{Hub, cursor};
 use crate::{
+    auth::Caller,
     domain::{
         Domain,
         event::{EventFilter, Positions},
@@ -32,6 +33,8 @@ pub struct Delivery {
 
 /// A subscriber's place: what it has seen, what it may see, what it asked for.
 struct Follower {
+    /// Who follows: every read is made as them.
+    caller: Caller,
     positions: Positions,
     scope: Option<Vec<i32>>,
     filter: EventFilter,
@@ -68,7 +71,7 @@ impl Follower {
     /// follow. Catch-up goes page by page, so memory does not grow with the events missed.
     async fn catch_up_page(&mut self, domain: &Domain) -> DomainResult<(Vec<Delivery>, bool)> {
         let batch = domain
-            .events_after(&self.positions, self.scope.as_deref(), BATCH)
+            .events_after(&self.caller, &self.positions, self.scope.as_deref(), BATCH)
             .await?;
         let more = batch.len() as u64 == BATCH;
         let mut out = Vec::new();
@@ -110,6 +113,7 @@ enum Live {
 /// The regency ids a filter names (ids and Kemendagri codes), or None for every regency.
 async fn scope_of(
     domain: &Domain,
+    caller: &Caller,
     ids: &Option<Vec<i32>>,
     codes: &Option<Vec<String>>,
 ) -> DomainResult<Option<Vec<i32>>> {
@@ -118,7 +122,7 @@ async fn scope_of(
     }
     let mut scope = ids.clone().unwrap_or_default();
     for code in codes.iter().flatten() {
-        match domain.regency_by_code(code).await? {
+        match domain.regency_by_code(caller, code).await? {
             Some(regency) => scope.push(regency.id),
             None => {
                 return Err(DomainError::bad_input(format!(
@@ -135,11 +139,12 @@ async fn scope_of(
 /// live ones, each exactly once and in order per regency.
 pub async fn pipeline_events(
     domain: Domain,
+    caller: Caller,
     hub: Hub,
     mut filter: EventFilter,
     after: Option<String>,
 ) -> DomainResult<impl Stream<Item = DomainResult<Delivery>>> {
-    let scope = scope_of(&domain, &filter.regency_ids, &filter.regency_codes).await?;
+    let scope = scope_of(&domain, &caller, &filter.regency_ids, &filter.regency_codes).await?;
     filter.regency_ids = scope.clone();
     filter.regency_codes = None;
     // Subscribe before reading the start position, so nothing falls between the two.
@@ -147,14 +152,14 @@ pub async fn pipeline_events(
     let positions = match after {
         Some(after) => {
             let positions = cursor::decode(&after)?;
-            let regencies = domain.count_regencies().await?;
+            let regencies = domain.count_regencies(&caller).await?;
             if positions.seen.len() as u64 > regencies {
                 return Err(DomainError::bad_input(format!(
                     "This cursor names {} regencies but only {regencies} exist; use the `cursor` of an event or snapshot you received.",
                     positions.seen.len()
                 )));
             }
-            let expired = domain.expired_positions(&positions).await?;
+            let expired = domain.expired_positions(&caller, &positions).await?;
             if !expired.is_empty() {
                 return Err(DomainError::CursorExpired(
                     "This cursor is older than the events the server keeps; reload the data you show, \
@@ -164,9 +169,10 @@ pub async fn pipeline_events(
             }
             positions
         }
-        None => domain.event_heads(scope.as_deref()).await?,
+        None => domain.event_heads(&caller, scope.as_deref()).await?,
     };
     let mut follower = Follower {
+        caller,
         positions,
         scope,
         filter,
@@ -219,12 +225,15 @@ fn affects_funnel(event: &pipeline_event::Model) -> bool {
 /// it; bursts of changes are coalesced into one snapshot.
 pub async fn funnels(
     domain: Domain,
+    caller: Caller,
     hub: Hub,
     filter: IdeaFilter,
 ) -> DomainResult<impl Stream<Item = DomainResult<FunnelSnapshot>>> {
-    let scope = scope_of(&domain, &filter.regency_ids, &filter.regency_codes).await?;
+    let scope = scope_of(&domain, &caller, &filter.regency_ids, &filter.regency_codes).await?;
     let mut live = hub.subscribe();
-    let (first, positions) = domain.funnel_snapshot(&filter, scope.as_deref()).await?;
+    let (first, positions) = domain
+        .funnel_snapshot(&caller, &filter, scope.as_deref())
+        .await?;
     let shutdown = hub.shutdown().clone();
     Ok(async_stream::stream! {
         let mut last = first.clone();
@@ -245,7 +254,7 @@ pub async fn funnels(
             }
             tokio::time::sleep(COALESCE).await;
             while !matches!(live.try_recv(), Err(tokio::sync::broadcast::error::TryRecvError::Empty | tokio::sync::broadcast::error::TryRecvError::Closed)) {}
-            match domain.funnel_snapshot(&filter, scope.as_deref()).await {
+            match domain.funnel_snapshot(&caller, &filter, scope.as_deref()).await {
                 Ok((funnel, positions)) => {
                     if funnel != last {
                         last = funnel.clone();
@@ -261,12 +270,13 @@ pub async fn funnels(
 /// `idea(id)`: the idea now, then again after every event that concerns it.
 pub async fn idea_updates(
     domain: Domain,
+    caller: Caller,
     hub: Hub,
     id: i32,
 ) -> DomainResult<impl Stream<Item = DomainResult<idea::Model>>> {
     let mut live = hub.subscribe();
     let current = domain
-        .ideas_by_id(&[id])
+        .ideas_by_id(&caller, &[id])
         .await?
         .remove(&id)
         .ok_or_else(|| DomainError::not_found("No idea with this id exists."))?;
@@ -284,7 +294,7 @@ pub async fn idea_updates(
                 Err(RecvError::Closed) => return,
             };
             if changed {
-                match domain.ideas_by_id(&[id]).await {
+                match domain.ideas_by_id(&caller, &[id]).await {
                     Ok(mut found) => match found.remove(&id) {
                         Some(idea) => yield Ok(idea),
                         None => return,

@@ -396,6 +396,7 @@ async fn a_slow_subscriber_is_caught_up_from_the_database_and_never_skips() {
     };
     let slow = labinov::live::stream::pipeline_events(
         app.domain.clone(),
+        labinov::auth::Caller::anonymous(),
         app.hub.clone(),
         filter.clone(),
         Some(after.clone()),
@@ -404,6 +405,7 @@ async fn a_slow_subscriber_is_caught_up_from_the_database_and_never_skips() {
     .expect("a stream");
     let fast = labinov::live::stream::pipeline_events(
         app.domain.clone(),
+        labinov::auth::Caller::anonymous(),
         app.hub.clone(),
         filter,
         Some(after),
@@ -482,7 +484,10 @@ async fn a_cursor_older_than_the_retained_events_is_cursor_expired() {
     // Retention removes everything up to now.
     let deleted = app
         .domain
-        .prune_events_before(chrono::Utc::now() + chrono::Duration::seconds(1))
+        .prune_events_before(
+            &labinov::auth::Caller::system("test"),
+            chrono::Utc::now() + chrono::Duration::seconds(1),
+        )
         .await
         .map_err(|e| e.message().to_owned())
         .expect("prune");
@@ -707,7 +712,7 @@ async fn a_jump_in_sequence_is_filled_from_the_database_before_delivery() {
     )
     .map_err(|e| e.message().to_owned())
     .expect("an idea id");
-    let actor = labinov::domain::write::Actor::named("another process");
+    let actor = labinov::auth::Caller::system("another process");
     let mut v = version as i32;
     for n in 0..3 {
         let changes = labinov::domain::idea::moves::IdeaChanges {

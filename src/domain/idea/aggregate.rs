@@ -13,6 +13,7 @@ use sea_orm::{
     sea_query::{Alias, Expr, ExprTrait, Func, Query},
 };
 
+use crate::auth::Caller;
 use crate::domain::{Domain, idea::IdeaFilter};
 use crate::error::DomainResult;
 
@@ -101,7 +102,12 @@ fn median(sorted: &[f64]) -> Option<f64> {
 
 impl Domain {
     /// Ideas per stage, all five stages in order.
-    pub async fn stage_counts(&self, filter: &IdeaFilter) -> DomainResult<Vec<StageCount>> {
+    pub async fn stage_counts(
+        &self,
+        caller: &Caller,
+        filter: &IdeaFilter,
+    ) -> DomainResult<Vec<StageCount>> {
+        caller.check_read()?;
         let rows: Vec<(i32, i64)> = self
             .ideas_matching(filter)?
             .select_only()
@@ -122,7 +128,8 @@ impl Domain {
     }
 
     /// The funnel: per stage how many reached it, are in it, converted; totals and commitments.
-    pub async fn funnel(&self, filter: &IdeaFilter) -> DomainResult<Funnel> {
+    pub async fn funnel(&self, caller: &Caller, filter: &IdeaFilter) -> DomainResult<Funnel> {
+        caller.check_read()?;
         self.funnel_on(self.db(), filter).await
     }
 
@@ -316,9 +323,11 @@ impl Domain {
     /// Counts of the matching ideas grouped by one dimension, largest group first.
     pub async fn idea_counts(
         &self,
+        caller: &Caller,
         grouping: IdeaGrouping,
         filter: &IdeaFilter,
     ) -> DomainResult<Vec<GroupCount>> {
+        caller.check_read()?;
         let backend = self.db().get_database_backend();
         let key = match grouping {
             IdeaGrouping::Stage => Expr::col((idea::Entity, idea::Column::Stage)),
@@ -363,7 +372,7 @@ impl Domain {
                 count: n as u64,
             });
         }
-        self.label_groups(grouping, &mut groups).await?;
+        self.label_groups(caller, grouping, &mut groups).await?;
         groups.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.label.cmp(&b.label)));
         Ok(groups)
     }
@@ -371,6 +380,7 @@ impl Domain {
     /// Replaces ids and ranks with what a person reads.
     async fn label_groups(
         &self,
+        caller: &Caller,
         grouping: IdeaGrouping,
         groups: &mut [GroupCount],
     ) -> DomainResult<()> {
@@ -384,13 +394,13 @@ impl Domain {
                 .map(|r| (r.id, r.name))
                 .collect(),
             IdeaGrouping::Unit => self
-                .units_by_id(&ids)
+                .units_by_id(caller, &ids)
                 .await?
                 .into_iter()
                 .map(|(id, u)| (id, u.name))
                 .collect(),
             IdeaGrouping::Cohort => self
-                .cohorts_by_id(&ids)
+                .cohorts_by_id(caller, &ids)
                 .await?
                 .into_iter()
                 .map(|(id, c)| (id, c.name))

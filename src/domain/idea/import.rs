@@ -11,11 +11,12 @@ use entity::{
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
+use crate::auth::Caller;
 use crate::domain::{
     Domain,
     idea::moves::{CheckedIdea, NewIdea, check_new_idea},
     pipeline,
-    write::{Actor, NewEvent, Written, lab_floor},
+    write::{NewEvent, Written, lab_floor},
 };
 use crate::error::{DomainError, DomainResult, LineError};
 
@@ -134,7 +135,7 @@ impl Domain {
     /// Imports ideas from CSV text into a cohort. Nothing is written unless every line is good.
     pub async fn import_ideas(
         &self,
-        actor: &Actor,
+        caller: &Caller,
         cohort_id: i32,
         csv_text: &str,
     ) -> DomainResult<Written<Vec<idea::Model>>> {
@@ -206,7 +207,7 @@ impl Domain {
                     to_status: Set(IdeaStatus::Active),
                     decision: Set(Decision::Submit),
                     reason: Set(None),
-                    actor: Set(actor.name.clone()),
+                    actor: Set(caller.actor().to_owned()),
                     at: Set(i.submitted_at),
                     ..Default::default()
                 }
@@ -225,7 +226,7 @@ impl Domain {
             })
             .collect();
         let events = self
-            .record_events(&txn, actor, cohort.regency_id, events)
+            .record_events(&txn, caller, cohort.regency_id, events)
             .await?;
         self.commit(txn, ideas, events).await
     }

@@ -17,6 +17,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SimpleExpr},
 };
 
+use crate::auth::Caller;
 use crate::domain::{
     Domain, group,
     page::{Page, PageRequest, Sort, SortValue, paginate},
@@ -301,16 +302,19 @@ impl Domain {
     /// One page of the ideas matching `filter`, in `order`.
     pub async fn ideas(
         &self,
+        caller: &Caller,
         filter: &IdeaFilter,
         order: IdeaOrder,
         page: &PageRequest,
     ) -> DomainResult<Page<idea::Model>> {
+        caller.check_read()?;
         let select = self.ideas_matching(filter)?;
         paginate(self.db(), select, &order.sort(), page, self.page_limits()).await
     }
 
     /// How many ideas match `filter`.
-    pub async fn count_ideas(&self, filter: &IdeaFilter) -> DomainResult<u64> {
+    pub async fn count_ideas(&self, caller: &Caller, filter: &IdeaFilter) -> DomainResult<u64> {
+        caller.check_read()?;
         Ok(self.ideas_matching(filter)?.count(self.db()).await?)
     }
 
@@ -337,8 +341,10 @@ impl Domain {
     /// The audit trail of each idea, in the order the moves happened.
     pub async fn transitions_of_ideas(
         &self,
+        caller: &Caller,
         ids: &[i32],
     ) -> DomainResult<HashMap<i32, Vec<stage_transition::Model>>> {
+        caller.check_read()?;
         let rows = stage_transition::Entity::find()
             .filter(stage_transition::Column::IdeaId.is_in(ids.iter().copied()))
             .order_by_asc(stage_transition::Column::At)

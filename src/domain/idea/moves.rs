@@ -12,12 +12,11 @@ use sea_orm::{
 };
 use serde_json::json;
 
+use crate::auth::Caller;
 use crate::domain::{
     Domain,
     pipeline::{self, IdeaState},
-    write::{
-        Actor, NewEvent, Written, for_update, lab_floor, optional_text, required_text, within_lab,
-    },
+    write::{NewEvent, Written, for_update, lab_floor, optional_text, required_text, within_lab},
 };
 use crate::error::{DomainError, DomainResult};
 
@@ -96,7 +95,7 @@ impl Domain {
     pub(crate) async fn insert_idea(
         &self,
         txn: &DatabaseTransaction,
-        actor: &Actor,
+        caller: &Caller,
         cohort: &cohort::Model,
         unit_id: i32,
         new: &NewIdea,
@@ -134,7 +133,7 @@ impl Domain {
             to_status: Set(IdeaStatus::Active),
             decision: Set(Decision::Submit),
             reason: Set(None),
-            actor: Set(actor.name.clone()),
+            actor: Set(caller.actor().to_owned()),
             at: Set(checked.submitted_at),
             ..Default::default()
         }
@@ -153,7 +152,7 @@ impl Domain {
     /// Submits a new idea; it enters the pipeline at DIAGNOSE.
     pub async fn submit_idea(
         &self,
-        actor: &Actor,
+        caller: &Caller,
         new: NewIdea,
     ) -> DomainResult<Written<idea::Model>> {
         let txn = self.begin_write().await?;
@@ -165,16 +164,16 @@ impl Domain {
         self.unit_of_regency(&txn, new.unit_id, cohort.regency_id)
             .await?;
         let (row, event) = self
-            .insert_idea(&txn, actor, &cohort, new.unit_id, &new, checked)
+            .insert_idea(&txn, caller, &cohort, new.unit_id, &new, checked)
             .await?;
-        let event = self.record_event(&txn, actor, event).await?;
+        let event = self.record_event(&txn, caller, event).await?;
         self.commit(txn, row, vec![event]).await
     }
 
     /// Edits an idea's description (not its stage: moves have their own mutations).
     pub async fn update_idea(
         &self,
-        actor: &Actor,
+        caller: &Caller,
         id: i32,
         version: i32,
         changes: IdeaChanges,
@@ -223,7 +222,7 @@ impl Domain {
         let event = self
             .record_event(
                 &txn,
-                actor,
+                caller,
                 NewEvent {
                     idea_id: Some(id),
                     unit_id: Some(updated.unit_id),
@@ -270,7 +269,7 @@ impl Domain {
     /// Moves an idea by `decision` (ADVANCE, REVERT, STALL, RESUME or DROP) if the rules allow.
     pub async fn move_idea(
         &self,
-        actor: &Actor,
+        caller: &Caller,
         id: i32,
         version: i32,
         decision: Decision,
@@ -314,7 +313,7 @@ impl Domain {
             to_status: Set(next.status),
             decision: Set(decision),
             reason: Set(reason.clone()),
-            actor: Set(actor.name.clone()),
+            actor: Set(caller.actor().to_owned()),
             at: Set(Utc::now()),
             ..Default::default()
         }
@@ -323,7 +322,7 @@ impl Domain {
         let event = self
             .record_event(
                 &txn,
-                actor,
+                caller,
                 NewEvent {
                     idea_id: Some(id),
                     unit_id: Some(updated.unit_id),
