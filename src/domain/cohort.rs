@@ -14,7 +14,7 @@ use super::{
     Domain, by_id,
     page::{Page, PageRequest},
     regency_code_filter,
-    write::{NewEvent, Written, for_update, on_unique, required_text},
+    write::{Edit, NewEvent, Target, Written, on_unique, required_text},
 };
 use crate::auth::Caller;
 use crate::error::{DomainError, DomainResult};
@@ -207,44 +207,44 @@ impl Domain {
         version: i32,
         changes: CohortChanges,
     ) -> DomainResult<Written<cohort::Model>> {
-        let txn = self.begin_write().await?;
-        let current = for_update::<cohort::Entity>(&txn, id, version, "cohort").await?;
-        let mut row: cohort::ActiveModel = current.clone().into();
-        if let Some(name) = &changes.name {
-            row.name = Set(required_text("The cohort name", name, 200)?);
-        }
-        if let Some(year) = changes.year {
-            let regency = self
-                .regency_in(&txn, current.regency_id, "regencyId")
-                .await?;
-            row.year = Set(check_year_after_mou(check_year(year)?, &regency)?);
-        }
-        if let Some(stage) = changes.stage {
-            row.stage = Set(stage);
-        }
-        row.version = Set(version + 1);
-        row.updated_at = Set(Utc::now());
-        let name = changes.name.clone().unwrap_or(current.name.clone());
-        let duplicate = format!(
-            "A cohort named \"{}\" already exists in this regency.",
-            name.trim()
-        );
-        let updated = self
-            .guarded_update(
-                &txn,
-                row,
-                cohort::Column::Version,
-                version,
-                "cohort",
-                &duplicate,
-            )
-            .await?;
-        let event = self
-            .record_event(&txn, caller, NewEvent {
-                payload: json!({ "cohortId": id, "stage": updated.stage.as_str(), "version": updated.version }),
-                ..NewEvent::about(updated.regency_id, PipelineEventKind::CohortUpdated)
-            })
-            .await?;
-        self.commit(txn, updated, vec![event]).await
+        let target = Target {
+            id,
+            version,
+            what: "cohort",
+        };
+        self.update_versioned::<cohort::Entity, _>(
+            target,
+            async |txn, current| {
+                let mut row: cohort::ActiveModel = current.clone().into();
+                if let Some(name) = &changes.name {
+                    row.name = Set(required_text("The cohort name", name, 200)?);
+                }
+                if let Some(year) = changes.year {
+                    let regency = self
+                        .regency_in(txn, current.regency_id, "regencyId")
+                        .await?;
+                    row.year = Set(check_year_after_mou(check_year(year)?, &regency)?);
+                }
+                if let Some(stage) = changes.stage {
+                    row.stage = Set(stage);
+                }
+                let name = changes.name.clone().unwrap_or(current.name.clone());
+                let duplicate = format!(
+                    "A cohort named \"{}\" already exists in this regency.",
+                    name.trim()
+                );
+                Ok(Edit::new(row).unique_as(duplicate))
+            },
+            async |txn, _, updated| {
+                let event = self
+                    .record_event(txn, caller, NewEvent {
+                        payload: json!({ "cohortId": id, "stage": updated.stage.as_str(), "version": updated.version }),
+                        ..NewEvent::about(updated.regency_id, PipelineEventKind::CohortUpdated)
+                    })
+                    .await?;
+                Ok((updated, vec![event]))
+            },
+        )
+        .await
     }
 }

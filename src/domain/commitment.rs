@@ -15,7 +15,7 @@ use super::{
     page::{Page, PageRequest},
     pipeline::{self, CommitmentAction},
     regency_code_filter,
-    write::{NewEvent, Written, for_update, optional_text, required_text, within_lab},
+    write::{Edit, NewEvent, Target, Written, optional_text, required_text, within_lab},
 };
 use crate::auth::Caller;
 use crate::error::{DomainError, DomainResult};
@@ -141,53 +141,53 @@ impl Domain {
         reason: Option<String>,
     ) -> DomainResult<Written<commitment::Model>> {
         let reason = optional_text("The reason", reason.as_deref(), 2000)?;
-        let txn = self.begin_write().await?;
-        let current = for_update::<commitment::Entity>(&txn, id, version, "commitment").await?;
-        let floor = self.lab_floor_of(&txn, current.cohort_id).await?;
-        let signed_on = signed_on
-            .map(|d| within_lab("The signing date", d, floor))
-            .transpose()?;
-        let next = pipeline::commitment_step(current.status, action)?;
-        let mut row: commitment::ActiveModel = current.clone().into();
-        row.status = Set(next);
-        if action == CommitmentAction::Sign {
-            row.signed_on = Set(Some(signed_on.unwrap_or_else(|| Utc::now().date_naive())));
-        }
-        row.version = Set(version + 1);
-        row.updated_at = Set(Utc::now());
-        let updated = self
-            .guarded_update(
-                &txn,
-                row,
-                commitment::Column::Version,
-                version,
-                "commitment",
-                "",
-            )
-            .await?;
-        let kind = match action {
-            CommitmentAction::Sign => PipelineEventKind::CommitmentSigned,
-            CommitmentAction::Fulfill => PipelineEventKind::CommitmentFulfilled,
-            CommitmentAction::Withdraw => PipelineEventKind::CommitmentWithdrawn,
+        let target = Target {
+            id,
+            version,
+            what: "commitment",
         };
-        let event = self
-            .record_event(
-                &txn,
-                caller,
-                NewEvent {
-                    unit_id: Some(updated.unit_id),
-                    commitment_id: Some(id),
-                    payload: json!({
-                        "status": updated.status.as_str(),
-                        "signedOn": updated.signed_on,
-                        "reason": reason,
-                        "version": updated.version,
-                    }),
-                    ..NewEvent::about(updated.regency_id, kind)
-                },
-            )
-            .await?;
-        self.commit(txn, updated, vec![event]).await
+        self.update_versioned::<commitment::Entity, _>(
+            target,
+            async |txn, current| {
+                let floor = self.lab_floor_of(txn, current.cohort_id).await?;
+                let signed_on = signed_on
+                    .map(|d| within_lab("The signing date", d, floor))
+                    .transpose()?;
+                let next = pipeline::commitment_step(current.status, action)?;
+                let mut row: commitment::ActiveModel = current.clone().into();
+                row.status = Set(next);
+                if action == CommitmentAction::Sign {
+                    row.signed_on = Set(Some(signed_on.unwrap_or_else(|| Utc::now().date_naive())));
+                }
+                Ok(Edit::new(row))
+            },
+            async |txn, _, updated| {
+                let kind = match action {
+                    CommitmentAction::Sign => PipelineEventKind::CommitmentSigned,
+                    CommitmentAction::Fulfill => PipelineEventKind::CommitmentFulfilled,
+                    CommitmentAction::Withdraw => PipelineEventKind::CommitmentWithdrawn,
+                };
+                let event = self
+                    .record_event(
+                        txn,
+                        caller,
+                        NewEvent {
+                            unit_id: Some(updated.unit_id),
+                            commitment_id: Some(id),
+                            payload: json!({
+                                "status": updated.status.as_str(),
+                                "signedOn": updated.signed_on,
+                                "reason": reason,
+                                "version": updated.version,
+                            }),
+                            ..NewEvent::about(updated.regency_id, kind)
+                        },
+                    )
+                    .await?;
+                Ok((updated, vec![event]))
+            },
+        )
+        .await
     }
 }
 

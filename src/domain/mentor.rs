@@ -14,7 +14,7 @@ use super::{
     Domain, by_name, contains, group,
     page::{Page, PageRequest, SortValue},
     write::{
-        NewEvent, Written, for_update, not_in_future, on_unique, optional_text, required_text,
+        Edit, NewEvent, Target, Written, not_in_future, on_unique, optional_text, required_text,
     },
 };
 use crate::auth::Caller;
@@ -140,45 +140,48 @@ impl Domain {
         fields: MentorFields,
     ) -> DomainResult<mentor::Model> {
         caller.check_write(None)?;
-        let txn = self.begin_write().await?;
-        let current = for_update::<mentor::Entity>(&txn, id, version, "mentor").await?;
-        let mut row: mentor::ActiveModel = current.clone().into();
-        if let Some(name) = &fields.name {
-            row.name = Set(required_text("The mentor's name", name, 200)?);
-        }
-        if let Some(institution) = &fields.institution {
-            row.institution = Set(required_text("The institution", institution, 200)?);
-        }
-        if fields.team.is_some() {
-            row.team = Set(optional_text("The team", fields.team.as_deref(), 200)?);
-        }
-        if fields.expertise.is_some() {
-            row.expertise = Set(optional_text(
-                "The expertise",
-                fields.expertise.as_deref(),
-                2000,
-            )?);
-        }
-        if fields.contact.is_some() {
-            row.contact = Set(optional_text(
-                "The contact",
-                fields.contact.as_deref(),
-                200,
-            )?);
-        }
-        row.version = Set(version + 1);
-        row.updated_at = Set(Utc::now());
-        let updated = self
-            .guarded_update(
-                &txn,
-                row,
-                mentor::Column::Version,
-                version,
-                "mentor",
-                "That mentor already exists.",
+        let target = Target {
+            id,
+            version,
+            what: "mentor",
+        };
+        // Mentors belong to no regency, so their changes record no pipeline event.
+        let written = self
+            .update_versioned::<mentor::Entity, _>(
+                target,
+                async |_, current| {
+                    let mut row: mentor::ActiveModel = current.clone().into();
+                    if let Some(name) = &fields.name {
+                        row.name = Set(required_text("The mentor's name", name, 200)?);
+                    }
+                    if let Some(institution) = &fields.institution {
+                        row.institution = Set(required_text("The institution", institution, 200)?);
+                    }
+                    if fields.team.is_some() {
+                        row.team = Set(optional_text("The team", fields.team.as_deref(), 200)?);
+                    }
+                    if fields.expertise.is_some() {
+                        row.expertise = Set(optional_text(
+                            "The expertise",
+                            fields.expertise.as_deref(),
+                            2000,
+                        )?);
+                    }
+                    if fields.contact.is_some() {
+                        row.contact = Set(optional_text(
+                            "The contact",
+                            fields.contact.as_deref(),
+                            200,
+                        )?);
+                    }
+                    Ok(Edit::new(row).unique_as(
+                        "A mentor with this name and institution already exists.".to_owned(),
+                    ))
+                },
+                async |_, _, updated| Ok((updated, Vec::new())),
             )
             .await?;
-        Ok(self.commit(txn, updated, Vec::new()).await?.value)
+        Ok(written.value)
     }
 
     /// Assigns a mentor to coach an idea from `since` (default today).

@@ -14,7 +14,7 @@ use super::{
     Domain,
     page::{Page, PageRequest, Sort, SortValue},
     write::{
-        NewEvent, Written, earliest_lab_day, for_update, on_unique, required_text, within_lab,
+        Edit, NewEvent, Target, Written, earliest_lab_day, on_unique, required_text, within_lab,
     },
 };
 use crate::auth::Caller;
@@ -170,40 +170,48 @@ impl Domain {
         version: i32,
         changes: RegencyChanges,
     ) -> DomainResult<Written<regency::Model>> {
-        let txn = self.begin_write().await?;
-        let current = for_update::<regency::Entity>(&txn, id, version, "regency").await?;
-        let mut row: regency::ActiveModel = current.clone().into();
-        if let Some(name) = &changes.name {
-            row.name = Set(required_text("The regency name", name, 200)?);
-        }
-        if let Some(province) = &changes.province {
-            row.province = Set(required_text("The province", province, 200)?);
-        }
-        if let Some(organiser) = &changes.organiser {
-            row.organiser = Set(required_text("The organiser", organiser, 200)?);
-        }
-        if let Some(mou) = changes.mou_signed_on {
-            row.mou_signed_on = Set(Some(within_lab("The MoU date", mou, earliest_lab_day())?));
-        }
-        row.version = Set(version + 1);
-        row.updated_at = Set(Utc::now());
-        let updated = self
-            .guarded_update(&txn, row, regency::Column::Version, version, "regency", "")
-            .await?;
-        let event = self
-            .record_event(
-                &txn,
-                caller,
-                NewEvent {
-                    payload: json!({ "name": updated.name, "version": updated.version }),
-                    ..NewEvent::about(id, PipelineEventKind::RegencyUpdated)
-                },
-            )
-            .await?;
-        let updated = regency::Entity::find_by_id(id)
-            .one(&txn)
-            .await?
-            .unwrap_or(updated);
-        self.commit(txn, updated, vec![event]).await
+        let target = Target {
+            id,
+            version,
+            what: "regency",
+        };
+        self.update_versioned::<regency::Entity, _>(
+            target,
+            async |_, current| {
+                let mut row: regency::ActiveModel = current.clone().into();
+                if let Some(name) = &changes.name {
+                    row.name = Set(required_text("The regency name", name, 200)?);
+                }
+                if let Some(province) = &changes.province {
+                    row.province = Set(required_text("The province", province, 200)?);
+                }
+                if let Some(organiser) = &changes.organiser {
+                    row.organiser = Set(required_text("The organiser", organiser, 200)?);
+                }
+                if let Some(mou) = changes.mou_signed_on {
+                    row.mou_signed_on =
+                        Set(Some(within_lab("The MoU date", mou, earliest_lab_day())?));
+                }
+                Ok(Edit::new(row))
+            },
+            async |txn, _, updated| {
+                let event = self
+                    .record_event(
+                        txn,
+                        caller,
+                        NewEvent {
+                            payload: json!({ "name": updated.name, "version": updated.version }),
+                            ..NewEvent::about(id, PipelineEventKind::RegencyUpdated)
+                        },
+                    )
+                    .await?;
+                let updated = regency::Entity::find_by_id(id)
+                    .one(txn)
+                    .await?
+                    .unwrap_or(updated);
+                Ok((updated, vec![event]))
+            },
+        )
+        .await
     }
 }

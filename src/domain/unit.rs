@@ -18,7 +18,7 @@ use super::{
     Domain, by_name, contains, group,
     page::{Page, PageRequest, SortValue},
     regency_code_filter,
-    write::{NewEvent, Written, for_update, on_unique, optional_text, required_text},
+    write::{Edit, NewEvent, Target, Written, on_unique, optional_text, required_text},
 };
 use crate::auth::Caller;
 use crate::error::{DomainError, DomainResult};
@@ -270,62 +270,62 @@ impl Domain {
         version: i32,
         changes: UnitChanges,
     ) -> DomainResult<Written<unit::Model>> {
-        let txn = self.begin_write().await?;
-        let current = for_update::<unit::Entity>(&txn, id, version, "unit").await?;
-        let mut row: unit::ActiveModel = current.clone().into();
-        if let Some(name) = &changes.name {
-            let name = required_text("The unit name", name, 200)?;
-            unit_name_free(&txn, current.regency_id, &name, Some(id), "this regency").await?;
-            row.name = Set(name);
-        }
-        if let Some(kind) = changes.kind {
-            row.kind = Set(kind);
-        }
-        if let Some(title) = &changes.head_title {
-            row.head_title = Set(required_text("The head title", title, 100)?);
-        }
-        if let Some(parent) = changes.parent_id {
-            if parent == id {
-                return Err(DomainError::bad_input("A unit cannot be its own parent."));
-            }
-            let parent = self.unit_in(&txn, parent, "parentId").await?;
-            if parent.regency_id != current.regency_id {
-                return Err(DomainError::bad_input(format!(
-                    "The parent unit \"{}\" belongs to another regency.",
-                    parent.name
-                )));
-            }
-            refuse_cycle(&txn, &current, &parent).await?;
-            row.parent_id = Set(Some(parent.id));
-        }
-        row.version = Set(version + 1);
-        row.updated_at = Set(Utc::now());
-        let name = changes.name.clone().unwrap_or(current.name.clone());
-        let duplicate = format!(
-            "A unit named \"{}\" already exists in this regency.",
-            name.trim()
-        );
-        let updated = self
-            .guarded_update(
-                &txn,
-                row,
-                unit::Column::Version,
-                version,
-                "unit",
-                &duplicate,
-            )
-            .await?;
-        let event = self
-            .record_event(
-                &txn,
-                caller,
-                NewEvent {
-                    unit_id: Some(id),
-                    payload: json!({ "name": updated.name, "version": updated.version }),
-                    ..NewEvent::about(updated.regency_id, PipelineEventKind::UnitUpdated)
-                },
-            )
-            .await?;
-        self.commit(txn, updated, vec![event]).await
+        let target = Target {
+            id,
+            version,
+            what: "unit",
+        };
+        self.update_versioned::<unit::Entity, _>(
+            target,
+            async |txn, current| {
+                let mut row: unit::ActiveModel = current.clone().into();
+                if let Some(name) = &changes.name {
+                    let name = required_text("The unit name", name, 200)?;
+                    unit_name_free(txn, current.regency_id, &name, Some(id), "this regency")
+                        .await?;
+                    row.name = Set(name);
+                }
+                if let Some(kind) = changes.kind {
+                    row.kind = Set(kind);
+                }
+                if let Some(title) = &changes.head_title {
+                    row.head_title = Set(required_text("The head title", title, 100)?);
+                }
+                if let Some(parent) = changes.parent_id {
+                    if parent == id {
+                        return Err(DomainError::bad_input("A unit cannot be its own parent."));
+                    }
+                    let parent = self.unit_in(txn, parent, "parentId").await?;
+                    if parent.regency_id != current.regency_id {
+                        return Err(DomainError::bad_input(format!(
+                            "The parent unit \"{}\" belongs to another regency.",
+                            parent.name
+                        )));
+                    }
+                    refuse_cycle(txn, current, &parent).await?;
+                    row.parent_id = Set(Some(parent.id));
+                }
+                let name = changes.name.clone().unwrap_or(current.name.clone());
+                Ok(Edit::new(row).unique_as(format!(
+                    "A unit named \"{}\" already exists in this regency.",
+                    name.trim()
+                )))
+            },
+            async |txn, _, updated| {
+                let event = self
+                    .record_event(
+                        txn,
+                        caller,
+                        NewEvent {
+                            unit_id: Some(id),
+                            payload: json!({ "name": updated.name, "version": updated.version }),
+                            ..NewEvent::about(updated.regency_id, PipelineEventKind::UnitUpdated)
+                        },
+                    )
+                    .await?;
+                Ok((updated, vec![event]))
+            },
+        )
+        .await
     }
 }

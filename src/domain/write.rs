@@ -192,7 +192,7 @@ where
         .await?
         .ok_or_else(|| DomainError::not_found(format!("No {what} with this id exists.")))?;
     if current.version() != version {
-        return Err(stale(what, version, current.version()));
+        return Err(stale(what, version));
     }
     Ok(current)
 }
@@ -284,41 +284,117 @@ pub fn on_unique(err: DbErr, sentence: impl FnOnce() -> String) -> DomainError {
 }
 
 /// The error for a stale version: somebody else changed the object since the client read it.
-pub fn stale(what: &str, expected: i32, current: i32) -> DomainError {
+/// The one CONFLICT: the row moved on since the client read it.
+pub fn stale(what: &str, sent: i32) -> DomainError {
     DomainError::Conflict(format!(
-        "The {what} was changed by someone else (you sent version {expected}, it is now at version {current}); \
-         reload it and try again."
+        "The {what} was changed by someone else since you read version {sent}; reload it and try again."
     ))
 }
 
+/// Which row an update changes, and the version the client read.
+pub(crate) struct Target<'a> {
+    pub id: i32,
+    pub version: i32,
+    /// What the row is, for messages: "unit", "idea"…
+    pub what: &'a str,
+}
+
+/// What an update makes of a row: the changed columns, and the sentence a unique clash gets.
+pub(crate) struct Edit<A> {
+    pub row: A,
+    pub duplicate: Option<String>,
+}
+
+impl<A> Edit<A> {
+    pub fn new(row: A) -> Self {
+        Self {
+            row,
+            duplicate: None,
+        }
+    }
+
+    /// The sentence a client reads when the change would duplicate another row.
+    pub fn unique_as(mut self, sentence: String) -> Self {
+        self.duplicate = Some(sentence);
+        self
+    }
+}
+
+/// Entities clients update with the version they read.
+pub(crate) trait VersionedEntity: EntityTrait {
+    fn version_column() -> Self::Column;
+    /// Sets the next version and the change time.
+    fn bump(row: &mut Self::ActiveModel, version: i32);
+}
+
+macro_rules! versioned_entity {
+    ($($entity:ident),+) => {
+        $(impl VersionedEntity for entity::$entity::Entity {
+            fn version_column() -> Self::Column {
+                entity::$entity::Column::Version
+            }
+
+            fn bump(row: &mut Self::ActiveModel, version: i32) {
+                row.version = Set(version + 1);
+                row.updated_at = Set(Utc::now());
+            }
+        })+
+    };
+}
+
+versioned_entity!(regency, unit, cohort, mentor, commitment, idea);
+
 impl Domain {
-    /// Saves `row` only if its stored version is still `version` (CONFLICT otherwise); a
-    /// unique violation becomes BAD_USER_INPUT with `duplicate`.
-    pub(crate) async fn guarded_update<A, C>(
+    /// The one way a row is updated: in one transaction, read it for update (NOT_FOUND,
+    /// CONFLICT if its version is not `target.version`), `apply` the change, save it only if
+    /// its version is still the one read (CONFLICT otherwise; a unique clash becomes
+    /// BAD_USER_INPUT with a sentence), let `finish` record the audit rows and events, commit,
+    /// then publish the events.
+    pub(crate) async fn update_versioned<E, T>(
         &self,
-        txn: &DatabaseTransaction,
-        row: A,
-        version_column: C,
-        version: i32,
-        what: &str,
-        duplicate: &str,
-    ) -> DomainResult<<A::Entity as EntityTrait>::Model>
+        target: Target<'_>,
+        apply: impl AsyncFnOnce(&DatabaseTransaction, &E::Model) -> DomainResult<Edit<E::ActiveModel>>,
+        finish: impl AsyncFnOnce(
+            &DatabaseTransaction,
+            &E::Model,
+            E::Model,
+        ) -> DomainResult<(T, Vec<pipeline_event::Model>)>,
+    ) -> DomainResult<Written<T>>
     where
-        A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
-        C: ColumnTrait,
-        <A::Entity as EntityTrait>::Model: sea_orm::IntoActiveModel<A>,
+        E: VersionedEntity,
+        E::Model: Versioned + sea_orm::IntoActiveModel<E::ActiveModel>,
+        E::ActiveModel: ActiveModelTrait<Entity = E> + sea_orm::ActiveModelBehavior + Send,
+        <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<i32>,
     {
-        let result = match <A::Entity as EntityTrait>::update(row).validate() {
-            Ok(update) => update.filter(version_column.eq(version)).exec(txn).await,
+        let txn = self.begin_write().await?;
+        let current = for_update::<E>(&txn, target.id, target.version, target.what).await?;
+        let mut edit = apply(&txn, &current).await?;
+        E::bump(&mut edit.row, target.version);
+        let saved = match E::update(edit.row).validate() {
+            Ok(update) => {
+                update
+                    .filter(E::version_column().eq(target.version))
+                    .exec(&txn)
+                    .await
+            }
             Err(err) => Err(err),
         };
-        match result {
-            Ok(model) => Ok(model),
-            Err(sea_orm::DbErr::RecordNotUpdated) => Err(DomainError::Conflict(format!(
-                "The {what} was changed by someone else while you edited it; reload it and try again."
-            ))),
-            Err(err) => Err(on_unique(err, || duplicate.to_owned())),
-        }
+        let updated = match saved {
+            Ok(model) => model,
+            Err(sea_orm::DbErr::RecordNotUpdated) => {
+                return Err(stale(target.what, target.version));
+            }
+            Err(err) => {
+                let what = target.what;
+                return Err(on_unique(err, || {
+                    edit.duplicate.unwrap_or_else(|| {
+                        format!("This change would make the {what} the same as another one; change it to something unique.")
+                    })
+                }));
+            }
+        };
+        let (value, events) = finish(&txn, &current, updated).await?;
+        self.commit(txn, value, events).await
     }
 }
 

@@ -16,7 +16,7 @@ use crate::auth::Caller;
 use crate::domain::{
     Domain,
     pipeline::{self, IdeaState},
-    write::{NewEvent, Written, for_update, lab_floor, optional_text, required_text, within_lab},
+    write::{Edit, NewEvent, Target, Written, lab_floor, optional_text, required_text, within_lab},
 };
 use crate::error::{DomainError, DomainResult};
 
@@ -178,61 +178,68 @@ impl Domain {
         version: i32,
         changes: IdeaChanges,
     ) -> DomainResult<Written<idea::Model>> {
-        let txn = self.begin_write().await?;
-        let current = for_update::<idea::Entity>(&txn, id, version, "idea").await?;
-        let mut row: idea::ActiveModel = current.clone().into();
-        if let Some(title) = &changes.title {
-            row.title = Set(required_text("The title", title, TITLE_MAX)?);
-        }
-        if let Some(problem) = &changes.problem {
-            row.problem = Set(required_text("The problem", problem, PROBLEM_MAX)?);
-        }
-        if let Some(description) = &changes.description {
-            row.description =
-                Set(
-                    optional_text("The description", Some(description), PROBLEM_MAX)?
-                        .unwrap_or_default(),
-                );
-        }
-        if let Some(area) = &changes.affairs_area {
-            row.affairs_area = Set(required_text("The affairs area (urusan)", area, 200)?);
-        }
-        if let Some(v) = changes.innovation_type {
-            row.innovation_type = Set(v);
-        }
-        if let Some(v) = changes.form {
-            row.form = Set(v);
-        }
-        if let Some(v) = changes.initiator {
-            row.initiator = Set(v);
-        }
-        if let Some(v) = changes.maturity {
-            row.maturity = Set(v);
-        }
-        if let Some(unit_id) = changes.unit_id {
-            self.unit_of_regency(&txn, unit_id, current.regency_id)
-                .await?;
-            row.unit_id = Set(unit_id);
-        }
-        row.version = Set(version + 1);
-        row.updated_at = Set(Utc::now());
-        let updated = self
-            .guarded_update(&txn, row, idea::Column::Version, version, "idea", "")
-            .await?;
-        let event = self
-            .record_event(
-                &txn,
-                caller,
-                NewEvent {
-                    idea_id: Some(id),
-                    unit_id: Some(updated.unit_id),
-                    stage: Some(updated.stage),
-                    payload: json!({ "title": updated.title, "version": updated.version }),
-                    ..NewEvent::about(updated.regency_id, PipelineEventKind::IdeaUpdated)
-                },
-            )
-            .await?;
-        self.commit(txn, updated, vec![event]).await
+        let target = Target {
+            id,
+            version,
+            what: "idea",
+        };
+        self.update_versioned::<idea::Entity, _>(
+            target,
+            async |txn, current| {
+                let mut row: idea::ActiveModel = current.clone().into();
+                if let Some(title) = &changes.title {
+                    row.title = Set(required_text("The title", title, TITLE_MAX)?);
+                }
+                if let Some(problem) = &changes.problem {
+                    row.problem = Set(required_text("The problem", problem, PROBLEM_MAX)?);
+                }
+                if let Some(description) = &changes.description {
+                    row.description =
+                        Set(
+                            optional_text("The description", Some(description), PROBLEM_MAX)?
+                                .unwrap_or_default(),
+                        );
+                }
+                if let Some(area) = &changes.affairs_area {
+                    row.affairs_area = Set(required_text("The affairs area (urusan)", area, 200)?);
+                }
+                if let Some(v) = changes.innovation_type {
+                    row.innovation_type = Set(v);
+                }
+                if let Some(v) = changes.form {
+                    row.form = Set(v);
+                }
+                if let Some(v) = changes.initiator {
+                    row.initiator = Set(v);
+                }
+                if let Some(v) = changes.maturity {
+                    row.maturity = Set(v);
+                }
+                if let Some(unit_id) = changes.unit_id {
+                    self.unit_of_regency(txn, unit_id, current.regency_id)
+                        .await?;
+                    row.unit_id = Set(unit_id);
+                }
+                Ok(Edit::new(row))
+            },
+            async |txn, _, updated| {
+                let event = self
+                    .record_event(
+                        txn,
+                        caller,
+                        NewEvent {
+                            idea_id: Some(id),
+                            unit_id: Some(updated.unit_id),
+                            stage: Some(updated.stage),
+                            payload: json!({ "title": updated.title, "version": updated.version }),
+                            ..NewEvent::about(updated.regency_id, PipelineEventKind::IdeaUpdated)
+                        },
+                    )
+                    .await?;
+                Ok((updated, vec![event]))
+            },
+        )
+        .await
     }
 
     /// Whether a signed (or fulfilled) commitment covers the idea.
@@ -276,77 +283,81 @@ impl Domain {
         reason: Option<String>,
     ) -> DomainResult<Written<Move>> {
         let reason = optional_text("The reason", reason.as_deref(), 2000)?;
-        let txn = self.begin_write().await?;
-        let current = for_update::<idea::Entity>(&txn, id, version, "idea").await?;
-        let state = IdeaState {
-            stage: current.stage,
-            status: current.status,
+        let target = Target {
+            id,
+            version,
+            what: "idea",
         };
-        let entering_deliver =
-            decision == Decision::Advance && current.stage.next() == Some(Stage::Deliver);
-        let covered = entering_deliver && self.covered_by_signed_commitment(&txn, id).await?;
-        let next = pipeline::decide(state, decision, reason.as_deref(), covered)?;
-
-        let today = Utc::now().date_naive();
-        let mut row: idea::ActiveModel = current.clone().into();
-        row.stage = Set(next.stage);
-        row.status = Set(next.status);
-        row.status_reason = Set(match next.status {
-            IdeaStatus::Active => None,
-            _ => reason.clone(),
-        });
-        if next.stage == Stage::Deliver && current.stage == Stage::Design {
-            row.launched_on = Set(Some(today));
-        }
-        if next.stage < Stage::Deliver {
-            row.launched_on = Set(None);
-        }
-        row.version = Set(version + 1);
-        row.updated_at = Set(Utc::now());
-        let updated = self
-            .guarded_update(&txn, row, idea::Column::Version, version, "idea", "")
-            .await?;
-        let transition = stage_transition::ActiveModel {
-            idea_id: Set(id),
-            from_stage: Set(Some(current.stage)),
-            to_stage: Set(next.stage),
-            to_status: Set(next.status),
-            decision: Set(decision),
-            reason: Set(reason.clone()),
-            actor: Set(caller.actor().to_owned()),
-            at: Set(Utc::now()),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-        let event = self
-            .record_event(
-                &txn,
-                caller,
-                NewEvent {
-                    idea_id: Some(id),
-                    unit_id: Some(updated.unit_id),
-                    stage: Some(next.stage),
-                    payload: json!({
-                        "from": current.stage.as_str(),
-                        "to": next.stage.as_str(),
-                        "status": next.status.as_str(),
-                        "reason": reason,
-                        "version": updated.version,
-                    }),
-                    ..NewEvent::about(updated.regency_id, event_kind(decision))
-                },
-            )
-            .await?;
-        let events = vec![event.clone()];
-        self.commit(
-            txn,
-            Move {
-                idea: updated,
-                transition,
-                event,
+        self.update_versioned::<idea::Entity, _>(
+            target,
+            async |txn, current| {
+                let state = IdeaState {
+                    stage: current.stage,
+                    status: current.status,
+                };
+                let entering_deliver =
+                    decision == Decision::Advance && current.stage.next() == Some(Stage::Deliver);
+                let covered =
+                    entering_deliver && self.covered_by_signed_commitment(txn, id).await?;
+                let next = pipeline::decide(state, decision, reason.as_deref(), covered)?;
+                let mut row: idea::ActiveModel = current.clone().into();
+                row.stage = Set(next.stage);
+                row.status = Set(next.status);
+                row.status_reason = Set(match next.status {
+                    IdeaStatus::Active => None,
+                    _ => reason.clone(),
+                });
+                if next.stage == Stage::Deliver && current.stage == Stage::Design {
+                    row.launched_on = Set(Some(Utc::now().date_naive()));
+                }
+                if next.stage < Stage::Deliver {
+                    row.launched_on = Set(None);
+                }
+                Ok(Edit::new(row))
             },
-            events,
+            async |txn, current, updated| {
+                let transition = stage_transition::ActiveModel {
+                    idea_id: Set(id),
+                    from_stage: Set(Some(current.stage)),
+                    to_stage: Set(updated.stage),
+                    to_status: Set(updated.status),
+                    decision: Set(decision),
+                    reason: Set(reason.clone()),
+                    actor: Set(caller.actor().to_owned()),
+                    at: Set(Utc::now()),
+                    ..Default::default()
+                }
+                .insert(txn)
+                .await?;
+                let event = self
+                    .record_event(
+                        txn,
+                        caller,
+                        NewEvent {
+                            idea_id: Some(id),
+                            unit_id: Some(updated.unit_id),
+                            stage: Some(updated.stage),
+                            payload: json!({
+                                "from": current.stage.as_str(),
+                                "to": updated.stage.as_str(),
+                                "status": updated.status.as_str(),
+                                "reason": reason,
+                                "version": updated.version,
+                            }),
+                            ..NewEvent::about(updated.regency_id, event_kind(decision))
+                        },
+                    )
+                    .await?;
+                let events = vec![event.clone()];
+                Ok((
+                    Move {
+                        idea: updated,
+                        transition,
+                        event,
+                    },
+                    events,
+                ))
+            },
         )
         .await
     }
