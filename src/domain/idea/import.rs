@@ -4,19 +4,14 @@
 use std::collections::HashMap;
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use entity::{
-    Decision, IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, PipelineEventKind,
-    cohort, idea, regency, stage_transition, unit,
-};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
-use serde_json::json;
+use entity::{Initiator, InnovationForm, InnovationType, Maturity, cohort, idea, regency, unit};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::auth::Caller;
 use crate::domain::{
     Domain,
-    idea::moves::{CheckedIdea, NewIdea, check_new_idea},
-    pipeline,
-    write::{NewEvent, Written, lab_floor},
+    idea::moves::{NewIdea, ReadyIdea, check_new_idea},
+    write::{Written, lab_floor},
 };
 use crate::error::{DomainError, DomainResult, LineError};
 
@@ -125,12 +120,6 @@ fn parse_day(v: &str) -> Option<NaiveDate> {
         .find_map(|f| NaiveDate::parse_from_str(v.trim(), f).ok())
 }
 
-/// One line that parsed, ready to insert.
-struct ReadyRow {
-    new: NewIdea,
-    checked: CheckedIdea,
-}
-
 impl Domain {
     /// Imports ideas from CSV text into a cohort. Nothing is written unless every line is good.
     pub async fn import_ideas(
@@ -163,68 +152,13 @@ impl Domain {
 
         let txn = self.begin_write().await?;
         // The cohort may have gone between the read above and the write lock.
-        cohort::Entity::find_by_id(cohort.id)
+        let cohort = cohort::Entity::find_by_id(cohort.id)
             .one(&txn)
             .await?
             .ok_or_else(|| DomainError::bad_input("No cohort with the given cohortId exists."))?;
-        let now = Utc::now();
-        let mut ideas = Vec::with_capacity(rows.len());
-        for chunk in rows.chunks(400) {
-            let models = chunk.iter().map(|row| idea::ActiveModel {
-                regency_id: Set(cohort.regency_id),
-                cohort_id: Set(cohort.id),
-                unit_id: Set(row.new.unit_id),
-                title: Set(row.checked.title.clone()),
-                problem: Set(row.checked.problem.clone()),
-                description: Set(row.checked.description.clone()),
-                innovation_type: Set(row.new.innovation_type),
-                form: Set(row.new.form),
-                affairs_area: Set(row.checked.affairs_area.clone()),
-                initiator: Set(row.new.initiator),
-                stage: Set(pipeline::ENTRY_STAGE),
-                status: Set(IdeaStatus::Active),
-                status_reason: Set(None),
-                maturity: Set(row.new.maturity.unwrap_or(Maturity::Initiative)),
-                submitted_at: Set(row.checked.submitted_at),
-                launched_on: Set(None),
-                version: Set(1),
-                created_at: Set(now),
-                updated_at: Set(now),
-                ..Default::default()
-            });
-            let mut inserted = idea::Entity::insert_many(models)
-                .exec_with_returning(&txn)
-                .await?;
-            inserted.sort_by_key(|i| i.id);
-            ideas.extend(inserted);
-        }
-        for chunk in ideas.chunks(500) {
-            stage_transition::Entity::insert_many(chunk.iter().map(|i| {
-                stage_transition::ActiveModel {
-                    idea_id: Set(i.id),
-                    from_stage: Set(None),
-                    to_stage: Set(pipeline::ENTRY_STAGE),
-                    to_status: Set(IdeaStatus::Active),
-                    decision: Set(Decision::Submit),
-                    reason: Set(None),
-                    actor: Set(caller.actor().to_owned()),
-                    at: Set(i.submitted_at),
-                    ..Default::default()
-                }
-            }))
-            .exec(&txn)
+        let (ideas, events) = self
+            .insert_ideas(&txn, caller, &cohort, &rows, true)
             .await?;
-        }
-        let events = ideas
-            .iter()
-            .map(|i| NewEvent {
-                idea_id: Some(i.id),
-                unit_id: Some(i.unit_id),
-                stage: Some(i.stage),
-                payload: json!({ "title": i.title, "to": i.stage.as_str(), "status": i.status.as_str(), "import": true }),
-                ..NewEvent::about(i.regency_id, PipelineEventKind::IdeaSubmitted)
-            })
-            .collect();
         let events = self
             .record_events(&txn, caller, cohort.regency_id, events)
             .await?;
@@ -238,7 +172,7 @@ fn parse(
     cohort_id: i32,
     units: &HashMap<String, i32>,
     floor: NaiveDate,
-) -> DomainResult<Vec<ReadyRow>> {
+) -> DomainResult<Vec<ReadyIdea>> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)
         .trim(csv::Trim::All)
@@ -371,7 +305,7 @@ fn parse(
             submitted_at,
         };
         match check_new_idea(&new, floor) {
-            Ok(checked) if problems.is_empty() => ready.push(ReadyRow { new, checked }),
+            Ok(checked) if problems.is_empty() => ready.push(ReadyIdea { new, checked }),
             Ok(_) => {}
             Err(err) => problems.insert(0, lowercase_first(err.message())),
         }

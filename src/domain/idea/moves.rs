@@ -62,6 +62,12 @@ pub struct Move {
     pub event: pipeline_event::Model,
 }
 
+/// A new idea with its checked fields, ready to insert.
+pub(crate) struct ReadyIdea {
+    pub new: NewIdea,
+    pub checked: CheckedIdea,
+}
+
 /// The checked text fields of a new idea.
 pub(crate) struct CheckedIdea {
     pub title: String,
@@ -91,62 +97,82 @@ pub(crate) fn check_new_idea(new: &NewIdea, floor: NaiveDate) -> DomainResult<Ch
 }
 
 impl Domain {
-    /// Inserts a checked idea with its submission in the trail; the caller records the event.
-    pub(crate) async fn insert_idea(
+    /// Inserts checked ideas of one cohort at DIAGNOSE, each with its submission in the audit
+    /// trail, in batches; returns the rows and the IDEA_SUBMITTED events for the caller to
+    /// record. `submitIdea`, the CSV import and the demo loader all insert ideas this way.
+    pub(crate) async fn insert_ideas(
         &self,
         txn: &DatabaseTransaction,
         caller: &Caller,
         cohort: &cohort::Model,
-        unit_id: i32,
-        new: &NewIdea,
-        checked: CheckedIdea,
-    ) -> DomainResult<(idea::Model, NewEvent)> {
+        ready: &[ReadyIdea],
+        imported: bool,
+    ) -> DomainResult<(Vec<idea::Model>, Vec<NewEvent>)> {
         let now = Utc::now();
-        let row = idea::ActiveModel {
-            regency_id: Set(cohort.regency_id),
-            cohort_id: Set(cohort.id),
-            unit_id: Set(unit_id),
-            title: Set(checked.title),
-            problem: Set(checked.problem),
-            description: Set(checked.description),
-            innovation_type: Set(new.innovation_type),
-            form: Set(new.form),
-            affairs_area: Set(checked.affairs_area),
-            initiator: Set(new.initiator),
-            stage: Set(pipeline::ENTRY_STAGE),
-            status: Set(IdeaStatus::Active),
-            status_reason: Set(None),
-            maturity: Set(new.maturity.unwrap_or(Maturity::Initiative)),
-            submitted_at: Set(checked.submitted_at),
-            launched_on: Set(None),
-            version: Set(1),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
+        let mut ideas = Vec::with_capacity(ready.len());
+        for chunk in ready.chunks(400) {
+            let rows = chunk.iter().map(|idea| idea::ActiveModel {
+                regency_id: Set(cohort.regency_id),
+                cohort_id: Set(cohort.id),
+                unit_id: Set(idea.new.unit_id),
+                title: Set(idea.checked.title.clone()),
+                problem: Set(idea.checked.problem.clone()),
+                description: Set(idea.checked.description.clone()),
+                innovation_type: Set(idea.new.innovation_type),
+                form: Set(idea.new.form),
+                affairs_area: Set(idea.checked.affairs_area.clone()),
+                initiator: Set(idea.new.initiator),
+                stage: Set(pipeline::ENTRY_STAGE),
+                status: Set(IdeaStatus::Active),
+                status_reason: Set(None),
+                maturity: Set(idea.new.maturity.unwrap_or(Maturity::Initiative)),
+                submitted_at: Set(idea.checked.submitted_at),
+                launched_on: Set(None),
+                version: Set(1),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            });
+            let mut inserted = idea::Entity::insert_many(rows)
+                .exec_with_returning(txn)
+                .await?;
+            inserted.sort_by_key(|i| i.id);
+            ideas.extend(inserted);
         }
-        .insert(txn)
-        .await?;
-        stage_transition::ActiveModel {
-            idea_id: Set(row.id),
-            from_stage: Set(None),
-            to_stage: Set(pipeline::ENTRY_STAGE),
-            to_status: Set(IdeaStatus::Active),
-            decision: Set(Decision::Submit),
-            reason: Set(None),
-            actor: Set(caller.actor().to_owned()),
-            at: Set(checked.submitted_at),
-            ..Default::default()
+        for chunk in ideas.chunks(500) {
+            stage_transition::Entity::insert_many(chunk.iter().map(|i| {
+                stage_transition::ActiveModel {
+                    idea_id: Set(i.id),
+                    from_stage: Set(None),
+                    to_stage: Set(pipeline::ENTRY_STAGE),
+                    to_status: Set(IdeaStatus::Active),
+                    decision: Set(Decision::Submit),
+                    reason: Set(None),
+                    actor: Set(caller.actor().to_owned()),
+                    at: Set(i.submitted_at),
+                    ..Default::default()
+                }
+            }))
+            .exec(txn)
+            .await?;
         }
-        .insert(txn)
-        .await?;
-        let event = NewEvent {
-            idea_id: Some(row.id),
-            unit_id: Some(row.unit_id),
-            stage: Some(row.stage),
-            payload: json!({ "title": row.title, "to": row.stage.as_str(), "status": row.status.as_str() }),
-            ..NewEvent::about(row.regency_id, PipelineEventKind::IdeaSubmitted)
-        };
-        Ok((row, event))
+        let events = ideas
+            .iter()
+            .map(|i| {
+                let mut payload = json!({ "title": i.title, "to": i.stage.as_str(), "status": i.status.as_str() });
+                if imported {
+                    payload["import"] = json!(true);
+                }
+                NewEvent {
+                    idea_id: Some(i.id),
+                    unit_id: Some(i.unit_id),
+                    stage: Some(i.stage),
+                    payload,
+                    ..NewEvent::about(i.regency_id, PipelineEventKind::IdeaSubmitted)
+                }
+            })
+            .collect();
+        Ok((ideas, events))
     }
 
     /// Submits a new idea; it enters the pipeline at DIAGNOSE.
@@ -163,11 +189,17 @@ impl Domain {
         let checked = check_new_idea(&new, lab_floor(&regency, cohort.year))?;
         self.unit_of_regency(&txn, new.unit_id, cohort.regency_id)
             .await?;
-        let (row, event) = self
-            .insert_idea(&txn, caller, &cohort, new.unit_id, &new, checked)
+        let ready = [ReadyIdea { new, checked }];
+        let (mut rows, events) = self
+            .insert_ideas(&txn, caller, &cohort, &ready, false)
             .await?;
-        let event = self.record_event(&txn, caller, event).await?;
-        self.commit(txn, row, vec![event]).await
+        let events = self
+            .record_events(&txn, caller, cohort.regency_id, events)
+            .await?;
+        let row = rows.pop().ok_or_else(|| {
+            DomainError::Internal(anyhow::anyhow!("an idea insert returned no row"))
+        })?;
+        self.commit(txn, row, events).await
     }
 
     /// Edits an idea's description (not its stage: moves have their own mutations).
