@@ -56,7 +56,7 @@ impl App {
         let domain = db::connect_and_migrate(config).await?;
         if load_demo {
             if domain.is_empty(&Caller::system("start-up")).await? {
-                let summary = demo::load(domain.db()).await?;
+                let summary = demo::load(&domain).await?;
                 tracing::info!(?summary, "demo data loaded");
             } else {
                 tracing::info!("database already holds data; demo data not loaded");

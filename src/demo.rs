@@ -17,8 +17,8 @@ use entity::{
     mentor_assignment, pipeline_event, regency, stage_transition, unit,
 };
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, EntityTrait, PaginatorTrait,
+    TransactionTrait,
 };
 
 use crate::domain::{
@@ -37,7 +37,8 @@ pub struct DemoSummary {
 }
 
 /// Loads the demo data into an empty database, in one transaction.
-pub async fn load(db: &DatabaseConnection) -> anyhow::Result<DemoSummary> {
+pub async fn load(domain: &crate::domain::Domain) -> anyhow::Result<DemoSummary> {
+    let db = domain.db();
     let existing = regency::Entity::find()
         .count(db)
         .await

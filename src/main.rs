@@ -43,7 +43,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "nothing to seed: pass --demo to load the demo data"
             );
             let domain = connect_and_migrate(&cli.config).await?;
-            let summary = demo::load(domain.db()).await?;
+            let summary = demo::load(&domain).await?;
             tracing::info!(?summary, "demo data loaded");
             Ok(())
         }

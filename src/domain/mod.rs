@@ -85,7 +85,7 @@ impl Domain {
         self.limits
     }
 
-    pub fn db(&self) -> &DatabaseConnection {
+    pub(crate) fn db(&self) -> &DatabaseConnection {
         &self.db
     }
 

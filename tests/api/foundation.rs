@@ -69,7 +69,7 @@ async fn migrations_run_from_empty_and_again_as_a_no_op() {
 #[tokio::test]
 async fn the_schema_refuses_a_duplicate_unit_name_within_a_regency() {
     let app = TestApp::with_demo().await;
-    let db = app.domain.db();
+    let db = &app.db().await;
     let existing = unit::Entity::find()
         .one(db)
         .await
@@ -89,7 +89,7 @@ async fn the_schema_refuses_a_duplicate_unit_name_within_a_regency() {
 async fn regency_by_code(app: &TestApp, code: &str) -> regency::Model {
     regency::Entity::find()
         .filter(regency::Column::Code.eq(code))
-        .one(app.domain.db())
+        .one(&app.db().await)
         .await
         .expect("query")
         .unwrap_or_else(|| panic!("regency {code} is in the demo data"))
@@ -98,7 +98,7 @@ async fn regency_by_code(app: &TestApp, code: &str) -> regency::Model {
 #[tokio::test]
 async fn demo_data_matches_the_published_figures() {
     let app = TestApp::with_demo().await;
-    let db = app.domain.db();
+    let db = &app.db().await;
 
     let banjar = regency_by_code(&app, "63.03").await;
     assert_eq!(banjar.name, "Kabupaten Banjar");
@@ -226,7 +226,7 @@ async fn demo_data_matches_the_published_figures() {
 #[tokio::test]
 async fn every_demo_idea_replays_to_its_current_stage() {
     let app = TestApp::with_demo().await;
-    let db = app.domain.db();
+    let db = &app.db().await;
     let ideas = idea::Entity::find().all(db).await.expect("ideas");
     let trail = stage_transition::Entity::find()
         .order_by_asc(stage_transition::Column::Id)
@@ -293,13 +293,13 @@ async fn every_demo_idea_replays_to_its_current_stage() {
 async fn loading_the_demo_twice_is_refused() {
     let app = TestApp::with_demo().await;
     let before = idea::Entity::find()
-        .count(app.domain.db())
+        .count(&app.db().await)
         .await
         .expect("count");
-    let again = labinov::demo::load(app.domain.db()).await;
+    let again = labinov::demo::load(&app.domain).await;
     assert!(again.is_err());
     let after = idea::Entity::find()
-        .count(app.domain.db())
+        .count(&app.db().await)
         .await
         .expect("count");
     assert_eq!(before, after);

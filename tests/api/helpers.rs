@@ -99,6 +99,15 @@ impl TestApp {
         Self::start(self.config.clone(), false, self.dir.clone()).await
     }
 
+    /// A connection of the test's own to the server's database, to check what was stored
+    /// without going through the API.
+    pub async fn db(&self) -> sea_orm::DatabaseConnection {
+        labinov::db::connect(&self.config)
+            .await
+            .expect("the test database opens")
+            .0
+    }
+
     /// Stops the server: live connections are closed, background tasks end.
     pub fn stop(&self) {
         self.stop.cancel();

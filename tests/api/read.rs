@@ -27,7 +27,7 @@ struct Rows {
 }
 
 async fn rows(app: &TestApp) -> Rows {
-    let db = app.domain.db();
+    let db = &app.db().await;
     let mut current_mentors: HashMap<i32, HashSet<i32>> = HashMap::new();
     for a in mentor_assignment::Entity::find()
         .all(db)
