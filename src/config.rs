@@ -334,7 +334,7 @@ impl Config {
 
 impl Config {
     /// The embedded default, with the SQLite file at `path`: what tests and examples start from.
-    pub fn sqlite(path: PathBuf) -> Self {
+    pub fn sqlite(path: &std::path::Path) -> Self {
         Self {
             database_url: format!("sqlite://{}?mode=rwc", path.display()),
             database_schema: None,

@@ -626,7 +626,7 @@ fn plan_moves(lab: &Lab, goal: IdeaState, index: usize, rng: &mut Rng) -> Vec<Pl
                     reason: Option<&str>,
                     window,
                     state: &mut IdeaState| {
-        let last = moves.last().map(|m| m.day).unwrap_or(cal.submit.0);
+        let last = moves.last().map_or(cal.submit.0, |m| m.day);
         let day = rng.day_in(window).max(last + Days::new(1));
         let to = pipeline::decide(*state, decision, reason, true).unwrap_or(*state);
         moves.push(PlannedMove {

@@ -142,7 +142,7 @@ mod tests {
         err.extensions
             .as_ref()
             .and_then(|e| e.get("code"))
-            .map(|v| v.to_string())
+            .map(std::string::ToString::to_string)
             .unwrap_or_default()
     }
 

@@ -77,7 +77,7 @@ async fn stop_on_signal(shutdown: CancellationToken) {
     let term = std::future::pending::<()>();
     tokio::select! {
         _ = ctrl_c => {},
-        _ = term => {},
+        () = term => {},
     }
     tracing::info!("shutting down");
     shutdown.cancel();

@@ -1,7 +1,13 @@
 //! The pipeline schema: regencies, units, cohorts, ideas and their audit trail, mentors,
 //! commitments and the pipeline event outbox.
 
-use sea_orm_migration::{prelude::*, schema::*};
+use sea_orm_migration::{
+    prelude::*,
+    schema::{
+        big_integer, big_pk_auto, date, date_null, integer, integer_null, pk_auto, string_len,
+        string_len_null, string_len_uniq, text, text_null, timestamp_with_time_zone,
+    },
+};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -168,7 +174,7 @@ fn index<T: IntoIden>(name: &str, table: T, columns: &[&str]) -> IndexCreateStat
     for column in columns {
         index.col(Alias::new(*column));
     }
-    index.to_owned()
+    index.clone()
 }
 
 #[async_trait::async_trait]

@@ -98,8 +98,8 @@ impl Domain {
 impl Domain {
     /// True when no regency exists yet (a fresh database).
     pub async fn is_empty(&self, caller: &Caller) -> crate::error::DomainResult<bool> {
-        caller.check_read()?;
         use sea_orm::{EntityTrait, PaginatorTrait};
+        caller.check_read()?;
         Ok(entity::regency::Entity::find().count(self.db()).await? == 0)
     }
 }

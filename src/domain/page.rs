@@ -106,7 +106,7 @@ fn decode_cursor(text: &str, order: &str) -> DomainResult<Cursor> {
 
 impl PageLimits {
     /// The number of rows to fetch and whether the page is read backwards.
-    fn size(&self, request: &PageRequest) -> DomainResult<(u64, bool)> {
+    fn size(self, request: &PageRequest) -> DomainResult<(u64, bool)> {
         let check = |name: &str, n: i32| -> DomainResult<u64> {
             if n < 0 {
                 return Err(DomainError::bad_input(format!(

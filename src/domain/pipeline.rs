@@ -140,7 +140,7 @@ pub fn commitment_step(
     status: CommitmentStatus,
     action: CommitmentAction,
 ) -> Result<CommitmentStatus, RuleViolation> {
-    use CommitmentStatus::*;
+    use CommitmentStatus::{Draft, Fulfilled, Signed, Withdrawn};
     match (action, status) {
         (CommitmentAction::Sign, Draft) => Ok(Signed),
         (CommitmentAction::Sign, _) => refuse(format!(

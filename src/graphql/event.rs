@@ -213,6 +213,7 @@ impl EventPageFields {
     /// every regency the filter covers, read at the same moment as the page (after an empty
     /// page, the current position). Read the history, then subscribe with this, and nothing
     /// falls between the two, in any regency.
+    #[allow(clippy::unused_async, reason = "async-graphql resolvers are async")]
     async fn resume_cursor(&self) -> Result<String> {
         self.resume_cursor
             .clone()

@@ -24,6 +24,7 @@ use crate::domain::{
     idea::{
         IdeaFilter as DomainFilter, IdeaOrder as DomainOrder, IdeaOrderField as DomainOrderField,
     },
+    page::PageRequest,
 };
 
 /// An innovation idea moving through the 5D pipeline.
@@ -387,15 +388,11 @@ impl From<IdeaOrder> for DomainOrder {
 }
 
 /// Reads a page of ideas: shared by `Query.ideas` and the nested `ideas` fields.
-#[allow(clippy::too_many_arguments)]
 pub async fn idea_page(
     ctx: &Context<'_>,
     filter: DomainFilter,
     order: Option<IdeaOrder>,
-    first: Option<i32>,
-    after: Option<String>,
-    last: Option<i32>,
-    before: Option<String>,
+    page: PageRequest,
 ) -> Result<Conn<Idea>> {
     let domain = ctx.data::<Domain>()?;
     let page = domain
@@ -403,7 +400,7 @@ pub async fn idea_page(
             &crate::graphql::mutation::caller(ctx),
             &filter,
             order.unwrap_or_default().into(),
-            &page_request(first, after, last, before),
+            &page,
         )
         .await?;
     let ideas: Vec<&idea::Model> = page.edges.iter().map(|(_, m)| m).collect();
@@ -562,7 +559,10 @@ pub struct IdeaQuery;
 impl IdeaQuery {
     /// Ideas matching `filter`, as a Relay connection. Page forward with `first`/`after`,
     /// backward with `last`/`before`; the default page size and the maximum are server settings.
-    #[allow(clippy::too_many_arguments)]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "a connection field: its arguments are the GraphQL API"
+    )]
     async fn ideas(
         &self,
         ctx: &Context<'_>,
@@ -577,7 +577,13 @@ impl IdeaQuery {
             .map(|f| f.to_domain())
             .transpose()?
             .unwrap_or_default();
-        idea_page(ctx, filter, order_by, first, after, last, before).await
+        idea_page(
+            ctx,
+            filter,
+            order_by,
+            page_request(first, after, last, before),
+        )
+        .await
     }
 
     /// One idea by global ID; null if there is none.

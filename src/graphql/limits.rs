@@ -503,7 +503,7 @@ mod tests {
             Ok(_) => "OK".to_owned(),
             Err(e) => e
                 .extensions
-                .and_then(|x| x.get("code").map(|c| c.to_string()))
+                .and_then(|x| x.get("code").map(std::string::ToString::to_string))
                 .unwrap_or_default()
                 .trim_matches('"')
                 .to_owned(),

@@ -53,7 +53,10 @@ impl Mentor {
     }
 
     /// Ideas the mentor coaches now, in every regency, optionally filtered further.
-    #[allow(clippy::too_many_arguments)]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "a connection field: its arguments are the GraphQL API"
+    )]
     async fn ideas(
         &self,
         ctx: &Context<'_>,
@@ -72,10 +75,7 @@ impl Mentor {
             ctx,
             IdeaFilter::scoped(filter, scope)?,
             order_by,
-            first,
-            after,
-            last,
-            before,
+            page_request(first, after, last, before),
         )
         .await
     }

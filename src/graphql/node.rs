@@ -17,7 +17,10 @@ use crate::domain::Domain;
 /// Anything with a global ID, fetchable with `node(id)`.
 #[derive(Interface)]
 #[graphql(field(name = "id", ty = "ID", desc = "Global ID."))]
-#[allow(clippy::large_enum_variant)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one short-lived value per node(id) call"
+)]
 pub enum Node {
     Regency(Regency),
     Unit(Unit),

@@ -99,7 +99,10 @@ impl Regency {
     }
 
     /// The regency's ideas, optionally filtered further.
-    #[allow(clippy::too_many_arguments)]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "a connection field: its arguments are the GraphQL API"
+    )]
     async fn ideas(
         &self,
         ctx: &Context<'_>,
@@ -114,10 +117,7 @@ impl Regency {
             ctx,
             self.scope(filter)?,
             order_by,
-            first,
-            after,
-            last,
-            before,
+            page_request(first, after, last, before),
         )
         .await
     }
@@ -183,7 +183,10 @@ impl Cohort {
     }
 
     /// The edition's ideas, optionally filtered further.
-    #[allow(clippy::too_many_arguments)]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "a connection field: its arguments are the GraphQL API"
+    )]
     async fn ideas(
         &self,
         ctx: &Context<'_>,
@@ -202,10 +205,7 @@ impl Cohort {
             ctx,
             IdeaFilter::scoped(filter, scope)?,
             order_by,
-            first,
-            after,
-            last,
-            before,
+            page_request(first, after, last, before),
         )
         .await
     }

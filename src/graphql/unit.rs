@@ -74,7 +74,10 @@ impl Unit {
     }
 
     /// The unit's ideas, optionally filtered further.
-    #[allow(clippy::too_many_arguments)]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "a connection field: its arguments are the GraphQL API"
+    )]
     async fn ideas(
         &self,
         ctx: &Context<'_>,
@@ -93,10 +96,7 @@ impl Unit {
             ctx,
             IdeaFilter::scoped(filter, scope)?,
             order_by,
-            first,
-            after,
-            last,
-            before,
+            page_request(first, after, last, before),
         )
         .await
     }

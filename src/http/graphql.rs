@@ -90,7 +90,7 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
             .and_then(|v| v.to_str().ok())
             .filter(|v| !v.is_empty())
             .map(str::to_owned);
-        return sse::serve(state, request, last_event_id);
+        return sse::serve(&state, request, last_event_id);
     }
     match tokio::time::timeout(timeout, graphql_over_http(state, method, &headers, request)).await {
         Ok(response) => response,
@@ -224,6 +224,6 @@ fn every_operation(
     document
         .operations
         .iter()
-        .filter(|(name, _)| wanted.is_none() || name.map(|n| n.as_str()) == wanted)
+        .filter(|(name, _)| wanted.is_none() || name.map(async_graphql::Name::as_str) == wanted)
         .all(|(_, op)| allowed(op.node.ty))
 }

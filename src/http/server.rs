@@ -75,7 +75,7 @@ pub async fn serve(
     let (mut refused, mut last_warning) = (0u64, None::<tokio::time::Instant>);
     loop {
         let (socket, peer) = tokio::select! {
-            _ = stop.cancelled() => break,
+            () = stop.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(err) => {

@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use crate::{app::AppState, graphql::subscription::ResumeFrom};
 
 pub fn serve(
-    state: AppState,
+    state: &AppState,
     request: async_graphql::Request,
     last_event_id: Option<String>,
 ) -> Response {

@@ -203,7 +203,7 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
         }))
     };
     loop {
-        let initialised = guard.lock().map(|g| g.initialised).unwrap_or(true);
+        let initialised = guard.lock().map_or(true, |g| g.initialised);
         tokio::select! {
             biased;
             verdict = decided.recv() => match verdict {
@@ -239,7 +239,7 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
                     break;
                 }
             },
-            _ = &mut init_deadline, if !initialised => {
+            () = &mut init_deadline, if !initialised => {
                 let _ = sink.send(close(4408, "Connection initialisation timeout".to_owned())).await;
                 break;
             }
@@ -248,7 +248,7 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
                     break;
                 }
             }
-            _ = state.stop.cancelled() => {
+            () = state.stop.cancelled() => {
                 let _ = sink.send(close(1012, "server restarting; reconnect and resume".to_owned())).await;
                 break;
             }
@@ -268,9 +268,9 @@ mod tests {
         format!(r#"{{"type":"subscribe","id":"{id}","payload":{{"query":"subscription {{ funnel {{ total }} }}"}}}}"#).into_bytes()
     }
 
-    fn code(verdict: Verdict) -> Option<u16> {
+    fn code(verdict: &Verdict) -> Option<u16> {
         match verdict {
-            Verdict::Close(code, _) => Some(code),
+            Verdict::Close(code, _) => Some(*code),
             _ => None,
         }
     }
@@ -278,19 +278,19 @@ mod tests {
     #[test]
     fn the_protocol_close_codes() {
         let mut g = guard();
-        assert_eq!(code(g.client_message(&subscribe("1"))), Some(4401));
+        assert_eq!(code(&g.client_message(&subscribe("1"))), Some(4401));
         let mut g = guard();
         assert_eq!(
             g.client_message(br#"{"type":"connection_init"}"#),
             Verdict::Pass
         );
         assert_eq!(
-            code(g.client_message(br#"{"type":"connection_init"}"#)),
+            code(&g.client_message(br#"{"type":"connection_init"}"#)),
             Some(4429)
         );
         assert_eq!(g.client_message(&subscribe("1")), Verdict::Pass);
-        assert_eq!(code(g.client_message(&subscribe("1"))), Some(4409));
-        assert_eq!(code(g.client_message(b"not json")), Some(4400));
+        assert_eq!(code(&g.client_message(&subscribe("1"))), Some(4409));
+        assert_eq!(code(&g.client_message(b"not json")), Some(4400));
     }
 
     #[test]

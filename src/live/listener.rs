@@ -116,21 +116,18 @@ impl Listener {
                 }
             };
             let outcome = tokio::select! {
-                _ = shutdown.cancelled() => break,
+                () = shutdown.cancelled() => break,
                 local_event = local.recv() => match local_event {
                     Ok(event) => self.accept(event).await,
                     Err(broadcast::error::RecvError::Lagged(_)) => self.poll().await,
                     Err(broadcast::error::RecvError::Closed) => break,
                 },
-                message = next_redis => match message {
-                    Some(event) => self.accept(event).await,
-                    None => {
-                        tracing::warn!("lost the Redis event channel; reading new events from the database until it is back");
-                        redis_stream = None;
-                        self.poll().await
-                    }
+                message = next_redis => if let Some(event) = message { self.accept(event).await } else {
+                    tracing::warn!("lost the Redis event channel; reading new events from the database until it is back");
+                    redis_stream = None;
+                    self.poll().await
                 },
-                _ = tokio::time::sleep(interval) => {
+                () = tokio::time::sleep(interval) => {
                     if let (Some(bus), None) = (&redis, &redis_stream) {
                         redis_stream = bus.subscribe().await;
                         if redis_stream.is_some() {

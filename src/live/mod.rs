@@ -93,8 +93,8 @@ async fn prune_forever(domain: Domain, days: u32, shutdown: CancellationToken) {
             Err(err) => tracing::warn!(error = ?err, "could not prune pipeline events"),
         }
         tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep(Duration::from_hours(1)) => {}
         }
     }
 }

@@ -72,7 +72,7 @@ impl RedisBus {
         let mut connection: Option<redis::aio::MultiplexedConnection> = None;
         loop {
             let event = tokio::select! {
-                _ = shutdown.cancelled() => break,
+                () = shutdown.cancelled() => break,
                 event = committed.recv() => match event {
                     Ok(event) => event,
                     Err(broadcast::error::RecvError::Lagged(missed)) => {

@@ -194,7 +194,7 @@ pub async fn pipeline_events(
                 }
             }
             let received = tokio::select! {
-                _ = shutdown.cancelled() => return,
+                () = shutdown.cancelled() => return,
                 received = live.recv() => received,
             };
             match received {
@@ -242,12 +242,12 @@ pub async fn funnels(
             // Wait for a relevant change (or a lag, after which anything may have changed).
             loop {
                 let received = tokio::select! {
-                    _ = shutdown.cancelled() => return,
+                    () = shutdown.cancelled() => return,
                     received = live.recv() => received,
                 };
                 match received {
                     Ok(event) if affects_funnel(&event) && scope.as_ref().is_none_or(|s| s.contains(&event.regency_id)) => break,
-                    Ok(_) => continue,
+                    Ok(_) => {}
                     Err(RecvError::Lagged(_)) => break,
                     Err(RecvError::Closed) => return,
                 }
@@ -285,7 +285,7 @@ pub async fn idea_updates(
         yield Ok(current);
         loop {
             let received = tokio::select! {
-                _ = shutdown.cancelled() => return,
+                () = shutdown.cancelled() => return,
                 received = live.recv() => received,
             };
             let changed = match received {

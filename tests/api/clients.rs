@@ -101,7 +101,7 @@ impl WsClient {
                     let value: Value = serde_json::from_str(&text).expect("JSON");
                     match value["type"].as_str() {
                         Some("ping") => self.send(json!({"type": "pong"})).await,
-                        Some("ka") | Some("pong") => {}
+                        Some("ka" | "pong") => {}
                         _ => return Some(value),
                     }
                 }
@@ -128,7 +128,7 @@ impl WsClient {
                 .await
                 .expect("the server keeps the connection open");
             match message["type"].as_str() {
-                Some("next") | Some("data") => return message["payload"].clone(),
+                Some("next" | "data") => return message["payload"].clone(),
                 Some("error") => return json!({"errors": message["payload"]}),
                 _ => {}
             }
@@ -139,17 +139,17 @@ impl WsClient {
     pub async fn expect_nothing_for(&mut self, quiet: Duration) {
         let deadline = tokio::time::Instant::now() + quiet;
         loop {
-            match tokio::time::timeout_at(deadline, self.socket.next()).await {
-                Err(_) => return,
-                Ok(Some(Ok(Message::Text(text)))) => {
-                    let value: Value = serde_json::from_str(&text).expect("JSON");
-                    match value["type"].as_str() {
-                        Some("ping") => self.send(json!({"type": "pong"})).await,
-                        Some("ka") | Some("pong") => {}
-                        _ => panic!("expected silence, got {value}"),
-                    }
-                }
-                Ok(_) => return,
+            // The quiet window ended, or the server closed: silence either way.
+            let Ok(Some(Ok(Message::Text(text)))) =
+                tokio::time::timeout_at(deadline, self.socket.next()).await
+            else {
+                return;
+            };
+            let value: Value = serde_json::from_str(&text).expect("JSON");
+            match value["type"].as_str() {
+                Some("ping") => self.send(json!({"type": "pong"})).await,
+                Some("ka" | "pong") => {}
+                _ => panic!("expected silence, got {value}"),
             }
         }
     }

@@ -36,7 +36,7 @@ impl Drop for TestApp {
 pub fn fresh_config() -> (Config, TempDir) {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let mut config = Config::sqlite(dir.path().join("labinov.db"));
+    let mut config = Config::sqlite(&dir.path().join("labinov.db"));
     config.live_poll_ms = 3_600_000;
     if let Ok(url) = std::env::var("LABINOV_TEST_DATABASE_URL")
         && !url.is_empty()

@@ -442,7 +442,7 @@ async fn closed_within(socket: &mut TcpStream, within: Duration) -> bool {
     loop {
         match tokio::time::timeout_at(deadline, socket.read(&mut buffer)).await {
             Err(_) => return false,
-            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(0) | Err(_)) => return true,
             Ok(Ok(_)) => {}
         }
     }

@@ -251,8 +251,8 @@ async fn filters_deliver_only_matching_events() {
 
 #[tokio::test]
 async fn funnel_snapshots_always_equal_the_funnel_query() {
-    let app = live_app().await;
     const FUNNEL: &str = "{ total active stalled dropped launched stages { stage reached current conversion } commitments { signed fulfilled } }";
+    let app = live_app().await;
     let subscription = format!(
         "subscription {{ funnel(filter: {{regencyCodes: [\"72.01\"]}}) {{ cursor funnel {FUNNEL} }} }}"
     );
@@ -822,14 +822,14 @@ async fn an_event_kind_filter_with_a_typo_is_a_validation_error() {
     let app = TestApp::with_demo().await;
     let response = app
         .gql(
-            r#"{ pipelineEvents(filter: {kinds: [IDEA_ADVANCD]}) { totalCount } }"#,
+            r"{ pipelineEvents(filter: {kinds: [IDEA_ADVANCD]}) { totalCount } }",
             json!({}),
         )
         .await;
     assert_eq!(error_code(&response), "BAD_USER_INPUT", "{response}");
     let kinds = app
         .data(
-            r#"{ pipelineEvents(filter: {kinds: [IDEA_ADVANCED]}, first: 3) { nodes { kind stage } } }"#,
+            r"{ pipelineEvents(filter: {kinds: [IDEA_ADVANCED]}, first: 3) { nodes { kind stage } } }",
             json!({}),
         )
         .await;

@@ -325,7 +325,7 @@ async fn paging_through_all_banjar_ideas_forward_and_backward_returns_each_once_
             let (a, b) = (&pair[0], &pair[1]);
             match order["field"].as_str() {
                 Some("SUBMITTED_AT") => {
-                    assert!(a["submittedAt"].as_str() <= b["submittedAt"].as_str())
+                    assert!(a["submittedAt"].as_str() <= b["submittedAt"].as_str());
                 }
                 Some("STAGE") => assert!(stage_rank(&a["stage"]) >= stage_rank(&b["stage"])),
                 Some("UPDATED_AT") => assert!(a["updatedAt"].as_str() >= b["updatedAt"].as_str()),

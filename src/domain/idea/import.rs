@@ -213,7 +213,7 @@ fn parse(
         let record = match record {
             Ok(record) => record,
             Err(err) => {
-                let line = err.position().map(|p| p.line()).unwrap_or_default();
+                let line = err.position().map(csv::Position::line).unwrap_or_default();
                 errors.push(LineError {
                     line,
                     message:
@@ -223,7 +223,10 @@ fn parse(
                 continue;
             }
         };
-        let line = record.position().map(|p| p.line()).unwrap_or_default();
+        let line = record
+            .position()
+            .map(csv::Position::line)
+            .unwrap_or_default();
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
@@ -279,17 +282,16 @@ fn parse(
         };
         let submitted_at = match field(Column::Submitted) {
             "" => None,
-            text => match parse_day(text) {
-                Some(day) => {
+            text => {
+                if let Some(day) = parse_day(text) {
                     Some(Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default()))
-                }
-                None => {
+                } else {
                     problems.push(format!(
                         "submitted date \"{text}\" is not a date like 2017-04-03 or 03/04/2017"
                     ));
                     None
                 }
-            },
+            }
         };
         let new = NewIdea {
             cohort_id,
