@@ -68,12 +68,15 @@ impl App {
         let stop = CancellationToken::new();
         let hub = live::start(&domain, config, stop.clone()).await?;
         let query_limits = Arc::new(config.query_limits());
-        let schema = graphql::schema()
+        let mut schema = graphql::schema()
             .extension(graphql::limits::Limits(query_limits.clone()))
             .extension(graphql::loaders::PerOperation(domain.clone()))
             .data(domain.clone())
-            .data(hub.clone())
-            .finish();
+            .data(hub.clone());
+        if config.limits.disable_introspection {
+            schema = schema.disable_introspection();
+        }
+        let schema = schema.finish();
         Ok(App {
             listener,
             state: AppState {

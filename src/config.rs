@@ -279,6 +279,9 @@ pub struct LimitArgs {
         global = true
     )]
     pub request_timeout_secs: u64,
+    /// Refuse introspection queries (`__schema`, `__type`); GraphiQL's docs then stay empty.
+    #[arg(long, env = "LABINOV_DISABLE_INTROSPECTION", global = true)]
+    pub disable_introspection: bool,
     /// Seconds a WebSocket has to send `connection_init` (closed with 4408 otherwise).
     #[arg(
         long,
@@ -309,6 +312,7 @@ impl Default for LimitArgs {
             header_timeout_secs: 10,
             request_timeout_secs: 30,
             connection_init_timeout_secs: 10,
+            disable_introspection: false,
         }
     }
 }

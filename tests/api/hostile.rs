@@ -602,3 +602,27 @@ async fn dates_before_the_lab_began_are_bad_user_input() {
     }
     still_serving_and_unchanged(&app, before).await;
 }
+
+#[tokio::test]
+async fn introspection_can_be_turned_off() {
+    let (mut config, dir) = fresh_config();
+    config.limits.disable_introspection = true;
+    let app = TestApp::start(config, false, Arc::new(dir)).await;
+    let response = app
+        .gql(
+            "{ __schema { types { name } } __type(name: \"Idea\") { fields { name } } }",
+            json!({}),
+        )
+        .await;
+    assert!(response["data"]["__schema"].is_null(), "{response}");
+    assert!(response["data"]["__type"].is_null(), "{response}");
+    let open = TestApp::spawn().await;
+    let response = open
+        .gql("{ __type(name: \"Idea\") { name } }", json!({}))
+        .await;
+    assert_eq!(
+        response["data"]["__type"]["name"], "Idea",
+        "introspection is on by default"
+    );
+    still_serving_and_unchanged(&app, 0).await;
+}
