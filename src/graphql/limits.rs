@@ -135,8 +135,10 @@ pub fn check(limits: &QueryLimits, request: &Request) -> ServerResult<Executable
             ),
         ));
     }
+    // Input objects are counted over the variables and the literal arguments together.
+    let mut input_objects = 0;
     for (name, value) in request.variables.iter() {
-        check_input(limits, &format!("${name}"), value, &mut 0)?;
+        check_input(limits, &format!("${name}"), value, &mut input_objects)?;
     }
     let document = async_graphql::parser::parse_query(query)?;
     let mut measure = Measure::new(limits, &document, &request.variables);
@@ -151,7 +153,6 @@ pub fn check(limits: &QueryLimits, request: &Request) -> ServerResult<Executable
             None => map.values().collect(),
         },
     };
-    let mut input_objects = 0;
     for operation in operations {
         let size = measure.selection_set(&operation.node.selection_set.node)?;
         if size.root_fields > limits.max_root_fields {
@@ -542,6 +543,25 @@ mod tests {
         assert_eq!(check_query(nested), "QUERY_TOO_COMPLEX");
         let page = "{ ideas(first: 100) { nodes { id title unit { name } mentors { name } } } }";
         assert_eq!(check_query(page), "OK");
+    }
+
+    #[test]
+    fn input_objects_are_counted_over_all_variables_together() {
+        let branches = |n: usize| {
+            let or: Vec<serde_json::Value> = (0..n).map(|_| serde_json::json!({})).collect();
+            serde_json::json!({ "or": or })
+        };
+        let query = "query($a: IdeaFilter, $b: IdeaFilter) { a: ideas(filter: $a) { totalCount } b: ideas(filter: $b) { totalCount } }";
+        let request = |n: usize| {
+            Request::new(query).variables(async_graphql::Variables::from_json(
+                serde_json::json!({ "a": branches(n), "b": branches(n) }),
+            ))
+        };
+        assert_eq!(code_of(check(&QueryLimits::default(), &request(40))), "OK");
+        assert_eq!(
+            code_of(check(&QueryLimits::default(), &request(60))),
+            "BAD_USER_INPUT"
+        );
     }
 
     #[test]
