@@ -557,12 +557,23 @@ async fn dates_before_the_lab_began_are_bad_user_input() {
     let ids = app
         .data(
             r#"{ regency(code: "63.03") { id cohorts { id year } units { id } }
-               commitments(filter: {statuses: [DRAFT]}, first: 1) { nodes { id version } } }"#,
+               ideas(filter: {regencyCodes: ["63.03"], stages: [DESIGN]}, first: 1) { nodes { id unit { id } } } }"#,
             json!({}),
         )
         .await;
     let cohort = &ids["regency"]["cohorts"][0]["id"];
     let unit = &ids["regency"]["units"][0]["id"];
+    let idea = &ids["ideas"]["nodes"][0];
+    let draft = write(
+        &app,
+        "mutation($c: ID!, $u: ID!, $i: ID!) { createCommitment(input: {cohortId: $c, unitId: $u, ideaIds: [$i],
+            signatoryName: \"Kepala\", signatoryTitle: \"Kepala\", counterpart: \"Bupati Banjar\", target: \"Meluncurkan\"}) {
+            commitment { id version status } } }",
+        json!({"c": cohort, "u": idea["unit"]["id"], "i": idea["id"]}),
+    )
+    .await;
+    let draft = &draft["data"]["createCommitment"]["commitment"];
+    assert_eq!(draft["status"], "DRAFT", "{draft}");
     let before = event_count(&app).await;
     let submit = "mutation($c: ID!, $u: ID!, $at: DateTime) { submitIdea(input: {cohortId: $c, unitId: $u,
         title: \"Ide kuno\", problem: \"p\", type: DIGITAL, form: PUBLIC_SERVICE, affairsArea: \"Kesehatan\",
@@ -588,19 +599,31 @@ async fn dates_before_the_lab_began_are_bad_user_input() {
     )
     .await;
     assert_eq!(error_code(&mou), "BAD_USER_INPUT", "{mou}");
-    if let Some(draft) = ids["commitments"]["nodes"]
-        .as_array()
-        .and_then(|n| n.first())
-    {
+    for day in ["1900-01-01", "2017-03-15"] {
         let sign = write(
             &app,
-            "mutation($id: ID!, $v: Int!) { signCommitment(input: {id: $id, version: $v, signedOn: \"1900-01-01\"}) { commitment { id } } }",
+            "mutation($id: ID!, $v: Int!, $d: NaiveDate) { signCommitment(input: {id: $id, version: $v, signedOn: $d}) { commitment { id } } }",
+            json!({"id": draft["id"], "v": draft["version"], "d": day}),
+        )
+        .await;
+        assert_eq!(
+            error_code(&sign),
+            "BAD_USER_INPUT",
+            "signed on {day}: {sign}"
+        );
+    }
+    still_serving_and_unchanged(&app, before).await;
+    // A day within the lab's life is accepted.
+    let sign = app
+        .data(
+            "mutation($id: ID!, $v: Int!) { signCommitment(input: {id: $id, version: $v, signedOn: \"2019-09-10\"}) { commitment { status signedOn } } }",
             json!({"id": draft["id"], "v": draft["version"]}),
         )
         .await;
-        assert_eq!(error_code(&sign), "BAD_USER_INPUT", "{sign}");
-    }
-    still_serving_and_unchanged(&app, before).await;
+    assert_eq!(
+        sign["signCommitment"]["commitment"]["signedOn"],
+        "2019-09-10"
+    );
 }
 
 #[tokio::test]
