@@ -532,6 +532,7 @@ async fn units_cannot_contain_each_other_or_share_a_name_in_another_case() {
     )
     .await;
     let b = &b["data"]["createUnit"]["unit"];
+    assert!(a["id"].is_string() && b["id"].is_string(), "both units exist: {a} {b}");
     let before = event_count(&app).await;
     let cycle = write(
         &app,
