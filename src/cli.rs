@@ -34,6 +34,7 @@ pub async fn import(config: &Config, args: &ImportArgs) -> anyhow::Result<String
             anyhow::bail!(
                 report
                     .replace(" See extensions.lines.", "")
+                    .replace(" are in extensions.lines.", " are listed.")
                     .trim_end()
                     .to_owned()
             )

@@ -240,6 +240,14 @@ pub struct LimitArgs {
         global = true
     )]
     pub max_input_objects: usize,
+    /// Most list items in one request, all arguments and variables together.
+    #[arg(
+        long,
+        env = "LABINOV_MAX_INPUT_ITEMS",
+        default_value_t = 2_000,
+        global = true
+    )]
+    pub max_input_items: usize,
     /// Largest request body (and CSV import), in bytes.
     #[arg(long, env = "LABINOV_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
@@ -305,6 +313,7 @@ impl Default for LimitArgs {
             max_input_depth: query.max_input_depth,
             max_input_list: query.max_input_list,
             max_input_objects: query.max_input_objects,
+            max_input_items: query.max_input_items,
             max_body_bytes: 4 * 1024 * 1024,
             max_ws_message_bytes: 4 * 1024 * 1024,
             max_subscriptions_per_connection: 20,
@@ -331,6 +340,7 @@ impl Config {
             max_input_depth: l.max_input_depth,
             max_input_list: l.max_input_list,
             max_input_objects: l.max_input_objects,
+            max_input_items: l.max_input_items,
             default_page_size: self.default_page_size.min(self.max_page_size) as usize,
         }
     }

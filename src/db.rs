@@ -28,6 +28,11 @@ impl StatementCounter {
     }
 }
 
+/// Prepared statements kept per connection. Filters with long ID lists make large statements
+/// of many shapes; a small cache keeps the memory they hold bounded (the list items of one
+/// request are limited too), while the few shapes of everyday queries stay prepared.
+const STATEMENT_CACHE: usize = 32;
+
 /// Opens the pool named by the configuration, creating the PostgreSQL schema if one is set.
 pub async fn connect(config: &Config) -> anyhow::Result<(DatabaseConnection, StatementCounter)> {
     if let Some(schema) = &config.database_schema {
@@ -46,7 +51,9 @@ pub async fn connect(config: &Config) -> anyhow::Result<(DatabaseConnection, Sta
         opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
+            .statement_cache_capacity(STATEMENT_CACHE)
     });
+    options.map_sqlx_postgres_opts(|opts| opts.statement_cache_capacity(STATEMENT_CACHE));
     let mut db = Database::connect(options).await.with_context(|| {
         format!(
             "cannot connect to the database at {}",

@@ -92,7 +92,9 @@ impl From<sea_orm::TransactionError<DomainError>> for DomainError {
 impl From<DomainError> for async_graphql::Error {
     fn from(err: DomainError) -> Self {
         if let DomainError::Internal(source) = &err {
-            tracing::error!(error = ?source, "request failed");
+            // The chain of causes on one line, without a backtrace: a flood of failures must
+            // not flood the log.
+            tracing::error!(error = %format!("{source:#}"), "request failed");
         }
         let code = err.code();
         let lines = match &err {
@@ -133,6 +135,17 @@ impl From<DomainError> for anyhow::Error {
 }
 
 pub type DomainResult<T> = Result<T, DomainError>;
+
+/// A client's text as quoted back in a message: at most 40 characters, so an error never
+/// echoes a megabyte the client sent.
+pub fn excerpt(text: &str) -> String {
+    const SHOWN: usize = 40;
+    if text.chars().count() <= SHOWN {
+        text.to_owned()
+    } else {
+        format!("{}…", text.chars().take(SHOWN).collect::<String>())
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -53,7 +53,12 @@ pub fn encode(kind: Kind, id: impl std::fmt::Display) -> String {
 
 /// Splits a global ID into its kind and database id.
 pub fn decode_any(id: &str) -> Result<(Kind, i64), DomainError> {
-    let malformed = || DomainError::bad_input(format!("\"{id}\" is not a valid labinov id."));
+    let malformed = || {
+        DomainError::bad_input(format!(
+            "\"{}\" is not a valid labinov id.",
+            crate::error::excerpt(id)
+        ))
+    };
     let bytes = URL_SAFE_NO_PAD.decode(id.trim()).map_err(|_| malformed())?;
     let text = String::from_utf8(bytes).map_err(|_| malformed())?;
     let (kind, raw) = text.split_once(':').ok_or_else(malformed)?;
@@ -68,8 +73,12 @@ pub fn decode_any(id: &str) -> Result<(Kind, i64), DomainError> {
 /// Decodes an ID that must be of `kind`, e.g. an `ideaId` argument.
 pub fn decode(kind: Kind, id: &str) -> Result<i32, DomainError> {
     match decode_any(id)? {
-        (found, raw) if found == kind => i32::try_from(raw)
-            .map_err(|_| DomainError::bad_input(format!("\"{id}\" is not a valid labinov id."))),
+        (found, raw) if found == kind => i32::try_from(raw).map_err(|_| {
+            DomainError::bad_input(format!(
+                "\"{}\" is not a valid labinov id.",
+                crate::error::excerpt(id)
+            ))
+        }),
         (found, _) => Err(DomainError::bad_input(format!(
             "\"{}\" is the id of a {}, but a {} id is expected here.",
             id,

@@ -13,7 +13,8 @@ use async_graphql::{
     Name, Positioned, Request, ServerError, ServerResult, Value as ConstValue,
     extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest},
     parser::types::{
-        DocumentOperations, ExecutableDocument, Field, OperationDefinition, Selection, SelectionSet,
+        DocumentOperations, ExecutableDocument, Field, OperationDefinition, OperationType,
+        Selection, SelectionSet,
     },
 };
 use async_graphql_value::Value;
@@ -43,6 +44,9 @@ pub struct QueryLimits {
     pub max_input_list: usize,
     /// Most input objects in one request, arguments and variables together (filter branches).
     pub max_input_objects: usize,
+    /// Most list items in one request, arguments and variables together (each becomes a
+    /// bound value in SQL, and SQLite takes at most 32,766 of those in one statement).
+    pub max_input_items: usize,
     /// The page size assumed for a connection asked without `first` or `last`.
     pub default_page_size: usize,
 }
@@ -59,6 +63,7 @@ impl Default for QueryLimits {
             max_input_depth: 8,
             max_input_list: 1_000,
             max_input_objects: 100,
+            max_input_items: 2_000,
             default_page_size: 20,
         }
     }
@@ -135,13 +140,13 @@ pub fn check(limits: &QueryLimits, request: &Request) -> ServerResult<Executable
             ),
         ));
     }
-    // Input objects are counted over the variables and the literal arguments together.
-    let mut input_objects = 0;
+    // Input objects and list items are counted over the variables, their defaults and the
+    // literal arguments together.
+    let mut tally = Tally::default();
     for (name, value) in request.variables.iter() {
-        check_input(limits, &format!("${name}"), value, &mut input_objects)?;
+        check_input(limits, &format!("${name}"), value, &mut tally)?;
     }
     let document = async_graphql::parser::parse_query(query)?;
-    let mut measure = Measure::new(limits, &document, &request.variables);
     let operations: Vec<&Positioned<OperationDefinition>> = match &document.operations {
         DocumentOperations::Single(operation) => vec![operation],
         DocumentOperations::Multiple(map) => match request.operation_name.as_deref() {
@@ -153,8 +158,33 @@ pub fn check(limits: &QueryLimits, request: &Request) -> ServerResult<Executable
             None => map.values().collect(),
         },
     };
+    // A variable left out takes its default: it is checked, and counts, like a sent one.
+    let mut variables = request.variables.clone();
+    for operation in &operations {
+        for definition in &operation.node.variable_definitions {
+            let name = &definition.node.name.node;
+            if variables.contains_key(name) {
+                continue;
+            }
+            if let Some(default) = &definition.node.default_value {
+                check_input(limits, &format!("${name}"), &default.node, &mut tally)?;
+                variables.insert(name.clone(), default.node.clone());
+            }
+        }
+    }
+    let mut measure = Measure::new(limits, &document, &variables);
     for operation in operations {
         let size = measure.selection_set(&operation.node.selection_set.node)?;
+        if operation.node.ty == OperationType::Subscription && size.root_fields != 1 {
+            return Err(input_error(
+                "subscriptionRootFields",
+                1,
+                format!(
+                    "A subscription selects exactly one top-level field; this one selects {}. Subscribe to each separately.",
+                    size.root_fields
+                ),
+            ));
+        }
         if size.root_fields > limits.max_root_fields {
             return Err(limit_error(
                 limit_code::TOO_MANY_ROOT_FIELDS,
@@ -200,7 +230,19 @@ pub fn check(limits: &QueryLimits, request: &Request) -> ServerResult<Executable
                 ),
             ));
         }
-        input_objects += size.input_objects;
+        tally.objects += size.input_objects;
+        tally.items += size.input_items;
+    }
+    let input_objects = tally.objects;
+    if tally.items > limits.max_input_items {
+        return Err(input_error(
+            "inputItems",
+            limits.max_input_items,
+            format!(
+                "The arguments hold {} list items in all; at most {} are accepted; ask in several requests.",
+                tally.items, limits.max_input_items
+            ),
+        ));
     }
     if input_objects > limits.max_input_objects {
         return Err(input_error(
@@ -271,18 +313,25 @@ fn bracket_nesting(query: &str) -> usize {
 }
 
 /// Checks the nesting and list lengths of a variable's value; counts its input objects.
+/// Input objects and list items seen so far in a request.
+#[derive(Debug, Default)]
+struct Tally {
+    objects: usize,
+    items: usize,
+}
+
 fn check_input(
     limits: &QueryLimits,
     name: &str,
     value: &ConstValue,
-    objects: &mut usize,
+    tally: &mut Tally,
 ) -> ServerResult<()> {
     fn walk(
         limits: &QueryLimits,
         name: &str,
         value: &ConstValue,
         depth: usize,
-        objects: &mut usize,
+        tally: &mut Tally,
     ) -> ServerResult<()> {
         if depth > limits.max_input_depth {
             return Err(input_error(
@@ -307,13 +356,24 @@ fn check_input(
                         ),
                     ));
                 }
+                tally.items += items.len();
+                if tally.items > limits.max_input_items {
+                    return Err(input_error(
+                        "inputItems",
+                        limits.max_input_items,
+                        format!(
+                            "{name} brings the list items of the request past the {} accepted at most; ask in several requests.",
+                            limits.max_input_items
+                        ),
+                    ));
+                }
                 items
                     .iter()
-                    .try_for_each(|item| walk(limits, name, item, depth + 1, objects))
+                    .try_for_each(|item| walk(limits, name, item, depth + 1, tally))
             }
             ConstValue::Object(fields) => {
-                *objects += 1;
-                if *objects > limits.max_input_objects {
+                tally.objects += 1;
+                if tally.objects > limits.max_input_objects {
                     return Err(input_error(
                         "inputObjects",
                         limits.max_input_objects,
@@ -325,12 +385,12 @@ fn check_input(
                 }
                 fields
                     .values()
-                    .try_for_each(|field| walk(limits, name, field, depth + 1, objects))
+                    .try_for_each(|field| walk(limits, name, field, depth + 1, tally))
             }
             _ => Ok(()),
         }
     }
-    walk(limits, name, value, 0, objects)
+    walk(limits, name, value, 0, tally)
 }
 
 /// What a selection set costs, fragments expanded.
@@ -341,6 +401,7 @@ struct Size {
     aliases: usize,
     root_fields: usize,
     input_objects: usize,
+    input_items: usize,
 }
 
 /// Measures selection sets; each fragment is measured once.
@@ -390,6 +451,7 @@ impl<'a> Measure<'a> {
             total.complexity = total.complexity.saturating_add(size.complexity);
             total.aliases = total.aliases.saturating_add(size.aliases);
             total.input_objects = total.input_objects.saturating_add(size.input_objects);
+            total.input_items = total.input_items.saturating_add(size.input_items);
         }
         Ok(total)
     }
@@ -412,9 +474,9 @@ impl<'a> Measure<'a> {
     }
 
     fn field(&mut self, field: &'a Field) -> ServerResult<Size> {
-        let mut input_objects = 0;
+        let mut tally = Tally::default();
         for (name, value) in &field.arguments {
-            self.check_argument(&name.node, &value.node, 0, &mut input_objects)?;
+            self.check_argument(&name.node, &value.node, 0, &mut tally)?;
         }
         let children = self.selection_set(&field.selection_set.node)?;
         let is_connection = field.selection_set.node.items.iter().any(|s| {
@@ -431,7 +493,8 @@ impl<'a> Measure<'a> {
             complexity: children.complexity.saturating_mul(page).saturating_add(1),
             aliases: children.aliases + usize::from(field.alias.is_some()),
             root_fields: 0,
-            input_objects: children.input_objects.saturating_add(input_objects),
+            input_objects: children.input_objects.saturating_add(tally.objects),
+            input_items: children.input_items.saturating_add(tally.items),
         })
     }
 
@@ -454,7 +517,7 @@ impl<'a> Measure<'a> {
         argument: &Name,
         value: &Value,
         depth: usize,
-        objects: &mut usize,
+        tally: &mut Tally,
     ) -> ServerResult<()> {
         let limits = self.limits;
         if depth > limits.max_input_depth {
@@ -480,15 +543,16 @@ impl<'a> Measure<'a> {
                         ),
                     ));
                 }
+                tally.items += items.len();
                 items
                     .iter()
-                    .try_for_each(|item| self.check_argument(argument, item, depth + 1, objects))
+                    .try_for_each(|item| self.check_argument(argument, item, depth + 1, tally))
             }
             Value::Object(fields) => {
-                *objects += 1;
+                tally.objects += 1;
                 fields
                     .values()
-                    .try_for_each(|field| self.check_argument(argument, field, depth + 1, objects))
+                    .try_for_each(|field| self.check_argument(argument, field, depth + 1, tally))
             }
             _ => Ok(()),
         }

@@ -23,6 +23,7 @@ pub mod refusal {
     pub const UNSUPPORTED_MEDIA_TYPE: &str = "UNSUPPORTED_MEDIA_TYPE";
     pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
     pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
+    pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
 }
 
 pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> Response {
@@ -72,6 +73,9 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
     // The body of a GraphQL-over-HTTP request must arrive within the request time-out too.
     let request = match tokio::time::timeout(timeout, read).await {
         Ok(Ok(request)) => request.into_inner(),
+        Ok(Err(rejection)) if rejection.0.to_string().contains("length limit exceeded") => {
+            return too_large();
+        }
         Ok(Err(rejection)) => {
             return client_error(
                 StatusCode::BAD_REQUEST,
@@ -137,6 +141,15 @@ pub fn client_error(status: StatusCode, code: &str, message: &str) -> Response {
         "extensions": { "code": code }
     }]});
     (status, axum::Json(body)).into_response()
+}
+
+/// A request body over the configured limit.
+pub fn too_large() -> Response {
+    client_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        refusal::PAYLOAD_TOO_LARGE,
+        "The request body is larger than this server accepts (LABINOV_MAX_BODY_BYTES); send less, or split a CSV import.",
+    )
 }
 
 fn forbidden_origin() -> Response {

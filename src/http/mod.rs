@@ -10,8 +10,8 @@ pub mod websocket;
 use async_graphql::http::GraphiQLSource;
 use axum::{
     Router,
-    http::{HeaderName, HeaderValue, Method, header},
-    response::{Html, IntoResponse},
+    http::{HeaderName, HeaderValue, Method, StatusCode, header},
+    response::{Html, IntoResponse, Response},
     routing::get,
 };
 use tower_http::{
@@ -30,7 +30,10 @@ pub fn router(state: AppState) -> Router {
             "/graphql",
             get(graphql::graphql_entry).post(graphql::graphql_entry),
         )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(RequestBodyLimitLayer::new(state.limits.max_body_bytes))
+        .layer(axum::middleware::map_response(coded_payload_too_large))
         .with_state(state);
     match cors {
         Some(cors) => router.layer(cors),
@@ -64,6 +67,30 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
                 HeaderName::from_static("last-event-id"),
             ]),
     )
+}
+
+async fn not_found() -> Response {
+    graphql::client_error(
+        StatusCode::NOT_FOUND,
+        crate::error::code::NOT_FOUND,
+        "Nothing is served here: GraphQL is at /graphql, GraphiQL at /.",
+    )
+}
+
+async fn method_not_allowed() -> Response {
+    graphql::client_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        graphql::refusal::METHOD_NOT_ALLOWED,
+        "Use GET or POST.",
+    )
+}
+
+/// The body limit answers 413 in plain text; clients get the GraphQL error shape instead.
+async fn coded_payload_too_large(response: Response) -> Response {
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return graphql::too_large();
+    }
+    response
 }
 
 async fn graphiql() -> impl IntoResponse {

@@ -101,12 +101,25 @@ pub async fn serve(
                 .clone()
                 .map_request(|request: Request<Incoming>| request.map(Body::new)),
         );
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(socket), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let header_timeout = limits.header_timeout;
         tokio::spawn(async move {
-            if let Err(err) = connection.await {
+            // hyper's header time-out starts with the first byte; a client that connects and
+            // says nothing is cut off here, so silent sockets cannot hold the connection cap.
+            let mut first = [0u8; 1];
+            if !matches!(
+                tokio::time::timeout(header_timeout, socket.peek(&mut first)).await,
+                Ok(Ok(n)) if n > 0
+            ) {
+                tracing::debug!(%peer, "connection closed: nothing sent within the header time-out");
+                drop(permit);
+                return;
+            }
+            let connection = builder
+                .serve_connection_with_upgrades(TokioIo::new(socket), service)
+                .into_owned();
+            if let Err(err) = watcher.watch(connection).await {
                 tracing::debug!(%peer, error = %err, "connection ended with an error");
             }
             drop(permit);

@@ -40,6 +40,7 @@ struct Envelope {
     #[serde(rename = "type")]
     kind: String,
     id: Option<String>,
+    payload: Option<serde::de::IgnoredAny>,
 }
 
 /// A connection's protocol state: initialised or not, and the operations running.
@@ -77,6 +78,9 @@ impl Guard {
                 if !self.initialised {
                     return Verdict::Close(4401, "Unauthorized".to_owned());
                 }
+                if envelope.payload.is_none() {
+                    return Verdict::Close(4400, "Invalid message received".to_owned());
+                }
                 let Some(id) = envelope.id.filter(|id| !id.is_empty()) else {
                     return Verdict::Close(4400, "Invalid message received".to_owned());
                 };
@@ -95,7 +99,8 @@ impl Guard {
                 }
                 Verdict::Pass
             }
-            _ => Verdict::Pass,
+            "ping" | "pong" | "connection_terminate" => Verdict::Pass,
+            _ => Verdict::Close(4400, "Invalid message received".to_owned()),
         }
     }
 
@@ -291,6 +296,14 @@ mod tests {
         assert_eq!(g.client_message(&subscribe("1")), Verdict::Pass);
         assert_eq!(code(&g.client_message(&subscribe("1"))), Some(4409));
         assert_eq!(code(&g.client_message(b"not json")), Some(4400));
+        assert_eq!(
+            code(&g.client_message(br#"{"type":"subscribe","id":"2"}"#)),
+            Some(4400)
+        );
+        assert_eq!(
+            code(&g.client_message(br#"{"type":"next","id":"3"}"#)),
+            Some(4400)
+        );
     }
 
     #[test]

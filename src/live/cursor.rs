@@ -21,7 +21,8 @@ pub fn encode(positions: &Positions) -> String {
 pub fn decode(cursor: &str) -> Result<Positions, DomainError> {
     let malformed = || {
         DomainError::bad_input(format!(
-            "\"{cursor}\" is not an event cursor; use the `cursor` of an event or snapshot you received."
+            "\"{}\" is not an event cursor; use the `cursor` of an event or snapshot you received.",
+            crate::error::excerpt(cursor)
         ))
     };
     let bytes = URL_SAFE_NO_PAD

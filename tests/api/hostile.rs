@@ -466,6 +466,13 @@ async fn slow_and_idle_clients_are_cut_off() {
         "header time-out"
     );
 
+    // A client that connects and never says anything.
+    let mut silent = TcpStream::connect(&host).await.expect("connect");
+    assert!(
+        closed_within(&mut silent, Duration::from_secs(5)).await,
+        "a silent connection is closed"
+    );
+
     // A keep-alive connection that goes idle after one request.
     let mut idle = TcpStream::connect(&host).await.expect("connect");
     idle.write_all(
@@ -532,7 +539,10 @@ async fn units_cannot_contain_each_other_or_share_a_name_in_another_case() {
     )
     .await;
     let b = &b["data"]["createUnit"]["unit"];
-    assert!(a["id"].is_string() && b["id"].is_string(), "both units exist: {a} {b}");
+    assert!(
+        a["id"].is_string() && b["id"].is_string(),
+        "both units exist: {a} {b}"
+    );
     let before = event_count(&app).await;
     let cycle = write(
         &app,
@@ -649,4 +659,132 @@ async fn introspection_can_be_turned_off() {
         "introspection is on by default"
     );
     still_serving_and_unchanged(&app, 0).await;
+}
+
+#[tokio::test]
+async fn variable_defaults_count_like_sent_variables() {
+    let app = TestApp::with_demo().await;
+    let before = event_count(&app).await;
+    let nested =
+        "query($a: Int = 100, $b: Int = 100, $c: Int = 100) { ideas(first: $a) { nodes { cohort {
+        ideas(first: $b) { nodes { cohort { ideas(first: $c) { nodes { title } } } } } } } } }";
+    let response = app.gql(nested, json!({})).await;
+    assert_eq!(error_code(&response), "QUERY_TOO_COMPLEX", "{response}");
+    let branches: String = (0..101).map(|_| "{stages: [DESIGN]}, ").collect();
+    let defaulted = format!(
+        "query($f: IdeaFilter = {{or: [{branches}]}}) {{ ideas(filter: $f) {{ totalCount }} }}"
+    );
+    let response = app.gql(&defaulted, json!({})).await;
+    assert_eq!(error_code(&response), "BAD_USER_INPUT", "{response}");
+    assert_eq!(response["errors"][0]["extensions"]["limit"], "inputObjects");
+    still_serving_and_unchanged(&app, before).await;
+}
+
+#[tokio::test]
+async fn long_lists_in_many_branches_are_bad_user_input_not_internal_errors() {
+    let app = TestApp::with_demo().await;
+    let before = event_count(&app).await;
+    let codes: Vec<String> = (0..1000).map(|i| format!("99.{i}")).collect();
+    let or: Vec<Value> = (0..33).map(|_| json!({ "regencyCodes": codes })).collect();
+    let response = app
+        .gql(
+            "query($f: IdeaFilter) { ideas(filter: $f) { totalCount } }",
+            json!({ "f": { "or": or } }),
+        )
+        .await;
+    assert_eq!(error_code(&response), "BAD_USER_INPUT", "{response}");
+    assert_eq!(response["errors"][0]["extensions"]["limit"], "inputItems");
+    still_serving_and_unchanged(&app, before).await;
+}
+
+#[tokio::test]
+async fn a_subscription_selects_exactly_one_field() {
+    let app = TestApp::with_demo().await;
+    let mut ws = WsClient::connect(&app.ws_url(), false).await;
+    ws.subscribe(
+        "1",
+        "subscription { a: funnel { cursor } b: funnel { cursor } }",
+        json!({}),
+    )
+    .await;
+    let refused = ws.next_result().await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{refused}"
+    );
+    assert_eq!(
+        refused["errors"][0]["extensions"]["limit"],
+        "subscriptionRootFields"
+    );
+}
+
+#[tokio::test]
+async fn an_import_of_more_rows_than_allowed_is_refused_even_when_every_row_is_bad() {
+    let app = TestApp::with_demo().await;
+    let before = event_count(&app).await;
+    let cohort = app
+        .data(
+            r#"{ regency(code: "63.03") { cohorts { id } } }"#,
+            json!({}),
+        )
+        .await["regency"]["cohorts"][0]["id"]
+        .clone();
+    let import = "mutation($c: ID!, $csv: String!) { importIdeas(input: {cohortId: $c, csv: $csv}) { ideas { id } } }";
+    let header = "title,unit,problem,type,form,affairs_area,initiator\n";
+    let too_many = format!("{header}{}", "x\n".repeat(20_000));
+    let response = app.gql(import, json!({"c": cohort, "csv": too_many})).await;
+    assert_eq!(error_code(&response), "BAD_USER_INPUT", "{response}");
+    assert!(
+        response["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("more than 10000 rows")
+    );
+    let many_bad = format!("{header}{}", "x\n".repeat(5_000));
+    let response = app.gql(import, json!({"c": cohort, "csv": many_bad})).await;
+    assert_eq!(error_code(&response), "BAD_USER_INPUT");
+    let listed = response["errors"][0]["extensions"]["lines"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(listed, 200, "the answer lists the first 200 bad lines");
+    assert!(
+        response["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("5000 line(s)")
+    );
+    still_serving_and_unchanged(&app, before).await;
+}
+
+#[tokio::test]
+async fn unknown_paths_methods_and_large_bodies_answer_with_a_code() {
+    let app = TestApp::spawn().await;
+    let client = reqwest::Client::new();
+    let response = client
+        .get(format!("{}/wp-admin", app.address))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(response.status().as_u16(), 404);
+    let body: Value = response.json().await.unwrap_or_default();
+    assert_eq!(error_code(&body), "NOT_FOUND");
+    let response = client
+        .delete(format!("{}/graphql", app.address))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(response.status().as_u16(), 405);
+    let body: Value = response.json().await.unwrap_or_default();
+    assert_eq!(error_code(&body), "METHOD_NOT_ALLOWED");
+    let huge =
+        json!({ "query": "{ __typename }", "variables": { "x": "x".repeat(5 * 1024 * 1024) } });
+    let response = client
+        .post(format!("{}/graphql", app.address))
+        .json(&huge)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(response.status().as_u16(), 413);
+    let body: Value = response.json().await.unwrap_or_default();
+    assert_eq!(error_code(&body), "PAYLOAD_TOO_LARGE");
 }

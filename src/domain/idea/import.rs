@@ -17,6 +17,8 @@ use crate::error::{DomainError, DomainResult, LineError};
 
 /// Most rows one import may hold.
 pub const MAX_ROWS: usize = 10_000;
+/// Most bad lines one answer lists (all are counted).
+pub const MAX_REPORTED_LINES: usize = 200;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Column {
@@ -209,7 +211,15 @@ fn parse(
 
     let mut ready = Vec::new();
     let mut errors = Vec::new();
+    let mut rows = 0usize;
     for record in reader.records() {
+        // Every line counts, good or bad, so a file of bad lines is bounded too.
+        rows += 1;
+        if rows > MAX_ROWS {
+            return Err(DomainError::bad_input(format!(
+                "The file has more than {MAX_ROWS} rows; split it into smaller imports."
+            )));
+        }
         let record = match record {
             Ok(record) => record,
             Err(err) => {
@@ -229,11 +239,6 @@ fn parse(
             .unwrap_or_default();
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
-        }
-        if ready.len() + errors.len() >= MAX_ROWS {
-            return Err(DomainError::bad_input(format!(
-                "The file has more than {MAX_ROWS} rows; split it into smaller imports."
-            )));
         }
         let field = |c: Column| {
             columns
@@ -319,11 +324,15 @@ fn parse(
         }
     }
     if !errors.is_empty() {
+        let bad = errors.len();
+        errors.truncate(MAX_REPORTED_LINES);
+        let shown = if bad > MAX_REPORTED_LINES {
+            format!(" The first {MAX_REPORTED_LINES} are in extensions.lines.")
+        } else {
+            " See extensions.lines.".to_owned()
+        };
         return Err(DomainError::InvalidLines(
-            format!(
-                "{} line(s) of the file are not valid; nothing was imported. See extensions.lines.",
-                errors.len()
-            ),
+            format!("{bad} line(s) of the file are not valid; nothing was imported.{shown}"),
             errors,
         ));
     }
