@@ -96,6 +96,13 @@ impl Domain {
 }
 
 impl Domain {
+    /// Whether the database answers a trivial statement.
+    pub async fn ping(&self) -> DomainResult<()> {
+        use sea_orm::ConnectionTrait;
+        self.db().execute_unprepared("SELECT 1").await?;
+        Ok(())
+    }
+
     /// True when no regency exists yet (a fresh database).
     pub async fn is_empty(&self, caller: &Caller) -> crate::error::DomainResult<bool> {
         use sea_orm::{EntityTrait, PaginatorTrait};

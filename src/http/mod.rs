@@ -2,6 +2,7 @@
 //! and the connection handling that keeps slow or hostile clients from holding the server.
 
 pub mod graphql;
+pub mod health;
 pub mod origin;
 pub mod server;
 pub mod sse;
@@ -26,6 +27,8 @@ pub fn router(state: AppState) -> Router {
     let cors = cors(&state.cors_origins);
     let router = Router::new()
         .route("/", get(graphiql))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .route(
             "/graphql",
             get(graphql::graphql_entry).post(graphql::graphql_entry),

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use super::redis_bus::RedisBus;
+use super::{BusState, redis_bus::RedisBus};
 use crate::auth::Caller;
 use crate::{domain::Domain, error::DomainResult};
 
@@ -24,6 +24,8 @@ pub struct Listener {
     out: broadcast::Sender<Arc<pipeline_event::Model>>,
     /// Last sequence emitted per regency.
     seen: HashMap<i32, i64>,
+    /// What `/readyz` reports.
+    state: Arc<BusState>,
 }
 
 impl Listener {
@@ -31,6 +33,7 @@ impl Listener {
     pub async fn new(
         domain: Domain,
         out: broadcast::Sender<Arc<pipeline_event::Model>>,
+        state: Arc<BusState>,
     ) -> DomainResult<Self> {
         let heads = domain
             .event_heads(&Caller::system("live listener"), None)
@@ -39,6 +42,7 @@ impl Listener {
             domain,
             caller: Caller::system("live listener"),
             out,
+            state,
             seen: heads.seen.into_iter().collect(),
         })
     }
@@ -104,6 +108,7 @@ impl Listener {
             redis_stream = bus.subscribe().await;
         }
         loop {
+            self.state.set_redis_connected(redis_stream.is_some());
             let interval = if redis.is_some() && redis_stream.is_none() {
                 poll_every.min(FALLBACK_POLL)
             } else {
@@ -137,10 +142,12 @@ impl Listener {
                     self.poll().await
                 }
             };
+            self.state.set_database_readable(outcome.is_ok());
             if let Err(err) = outcome {
                 tracing::warn!(error = ?err, "event listener could not read the database; retrying");
                 tokio::time::sleep(FALLBACK_POLL).await;
             }
         }
+        self.state.set_listener_running(false);
     }
 }

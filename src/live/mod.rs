@@ -12,7 +12,13 @@ pub mod message;
 pub mod redis_bus;
 pub mod stream;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use entity::pipeline_event;
 use tokio::sync::broadcast;
@@ -29,6 +35,46 @@ const BROADCAST_CAPACITY: usize = 4096;
 pub struct Hub {
     events: broadcast::Sender<Arc<pipeline_event::Model>>,
     shutdown: CancellationToken,
+    state: Arc<BusState>,
+}
+
+/// How the live delivery of this process stands, for `/readyz`.
+#[derive(Debug, Default)]
+pub struct BusState {
+    /// Whether a Redis bus is configured (otherwise events stay in the process).
+    pub redis_configured: bool,
+    redis_connected: AtomicBool,
+    listener_running: AtomicBool,
+    database_readable: AtomicBool,
+}
+
+impl BusState {
+    /// Whether the listener holds a live subscription to the Redis channel.
+    pub fn redis_connected(&self) -> bool {
+        self.redis_connected.load(Ordering::Relaxed)
+    }
+
+    /// Whether the one event listener of the process is running.
+    pub fn listener_running(&self) -> bool {
+        self.listener_running.load(Ordering::Relaxed)
+    }
+
+    /// Whether the listener's last read of the database succeeded.
+    pub fn database_readable(&self) -> bool {
+        self.database_readable.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_redis_connected(&self, connected: bool) {
+        self.redis_connected.store(connected, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_listener_running(&self, running: bool) {
+        self.listener_running.store(running, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_database_readable(&self, readable: bool) {
+        self.database_readable.store(readable, Ordering::Relaxed);
+    }
 }
 
 impl Hub {
@@ -40,6 +86,11 @@ impl Hub {
     /// Cancelled when the server stops; streams end then.
     pub fn shutdown(&self) -> &CancellationToken {
         &self.shutdown
+    }
+
+    /// How the live delivery stands.
+    pub fn state(&self) -> &BusState {
+        &self.state
     }
 }
 
@@ -63,9 +114,15 @@ pub async fn start(
                 .publish_committed(domain.committed_events(), shutdown.clone()),
         );
     }
-    let listener = listener::Listener::new(domain.clone(), events.clone())
+    let state = Arc::new(BusState {
+        redis_configured: redis.is_some(),
+        ..BusState::default()
+    });
+    let listener = listener::Listener::new(domain.clone(), events.clone(), state.clone())
         .await
         .map_err(anyhow::Error::from)?;
+    state.set_listener_running(true);
+    state.set_database_readable(true);
     tokio::spawn(listener.run(
         redis,
         Duration::from_millis(config.live_poll_ms.max(10)),
@@ -78,7 +135,11 @@ pub async fn start(
             shutdown.clone(),
         ));
     }
-    Ok(Hub { events, shutdown })
+    Ok(Hub {
+        events,
+        shutdown,
+        state,
+    })
 }
 
 async fn prune_forever(domain: Domain, days: u32, shutdown: CancellationToken) {

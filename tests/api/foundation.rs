@@ -412,3 +412,24 @@ async fn browsers_on_other_origins_are_allowed_only_when_configured() {
         Some("https://dasbor.banjarkab.go.id")
     );
 }
+
+#[tokio::test]
+async fn health_says_alive_and_readiness_names_each_part() {
+    let app = TestApp::spawn().await;
+    let alive: serde_json::Value = reqwest::get(format!("{}/healthz", app.address))
+        .await
+        .expect("/healthz answers")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(alive["status"], "alive");
+    let response = reqwest::get(format!("{}/readyz", app.address))
+        .await
+        .expect("/readyz answers");
+    assert_eq!(response.status().as_u16(), 200);
+    let ready: serde_json::Value = response.json().await.expect("JSON");
+    assert_eq!(ready["ready"], true, "{ready}");
+    assert_eq!(ready["database"]["ok"], true);
+    assert_eq!(ready["listener"]["ok"], true);
+    assert_eq!(ready["bus"]["mode"], "in-process");
+}

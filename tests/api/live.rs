@@ -657,7 +657,13 @@ async fn no_event_is_lost_or_repeated_when_redis_dies_and_returns() {
         );
     }
 
+    assert_eq!(bus_mode_within(&writer, "redis").await, "redis");
     redis.kill();
+    // /readyz reports the degraded bus, and the server stays ready.
+    assert_eq!(
+        bus_mode_within(&writer, "database fallback").await,
+        "database fallback"
+    );
     // Writes go on while Redis is down.
     version = rename(&writer, &id, version, 10, "padam").await;
     for _ in 0..10 {
@@ -669,7 +675,11 @@ async fn no_event_is_lost_or_repeated_when_redis_dies_and_returns() {
     }
 
     let _redis = OwnRedis::start_on(redis.port);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        bus_mode_within(&writer, "redis").await,
+        "redis",
+        "the bus recovers"
+    );
     rename(&writer, &id, version, 10, "pulih").await;
     for _ in 0..10 {
         received.push(
@@ -680,6 +690,25 @@ async fn no_event_is_lost_or_repeated_when_redis_dies_and_returns() {
     }
     assert_eq!(received, (first..first + 30).collect::<Vec<_>>());
     client.expect_nothing_for(Duration::from_millis(500)).await;
+}
+
+/// Polls `/readyz` until its bus mode is `wanted` (for up to 15 s); returns the last mode seen.
+/// The server must stay ready throughout.
+async fn bus_mode_within(app: &TestApp, wanted: &str) -> String {
+    let mut mode = String::new();
+    for _ in 0..150 {
+        let response = reqwest::get(format!("{}/readyz", app.address))
+            .await
+            .expect("/readyz answers");
+        assert_eq!(response.status().as_u16(), 200, "the server stays ready");
+        let body: Value = response.json().await.expect("a JSON body");
+        mode = body["bus"]["mode"].as_str().unwrap_or_default().to_owned();
+        if mode == wanted {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    mode
 }
 
 #[tokio::test]

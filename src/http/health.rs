@@ -1,0 +1,61 @@
+//! `/healthz`: the process is alive. `/readyz`: it can serve, with a JSON body that says
+//! what is wrong when it cannot: the database answers, the event listener runs, and how the
+//! event bus stands (a Redis outage degrades live delivery to database polling; it does not
+//! make the server unready, since nothing is lost).
+
+use std::time::Duration;
+
+use axum::{
+    Json,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+use crate::app::AppState;
+
+/// How long the database has to answer a readiness check.
+const DATABASE_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub async fn healthz() -> Response {
+    Json(json!({ "status": "alive" })).into_response()
+}
+
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let database = match tokio::time::timeout(DATABASE_TIMEOUT, state.domain.ping()).await {
+        Ok(Ok(())) => json!({ "ok": true }),
+        Ok(Err(_)) => json!({ "ok": false, "problem": "the database refused a query" }),
+        Err(_) => {
+            json!({ "ok": false, "problem": format!("the database did not answer within {} s", DATABASE_TIMEOUT.as_secs()) })
+        }
+    };
+    let bus_state = state.hub.state();
+    let listener = if bus_state.listener_running() {
+        json!({ "ok": true })
+    } else {
+        json!({ "ok": false, "problem": "the event listener has stopped" })
+    };
+    let bus = match (bus_state.redis_configured, bus_state.redis_connected()) {
+        (false, _) => json!({ "mode": "in-process", "ok": true }),
+        (true, true) => json!({ "mode": "redis", "ok": true }),
+        (true, false) => json!({
+            "mode": "database fallback",
+            "ok": false,
+            "problem": "Redis cannot be reached; live events are read from the database every 250 ms until it is back",
+        }),
+    };
+    let ready = database["ok"] == true && listener["ok"] == true;
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "ready": ready,
+        "database": database,
+        "listener": listener,
+        "bus": bus,
+    });
+    (status, Json(body)).into_response()
+}
