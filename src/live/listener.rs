@@ -107,13 +107,26 @@ impl Listener {
         if let Some(bus) = &redis {
             redis_stream = bus.subscribe().await;
         }
-        loop {
-            self.state.set_redis_connected(redis_stream.is_some());
-            let interval = if redis.is_some() && redis_stream.is_none() {
+        // The poll runs on a steady beat, however busy the other sources are: a stream of this
+        // process's own events must not starve the reading of other processes' events.
+        let period_for = |redis_down: bool| {
+            if redis_down {
                 poll_every.min(FALLBACK_POLL)
             } else {
                 poll_every
-            };
+            }
+        };
+        let mut period = period_for(redis.is_some() && redis_stream.is_none());
+        let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            self.state.set_redis_connected(redis_stream.is_some());
+            let wanted = period_for(redis.is_some() && redis_stream.is_none());
+            if wanted != period {
+                period = wanted;
+                beat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+                beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            }
             let next_redis = async {
                 match redis_stream.as_mut() {
                     Some(stream) => stream.next().await,
@@ -132,7 +145,7 @@ impl Listener {
                     redis_stream = None;
                     self.poll().await
                 },
-                () = tokio::time::sleep(interval) => {
+                _ = beat.tick() => {
                     if let (Some(bus), None) = (&redis, &redis_stream) {
                         redis_stream = bus.subscribe().await;
                         if redis_stream.is_some() {
