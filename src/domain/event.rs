@@ -206,7 +206,8 @@ impl Domain {
     }
 
     /// Regencies of `positions` whose events after the position are no longer all stored
-    /// (deleted by retention): resuming there would skip events.
+    /// (deleted by retention), or whose position is past the stored sequence: resuming there
+    /// would skip events.
     pub async fn expired_positions(
         &self,
         caller: &Caller,
@@ -233,9 +234,16 @@ impl Domain {
             .seen
             .iter()
             .filter(|(regency_id, seen)| {
-                let head = heads.seen.get(regency_id).copied().unwrap_or_default();
+                let Some(head) = heads.seen.get(regency_id).copied() else {
+                    // A regency that no longer exists has nothing to resume.
+                    return false;
+                };
                 let oldest = oldest.get(regency_id).copied().flatten();
-                **seen < head && oldest.is_none_or(|oldest| oldest > **seen + 1)
+                let pruned = **seen < head && oldest.is_none_or(|oldest| oldest > **seen + 1);
+                // Ahead of the stored sequence: a forged cursor, or a database restored from a
+                // backup. Resuming would silently skip the events that fill the difference.
+                let ahead = **seen > head;
+                pruned || ahead
             })
             .map(|(regency_id, _)| *regency_id)
             .collect())

@@ -162,8 +162,9 @@ pub async fn pipeline_events(
             let expired = domain.expired_positions(&caller, &positions).await?;
             if !expired.is_empty() {
                 return Err(DomainError::CursorExpired(
-                    "This cursor is older than the events the server keeps; reload the data you show, \
-                     then subscribe again without a cursor (or with a newer one)."
+                    "This cursor does not match the events the server keeps (it is older than they are, \
+                     or ahead of them after a restore); reload the data you show, then subscribe again \
+                     without a cursor (or with a newer one)."
                         .to_owned(),
                 ));
             }

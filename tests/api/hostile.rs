@@ -788,3 +788,49 @@ async fn unknown_paths_methods_and_large_bodies_answer_with_a_code() {
     let body: Value = response.json().await.unwrap_or_default();
     assert_eq!(error_code(&body), "PAYLOAD_TOO_LARGE");
 }
+
+#[tokio::test]
+async fn a_cursor_ahead_of_the_stored_events_is_cursor_expired() {
+    use base64::Engine;
+    let app = TestApp::with_demo().await;
+    let head = app
+        .data(
+            r#"{ regency(code: "63.03") { id lastEventSequence } }"#,
+            json!({}),
+        )
+        .await;
+    let regency = labinov::global_id::decode(
+        labinov::global_id::Kind::Regency,
+        head["regency"]["id"].as_str().expect("an id"),
+    )
+    .expect("a regency id");
+    let last = head["regency"]["lastEventSequence"]
+        .as_i64()
+        .expect("a sequence");
+    // As after a restore from an older backup: the client has seen more than the server holds.
+    let ahead = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(format!("v1;;{regency}:{}", last + 100));
+    let mut ws = WsClient::connect(&app.ws_url(), false).await;
+    ws.subscribe(
+        "1",
+        "subscription($a: String) { pipelineEvents(after: $a) { cursor } }",
+        json!({ "a": ahead }),
+    )
+    .await;
+    let refused = ws.next_result().await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "CURSOR_EXPIRED",
+        "{refused}"
+    );
+    assert_eq!(ws.next_raw_type().await.as_deref(), Some("complete"));
+    // The cursor of the latest event still resumes.
+    let current =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("v1;;{regency}:{last}"));
+    ws.subscribe(
+        "2",
+        "subscription($a: String) { pipelineEvents(after: $a) { cursor } }",
+        json!({ "a": current }),
+    )
+    .await;
+    ws.expect_nothing_for(Duration::from_millis(500)).await;
+}
