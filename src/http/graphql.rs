@@ -44,12 +44,17 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
                 "Ask for a GraphQL WebSocket subprotocol: graphql-transport-ws or graphql-ws.",
             );
         };
+        // The socket keeps its place under the connection cap for as long as it is open.
+        let slot = parts.extensions.remove::<super::server::ConnectionSlot>();
         return match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
             Ok(ws) => ws
                 .protocols([protocol.sec_websocket_protocol()])
                 .max_message_size(state.limits.max_ws_message_bytes)
                 .max_frame_size(state.limits.max_ws_message_bytes)
-                .on_upgrade(move |socket| websocket::serve(socket, protocol, state))
+                .on_upgrade(move |socket| async move {
+                    websocket::serve(socket, protocol, state).await;
+                    drop(slot);
+                })
                 .into_response(),
             Err(rejection) => rejection.into_response(),
         };

@@ -11,9 +11,19 @@ use hyper_util::{
     server::{conn::auto::Builder, graceful::GracefulShutdown},
     service::TowerToHyperService,
 };
-use tokio::{net::TcpListener, sync::Semaphore};
+use tokio::{
+    net::TcpListener,
+    sync::{OwnedSemaphorePermit, Semaphore},
+};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
+
+/// A connection's place under the cap. Each request carries it in its extensions, so a
+/// WebSocket keeps the place after the upgrade takes its socket out of the HTTP connection.
+#[derive(Clone)]
+pub struct ConnectionSlot(
+    #[allow(dead_code, reason = "held, never read")] Arc<OwnedSemaphorePermit>,
+);
 
 /// How a server treats its connections.
 #[derive(Debug, Clone, Copy)]
@@ -96,11 +106,15 @@ pub async fn serve(
             continue;
         };
         let _ = socket.set_nodelay(true);
-        let service = TowerToHyperService::new(
-            router
-                .clone()
-                .map_request(|request: Request<Incoming>| request.map(Body::new)),
-        );
+        let slot = ConnectionSlot(Arc::new(permit));
+        let request_slot = slot.clone();
+        let service = TowerToHyperService::new(router.clone().map_request(
+            move |request: Request<Incoming>| {
+                let mut request = request.map(Body::new);
+                request.extensions_mut().insert(request_slot.clone());
+                request
+            },
+        ));
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let header_timeout = limits.header_timeout;
@@ -113,7 +127,6 @@ pub async fn serve(
                 Ok(Ok(n)) if n > 0
             ) {
                 tracing::debug!(%peer, "connection closed: nothing sent within the header time-out");
-                drop(permit);
                 return;
             }
             let connection = builder
@@ -122,7 +135,7 @@ pub async fn serve(
             if let Err(err) = watcher.watch(connection).await {
                 tracing::debug!(%peer, error = %err, "connection ended with an error");
             }
-            drop(permit);
+            drop(slot);
         });
     }
     drop(listener);

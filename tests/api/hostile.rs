@@ -515,6 +515,21 @@ async fn connections_beyond_the_cap_are_closed_at_once() {
     drop(held);
     tokio::time::sleep(Duration::from_millis(200)).await;
     still_serving_and_unchanged(&app, 0).await;
+
+    // Open WebSockets keep their places after the upgrade.
+    let mut sockets = Vec::new();
+    for _ in 0..4 {
+        sockets.push(WsClient::connect(&app.ws_url(), false).await);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut extra = TcpStream::connect(&host).await.expect("the kernel accepts");
+    assert!(
+        closed_within(&mut extra, Duration::from_secs(3)).await,
+        "four open WebSockets fill a cap of four"
+    );
+    drop(sockets);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    still_serving_and_unchanged(&app, 0).await;
 }
 
 /// A mutation's payload or its error code.
