@@ -33,6 +33,8 @@ pub struct AppState {
     pub stop: CancellationToken,
     /// Origins other sites may call the API from.
     pub cors_origins: Vec<String>,
+    /// Host names the server answers to besides IP addresses and localhost.
+    pub allowed_hosts: Arc<Vec<String>>,
     /// The configured limits.
     pub limits: Arc<LimitArgs>,
     /// The limits on a request's shape (also installed in the schema).
@@ -86,6 +88,14 @@ impl App {
                 keepalive: Duration::from_secs(config.keepalive_secs.max(1)),
                 stop,
                 cors_origins: config.cors_origins.clone(),
+                allowed_hosts: Arc::new(
+                    config
+                        .allowed_hosts
+                        .iter()
+                        .map(|h| h.trim().to_ascii_lowercase())
+                        .filter(|h| !h.is_empty())
+                        .collect(),
+                ),
                 limits: Arc::new(config.limits.clone()),
                 query_limits,
                 request_timeout: Duration::from_secs(config.limits.request_timeout_secs.max(1)),

@@ -148,6 +148,18 @@ pub struct Config {
     )]
     pub cors_origins: Vec<String>,
 
+    /// Host names this server answers to, comma-separated (e.g. `labinov.banjarkab.go.id`); IP
+    /// addresses and `localhost` always work, `*` allows any name. A request for another name is
+    /// refused, so a web page cannot reach the server by pointing its own name at it (DNS
+    /// rebinding).
+    #[arg(
+        long,
+        env = "LABINOV_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub allowed_hosts: Vec<String>,
+
     /// Log as JSON lines instead of human-readable text (the level comes from RUST_LOG).
     #[arg(long, env = "LABINOV_LOG_JSON", global = true)]
     pub log_json: bool,
@@ -360,6 +372,7 @@ impl Config {
             keepalive_secs: 15,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             cors_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
             log_json: false,
             default_page_size: 20,
             max_page_size: 100,

@@ -37,6 +37,10 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(RequestBodyLimitLayer::new(state.limits.max_body_bytes))
         .layer(axum::middleware::map_response(coded_payload_too_large))
+        .layer(axum::middleware::from_fn_with_state(
+            state.allowed_hosts.clone(),
+            known_host,
+        ))
         .with_state(state);
     match cors {
         Some(cors) => router.layer(cors),
@@ -69,6 +73,22 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
                 header::ACCEPT,
                 HeaderName::from_static("last-event-id"),
             ]),
+    )
+}
+
+/// Refuses requests for names the server does not answer to (DNS rebinding).
+async fn known_host(
+    axum::extract::State(allowed): axum::extract::State<std::sync::Arc<Vec<String>>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if origin::host_allowed(request.headers(), &allowed) {
+        return next.run(request).await;
+    }
+    graphql::client_error(
+        StatusCode::FORBIDDEN,
+        graphql::refusal::FORBIDDEN_ORIGIN,
+        "This server does not answer to that host name; its operator can add it to LABINOV_ALLOWED_HOSTS.",
     )
 }
 

@@ -4,6 +4,32 @@
 
 use axum::http::{HeaderMap, header};
 
+/// Whether the request is for a name this server answers to: an IP address, `localhost`, or a
+/// configured host name (`*`: any). A request without a Host header is no browser's.
+pub fn host_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(host) = headers.get(header::HOST) else {
+        return true;
+    };
+    let Ok(host) = host.to_str() else {
+        return false;
+    };
+    let name = host_name(host);
+    name.eq_ignore_ascii_case("localhost")
+        || name.parse::<std::net::IpAddr>().is_ok()
+        || allowed
+            .iter()
+            .any(|a| a == "*" || a.eq_ignore_ascii_case(name))
+}
+
+/// The name in a Host header, without the port (and without the brackets of an IPv6 address).
+fn host_name(host: &str) -> &str {
+    let host = host.trim();
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or_default();
+    }
+    host.rsplit_once(':').map_or(host, |(name, _)| name)
+}
+
 /// Whether the request's Origin may use live connections.
 pub fn allowed(headers: &HeaderMap, cors_origins: &[String]) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
@@ -46,6 +72,23 @@ mod tests {
             headers.insert(header::ORIGIN, HeaderValue::from_static(origin));
         }
         headers
+    }
+
+    #[test]
+    fn only_addresses_localhost_and_listed_names_are_served() {
+        let allowed = vec!["labinov.banjarkab.go.id".to_owned()];
+        assert!(host_allowed(&headers(None, "127.0.0.1:8080"), &[]));
+        assert!(host_allowed(&headers(None, "[::1]:8080"), &[]));
+        assert!(host_allowed(&headers(None, "localhost:8080"), &[]));
+        assert!(host_allowed(
+            &headers(None, "labinov.banjarkab.go.id"),
+            &allowed
+        ));
+        assert!(!host_allowed(&headers(None, "evil.example:8080"), &allowed));
+        assert!(host_allowed(
+            &headers(None, "evil.example"),
+            &["*".to_owned()]
+        ));
     }
 
     #[test]

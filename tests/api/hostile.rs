@@ -849,3 +849,42 @@ async fn a_cursor_ahead_of_the_stored_events_is_cursor_expired() {
     .await;
     ws.expect_nothing_for(Duration::from_millis(500)).await;
 }
+
+#[tokio::test]
+async fn a_page_that_points_its_own_name_at_the_server_cannot_use_it() {
+    // DNS rebinding: evil.example resolves to the server, so the browser sends
+    // Host: evil.example with Origin: http://evil.example — same-origin in its eyes.
+    let (mut config, dir) = fresh_config();
+    config.allowed_hosts = vec!["labinov.banjarkab.go.id".into()];
+    let app = TestApp::start(config, true, Arc::new(dir)).await;
+    let before = event_count(&app).await;
+    let port = app.address.rsplit(':').next().expect("a port").to_owned();
+    let mutation = json!({ "query": r#"mutation { createMentor(input: {name: "Penyusup", institution: "X"}) { mentor { id } } }"# });
+    let client = reqwest::Client::new();
+    let rebound = client
+        .post(format!("{}/graphql", app.address))
+        .header("host", format!("evil.example:{port}"))
+        .header("origin", format!("http://evil.example:{port}"))
+        .json(&mutation)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(rebound.status().as_u16(), 403);
+    let body: Value = rebound.json().await.unwrap_or_default();
+    assert_eq!(error_code(&body), "FORBIDDEN");
+    // The names the operator lists, IP addresses and localhost are served.
+    for host in [
+        format!("labinov.banjarkab.go.id:{port}"),
+        format!("localhost:{port}"),
+    ] {
+        let response = client
+            .post(format!("{}/graphql", app.address))
+            .header("host", host.clone())
+            .json(&json!({ "query": "{ regencies { totalCount } }" }))
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(response.status().as_u16(), 200, "{host}");
+    }
+    still_serving_and_unchanged(&app, before).await;
+}
