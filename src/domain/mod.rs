@@ -123,6 +123,9 @@ pub fn search_text(text: Option<&str>) -> DomainResult<Option<String>> {
                 text.chars().count()
             )))
         }
+        Some(text) if text.chars().any(write::is_unprintable) => Err(DomainError::bad_input(
+            "A search text cannot hold control characters.",
+        )),
         other => Ok(other.map(str::to_owned)),
     }
 }

@@ -209,7 +209,20 @@ pub fn required_text(label: &str, value: &str, max: usize) -> DomainResult<Strin
             "{label} is {length} characters long; at most {max} are allowed."
         )));
     }
+    if let Some(bad) = value.chars().find(|c| is_unprintable(*c)) {
+        return Err(DomainError::bad_input(format!(
+            "{label} holds an invisible control character (U+{:04X}); remove it.",
+            u32::from(bad)
+        )));
+    }
     Ok(value.to_owned())
+}
+
+/// Control characters other than line breaks and tabs, and the bidirectional overrides that
+/// make text display in another order than it is stored. PostgreSQL refuses NUL outright.
+pub fn is_unprintable(c: char) -> bool {
+    (c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// An optional text field: blank becomes absent; at most `max` characters.
@@ -220,7 +233,6 @@ pub fn optional_text(label: &str, value: Option<&str>, max: usize) -> DomainResu
     }
 }
 
-/// A date that cannot be in the future (a signing, a submission, an MoU).
 /// The earliest day labs are recorded from: LAN's innovation labs began long after.
 pub fn earliest_lab_day() -> NaiveDate {
     NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default()
@@ -265,6 +277,7 @@ impl Domain {
     }
 }
 
+/// A date that cannot be in the future (a signing, a submission, an MoU).
 pub fn not_in_future(label: &str, day: NaiveDate) -> DomainResult<NaiveDate> {
     let today = Utc::now().date_naive();
     if day > today {

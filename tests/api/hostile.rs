@@ -888,3 +888,41 @@ async fn a_page_that_points_its_own_name_at_the_server_cannot_use_it() {
     }
     still_serving_and_unchanged(&app, before).await;
 }
+
+#[tokio::test]
+async fn invisible_control_characters_are_bad_user_input() {
+    let app = TestApp::with_demo().await;
+    let before = event_count(&app).await;
+    for name in ["Kecamatan\u{0}Uji", "Kecamatan \u{202E}ijU"] {
+        let response = app
+            .gql(
+                r#"mutation($n: String!) { createMentor(input: {name: $n, institution: "LAN"}) { mentor { id } } }"#,
+                json!({ "n": name }),
+            )
+            .await;
+        assert_eq!(error_code(&response), "BAD_USER_INPUT", "{response}");
+    }
+    let response = app
+        .gql(
+            "query($s: String) { ideas(filter: {search: $s}) { totalCount } }",
+            json!({ "s": "a\u{0}b" }),
+        )
+        .await;
+    assert_eq!(error_code(&response), "BAD_USER_INPUT", "{response}");
+    // Line breaks in a description are text, not control.
+    let idea = app
+        .data(
+            r#"{ ideas(filter: {regencyCodes: ["63.03"]}, first: 1) { nodes { id version } } }"#,
+            json!({}),
+        )
+        .await["ideas"]["nodes"][0]
+        .clone();
+    let updated = app
+        .gql(
+            "mutation($id: ID!, $v: Int!) { updateIdea(input: {id: $id, version: $v, description: \"Baris satu\\nBaris dua\"}) { idea { version } } }",
+            json!({ "id": idea["id"], "v": idea["version"] }),
+        )
+        .await;
+    assert!(updated.get("errors").is_none(), "{updated}");
+    assert_eq!(event_count(&app).await, before + 1);
+}
