@@ -150,30 +150,6 @@ impl Domain {
     }
 }
 
-/// Rows clients change with the version they read.
-pub(crate) trait Versioned {
-    fn version(&self) -> i32;
-}
-
-macro_rules! versioned {
-    ($($model:path),+) => {
-        $(impl Versioned for $model {
-            fn version(&self) -> i32 {
-                self.version
-            }
-        })+
-    };
-}
-
-versioned!(
-    entity::regency::Model,
-    entity::unit::Model,
-    entity::cohort::Model,
-    entity::mentor::Model,
-    entity::commitment::Model,
-    entity::idea::Model
-);
-
 /// Reads the row a write changes, inside its transaction: NOT_FOUND if it is gone, CONFLICT if
 /// its version is not the one the client read.
 pub(crate) async fn for_update<E>(
@@ -183,15 +159,14 @@ pub(crate) async fn for_update<E>(
     what: &str,
 ) -> DomainResult<E::Model>
 where
-    E: EntityTrait,
-    E::Model: Versioned,
+    E: VersionedEntity,
     <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<i32>,
 {
     let current = E::find_by_id(id)
         .one(txn)
         .await?
         .ok_or_else(|| DomainError::not_found(format!("No {what} with this id exists.")))?;
-    if current.version() != version {
+    if E::version_of(&current) != version {
         return Err(stale(what, version));
     }
     Ok(current)
@@ -336,6 +311,7 @@ impl<A> Edit<A> {
 /// Entities clients update with the version they read.
 pub(crate) trait VersionedEntity: EntityTrait {
     fn version_column() -> Self::Column;
+    fn version_of(row: &Self::Model) -> i32;
     /// Sets the next version and the change time.
     fn bump(row: &mut Self::ActiveModel, version: i32);
 }
@@ -345,6 +321,10 @@ macro_rules! versioned_entity {
         $(impl VersionedEntity for entity::$entity::Entity {
             fn version_column() -> Self::Column {
                 entity::$entity::Column::Version
+            }
+
+            fn version_of(row: &Self::Model) -> i32 {
+                row.version
             }
 
             fn bump(row: &mut Self::ActiveModel, version: i32) {
@@ -375,7 +355,7 @@ impl Domain {
     ) -> DomainResult<Written<T>>
     where
         E: VersionedEntity,
-        E::Model: Versioned + sea_orm::IntoActiveModel<E::ActiveModel>,
+        E::Model: sea_orm::IntoActiveModel<E::ActiveModel>,
         E::ActiveModel: ActiveModelTrait<Entity = E> + sea_orm::ActiveModelBehavior + Send,
         <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<i32>,
     {

@@ -10,7 +10,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::{
-    Name, Positioned, Request, ServerError, ServerResult, Value as ConstValue,
+    Positioned, Request, ServerError, ServerResult, Value as ConstValue,
     extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest},
     parser::types::{
         DocumentOperations, ExecutableDocument, Field, OperationDefinition, OperationType,
@@ -474,9 +474,20 @@ impl<'a> Measure<'a> {
     }
 
     fn field(&mut self, field: &'a Field) -> ServerResult<Size> {
+        // Literal arguments are checked like variables; a variable inside one is checked on
+        // its own, so here it stands for nothing.
         let mut tally = Tally::default();
         for (name, value) in &field.arguments {
-            self.check_argument(&name.node, &value.node, 0, &mut tally)?;
+            let literal = match value
+                .node
+                .clone()
+                .into_const_with(|_| Ok::<_, std::convert::Infallible>(ConstValue::Null))
+            {
+                Ok(literal) => literal,
+                Err(never) => match never {},
+            };
+            let label = format!("The argument `{}`", name.node);
+            check_input(self.limits, &label, &literal, &mut tally)?;
         }
         let children = self.selection_set(&field.selection_set.node)?;
         let is_connection = field.selection_set.node.items.iter().any(|s| {
@@ -509,53 +520,6 @@ impl<'a> Measure<'a> {
             _ => None,
         }?;
         Some(usize::try_from(number).unwrap_or(usize::MAX))
-    }
-
-    /// Nesting and list lengths of a literal argument (variables are checked on their own).
-    fn check_argument(
-        &self,
-        argument: &Name,
-        value: &Value,
-        depth: usize,
-        tally: &mut Tally,
-    ) -> ServerResult<()> {
-        let limits = self.limits;
-        if depth > limits.max_input_depth {
-            return Err(input_error(
-                "inputDepth",
-                limits.max_input_depth,
-                format!(
-                    "The argument `{argument}` nests input objects and lists more than {} deep (filters within filters); simplify it.",
-                    limits.max_input_depth
-                ),
-            ));
-        }
-        match value {
-            Value::List(items) => {
-                if items.len() > limits.max_input_list {
-                    return Err(input_error(
-                        "inputListLength",
-                        limits.max_input_list,
-                        format!(
-                            "The argument `{argument}` holds a list of {} items; at most {} are accepted.",
-                            items.len(),
-                            limits.max_input_list
-                        ),
-                    ));
-                }
-                tally.items += items.len();
-                items
-                    .iter()
-                    .try_for_each(|item| self.check_argument(argument, item, depth + 1, tally))
-            }
-            Value::Object(fields) => {
-                tally.objects += 1;
-                fields
-                    .values()
-                    .try_for_each(|field| self.check_argument(argument, field, depth + 1, tally))
-            }
-            _ => Ok(()),
-        }
     }
 }
 

@@ -116,16 +116,19 @@ impl Listener {
                 poll_every
             }
         };
+        let beat_of = |period: Duration| {
+            let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            beat
+        };
         let mut period = period_for(redis.is_some() && redis_stream.is_none());
-        let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut beat = beat_of(period);
         loop {
             self.state.set_redis_connected(redis_stream.is_some());
             let wanted = period_for(redis.is_some() && redis_stream.is_none());
             if wanted != period {
                 period = wanted;
-                beat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-                beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                beat = beat_of(period);
             }
             let next_redis = async {
                 match redis_stream.as_mut() {
