@@ -59,7 +59,14 @@ impl App {
         if load_demo {
             if domain.is_empty(&Caller::system("start-up")).await? {
                 let summary = demo::load(&domain).await?;
-                tracing::info!(?summary, "demo data loaded");
+                tracing::info!(
+                    regencies = summary.regencies,
+                    units = summary.units,
+                    ideas = summary.ideas,
+                    commitments = summary.commitments,
+                    events = summary.events,
+                    "demo data loaded"
+                );
             } else {
                 tracing::info!("database already holds data; demo data not loaded");
             }

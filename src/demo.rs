@@ -12,19 +12,22 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use entity::{
-    CommitmentStatus, Decision, IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity,
-    PipelineEventKind, Stage, UnitKind, cohort, commitment, commitment_idea, idea, mentor,
-    mentor_assignment, pipeline_event, regency, stage_transition, unit,
-};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, EntityTrait, PaginatorTrait,
-    TransactionTrait,
+    Decision, IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, Stage, UnitKind,
 };
 
+use crate::auth::Caller;
 use crate::domain::{
-    pipeline::{self, IdeaState},
-    unit::default_head_title as head_title,
+    Domain,
+    cohort::NewCohort,
+    commitment::NewCommitment,
+    idea::moves::{IdeaChanges, NewIdea},
+    mentor::MentorFields,
+    pipeline::{self, CommitmentAction, IdeaState},
+    regency::NewRegency,
+    unit::{NewUnit, default_head_title as head_title},
+    write::Work,
 };
+use crate::error::DomainResult;
 
 /// What the demo load wrote, for the CLI to report.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -36,26 +39,30 @@ pub struct DemoSummary {
     pub events: usize,
 }
 
-/// Loads the demo data into an empty database, in one transaction.
-pub async fn load(domain: &crate::domain::Domain) -> anyhow::Result<DemoSummary> {
-    let db = domain.db();
-    let existing = regency::Entity::find()
-        .count(db)
-        .await
-        .context("counting regencies")?;
+/// Loads the demo data into an empty database, in one transaction, through the domain's own
+/// writes: each lab's history is replayed in date order with the unit of work's clock set to
+/// the day of each step, so the demo's rows, audit trail and events are what the same writes
+/// made by a regency's staff on those days would have recorded.
+pub async fn load(domain: &Domain) -> anyhow::Result<DemoSummary> {
+    let loader = Caller::system("demo");
     anyhow::ensure!(
-        existing == 0,
-        "the database already holds {existing} regencies; demo data is only loaded into an empty database"
+        domain.is_empty(&loader).await?,
+        "the database already holds regencies; demo data is only loaded into an empty database"
     );
-    let txn = db.begin().await.context("starting the demo transaction")?;
-    let mentors = insert_mentors(&txn).await?;
+    let mut work = domain.begin_work(&loader).await?;
+    let mentors = create_mentors(domain, &mut work).await?;
     let mut summary = DemoSummary::default();
     for lab in [banjar(), purbalingga(), banggai()] {
-        lab.insert(&txn, &mentors, &mut summary)
+        lab.replay(domain, &mut work, &mentors, &mut summary)
             .await
             .with_context(|| format!("loading {}", lab.name))?;
     }
-    txn.commit().await.context("committing the demo data")?;
+    let written = domain
+        .finish(work, ())
+        .await
+        .map_err(anyhow::Error::from)
+        .context("committing the demo data")?;
+    summary.events = written.events.len();
     Ok(summary)
 }
 
@@ -590,7 +597,6 @@ const DROP_REASONS: [&str; 3] = [
 /// A move to record, with the date it happened.
 struct PlannedMove {
     decision: Decision,
-    from: Option<Stage>,
     to: IdeaState,
     reason: Option<String>,
     day: NaiveDate,
@@ -616,7 +622,6 @@ fn plan_moves(lab: &Lab, goal: IdeaState, index: usize, rng: &mut Rng) -> Vec<Pl
     let mut state = IdeaState::SUBMITTED;
     let mut moves = vec![PlannedMove {
         decision: Decision::Submit,
-        from: None,
         to: state,
         reason: None,
         day: rng.day_in(cal.submit),
@@ -631,7 +636,6 @@ fn plan_moves(lab: &Lab, goal: IdeaState, index: usize, rng: &mut Rng) -> Vec<Pl
         let to = pipeline::decide(*state, decision, reason, true).unwrap_or(*state);
         moves.push(PlannedMove {
             decision,
-            from: Some(state.stage),
             to,
             reason: reason.map(str::to_owned),
             day,
@@ -725,8 +729,8 @@ fn ensure_kinds_reach(
 
 struct Mentors(Vec<i32>);
 
-async fn insert_mentors(txn: &DatabaseTransaction) -> anyhow::Result<Mentors> {
-    let now = Utc::now();
+async fn create_mentors(domain: &Domain, work: &mut Work) -> anyhow::Result<Mentors> {
+    work.set_clock(at(date(2017, 1, 2), 0));
     let mut ids = Vec::new();
     for (name, expertise) in [
         (
@@ -742,34 +746,65 @@ async fn insert_mentors(txn: &DatabaseTransaction) -> anyhow::Result<Mentors> {
             "Pengembangan inovasi pelayanan publik",
         ),
     ] {
-        let model = mentor::ActiveModel {
-            name: Set(name.to_owned()),
-            institution: Set("Lembaga Administrasi Negara (LAN)".to_owned()),
-            team: Set(Some("Tim Road Map Inovasi".to_owned())),
-            expertise: Set(Some(expertise.to_owned())),
-            contact: Set(None),
-            version: Set(1),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(txn)
-        .await
-        .context("inserting a mentor")?;
-        ids.push(model.id);
+        let fields = MentorFields {
+            name: Some(name.to_owned()),
+            institution: Some("Lembaga Administrasi Negara (LAN)".to_owned()),
+            team: Some("Tim Road Map Inovasi".to_owned()),
+            expertise: Some(expertise.to_owned()),
+            contact: None,
+        };
+        let mentor = domain
+            .create_mentor_in(work, fields)
+            .await
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("creating mentor {name}"))?;
+        ids.push(mentor.id);
     }
     Ok(Mentors(ids))
 }
 
-/// One row of the event outbox before its sequence number is known.
-struct PlannedEvent {
-    at: DateTime<Utc>,
-    kind: PipelineEventKind,
-    idea_id: Option<i32>,
-    unit_id: Option<i32>,
-    commitment_id: Option<i32>,
-    stage: Option<Stage>,
-    payload: serde_json::Value,
+/// One write of a lab's history. Steps are replayed in time order; steps at the same time
+/// keep the order they were planned in.
+#[derive(Debug)]
+enum Step {
+    Regency,
+    Unit(usize),
+    Cohort,
+    /// Draft and sign the commitment of this index.
+    Commitment(usize),
+    Submit(usize),
+    /// The idea's move of this index (after its submission).
+    Move(usize, usize),
+    Maturity(usize, Maturity),
+    Assign {
+        idea: usize,
+        mentor: i32,
+    },
+    Unassign {
+        idea: usize,
+        mentor: i32,
+    },
+    Fulfil(usize),
+}
+
+/// A commitment the lab's history signs: a unit's promise for some of its ideas.
+struct PlannedCommitment {
+    unit: usize,
+    ideas: Vec<usize>,
+    signed_on: NaiveDate,
+    /// The day after its last idea reached DISPLAY, for a launch commitment all of whose ideas
+    /// did.
+    fulfilled_on: Option<NaiveDate>,
+}
+
+/// What the replay has created so far: ids and current versions, by plan index.
+#[derive(Default)]
+struct Created {
+    regency: i32,
+    units: Vec<i32>,
+    cohort: i32,
+    ideas: Vec<(i32, i32)>,
+    commitments: Vec<(i32, i32)>,
 }
 
 impl Lab {
@@ -817,297 +852,307 @@ impl Lab {
             .collect()
     }
 
-    async fn insert(
-        &self,
-        txn: &DatabaseTransaction,
-        mentors: &Mentors,
-        summary: &mut DemoSummary,
-    ) -> anyhow::Result<()> {
-        let created = at(self.calendar.submit.0, 0);
-        let regency = regency::ActiveModel {
-            code: Set(self.code.to_owned()),
-            name: Set(self.name.to_owned()),
-            province: Set(self.province.to_owned()),
-            organiser: Set(self.organiser.to_owned()),
-            mou_signed_on: Set(self.mou),
-            event_seq: Set(0),
-            version: Set(1),
-            created_at: Set(created),
-            updated_at: Set(created),
-            ..Default::default()
-        }
-        .insert(txn)
-        .await?;
-        let mut unit_ids: Vec<i32> = Vec::with_capacity(self.units.len());
-        for (kind, name, parent) in &self.units {
-            let unit = unit::ActiveModel {
-                regency_id: Set(regency.id),
-                parent_id: Set(parent.map(|p| unit_ids[p])),
-                kind: Set(*kind),
-                name: Set(name.clone()),
-                head_title: Set(head_title(*kind).to_owned()),
-                version: Set(1),
-                created_at: Set(created),
-                updated_at: Set(created),
-                ..Default::default()
-            }
-            .insert(txn)
-            .await?;
-            unit_ids.push(unit.id);
-        }
-        let cohort = cohort::ActiveModel {
-            regency_id: Set(regency.id),
-            year: Set(self.cohort_year),
-            name: Set(self.cohort_name.to_owned()),
-            stage: Set(self.cohort_stage),
-            version: Set(1),
-            created_at: Set(created),
-            updated_at: Set(created),
-            ..Default::default()
-        }
-        .insert(txn)
-        .await?;
-
-        let plans = self.plan_ideas();
-        let mut rng = Rng(self.seed ^ 0xA5A5);
-        let mut events: Vec<PlannedEvent> = Vec::new();
-        let mut idea_ids = Vec::with_capacity(plans.len());
-        for (i, plan) in plans.iter().enumerate() {
-            let (service, area, form) = SERVICES[(i + plan.unit) % SERVICES.len()];
-            let unit_name = &self.units[plan.unit].1;
-            let submitted_at = at(plan.moves[0].day, i as u32);
-            let last_at = at(
-                plan.moves.last().map(|m| m.day).unwrap_or_default(),
-                i as u32,
-            );
-            let launched_on = plan.day_entered(Stage::Deliver);
-            let maturity = match plan.final_state.stage {
-                Stage::Display => Maturity::Applied,
-                Stage::Deliver => Maturity::Trial,
-                _ => Maturity::Initiative,
-            };
-            let model = idea::ActiveModel {
-                regency_id: Set(regency.id),
-                cohort_id: Set(cohort.id),
-                unit_id: Set(unit_ids[plan.unit]),
-                title: Set(format!("{service} {}", short_name(unit_name))),
-                problem: Set((*rng.pick(&PROBLEMS)).to_owned()),
-                description: Set(format!(
-                    "{service}: aksi inovasi {unit_name} dalam {}.",
-                    self.cohort_name
-                )),
-                innovation_type: Set(if rng.below(5) < 2 {
-                    InnovationType::Digital
-                } else {
-                    InnovationType::NonDigital
-                }),
-                form: Set(form),
-                affairs_area: Set(area.to_owned()),
-                initiator: Set(*rng.pick(&[
-                    Initiator::WorkUnit,
-                    Initiator::WorkUnit,
-                    Initiator::CivilServant,
-                    Initiator::Community,
-                    Initiator::RegionalHead,
-                    Initiator::Dprd,
-                ])),
-                stage: Set(plan.final_state.stage),
-                status: Set(plan.final_state.status),
-                status_reason: Set(match plan.final_state.status {
-                    IdeaStatus::Active => None,
-                    _ => plan.moves.last().and_then(|m| m.reason.clone()),
-                }),
-                maturity: Set(maturity),
-                submitted_at: Set(submitted_at),
-                launched_on: Set(launched_on),
-                version: Set(plan.moves.len() as i32),
-                created_at: Set(submitted_at),
-                updated_at: Set(last_at),
-                ..Default::default()
-            }
-            .insert(txn)
-            .await?;
-            idea_ids.push(model.id);
-        }
-
-        // Commitments: one per unit for its ideas that were launched, signed before the launch;
-        // and, where the lab had one, a later signing for ideas still being designed.
-        let mut commitment_rows = Vec::new();
-        let mut links = Vec::new();
+    /// The commitments of the lab's history: one per unit for its ideas that were launched,
+    /// signed before the launch (and fulfilled once all of them are displayed); and, where the
+    /// lab had one, a later signing for ideas still being designed.
+    fn plan_commitments(&self, plans: &[PlannedIdea]) -> Vec<PlannedCommitment> {
+        let design = IdeaState {
+            stage: Stage::Design,
+            status: IdeaStatus::Active,
+        };
         let signings = [
             (Some(self.calendar.commitments_signed), true),
             (self.design_commitments_signed, false),
         ];
-        for (signed_on, launched) in signings {
+        let mut planned = Vec::new();
+        for (signed_on, launch) in signings {
             let Some(signed_on) = signed_on else { continue };
             let mut by_unit: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
             for (i, plan) in plans.iter().enumerate() {
-                let covered = if launched {
+                let covered = if launch {
                     plan.day_entered(Stage::Deliver).is_some()
                 } else {
-                    plan.final_state
-                        == IdeaState {
-                            stage: Stage::Design,
-                            status: IdeaStatus::Active,
-                        }
+                    plan.final_state == design
                 };
                 if covered {
                     by_unit.entry(plan.unit).or_default().push(i);
                 }
             }
             for (unit, ideas) in by_unit {
-                let (kind, unit_name, _) = &self.units[unit];
-                let fulfilled = ideas
+                let displayed: Option<Vec<NaiveDate>> = ideas
                     .iter()
-                    .all(|i| plans[*i].final_state.stage == Stage::Display);
-                let row = commitment::ActiveModel {
-                    regency_id: Set(regency.id),
-                    cohort_id: Set(cohort.id),
-                    unit_id: Set(unit_ids[unit]),
-                    signatory_name: Set(format!("{} {}", head_title(*kind), short_name(unit_name))),
-                    signatory_title: Set(format!("{} {unit_name}", head_title(*kind))),
-                    counterpart: Set(self.regent.to_owned()),
-                    target: Set(format!(
-                        "Meluncurkan dan menerapkan {} inovasi {unit_name}",
-                        ideas.len()
-                    )),
-                    due_on: Set(Some(signed_on + Days::new(365))),
-                    status: Set(if launched && fulfilled {
-                        CommitmentStatus::Fulfilled
-                    } else {
-                        CommitmentStatus::Signed
-                    }),
-                    signed_on: Set(Some(signed_on)),
-                    version: Set(if launched && fulfilled { 3 } else { 2 }),
-                    created_at: Set(at(signed_on, 0)),
-                    updated_at: Set(at(signed_on, 0)),
-                    ..Default::default()
-                }
-                .insert(txn)
-                .await?;
-                events.push(PlannedEvent {
-                    at: at(signed_on, 0),
-                    kind: PipelineEventKind::CommitmentSigned,
-                    idea_id: None,
-                    unit_id: Some(unit_ids[unit]),
-                    commitment_id: Some(row.id),
-                    stage: None,
-                    payload: serde_json::json!({ "ideas": ideas.iter().map(|i| idea_ids[*i]).collect::<Vec<_>>() }),
+                    .map(|i| plans[*i].day_entered(Stage::Display))
+                    .collect();
+                let fulfilled_on = displayed
+                    .filter(|_| launch)
+                    .and_then(|days| days.into_iter().max())
+                    .map(|last| last + Days::new(1));
+                planned.push(PlannedCommitment {
+                    unit,
+                    ideas,
+                    signed_on,
+                    fulfilled_on,
                 });
-                for i in ideas {
-                    links.push(commitment_idea::ActiveModel {
-                        commitment_id: Set(row.id),
-                        idea_id: Set(idea_ids[i]),
-                    });
-                }
-                commitment_rows.push(row.id);
             }
         }
-        for chunk in links.chunks(500) {
-            commitment_idea::Entity::insert_many(chunk.to_vec())
-                .exec(txn)
-                .await?;
-        }
+        planned
+    }
 
-        // Audit trail and events.
-        let actor = format!("demo: {}", self.organiser);
-        let mut transitions = Vec::new();
-        let mut assignments = Vec::new();
+    /// Every write of the lab's history with its time, in time order.
+    fn steps(
+        &self,
+        plans: &[PlannedIdea],
+        commitments: &[PlannedCommitment],
+        mentors: &Mentors,
+    ) -> Vec<(DateTime<Utc>, Step)> {
+        let created = at(self.calendar.submit.0, 0);
+        let mut steps = vec![(created, Step::Regency)];
+        steps.extend((0..self.units.len()).map(|u| (created, Step::Unit(u))));
+        steps.push((created, Step::Cohort));
+        for (c, planned) in commitments.iter().enumerate() {
+            steps.push((at(planned.signed_on, 0), Step::Commitment(c)));
+            if let Some(day) = planned.fulfilled_on {
+                steps.push((at(day, 0), Step::Fulfil(c)));
+            }
+        }
+        let coaches = &mentors.0;
         for (i, plan) in plans.iter().enumerate() {
-            for m in &plan.moves {
-                let when = at(m.day, i as u32);
-                transitions.push(stage_transition::ActiveModel {
-                    idea_id: Set(idea_ids[i]),
-                    from_stage: Set(m.from),
-                    to_stage: Set(m.to.stage),
-                    to_status: Set(m.to.status),
-                    decision: Set(m.decision),
-                    reason: Set(m.reason.clone()),
-                    actor: Set(actor.clone()),
-                    at: Set(when),
-                    ..Default::default()
-                });
-                events.push(PlannedEvent {
-                    at: when,
-                    kind: crate::domain::idea::moves::event_kind(m.decision),
-                    idea_id: Some(idea_ids[i]),
-                    unit_id: Some(unit_ids[plan.unit]),
-                    commitment_id: None,
-                    stage: Some(m.to.stage),
-                    payload: serde_json::json!({
-                        "from": m.from.map(Stage::as_str),
-                        "to": m.to.stage.as_str(),
-                        "status": m.to.status.as_str(),
-                        "reason": m.reason,
-                    }),
-                });
-            }
-            // Ideas that reached DESIGN are coached by a LAN mentor; some changed mentor.
-            if let Some(since) = plan.day_entered(Stage::Design) {
-                let mentor = mentors.0[i % mentors.0.len()];
-                let mut since = since;
-                if i % 7 == 0 {
-                    let until = since + Days::new(60);
-                    assignments.push(mentor_assignment::ActiveModel {
-                        mentor_id: Set(mentors.0[(i + 1) % mentors.0.len()]),
-                        idea_id: Set(idea_ids[i]),
-                        since: Set(since),
-                        until: Set(Some(until)),
-                        ..Default::default()
-                    });
-                    since = until;
+            let minute = i as u32;
+            steps.push((at(plan.moves[0].day, minute), Step::Submit(i)));
+            for (m, planned) in plan.moves.iter().enumerate().skip(1) {
+                let when = at(planned.day, minute);
+                steps.push((when, Step::Move(i, m)));
+                if planned.decision == Decision::Advance {
+                    match planned.to.stage {
+                        Stage::Deliver => steps.push((when, Step::Maturity(i, Maturity::Trial))),
+                        Stage::Display => steps.push((when, Step::Maturity(i, Maturity::Applied))),
+                        _ => {}
+                    }
                 }
-                assignments.push(mentor_assignment::ActiveModel {
-                    mentor_id: Set(mentor),
-                    idea_id: Set(idea_ids[i]),
-                    since: Set(since),
-                    until: Set(None),
-                    ..Default::default()
-                });
+            }
+            // Ideas that reached DESIGN are coached by a LAN mentor; every seventh changed
+            // mentor after two months, unless it was dropped by then.
+            if let Some(since) = plan.day_entered(Stage::Design) {
+                let mentor = coaches[i % coaches.len()];
+                let until = since + Days::new(60);
+                let dropped = plan
+                    .moves
+                    .iter()
+                    .any(|m| m.decision == Decision::Drop && m.day <= until);
+                if i % 7 == 0 && !dropped {
+                    let first = coaches[(i + 1) % coaches.len()];
+                    steps.push((
+                        at(since, minute),
+                        Step::Assign {
+                            idea: i,
+                            mentor: first,
+                        },
+                    ));
+                    steps.push((
+                        at(until, minute),
+                        Step::Unassign {
+                            idea: i,
+                            mentor: first,
+                        },
+                    ));
+                    steps.push((at(until, minute), Step::Assign { idea: i, mentor }));
+                } else {
+                    steps.push((at(since, minute), Step::Assign { idea: i, mentor }));
+                }
             }
         }
-        for chunk in transitions.chunks(500) {
-            stage_transition::Entity::insert_many(chunk.to_vec())
-                .exec(txn)
-                .await?;
-        }
-        for chunk in assignments.chunks(500) {
-            mentor_assignment::Entity::insert_many(chunk.to_vec())
-                .exec(txn)
-                .await?;
-        }
-        events.sort_by_key(|e| e.at);
-        let rows: Vec<pipeline_event::ActiveModel> = events
+        // A stable sort: steps at the same time keep their planned order.
+        steps.sort_by_key(|(when, _)| *when);
+        steps
+    }
+
+    /// The descriptive fields of each planned idea, drawn in plan order.
+    fn describe_ideas(&self, plans: &[PlannedIdea]) -> Vec<NewIdea> {
+        let mut rng = Rng(self.seed ^ 0xA5A5);
+        plans
             .iter()
             .enumerate()
-            .map(|(n, e)| pipeline_event::ActiveModel {
-                regency_id: Set(regency.id),
-                seq: Set(n as i64 + 1),
-                kind: Set(e.kind),
-                idea_id: Set(e.idea_id),
-                unit_id: Set(e.unit_id),
-                commitment_id: Set(e.commitment_id),
-                stage: Set(e.stage),
-                actor: Set(actor.clone()),
-                payload: Set(e.payload.to_string()),
-                occurred_at: Set(e.at),
-                ..Default::default()
+            .map(|(i, plan)| {
+                let (service, area, form) = SERVICES[(i + plan.unit) % SERVICES.len()];
+                let unit_name = &self.units[plan.unit].1;
+                NewIdea {
+                    cohort_id: 0,
+                    unit_id: 0,
+                    title: format!("{service} {}", short_name(unit_name)),
+                    problem: (*rng.pick(&PROBLEMS)).to_owned(),
+                    description: Some(format!(
+                        "{service}: aksi inovasi {unit_name} dalam {}.",
+                        self.cohort_name
+                    )),
+                    innovation_type: if rng.below(5) < 2 {
+                        InnovationType::Digital
+                    } else {
+                        InnovationType::NonDigital
+                    },
+                    form,
+                    affairs_area: area.to_owned(),
+                    initiator: *rng.pick(&[
+                        Initiator::WorkUnit,
+                        Initiator::WorkUnit,
+                        Initiator::CivilServant,
+                        Initiator::Community,
+                        Initiator::RegionalHead,
+                        Initiator::Dprd,
+                    ]),
+                    maturity: None,
+                    submitted_at: Some(at(plan.moves[0].day, i as u32)),
+                }
             })
-            .collect();
-        for chunk in rows.chunks(400) {
-            pipeline_event::Entity::insert_many(chunk.to_vec())
-                .exec(txn)
-                .await?;
-        }
-        let mut regency: regency::ActiveModel = regency.into();
-        regency.event_seq = Set(events.len() as i64);
-        regency.update(txn).await?;
+            .collect()
+    }
 
+    /// Replays the lab's history through the domain's writes, each at its time.
+    async fn replay(
+        &self,
+        domain: &Domain,
+        work: &mut Work,
+        mentors: &Mentors,
+        summary: &mut DemoSummary,
+    ) -> anyhow::Result<()> {
+        work.caller = Caller::system(format!("demo: {}", self.organiser));
+        let plans = self.plan_ideas();
+        let commitments = self.plan_commitments(&plans);
+        let ideas = self.describe_ideas(&plans);
+        let mut made = Created {
+            ideas: vec![(0, 0); plans.len()],
+            commitments: vec![(0, 0); commitments.len()],
+            ..Created::default()
+        };
+        for (when, step) in self.steps(&plans, &commitments, mentors) {
+            work.set_clock(when);
+            self.take(domain, work, &step, &plans, &commitments, &ideas, &mut made)
+                .await
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("{step:?} on {when}"))?;
+        }
         summary.regencies += 1;
-        summary.units += unit_ids.len();
-        summary.ideas += idea_ids.len();
-        summary.commitments += commitment_rows.len();
-        summary.events += events.len();
+        summary.units += made.units.len();
+        summary.ideas += plans.len();
+        summary.commitments += commitments.len();
+        Ok(())
+    }
+
+    /// Takes one step of the history.
+    #[allow(clippy::too_many_arguments)]
+    async fn take(
+        &self,
+        domain: &Domain,
+        work: &mut Work,
+        step: &Step,
+        plans: &[PlannedIdea],
+        commitments: &[PlannedCommitment],
+        ideas: &[NewIdea],
+        made: &mut Created,
+    ) -> DomainResult<()> {
+        match *step {
+            Step::Regency => {
+                let new = NewRegency {
+                    code: self.code.to_owned(),
+                    name: self.name.to_owned(),
+                    province: self.province.to_owned(),
+                    organiser: self.organiser.to_owned(),
+                    mou_signed_on: self.mou,
+                };
+                made.regency = domain.create_regency_in(work, new).await?.id;
+            }
+            Step::Unit(u) => {
+                let (kind, name, parent) = &self.units[u];
+                let new = NewUnit {
+                    regency_id: made.regency,
+                    parent_id: parent.map(|p| made.units[p]),
+                    kind: *kind,
+                    name: name.clone(),
+                    head_title: None,
+                };
+                made.units.push(domain.create_unit_in(work, new).await?.id);
+            }
+            Step::Cohort => {
+                let new = NewCohort {
+                    regency_id: made.regency,
+                    year: self.cohort_year,
+                    name: self.cohort_name.to_owned(),
+                    stage: Some(self.cohort_stage),
+                };
+                made.cohort = domain.create_cohort_in(work, new).await?.id;
+            }
+            Step::Submit(i) => {
+                let new = NewIdea {
+                    cohort_id: made.cohort,
+                    unit_id: made.units[plans[i].unit],
+                    ..ideas[i].clone()
+                };
+                let idea = domain.submit_idea_in(work, new).await?;
+                made.ideas[i] = (idea.id, idea.version);
+            }
+            Step::Move(i, m) => {
+                let (id, version) = made.ideas[i];
+                let planned = &plans[i].moves[m];
+                let moved = domain
+                    .move_idea_in(work, id, version, planned.decision, planned.reason.clone())
+                    .await?;
+                made.ideas[i].1 = moved.idea.version;
+            }
+            Step::Maturity(i, maturity) => {
+                let (id, version) = made.ideas[i];
+                let changes = IdeaChanges {
+                    maturity: Some(maturity),
+                    ..IdeaChanges::default()
+                };
+                let idea = domain.update_idea_in(work, id, version, changes).await?;
+                made.ideas[i].1 = idea.version;
+            }
+            Step::Assign { idea, mentor } => {
+                domain
+                    .assign_mentor_in(work, made.ideas[idea].0, mentor, None)
+                    .await?;
+            }
+            Step::Unassign { idea, mentor } => {
+                domain
+                    .unassign_mentor_in(work, made.ideas[idea].0, mentor, None)
+                    .await?;
+            }
+            Step::Commitment(c) => {
+                let planned = &commitments[c];
+                let (kind, unit_name, _) = &self.units[planned.unit];
+                let new = NewCommitment {
+                    cohort_id: made.cohort,
+                    unit_id: made.units[planned.unit],
+                    idea_ids: planned.ideas.iter().map(|i| made.ideas[*i].0).collect(),
+                    signatory_name: format!("{} {}", head_title(*kind), short_name(unit_name)),
+                    signatory_title: format!("{} {unit_name}", head_title(*kind)),
+                    counterpart: self.regent.to_owned(),
+                    target: format!(
+                        "Meluncurkan dan menerapkan {} inovasi {unit_name}",
+                        planned.ideas.len()
+                    ),
+                    due_on: Some(planned.signed_on + Days::new(365)),
+                };
+                let draft = domain.create_commitment_in(work, new).await?;
+                let signed = domain
+                    .step_commitment_in(
+                        work,
+                        draft.id,
+                        draft.version,
+                        CommitmentAction::Sign,
+                        Some(planned.signed_on),
+                        None,
+                    )
+                    .await?;
+                made.commitments[c] = (signed.id, signed.version);
+            }
+            Step::Fulfil(c) => {
+                let (id, version) = made.commitments[c];
+                let fulfilled = domain
+                    .step_commitment_in(work, id, version, CommitmentAction::Fulfill, None, None)
+                    .await?;
+                made.commitments[c].1 = fulfilled.version;
+            }
+        }
         Ok(())
     }
 }

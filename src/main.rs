@@ -44,7 +44,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             let domain = connect_and_migrate(&cli.config).await?;
             let summary = demo::load(&domain).await?;
-            tracing::info!(?summary, "demo data loaded");
+            tracing::info!(
+                regencies = summary.regencies,
+                units = summary.units,
+                ideas = summary.ideas,
+                commitments = summary.commitments,
+                events = summary.events,
+                "demo data loaded"
+            );
             Ok(())
         }
         Command::Import(args) => {

@@ -14,7 +14,7 @@ use super::{
     Domain, by_id,
     page::{Page, PageRequest},
     regency_code_filter,
-    write::{Edit, NewEvent, Target, Written, on_unique, required_text},
+    write::{Edit, NewEvent, Target, Work, Written, on_unique, required_text},
 };
 use crate::auth::Caller;
 use crate::error::{DomainError, DomainResult};
@@ -161,12 +161,22 @@ impl Domain {
         caller: &Caller,
         new: NewCohort,
     ) -> DomainResult<Written<cohort::Model>> {
+        self.write(caller, async |work| self.create_cohort_in(work, new).await)
+            .await
+    }
+
+    pub(crate) async fn create_cohort_in(
+        &self,
+        work: &mut Work,
+        new: NewCohort,
+    ) -> DomainResult<cohort::Model> {
         let name = required_text("The cohort name", &new.name, 200)?;
         let year = check_year(new.year)?;
-        let txn = self.begin_write().await?;
-        let regency = self.regency_in(&txn, new.regency_id, "regencyId").await?;
+        let regency = self
+            .regency_in(&work.txn, new.regency_id, "regencyId")
+            .await?;
         check_year_after_mou(year, &regency)?;
-        let now = Utc::now();
+        let now = work.now();
         let row = cohort::ActiveModel {
             regency_id: Set(regency.id),
             year: Set(year),
@@ -177,7 +187,7 @@ impl Domain {
             updated_at: Set(now),
             ..Default::default()
         }
-        .insert(&txn)
+        .insert(&work.txn)
         .await
         .map_err(|e| {
             on_unique(e, || {
@@ -187,17 +197,15 @@ impl Domain {
                 )
             })
         })?;
-        let event = self
-            .record_event(
-                &txn,
-                caller,
-                NewEvent {
-                    payload: json!({ "cohortId": row.id, "name": row.name, "year": row.year }),
-                    ..NewEvent::about(regency.id, PipelineEventKind::CohortCreated)
-                },
-            )
-            .await?;
-        self.commit(txn, row, vec![event]).await
+        self.record_event(
+            work,
+            NewEvent {
+                payload: json!({ "cohortId": row.id, "name": row.name, "year": row.year }),
+                ..NewEvent::about(regency.id, PipelineEventKind::CohortCreated)
+            },
+        )
+        .await?;
+        Ok(row)
     }
 
     pub async fn update_cohort(
@@ -212,16 +220,15 @@ impl Domain {
             version,
             what: "cohort",
         };
-        self.update_versioned::<cohort::Entity, _>(
-            target,
-            async |txn, current| {
+        self.write(caller, async |work| self.update_versioned::<cohort::Entity, _>(work, target,
+            async |work, current| {
                 let mut row: cohort::ActiveModel = current.clone().into();
                 if let Some(name) = &changes.name {
                     row.name = Set(required_text("The cohort name", name, 200)?);
                 }
                 if let Some(year) = changes.year {
                     let regency = self
-                        .regency_in(txn, current.regency_id, "regencyId")
+                        .regency_in(&work.txn, current.regency_id, "regencyId")
                         .await?;
                     row.year = Set(check_year_after_mou(check_year(year)?, &regency)?);
                 }
@@ -235,16 +242,16 @@ impl Domain {
                 );
                 Ok(Edit::new(row).unique_as(duplicate))
             },
-            async |txn, _, updated| {
-                let event = self
-                    .record_event(txn, caller, NewEvent {
+            async |work, _, updated| {
+                self.record_event(work, NewEvent {
                         payload: json!({ "cohortId": id, "stage": updated.stage.as_str(), "version": updated.version }),
                         ..NewEvent::about(updated.regency_id, PipelineEventKind::CohortUpdated)
                     })
                     .await?;
-                Ok((updated, vec![event]))
+                Ok(updated)
             },
         )
+        .await)
         .await
     }
 }

@@ -1,6 +1,6 @@
 //! Writing commitments: drafting, signing, fulfilling and withdrawing.
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use std::collections::HashMap;
 
 use entity::{CommitmentStatus, PipelineEventKind, commitment, commitment_idea, idea};
@@ -15,7 +15,7 @@ use super::{
     page::{Page, PageRequest},
     pipeline::{self, CommitmentAction},
     regency_code_filter,
-    write::{Edit, NewEvent, Target, Written, optional_text, required_text, within_lab},
+    write::{Edit, NewEvent, Target, Work, Written, optional_text, required_text, within_lab},
 };
 use crate::auth::Caller;
 use crate::error::{DomainError, DomainResult};
@@ -39,6 +39,17 @@ impl Domain {
         caller: &Caller,
         new: NewCommitment,
     ) -> DomainResult<Written<commitment::Model>> {
+        self.write(caller, async |work| {
+            self.create_commitment_in(work, new).await
+        })
+        .await
+    }
+
+    pub(crate) async fn create_commitment_in(
+        &self,
+        work: &mut Work,
+        new: NewCommitment,
+    ) -> DomainResult<commitment::Model> {
         let signatory_name = required_text("The signatory's name", &new.signatory_name, 200)?;
         let signatory_title = required_text("The signatory's title", &new.signatory_title, 200)?;
         let counterpart = required_text("The counterpart", &new.counterpart, 200)?;
@@ -51,12 +62,12 @@ impl Domain {
                 "A commitment covers at least one idea; ideaIds is empty.",
             ));
         }
-        let txn = self.begin_write().await?;
+        let txn = &work.txn;
         let cohort = entity::cohort::Entity::find_by_id(new.cohort_id)
-            .one(&txn)
+            .one(txn)
             .await?
             .ok_or_else(|| DomainError::bad_input("No cohort with the given cohortId exists."))?;
-        let unit = self.unit_in(&txn, new.unit_id, "unitId").await?;
+        let unit = self.unit_in(txn, new.unit_id, "unitId").await?;
         if unit.regency_id != cohort.regency_id {
             return Err(DomainError::bad_input(format!(
                 "The unit \"{}\" belongs to another regency than the cohort.",
@@ -64,7 +75,7 @@ impl Domain {
             )));
         }
         if let Some(due) = new.due_on {
-            let floor = self.lab_floor_of(&txn, cohort.id).await?;
+            let floor = self.lab_floor_of(txn, cohort.id).await?;
             let latest = floor + chrono::Days::new(365 * 30);
             if due < floor || due > latest {
                 return Err(DomainError::bad_input(format!(
@@ -74,7 +85,7 @@ impl Domain {
         }
         let ideas = idea::Entity::find()
             .filter(idea::Column::Id.is_in(idea_ids.clone()))
-            .all(&txn)
+            .all(txn)
             .await?;
         if ideas.len() != idea_ids.len() {
             return Err(DomainError::bad_input(format!(
@@ -88,7 +99,7 @@ impl Domain {
                 other.title
             )));
         }
-        let now = Utc::now();
+        let now = work.now();
         let row = commitment::ActiveModel {
             regency_id: Set(cohort.regency_id),
             cohort_id: Set(cohort.id),
@@ -105,7 +116,7 @@ impl Domain {
             updated_at: Set(now),
             ..Default::default()
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
         commitment_idea::Entity::insert_many(idea_ids.iter().map(|idea_id| {
             commitment_idea::ActiveModel {
@@ -113,21 +124,19 @@ impl Domain {
                 idea_id: Set(*idea_id),
             }
         }))
-        .exec(&txn)
+        .exec(txn)
         .await?;
-        let event = self
-            .record_event(
-                &txn,
-                caller,
-                NewEvent {
-                    unit_id: Some(row.unit_id),
-                    commitment_id: Some(row.id),
-                    payload: json!({ "ideas": idea_ids, "status": row.status.as_str() }),
-                    ..NewEvent::about(row.regency_id, PipelineEventKind::CommitmentCreated)
-                },
-            )
-            .await?;
-        self.commit(txn, row, vec![event]).await
+        self.record_event(
+            work,
+            NewEvent {
+                unit_id: Some(row.unit_id),
+                commitment_id: Some(row.id),
+                payload: json!({ "ideas": idea_ids, "status": row.status.as_str() }),
+                ..NewEvent::about(row.regency_id, PipelineEventKind::CommitmentCreated)
+            },
+        )
+        .await?;
+        Ok(row)
     }
 
     /// Signs, fulfils or withdraws a commitment if its life cycle allows.
@@ -140,6 +149,22 @@ impl Domain {
         signed_on: Option<NaiveDate>,
         reason: Option<String>,
     ) -> DomainResult<Written<commitment::Model>> {
+        self.write(caller, async |work| {
+            self.step_commitment_in(work, id, version, action, signed_on, reason)
+                .await
+        })
+        .await
+    }
+
+    pub(crate) async fn step_commitment_in(
+        &self,
+        work: &mut Work,
+        id: i32,
+        version: i32,
+        action: CommitmentAction,
+        signed_on: Option<NaiveDate>,
+        reason: Option<String>,
+    ) -> DomainResult<commitment::Model> {
         let reason = optional_text("The reason", reason.as_deref(), 2000)?;
         let target = Target {
             id,
@@ -147,9 +172,10 @@ impl Domain {
             what: "commitment",
         };
         self.update_versioned::<commitment::Entity, _>(
+            work,
             target,
-            async |txn, current| {
-                let floor = self.lab_floor_of(txn, current.cohort_id).await?;
+            async |work, current| {
+                let floor = self.lab_floor_of(&work.txn, current.cohort_id).await?;
                 let signed_on = signed_on
                     .map(|d| within_lab("The signing date", d, floor))
                     .transpose()?;
@@ -157,34 +183,32 @@ impl Domain {
                 let mut row: commitment::ActiveModel = current.clone().into();
                 row.status = Set(next);
                 if action == CommitmentAction::Sign {
-                    row.signed_on = Set(Some(signed_on.unwrap_or_else(|| Utc::now().date_naive())));
+                    row.signed_on = Set(Some(signed_on.unwrap_or(work.today())));
                 }
                 Ok(Edit::new(row))
             },
-            async |txn, _, updated| {
+            async |work, _, updated| {
                 let kind = match action {
                     CommitmentAction::Sign => PipelineEventKind::CommitmentSigned,
                     CommitmentAction::Fulfill => PipelineEventKind::CommitmentFulfilled,
                     CommitmentAction::Withdraw => PipelineEventKind::CommitmentWithdrawn,
                 };
-                let event = self
-                    .record_event(
-                        txn,
-                        caller,
-                        NewEvent {
-                            unit_id: Some(updated.unit_id),
-                            commitment_id: Some(id),
-                            payload: json!({
-                                "status": updated.status.as_str(),
-                                "signedOn": updated.signed_on,
-                                "reason": reason,
-                                "version": updated.version,
-                            }),
-                            ..NewEvent::about(updated.regency_id, kind)
-                        },
-                    )
-                    .await?;
-                Ok((updated, vec![event]))
+                self.record_event(
+                    work,
+                    NewEvent {
+                        unit_id: Some(updated.unit_id),
+                        commitment_id: Some(id),
+                        payload: json!({
+                            "status": updated.status.as_str(),
+                            "signedOn": updated.signed_on,
+                            "reason": reason,
+                            "version": updated.version,
+                        }),
+                        ..NewEvent::about(updated.regency_id, kind)
+                    },
+                )
+                .await?;
+                Ok(updated)
             },
         )
         .await

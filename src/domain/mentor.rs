@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use entity::{IdeaStatus, PipelineEventKind, idea, mentor, mentor_assignment};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait,
@@ -13,9 +13,7 @@ use serde_json::json;
 use super::{
     Domain, by_name, contains, group,
     page::{Page, PageRequest, SortValue},
-    write::{
-        Edit, NewEvent, Target, Written, not_in_future, on_unique, optional_text, required_text,
-    },
+    write::{Edit, NewEvent, Target, Work, Written, on_unique, optional_text, required_text},
 };
 use crate::auth::Caller;
 use crate::error::{DomainError, DomainResult};
@@ -93,7 +91,20 @@ impl Domain {
         caller: &Caller,
         fields: MentorFields,
     ) -> DomainResult<mentor::Model> {
-        caller.check_write(None)?;
+        Ok(self
+            .write(caller, async |work| {
+                self.create_mentor_in(work, fields).await
+            })
+            .await?
+            .value)
+    }
+
+    pub(crate) async fn create_mentor_in(
+        &self,
+        work: &mut Work,
+        fields: MentorFields,
+    ) -> DomainResult<mentor::Model> {
+        work.caller.check_write(None)?;
         let name = required_text(
             "The mentor's name",
             fields.name.as_deref().unwrap_or_default(),
@@ -101,8 +112,7 @@ impl Domain {
         )?;
         let institution = optional_text("The institution", fields.institution.as_deref(), 200)?
             .unwrap_or_else(|| "Lembaga Administrasi Negara (LAN)".to_owned());
-        let now = Utc::now();
-        let txn = self.begin_write().await?;
+        let now = work.now();
         let row = mentor::ActiveModel {
             name: Set(name.clone()),
             institution: Set(institution.clone()),
@@ -122,14 +132,14 @@ impl Domain {
             updated_at: Set(now),
             ..Default::default()
         }
-        .insert(&txn)
+        .insert(&work.txn)
         .await
         .map_err(|e| {
             on_unique(e, || {
                 format!("A mentor named \"{name}\" of {institution} already exists.")
             })
         })?;
-        Ok(self.commit(txn, row, Vec::new()).await?.value)
+        Ok(row)
     }
 
     pub async fn update_mentor(
@@ -147,39 +157,44 @@ impl Domain {
         };
         // Mentors belong to no regency, so their changes record no pipeline event.
         let written = self
-            .update_versioned::<mentor::Entity, _>(
-                target,
-                async |_, current| {
-                    let mut row: mentor::ActiveModel = current.clone().into();
-                    if let Some(name) = &fields.name {
-                        row.name = Set(required_text("The mentor's name", name, 200)?);
-                    }
-                    if let Some(institution) = &fields.institution {
-                        row.institution = Set(required_text("The institution", institution, 200)?);
-                    }
-                    if fields.team.is_some() {
-                        row.team = Set(optional_text("The team", fields.team.as_deref(), 200)?);
-                    }
-                    if fields.expertise.is_some() {
-                        row.expertise = Set(optional_text(
-                            "The expertise",
-                            fields.expertise.as_deref(),
-                            2000,
-                        )?);
-                    }
-                    if fields.contact.is_some() {
-                        row.contact = Set(optional_text(
-                            "The contact",
-                            fields.contact.as_deref(),
-                            200,
-                        )?);
-                    }
-                    Ok(Edit::new(row).unique_as(
-                        "A mentor with this name and institution already exists.".to_owned(),
-                    ))
-                },
-                async |_, _, updated| Ok((updated, Vec::new())),
-            )
+            .write(caller, async |work| {
+                self.update_versioned::<mentor::Entity, _>(
+                    work,
+                    target,
+                    async |_, current| {
+                        let mut row: mentor::ActiveModel = current.clone().into();
+                        if let Some(name) = &fields.name {
+                            row.name = Set(required_text("The mentor's name", name, 200)?);
+                        }
+                        if let Some(institution) = &fields.institution {
+                            row.institution =
+                                Set(required_text("The institution", institution, 200)?);
+                        }
+                        if fields.team.is_some() {
+                            row.team = Set(optional_text("The team", fields.team.as_deref(), 200)?);
+                        }
+                        if fields.expertise.is_some() {
+                            row.expertise = Set(optional_text(
+                                "The expertise",
+                                fields.expertise.as_deref(),
+                                2000,
+                            )?);
+                        }
+                        if fields.contact.is_some() {
+                            row.contact = Set(optional_text(
+                                "The contact",
+                                fields.contact.as_deref(),
+                                200,
+                            )?);
+                        }
+                        Ok(Edit::new(row).unique_as(
+                            "A mentor with this name and institution already exists.".to_owned(),
+                        ))
+                    },
+                    async |_, _, updated| Ok(updated),
+                )
+                .await
+            })
             .await?;
         Ok(written.value)
     }
@@ -192,17 +207,26 @@ impl Domain {
         mentor_id: i32,
         since: Option<NaiveDate>,
     ) -> DomainResult<Written<mentor_assignment::Model>> {
-        let since = not_in_future(
-            "The start date",
-            since.unwrap_or_else(|| Utc::now().date_naive()),
-        )?;
-        let txn = self.begin_write().await?;
+        self.write(caller, async |work| {
+            self.assign_mentor_in(work, idea_id, mentor_id, since).await
+        })
+        .await
+    }
+
+    pub(crate) async fn assign_mentor_in(
+        &self,
+        work: &mut Work,
+        idea_id: i32,
+        mentor_id: i32,
+        since: Option<NaiveDate>,
+    ) -> DomainResult<mentor_assignment::Model> {
+        let since = work.not_in_future("The start date", since.unwrap_or(work.today()))?;
         let idea = idea::Entity::find_by_id(idea_id)
-            .one(&txn)
+            .one(&work.txn)
             .await?
             .ok_or_else(|| DomainError::not_found("No idea with this id exists."))?;
         let mentor = mentor::Entity::find_by_id(mentor_id)
-            .one(&txn)
+            .one(&work.txn)
             .await?
             .ok_or_else(|| DomainError::bad_input("No mentor with the given mentorId exists."))?;
         if idea.status == IdeaStatus::Dropped {
@@ -210,7 +234,9 @@ impl Domain {
                 "The idea was dropped; a dropped idea gets no new mentor.",
             ));
         }
-        let current = self.current_assignment(&txn, idea_id, mentor_id).await?;
+        let current = self
+            .current_assignment(&work.txn, idea_id, mentor_id)
+            .await?;
         if current.is_some() {
             return Err(DomainError::bad_input(format!(
                 "{} already coaches this idea.",
@@ -224,18 +250,20 @@ impl Domain {
             until: Set(None),
             ..Default::default()
         }
-        .insert(&txn)
+        .insert(&work.txn)
         .await?;
-        let event = self
-            .record_event(&txn, caller, NewEvent {
+        self.record_event(
+            work,
+            NewEvent {
                 idea_id: Some(idea_id),
                 unit_id: Some(idea.unit_id),
                 stage: Some(idea.stage),
                 payload: json!({ "mentorId": mentor_id, "mentor": mentor.name, "since": since }),
                 ..NewEvent::about(idea.regency_id, PipelineEventKind::MentorAssigned)
-            })
-            .await?;
-        self.commit(txn, row, vec![event]).await
+            },
+        )
+        .await?;
+        Ok(row)
     }
 
     /// Ends a mentor's current assignment to an idea on `until` (default today); the
@@ -247,17 +275,27 @@ impl Domain {
         mentor_id: i32,
         until: Option<NaiveDate>,
     ) -> DomainResult<Written<mentor_assignment::Model>> {
-        let until = not_in_future(
-            "The end date",
-            until.unwrap_or_else(|| Utc::now().date_naive()),
-        )?;
-        let txn = self.begin_write().await?;
+        self.write(caller, async |work| {
+            self.unassign_mentor_in(work, idea_id, mentor_id, until)
+                .await
+        })
+        .await
+    }
+
+    pub(crate) async fn unassign_mentor_in(
+        &self,
+        work: &mut Work,
+        idea_id: i32,
+        mentor_id: i32,
+        until: Option<NaiveDate>,
+    ) -> DomainResult<mentor_assignment::Model> {
+        let until = work.not_in_future("The end date", until.unwrap_or(work.today()))?;
         let idea = idea::Entity::find_by_id(idea_id)
-            .one(&txn)
+            .one(&work.txn)
             .await?
             .ok_or_else(|| DomainError::not_found("No idea with this id exists."))?;
         let current = self
-            .current_assignment(&txn, idea_id, mentor_id)
+            .current_assignment(&work.txn, idea_id, mentor_id)
             .await?
             .ok_or_else(|| {
                 DomainError::bad_input("That mentor does not currently coach this idea.")
@@ -270,21 +308,19 @@ impl Domain {
         }
         let mut row: mentor_assignment::ActiveModel = current.into();
         row.until = Set(Some(until));
-        let row = row.update(&txn).await?;
-        let event = self
-            .record_event(
-                &txn,
-                caller,
-                NewEvent {
-                    idea_id: Some(idea_id),
-                    unit_id: Some(idea.unit_id),
-                    stage: Some(idea.stage),
-                    payload: json!({ "mentorId": mentor_id, "until": until }),
-                    ..NewEvent::about(idea.regency_id, PipelineEventKind::MentorUnassigned)
-                },
-            )
-            .await?;
-        self.commit(txn, row, vec![event]).await
+        let row = row.update(&work.txn).await?;
+        self.record_event(
+            work,
+            NewEvent {
+                idea_id: Some(idea_id),
+                unit_id: Some(idea.unit_id),
+                stage: Some(idea.stage),
+                payload: json!({ "mentorId": mentor_id, "until": until }),
+                ..NewEvent::about(idea.regency_id, PipelineEventKind::MentorUnassigned)
+            },
+        )
+        .await?;
+        Ok(row)
     }
 
     async fn current_assignment(

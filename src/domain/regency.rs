@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use entity::{PipelineEventKind, regency};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait,
@@ -14,7 +14,8 @@ use super::{
     Domain,
     page::{Page, PageRequest, Sort, SortValue},
     write::{
-        Edit, NewEvent, Target, Written, earliest_lab_day, on_unique, required_text, within_lab,
+        Edit, NewEvent, Target, Work, Written, earliest_lab_day, on_unique, required_text,
+        within_lab,
     },
 };
 use crate::auth::Caller;
@@ -121,6 +122,15 @@ impl Domain {
         caller: &Caller,
         new: NewRegency,
     ) -> DomainResult<Written<regency::Model>> {
+        self.write(caller, async |work| self.create_regency_in(work, new).await)
+            .await
+    }
+
+    pub(crate) async fn create_regency_in(
+        &self,
+        work: &mut Work,
+        new: NewRegency,
+    ) -> DomainResult<regency::Model> {
         let code = check_code(&new.code)?;
         let name = required_text("The regency name", &new.name, 200)?;
         let province = required_text("The province", &new.province, 200)?;
@@ -129,8 +139,7 @@ impl Domain {
             .mou_signed_on
             .map(|d| within_lab("The MoU date", d, earliest_lab_day()))
             .transpose()?;
-        let now = Utc::now();
-        let txn = self.begin_write().await?;
+        let now = work.now();
         let row = regency::ActiveModel {
             code: Set(code.clone()),
             name: Set(name),
@@ -143,24 +152,21 @@ impl Domain {
             updated_at: Set(now),
             ..Default::default()
         }
-        .insert(&txn)
+        .insert(&work.txn)
         .await
         .map_err(|e| on_unique(e, || format!("A regency with code {code} already exists.")))?;
-        let event = self
-            .record_event(
-                &txn,
-                caller,
-                NewEvent {
-                    payload: json!({ "code": row.code, "name": row.name }),
-                    ..NewEvent::about(row.id, PipelineEventKind::RegencyCreated)
-                },
-            )
-            .await?;
-        let row = regency::Entity::find_by_id(row.id)
-            .one(&txn)
+        self.record_event(
+            work,
+            NewEvent {
+                payload: json!({ "code": row.code, "name": row.name }),
+                ..NewEvent::about(row.id, PipelineEventKind::RegencyCreated)
+            },
+        )
+        .await?;
+        Ok(regency::Entity::find_by_id(row.id)
+            .one(&work.txn)
             .await?
-            .unwrap_or(row);
-        self.commit(txn, row, vec![event]).await
+            .unwrap_or(row))
     }
 
     pub async fn update_regency(
@@ -175,43 +181,44 @@ impl Domain {
             version,
             what: "regency",
         };
-        self.update_versioned::<regency::Entity, _>(
-            target,
-            async |_, current| {
-                let mut row: regency::ActiveModel = current.clone().into();
-                if let Some(name) = &changes.name {
-                    row.name = Set(required_text("The regency name", name, 200)?);
-                }
-                if let Some(province) = &changes.province {
-                    row.province = Set(required_text("The province", province, 200)?);
-                }
-                if let Some(organiser) = &changes.organiser {
-                    row.organiser = Set(required_text("The organiser", organiser, 200)?);
-                }
-                if let Some(mou) = changes.mou_signed_on {
-                    row.mou_signed_on =
-                        Set(Some(within_lab("The MoU date", mou, earliest_lab_day())?));
-                }
-                Ok(Edit::new(row))
-            },
-            async |txn, _, updated| {
-                let event = self
-                    .record_event(
-                        txn,
-                        caller,
+        self.write(caller, async |work| {
+            self.update_versioned::<regency::Entity, _>(
+                work,
+                target,
+                async |_, current| {
+                    let mut row: regency::ActiveModel = current.clone().into();
+                    if let Some(name) = &changes.name {
+                        row.name = Set(required_text("The regency name", name, 200)?);
+                    }
+                    if let Some(province) = &changes.province {
+                        row.province = Set(required_text("The province", province, 200)?);
+                    }
+                    if let Some(organiser) = &changes.organiser {
+                        row.organiser = Set(required_text("The organiser", organiser, 200)?);
+                    }
+                    if let Some(mou) = changes.mou_signed_on {
+                        row.mou_signed_on =
+                            Set(Some(within_lab("The MoU date", mou, earliest_lab_day())?));
+                    }
+                    Ok(Edit::new(row))
+                },
+                async |work, _, updated| {
+                    self.record_event(
+                        work,
                         NewEvent {
                             payload: json!({ "name": updated.name, "version": updated.version }),
                             ..NewEvent::about(id, PipelineEventKind::RegencyUpdated)
                         },
                     )
                     .await?;
-                let updated = regency::Entity::find_by_id(id)
-                    .one(txn)
-                    .await?
-                    .unwrap_or(updated);
-                Ok((updated, vec![event]))
-            },
-        )
+                    Ok(regency::Entity::find_by_id(id)
+                        .one(&work.txn)
+                        .await?
+                        .unwrap_or(updated))
+                },
+            )
+            .await
+        })
         .await
     }
 }

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use chrono::Utc;
 use entity::{PipelineEventKind, UnitKind, unit};
 use sea_orm::{
     ActiveModelTrait,
@@ -18,7 +17,7 @@ use super::{
     Domain, by_name, contains, group,
     page::{Page, PageRequest, SortValue},
     regency_code_filter,
-    write::{Edit, NewEvent, Target, Written, on_unique, optional_text, required_text},
+    write::{Edit, NewEvent, Target, Work, Written, on_unique, optional_text, required_text},
 };
 use crate::auth::Caller;
 use crate::error::{DomainError, DomainResult};
@@ -212,14 +211,24 @@ impl Domain {
         caller: &Caller,
         new: NewUnit,
     ) -> DomainResult<Written<unit::Model>> {
+        self.write(caller, async |work| self.create_unit_in(work, new).await)
+            .await
+    }
+
+    pub(crate) async fn create_unit_in(
+        &self,
+        work: &mut Work,
+        new: NewUnit,
+    ) -> DomainResult<unit::Model> {
         let name = required_text("The unit name", &new.name, 200)?;
         let head_title = optional_text("The head title", new.head_title.as_deref(), 100)?
             .unwrap_or_else(|| default_head_title(new.kind).to_owned());
-        let txn = self.begin_write().await?;
-        let regency = self.regency_in(&txn, new.regency_id, "regencyId").await?;
-        unit_name_free(&txn, regency.id, &name, None, &regency.name).await?;
+        let regency = self
+            .regency_in(&work.txn, new.regency_id, "regencyId")
+            .await?;
+        unit_name_free(&work.txn, regency.id, &name, None, &regency.name).await?;
         if let Some(parent) = new.parent_id {
-            let parent = self.unit_in(&txn, parent, "parentId").await?;
+            let parent = self.unit_in(&work.txn, parent, "parentId").await?;
             if parent.regency_id != regency.id {
                 return Err(DomainError::bad_input(format!(
                     "The parent unit \"{}\" belongs to another regency.",
@@ -227,7 +236,7 @@ impl Domain {
                 )));
             }
         }
-        let now = Utc::now();
+        let now = work.now();
         let row = unit::ActiveModel {
             regency_id: Set(regency.id),
             parent_id: Set(new.parent_id),
@@ -239,7 +248,7 @@ impl Domain {
             updated_at: Set(now),
             ..Default::default()
         }
-        .insert(&txn)
+        .insert(&work.txn)
         .await
         .map_err(|e| {
             on_unique(e, || {
@@ -249,18 +258,16 @@ impl Domain {
                 )
             })
         })?;
-        let event = self
-            .record_event(
-                &txn,
-                caller,
-                NewEvent {
-                    unit_id: Some(row.id),
-                    payload: json!({ "name": row.name, "kind": row.kind.as_str() }),
-                    ..NewEvent::about(regency.id, PipelineEventKind::UnitCreated)
-                },
-            )
-            .await?;
-        self.commit(txn, row, vec![event]).await
+        self.record_event(
+            work,
+            NewEvent {
+                unit_id: Some(row.id),
+                payload: json!({ "name": row.name, "kind": row.kind.as_str() }),
+                ..NewEvent::about(regency.id, PipelineEventKind::UnitCreated)
+            },
+        )
+        .await?;
+        Ok(row)
     }
 
     pub async fn update_unit(
@@ -275,47 +282,53 @@ impl Domain {
             version,
             what: "unit",
         };
-        self.update_versioned::<unit::Entity, _>(
-            target,
-            async |txn, current| {
-                let mut row: unit::ActiveModel = current.clone().into();
-                if let Some(name) = &changes.name {
-                    let name = required_text("The unit name", name, 200)?;
-                    unit_name_free(txn, current.regency_id, &name, Some(id), "this regency")
+        self.write(caller, async |work| {
+            self.update_versioned::<unit::Entity, _>(
+                work,
+                target,
+                async |work, current| {
+                    let mut row: unit::ActiveModel = current.clone().into();
+                    if let Some(name) = &changes.name {
+                        let name = required_text("The unit name", name, 200)?;
+                        unit_name_free(
+                            &work.txn,
+                            current.regency_id,
+                            &name,
+                            Some(id),
+                            "this regency",
+                        )
                         .await?;
-                    row.name = Set(name);
-                }
-                if let Some(kind) = changes.kind {
-                    row.kind = Set(kind);
-                }
-                if let Some(title) = &changes.head_title {
-                    row.head_title = Set(required_text("The head title", title, 100)?);
-                }
-                if let Some(parent) = changes.parent_id {
-                    if parent == id {
-                        return Err(DomainError::bad_input("A unit cannot be its own parent."));
+                        row.name = Set(name);
                     }
-                    let parent = self.unit_in(txn, parent, "parentId").await?;
-                    if parent.regency_id != current.regency_id {
-                        return Err(DomainError::bad_input(format!(
-                            "The parent unit \"{}\" belongs to another regency.",
-                            parent.name
-                        )));
+                    if let Some(kind) = changes.kind {
+                        row.kind = Set(kind);
                     }
-                    refuse_cycle(txn, current, &parent).await?;
-                    row.parent_id = Set(Some(parent.id));
-                }
-                let name = changes.name.clone().unwrap_or(current.name.clone());
-                Ok(Edit::new(row).unique_as(format!(
-                    "A unit named \"{}\" already exists in this regency.",
-                    name.trim()
-                )))
-            },
-            async |txn, _, updated| {
-                let event = self
-                    .record_event(
-                        txn,
-                        caller,
+                    if let Some(title) = &changes.head_title {
+                        row.head_title = Set(required_text("The head title", title, 100)?);
+                    }
+                    if let Some(parent) = changes.parent_id {
+                        if parent == id {
+                            return Err(DomainError::bad_input("A unit cannot be its own parent."));
+                        }
+                        let parent = self.unit_in(&work.txn, parent, "parentId").await?;
+                        if parent.regency_id != current.regency_id {
+                            return Err(DomainError::bad_input(format!(
+                                "The parent unit \"{}\" belongs to another regency.",
+                                parent.name
+                            )));
+                        }
+                        refuse_cycle(&work.txn, current, &parent).await?;
+                        row.parent_id = Set(Some(parent.id));
+                    }
+                    let name = changes.name.clone().unwrap_or(current.name.clone());
+                    Ok(Edit::new(row).unique_as(format!(
+                        "A unit named \"{}\" already exists in this regency.",
+                        name.trim()
+                    )))
+                },
+                async |work, _, updated| {
+                    self.record_event(
+                        work,
                         NewEvent {
                             unit_id: Some(id),
                             payload: json!({ "name": updated.name, "version": updated.version }),
@@ -323,9 +336,11 @@ impl Domain {
                         },
                     )
                     .await?;
-                Ok((updated, vec![event]))
-            },
-        )
+                    Ok(updated)
+                },
+            )
+            .await
+        })
         .await
     }
 }

@@ -1,7 +1,7 @@
 //! What every write shares: the write transaction, the event outbox with its gapless
 //! per-regency sequence, the caller, input validation and constraint translation.
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use entity::{PipelineEventKind, Stage, pipeline_event, regency};
 use sea_orm::{
     ActiveModelTrait,
@@ -49,43 +49,88 @@ impl NewEvent {
     }
 }
 
+/// One write in progress: its transaction, who makes it, the time it happens at and the
+/// events it has recorded so far. A request's write is one `Work`; the demo loader makes many
+/// writes in one `Work`, moving its clock along a lab's calendar, so what it records is what
+/// the same writes made by people on those days would have recorded.
+pub(crate) struct Work {
+    pub txn: DatabaseTransaction,
+    pub caller: Caller,
+    now: DateTime<Utc>,
+    events: Vec<pipeline_event::Model>,
+}
+
+impl Work {
+    /// The time the write happens at: its rows' change times and its events' times.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    /// The day the write happens on, for dates that default to "today" or cannot be later.
+    pub fn today(&self) -> NaiveDate {
+        self.now.date_naive()
+    }
+
+    /// Moves the clock of the following writes (the demo loader replaying a calendar).
+    pub fn set_clock(&mut self, now: DateTime<Utc>) {
+        self.now = now;
+    }
+
+    /// A date that cannot be after the write's day.
+    pub fn not_in_future(&self, label: &str, day: NaiveDate) -> DomainResult<NaiveDate> {
+        not_in_future(label, day, self.today())
+    }
+}
+
 impl Domain {
     /// Starts a write transaction. On SQLite it takes the write lock at once (BEGIN IMMEDIATE),
     /// so concurrent writers queue instead of failing when they upgrade a read lock.
-    pub(crate) async fn begin_write(&self) -> DomainResult<DatabaseTransaction> {
-        Ok(self
+    pub(crate) async fn begin_work(&self, caller: &Caller) -> DomainResult<Work> {
+        let txn = self
             .db()
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                 ..Default::default()
             })
-            .await?)
+            .await?;
+        Ok(Work {
+            txn,
+            caller: caller.clone(),
+            now: Utc::now(),
+            events: Vec::new(),
+        })
     }
 
-    /// Commits a write. Every write ends here, so publishing its events after the commit
-    /// happens in this one place.
-    pub(crate) async fn commit<T>(
+    /// Commits a unit of work. Every write ends here, so publishing its events after the
+    /// commit happens in this one place.
+    pub(crate) async fn finish<T>(&self, work: Work, value: T) -> DomainResult<Written<T>> {
+        work.txn.commit().await?;
+        self.published(&work.events);
+        Ok(Written {
+            value,
+            events: work.events,
+        })
+    }
+
+    /// Runs one write as its own unit of work: `write` makes the change, then it commits.
+    pub(crate) async fn write<T>(
         &self,
-        txn: DatabaseTransaction,
-        value: T,
-        events: Vec<pipeline_event::Model>,
+        caller: &Caller,
+        write: impl AsyncFnOnce(&mut Work) -> DomainResult<T>,
     ) -> DomainResult<Written<T>> {
-        txn.commit().await?;
-        self.published(&events);
-        Ok(Written { value, events })
+        let mut work = self.begin_work(caller).await?;
+        let value = write(&mut work).await?;
+        self.finish(work, value).await
     }
 
     /// Records one event; see [`record_events`](Self::record_events).
     pub(crate) async fn record_event(
         &self,
-        txn: &DatabaseTransaction,
-        caller: &Caller,
+        work: &mut Work,
         event: NewEvent,
     ) -> DomainResult<pipeline_event::Model> {
         let regency_id = event.regency_id;
-        let mut rows = self
-            .record_events(txn, caller, regency_id, vec![event])
-            .await?;
+        let mut rows = self.record_events(work, regency_id, vec![event]).await?;
         rows.pop().ok_or_else(|| {
             DomainError::Internal(anyhow::anyhow!("an event insert returned no row"))
         })
@@ -93,17 +138,16 @@ impl Domain {
 
     /// Records events of one regency: bumps the regency's counter once by their number (the
     /// row lock also serialises concurrent writers of the regency, so sequence order is commit
-    /// order) and inserts the outbox rows with consecutive sequence numbers.
+    /// order) and inserts the outbox rows with consecutive sequence numbers, at the work's time.
     pub(crate) async fn record_events(
         &self,
-        txn: &DatabaseTransaction,
-        caller: &Caller,
+        work: &mut Work,
         regency_id: i32,
         events: Vec<NewEvent>,
     ) -> DomainResult<Vec<pipeline_event::Model>> {
         // Every change of a regency's rows records its events here, in the change's
         // transaction: the one place a refused write is turned back before it commits.
-        caller.check_write(Some(regency_id))?;
+        work.caller.check_write(Some(regency_id))?;
         if events.is_empty() {
             return Ok(Vec::new());
         }
@@ -114,12 +158,11 @@ impl Domain {
                 Expr::col(regency::Column::EventSeq).add(count),
             )
             .filter(regency::Column::Id.eq(regency_id))
-            .exec_with_returning(txn)
+            .exec_with_returning(&work.txn)
             .await?;
         let last = bumped.first().map(|r| r.event_seq).ok_or_else(|| {
             DomainError::not_found("The regency of this change no longer exists.")
         })?;
-        let now = Utc::now();
         let rows: Vec<pipeline_event::ActiveModel> = events
             .into_iter()
             .enumerate()
@@ -131,9 +174,9 @@ impl Domain {
                 unit_id: Set(event.unit_id),
                 commitment_id: Set(event.commitment_id),
                 stage: Set(event.stage),
-                actor: Set(caller.actor().to_owned()),
+                actor: Set(work.caller.actor().to_owned()),
                 payload: Set(event.payload.to_string()),
-                occurred_at: Set(now),
+                occurred_at: Set(work.now),
                 ..Default::default()
             })
             .collect();
@@ -141,11 +184,12 @@ impl Domain {
         for chunk in rows.chunks(500) {
             inserted.extend(
                 pipeline_event::Entity::insert_many(chunk.to_vec())
-                    .exec_with_returning(txn)
+                    .exec_with_returning(&work.txn)
                     .await?,
             );
         }
         inserted.sort_by_key(|e| e.seq);
+        work.events.extend(inserted.iter().cloned());
         Ok(inserted)
     }
 }
@@ -229,7 +273,7 @@ pub fn within_lab(label: &str, day: NaiveDate, floor: NaiveDate) -> DomainResult
             "{label} ({day}) is before the lab began ({floor}: its MoU with LAN or its cohort's year)."
         )));
     }
-    not_in_future(label, day)
+    not_in_future(label, day, Utc::now().date_naive())
 }
 
 impl Domain {
@@ -252,9 +296,8 @@ impl Domain {
     }
 }
 
-/// A date that cannot be in the future (a signing, a submission, an MoU).
-pub fn not_in_future(label: &str, day: NaiveDate) -> DomainResult<NaiveDate> {
-    let today = Utc::now().date_naive();
+/// A date that cannot be after `today` (a signing, a submission, an MoU).
+pub fn not_in_future(label: &str, day: NaiveDate, today: NaiveDate) -> DomainResult<NaiveDate> {
     if day > today {
         return Err(DomainError::bad_input(format!(
             "{label} ({day}) is in the future; it must be today ({today}) or earlier."
@@ -313,7 +356,7 @@ pub(crate) trait VersionedEntity: EntityTrait {
     fn version_column() -> Self::Column;
     fn version_of(row: &Self::Model) -> i32;
     /// Sets the next version and the change time.
-    fn bump(row: &mut Self::ActiveModel, version: i32);
+    fn bump(row: &mut Self::ActiveModel, version: i32, now: DateTime<Utc>);
 }
 
 macro_rules! versioned_entity {
@@ -327,9 +370,9 @@ macro_rules! versioned_entity {
                 row.version
             }
 
-            fn bump(row: &mut Self::ActiveModel, version: i32) {
+            fn bump(row: &mut Self::ActiveModel, version: i32, now: DateTime<Utc>) {
                 row.version = Set(version + 1);
-                row.updated_at = Set(Utc::now());
+                row.updated_at = Set(now);
             }
         })+
     };
@@ -338,36 +381,31 @@ macro_rules! versioned_entity {
 versioned_entity!(regency, unit, cohort, mentor, commitment, idea);
 
 impl Domain {
-    /// The one way a row is updated: in one transaction, read it for update (NOT_FOUND,
+    /// The one way a row is updated, inside a unit of work: read it for update (NOT_FOUND,
     /// CONFLICT if its version is not `target.version`), `apply` the change, save it only if
     /// its version is still the one read (CONFLICT otherwise; a unique clash becomes
-    /// BAD_USER_INPUT with a sentence), let `finish` record the audit rows and events, commit,
-    /// then publish the events.
+    /// BAD_USER_INPUT with a sentence), and let `finish` record the audit rows and events.
     pub(crate) async fn update_versioned<E, T>(
         &self,
+        work: &mut Work,
         target: Target<'_>,
-        apply: impl AsyncFnOnce(&DatabaseTransaction, &E::Model) -> DomainResult<Edit<E::ActiveModel>>,
-        finish: impl AsyncFnOnce(
-            &DatabaseTransaction,
-            &E::Model,
-            E::Model,
-        ) -> DomainResult<(T, Vec<pipeline_event::Model>)>,
-    ) -> DomainResult<Written<T>>
+        apply: impl AsyncFnOnce(&Work, &E::Model) -> DomainResult<Edit<E::ActiveModel>>,
+        finish: impl AsyncFnOnce(&mut Work, &E::Model, E::Model) -> DomainResult<T>,
+    ) -> DomainResult<T>
     where
         E: VersionedEntity,
         E::Model: sea_orm::IntoActiveModel<E::ActiveModel>,
         E::ActiveModel: ActiveModelTrait<Entity = E> + sea_orm::ActiveModelBehavior + Send,
         <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<i32>,
     {
-        let txn = self.begin_write().await?;
-        let current = for_update::<E>(&txn, target.id, target.version, target.what).await?;
-        let mut edit = apply(&txn, &current).await?;
-        E::bump(&mut edit.row, target.version);
+        let current = for_update::<E>(&work.txn, target.id, target.version, target.what).await?;
+        let mut edit = apply(work, &current).await?;
+        E::bump(&mut edit.row, target.version, work.now());
         let saved = match E::update(edit.row).validate() {
             Ok(update) => {
                 update
                     .filter(E::version_column().eq(target.version))
-                    .exec(&txn)
+                    .exec(&work.txn)
                     .await
             }
             Err(err) => Err(err),
@@ -386,8 +424,7 @@ impl Domain {
                 }));
             }
         };
-        let (value, events) = finish(&txn, &current, updated).await?;
-        self.commit(txn, value, events).await
+        finish(work, &current, updated).await
     }
 }
 
@@ -414,8 +451,9 @@ mod tests {
 
     #[test]
     fn future_dates_are_refused() {
-        let tomorrow = Utc::now().date_naive() + chrono::Days::new(1);
-        assert!(not_in_future("signedOn", tomorrow).is_err());
-        assert!(not_in_future("signedOn", Utc::now().date_naive()).is_ok());
+        let today = Utc::now().date_naive();
+        let tomorrow = today + chrono::Days::new(1);
+        assert!(not_in_future("signedOn", tomorrow, today).is_err());
+        assert!(not_in_future("signedOn", today, today).is_ok());
     }
 }

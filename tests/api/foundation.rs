@@ -4,8 +4,8 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{Datelike, NaiveDate};
 use entity::{
-    CommitmentStatus, IdeaStatus, Stage, UnitKind, cohort, commitment, commitment_idea, idea,
-    mentor, regency, stage_transition, unit,
+    CommitmentStatus, IdeaStatus, PipelineEventKind, Stage, UnitKind, cohort, commitment,
+    commitment_idea, idea, mentor, pipeline_event, regency, stage_transition, unit,
 };
 use labinov::{
     db,
@@ -287,6 +287,106 @@ async fn every_demo_idea_replays_to_its_current_stage() {
             idea.id
         );
     }
+}
+
+/// The demo is loaded through the domain's own writes, each at its day in the lab's calendar,
+/// so its event history reads like the record of real writes.
+#[tokio::test]
+async fn the_demo_history_is_what_real_writes_record() {
+    let app = TestApp::with_demo().await;
+    let db = &app.db().await;
+    let banjar = regency_by_code(&app, "63.03").await;
+    let events = pipeline_event::Entity::find()
+        .filter(pipeline_event::Column::RegencyId.eq(banjar.id))
+        .order_by_asc(pipeline_event::Column::Seq)
+        .all(db)
+        .await
+        .expect("events");
+    let count = |kind: PipelineEventKind| events.iter().filter(|e| e.kind == kind).count();
+    let rows = |n: u64| usize::try_from(n).expect("a count");
+
+    // It starts as a regency's history does: the regency, its units, its cohort.
+    assert_eq!(events[0].kind, PipelineEventKind::RegencyCreated);
+    let units = unit::Entity::find()
+        .filter(unit::Column::RegencyId.eq(banjar.id))
+        .count(db)
+        .await
+        .expect("units");
+    assert_eq!(count(PipelineEventKind::UnitCreated), rows(units));
+    assert_eq!(count(PipelineEventKind::CohortCreated), 1);
+    // Every idea was submitted, every commitment drafted and signed, and those whose ideas
+    // all reached DISPLAY fulfilled, each with its own event.
+    let ideas = idea::Entity::find()
+        .filter(idea::Column::RegencyId.eq(banjar.id))
+        .count(db)
+        .await
+        .expect("ideas");
+    assert_eq!(count(PipelineEventKind::IdeaSubmitted), rows(ideas));
+    let commitments = commitment::Entity::find()
+        .filter(commitment::Column::RegencyId.eq(banjar.id))
+        .all(db)
+        .await
+        .expect("commitments");
+    assert_eq!(
+        count(PipelineEventKind::CommitmentCreated),
+        commitments.len()
+    );
+    assert_eq!(
+        count(PipelineEventKind::CommitmentSigned),
+        commitments.len()
+    );
+    let fulfilled = commitments
+        .iter()
+        .filter(|c| c.status == CommitmentStatus::Fulfilled)
+        .count();
+    assert!(fulfilled > 0);
+    assert_eq!(count(PipelineEventKind::CommitmentFulfilled), fulfilled);
+    // Mentors were assigned (and some changed), launches recorded the innovation's maturity.
+    assert!(count(PipelineEventKind::MentorAssigned) > count(PipelineEventKind::MentorUnassigned));
+    assert!(count(PipelineEventKind::MentorUnassigned) > 0);
+    assert!(count(PipelineEventKind::IdeaUpdated) >= 104);
+    // One event per audited move of the regency's ideas.
+    let moves = stage_transition::Entity::find()
+        .filter(
+            stage_transition::Column::IdeaId.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(idea::Column::Id)
+                    .from(idea::Entity)
+                    .and_where(idea::Column::RegencyId.eq(banjar.id))
+                    .to_owned(),
+            ),
+        )
+        .count(db)
+        .await
+        .expect("moves");
+    let move_kinds = [
+        PipelineEventKind::IdeaSubmitted,
+        PipelineEventKind::IdeaAdvanced,
+        PipelineEventKind::IdeaReverted,
+        PipelineEventKind::IdeaStalled,
+        PipelineEventKind::IdeaResumed,
+        PipelineEventKind::IdeaDropped,
+    ];
+    assert_eq!(
+        move_kinds.into_iter().map(count).sum::<usize>(),
+        rows(moves)
+    );
+    // The sequence runs in the order things happened, on the lab's days, by the lab.
+    assert!(
+        events
+            .windows(2)
+            .all(|w| w[0].occurred_at <= w[1].occurred_at)
+    );
+    assert_eq!(events[0].occurred_at.year(), 2017);
+    assert!(
+        events
+            .iter()
+            .all(|e| e.actor == format!("demo: {}", banjar.organiser))
+    );
+    assert_eq!(
+        banjar.event_seq,
+        i64::try_from(events.len()).expect("a count")
+    );
 }
 
 #[tokio::test]

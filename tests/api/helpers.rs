@@ -8,6 +8,7 @@ use std::sync::{
 use axum::{Router, body::Body, http::Request};
 use http_body_util::BodyExt;
 use labinov::{App, Config, domain::Domain, live::Hub};
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
@@ -58,6 +59,100 @@ pub fn fresh_config() -> (Config, TempDir) {
     (config, dir)
 }
 
+/// The demo data, loaded once per test run by the real loader (which replays some 3,400
+/// writes through the domain, too slow to repeat in every test), for tests to copy.
+enum DemoTemplate {
+    /// A SQLite file, written by `VACUUM INTO` so it is complete without its WAL.
+    Sqlite(std::path::PathBuf),
+    /// A PostgreSQL schema in the test database.
+    Postgres(String),
+}
+
+/// Tables in the order their foreign keys allow filling them.
+const TABLES: [&str; 10] = [
+    "regency",
+    "unit",
+    "cohort",
+    "mentor",
+    "idea",
+    "stage_transition",
+    "mentor_assignment",
+    "commitment",
+    "commitment_idea",
+    "pipeline_event",
+];
+
+async fn demo_template() -> &'static DemoTemplate {
+    static TEMPLATE: tokio::sync::OnceCell<DemoTemplate> = tokio::sync::OnceCell::const_new();
+    TEMPLATE
+        .get_or_init(|| async {
+            let (config, dir) = fresh_config();
+            let domain = labinov::db::connect_and_migrate(&config)
+                .await
+                .expect("the demo template database opens");
+            labinov::demo::load(&domain)
+                .await
+                .unwrap_or_else(|e| panic!("the demo loads: {e:#}"));
+            let (db, _) = labinov::db::connect(&config)
+                .await
+                .expect("the demo template database opens");
+            let template = if let Some(schema) = &config.database_schema {
+                DemoTemplate::Postgres(schema.clone())
+            } else {
+                // Kept for the whole test run: the directory is never removed.
+                let path = dir.keep().join("template.db");
+                db.execute_unprepared(&format!("VACUUM INTO '{}'", path.display()))
+                    .await
+                    .expect("the demo template is written");
+                DemoTemplate::Sqlite(path)
+            };
+            db.close().await.ok();
+            template
+        })
+        .await
+}
+
+/// Gives the database of `config` a copy of the demo data, before its server starts.
+async fn copy_demo(config: &Config) {
+    match demo_template().await {
+        DemoTemplate::Sqlite(template) => {
+            let target = config
+                .database_url
+                .trim_start_matches("sqlite://")
+                .split('?')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            std::fs::copy(template, target).expect("the demo template is copied");
+        }
+        DemoTemplate::Postgres(template) => {
+            let domain = labinov::db::connect_and_migrate(config)
+                .await
+                .expect("the test database opens");
+            drop(domain);
+            let (db, _) = labinov::db::connect(config)
+                .await
+                .expect("the test database opens");
+            let schema = config.database_schema.as_deref().unwrap_or_default();
+            for table in TABLES {
+                db.execute_unprepared(&format!(
+                    r#"INSERT INTO "{schema}".{table} SELECT * FROM "{template}".{table}"#
+                ))
+                .await
+                .expect("the demo rows are copied");
+                if table != "commitment_idea" {
+                    db.execute_unprepared(&format!(
+                        r#"SELECT setval(pg_get_serial_sequence('"{schema}".{table}', 'id'), (SELECT COALESCE(MAX(id), 0) + 1 FROM "{schema}".{table}), false)"#
+                    ))
+                    .await
+                    .expect("the id sequence follows the copied rows");
+                }
+            }
+            db.close().await.ok();
+        }
+    }
+}
+
 impl TestApp {
     /// A server on an empty, migrated database.
     pub async fn spawn() -> TestApp {
@@ -74,9 +169,13 @@ impl TestApp {
         Self::start(config, demo, Arc::new(dir)).await
     }
 
-    /// Starts a server with `config`; `dir` holds its SQLite file.
+    /// Starts a server with `config`, with a copy of the demo data when `demo` is set; `dir`
+    /// holds its SQLite file.
     pub async fn start(config: Config, demo: bool, dir: Arc<TempDir>) -> TestApp {
-        let app = App::build(&config, demo)
+        if demo {
+            copy_demo(&config).await;
+        }
+        let app = App::build(&config, false)
             .await
             .unwrap_or_else(|e| panic!("the test server must start: {e:#}"));
         let stop = CancellationToken::new();

@@ -152,19 +152,17 @@ impl Domain {
             lab_floor(&regency, cohort.year),
         )?;
 
-        let txn = self.begin_write().await?;
-        // The cohort may have gone between the read above and the write lock.
-        let cohort = cohort::Entity::find_by_id(cohort.id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| DomainError::bad_input("No cohort with the given cohortId exists."))?;
-        let (ideas, events) = self
-            .insert_ideas(&txn, caller, &cohort, &rows, true)
-            .await?;
-        let events = self
-            .record_events(&txn, caller, cohort.regency_id, events)
-            .await?;
-        self.commit(txn, ideas, events).await
+        self.write(caller, async |work| {
+            // The cohort may have gone between the read above and the write lock.
+            let cohort = cohort::Entity::find_by_id(cohort.id)
+                .one(&work.txn)
+                .await?
+                .ok_or_else(|| {
+                    DomainError::bad_input("No cohort with the given cohortId exists.")
+                })?;
+            self.insert_ideas(work, &cohort, &rows, true).await
+        })
+        .await
     }
 }
 
@@ -311,7 +309,7 @@ fn parse(
             maturity,
             submitted_at,
         };
-        match check_new_idea(&new, floor) {
+        match check_new_idea(&new, floor, chrono::Utc::now()) {
             Ok(checked) if problems.is_empty() => ready.push(ReadyIdea { new, checked }),
             Ok(_) => {}
             Err(err) => problems.insert(0, lowercase_first(err.message())),

@@ -16,7 +16,9 @@ use crate::auth::Caller;
 use crate::domain::{
     Domain,
     pipeline::{self, IdeaState},
-    write::{Edit, NewEvent, Target, Written, lab_floor, optional_text, required_text, within_lab},
+    write::{
+        Edit, NewEvent, Target, Work, Written, lab_floor, optional_text, required_text, within_lab,
+    },
 };
 use crate::error::{DomainError, DomainResult};
 
@@ -77,10 +79,15 @@ pub(crate) struct CheckedIdea {
     pub submitted_at: DateTime<Utc>,
 }
 
-/// Checks a new idea's fields; it is submitted to a lab whose records start on `floor`.
-pub(crate) fn check_new_idea(new: &NewIdea, floor: NaiveDate) -> DomainResult<CheckedIdea> {
-    let submitted_at = new.submitted_at.unwrap_or_else(Utc::now);
-    if submitted_at > Utc::now() {
+/// Checks a new idea's fields; it is submitted at `now` (or its given time, not later) to a
+/// lab whose records start on `floor`.
+pub(crate) fn check_new_idea(
+    new: &NewIdea,
+    floor: NaiveDate,
+    now: DateTime<Utc>,
+) -> DomainResult<CheckedIdea> {
+    let submitted_at = new.submitted_at.unwrap_or(now);
+    if submitted_at > now {
         return Err(DomainError::bad_input(format!(
             "The submission time ({submitted_at}) is in the future."
         )));
@@ -98,17 +105,17 @@ pub(crate) fn check_new_idea(new: &NewIdea, floor: NaiveDate) -> DomainResult<Ch
 
 impl Domain {
     /// Inserts checked ideas of one cohort at DIAGNOSE, each with its submission in the audit
-    /// trail, in batches; returns the rows and the IDEA_SUBMITTED events for the caller to
-    /// record. `submitIdea`, the CSV import and the demo loader all insert ideas this way.
+    /// trail and an IDEA_SUBMITTED event, in batches. `submitIdea`, the CSV import and the demo
+    /// loader all insert ideas this way.
     pub(crate) async fn insert_ideas(
         &self,
-        txn: &DatabaseTransaction,
-        caller: &Caller,
+        work: &mut Work,
         cohort: &cohort::Model,
         ready: &[ReadyIdea],
         imported: bool,
-    ) -> DomainResult<(Vec<idea::Model>, Vec<NewEvent>)> {
-        let now = Utc::now();
+    ) -> DomainResult<Vec<idea::Model>> {
+        let now = work.now();
+        let txn = &work.txn;
         let mut ideas = Vec::with_capacity(ready.len());
         for chunk in ready.chunks(400) {
             let rows = chunk.iter().map(|idea| idea::ActiveModel {
@@ -148,7 +155,7 @@ impl Domain {
                     to_status: Set(IdeaStatus::Active),
                     decision: Set(Decision::Submit),
                     reason: Set(None),
-                    actor: Set(caller.actor().to_owned()),
+                    actor: Set(work.caller.actor().to_owned()),
                     at: Set(i.submitted_at),
                     ..Default::default()
                 }
@@ -156,7 +163,7 @@ impl Domain {
             .exec(txn)
             .await?;
         }
-        let events = ideas
+        let events: Vec<NewEvent> = ideas
             .iter()
             .map(|i| {
                 let mut payload = json!({ "title": i.title, "to": i.stage.as_str(), "status": i.status.as_str() });
@@ -172,7 +179,8 @@ impl Domain {
                 }
             })
             .collect();
-        Ok((ideas, events))
+        self.record_events(work, cohort.regency_id, events).await?;
+        Ok(ideas)
     }
 
     /// Submits a new idea; it enters the pipeline at DIAGNOSE.
@@ -181,25 +189,26 @@ impl Domain {
         caller: &Caller,
         new: NewIdea,
     ) -> DomainResult<Written<idea::Model>> {
-        let txn = self.begin_write().await?;
-        let cohort = self.cohort_in(&txn, new.cohort_id).await?;
+        self.write(caller, async |work| self.submit_idea_in(work, new).await)
+            .await
+    }
+
+    pub(crate) async fn submit_idea_in(
+        &self,
+        work: &mut Work,
+        new: NewIdea,
+    ) -> DomainResult<idea::Model> {
+        let cohort = self.cohort_in(&work.txn, new.cohort_id).await?;
         let regency = self
-            .regency_in(&txn, cohort.regency_id, "regencyId")
+            .regency_in(&work.txn, cohort.regency_id, "regencyId")
             .await?;
-        let checked = check_new_idea(&new, lab_floor(&regency, cohort.year))?;
-        self.unit_of_regency(&txn, new.unit_id, cohort.regency_id)
+        let checked = check_new_idea(&new, lab_floor(&regency, cohort.year), work.now())?;
+        self.unit_of_regency(&work.txn, new.unit_id, cohort.regency_id)
             .await?;
         let ready = [ReadyIdea { new, checked }];
-        let (mut rows, events) = self
-            .insert_ideas(&txn, caller, &cohort, &ready, false)
-            .await?;
-        let events = self
-            .record_events(&txn, caller, cohort.regency_id, events)
-            .await?;
-        let row = rows.pop().ok_or_else(|| {
-            DomainError::Internal(anyhow::anyhow!("an idea insert returned no row"))
-        })?;
-        self.commit(txn, row, events).await
+        let mut rows = self.insert_ideas(work, &cohort, &ready, false).await?;
+        rows.pop()
+            .ok_or_else(|| DomainError::Internal(anyhow::anyhow!("an idea insert returned no row")))
     }
 
     /// Edits an idea's description (not its stage: moves have their own mutations).
@@ -210,14 +219,28 @@ impl Domain {
         version: i32,
         changes: IdeaChanges,
     ) -> DomainResult<Written<idea::Model>> {
+        self.write(caller, async |work| {
+            self.update_idea_in(work, id, version, changes).await
+        })
+        .await
+    }
+
+    pub(crate) async fn update_idea_in(
+        &self,
+        work: &mut Work,
+        id: i32,
+        version: i32,
+        changes: IdeaChanges,
+    ) -> DomainResult<idea::Model> {
         let target = Target {
             id,
             version,
             what: "idea",
         };
         self.update_versioned::<idea::Entity, _>(
+            work,
             target,
-            async |txn, current| {
+            async |work, current| {
                 let mut row: idea::ActiveModel = current.clone().into();
                 if let Some(title) = &changes.title {
                     row.title = Set(required_text("The title", title, TITLE_MAX)?);
@@ -248,27 +271,25 @@ impl Domain {
                     row.maturity = Set(v);
                 }
                 if let Some(unit_id) = changes.unit_id {
-                    self.unit_of_regency(txn, unit_id, current.regency_id)
+                    self.unit_of_regency(&work.txn, unit_id, current.regency_id)
                         .await?;
                     row.unit_id = Set(unit_id);
                 }
                 Ok(Edit::new(row))
             },
-            async |txn, _, updated| {
-                let event = self
-                    .record_event(
-                        txn,
-                        caller,
-                        NewEvent {
-                            idea_id: Some(id),
-                            unit_id: Some(updated.unit_id),
-                            stage: Some(updated.stage),
-                            payload: json!({ "title": updated.title, "version": updated.version }),
-                            ..NewEvent::about(updated.regency_id, PipelineEventKind::IdeaUpdated)
-                        },
-                    )
-                    .await?;
-                Ok((updated, vec![event]))
+            async |work, _, updated| {
+                self.record_event(
+                    work,
+                    NewEvent {
+                        idea_id: Some(id),
+                        unit_id: Some(updated.unit_id),
+                        stage: Some(updated.stage),
+                        payload: json!({ "title": updated.title, "version": updated.version }),
+                        ..NewEvent::about(updated.regency_id, PipelineEventKind::IdeaUpdated)
+                    },
+                )
+                .await?;
+                Ok(updated)
             },
         )
         .await
@@ -314,6 +335,20 @@ impl Domain {
         decision: Decision,
         reason: Option<String>,
     ) -> DomainResult<Written<Move>> {
+        self.write(caller, async |work| {
+            self.move_idea_in(work, id, version, decision, reason).await
+        })
+        .await
+    }
+
+    pub(crate) async fn move_idea_in(
+        &self,
+        work: &mut Work,
+        id: i32,
+        version: i32,
+        decision: Decision,
+        reason: Option<String>,
+    ) -> DomainResult<Move> {
         let reason = optional_text("The reason", reason.as_deref(), 2000)?;
         let target = Target {
             id,
@@ -321,8 +356,9 @@ impl Domain {
             what: "idea",
         };
         self.update_versioned::<idea::Entity, _>(
+            work,
             target,
-            async |txn, current| {
+            async |work, current| {
                 let state = IdeaState {
                     stage: current.stage,
                     status: current.status,
@@ -330,7 +366,7 @@ impl Domain {
                 let entering_deliver =
                     decision == Decision::Advance && current.stage.next() == Some(Stage::Deliver);
                 let covered =
-                    entering_deliver && self.covered_by_signed_commitment(txn, id).await?;
+                    entering_deliver && self.covered_by_signed_commitment(&work.txn, id).await?;
                 let next = pipeline::decide(state, decision, reason.as_deref(), covered)?;
                 let mut row: idea::ActiveModel = current.clone().into();
                 row.stage = Set(next.stage);
@@ -340,14 +376,14 @@ impl Domain {
                     _ => reason.clone(),
                 });
                 if next.stage == Stage::Deliver && current.stage == Stage::Design {
-                    row.launched_on = Set(Some(Utc::now().date_naive()));
+                    row.launched_on = Set(Some(work.today()));
                 }
                 if next.stage < Stage::Deliver {
                     row.launched_on = Set(None);
                 }
                 Ok(Edit::new(row))
             },
-            async |txn, current, updated| {
+            async |work, current, updated| {
                 let transition = stage_transition::ActiveModel {
                     idea_id: Set(id),
                     from_stage: Set(Some(current.stage)),
@@ -355,16 +391,15 @@ impl Domain {
                     to_status: Set(updated.status),
                     decision: Set(decision),
                     reason: Set(reason.clone()),
-                    actor: Set(caller.actor().to_owned()),
-                    at: Set(Utc::now()),
+                    actor: Set(work.caller.actor().to_owned()),
+                    at: Set(work.now()),
                     ..Default::default()
                 }
-                .insert(txn)
+                .insert(&work.txn)
                 .await?;
                 let event = self
                     .record_event(
-                        txn,
-                        caller,
+                        work,
                         NewEvent {
                             idea_id: Some(id),
                             unit_id: Some(updated.unit_id),
@@ -380,15 +415,11 @@ impl Domain {
                         },
                     )
                     .await?;
-                let events = vec![event.clone()];
-                Ok((
-                    Move {
-                        idea: updated,
-                        transition,
-                        event,
-                    },
-                    events,
-                ))
+                Ok(Move {
+                    idea: updated,
+                    transition,
+                    event,
+                })
             },
         )
         .await
