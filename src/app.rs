@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    auth::Caller,
+    auth::{Authenticator, Caller},
     config::{Config, LimitArgs},
     db, demo,
     domain::Domain,
@@ -43,6 +43,24 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// How long a WebSocket may wait before `connection_init`.
     pub connection_init_timeout: Duration,
+    /// Verifies bearer tokens and turns them into callers.
+    pub auth: Arc<Authenticator>,
+}
+
+impl AppState {
+    /// The caller of a request carrying `token` (None: anonymous); UNAUTHENTICATED for a bad,
+    /// expired or foreign token.
+    pub async fn caller(&self, token: Option<&str>) -> crate::error::DomainResult<Caller> {
+        let domain = &self.domain;
+        self.auth
+            .caller(token, async |code| {
+                Ok(domain
+                    .regency_by_code(&Caller::system("token check"), &code)
+                    .await?
+                    .map(|r| r.id))
+            })
+            .await
+    }
 }
 
 /// A built application bound to its port, ready to run.
@@ -55,6 +73,7 @@ impl App {
     /// Connects to the database, migrates it, loads the demo data if asked and the database is
     /// empty, starts the live event listener and binds the listen address.
     pub async fn build(config: &Config, load_demo: bool) -> anyhow::Result<App> {
+        let auth = Arc::new(Authenticator::from_config(config, load_demo)?);
         let domain = db::connect_and_migrate(config).await?;
         if load_demo {
             if domain.is_empty(&Caller::system("start-up")).await? {
@@ -109,6 +128,7 @@ impl App {
                 connection_init_timeout: Duration::from_secs(
                     config.limits.connection_init_timeout_secs.max(1),
                 ),
+                auth,
             },
         })
     }
@@ -129,6 +149,11 @@ impl App {
 
     pub fn hub(&self) -> &live::Hub {
         &self.state.hub
+    }
+
+    /// Issues and verifies this server's tokens.
+    pub fn auth(&self) -> &Authenticator {
+        &self.state.auth
     }
 
     /// The router, for tests that call it without a socket.

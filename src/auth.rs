@@ -1,19 +1,194 @@
-//! Who is asking, and what they may do: the [`Caller`] every domain read and write receives.
+//! Who is asking, and what they may do: bearer tokens, roles, and the [`Caller`] every domain
+//! read and write receives.
 //!
-//! Every caller is anonymous (or a named system process, such as the CLI import) until the
-//! access issue adds tokens and roles. Then the rules change here, in [`Caller::check_read`]
-//! and [`Caller::check_write`], and nowhere else: resolvers, transports and subscriptions
-//! already hand the caller to the domain, and events already record it as their actor.
+//! The access rules live here and nowhere else: [`Caller::read_scope`] says which regencies'
+//! rows a caller may read (the domain adds it to every select), [`Caller::check_write`] whether
+//! it may change rows of a regency, [`Caller::may_see`] whether a live event may be sent to it.
+//! Resolvers, transports and subscriptions only hand the caller on.
 
-use crate::error::DomainResult;
+use std::{collections::HashMap, path::Path, sync::Mutex};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::error::{DomainError, DomainResult};
+
+/// The secret `serve --demo` signs tokens with when no secret is configured. Anyone can read it
+/// here, so a server refuses it on any address but loopback.
+pub const DEMO_SECRET: &str = "labinov-demo-secret: for trying labinov on one machine only";
+
+/// Shortest secret accepted for HS256.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// What a token lets its holder do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[value(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Role {
+    /// Everything: regencies, mentors, every regency's rows.
+    Admin,
+    /// Reads and writes the rows of one regency.
+    RegencyAdmin,
+    /// A LAN mentor: reads every regency; writes only on ideas assigned to them.
+    Mentor,
+    /// Reads one regency, or all of them; writes nothing.
+    Viewer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "ADMIN",
+            Self::RegencyAdmin => "REGENCY_ADMIN",
+            Self::Mentor => "MENTOR",
+            Self::Viewer => "VIEWER",
+        }
+    }
+}
+
+/// What a caller without a token may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum AnonymousAccess {
+    /// Nothing at all.
+    None,
+    /// The public aggregates: `stages`, `funnel`, `ideaCounts` and the funnel subscription.
+    #[default]
+    Public,
+    /// Every read, as a VIEWER of all regencies (an open-data deployment).
+    Read,
+}
+
+/// The claims of a labinov token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Who holds the token; recorded as the actor of their changes.
+    pub sub: String,
+    pub role: Role,
+    /// The regency code (e.g. `63.03`) a REGENCY_ADMIN writes in, or a VIEWER reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regency: Option<String>,
+    /// The mentor (database id) a MENTOR token speaks for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mentor: Option<i32>,
+    /// Expiry, seconds since the epoch.
+    pub exp: i64,
+    /// Issued at, seconds since the epoch.
+    #[serde(default)]
+    pub iat: i64,
+}
+
+/// A regency a token is bound to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegencyGrant {
+    pub id: i32,
+    pub code: String,
+}
+
+/// The holder of a verified token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub subject: String,
+    pub role: Role,
+    pub regency: Option<RegencyGrant>,
+    pub mentor: Option<i32>,
+    pub expires_at: DateTime<Utc>,
+}
 
 /// Who is behind a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
-    /// A request that carries no identity.
-    Anonymous,
-    /// A process of the operator's own: the CLI, the demo loader.
+    /// A request that carries no token.
+    Anonymous(AnonymousAccess),
+    /// A process of the operator's own: the CLI, the demo loader, the live listener.
     System(String),
+    /// A request with a verified token.
+    User(User),
+}
+
+/// The rows a caller may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadScope {
+    Everything,
+    Regency(i32),
+}
+
+impl ReadScope {
+    /// Whether rows of `regency_id` are in scope.
+    pub fn allows(self, regency_id: i32) -> bool {
+        match self {
+            Self::Everything => true,
+            Self::Regency(id) => id == regency_id,
+        }
+    }
+
+    /// The one regency in scope, if the scope is one regency.
+    pub fn regency(self) -> Option<i32> {
+        match self {
+            Self::Everything => None,
+            Self::Regency(id) => Some(id),
+        }
+    }
+
+    /// The regencies of `asked` (None: every regency) that are in scope.
+    pub fn narrow(self, asked: Option<&[i32]>) -> Option<Vec<i32>> {
+        match (self, asked) {
+            (Self::Everything, asked) => asked.map(<[i32]>::to_vec),
+            (Self::Regency(id), None) => Some(vec![id]),
+            (Self::Regency(id), Some(asked)) => {
+                Some(asked.iter().copied().filter(|a| *a == id).collect())
+            }
+        }
+    }
+
+    /// A condition keeping rows whose `column` names a regency in scope.
+    pub fn on<C: sea_orm::ColumnTrait>(self, column: C) -> sea_orm::Condition {
+        match self {
+            Self::Everything => sea_orm::Condition::all(),
+            Self::Regency(id) => sea_orm::Condition::all().add(column.eq(id)),
+        }
+    }
+
+    /// A condition keeping rows whose `idea_column` names an idea of a regency in scope.
+    pub fn on_idea<C: sea_orm::ColumnTrait>(self, idea_column: C) -> sea_orm::Condition {
+        use sea_orm::sea_query::Query;
+        match self {
+            Self::Everything => sea_orm::Condition::all(),
+            Self::Regency(id) => sea_orm::Condition::all().add(
+                idea_column.in_subquery(
+                    Query::select()
+                        .column(entity::idea::Column::Id)
+                        .from(entity::idea::Entity)
+                        .and_where(sea_orm::ColumnTrait::eq(
+                            &entity::idea::Column::RegencyId,
+                            id,
+                        ))
+                        .to_owned(),
+                ),
+            ),
+        }
+    }
+}
+
+/// What a caller may do, as `me` lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Right {
+    /// `stages`, `funnel`, `ideaCounts` and the funnel subscription.
+    ReadPublicAggregates,
+    /// Every regency's rows.
+    ReadAllRegencies,
+    /// The rows of the caller's regency.
+    ReadOwnRegency,
+    /// Changes to the rows of the caller's regency.
+    WriteOwnRegency,
+    /// Changes to every regency's rows.
+    WriteAllRegencies,
+    /// Creating regencies and managing LAN mentors.
+    ManageRegenciesAndMentors,
+    /// Notes and reviews on the ideas assigned to the caller.
+    WriteAssignedIdeas,
 }
 
 /// The caller of a domain operation.
@@ -23,10 +198,15 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// A caller that carries no identity.
+    /// A caller without a token, with the default anonymous access (public aggregates).
     pub fn anonymous() -> Self {
+        Self::anonymous_with(AnonymousAccess::default())
+    }
+
+    /// A caller without a token, on a server whose anonymous access is `access`.
+    pub fn anonymous_with(access: AnonymousAccess) -> Self {
         Self {
-            principal: Principal::Anonymous,
+            principal: Principal::Anonymous(access),
         }
     }
 
@@ -37,38 +217,458 @@ impl Caller {
         }
     }
 
+    /// The holder of a verified token.
+    pub fn user(user: User) -> Self {
+        Self {
+            principal: Principal::User(user),
+        }
+    }
+
     pub fn principal(&self) -> &Principal {
         &self.principal
     }
 
-    /// The name recorded as the actor of this caller's changes.
-    pub fn actor(&self) -> &str {
+    /// The token holder, if the caller has a token.
+    pub fn as_user(&self) -> Option<&User> {
         match &self.principal {
-            Principal::Anonymous => "anonymous",
-            Principal::System(name) => name,
+            Principal::User(user) => Some(user),
+            _ => None,
         }
     }
 
-    /// The access rule for reads. Everyone may read everything until roles exist.
-    pub fn check_read(&self) -> DomainResult<()> {
-        Ok(())
+    /// The name recorded as the actor of this caller's changes: a token's subject.
+    pub fn actor(&self) -> &str {
+        match &self.principal {
+            Principal::Anonymous(_) => "anonymous",
+            Principal::System(name) => name,
+            Principal::User(user) => &user.subject,
+        }
     }
 
-    /// The access rule for a change to rows of `regency_id` (None: rows of no regency, such
-    /// as mentors). Everyone may write until roles exist.
-    pub fn check_write(&self, regency_id: Option<i32>) -> DomainResult<()> {
-        let _ = regency_id;
-        Ok(())
+    /// When the caller's token stops being valid.
+    pub fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.as_user().map(|u| u.expires_at)
     }
+
+    fn check_unexpired(&self) -> DomainResult<()> {
+        match self.expires_at() {
+            Some(at) if at <= Utc::now() => Err(DomainError::Unauthenticated(format!(
+                "Your token expired at {}; ask for a new one.",
+                at.format("%Y-%m-%d %H:%M:%S UTC")
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Which regencies' rows the caller may read; UNAUTHENTICATED for a caller without a token
+    /// on a server that opens only the public aggregates to them.
+    pub fn read_scope(&self) -> DomainResult<ReadScope> {
+        self.check_unexpired()?;
+        match &self.principal {
+            Principal::System(_) | Principal::Anonymous(AnonymousAccess::Read) => {
+                Ok(ReadScope::Everything)
+            }
+            Principal::Anonymous(_) => Err(DomainError::Unauthenticated(
+                "Reading this needs a token (Authorization: Bearer …); without one only stages, funnel and ideaCounts are open.".to_owned(),
+            )),
+            Principal::User(user) => Ok(match (user.role, &user.regency) {
+                (Role::Admin | Role::Mentor, _) | (Role::Viewer, None) => ReadScope::Everything,
+                (Role::Viewer | Role::RegencyAdmin, Some(regency)) => ReadScope::Regency(regency.id),
+                // A REGENCY_ADMIN token without a regency is refused when it is verified.
+                (Role::RegencyAdmin, None) => ReadScope::Regency(0),
+            }),
+        }
+    }
+
+    /// Which regencies' figures the caller may read in the public aggregates (`funnel`,
+    /// `ideaCounts`, the funnel subscription).
+    pub fn aggregate_scope(&self) -> DomainResult<ReadScope> {
+        match &self.principal {
+            Principal::Anonymous(AnonymousAccess::Public) => Ok(ReadScope::Everything),
+            Principal::Anonymous(AnonymousAccess::None) => Err(DomainError::Unauthenticated(
+                "This server opens nothing to callers without a token; send Authorization: Bearer ….".to_owned(),
+            )),
+            _ => self.read_scope(),
+        }
+    }
+
+    /// The rule for reads; see [`read_scope`](Self::read_scope).
+    pub fn check_read(&self) -> DomainResult<ReadScope> {
+        self.read_scope()
+    }
+
+    /// The rule for a change to rows of `regency_id` (None: rows of no regency, such as a new
+    /// regency or a mentor). `what` names the row for the not-found sentence: a row the caller
+    /// may not even read reads as absent, so a refusal does not tell that it exists.
+    pub fn check_write(&self, regency_id: Option<i32>, what: &str) -> DomainResult<()> {
+        self.check_unexpired()?;
+        let user = match &self.principal {
+            Principal::System(_) => return Ok(()),
+            Principal::Anonymous(_) => {
+                return Err(DomainError::Unauthenticated(
+                    "Changing data needs a token (Authorization: Bearer …) with the ADMIN or REGENCY_ADMIN role.".to_owned(),
+                ));
+            }
+            Principal::User(user) => user,
+        };
+        if let Some(regency_id) = regency_id
+            && !self.read_scope()?.allows(regency_id)
+        {
+            return Err(DomainError::not_found(format!(
+                "No {what} with this id exists."
+            )));
+        }
+        match (user.role, regency_id, &user.regency) {
+            (Role::Admin, _, _) => Ok(()),
+            (Role::RegencyAdmin, Some(id), Some(own)) if own.id == id => Ok(()),
+            (Role::RegencyAdmin, None, _) => Err(DomainError::Forbidden(format!(
+                "Changing a {what} needs the ADMIN role; your token has REGENCY_ADMIN, which changes the rows of its own regency."
+            ))),
+            (role, _, _) => Err(DomainError::Forbidden(format!(
+                "Changing a {what} needs the ADMIN role or REGENCY_ADMIN of its regency; your token has {}.",
+                role.as_str()
+            ))),
+        }
+    }
+
+    /// The role check every write makes before it reads anything: callers that may change
+    /// nothing at all are turned back here.
+    pub fn check_may_write(&self) -> DomainResult<()> {
+        self.check_unexpired()?;
+        match &self.principal {
+            Principal::System(_) => Ok(()),
+            Principal::Anonymous(_) => Err(DomainError::Unauthenticated(
+                "Changing data needs a token (Authorization: Bearer …) with the ADMIN or REGENCY_ADMIN role.".to_owned(),
+            )),
+            Principal::User(user) => match user.role {
+                Role::Admin | Role::RegencyAdmin => Ok(()),
+                Role::Mentor => Err(DomainError::Forbidden(
+                    "This change needs the ADMIN or REGENCY_ADMIN role; a MENTOR token writes only notes and reviews on its assigned ideas.".to_owned(),
+                )),
+                Role::Viewer => Err(DomainError::Forbidden(
+                    "This change needs the ADMIN or REGENCY_ADMIN role; your token has VIEWER, which only reads.".to_owned(),
+                )),
+            },
+        }
+    }
+
+    /// Whether a live event of `regency_id` may be sent to this caller now.
+    pub fn may_see(&self, regency_id: i32) -> DomainResult<bool> {
+        Ok(self.read_scope()?.allows(regency_id))
+    }
+
+    /// What the caller may do, for `me`.
+    pub fn rights(&self) -> Vec<Right> {
+        let mut rights = Vec::new();
+        match &self.principal {
+            Principal::Anonymous(AnonymousAccess::None) => {}
+            Principal::Anonymous(AnonymousAccess::Public) => {
+                rights.push(Right::ReadPublicAggregates);
+            }
+            Principal::Anonymous(AnonymousAccess::Read) => {
+                rights.extend([Right::ReadPublicAggregates, Right::ReadAllRegencies]);
+            }
+            Principal::System(_) => rights.extend([
+                Right::ReadPublicAggregates,
+                Right::ReadAllRegencies,
+                Right::WriteAllRegencies,
+                Right::ManageRegenciesAndMentors,
+            ]),
+            Principal::User(user) => {
+                if self.check_unexpired().is_err() {
+                    return rights;
+                }
+                rights.push(Right::ReadPublicAggregates);
+                match (user.role, user.regency.is_some()) {
+                    (Role::Admin, _) => rights.extend([
+                        Right::ReadAllRegencies,
+                        Right::WriteAllRegencies,
+                        Right::ManageRegenciesAndMentors,
+                    ]),
+                    (Role::RegencyAdmin, _) => {
+                        rights.extend([Right::ReadOwnRegency, Right::WriteOwnRegency]);
+                    }
+                    (Role::Mentor, _) => {
+                        rights.extend([Right::ReadAllRegencies, Right::WriteAssignedIdeas]);
+                    }
+                    (Role::Viewer, true) => rights.push(Right::ReadOwnRegency),
+                    (Role::Viewer, false) => rights.push(Right::ReadAllRegencies),
+                }
+            }
+        }
+        rights
+    }
+}
+
+/// A key that verifies RS256 tokens of an outside identity provider, with its key id.
+struct PublicKey {
+    kid: Option<String>,
+    key: DecodingKey,
+}
+
+/// Issues and verifies tokens, and turns a verified token into a [`Caller`].
+pub struct Authenticator {
+    secret: Option<(EncodingKey, DecodingKey)>,
+    public_keys: Vec<PublicKey>,
+    anonymous: AnonymousAccess,
+    /// Regency codes of verified tokens, resolved to ids (codes never change).
+    regencies: Mutex<HashMap<String, i32>>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("hs256", &self.secret.is_some())
+            .field("rs256_keys", &self.public_keys.len())
+            .field("anonymous", &self.anonymous)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Authenticator {
+    /// The authenticator of a server (or the `token` command) run with `config`. Outside demo
+    /// mode a secret or public keys are required; the demo secret is refused on any address
+    /// but loopback.
+    pub fn from_config(config: &Config, demo: bool) -> anyhow::Result<Self> {
+        let secret = match (&config.jwt_secret, demo) {
+            (Some(secret), _) => Some(secret.clone()),
+            (None, true) => Some(DEMO_SECRET.to_owned()),
+            (None, false) => None,
+        };
+        if let Some(secret) = &secret {
+            anyhow::ensure!(
+                secret.len() >= MIN_SECRET_BYTES,
+                "LABINOV_JWT_SECRET is {} bytes long; use at least {MIN_SECRET_BYTES} random bytes (e.g. `openssl rand -base64 48`)",
+                secret.len()
+            );
+            anyhow::ensure!(
+                secret != DEMO_SECRET || config.listen.ip().is_loopback(),
+                "the demo token secret is public; set LABINOV_JWT_SECRET before listening on {}",
+                config.listen
+            );
+        }
+        let public_keys = match &config.jwt_public_keys {
+            Some(path) => read_public_keys(path)?,
+            None => Vec::new(),
+        };
+        anyhow::ensure!(
+            secret.is_some() || !public_keys.is_empty(),
+            "no way to verify tokens: set LABINOV_JWT_SECRET (at least {MIN_SECRET_BYTES} random bytes) or LABINOV_JWT_PUBLIC_KEYS, or run with --demo to try labinov on this machine"
+        );
+        Ok(Self {
+            secret: secret.map(|s| {
+                (
+                    EncodingKey::from_secret(s.as_bytes()),
+                    DecodingKey::from_secret(s.as_bytes()),
+                )
+            }),
+            public_keys,
+            anonymous: config.anonymous_access,
+            regencies: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// What callers without a token may read.
+    pub fn anonymous(&self) -> Caller {
+        Caller::anonymous_with(self.anonymous)
+    }
+
+    /// Signs `claims` with the HS256 secret.
+    pub fn issue(&self, claims: &Claims) -> anyhow::Result<String> {
+        let (key, _) = self
+            .secret
+            .as_ref()
+            .context("tokens can only be issued with a secret (LABINOV_JWT_SECRET)")?;
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, key)
+            .context("signing the token")
+    }
+
+    /// Verifies a token's signature, algorithm and expiry, and checks its claims.
+    pub fn verify(&self, token: &str) -> DomainResult<Claims> {
+        let bad = |why: &str| DomainError::Unauthenticated(format!("The token {why}."));
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| bad("is not a well-formed JWT (header.payload.signature)"))?;
+        let key = match header.alg {
+            Algorithm::HS256 => self.secret.as_ref().map(|(_, key)| key),
+            Algorithm::RS256 => self
+                .public_keys
+                .iter()
+                .find(|k| header.kid.is_none() || k.kid.is_none() || k.kid == header.kid)
+                .map(|k| &k.key),
+            _ => None,
+        }
+        .ok_or_else(|| bad("is signed with an algorithm or key this server does not accept"))?;
+        let mut validation = Validation::new(header.alg);
+        validation.leeway = 5;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|err| {
+            use jsonwebtoken::errors::ErrorKind;
+            match err.kind() {
+                ErrorKind::ExpiredSignature => bad("has expired; ask for a new one"),
+                ErrorKind::InvalidSignature => bad("has a signature this server cannot verify"),
+                ErrorKind::Json(_) | ErrorKind::MissingRequiredClaim(_) => {
+                    bad("does not carry labinov's claims (sub, role, exp)")
+                }
+                _ => bad("cannot be verified"),
+            }
+        })?;
+        let claims = data.claims;
+        if claims.role == Role::RegencyAdmin && claims.regency.is_none() {
+            return Err(bad("has the REGENCY_ADMIN role but names no regency"));
+        }
+        if claims.role == Role::Mentor && claims.mentor.is_none() {
+            return Err(bad("has the MENTOR role but names no mentor"));
+        }
+        Ok(claims)
+    }
+
+    /// The caller of a request: anonymous without a token, the token's holder with a good one,
+    /// UNAUTHENTICATED with a bad one. `regency_id` resolves a regency code to its id.
+    pub async fn caller(
+        &self,
+        token: Option<&str>,
+        regency_id: impl AsyncFnOnce(String) -> DomainResult<Option<i32>>,
+    ) -> DomainResult<Caller> {
+        let Some(token) = token else {
+            return Ok(self.anonymous());
+        };
+        let claims = self.verify(token)?;
+        let regency = match claims.regency {
+            Some(code) => {
+                let known = self
+                    .regencies
+                    .lock()
+                    .ok()
+                    .and_then(|m| m.get(&code).copied());
+                let id = if let Some(id) = known {
+                    id
+                } else {
+                    let id = regency_id(code.clone()).await?.ok_or_else(|| {
+                        DomainError::Unauthenticated(format!(
+                            "The token names regency {code}, which does not exist here."
+                        ))
+                    })?;
+                    if let Ok(mut known) = self.regencies.lock() {
+                        known.insert(code.clone(), id);
+                    }
+                    id
+                };
+                Some(RegencyGrant { id, code })
+            }
+            None => None,
+        };
+        let expires_at = DateTime::from_timestamp(claims.exp, 0).unwrap_or_default();
+        Ok(Caller::user(User {
+            subject: claims.sub,
+            role: claims.role,
+            regency,
+            mentor: claims.mentor,
+            expires_at,
+        }))
+    }
+}
+
+/// Reads RS256 verification keys: a PEM public key, or a JWKS document (`{"keys": [...]}`).
+fn read_public_keys(path: &Path) -> anyhow::Result<Vec<PublicKey>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the token keys in {}", path.display()))?;
+    if text.trim_start().starts_with('{') {
+        let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a JWKS document", path.display()))?;
+        set.keys
+            .iter()
+            .map(|jwk| {
+                Ok(PublicKey {
+                    kid: jwk.common.key_id.clone(),
+                    key: DecodingKey::from_jwk(jwk).context("a key of the JWKS document")?,
+                })
+            })
+            .collect()
+    } else {
+        Ok(vec![PublicKey {
+            kid: None,
+            key: DecodingKey::from_rsa_pem(text.as_bytes())
+                .with_context(|| format!("{} is not an RSA public key in PEM", path.display()))?,
+        }])
+    }
+}
+
+/// The bearer token of an `Authorization` header value (`Bearer …`, or the bare token).
+pub fn bearer(value: &str) -> Option<&str> {
+    let value = value.trim();
+    let token = match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        Some(_) => return None,
+        None if value.eq_ignore_ascii_case("bearer") => return None,
+        None => value,
+    };
+    (!token.is_empty()).then_some(token)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn user(role: Role, regency: Option<i32>) -> Caller {
+        Caller::user(User {
+            subject: "siti".to_owned(),
+            role,
+            regency: regency.map(|id| RegencyGrant {
+                id,
+                code: format!("{id}"),
+            }),
+            mentor: None,
+            expires_at: Utc::now() + chrono::Duration::hours(1),
+        })
+    }
+
     #[test]
     fn the_actor_names_who_changed_something() {
         assert_eq!(Caller::anonymous().actor(), "anonymous");
         assert_eq!(Caller::system("cli import").actor(), "cli import");
+        assert_eq!(user(Role::Admin, None).actor(), "siti");
+    }
+
+    #[test]
+    fn a_regency_admin_writes_only_in_its_regency_and_cannot_see_others() {
+        let admin = user(Role::RegencyAdmin, Some(1));
+        assert!(admin.check_write(Some(1), "idea").is_ok());
+        assert!(matches!(
+            admin.check_write(Some(2), "idea"),
+            Err(DomainError::NotFound(_))
+        ));
+        assert!(matches!(
+            admin.check_write(None, "regency"),
+            Err(DomainError::Forbidden(_))
+        ));
+        assert!(matches!(
+            user(Role::Viewer, Some(1)).check_write(Some(1), "idea"),
+            Err(DomainError::Forbidden(_))
+        ));
+        assert!(matches!(
+            Caller::anonymous().check_write(Some(1), "idea"),
+            Err(DomainError::Unauthenticated(_))
+        ));
+    }
+
+    #[test]
+    fn an_expired_token_reads_nothing() {
+        let expired = Caller::user(User {
+            expires_at: Utc::now() - chrono::Duration::seconds(1),
+            ..user(Role::Admin, None).as_user().cloned().expect("a user")
+        });
+        assert!(matches!(
+            expired.read_scope(),
+            Err(DomainError::Unauthenticated(_))
+        ));
+    }
+
+    #[test]
+    fn bearer_values_are_read_with_or_without_the_scheme() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("bearer  abc "), Some("abc"));
+        assert_eq!(bearer("abc"), Some("abc"));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearer "), None);
     }
 }

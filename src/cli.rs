@@ -3,8 +3,8 @@
 use anyhow::Context;
 
 use crate::{
-    auth::Caller,
-    config::{Config, ImportArgs},
+    auth::{Authenticator, Caller, Claims, Role},
+    config::{Config, ImportArgs, IssueArgs},
     db::connect_and_migrate,
     domain::Domain,
     error::DomainError,
@@ -58,4 +58,116 @@ async fn resolve_cohort(domain: &Domain, caller: &Caller, reference: &str) -> an
             "\"{reference}\" is neither REGENCY_CODE/YEAR (such as 63.03/2017) nor a cohort ID"
         )
     })
+}
+
+/// `labinov token issue --role … [--regency CODE] [--mentor ID] [--ttl 8h]`: a token the
+/// server run with the same configuration accepts (`--demo`: a `serve --demo` server).
+pub fn issue_token(config: &Config, args: &IssueArgs) -> anyhow::Result<String> {
+    let auth = Authenticator::from_config(config, args.demo)?;
+    let mentor = args
+        .mentor
+        .as_deref()
+        .map(|id| match id.trim().parse::<i32>() {
+            Ok(id) => Ok(id),
+            Err(_) => global_id::decode(Kind::Mentor, id.trim()).map_err(anyhow::Error::from),
+        })
+        .transpose()
+        .context("--mentor takes a mentor's GraphQL id or database id")?;
+    let claims = claims(
+        &args.subject,
+        args.role,
+        args.regency.clone(),
+        mentor,
+        *args.ttl,
+    )?;
+    auth.issue(&claims)
+}
+
+/// The claims of a new token, checked as the server will check them.
+pub fn claims(
+    subject: &str,
+    role: Role,
+    regency: Option<String>,
+    mentor: Option<i32>,
+    ttl: std::time::Duration,
+) -> anyhow::Result<Claims> {
+    anyhow::ensure!(
+        role != Role::RegencyAdmin || regency.is_some(),
+        "a REGENCY_ADMIN token needs --regency CODE (e.g. 63.03)"
+    );
+    anyhow::ensure!(
+        role != Role::Mentor || mentor.is_some(),
+        "a MENTOR token needs --mentor ID"
+    );
+    anyhow::ensure!(!subject.trim().is_empty(), "--subject cannot be empty");
+    let now = chrono::Utc::now().timestamp();
+    let ttl = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2);
+    Ok(Claims {
+        sub: subject.trim().to_owned(),
+        role,
+        regency: regency.map(|r| r.trim().to_owned()),
+        mentor,
+        exp: now.saturating_add(ttl),
+        iat: now,
+    })
+}
+
+/// Tokens for trying every role on a `serve --demo` server: (role, what it shows, token).
+pub async fn demo_tokens(
+    domain: &Domain,
+    auth: &Authenticator,
+) -> anyhow::Result<Vec<(Role, &'static str, String)>> {
+    let system = Caller::system("demo tokens");
+    let request = crate::domain::page::PageRequest {
+        first: Some(1),
+        ..Default::default()
+    };
+    let suripto = domain
+        .mentor_page(&system, Some("Suripto"), &request)
+        .await?
+        .edges
+        .into_iter()
+        .map(|(_, m)| m.id)
+        .next();
+    let day = std::time::Duration::from_hours(24);
+    let mut tokens = vec![
+        (
+            Role::Admin,
+            "everything",
+            claims("demo admin", Role::Admin, None, None, day)?,
+        ),
+        (
+            Role::RegencyAdmin,
+            "writes in Kabupaten Banjar (63.03)",
+            claims(
+                "demo admin banjar",
+                Role::RegencyAdmin,
+                Some("63.03".to_owned()),
+                None,
+                day,
+            )?,
+        ),
+        (
+            Role::Viewer,
+            "reads Kabupaten Purbalingga (33.03) only",
+            claims(
+                "demo viewer purbalingga",
+                Role::Viewer,
+                Some("33.03".to_owned()),
+                None,
+                day,
+            )?,
+        ),
+    ];
+    if let Some(id) = suripto {
+        tokens.push((
+            Role::Mentor,
+            "LAN mentor Suripto: reads every regency",
+            claims("Suripto (LAN)", Role::Mentor, None, Some(id), day)?,
+        ));
+    }
+    tokens
+        .into_iter()
+        .map(|(role, what, claims)| Ok((role, what, auth.issue(&claims)?)))
+        .collect()
 }

@@ -5,6 +5,8 @@ use std::{net::SocketAddr, path::PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::auth::{AnonymousAccess, Role};
+
 /// labinov: a GraphQL server for regional innovation labs (Laboratorium Inovasi) run with LAN.
 ///
 /// It keeps the pipeline of innovation ideas through the 5D stages (Drum-Up, Diagnose, Design,
@@ -31,6 +33,38 @@ pub enum Command {
     Schema,
     /// Import ideas from a CSV spreadsheet into a cohort, all or nothing.
     Import(ImportArgs),
+    /// Bearer tokens for the API.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a token signed with this configuration's secret; it is printed on the last line.
+    Issue(IssueArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct IssueArgs {
+    /// What the token lets its holder do.
+    #[arg(long, value_enum)]
+    pub role: Role,
+    /// The regency (Kemendagri code, e.g. 63.03) a REGENCY_ADMIN writes in or a VIEWER reads;
+    /// a VIEWER without one reads every regency.
+    #[arg(long)]
+    pub regency: Option<String>,
+    /// The mentor a MENTOR token speaks for: the mentor's GraphQL id or database id.
+    #[arg(long)]
+    pub mentor: Option<String>,
+    /// Who holds the token; recorded as the actor of their changes.
+    #[arg(long, default_value = "operator")]
+    pub subject: String,
+    /// How long the token is valid, e.g. `8h`, `30m`, `7days`.
+    #[arg(long, default_value = "8h")]
+    pub ttl: humantime::Duration,
+    /// Sign with the demo secret, for a server started with `serve --demo` and no secret.
+    #[arg(long)]
+    pub demo: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -159,6 +193,32 @@ pub struct Config {
         global = true
     )]
     pub allowed_hosts: Vec<String>,
+
+    /// Secret that signs and verifies bearer tokens (HS256), at least 32 bytes. Required unless
+    /// `serve --demo` runs on loopback (it then uses a public demo secret) or public keys are set.
+    #[arg(
+        long,
+        env = "LABINOV_JWT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub jwt_secret: Option<String>,
+
+    /// File with the RS256 public keys of an outside identity provider (a PEM public key, or a
+    /// JWKS document), so a province's sign-in service can issue labinov tokens.
+    #[arg(long, env = "LABINOV_JWT_PUBLIC_KEYS", global = true)]
+    pub jwt_public_keys: Option<PathBuf>,
+
+    /// What callers without a token may read: `public` (stages, funnel, ideaCounts and the
+    /// funnel subscription), `none`, or `read` (everything, for an open-data deployment).
+    #[arg(
+        long,
+        env = "LABINOV_ANONYMOUS_ACCESS",
+        value_enum,
+        default_value_t = AnonymousAccess::Public,
+        global = true
+    )]
+    pub anonymous_access: AnonymousAccess,
 
     /// Log as JSON lines instead of human-readable text (the level comes from RUST_LOG).
     #[arg(long, env = "LABINOV_LOG_JSON", global = true)]
@@ -302,6 +362,9 @@ pub struct LimitArgs {
     /// Refuse introspection queries (`__schema`, `__type`); GraphiQL's docs then stay empty.
     #[arg(long, env = "LABINOV_DISABLE_INTROSPECTION", global = true)]
     pub disable_introspection: bool,
+    /// Refuse introspection to callers without a token; signed-in callers keep GraphiQL's docs.
+    #[arg(long, env = "LABINOV_NO_ANONYMOUS_INTROSPECTION", global = true)]
+    pub no_anonymous_introspection: bool,
     /// Seconds a WebSocket has to send `connection_init` (closed with 4408 otherwise).
     #[arg(
         long,
@@ -334,6 +397,7 @@ impl Default for LimitArgs {
             request_timeout_secs: 30,
             connection_init_timeout_secs: 10,
             disable_introspection: false,
+            no_anonymous_introspection: false,
         }
     }
 }
@@ -373,6 +437,9 @@ impl Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             cors_origins: Vec::new(),
             allowed_hosts: Vec::new(),
+            jwt_secret: None,
+            jwt_public_keys: None,
+            anonymous_access: AnonymousAccess::Public,
             log_json: false,
             default_page_size: 20,
             max_page_size: 100,

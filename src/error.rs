@@ -15,6 +15,8 @@ pub mod code {
     pub const CONFLICT: &str = "CONFLICT";
     pub const INVALID_TRANSITION: &str = "INVALID_TRANSITION";
     pub const CURSOR_EXPIRED: &str = "CURSOR_EXPIRED";
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    pub const FORBIDDEN: &str = "FORBIDDEN";
     pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
 }
 
@@ -27,6 +29,10 @@ pub enum DomainError {
     Conflict(String),
     InvalidTransition(String),
     CursorExpired(String),
+    /// No token where one is needed, or a bad, expired or foreign one.
+    Unauthenticated(String),
+    /// A good token without the right; the sentence names the missing right.
+    Forbidden(String),
     /// Bad input spread over many lines (a CSV import): a summary and each line's reason.
     InvalidLines(String, Vec<LineError>),
     Internal(anyhow::Error),
@@ -57,6 +63,8 @@ impl DomainError {
             | Self::Conflict(m)
             | Self::InvalidTransition(m)
             | Self::CursorExpired(m)
+            | Self::Unauthenticated(m)
+            | Self::Forbidden(m)
             | Self::InvalidLines(m, _) => m,
             Self::Internal(_) => "internal server error",
         }
@@ -69,6 +77,8 @@ impl DomainError {
             Self::Conflict(_) => code::CONFLICT,
             Self::InvalidTransition(_) => code::INVALID_TRANSITION,
             Self::CursorExpired(_) => code::CURSOR_EXPIRED,
+            Self::Unauthenticated(_) => code::UNAUTHENTICATED,
+            Self::Forbidden(_) => code::FORBIDDEN,
             Self::Internal(_) => code::INTERNAL_SERVER_ERROR,
         }
     }

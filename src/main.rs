@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::Parser;
 use labinov::{
     App, cli,
-    config::{Cli, Command},
+    config::{Cli, Command, TokenCommand},
     db::connect_and_migrate,
     demo, graphql, telemetry,
 };
@@ -28,6 +28,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let app = App::build(&cli.config, args.demo).await?;
+            if args.demo {
+                print_demo_tokens(&app).await?;
+            }
             let shutdown = CancellationToken::new();
             tokio::spawn(stop_on_signal(shutdown.clone()));
             app.run_until_stopped(shutdown).await
@@ -60,6 +63,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             writeln!(out, "{report}").context("writing the report")?;
             Ok(())
         }
+        Command::Token(TokenCommand::Issue(args)) => {
+            let token = cli::issue_token(&cli.config, &args)?;
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "# {} token for {}, valid for {}; send it as: Authorization: Bearer <token>",
+                args.role.as_str(),
+                args.subject,
+                args.ttl
+            )
+            .and_then(|()| writeln!(out, "{token}"))
+            .context("writing the token")?;
+            Ok(())
+        }
         Command::Schema => {
             let mut out = std::io::stdout().lock();
             out.write_all(graphql::sdl().as_bytes())
@@ -67,6 +84,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `serve --demo`: a ready token per role, and a link that opens GraphiQL with it, so a
+/// newcomer can try every role at once. Printed, never logged.
+async fn print_demo_tokens(app: &App) -> anyhow::Result<()> {
+    let tokens = cli::demo_tokens(app.domain(), app.auth()).await?;
+    let address = app.local_addr();
+    let mut out = std::io::stdout().lock();
+    let mut text = String::from(
+        "\nDemo tokens (valid 24 hours; signed with the public demo secret, loopback only):\n",
+    );
+    for (role, what, token) in tokens {
+        text.push_str(&format!(
+            "\n  {} — {what}\n    http://{address}/?token={token}\n",
+            role.as_str()
+        ));
+    }
+    text.push_str(
+        "\nWithout a token GraphiQL shows the public figures only (stages, funnel, ideaCounts).\n",
+    );
+    out.write_all(text.as_bytes())
+        .context("writing the demo tokens")?;
+    Ok(())
 }
 
 /// Cancels `shutdown` on SIGINT or SIGTERM.

@@ -16,7 +16,7 @@ use super::{
     regency_code_filter,
     write::{Edit, NewEvent, Target, Work, Written, on_unique, required_text},
 };
-use crate::auth::Caller;
+use crate::auth::{Caller, ReadScope};
 use crate::error::{DomainError, DomainResult};
 
 /// A new lab edition.
@@ -70,7 +70,7 @@ fn check_year(year: i32) -> DomainResult<i32> {
 
 impl Domain {
     by_ids!(/// Cohorts by id.
-        cohorts_by_id, cohort, i32);
+        cohorts_by_id, cohort, i32, |s: ReadScope| s.on(cohort::Column::RegencyId));
 
     /// Cohorts of each regency, newest edition first.
     pub async fn cohorts_of_regencies(
@@ -78,8 +78,9 @@ impl Domain {
         caller: &Caller,
         regency_ids: &[i32],
     ) -> DomainResult<HashMap<i32, Vec<cohort::Model>>> {
-        caller.check_read()?;
+        let scope = caller.check_read()?;
         let rows = cohort::Entity::find()
+            .filter(scope.on(cohort::Column::RegencyId))
             .filter(cohort::Column::RegencyId.is_in(regency_ids.iter().copied()))
             .order_by_desc(cohort::Column::Year)
             .order_by_asc(cohort::Column::Id)
@@ -145,15 +146,24 @@ impl Domain {
         filter: &CohortFilter,
         page: &PageRequest,
     ) -> DomainResult<Page<cohort::Model>> {
-        caller.check_read()?;
+        let scope = caller.check_read()?;
         let sort = by_id::<cohort::Entity>(cohort::Column::Id, |m| i64::from(m.id));
-        self.listing(self.cohorts_matching(filter), sort, page)
-            .await
+        self.listing(
+            self.cohorts_matching(filter)
+                .filter(scope.on(cohort::Column::RegencyId)),
+            sort,
+            page,
+        )
+        .await
     }
 
     pub async fn count_cohorts(&self, caller: &Caller, filter: &CohortFilter) -> DomainResult<u64> {
-        caller.check_read()?;
-        Ok(self.cohorts_matching(filter).count(self.db()).await?)
+        let scope = caller.check_read()?;
+        Ok(self
+            .cohorts_matching(filter)
+            .filter(scope.on(cohort::Column::RegencyId))
+            .count(self.db())
+            .await?)
     }
 
     pub async fn create_cohort(
@@ -175,6 +185,7 @@ impl Domain {
         let regency = self
             .regency_in(&work.txn, new.regency_id, "regencyId")
             .await?;
+        work.caller.check_write(Some(regency.id), "regency")?;
         check_year_after_mou(year, &regency)?;
         let now = work.now();
         let row = cohort::ActiveModel {

@@ -17,7 +17,7 @@ use super::{
     regency_code_filter,
     write::{Edit, NewEvent, Target, Work, Written, optional_text, required_text, within_lab},
 };
-use crate::auth::Caller;
+use crate::auth::{Caller, ReadScope};
 use crate::error::{DomainError, DomainResult};
 
 /// A new commitment, written as a draft.
@@ -67,6 +67,7 @@ impl Domain {
             .one(txn)
             .await?
             .ok_or_else(|| DomainError::bad_input("No cohort with the given cohortId exists."))?;
+        work.caller.check_write(Some(cohort.regency_id), "cohort")?;
         let unit = self.unit_in(txn, new.unit_id, "unitId").await?;
         if unit.regency_id != cohort.regency_id {
             return Err(DomainError::bad_input(format!(
@@ -230,7 +231,7 @@ pub struct CommitmentFilter {
 
 impl Domain {
     by_ids!(/// Commitments by id.
-        commitments_by_id, commitment, i32);
+        commitments_by_id, commitment, i32, |s: ReadScope| s.on(commitment::Column::RegencyId));
 
     /// Ids of the commitments covering each idea.
     pub async fn commitment_ids_of_ideas(
@@ -238,9 +239,10 @@ impl Domain {
         caller: &Caller,
         ids: &[i32],
     ) -> DomainResult<HashMap<i32, Vec<i32>>> {
-        caller.check_read()?;
+        let scope = caller.check_read()?;
         let rows = commitment_idea::Entity::find()
             .filter(commitment_idea::Column::IdeaId.is_in(ids.iter().copied()))
+            .filter(scope.on_idea(commitment_idea::Column::IdeaId))
             .order_by_asc(commitment_idea::Column::CommitmentId)
             .all(self.db())
             .await?;
@@ -256,9 +258,10 @@ impl Domain {
         caller: &Caller,
         ids: &[i32],
     ) -> DomainResult<HashMap<i32, Vec<i32>>> {
-        caller.check_read()?;
+        let scope = caller.check_read()?;
         let rows = commitment_idea::Entity::find()
             .filter(commitment_idea::Column::CommitmentId.is_in(ids.iter().copied()))
+            .filter(scope.on_idea(commitment_idea::Column::IdeaId))
             .order_by_asc(commitment_idea::Column::IdeaId)
             .all(self.db())
             .await?;
@@ -322,10 +325,15 @@ impl Domain {
         filter: &CommitmentFilter,
         page: &PageRequest,
     ) -> DomainResult<Page<commitment::Model>> {
-        caller.check_read()?;
+        let scope = caller.check_read()?;
         let sort = by_id::<commitment::Entity>(commitment::Column::Id, |m| i64::from(m.id));
-        self.listing(self.commitments_matching(filter)?, sort, page)
-            .await
+        self.listing(
+            self.commitments_matching(filter)?
+                .filter(scope.on(commitment::Column::RegencyId)),
+            sort,
+            page,
+        )
+        .await
     }
 
     pub async fn count_commitments(
@@ -333,7 +341,11 @@ impl Domain {
         caller: &Caller,
         filter: &CommitmentFilter,
     ) -> DomainResult<u64> {
-        caller.check_read()?;
-        Ok(self.commitments_matching(filter)?.count(self.db()).await?)
+        let scope = caller.check_read()?;
+        Ok(self
+            .commitments_matching(filter)?
+            .filter(scope.on(commitment::Column::RegencyId))
+            .count(self.db())
+            .await?)
     }
 }

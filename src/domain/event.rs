@@ -17,7 +17,7 @@ use super::{
     page::{Page, PageRequest, paginate},
     regency_code_filter,
 };
-use crate::auth::Caller;
+use crate::auth::{Caller, ReadScope};
 use crate::error::DomainResult;
 
 /// Which pipeline events to list.
@@ -62,7 +62,7 @@ pub struct Positions {
 
 impl Domain {
     by_ids!(/// Pipeline events by id.
-        events_by_id, pipeline_event, i64);
+        events_by_id, pipeline_event, i64, |s: ReadScope| s.on(pipeline_event::Column::RegencyId));
 
     fn events_matching(&self, filter: &EventFilter) -> Select<pipeline_event::Entity> {
         let mut cond = Condition::all();
@@ -94,14 +94,24 @@ impl Domain {
         filter: &EventFilter,
         page: &PageRequest,
     ) -> DomainResult<Page<pipeline_event::Model>> {
-        caller.check_read()?;
+        let scope = caller.check_read()?;
         let sort = by_id::<pipeline_event::Entity>(pipeline_event::Column::Id, |m| m.id);
-        self.listing(self.events_matching(filter), sort, page).await
+        self.listing(
+            self.events_matching(filter)
+                .filter(scope.on(pipeline_event::Column::RegencyId)),
+            sort,
+            page,
+        )
+        .await
     }
 
     pub async fn count_events(&self, caller: &Caller, filter: &EventFilter) -> DomainResult<u64> {
-        caller.check_read()?;
-        Ok(self.events_matching(filter).count(self.db()).await?)
+        let scope = caller.check_read()?;
+        Ok(self
+            .events_matching(filter)
+            .filter(scope.on(pipeline_event::Column::RegencyId))
+            .count(self.db())
+            .await?)
     }
 
     /// Current sequence heads of the regencies in `scope` (all when None), and the highest
@@ -111,8 +121,8 @@ impl Domain {
         caller: &Caller,
         scope: Option<&[i32]>,
     ) -> DomainResult<Positions> {
-        caller.check_read()?;
-        self.event_heads_on(self.db(), scope).await
+        let scope = caller.check_read()?.narrow(scope);
+        self.event_heads_on(self.db(), scope.as_deref()).await
     }
 
     async fn event_heads_on<C: ConnectionTrait>(
@@ -155,7 +165,7 @@ impl Domain {
         scope: Option<&[i32]>,
         limit: u64,
     ) -> DomainResult<Vec<pipeline_event::Model>> {
-        caller.check_read()?;
+        let read = caller.check_read()?;
         let mut any = Condition::any();
         for (regency_id, seq) in &positions.seen {
             if scope.is_some_and(|s| !s.contains(regency_id)) {
@@ -181,6 +191,7 @@ impl Domain {
         }
         Ok(pipeline_event::Entity::find()
             .filter(any)
+            .filter(read.on(pipeline_event::Column::RegencyId))
             .order_by_asc(pipeline_event::Column::Id)
             .limit(limit)
             .all(self.db())
@@ -195,9 +206,10 @@ impl Domain {
         after: i64,
         before: i64,
     ) -> DomainResult<Vec<pipeline_event::Model>> {
-        caller.check_read()?;
+        let read = caller.check_read()?;
         Ok(pipeline_event::Entity::find()
             .filter(pipeline_event::Column::RegencyId.eq(regency_id))
+            .filter(read.on(pipeline_event::Column::RegencyId))
             .filter(pipeline_event::Column::Seq.gt(after))
             .filter(pipeline_event::Column::Seq.lt(before))
             .order_by_asc(pipeline_event::Column::Seq)
@@ -255,7 +267,7 @@ impl Domain {
         caller: &Caller,
         cutoff: DateTime<Utc>,
     ) -> DomainResult<u64> {
-        caller.check_read()?;
+        caller.check_write(None, "event")?;
         let result = pipeline_event::Entity::delete_many()
             .filter(pipeline_event::Column::OccurredAt.lt(cutoff))
             .exec(self.db())
@@ -270,10 +282,12 @@ impl Domain {
         filter: &IdeaFilter,
         scope: Option<&[i32]>,
     ) -> DomainResult<(Funnel, Positions)> {
-        caller.check_read()?;
+        let read = caller.aggregate_scope()?;
+        let filter = filter.within(read);
+        let scope = read.narrow(scope);
         let txn = self.begin_snapshot().await?;
-        let funnel = self.funnel_on(&txn, filter).await;
-        let heads = self.event_heads_on(&txn, scope).await;
+        let funnel = self.funnel_on(&txn, &filter).await;
+        let heads = self.event_heads_on(&txn, scope.as_deref()).await;
         txn.commit().await?;
         Ok((funnel?, heads?))
     }
@@ -303,14 +317,15 @@ impl Domain {
         filter: &EventFilter,
         page: &PageRequest,
     ) -> DomainResult<(Page<pipeline_event::Model>, Positions)> {
-        caller.check_read()?;
+        let allowed = caller.check_read()?;
         let txn = self.begin_snapshot().await?;
         let read = async {
-            let scope = self.scope_of_filter(&txn, filter).await?;
+            let scope = allowed.narrow(self.scope_of_filter(&txn, filter).await?.as_deref());
             let sort = by_id::<pipeline_event::Entity>(pipeline_event::Column::Id, |m| m.id);
             let rows = paginate(
                 &txn,
-                self.events_matching(filter),
+                self.events_matching(filter)
+                    .filter(allowed.on(pipeline_event::Column::RegencyId)),
                 &sort,
                 page,
                 self.page_limits(),

@@ -15,7 +15,7 @@ use super::{
     page::{Page, PageRequest, SortValue},
     write::{Edit, NewEvent, Target, Work, Written, on_unique, optional_text, required_text},
 };
-use crate::auth::Caller;
+use crate::auth::{Caller, ReadScope};
 use crate::error::{DomainError, DomainResult};
 
 /// A new mentor, or the full set of a mentor's fields.
@@ -30,10 +30,10 @@ pub struct MentorFields {
 
 impl Domain {
     by_ids!(/// Mentors by id.
-        mentors_by_id, mentor, i32);
+        mentors_by_id, mentor, i32, |_: ReadScope| sea_orm::Condition::all());
 
     by_ids!(/// Mentor assignments by id.
-        assignments_by_id, mentor_assignment, i32);
+        assignments_by_id, mentor_assignment, i32, |s: ReadScope| s.on_idea(mentor_assignment::Column::IdeaId));
 
     /// Mentor assignments of each idea, current and past, oldest first.
     pub async fn assignments_of_ideas(
@@ -41,9 +41,10 @@ impl Domain {
         caller: &Caller,
         ids: &[i32],
     ) -> DomainResult<HashMap<i32, Vec<mentor_assignment::Model>>> {
-        caller.check_read()?;
+        let scope = caller.check_read()?;
         let rows = mentor_assignment::Entity::find()
             .filter(mentor_assignment::Column::IdeaId.is_in(ids.iter().copied()))
+            .filter(scope.on_idea(mentor_assignment::Column::IdeaId))
             .order_by_asc(mentor_assignment::Column::Since)
             .order_by_asc(mentor_assignment::Column::Id)
             .all(self.db())
@@ -104,7 +105,7 @@ impl Domain {
         work: &mut Work,
         fields: MentorFields,
     ) -> DomainResult<mentor::Model> {
-        work.caller.check_write(None)?;
+        work.caller.check_write(None, "mentor")?;
         let name = required_text(
             "The mentor's name",
             fields.name.as_deref().unwrap_or_default(),
@@ -149,7 +150,6 @@ impl Domain {
         version: i32,
         fields: MentorFields,
     ) -> DomainResult<mentor::Model> {
-        caller.check_write(None)?;
         let target = Target {
             id,
             version,
@@ -225,6 +225,7 @@ impl Domain {
             .one(&work.txn)
             .await?
             .ok_or_else(|| DomainError::not_found("No idea with this id exists."))?;
+        work.caller.check_write(Some(idea.regency_id), "idea")?;
         let mentor = mentor::Entity::find_by_id(mentor_id)
             .one(&work.txn)
             .await?
@@ -294,6 +295,7 @@ impl Domain {
             .one(&work.txn)
             .await?
             .ok_or_else(|| DomainError::not_found("No idea with this id exists."))?;
+        work.caller.check_write(Some(idea.regency_id), "idea")?;
         let current = self
             .current_assignment(&work.txn, idea_id, mentor_id)
             .await?

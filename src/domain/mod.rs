@@ -1,18 +1,20 @@
 //! The domain layer: every read and every write goes through [`Domain`], so that access
 //! rules, limits and metrics can be added in one place.
 
-/// `Domain::$name(ids)`: rows of one entity by id, in one statement (behind the DataLoaders).
+/// `Domain::$name(ids)`: rows of one entity by id, in one statement (behind the DataLoaders),
+/// limited to what the caller may read by `$scope(read_scope)`: rows out of scope read as absent.
 macro_rules! by_ids {
-    ($(#[$doc:meta])* $name:ident, $entity:ident, $id:ty) => {
+    ($(#[$doc:meta])* $name:ident, $entity:ident, $id:ty, $scope:expr) => {
         $(#[$doc])*
         pub async fn $name(
             &self,
             caller: &crate::auth::Caller,
             ids: &[$id],
         ) -> DomainResult<HashMap<$id, $entity::Model>> {
-            caller.check_read()?;
+            let scope: crate::auth::ReadScope = caller.check_read()?;
             let rows = $entity::Entity::find()
                 .filter($entity::Column::Id.is_in(ids.iter().copied()))
+                .filter($scope(scope))
                 .all(self.db())
                 .await?;
             Ok(rows.into_iter().map(|r| (r.id, r)).collect())

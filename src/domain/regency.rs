@@ -60,9 +60,10 @@ impl Domain {
         caller: &Caller,
         code: &str,
     ) -> DomainResult<Option<regency::Model>> {
-        caller.check_read()?;
+        let scope = caller.check_read()?;
         Ok(regency::Entity::find()
             .filter(regency::Column::Code.eq(code.trim()))
+            .filter(scope.on(regency::Column::Id))
             .one(self.db())
             .await?)
     }
@@ -72,9 +73,10 @@ impl Domain {
         caller: &Caller,
         ids: &[i32],
     ) -> DomainResult<HashMap<i32, regency::Model>> {
-        caller.check_read()?;
+        let scope = caller.check_read()?;
         let rows = regency::Entity::find()
             .filter(regency::Column::Id.is_in(ids.iter().copied()))
+            .filter(scope.on(regency::Column::Id))
             .all(self.db())
             .await?;
         Ok(rows.into_iter().map(|r| (r.id, r)).collect())
@@ -86,7 +88,7 @@ impl Domain {
         caller: &Caller,
         page: &PageRequest,
     ) -> DomainResult<Page<regency::Model>> {
-        caller.check_read()?;
+        let scope = caller.check_read()?;
         let sort = Sort {
             name: "CODE",
             column: regency::Column::Code,
@@ -95,12 +97,20 @@ impl Domain {
             value_of: Some(|m: &regency::Model| SortValue::Text(m.code.clone())),
             id_of: |m: &regency::Model| i64::from(m.id),
         };
-        self.listing(regency::Entity::find(), sort, page).await
+        self.listing(
+            regency::Entity::find().filter(scope.on(regency::Column::Id)),
+            sort,
+            page,
+        )
+        .await
     }
 
     pub async fn count_regencies(&self, caller: &Caller) -> DomainResult<u64> {
-        caller.check_read()?;
-        Ok(regency::Entity::find().count(self.db()).await?)
+        let scope = caller.check_read()?;
+        Ok(regency::Entity::find()
+            .filter(scope.on(regency::Column::Id))
+            .count(self.db())
+            .await?)
     }
 
     pub(crate) async fn regency_in(
@@ -131,6 +141,7 @@ impl Domain {
         work: &mut Work,
         new: NewRegency,
     ) -> DomainResult<regency::Model> {
+        work.caller.check_write(None, "regency")?;
         let code = check_code(&new.code)?;
         let name = required_text("The regency name", &new.name, 200)?;
         let province = required_text("The province", &new.province, 200)?;

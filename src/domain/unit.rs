@@ -19,7 +19,7 @@ use super::{
     regency_code_filter,
     write::{Edit, NewEvent, Target, Work, Written, on_unique, optional_text, required_text},
 };
-use crate::auth::Caller;
+use crate::auth::{Caller, ReadScope};
 use crate::error::{DomainError, DomainResult};
 
 /// A new unit.
@@ -120,7 +120,7 @@ pub fn default_head_title(kind: UnitKind) -> &'static str {
 
 impl Domain {
     by_ids!(/// Units by id.
-        units_by_id, unit, i32);
+        units_by_id, unit, i32, |s: ReadScope| s.on(unit::Column::RegencyId));
 
     /// Units of each regency, by name.
     pub async fn units_of_regencies(
@@ -128,8 +128,9 @@ impl Domain {
         caller: &Caller,
         ids: &[i32],
     ) -> DomainResult<HashMap<i32, Vec<unit::Model>>> {
-        caller.check_read()?;
+        let scope = caller.check_read()?;
         let rows = unit::Entity::find()
+            .filter(scope.on(unit::Column::RegencyId))
             .filter(unit::Column::RegencyId.is_in(ids.iter().copied()))
             .order_by_asc(unit::Column::Name)
             .all(self.db())
@@ -143,8 +144,9 @@ impl Domain {
         caller: &Caller,
         ids: &[i32],
     ) -> DomainResult<HashMap<i32, Vec<unit::Model>>> {
-        caller.check_read()?;
+        let scope = caller.check_read()?;
         let rows = unit::Entity::find()
+            .filter(scope.on(unit::Column::RegencyId))
             .filter(unit::Column::ParentId.is_in(ids.iter().copied()))
             .order_by_asc(unit::Column::Name)
             .all(self.db())
@@ -179,19 +181,29 @@ impl Domain {
         filter: &UnitFilter,
         page: &PageRequest,
     ) -> DomainResult<Page<unit::Model>> {
-        caller.check_read()?;
+        let scope = caller.check_read()?;
         let sort = by_name::<unit::Entity>(
             unit::Column::Name,
             unit::Column::Id,
             |m| SortValue::Text(m.name.clone()),
             |m| i64::from(m.id),
         );
-        self.listing(self.units_matching(filter), sort, page).await
+        self.listing(
+            self.units_matching(filter)
+                .filter(scope.on(unit::Column::RegencyId)),
+            sort,
+            page,
+        )
+        .await
     }
 
     pub async fn count_units(&self, caller: &Caller, filter: &UnitFilter) -> DomainResult<u64> {
-        caller.check_read()?;
-        Ok(self.units_matching(filter).count(self.db()).await?)
+        let scope = caller.check_read()?;
+        Ok(self
+            .units_matching(filter)
+            .filter(scope.on(unit::Column::RegencyId))
+            .count(self.db())
+            .await?)
     }
 
     pub(crate) async fn unit_in(
@@ -226,6 +238,7 @@ impl Domain {
         let regency = self
             .regency_in(&work.txn, new.regency_id, "regencyId")
             .await?;
+        work.caller.check_write(Some(regency.id), "regency")?;
         unit_name_free(&work.txn, regency.id, &name, None, &regency.name).await?;
         if let Some(parent) = new.parent_id {
             let parent = self.unit_in(&work.txn, parent, "parentId").await?;

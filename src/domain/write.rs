@@ -86,6 +86,7 @@ impl Domain {
     /// Starts a write transaction. On SQLite it takes the write lock at once (BEGIN IMMEDIATE),
     /// so concurrent writers queue instead of failing when they upgrade a read lock.
     pub(crate) async fn begin_work(&self, caller: &Caller) -> DomainResult<Work> {
+        caller.check_may_write()?;
         let txn = self
             .db()
             .begin_with_options(TransactionOptions {
@@ -147,7 +148,7 @@ impl Domain {
     ) -> DomainResult<Vec<pipeline_event::Model>> {
         // Every change of a regency's rows records its events here, in the change's
         // transaction: the one place a refused write is turned back before it commits.
-        work.caller.check_write(Some(regency_id))?;
+        work.caller.check_write(Some(regency_id), "regency")?;
         if events.is_empty() {
             return Ok(Vec::new());
         }
@@ -194,10 +195,11 @@ impl Domain {
     }
 }
 
-/// Reads the row a write changes, inside its transaction: NOT_FOUND if it is gone, CONFLICT if
-/// its version is not the one the client read.
+/// Reads the row a write changes, inside its transaction: NOT_FOUND if it is gone (or the
+/// caller may not see it), FORBIDDEN if the caller may not change it, CONFLICT if its version is
+/// not the one the client read.
 pub(crate) async fn for_update<E>(
-    txn: &DatabaseTransaction,
+    work: &Work,
     id: i32,
     version: i32,
     what: &str,
@@ -207,9 +209,10 @@ where
     <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<i32>,
 {
     let current = E::find_by_id(id)
-        .one(txn)
+        .one(&work.txn)
         .await?
         .ok_or_else(|| DomainError::not_found(format!("No {what} with this id exists.")))?;
+    work.caller.check_write(E::regency_of(&current), what)?;
     if E::version_of(&current) != version {
         return Err(stale(what, version));
     }
@@ -355,13 +358,19 @@ impl<A> Edit<A> {
 pub(crate) trait VersionedEntity: EntityTrait {
     fn version_column() -> Self::Column;
     fn version_of(row: &Self::Model) -> i32;
+    /// The regency whose rows the row belongs to (None: a row of no regency, a mentor).
+    fn regency_of(row: &Self::Model) -> Option<i32>;
     /// Sets the next version and the change time.
     fn bump(row: &mut Self::ActiveModel, version: i32, now: DateTime<Utc>);
 }
 
 macro_rules! versioned_entity {
-    ($($entity:ident),+) => {
+    ($($entity:ident: $regency_of:expr),+) => {
         $(impl VersionedEntity for entity::$entity::Entity {
+            fn regency_of(row: &Self::Model) -> Option<i32> {
+                $regency_of(row)
+            }
+
             fn version_column() -> Self::Column {
                 entity::$entity::Column::Version
             }
@@ -378,7 +387,14 @@ macro_rules! versioned_entity {
     };
 }
 
-versioned_entity!(regency, unit, cohort, mentor, commitment, idea);
+versioned_entity!(
+    regency: |r: &entity::regency::Model| Some(r.id),
+    unit: |r: &entity::unit::Model| Some(r.regency_id),
+    cohort: |r: &entity::cohort::Model| Some(r.regency_id),
+    mentor: |_: &entity::mentor::Model| None,
+    commitment: |r: &entity::commitment::Model| Some(r.regency_id),
+    idea: |r: &entity::idea::Model| Some(r.regency_id)
+);
 
 impl Domain {
     /// The one way a row is updated, inside a unit of work: read it for update (NOT_FOUND,
@@ -398,7 +414,7 @@ impl Domain {
         E::ActiveModel: ActiveModelTrait<Entity = E> + sea_orm::ActiveModelBehavior + Send,
         <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<i32>,
     {
-        let current = for_update::<E>(&work.txn, target.id, target.version, target.what).await?;
+        let current = for_update::<E>(work, target.id, target.version, target.what).await?;
         let mut edit = apply(work, &current).await?;
         E::bump(&mut edit.row, target.version, work.now());
         let saved = match E::update(edit.row).validate() {

@@ -11,6 +11,7 @@ pub mod idea;
 pub mod ids;
 pub mod limits;
 pub mod loaders;
+pub mod me;
 pub mod mentor;
 pub mod mutation;
 pub mod node;
@@ -31,6 +32,7 @@ pub struct Query(
     mentor::MentorQuery,
     commitment::CommitmentQuery,
     event::EventQuery,
+    me::MeQuery,
 );
 
 /// Root of every mutation. Each takes one `input` and returns a payload with the changed

@@ -72,6 +72,17 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
     if event_stream && !origin::allowed(&headers, &state.cors_origins) {
         return forbidden_origin();
     }
+    // An EventSource cannot send headers: event streams may carry the token as `?token=`.
+    let token = match request_token(&headers, event_stream.then(|| parts.uri.query()).flatten()) {
+        Ok(token) => token,
+        Err(message) => return unauthenticated(message),
+    };
+    let caller = match state.caller(token.as_deref()).await {
+        Ok(caller) => caller,
+        Err(err) => return unauthenticated(err.message()),
+    };
+    let expires_at = caller.expires_at();
+    let hide_schema = state.limits.no_anonymous_introspection && caller.as_user().is_none();
     let timeout = state.request_timeout;
     let read =
         GraphQLRequest::<GraphQLRejection>::from_request(Request::from_parts(parts, body), &state);
@@ -90,6 +101,10 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
         }
         Err(_) => return timed_out(timeout),
     };
+    let mut request = request.data(caller);
+    if hide_schema {
+        request = request.disable_introspection();
+    }
     if event_stream {
         if !every_operation(&state, &request, |ty| ty != OperationType::Mutation) {
             return writes_need_post();
@@ -99,7 +114,7 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
             .and_then(|v| v.to_str().ok())
             .filter(|v| !v.is_empty())
             .map(str::to_owned);
-        return sse::serve(&state, request, last_event_id);
+        return sse::serve(&state, request, last_event_id, expires_at);
     }
     match tokio::time::timeout(timeout, graphql_over_http(state, method, &headers, request)).await {
         Ok(response) => response,
@@ -146,6 +161,33 @@ pub fn client_error(status: StatusCode, code: &str, message: &str) -> Response {
         "extensions": { "code": code }
     }]});
     (status, axum::Json(body)).into_response()
+}
+
+/// The bearer token of a request: the `Authorization` header, or for an event stream the
+/// `token` query parameter. A header that is not a bearer token is an error.
+fn request_token(headers: &HeaderMap, query: Option<&str>) -> Result<Option<String>, &'static str> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let value = value.to_str().unwrap_or_default();
+        return crate::auth::bearer(value)
+            .map(|t| Some(t.to_owned()))
+            .ok_or("Send the token as Authorization: Bearer <token>.");
+    }
+    Ok(query.and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(name, _)| name == "token")
+            .map(|(_, token)| token.into_owned())
+            .filter(|t| !t.is_empty())
+    }))
+}
+
+/// A request with a bad, expired or foreign token: 401 with the reason.
+pub fn unauthenticated(message: &str) -> Response {
+    let mut response = client_error(StatusCode::UNAUTHORIZED, code::UNAUTHENTICATED, message);
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+    );
+    response
 }
 
 /// A request body over the configured limit.

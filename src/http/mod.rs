@@ -116,12 +116,28 @@ async fn coded_payload_too_large(response: Response) -> Response {
     response
 }
 
-async fn graphiql() -> impl IntoResponse {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql")
-            .title("labinov")
-            .finish(),
-    )
+/// GraphiQL; `/?token=…` (the links `serve --demo` prints) opens it with that token set for
+/// queries, mutations and subscriptions.
+async fn graphiql(
+    axum::extract::Query(params): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> impl IntoResponse {
+    // Only a token's own characters (base64url and dots) go into the page: nothing else can
+    // be injected through the link.
+    let token = params.get("token").filter(|t| {
+        !t.is_empty()
+            && t.len() <= 4096
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    });
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let mut page = GraphiQLSource::build()
+        .endpoint("/graphql")
+        .subscription_endpoint("/graphql")
+        .title("labinov");
+    if let Some(bearer) = &bearer {
+        page = page
+            .header("Authorization", bearer)
+            .ws_connection_param("Authorization", bearer);
+    }
+    Html(page.finish())
 }

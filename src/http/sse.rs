@@ -12,18 +12,49 @@ use futures_util::StreamExt;
 
 use crate::{app::AppState, graphql::subscription::ResumeFrom};
 
+/// Serves one event stream; when the caller's token expires (`expires_at`) the stream ends
+/// with a `next` event carrying an UNAUTHENTICATED error, then `complete`.
 pub fn serve(
     state: &AppState,
     request: async_graphql::Request,
     last_event_id: Option<String>,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Response {
     let mut request = request;
     if let Some(id) = last_event_id {
         request = request.data(ResumeFrom(id));
     }
+    let expiry = async move {
+        match expires_at {
+            Some(at) => {
+                tokio::time::sleep((at - chrono::Utc::now()).to_std().unwrap_or_default()).await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    // After the results: the expiry error, if that is why they stopped.
+    let expired =
+        futures_util::stream::once(
+            async move { expires_at.is_some_and(|at| at <= chrono::Utc::now()) },
+        )
+        .filter_map(|expired| async move {
+            expired.then(|| {
+                let body = serde_json::json!({ "errors": [{
+                    "message": "Your token expired; reconnect with a new one.",
+                    "extensions": { "code": crate::error::code::UNAUTHENTICATED }
+                }]});
+                Ok::<_, Infallible>(
+                    Event::default()
+                        .event("next")
+                        .json_data(body)
+                        .unwrap_or_else(|_| Event::default().event("next")),
+                )
+            })
+        });
     let events = state
         .schema
         .execute_stream(request)
+        .take_until(expiry)
         .map(|response| {
             let mut event = Event::default().event("next");
             if let Some(cursor) = cursor_of(&response) {
@@ -35,6 +66,7 @@ pub fn serve(
                     .unwrap_or_else(|_| Event::default().event("next")),
             )
         })
+        .chain(expired)
         .chain(futures_util::stream::once(async {
             Ok(Event::default().event("complete").data(""))
         }))

@@ -143,6 +143,25 @@ pub fn chosen_protocol(headers: &HeaderMap) -> Option<WebSocketProtocols> {
         .find_map(|p| p.trim().parse().ok())
 }
 
+/// The bearer token of a `connection_init` payload: `Authorization` (or `authorization`) as
+/// `Bearer …` or bare, or `token`, at the top level or under `headers`.
+fn payload_token(payload: &serde_json::Value) -> Result<Option<String>, &'static str> {
+    let find = |object: &serde_json::Value| {
+        ["Authorization", "authorization", "token"]
+            .iter()
+            .find_map(|key| object.get(*key))
+            .cloned()
+    };
+    let value = find(payload).or_else(|| payload.get("headers").and_then(find));
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(value)) => crate::auth::bearer(&value)
+            .map(|t| Some(t.to_owned()))
+            .ok_or("Send the token as \"Authorization\": \"Bearer <token>\" in the connection_init payload."),
+        Some(_) => Err("The token in the connection_init payload must be a string."),
+    }
+}
+
 /// Serves one WebSocket until the client leaves, breaks the protocol, or the server stops.
 pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppState) {
     let (mut sink, stream) = socket.split();
@@ -190,9 +209,26 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
             .take_while(|message| futures_util::future::ready(message.is_some()))
             .filter_map(|message| futures_util::future::ready(message.flatten()))
     };
-    // The access issue reads the token from the `connection_init` payload here.
+    // The token comes in the `connection_init` payload; the socket closes when it expires.
+    let (expiry_tx, mut expiry_rx) =
+        tokio::sync::oneshot::channel::<chrono::DateTime<chrono::Utc>>();
+    let init_state = state.clone();
     let mut output = async_graphql::http::WebSocket::new(state.schema.clone(), input, protocol)
-        .on_connection_init(|_payload| async move { Ok(async_graphql::Data::default()) });
+        .on_connection_init(move |payload| async move {
+            let token = payload_token(&payload).map_err(async_graphql::Error::new)?;
+            let caller = init_state
+                .caller(token.as_deref())
+                .await
+                .map_err(|err| async_graphql::Error::new(err.message()))?;
+            if let Some(at) = caller.expires_at() {
+                let _ = expiry_tx.send(at);
+            }
+            let mut data = async_graphql::Data::default();
+            data.insert(caller);
+            Ok(data)
+        });
+    let mut expires_at: Option<tokio::time::Instant> = None;
+    let mut expiry_pending = true;
     let ping = match protocol {
         WebSocketProtocols::GraphQLWS => r#"{"type":"ping"}"#,
         WebSocketProtocols::SubscriptionsTransportWS => r#"{"type":"ka"}"#,
@@ -233,6 +269,9 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
                     }
                 }
                 Some(WsMessage::Close(code, reason)) => {
+                    // A refused connection_init is 4403 Forbidden in graphql-transport-ws;
+                    // async-graphql says 1002.
+                    let code = if code == 1002 && !initialised { 4403 } else { code };
                     let _ = sink.send(close(code, reason)).await;
                     break;
                 }
@@ -244,6 +283,17 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
                     break;
                 }
             },
+            expiry = &mut expiry_rx, if expiry_pending => {
+                expiry_pending = false;
+                if let Ok(at) = expiry {
+                    let left = (at - chrono::Utc::now()).to_std().unwrap_or_default();
+                    expires_at = Some(tokio::time::Instant::now() + left);
+                }
+            }
+            () = tokio::time::sleep_until(expires_at.unwrap_or_else(tokio::time::Instant::now)), if expires_at.is_some() => {
+                let _ = sink.send(close(4403, "Forbidden: the token expired; reconnect with a new one".to_owned())).await;
+                break;
+            }
             () = &mut init_deadline, if !initialised => {
                 let _ = sink.send(close(4408, "Connection initialisation timeout".to_owned())).await;
                 break;

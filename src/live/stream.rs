@@ -58,13 +58,17 @@ impl Follower {
         }
     }
 
-    /// Advances past `event`; returns it for delivery if it is new and asked for.
-    fn take(&mut self, event: pipeline_event::Model) -> Option<Delivery> {
+    /// Advances past `event`; returns it for delivery if it is asked for and the follower may
+    /// see it now (its token may have expired, and the access rules decide, not the filter).
+    fn take(&mut self, event: pipeline_event::Model) -> DomainResult<Option<Delivery>> {
         self.positions.seen.insert(event.regency_id, event.seq);
-        self.filter.matches(&event).then(|| Delivery {
+        if !self.caller.may_see(event.regency_id)? || !self.filter.matches(&event) {
+            return Ok(None);
+        }
+        Ok(Some(Delivery {
             cursor: cursor::encode(&self.positions),
             event,
-        })
+        }))
     }
 
     /// The next page of stored events after the positions, in order, and whether more may
@@ -77,7 +81,7 @@ impl Follower {
         let mut out = Vec::new();
         for event in batch {
             if event.seq > self.position(&event) {
-                out.extend(self.take(event));
+                out.extend(self.take(event)?);
             }
         }
         Ok((out, more))
@@ -96,8 +100,9 @@ impl Follower {
             Live::Jump
         } else {
             match self.take(event.clone()) {
-                Some(delivery) => Live::Deliver(delivery),
-                None => Live::Skip,
+                Ok(Some(delivery)) => Live::Deliver(delivery),
+                Ok(None) => Live::Skip,
+                Err(err) => Live::Refused(err),
             }
         }
     }
@@ -108,12 +113,14 @@ enum Live {
     Skip,
     Deliver(Delivery),
     Jump,
+    /// The follower may no longer see anything (its token expired): the stream ends.
+    Refused(DomainError),
 }
 
-/// The regency ids a filter names (ids and Kemendagri codes), or None for every regency.
+/// The regency ids a filter names (ids and Kemendagri codes), or None for every regency. Codes
+/// are looked up whatever the caller may read: the caller's own scope narrows the result.
 async fn scope_of(
     domain: &Domain,
-    caller: &Caller,
     ids: &Option<Vec<i32>>,
     codes: &Option<Vec<String>>,
 ) -> DomainResult<Option<Vec<i32>>> {
@@ -122,7 +129,10 @@ async fn scope_of(
     }
     let mut scope = ids.clone().unwrap_or_default();
     for code in codes.iter().flatten() {
-        match domain.regency_by_code(caller, code).await? {
+        match domain
+            .regency_by_code(&Caller::system("subscription scope"), code)
+            .await?
+        {
             Some(regency) => scope.push(regency.id),
             None => {
                 return Err(DomainError::bad_input(format!(
@@ -144,7 +154,8 @@ pub async fn pipeline_events(
     mut filter: EventFilter,
     after: Option<String>,
 ) -> DomainResult<impl Stream<Item = DomainResult<Delivery>>> {
-    let scope = scope_of(&domain, &caller, &filter.regency_ids, &filter.regency_codes).await?;
+    let asked = scope_of(&domain, &filter.regency_ids, &filter.regency_codes).await?;
+    let scope = caller.check_read()?.narrow(asked.as_deref());
     filter.regency_ids = scope.clone();
     filter.regency_codes = None;
     // Subscribe before reading the start position, so nothing falls between the two.
@@ -203,6 +214,7 @@ pub async fn pipeline_events(
                     Live::Skip => {}
                     Live::Deliver(delivery) => yield Ok(delivery),
                     Live::Jump => catching_up = true,
+                    Live::Refused(err) => { yield Err(err); return; }
                 },
                 Err(RecvError::Lagged(_)) => catching_up = true,
                 Err(RecvError::Closed) => return,
@@ -230,7 +242,8 @@ pub async fn funnels(
     hub: Hub,
     filter: IdeaFilter,
 ) -> DomainResult<impl Stream<Item = DomainResult<FunnelSnapshot>>> {
-    let scope = scope_of(&domain, &caller, &filter.regency_ids, &filter.regency_codes).await?;
+    let asked = scope_of(&domain, &filter.regency_ids, &filter.regency_codes).await?;
+    let scope = caller.aggregate_scope()?.narrow(asked.as_deref());
     let mut live = hub.subscribe();
     let (first, positions) = domain
         .funnel_snapshot(&caller, &filter, scope.as_deref())

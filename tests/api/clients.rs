@@ -63,9 +63,16 @@ impl WsClient {
         Ok(WsClient { socket, legacy })
     }
 
-    /// Sends `connection_init` and waits for the acknowledgement.
+    /// Sends `connection_init` with an ADMIN token and waits for the acknowledgement.
     pub async fn init(&mut self) {
-        self.send(json!({"type": "connection_init", "payload": {}}))
+        let payload =
+            json!({ "Authorization": format!("Bearer {}", crate::helpers::admin_token()) });
+        self.init_with(payload).await;
+    }
+
+    /// Sends `connection_init` with `payload` and waits for the acknowledgement.
+    pub async fn init_with(&mut self, payload: Value) {
+        self.send(json!({"type": "connection_init", "payload": payload}))
             .await;
         loop {
             let message = self.receive().await.expect("a connection_ack");
@@ -211,6 +218,7 @@ impl SseClient {
         let mut request = reqwest::Client::new()
             .get(format!("{address}/graphql"))
             .header("accept", "text/event-stream")
+            .bearer_auth(crate::helpers::admin_token())
             .query(&[("query", query), ("variables", &variables.to_string())]);
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id);

@@ -7,7 +7,14 @@ use std::sync::{
 
 use axum::{Router, body::Body, http::Request};
 use http_body_util::BodyExt;
-use labinov::{App, Config, domain::Domain, live::Hub};
+use std::time::Duration;
+
+use labinov::{
+    App, Config,
+    auth::{Authenticator, Role},
+    domain::Domain,
+    live::Hub,
+};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -31,6 +38,36 @@ impl Drop for TestApp {
     }
 }
 
+/// The token secret of every test server.
+pub const TEST_SECRET: &str = "test secret of the labinov suite, 32+ bytes long";
+
+/// A token signed with the test secret.
+pub fn token(role: Role, regency: Option<&str>, mentor: Option<i32>) -> String {
+    token_for("tester", role, regency, mentor, Duration::from_hours(1))
+}
+
+/// A token for `subject`, valid for `ttl`.
+pub fn token_for(
+    subject: &str,
+    role: Role,
+    regency: Option<&str>,
+    mentor: Option<i32>,
+    ttl: Duration,
+) -> String {
+    let mut config = Config::sqlite(std::path::Path::new("unused.db"));
+    config.jwt_secret = Some(TEST_SECRET.to_owned());
+    let claims = labinov::cli::claims(subject, role, regency.map(str::to_owned), mentor, ttl)
+        .expect("valid claims");
+    Authenticator::from_config(&config, false)
+        .and_then(|auth| auth.issue(&claims))
+        .expect("a token")
+}
+
+/// The ADMIN token the helpers send unless a test says otherwise.
+pub fn admin_token() -> String {
+    token(Role::Admin, None, None)
+}
+
 /// The configuration of a fresh, empty database for one test. The database poll of the live
 /// listener is off (an hour), so statement counts only see what a request does; live tests
 /// turn it on.
@@ -39,6 +76,7 @@ pub fn fresh_config() -> (Config, TempDir) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let mut config = Config::sqlite(&dir.path().join("labinov.db"));
     config.live_poll_ms = 3_600_000;
+    config.jwt_secret = Some(TEST_SECRET.to_owned());
     if let Ok(url) = std::env::var("LABINOV_TEST_DATABASE_URL")
         && !url.is_empty()
     {
@@ -217,18 +255,38 @@ impl TestApp {
         format!("{}/graphql", self.address.replace("http://", "ws://"))
     }
 
-    /// POSTs a GraphQL request and returns the whole response body.
+    /// POSTs a GraphQL request as an ADMIN and returns the whole response body.
     pub async fn gql(&self, query: &str, variables: Value) -> Value {
-        let body = json!({ "query": query, "variables": variables }).to_string();
-        let request = Request::post("/graphql")
-            .header("content-type", "application/json")
-            .body(Body::from(body))
-            .expect("a valid request");
-        self.send(request).await.1
+        self.gql_as(Some(&admin_token()), query, variables).await
     }
 
-    /// Sends any request and returns the status and the JSON body.
-    pub async fn send(&self, request: Request<Body>) -> (u16, Value) {
+    /// POSTs a GraphQL request with `token` (None: without one).
+    pub async fn gql_as(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let body = json!({ "query": query, "variables": variables }).to_string();
+        let mut request = Request::post("/graphql").header("content-type", "application/json");
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = request.body(Body::from(body)).expect("a valid request");
+        self.send_as_is(request).await.1
+    }
+
+    /// Sends any request as an ADMIN (unless it carries its own Authorization) and returns the
+    /// status and the JSON body.
+    pub async fn send(&self, mut request: Request<Body>) -> (u16, Value) {
+        if !request.headers().contains_key("authorization") {
+            request.headers_mut().insert(
+                "authorization",
+                format!("Bearer {}", admin_token())
+                    .parse()
+                    .expect("a header value"),
+            );
+        }
+        self.send_as_is(request).await
+    }
+
+    /// Sends a request exactly as given.
+    pub async fn send_as_is(&self, request: Request<Body>) -> (u16, Value) {
         let response = self
             .router
             .clone()

@@ -29,6 +29,7 @@ async fn event_count(app: &TestApp) -> u64 {
 async fn still_serving_and_unchanged(app: &TestApp, events_before: u64) {
     let response: Value = reqwest::Client::new()
         .post(format!("{}/graphql", app.address))
+        .bearer_auth(crate::helpers::admin_token())
         .json(&json!({ "query": "{ regencies { totalCount } }" }))
         .timeout(Duration::from_secs(5))
         .send()
@@ -48,6 +49,7 @@ async fn still_serving_and_unchanged(app: &TestApp, events_before: u64) {
 async fn get(app: &TestApp, query: &str, accept: &str) -> (u16, Value) {
     let response = reqwest::Client::new()
         .get(format!("{}/graphql", app.address))
+        .bearer_auth(crate::helpers::admin_token())
         .header("accept", accept)
         .query(&[("query", query)])
         .send()
@@ -247,6 +249,7 @@ async fn writes_come_only_through_post_with_a_json_body() {
     ] {
         let response = reqwest::Client::new()
             .post(format!("{}/graphql", app.address))
+            .bearer_auth(crate::helpers::admin_token())
             .header("content-type", content_type)
             .body(json!({ "query": mutation }).to_string())
             .send()
@@ -272,6 +275,7 @@ async fn live_connections_from_other_origins_are_refused_unless_listed() {
     assert!(same.is_ok());
     let response = reqwest::Client::new()
         .get(format!("{}/graphql", app.address))
+        .bearer_auth(crate::helpers::admin_token())
         .header("accept", "text/event-stream")
         .header("origin", "http://evil.example")
         .query(&[("query", "subscription { funnel { funnel { total } } }")])
@@ -408,6 +412,7 @@ async fn a_forged_cursor_naming_15000_regencies_is_bad_user_input() {
     // Too long for a URL, so sent as graphql-sse allows: a POST asking for an event stream.
     let stream = reqwest::Client::new()
         .post(format!("{}/graphql", app.address))
+        .bearer_auth(crate::helpers::admin_token())
         .header("accept", "text/event-stream")
         .json(&json!({
             "query": "subscription($a: String) { pipelineEvents(after: $a) { cursor } }",
@@ -795,6 +800,7 @@ async fn unknown_paths_methods_and_large_bodies_answer_with_a_code() {
         json!({ "query": "{ __typename }", "variables": { "x": "x".repeat(5 * 1024 * 1024) } });
     let response = client
         .post(format!("{}/graphql", app.address))
+        .bearer_auth(crate::helpers::admin_token())
         .json(&huge)
         .send()
         .await
@@ -863,6 +869,7 @@ async fn a_page_that_points_its_own_name_at_the_server_cannot_use_it() {
     let client = reqwest::Client::new();
     let rebound = client
         .post(format!("{}/graphql", app.address))
+        .bearer_auth(crate::helpers::admin_token())
         .header("host", format!("evil.example:{port}"))
         .header("origin", format!("http://evil.example:{port}"))
         .json(&mutation)
@@ -879,6 +886,7 @@ async fn a_page_that_points_its_own_name_at_the_server_cannot_use_it() {
     ] {
         let response = client
             .post(format!("{}/graphql", app.address))
+            .bearer_auth(crate::helpers::admin_token())
             .header("host", host.clone())
             .json(&json!({ "query": "{ regencies { totalCount } }" }))
             .send()

@@ -396,7 +396,7 @@ async fn a_slow_subscriber_is_caught_up_from_the_database_and_never_skips() {
     };
     let slow = labinov::live::stream::pipeline_events(
         app.domain.clone(),
-        labinov::auth::Caller::anonymous(),
+        labinov::auth::Caller::system("dashboard"),
         app.hub.clone(),
         filter.clone(),
         Some(after.clone()),
@@ -405,7 +405,7 @@ async fn a_slow_subscriber_is_caught_up_from_the_database_and_never_skips() {
     .expect("a stream");
     let fast = labinov::live::stream::pipeline_events(
         app.domain.clone(),
-        labinov::auth::Caller::anonymous(),
+        labinov::auth::Caller::system("dashboard"),
         app.hub.clone(),
         filter,
         Some(after),
@@ -764,11 +764,7 @@ async fn a_jump_in_sequence_is_filled_from_the_database_before_delivery() {
         assert_eq!(event["sequence"], start + n);
         assert_eq!(
             event["actor"],
-            if n < 4 {
-                "another process"
-            } else {
-                "anonymous"
-            }
+            if n < 4 { "another process" } else { "tester" }
         );
     }
 }

@@ -3,6 +3,7 @@
 //! Backend: SQLite (a fresh file per test) by default; set `LABINOV_TEST_DATABASE_URL` to a
 //! PostgreSQL URL to run every test in its own fresh schema there instead.
 
+mod access;
 mod clients;
 mod foundation;
 mod helpers;

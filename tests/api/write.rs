@@ -285,6 +285,7 @@ async fn many_concurrent_moves_with_the_same_version_have_exactly_one_winner() {
     for _ in 0..12 {
         let request = client
             .post(&url)
+            .bearer_auth(crate::helpers::admin_token())
             .json(&json!({"query": query, "variables": {"id": idea["id"], "v": idea["version"]}}))
             .send();
         requests.push(tokio::spawn(async move {
@@ -878,6 +879,7 @@ async fn graphql_over_http_status_codes_follow_the_spec() {
     let client = reqwest::Client::new();
     let get = client
         .get(format!("{}/graphql", app.address))
+        .bearer_auth(crate::helpers::admin_token())
         .query(&[(
             "query",
             "mutation { createMentor(input: {name: \"X\"}) { mentor { id } } }",
@@ -888,6 +890,7 @@ async fn graphql_over_http_status_codes_follow_the_spec() {
     assert_eq!(get.status().as_u16(), 405);
     let query = client
         .get(format!("{}/graphql", app.address))
+        .bearer_auth(crate::helpers::admin_token())
         .query(&[("query", "{ regencies { totalCount } }")])
         .send()
         .await
@@ -902,6 +905,7 @@ async fn graphql_over_http_status_codes_follow_the_spec() {
     );
     let invalid = client
         .post(format!("{}/graphql", app.address))
+        .bearer_auth(crate::helpers::admin_token())
         .json(&json!({"query": "{ nosuchfield }"}))
         .send()
         .await
@@ -911,6 +915,7 @@ async fn graphql_over_http_status_codes_follow_the_spec() {
     assert_eq!(error_code(&body), "BAD_USER_INPUT");
     let garbage = client
         .post(format!("{}/graphql", app.address))
+        .bearer_auth(crate::helpers::admin_token())
         .header("content-type", "application/json")
         .body("{not json")
         .send()
@@ -921,6 +926,7 @@ async fn graphql_over_http_status_codes_follow_the_spec() {
     assert_eq!(error_code(&body), "BAD_USER_INPUT");
     let legacy = client
         .post(format!("{}/graphql", app.address))
+        .bearer_auth(crate::helpers::admin_token())
         .header("accept", "application/json")
         .json(&json!({"query": "{ nosuchfield }"}))
         .send()

@@ -107,7 +107,7 @@ impl Domain {
         caller: &Caller,
         filter: &IdeaFilter,
     ) -> DomainResult<Vec<StageCount>> {
-        caller.check_read()?;
+        let filter = &filter.within(caller.aggregate_scope()?);
         let rows: Vec<(i32, i64)> = self
             .ideas_matching(filter)?
             .select_only()
@@ -129,8 +129,8 @@ impl Domain {
 
     /// The funnel: per stage how many reached it, are in it, converted; totals and commitments.
     pub async fn funnel(&self, caller: &Caller, filter: &IdeaFilter) -> DomainResult<Funnel> {
-        caller.check_read()?;
-        self.funnel_on(self.db(), filter).await
+        let filter = filter.within(caller.aggregate_scope()?);
+        self.funnel_on(self.db(), &filter).await
     }
 
     /// The funnel read through `db` (a connection or a snapshot transaction).
@@ -327,7 +327,7 @@ impl Domain {
         grouping: IdeaGrouping,
         filter: &IdeaFilter,
     ) -> DomainResult<Vec<GroupCount>> {
-        caller.check_read()?;
+        let filter = &filter.within(caller.aggregate_scope()?);
         let backend = self.db().get_database_backend();
         let key = match grouping {
             IdeaGrouping::Stage => Expr::col((idea::Entity, idea::Column::Stage)),

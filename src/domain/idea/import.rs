@@ -130,10 +130,12 @@ impl Domain {
         cohort_id: i32,
         csv_text: &str,
     ) -> DomainResult<Written<Vec<idea::Model>>> {
+        caller.check_may_write()?;
         let cohort = cohort::Entity::find_by_id(cohort_id)
             .one(self.db())
             .await?
             .ok_or_else(|| DomainError::bad_input("No cohort with the given cohortId exists."))?;
+        caller.check_write(Some(cohort.regency_id), "cohort")?;
         let units: HashMap<String, i32> = unit::Entity::find()
             .filter(unit::Column::RegencyId.eq(cohort.regency_id))
             .all(self.db())

@@ -17,7 +17,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SimpleExpr},
 };
 
-use crate::auth::Caller;
+use crate::auth::{Caller, ReadScope};
 use crate::domain::{
     Domain, group,
     page::{Page, PageRequest, Sort, SortValue, paginate},
@@ -82,6 +82,17 @@ fn day_bounds(day: NaiveDate) -> (chrono::DateTime<Utc>, chrono::DateTime<Utc>) 
 
 impl IdeaFilter {
     /// Ideas of one regency.
+    /// This filter, limited to the regencies `scope` lets the caller read.
+    pub fn within(&self, scope: ReadScope) -> Self {
+        match scope {
+            ReadScope::Everything => self.clone(),
+            ReadScope::Regency(id) => Self {
+                all_of: vec![self.clone(), Self::regency(id)],
+                ..Self::default()
+            },
+        }
+    }
+
     pub fn regency(id: i32) -> Self {
         Self {
             regency_ids: Some(vec![id]),
@@ -307,15 +318,21 @@ impl Domain {
         order: IdeaOrder,
         page: &PageRequest,
     ) -> DomainResult<Page<idea::Model>> {
-        caller.check_read()?;
-        let select = self.ideas_matching(filter)?;
+        let scope = caller.check_read()?;
+        let select = self
+            .ideas_matching(filter)?
+            .filter(scope.on(idea::Column::RegencyId));
         paginate(self.db(), select, &order.sort(), page, self.page_limits()).await
     }
 
     /// How many ideas match `filter`.
     pub async fn count_ideas(&self, caller: &Caller, filter: &IdeaFilter) -> DomainResult<u64> {
-        caller.check_read()?;
-        Ok(self.ideas_matching(filter)?.count(self.db()).await?)
+        let scope = caller.check_read()?;
+        Ok(self
+            .ideas_matching(filter)?
+            .filter(scope.on(idea::Column::RegencyId))
+            .count(self.db())
+            .await?)
     }
 
     /// The ids of the ideas matching `filter`, as a subquery for aggregates.
@@ -333,10 +350,10 @@ impl Domain {
 
 impl Domain {
     by_ids!(/// Ideas by id.
-        ideas_by_id, idea, i32);
+        ideas_by_id, idea, i32, |s: ReadScope| s.on(idea::Column::RegencyId));
 
     by_ids!(/// Stage transitions by id.
-        transitions_by_id, stage_transition, i32);
+        transitions_by_id, stage_transition, i32, |s: ReadScope| s.on_idea(stage_transition::Column::IdeaId));
 
     /// The audit trail of each idea, in the order the moves happened.
     pub async fn transitions_of_ideas(
@@ -344,9 +361,10 @@ impl Domain {
         caller: &Caller,
         ids: &[i32],
     ) -> DomainResult<HashMap<i32, Vec<stage_transition::Model>>> {
-        caller.check_read()?;
+        let scope = caller.check_read()?;
         let rows = stage_transition::Entity::find()
             .filter(stage_transition::Column::IdeaId.is_in(ids.iter().copied()))
+            .filter(scope.on_idea(stage_transition::Column::IdeaId))
             .order_by_asc(stage_transition::Column::At)
             .order_by_asc(stage_transition::Column::Id)
             .all(self.db())

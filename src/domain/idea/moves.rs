@@ -199,6 +199,7 @@ impl Domain {
         new: NewIdea,
     ) -> DomainResult<idea::Model> {
         let cohort = self.cohort_in(&work.txn, new.cohort_id).await?;
+        work.caller.check_write(Some(cohort.regency_id), "cohort")?;
         let regency = self
             .regency_in(&work.txn, cohort.regency_id, "regencyId")
             .await?;

@@ -1,0 +1,541 @@
+//! Access: tokens, roles and regency scoping on every write, read and live event.
+
+use std::time::Duration;
+
+use axum::{body::Body, http::Request};
+use base64::Engine;
+use labinov::auth::Role;
+use serde_json::{Value, json};
+
+use crate::clients::WsClient;
+use crate::helpers::{TestApp, admin_token, error_code, token, token_for};
+
+const OWN: &str = "63.03";
+const OTHER: &str = "33.03";
+
+/// The ids of one regency's rows that the mutations act on.
+struct Rows {
+    regency: Value,
+    cohort: Value,
+    unit: Value,
+    idea: Value,
+    commitment: Value,
+    mentor: Value,
+}
+
+async fn rows_of(app: &TestApp, code: &str) -> Rows {
+    let data = app
+        .data(
+            "query($c: String!) {
+                regency(code: $c) { id cohorts { id } units { id } }
+                ideas(filter: {regencyCodes: [$c]}, first: 1) { nodes { id } }
+                commitments(filter: {regencyCodes: [$c]}, first: 1) { nodes { id } }
+                mentors(first: 1) { nodes { id } }
+            }",
+            json!({ "c": code }),
+        )
+        .await;
+    Rows {
+        regency: data["regency"]["id"].clone(),
+        cohort: data["regency"]["cohorts"][0]["id"].clone(),
+        unit: data["regency"]["units"][0]["id"].clone(),
+        idea: data["ideas"]["nodes"][0]["id"].clone(),
+        commitment: data["commitments"]["nodes"][0]["id"].clone(),
+        mentor: data["mentors"]["nodes"][0]["id"].clone(),
+    }
+}
+
+/// Every mutation with inputs naming `rows`; versions are 1 (a stale version is CONFLICT, which
+/// only an allowed caller can reach).
+fn mutations(rows: &Rows) -> Vec<(&'static str, String, Value)> {
+    let m = |name: &'static str, input_type: &str, input: Value| {
+        (
+            name,
+            format!("mutation($input: {input_type}!) {{ {name}(input: $input) {{ __typename }} }}"),
+            json!({ "input": input }),
+        )
+    };
+    let versioned = |id: &Value| json!({ "id": id, "version": 1 });
+    let moved = |id: &Value| json!({ "id": id, "version": 1, "reason": "uji akses" });
+    vec![
+        m(
+            "createRegency",
+            "CreateRegencyInput",
+            json!({"code": "99.01", "name": "Kabupaten Uji", "province": "Uji", "organiser": "Bappeda Uji"}),
+        ),
+        m(
+            "updateRegency",
+            "UpdateRegencyInput",
+            json!({"id": rows.regency, "version": 1, "organiser": "Bappeda"}),
+        ),
+        m(
+            "createCohort",
+            "CreateCohortInput",
+            json!({"regencyId": rows.regency, "year": 2024, "name": "Laboratorium Inovasi Uji"}),
+        ),
+        m(
+            "updateCohort",
+            "UpdateCohortInput",
+            json!({"id": rows.cohort, "version": 1, "name": "Angkatan Uji"}),
+        ),
+        m(
+            "createUnit",
+            "CreateUnitInput",
+            json!({"regencyId": rows.regency, "kind": "DINAS", "name": "Dinas Uji Akses"}),
+        ),
+        m(
+            "updateUnit",
+            "UpdateUnitInput",
+            json!({"id": rows.unit, "version": 1, "headTitle": "Kepala"}),
+        ),
+        m(
+            "submitIdea",
+            "SubmitIdeaInput",
+            json!({"cohortId": rows.cohort, "unitId": rows.unit, "title": "Uji Akses", "problem": "Uji",
+                   "type": "DIGITAL", "form": "PUBLIC_SERVICE", "affairsArea": "Kesehatan", "initiator": "WORK_UNIT"}),
+        ),
+        m(
+            "updateIdea",
+            "UpdateIdeaInput",
+            json!({"id": rows.idea, "version": 1, "title": "Judul Baru"}),
+        ),
+        m("advanceIdea", "AdvanceIdeaInput", versioned(&rows.idea)),
+        m("revertIdea", "MoveIdeaInput", moved(&rows.idea)),
+        m("stallIdea", "MoveIdeaInput", moved(&rows.idea)),
+        m("resumeIdea", "MoveIdeaInput", moved(&rows.idea)),
+        m("dropIdea", "MoveIdeaInput", moved(&rows.idea)),
+        m(
+            "importIdeas",
+            "ImportIdeasInput",
+            json!({"cohortId": rows.cohort, "csv": "title,unit\n"}),
+        ),
+        m(
+            "createMentor",
+            "CreateMentorInput",
+            json!({"name": "Mentor Uji Akses"}),
+        ),
+        m(
+            "updateMentor",
+            "UpdateMentorInput",
+            json!({"id": rows.mentor, "version": 1, "team": "Tim Uji"}),
+        ),
+        m(
+            "assignMentor",
+            "AssignMentorInput",
+            json!({"ideaId": rows.idea, "mentorId": rows.mentor}),
+        ),
+        m(
+            "unassignMentor",
+            "UnassignMentorInput",
+            json!({"ideaId": rows.idea, "mentorId": rows.mentor}),
+        ),
+        m(
+            "createCommitment",
+            "CreateCommitmentInput",
+            json!({"cohortId": rows.cohort, "unitId": rows.unit, "ideaIds": [rows.idea],
+                   "signatoryName": "Uji", "signatoryTitle": "Kepala", "counterpart": "Bupati", "target": "Uji"}),
+        ),
+        m(
+            "signCommitment",
+            "SignCommitmentInput",
+            versioned(&rows.commitment),
+        ),
+        m(
+            "fulfillCommitment",
+            "FulfillCommitmentInput",
+            versioned(&rows.commitment),
+        ),
+        m(
+            "withdrawCommitment",
+            "WithdrawCommitmentInput",
+            versioned(&rows.commitment),
+        ),
+    ]
+}
+
+/// Mutations on rows of no regency: only an ADMIN makes them.
+const ADMIN_ONLY: [&str; 3] = ["createRegency", "createMentor", "updateMentor"];
+
+/// What the access rules made of a request: let through (whatever the domain then said) or
+/// refused with an access code.
+fn outcome(response: &Value) -> &str {
+    match error_code(response) {
+        code @ ("UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND") => code,
+        _ => "ALLOWED",
+    }
+}
+
+async fn event_total(app: &TestApp) -> u64 {
+    app.data("{ pipelineEvents { totalCount } }", json!({}))
+        .await["pipelineEvents"]["totalCount"]
+        .as_u64()
+        .expect("a count")
+}
+
+#[tokio::test]
+async fn every_mutation_by_role_and_regency() {
+    let app = TestApp::with_demo().await;
+    let own = rows_of(&app, OWN).await;
+    let other = rows_of(&app, OTHER).await;
+    let mentor_id: i32 = 1;
+    let viewer = token(Role::Viewer, Some(OWN), None);
+    let mentor = token(Role::Mentor, None, Some(mentor_id));
+    let regency_admin = token(Role::RegencyAdmin, Some(OWN), None);
+    let admin = admin_token();
+
+    // Refused callers first: none of their attempts may leave a row or an event behind.
+    let before = event_total(&app).await;
+    let mut refused = 0;
+    for (rows, target) in [(&own, "own"), (&other, "other")] {
+        for (name, query, variables) in mutations(rows) {
+            let admin_only = ADMIN_ONLY.contains(&name);
+            let cases: [(Option<&str>, &str, &str); 4] = [
+                (None, "anonymous", "UNAUTHENTICATED"),
+                (Some(&viewer), "VIEWER", "FORBIDDEN"),
+                (Some(&mentor), "MENTOR", "FORBIDDEN"),
+                (
+                    Some(&regency_admin),
+                    "REGENCY_ADMIN",
+                    match (admin_only, target) {
+                        (true, _) => "FORBIDDEN",
+                        (false, "own") => "ALLOWED",
+                        (false, _) => "NOT_FOUND",
+                    },
+                ),
+            ];
+            for (token, who, expected) in cases {
+                if expected == "ALLOWED" {
+                    continue;
+                }
+                let response = app.gql_as(token, &query, variables.clone()).await;
+                assert_eq!(
+                    outcome(&response),
+                    expected,
+                    "{name} on the {target} regency by {who}: {response}"
+                );
+                let message = response["errors"][0]["message"]
+                    .as_str()
+                    .unwrap_or_default();
+                assert!(!message.is_empty(), "{name} by {who}: a sentence");
+                if expected == "FORBIDDEN" {
+                    assert!(
+                        message.contains("ADMIN"),
+                        "the missing right is named: {message}"
+                    );
+                }
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(refused, 22 * 4 * 2 - 19);
+    assert_eq!(
+        event_total(&app).await,
+        before,
+        "a refused write records nothing"
+    );
+
+    // Then the callers the rules let through.
+    for (name, query, variables) in mutations(&own) {
+        let expected = if ADMIN_ONLY.contains(&name) {
+            "FORBIDDEN"
+        } else {
+            "ALLOWED"
+        };
+        let response = app
+            .gql_as(Some(&regency_admin), &query, variables.clone())
+            .await;
+        assert_eq!(
+            outcome(&response),
+            expected,
+            "{name} by its REGENCY_ADMIN: {response}"
+        );
+        let response = app.gql_as(Some(&admin), &query, variables).await;
+        assert_eq!(outcome(&response), "ALLOWED", "{name} by ADMIN: {response}");
+    }
+}
+
+#[tokio::test]
+async fn a_regency_admin_writes_as_itself_in_its_own_regency() {
+    let app = TestApp::with_demo().await;
+    let own = rows_of(&app, OWN).await;
+    let siti = token_for(
+        "siti@banjarkab.go.id",
+        Role::RegencyAdmin,
+        Some(OWN),
+        None,
+        Duration::from_mins(10),
+    );
+    let response = app
+        .gql_as(
+            Some(&siti),
+            "mutation($c: ID!, $u: ID!) { submitIdea(input: {cohortId: $c, unitId: $u, title: \"Antar Obat Lansia\",
+               problem: \"Lansia sulit ke puskesmas\", type: NON_DIGITAL, form: PUBLIC_SERVICE, affairsArea: \"Kesehatan\",
+               initiator: CIVIL_SERVANT}) { idea { title } event { actor kind } } }",
+            json!({ "c": own.cohort, "u": own.unit }),
+        )
+        .await;
+    assert!(response.get("errors").is_none(), "{response}");
+    let event = &response["data"]["submitIdea"]["event"];
+    assert_eq!(event["actor"], "siti@banjarkab.go.id");
+    assert_eq!(event["kind"], "IDEA_SUBMITTED");
+}
+
+#[tokio::test]
+async fn reads_stay_within_the_callers_regency() {
+    let app = TestApp::with_demo().await;
+    let other = rows_of(&app, OTHER).await;
+    let other_code_events = app
+        .data(
+            "query($c: String!) { regency(code: $c) { lastEventSequence } }",
+            json!({ "c": OWN }),
+        )
+        .await["regency"]["lastEventSequence"]
+        .as_u64()
+        .expect("a sequence");
+    for who in [
+        token(Role::Viewer, Some(OWN), None),
+        token(Role::RegencyAdmin, Some(OWN), None),
+    ] {
+        let who = Some(who.as_str());
+        let data = app
+            .gql_as(
+                who,
+                "query($c: [String!], $i: ID!, $u: ID!) {
+                    regencies { totalCount nodes { code } }
+                    ideas(filter: {regencyCodes: $c}) { totalCount }
+                    units(filter: {regencyCodes: $c}) { totalCount }
+                    commitments(filter: {regencyCodes: $c}) { totalCount }
+                    node(id: $i) { id }
+                    idea(id: $i) { id }
+                    unit(id: $u) { id }
+                    funnel(filter: {regencyCodes: $c}) { total }
+                    ideaCounts(groupBy: REGENCY) { count }
+                    pipelineEvents { totalCount resumeCursor }
+                    mentors { nodes { ideas(first: 100) { nodes { regency { code } } } } }
+                }",
+                json!({ "c": [OTHER], "i": other.idea, "u": other.unit }),
+            )
+            .await;
+        assert!(data.get("errors").is_none(), "{data}");
+        let data = &data["data"];
+        assert_eq!(data["regencies"]["totalCount"], 1);
+        assert_eq!(data["regencies"]["nodes"][0]["code"], OWN);
+        for list in ["ideas", "units", "commitments"] {
+            assert_eq!(data[list]["totalCount"], 0, "{list} of the other regency");
+        }
+        assert!(data["node"].is_null() && data["idea"].is_null() && data["unit"].is_null());
+        assert_eq!(data["funnel"]["total"], 0);
+        assert_eq!(data["ideaCounts"].as_array().map(Vec::len), Some(1));
+        assert_eq!(data["pipelineEvents"]["totalCount"], other_code_events);
+        let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(
+                data["pipelineEvents"]["resumeCursor"]
+                    .as_str()
+                    .expect("a cursor"),
+            )
+            .expect("base64");
+        let cursor = String::from_utf8(cursor).expect("text");
+        assert_eq!(
+            cursor.rsplit(';').next().map(|s| s.split(',').count()),
+            Some(1),
+            "the cursor names only the caller's regency: {cursor}"
+        );
+        let codes: Vec<&str> = data["mentors"]["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|m| m["ideas"]["nodes"].as_array().into_iter().flatten())
+            .filter_map(|i| i["regency"]["code"].as_str())
+            .collect();
+        assert!(!codes.is_empty() && codes.iter().all(|c| *c == OWN));
+    }
+    // A MENTOR reads every regency.
+    let mentor = token(Role::Mentor, None, Some(1));
+    let data = app
+        .gql_as(
+            Some(&mentor),
+            "{ regencies { totalCount } me { role rights mentor { name } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(data["data"]["regencies"]["totalCount"], 3, "{data}");
+    assert_eq!(data["data"]["me"]["role"], "MENTOR");
+    assert_eq!(data["data"]["me"]["mentor"]["name"], "Suripto");
+}
+
+#[tokio::test]
+async fn without_a_token_only_the_public_figures_are_open() {
+    let app = TestApp::with_demo().await;
+    let data = app
+        .gql_as(
+            None,
+            "{ stages { count } funnel { total } ideaCounts(groupBy: STAGE) { count } me { authenticated rights } }",
+            json!({}),
+        )
+        .await;
+    assert!(data.get("errors").is_none(), "{data}");
+    assert_eq!(data["data"]["funnel"]["total"], 632);
+    assert_eq!(data["data"]["me"]["authenticated"], false);
+    assert_eq!(
+        data["data"]["me"]["rights"],
+        json!(["READ_PUBLIC_AGGREGATES"])
+    );
+    for query in [
+        "{ regencies { totalCount } }",
+        "{ ideas { totalCount } }",
+        "{ pipelineEvents { totalCount } }",
+        "{ mentors { totalCount } }",
+    ] {
+        let response = app.gql_as(None, query, json!({})).await;
+        assert_eq!(
+            error_code(&response),
+            "UNAUTHENTICATED",
+            "{query}: {response}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_tokens_are_unauthenticated() {
+    let app = TestApp::with_demo().await;
+    let good = admin_token();
+    let (header, rest) = good.split_once('.').expect("a JWT");
+    let (payload, signature) = rest.split_once('.').expect("a JWT");
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut claims: Value =
+        serde_json::from_slice(&b64.decode(payload).expect("base64")).expect("JSON");
+    claims["role"] = json!("ADMIN");
+    claims["sub"] = json!("mallory");
+    let forged_payload = b64.encode(claims.to_string());
+    let none_header = b64.encode(r#"{"alg":"none","typ":"JWT"}"#);
+    let other_secret = {
+        let mut config = labinov::Config::sqlite(std::path::Path::new("unused.db"));
+        config.jwt_secret = Some("another server's secret, also 32+ bytes".to_owned());
+        let claims = labinov::cli::claims("eve", Role::Admin, None, None, Duration::from_mins(10))
+            .expect("claims");
+        labinov::auth::Authenticator::from_config(&config, false)
+            .and_then(|a| a.issue(&claims))
+            .expect("a token")
+    };
+    let expired = {
+        let mut config = labinov::Config::sqlite(std::path::Path::new("unused.db"));
+        config.jwt_secret = Some(crate::helpers::TEST_SECRET.to_owned());
+        let mut claims =
+            labinov::cli::claims("late", Role::Admin, None, None, Duration::from_secs(1))
+                .expect("claims");
+        claims.exp -= 3600;
+        labinov::auth::Authenticator::from_config(&config, false)
+            .and_then(|a| a.issue(&claims))
+            .expect("a token")
+    };
+    let cases = [
+        ("tampered", format!("{header}.{forged_payload}.{signature}")),
+        ("alg none", format!("{none_header}.{payload}.")),
+        ("wrong secret", other_secret),
+        ("expired", expired),
+        ("garbage", "not-a-token".to_owned()),
+    ];
+    for (what, bad) in cases {
+        let request = Request::post("/graphql")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {bad}"))
+            .body(Body::from(
+                json!({"query": "{ funnel { total } }"}).to_string(),
+            ))
+            .expect("a request");
+        let (status, body) = app.send(request).await;
+        assert_eq!(status, 401, "{what}: {body}");
+        assert_eq!(error_code(&body), "UNAUTHENTICATED", "{what}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn live_events_reach_only_callers_who_may_see_them() {
+    let app = TestApp::with_demo().await;
+    let own = rows_of(&app, OWN).await;
+    let other = rows_of(&app, OTHER).await;
+    let subscription = "subscription { pipelineEvents { regency { code } kind } }";
+
+    // Without a token the event stream is refused.
+    let mut anonymous = WsClient::open(&app.ws_url(), false, None)
+        .await
+        .expect("the socket opens");
+    anonymous.init_with(json!({})).await;
+    anonymous.subscribe("1", subscription, json!({})).await;
+    let refused = anonymous.next_result().await;
+    assert_eq!(error_code(&refused), "UNAUTHENTICATED", "{refused}");
+
+    // A viewer of one regency hears its events only.
+    let mut viewer = WsClient::open(&app.ws_url(), false, None)
+        .await
+        .expect("the socket opens");
+    viewer
+        .init_with(
+            json!({ "Authorization": format!("Bearer {}", token(Role::Viewer, Some(OWN), None)) }),
+        )
+        .await;
+    viewer.subscribe("1", subscription, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for rows in [&other, &own] {
+        let response = app
+            .gql(
+                "mutation($id: ID!) { updateRegency(input: {id: $id, version: 1, organiser: \"Bappeda\"}) { __typename } }",
+                json!({ "id": rows.regency }),
+            )
+            .await;
+        assert!(response.get("errors").is_none(), "{response}");
+    }
+    let first = viewer.next_result().await;
+    assert_eq!(
+        first["data"]["pipelineEvents"]["regency"]["code"], OWN,
+        "{first}"
+    );
+    viewer.expect_nothing_for(Duration::from_millis(300)).await;
+
+    // A bad token in connection_init closes the socket with 4403.
+    let mut forged = WsClient::open(&app.ws_url(), false, None)
+        .await
+        .expect("the socket opens");
+    forged
+        .send_text(
+            json!({"type": "connection_init", "payload": {"Authorization": "Bearer nope"}})
+                .to_string(),
+        )
+        .await;
+    assert_eq!(forged.close_code().await, Some(4403));
+}
+
+#[tokio::test]
+async fn a_subscription_ends_when_its_token_expires() {
+    let app = TestApp::with_demo().await;
+    let short = token_for("brief", Role::Admin, None, None, Duration::from_secs(2));
+    let mut client = WsClient::open(&app.ws_url(), false, None)
+        .await
+        .expect("the socket opens");
+    client
+        .init_with(json!({ "Authorization": format!("Bearer {short}") }))
+        .await;
+    client
+        .subscribe("1", "subscription { pipelineEvents { cursor } }", json!({}))
+        .await;
+    assert_eq!(client.close_code().await, Some(4403));
+
+    // Over SSE the stream ends with an UNAUTHENTICATED error.
+    let short = token_for("brief", Role::Admin, None, None, Duration::from_secs(2));
+    let body = reqwest::Client::new()
+        .get(format!("{}/graphql", app.address))
+        .header("accept", "text/event-stream")
+        .query(&[
+            ("query", "subscription { pipelineEvents { cursor } }"),
+            ("token", short.as_str()),
+        ])
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .expect("the server answers")
+        .text()
+        .await
+        .expect("the stream ends");
+    assert!(body.contains("UNAUTHENTICATED"), "{body}");
+    assert!(body.contains("event: complete"), "{body}");
+}
