@@ -45,6 +45,8 @@ pub struct AppState {
     pub connection_init_timeout: Duration,
     /// Verifies bearer tokens and turns them into callers.
     pub auth: Arc<Authenticator>,
+    /// Operations per token and per client address.
+    pub rate: Arc<crate::http::rate::RateLimits>,
 }
 
 impl AppState {
@@ -63,6 +65,17 @@ impl AppState {
     }
 }
 
+/// Every minute, forgets the rate-limit state of clients that have been quiet.
+async fn forget_idle_clients(rate: Arc<crate::http::rate::RateLimits>, stop: CancellationToken) {
+    let mut every = tokio::time::interval(Duration::from_mins(1));
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = every.tick() => rate.forget_idle(),
+        }
+    }
+}
+
 /// A built application bound to its port, ready to run.
 pub struct App {
     listener: TcpListener,
@@ -74,6 +87,8 @@ impl App {
     /// empty, starts the live event listener and binds the listen address.
     pub async fn build(config: &Config, load_demo: bool) -> anyhow::Result<App> {
         let auth = Arc::new(Authenticator::from_config(config, load_demo)?);
+        // Metrics are recorded from the first request on.
+        crate::metrics::handle();
         let domain = db::connect_and_migrate(config).await?;
         if load_demo {
             if domain.is_empty(&Caller::system("start-up")).await? {
@@ -105,6 +120,11 @@ impl App {
             schema = schema.disable_introspection();
         }
         let schema = schema.finish();
+        let rate = Arc::new(crate::http::rate::RateLimits::new(
+            config.limits.rate_limit_per_token,
+            config.limits.rate_limit_per_ip,
+        ));
+        tokio::spawn(forget_idle_clients(rate.clone(), stop.clone()));
         Ok(App {
             listener,
             state: AppState {
@@ -129,6 +149,7 @@ impl App {
                     config.limits.connection_init_timeout_secs.max(1),
                 ),
                 auth,
+                rate,
             },
         })
     }

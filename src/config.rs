@@ -362,6 +362,24 @@ pub struct LimitArgs {
     /// Refuse introspection queries (`__schema`, `__type`); GraphiQL's docs then stay empty.
     #[arg(long, env = "LABINOV_DISABLE_INTROSPECTION", global = true)]
     pub disable_introspection: bool,
+    /// GraphQL operations (requests, WebSocket subscribes) a token may make per minute, in a
+    /// burst or spread out; 0 for no limit.
+    #[arg(
+        long,
+        env = "LABINOV_RATE_LIMIT_PER_TOKEN",
+        default_value_t = 1200,
+        global = true
+    )]
+    pub rate_limit_per_token: u32,
+    /// GraphQL operations one client address may make per minute; 0 for no limit. Behind a
+    /// proxy every client shares the proxy's address: raise it or set it to 0 there.
+    #[arg(
+        long,
+        env = "LABINOV_RATE_LIMIT_PER_IP",
+        default_value_t = 3000,
+        global = true
+    )]
+    pub rate_limit_per_ip: u32,
     /// Refuse introspection to callers without a token; signed-in callers keep GraphiQL's docs.
     #[arg(long, env = "LABINOV_NO_ANONYMOUS_INTROSPECTION", global = true)]
     pub no_anonymous_introspection: bool,
@@ -398,6 +416,8 @@ impl Default for LimitArgs {
             connection_init_timeout_secs: 10,
             disable_introspection: false,
             no_anonymous_introspection: false,
+            rate_limit_per_token: 1200,
+            rate_limit_per_ip: 3000,
         }
     }
 }

@@ -25,6 +25,7 @@ impl StatementCounter {
 
     fn bump(&self) {
         self.0.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("labinov_sql_statements_total").increment(1);
     }
 }
 

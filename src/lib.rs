@@ -13,6 +13,7 @@ pub mod global_id;
 pub mod graphql;
 pub mod http;
 pub mod live;
+pub mod metrics;
 pub mod telemetry;
 
 pub use app::App;

@@ -10,8 +10,10 @@ pub fn init(json: bool) {
     if json {
         registry.with(fmt::layer().json()).init();
     } else {
+        // Colour codes only for a person at a terminal, never into a file or a log collector.
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
         registry
-            .with(fmt::layer().with_writer(std::io::stderr))
+            .with(fmt::layer().with_writer(std::io::stderr).with_ansi(ansi))
             .init();
     }
 }

@@ -106,6 +106,7 @@ impl Domain {
     /// commit happens in this one place.
     pub(crate) async fn finish<T>(&self, work: Work, value: T) -> DomainResult<Written<T>> {
         work.txn.commit().await?;
+        metrics::counter!("labinov_events_written_total").increment(work.events.len() as u64);
         self.published(&work.events);
         Ok(Written {
             value,

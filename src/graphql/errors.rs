@@ -3,14 +3,16 @@
 //! one: they are the client's, BAD_USER_INPUT. Any other error without a code is a fault of the
 //! server's: it is logged in full and the client reads only "internal server error".
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_graphql::{
-    Response, ServerError, Value,
+    Response, ServerError, ServerResult, Value, Variables,
     extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextRequest, NextSubscribe,
+        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest,
+        NextSubscribe,
     },
     futures_util::stream::BoxStream,
+    parser::types::{ExecutableDocument, OperationType, Selection},
 };
 use futures_util::StreamExt;
 use tracing::Instrument;
@@ -21,11 +23,70 @@ pub struct ErrorCodes;
 
 impl ExtensionFactory for ErrorCodes {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodesExtension)
+        Arc::new(ErrorCodesExtension::default())
     }
 }
 
-struct ErrorCodesExtension;
+/// Per request: the operation's type and first root field, read when the query is parsed and
+/// used (once it has validated, so only the schema's own names reach the metrics) when it runs.
+#[derive(Default)]
+struct ErrorCodesExtension {
+    operation: Mutex<Option<(&'static str, String)>>,
+    /// Counts a subscription as active for as long as its stream (and this extension) lives.
+    active: Mutex<Option<crate::metrics::Open>>,
+}
+
+impl ErrorCodesExtension {
+    fn operation(&self) -> (&'static str, String) {
+        self.operation
+            .lock()
+            .ok()
+            .and_then(|o| o.clone())
+            .unwrap_or(("query", "(none)".to_owned()))
+    }
+}
+
+/// The type and first root field of the operation a document runs.
+fn describe(document: &ExecutableDocument, name: Option<&str>) -> Option<(&'static str, String)> {
+    let operation = document
+        .operations
+        .iter()
+        .find(|(n, _)| name.is_none() || n.map(async_graphql::Name::as_str) == name)
+        .map(|(_, op)| op)?;
+    let kind = match operation.node.ty {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
+    };
+    let field = operation
+        .node
+        .selection_set
+        .node
+        .items
+        .iter()
+        .find_map(|item| match &item.node {
+            Selection::Field(field) => Some(field.node.name.node.to_string()),
+            _ => None,
+        })
+        .unwrap_or_else(|| "(fragment)".to_owned());
+    Some((kind, field))
+}
+
+/// `ok`, or the code of the first error.
+fn outcome(response: &Response) -> String {
+    response.errors.first().map_or_else(
+        || "ok".to_owned(),
+        |e| {
+            e.extensions
+                .as_ref()
+                .and_then(|x| x.get("code"))
+                .map_or_else(
+                    || "error".to_owned(),
+                    |c| c.to_string().trim_matches('"').to_owned(),
+                )
+        },
+    )
+}
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for ErrorCodesExtension {
@@ -33,16 +94,54 @@ impl Extension for ErrorCodesExtension {
         with_codes(next.run(ctx).await)
     }
 
-    /// Everything logged while an operation runs (a database error, say) names the operation.
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        let described = describe(&document, None);
+        if let Some(("subscription", field)) = &described
+            && let Ok(mut active) = self.active.lock()
+        {
+            // Not validated yet: only the schema's subscription fields become label values.
+            let kind = match field.as_str() {
+                "pipelineEvents" => "pipelineEvents",
+                "funnel" => "funnel",
+                "idea" => "idea",
+                _ => "other",
+            };
+            *active = Some(crate::metrics::Open::new(
+                metrics::gauge!("labinov_subscriptions_active", "kind" => kind),
+            ));
+        }
+        if let Ok(mut operation) = self.operation.lock() {
+            *operation = described;
+        }
+        Ok(document)
+    }
+
+    /// Everything logged while an operation runs (a database error, say) names the operation;
+    /// the request's log line and the metrics get its type, root field, outcome and duration.
     async fn execute(
         &self,
         ctx: &ExtensionContext<'_>,
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> Response {
-        let span =
-            tracing::error_span!("operation", name = operation_name.unwrap_or("(anonymous)"));
-        next.run(ctx, operation_name).instrument(span).await
+        let (kind, field) = self.operation();
+        let name: String = operation_name.unwrap_or(&field).chars().take(64).collect();
+        tracing::Span::current().record("operation", name.as_str());
+        let span = tracing::error_span!("operation", name = name.as_str());
+        let started = std::time::Instant::now();
+        let response = next.run(ctx, operation_name).instrument(span).await;
+        let outcome = outcome(&response);
+        metrics::counter!("labinov_graphql_operations_total", "type" => kind, "field" => field, "outcome" => outcome).increment(1);
+        metrics::histogram!("labinov_graphql_operation_duration_seconds", "type" => kind)
+            .record(started.elapsed().as_secs_f64());
+        response
     }
 
     /// Subscriptions (and any operation sent over a WebSocket or SSE) answer with a stream.

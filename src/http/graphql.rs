@@ -24,6 +24,7 @@ pub mod refusal {
     pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
     pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
     pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
 }
 
 pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> Response {
@@ -44,6 +45,10 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
                 "Ask for a GraphQL WebSocket subprotocol: graphql-transport-ws or graphql-ws.",
             );
         };
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip());
         // The socket keeps its place under the connection cap for as long as it is open.
         let slot = parts.extensions.remove::<super::server::ConnectionSlot>();
         return match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
@@ -52,7 +57,7 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
                 .max_message_size(state.limits.max_ws_message_bytes)
                 .max_frame_size(state.limits.max_ws_message_bytes)
                 .on_upgrade(move |socket| async move {
-                    websocket::serve(socket, protocol, state).await;
+                    websocket::serve(socket, protocol, state, peer).await;
                     drop(slot);
                 })
                 .into_response(),
@@ -82,6 +87,16 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
         Err(err) => return unauthenticated(err.message()),
     };
     let expires_at = caller.expires_at();
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    if let Err(wait) = state
+        .rate
+        .check(caller.as_user().map(|u| u.subject.as_str()), peer)
+    {
+        return super::rate::too_many(wait);
+    }
     let hide_schema = state.limits.no_anonymous_introspection && caller.as_user().is_none();
     let timeout = state.request_timeout;
     let read =

@@ -4,15 +4,16 @@
 pub mod graphql;
 pub mod health;
 pub mod origin;
+pub mod pages;
+pub mod rate;
 pub mod server;
 pub mod sse;
 pub mod websocket;
 
-use async_graphql::http::GraphiQLSource;
 use axum::{
     Router,
     http::{HeaderName, HeaderValue, Method, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
     routing::get,
 };
 use tower_http::{
@@ -26,9 +27,12 @@ use crate::app::AppState;
 pub fn router(state: AppState) -> Router {
     let cors = cors(&state.cors_origins);
     let router = Router::new()
-        .route("/", get(graphiql))
+        .route("/", get(pages::graphiql))
+        .route("/live", get(pages::live_screen))
+        .route("/assets/graphiql-3.9.0/{file}", get(pages::asset))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics))
         .route(
             "/graphql",
             get(graphql::graphql_entry).post(graphql::graphql_entry),
@@ -41,6 +45,7 @@ pub fn router(state: AppState) -> Router {
             state.allowed_hosts.clone(),
             known_host,
         ))
+        .layer(axum::middleware::from_fn(observe))
         .with_state(state);
     match cors {
         Some(cors) => router.layer(cors),
@@ -74,6 +79,69 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
                 HeaderName::from_static("last-event-id"),
             ]),
     )
+}
+
+/// Prometheus metrics, with the bus mode read now.
+async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    let mode = state.hub.state().mode();
+    for candidate in ["in-process", "redis", "database fallback"] {
+        ::metrics::gauge!("labinov_bus_mode", "mode" => candidate).set(if candidate == mode {
+            1.0
+        } else {
+            0.0
+        });
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::render(),
+    )
+        .into_response()
+}
+
+/// One span and one INFO line per request: method, route, status, duration and, for GraphQL,
+/// the operation (recorded by the GraphQL layer). The query string is never logged: an event
+/// stream may carry its token there.
+async fn observe(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "other".to_owned(), |p| p.as_str().to_owned());
+    let route = if ["/", "/graphql", "/live", "/healthz", "/readyz", "/metrics"]
+        .contains(&route.as_str())
+        || route.starts_with("/assets/")
+    {
+        route
+    } else {
+        "other".to_owned()
+    };
+    let span = tracing::info_span!(
+        "request",
+        method = %method,
+        path = %request.uri().path(),
+        operation = tracing::field::Empty,
+    );
+    let response = {
+        use tracing::Instrument;
+        next.run(request).instrument(span.clone()).await
+    };
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    span.in_scope(|| {
+        tracing::info!(
+            status,
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        );
+    });
+    ::metrics::counter!("labinov_http_requests_total", "route" => route.clone(), "method" => method.to_string(), "status" => status.to_string()).increment(1);
+    ::metrics::histogram!("labinov_http_request_duration_seconds", "route" => route)
+        .record(elapsed.as_secs_f64());
+    response
 }
 
 /// Refuses requests for names the server does not answer to (DNS rebinding).
@@ -114,30 +182,4 @@ async fn coded_payload_too_large(response: Response) -> Response {
         return graphql::too_large();
     }
     response
-}
-
-/// GraphiQL; `/?token=…` (the links `serve --demo` prints) opens it with that token set for
-/// queries, mutations and subscriptions.
-async fn graphiql(
-    axum::extract::Query(params): axum::extract::Query<std::collections::HashMap<String, String>>,
-) -> impl IntoResponse {
-    // Only a token's own characters (base64url and dots) go into the page: nothing else can
-    // be injected through the link.
-    let token = params.get("token").filter(|t| {
-        !t.is_empty()
-            && t.len() <= 4096
-            && t.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-    });
-    let bearer = token.map(|t| format!("Bearer {t}"));
-    let mut page = GraphiQLSource::build()
-        .endpoint("/graphql")
-        .subscription_endpoint("/graphql")
-        .title("labinov");
-    if let Some(bearer) = &bearer {
-        page = page
-            .header("Authorization", bearer)
-            .ws_connection_param("Authorization", bearer);
-    }
-    Html(page.finish())
 }

@@ -113,6 +113,9 @@ pub async fn serve(
                 let mut request = request.map(Body::new);
                 request.extensions_mut().insert(request_slot.clone());
                 request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                request
             },
         ));
         let builder = builder.clone();

@@ -51,11 +51,13 @@ pub fn serve(
                 )
             })
         });
+    let open = crate::metrics::Open::new(metrics::gauge!("labinov_sse_streams"));
     let events = state
         .schema
         .execute_stream(request)
         .take_until(expiry)
-        .map(|response| {
+        .map(move |response| {
+            let _open = &open;
             let mut event = Event::default().event("next");
             if let Some(cursor) = cursor_of(&response) {
                 event = event.id(cursor);

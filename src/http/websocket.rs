@@ -143,6 +143,37 @@ pub fn chosen_protocol(headers: &HeaderMap) -> Option<WebSocketProtocols> {
         .find_map(|p| p.trim().parse().ok())
 }
 
+/// The error reply to an operation over the rate limit, or None to let it through. Only
+/// `subscribe` (and the legacy `start`) messages count.
+fn rate_limited(
+    rate: &super::rate::RateLimits,
+    holder: &Mutex<Option<String>>,
+    peer: Option<std::net::IpAddr>,
+    protocol: WebSocketProtocols,
+    bytes: &[u8],
+) -> Option<String> {
+    let message: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    if !matches!(message["type"].as_str(), Some("subscribe" | "start")) {
+        return None;
+    }
+    let holder = holder.lock().ok().and_then(|h| h.clone());
+    let wait = rate.check(holder.as_deref(), peer).err()?;
+    let error = serde_json::json!({
+        "message": super::rate::message(wait),
+        "extensions": {
+            "code": super::graphql::refusal::RATE_LIMITED,
+            "retryAfter": super::rate::retry_after_secs(wait),
+        }
+    });
+    let payload = match protocol {
+        WebSocketProtocols::GraphQLWS => serde_json::json!([error]),
+        WebSocketProtocols::SubscriptionsTransportWS => error,
+    };
+    Some(
+        serde_json::json!({ "id": message["id"], "type": "error", "payload": payload }).to_string(),
+    )
+}
+
 /// The bearer token of a `connection_init` payload: `Authorization` (or `authorization`) as
 /// `Bearer …` or bare, or `token`, at the top level or under `headers`.
 fn payload_token(payload: &serde_json::Value) -> Result<Option<String>, &'static str> {
@@ -163,7 +194,15 @@ fn payload_token(payload: &serde_json::Value) -> Result<Option<String>, &'static
 }
 
 /// Serves one WebSocket until the client leaves, breaks the protocol, or the server stops.
-pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppState) {
+pub async fn serve(
+    socket: WebSocket,
+    protocol: WebSocketProtocols,
+    state: AppState,
+    peer: Option<std::net::IpAddr>,
+) {
+    let _open = crate::metrics::Open::new(metrics::gauge!("labinov_websocket_connections"));
+    // The token holder, once `connection_init` named one: operations count against it.
+    let holder: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     let (mut sink, stream) = socket.split();
     let guard = Arc::new(Mutex::new(Guard::new(
         protocol,
@@ -173,6 +212,8 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
     let (verdicts, mut decided) = mpsc::channel::<Verdict>(16);
     let input = {
         let guard = guard.clone();
+        let holder = holder.clone();
+        let rate = state.rate.clone();
         stream
             .map(move |message| {
                 let bytes = match message {
@@ -195,7 +236,13 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
                     Err(_) => Verdict::Close(1011, "internal error".to_owned()),
                 };
                 match verdict {
-                    Verdict::Pass => Some(Some(bytes)),
+                    Verdict::Pass => match rate_limited(&rate, &holder, peer, protocol, &bytes) {
+                        Some(reply) => {
+                            let _ = verdicts.try_send(Verdict::Reply(reply));
+                            Some(None)
+                        }
+                        None => Some(Some(bytes)),
+                    },
                     Verdict::Reply(reply) => {
                         let _ = verdicts.try_send(Verdict::Reply(reply));
                         Some(None)
@@ -213,6 +260,7 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
     let (expiry_tx, mut expiry_rx) =
         tokio::sync::oneshot::channel::<chrono::DateTime<chrono::Utc>>();
     let init_state = state.clone();
+    let init_holder = holder.clone();
     let mut output = async_graphql::http::WebSocket::new(state.schema.clone(), input, protocol)
         .on_connection_init(move |payload| async move {
             let token = payload_token(&payload).map_err(async_graphql::Error::new)?;
@@ -222,6 +270,9 @@ pub async fn serve(socket: WebSocket, protocol: WebSocketProtocols, state: AppSt
                 .map_err(|err| async_graphql::Error::new(err.message()))?;
             if let Some(at) = caller.expires_at() {
                 let _ = expiry_tx.send(at);
+            }
+            if let (Some(user), Ok(mut holder)) = (caller.as_user(), init_holder.lock()) {
+                *holder = Some(user.subject.clone());
             }
             let mut data = async_graphql::Data::default();
             data.insert(caller);

@@ -54,6 +54,15 @@ impl BusState {
         self.redis_connected.load(Ordering::Relaxed)
     }
 
+    /// `in-process`, `redis`, or `database fallback` (Redis configured but unreachable).
+    pub fn mode(&self) -> &'static str {
+        match (self.redis_configured, self.redis_connected()) {
+            (false, _) => "in-process",
+            (true, true) => "redis",
+            (true, false) => "database fallback",
+        }
+    }
+
     /// Whether the one event listener of the process is running.
     pub fn listener_running(&self) -> bool {
         self.listener_running.load(Ordering::Relaxed)

@@ -101,7 +101,9 @@ impl RedisBus {
                 conn.publish::<_, _, i64>(&self.channel, payload),
             )
             .await;
-            if !matches!(sent, Ok(Ok(_))) {
+            if matches!(sent, Ok(Ok(_))) {
+                metrics::counter!("labinov_events_published_total").increment(1);
+            } else {
                 tracing::warn!(
                     seq = event.seq,
                     "could not publish an event to Redis; reconnecting"

@@ -196,7 +196,9 @@ pub async fn pipeline_events(
             if catching_up {
                 match follower.catch_up_page(&domain).await {
                     Ok((deliveries, more)) => {
+                        metrics::counter!("labinov_events_caught_up_total").increment(deliveries.len() as u64);
                         for delivery in deliveries {
+                            metrics::counter!("labinov_events_delivered_total").increment(1);
                             yield Ok(delivery);
                         }
                         catching_up = more;
@@ -212,11 +214,19 @@ pub async fn pipeline_events(
             match received {
                 Ok(event) => match follower.live(&event) {
                     Live::Skip => {}
-                    Live::Deliver(delivery) => yield Ok(delivery),
+                    Live::Deliver(delivery) => {
+                        metrics::counter!("labinov_events_delivered_total").increment(1);
+                        yield Ok(delivery);
+                    }
                     Live::Jump => catching_up = true,
                     Live::Refused(err) => { yield Err(err); return; }
                 },
-                Err(RecvError::Lagged(_)) => catching_up = true,
+                Err(RecvError::Lagged(missed)) => {
+                    // Subscriber lag: the live feed outran this subscriber; it reads the
+                    // missed events from the database.
+                    metrics::counter!("labinov_subscriber_lagged_events_total").increment(missed);
+                    catching_up = true;
+                }
                 Err(RecvError::Closed) => return,
             }
         }

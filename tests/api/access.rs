@@ -539,3 +539,122 @@ async fn a_subscription_ends_when_its_token_expires() {
     assert!(body.contains("UNAUTHENTICATED"), "{body}");
     assert!(body.contains("event: complete"), "{body}");
 }
+
+#[tokio::test]
+async fn a_token_over_its_rate_is_told_when_to_come_back() {
+    let (mut config, dir) = crate::helpers::fresh_config();
+    config.limits.rate_limit_per_token = 3;
+    let app = TestApp::start(config, false, std::sync::Arc::new(dir)).await;
+    let siti = token_for("siti", Role::Viewer, None, None, Duration::from_mins(10));
+    for _ in 0..3 {
+        let ok = app
+            .gql_as(Some(&siti), "{ regencies { totalCount } }", json!({}))
+            .await;
+        assert!(ok.get("errors").is_none(), "{ok}");
+    }
+    let request = Request::post("/graphql")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {siti}"))
+        .body(Body::from(
+            json!({"query": "{ regencies { totalCount } }"}).to_string(),
+        ))
+        .expect("a request");
+    let (status, body) = app.send(request).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(error_code(&body), "RATE_LIMITED");
+    let retry = body["errors"][0]["extensions"]["retryAfter"]
+        .as_u64()
+        .expect("retryAfter");
+    assert!((1..=20).contains(&retry), "{body}");
+    // Another token is not held back by siti's.
+    let other = app
+        .gql_as(
+            Some(&admin_token()),
+            "{ regencies { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert!(other.get("errors").is_none(), "{other}");
+
+    // Over a WebSocket every subscribe counts too.
+    let mut client = WsClient::open(&app.ws_url(), false, None)
+        .await
+        .expect("the socket opens");
+    client
+        .init_with(json!({ "Authorization": format!("Bearer {siti}") }))
+        .await;
+    client
+        .subscribe("1", "subscription { pipelineEvents { cursor } }", json!({}))
+        .await;
+    let refused = client.next_result().await;
+    assert_eq!(error_code(&refused), "RATE_LIMITED", "{refused}");
+}
+
+#[tokio::test]
+async fn a_provinces_identity_provider_can_issue_rs256_tokens() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let (mut config, dir) = crate::helpers::fresh_config();
+    config.jwt_public_keys = Some(fixtures.join("idp_rs256_public.pem"));
+    let app = TestApp::start(config, true, std::sync::Arc::new(dir)).await;
+    let private = std::fs::read(fixtures.join("idp_rs256_private.pem")).expect("the test key");
+    let claims = labinov::cli::claims(
+        "ani@kalselprov.go.id",
+        Role::Viewer,
+        Some(OWN.to_owned()),
+        None,
+        Duration::from_mins(10),
+    )
+    .expect("claims");
+    let signed = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_rsa_pem(&private).expect("an RSA key"),
+    )
+    .expect("a token");
+    let data = app
+        .gql_as(
+            Some(&signed),
+            "{ me { subject role } regencies { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        data["data"]["me"]["subject"], "ani@kalselprov.go.id",
+        "{data}"
+    );
+    assert_eq!(data["data"]["regencies"]["totalCount"], 1);
+    // The HS256 secret still works beside it.
+    let admin = app.gql("{ regencies { totalCount } }", json!({})).await;
+    assert_eq!(admin["data"]["regencies"]["totalCount"], 3, "{admin}");
+}
+
+#[tokio::test]
+async fn an_event_stream_without_a_token_is_refused_with_a_reason() {
+    let app = TestApp::with_demo().await;
+    let body = reqwest::Client::new()
+        .get(format!("{}/graphql", app.address))
+        .header("accept", "text/event-stream")
+        .query(&[("query", "subscription { pipelineEvents { cursor } }")])
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .expect("the server answers")
+        .text()
+        .await
+        .expect("the stream ends");
+    assert!(body.contains("UNAUTHENTICATED"), "{body}");
+    // The public funnel streams without one.
+    let mut stream = reqwest::Client::new()
+        .get(format!("{}/graphql", app.address))
+        .header("accept", "text/event-stream")
+        .query(&[("query", "subscription { funnel { funnel { total } } }")])
+        .send()
+        .await
+        .expect("the server answers");
+    let first = stream.chunk().await.expect("a chunk").expect("bytes");
+    assert!(
+        String::from_utf8_lossy(&first).contains("632"),
+        "{}",
+        String::from_utf8_lossy(&first)
+    );
+}

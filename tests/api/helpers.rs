@@ -250,6 +250,11 @@ impl TestApp {
         self.stop.cancel();
     }
 
+    /// The server's router, to call without a socket.
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
     /// The WebSocket URL of the GraphQL endpoint.
     pub fn ws_url(&self) -> String {
         format!("{}/graphql", self.address.replace("http://", "ws://"))

@@ -4,11 +4,13 @@
 //! PostgreSQL URL to run every test in its own fresh schema there instead.
 
 mod access;
+mod browser;
 mod clients;
 mod foundation;
 mod helpers;
 mod hostile;
 mod live;
+mod operate;
 mod read;
 mod read_helpers;
 mod write;

@@ -1,0 +1,160 @@
+//! The event screen: a regency's 5D funnel as large bars and a ticker of pipeline events in
+//! words, updating over SSE, for a projector at a lab's event. One self-contained page: its
+//! style and script are inline, so it needs no build step and no outside network.
+
+use entity::regency;
+use serde_json::json;
+
+/// The language of the screen's labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Id,
+    En,
+}
+
+impl Lang {
+    /// `id` or `en`; Indonesian by default, as at a regency's own event.
+    pub fn from_param(value: Option<&str>) -> Self {
+        match value.map(str::trim) {
+            Some(v) if v.eq_ignore_ascii_case("en") => Self::En,
+            _ => Self::Id,
+        }
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            Self::Id => "id",
+            Self::En => "en",
+        }
+    }
+
+    /// The labels the page's script uses.
+    fn labels(self) -> serde_json::Value {
+        match self {
+            Self::Id => json!({
+                "lab": "Laboratorium Inovasi",
+                "funnel": "Corong 5D",
+                "ideas": "ide",
+                "conversion": "lanjut",
+                "launched": "diluncurkan",
+                "latest": "Kabar terbaru",
+                "live": "Langsung",
+                "reconnecting": "Menyambung ulang…",
+                "noEvents": "Belum ada kabar. Setiap perubahan tampil di sini saat terjadi.",
+                "needsToken": "Kabar per ide butuh token pembaca: buka halaman ini dengan &token=… (labinov token issue --role VIEWER).",
+                "submitted": "{title} diajukan",
+                "advanced": "{title} naik ke {stage}",
+                "reverted": "{title} dikembalikan ke {stage}",
+                "stalled": "{title} tertunda",
+                "resumed": "{title} dilanjutkan",
+                "dropped": "{title} dihentikan",
+                "updated": "{title} diperbarui",
+                "mentorAssigned": "{mentor} mendampingi {title}",
+                "mentorUnassigned": "Pendampingan {title} berakhir",
+                "commitmentCreated": "Rancangan komitmen disusun",
+                "commitmentSigned": "Komitmen ditandatangani",
+                "commitmentFulfilled": "Komitmen terpenuhi",
+                "commitmentWithdrawn": "Komitmen ditarik",
+                "other": "{kind}",
+                "stages": {"DRUM_UP": "Drum-Up", "DIAGNOSE": "Diagnose", "DESIGN": "Design", "DELIVER": "Deliver", "DISPLAY": "Display"}
+            }),
+            Self::En => json!({
+                "lab": "Innovation Lab",
+                "funnel": "5D funnel",
+                "ideas": "ideas",
+                "conversion": "carried on",
+                "launched": "launched",
+                "latest": "Latest",
+                "live": "Live",
+                "reconnecting": "Reconnecting…",
+                "noEvents": "Nothing yet. Every change appears here as it happens.",
+                "needsToken": "Events per idea need a viewer token: open this page with &token=… (labinov token issue --role VIEWER).",
+                "submitted": "{title} submitted",
+                "advanced": "{title} moved to {stage}",
+                "reverted": "{title} sent back to {stage}",
+                "stalled": "{title} stalled",
+                "resumed": "{title} resumed",
+                "dropped": "{title} dropped",
+                "updated": "{title} updated",
+                "mentorAssigned": "{mentor} now coaches {title}",
+                "mentorUnassigned": "Coaching of {title} ended",
+                "commitmentCreated": "Commitment drafted",
+                "commitmentSigned": "Commitment signed",
+                "commitmentFulfilled": "Commitment fulfilled",
+                "commitmentWithdrawn": "Commitment withdrawn",
+                "other": "{kind}",
+                "stages": {"DRUM_UP": "Drum-Up", "DIAGNOSE": "Diagnose", "DESIGN": "Design", "DELIVER": "Deliver", "DISPLAY": "Display"}
+            }),
+        }
+    }
+}
+
+/// The page shown for a regency code the server does not know.
+pub fn unknown_page(lang: Lang, code: &str) -> String {
+    let code = escape(code);
+    let (title, body) = match lang {
+        Lang::Id => (
+            "Kabupaten tidak dikenal",
+            format!(
+                "Tidak ada kabupaten dengan kode <b>{code}</b> di server ini. Buka <code>/live?regency=KODE</code> dengan kode Kemendagri, misalnya <code>/live?regency=63.03</code>."
+            ),
+        ),
+        Lang::En => (
+            "Unknown regency",
+            format!(
+                "This server has no regency with the code <b>{code}</b>. Open <code>/live?regency=CODE</code> with a Kemendagri code, e.g. <code>/live?regency=63.03</code>."
+            ),
+        ),
+    };
+    format!(
+        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{title}</title>\
+         <style>body{{background:#0b1020;color:#f5f7ff;font:clamp(18px,2vw,40px)/1.5 system-ui,sans-serif;padding:8vh 8vw}}code,b{{color:#ffd166}}</style>\
+         </head><body><h1>{title}</h1><p>{body}</p></body></html>",
+        lang.code()
+    )
+}
+
+/// The event screen of `regency` (its `cohort` year only, when given).
+pub fn page(
+    lang: Lang,
+    regency: &regency::Model,
+    cohort: Option<(i32, String)>,
+    token: Option<&str>,
+) -> String {
+    let config = json!({
+        "code": regency.code,
+        "name": regency.name,
+        "cohortYear": cohort.as_ref().map(|c| c.0),
+        "cohortId": cohort.map(|c| c.1),
+        "token": token,
+        "lang": lang.code(),
+        "labels": lang.labels(),
+    });
+    // `</` cannot end the script early: JSON strings never need a raw `<`.
+    let config = config.to_string().replace('<', "\\u003c");
+    PAGE.replace("__LANG__", lang.code())
+        .replace("__TITLE__", &escape(&regency.name))
+        .replace("__CONFIG__", &config)
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+const PAGE: &str = include_str!("live.html");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_from_the_link_can_break_out_of_the_page() {
+        let page = unknown_page(Lang::En, "<script>alert(1)</script>");
+        assert!(!page.contains("<script>alert"));
+        assert_eq!(Lang::from_param(Some("EN")), Lang::En);
+        assert_eq!(Lang::from_param(Some("xx")), Lang::Id);
+    }
+}

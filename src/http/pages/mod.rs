@@ -1,0 +1,169 @@
+//! Pages the binary serves itself, with every asset embedded: GraphiQL at `/` and the event
+//! screen at `/live`. Nothing is fetched from another site, so both work on a regency's
+//! offline network.
+
+use axum::{
+    extract::{Path, Query, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+};
+
+use crate::{app::AppState, auth::Caller};
+
+pub mod live;
+
+/// The pinned GraphiQL release and its dependencies (production builds, licences kept in
+/// `assets/graphiql/`); the version is in the URL, so browsers may cache them for good.
+pub const GRAPHIQL_ASSETS: &str = "/assets/graphiql-3.9.0";
+
+const GRAPHIQL_PAGE: &str = include_str!("graphiql.html");
+
+/// (file name, content type, bytes) of every embedded asset.
+const ASSETS: [(&str, &str, &[u8]); 9] = [
+    (
+        "graphiql.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../assets/graphiql/graphiql.min.js"),
+    ),
+    (
+        "graphiql.min.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../../assets/graphiql/graphiql.min.css"),
+    ),
+    (
+        "react.production.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../assets/graphiql/react.production.min.js"),
+    ),
+    (
+        "react-dom.production.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../assets/graphiql/react-dom.production.min.js"),
+    ),
+    (
+        "graphql-ws.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../assets/graphiql/graphql-ws.min.js"),
+    ),
+    (
+        "LICENSE.graphiql",
+        "text/plain; charset=utf-8",
+        include_bytes!("../../../assets/graphiql/LICENSE.graphiql"),
+    ),
+    (
+        "LICENSE.react",
+        "text/plain; charset=utf-8",
+        include_bytes!("../../../assets/graphiql/LICENSE.react"),
+    ),
+    (
+        "LICENSE.react-dom",
+        "text/plain; charset=utf-8",
+        include_bytes!("../../../assets/graphiql/LICENSE.react-dom"),
+    ),
+    (
+        "LICENSE.graphql-ws",
+        "text/plain; charset=utf-8",
+        include_bytes!("../../../assets/graphiql/LICENSE.graphql-ws"),
+    ),
+];
+
+/// What a link to a page may say.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct PageParams {
+    token: Option<String>,
+    regency: Option<String>,
+    cohort: Option<String>,
+    lang: Option<String>,
+}
+
+/// Only a token's own characters (base64url and dots) may come from a link into a page.
+pub fn link_token(params: &PageParams) -> Option<&str> {
+    params.token.as_deref().filter(|t| {
+        !t.is_empty()
+            && t.len() <= 4096
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    })
+}
+
+/// GraphiQL; `/?token=…` (the links `serve --demo` prints) opens it with that token set for
+/// queries, mutations and subscriptions.
+pub async fn graphiql(Query(params): Query<PageParams>) -> Response {
+    let token = serde_json::to_string(&link_token(&params)).unwrap_or_else(|_| "null".into());
+    let mut response = Html(GRAPHIQL_PAGE.replace("__TOKEN__", &token)).into_response();
+    // A page holding a token is not cached, nor shown inside other sites' frames.
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
+}
+
+/// An embedded asset.
+pub async fn asset(Path(file): Path<String>) -> Response {
+    match ASSETS.iter().find(|(name, _, _)| *name == file) {
+        Some((_, content_type, bytes)) => (
+            [
+                (header::CONTENT_TYPE, *content_type),
+                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+            ],
+            *bytes,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "No such asset.").into_response(),
+    }
+}
+
+/// `/live?regency=CODE[&cohort=YEAR][&lang=id|en][&token=…]`: the event screen.
+pub async fn live_screen(
+    State(state): State<AppState>,
+    Query(params): Query<PageParams>,
+) -> Response {
+    let lang = live::Lang::from_param(params.lang.as_deref());
+    let code = params.regency.as_deref().map(str::trim).unwrap_or_default();
+    let regency = if code.is_empty() {
+        None
+    } else {
+        state
+            .domain
+            .regency_by_code(&Caller::system("event screen"), code)
+            .await
+            .ok()
+            .flatten()
+    };
+    let Some(regency) = regency else {
+        return (StatusCode::NOT_FOUND, Html(live::unknown_page(lang, code))).into_response();
+    };
+    let cohort = match params.cohort.as_deref().map(|c| c.trim().parse::<i32>()) {
+        None => None,
+        Some(year) => {
+            let found = match year {
+                Ok(year) => state
+                    .domain
+                    .cohort_by_code_and_year(&Caller::system("event screen"), &regency.code, year)
+                    .await
+                    .ok()
+                    .map(|cohort| (year, cohort)),
+                Err(_) => None,
+            };
+            let Some((year, cohort)) = found else {
+                let what = format!(
+                    "{}/{}",
+                    regency.code,
+                    params.cohort.as_deref().unwrap_or("")
+                );
+                return (StatusCode::NOT_FOUND, Html(live::unknown_page(lang, &what)))
+                    .into_response();
+            };
+            Some((
+                year,
+                crate::global_id::encode(crate::global_id::Kind::Cohort, cohort.id),
+            ))
+        }
+    };
+    let mut response =
+        Html(live::page(lang, &regency, cohort, link_token(&params))).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
