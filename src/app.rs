@@ -47,6 +47,8 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     /// Operations per token and per client address.
     pub rate: Arc<crate::http::rate::RateLimits>,
+    /// Query texts of automatic persisted queries, by hash (also installed in the schema).
+    pub persisted: Arc<graphql::persisted::PersistedQueries>,
 }
 
 impl AppState {
@@ -111,8 +113,12 @@ impl App {
         let stop = CancellationToken::new();
         let hub = live::start(&domain, config, stop.clone()).await?;
         let query_limits = Arc::new(config.query_limits());
+        let persisted = Arc::new(graphql::persisted::PersistedQueries::new(1024));
         let mut schema = graphql::schema()
-            .extension(graphql::limits::Limits(query_limits.clone()))
+            .extension(graphql::limits::Limits(
+                query_limits.clone(),
+                persisted.clone(),
+            ))
             .extension(graphql::loaders::PerOperation(domain.clone()))
             .data(domain.clone())
             .data(hub.clone());
@@ -150,6 +156,7 @@ impl App {
                 ),
                 auth,
                 rate,
+                persisted,
             },
         })
     }

@@ -34,6 +34,24 @@ struct ErrorCodesExtension {
     operation: Mutex<Option<(&'static str, String)>>,
     /// Counts a subscription as active for as long as its stream (and this extension) lives.
     active: Mutex<Option<crate::metrics::Open>>,
+    /// The response keys of each operation's root fields, in the order they were asked for.
+    root_keys: Mutex<Vec<(Option<String>, Vec<String>)>>,
+}
+
+/// Puts the root fields of `data` in the order they were asked for (async-graphql answers the
+/// fields of merged root objects grouped by object); fields from fragments follow.
+fn in_asked_order(data: &mut Value, keys: &[String]) {
+    let Value::Object(fields) = data else {
+        return;
+    };
+    let mut ordered = async_graphql::indexmap::IndexMap::with_capacity(fields.len());
+    for key in keys {
+        if let Some((name, value)) = fields.shift_remove_entry(key.as_str()) {
+            ordered.insert(name, value);
+        }
+    }
+    ordered.extend(std::mem::take(fields));
+    *fields = ordered;
 }
 
 impl ErrorCodesExtension {
@@ -103,6 +121,34 @@ impl Extension for ErrorCodesExtension {
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
         let described = describe(&document, None);
+        if let Ok(mut root_keys) = self.root_keys.lock() {
+            *root_keys = document
+                .operations
+                .iter()
+                .map(|(name, op)| {
+                    let keys = op
+                        .node
+                        .selection_set
+                        .node
+                        .items
+                        .iter()
+                        .filter_map(|item| match &item.node {
+                            Selection::Field(field) => Some(
+                                field
+                                    .node
+                                    .alias
+                                    .as_ref()
+                                    .unwrap_or(&field.node.name)
+                                    .node
+                                    .to_string(),
+                            ),
+                            _ => None,
+                        })
+                        .collect();
+                    (name.map(ToString::to_string), keys)
+                })
+                .collect();
+        }
         if let Some(("subscription", field)) = &described
             && let Ok(mut active) = self.active.lock()
         {
@@ -136,7 +182,14 @@ impl Extension for ErrorCodesExtension {
         tracing::Span::current().record("operation", name.as_str());
         let span = tracing::error_span!("operation", name = name.as_str());
         let started = std::time::Instant::now();
-        let response = next.run(ctx, operation_name).instrument(span).await;
+        let mut response = next.run(ctx, operation_name).instrument(span).await;
+        if let Ok(root_keys) = self.root_keys.lock()
+            && let Some((_, keys)) = root_keys
+                .iter()
+                .find(|(name, _)| operation_name.is_none() || name.as_deref() == operation_name)
+        {
+            in_asked_order(&mut response.data, keys);
+        }
         let outcome = outcome(&response);
         metrics::counter!("labinov_graphql_operations_total", "type" => kind, "field" => field, "outcome" => outcome).increment(1);
         metrics::histogram!("labinov_graphql_operation_duration_seconds", "type" => kind)

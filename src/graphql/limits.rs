@@ -89,15 +89,18 @@ pub fn limit_error(code: &str, limit: &str, max: usize, message: String) -> Serv
 }
 
 /// The extension that enforces [`QueryLimits`].
-pub struct Limits(pub Arc<QueryLimits>);
+pub struct Limits(
+    pub Arc<QueryLimits>,
+    pub Arc<super::persisted::PersistedQueries>,
+);
 
 impl ExtensionFactory for Limits {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(LimitsExtension(self.0.clone()))
+        Arc::new(LimitsExtension(self.0.clone(), self.1.clone()))
     }
 }
 
-struct LimitsExtension(Arc<QueryLimits>);
+struct LimitsExtension(Arc<QueryLimits>, Arc<super::persisted::PersistedQueries>);
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for LimitsExtension {
@@ -107,6 +110,7 @@ impl Extension for LimitsExtension {
         mut request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
+        self.1.resolve(&mut request)?;
         let document = check(&self.0, &request)?;
         request.set_parsed_query(document);
         next.run(ctx, request).await

@@ -15,6 +15,7 @@ pub mod me;
 pub mod mentor;
 pub mod mutation;
 pub mod node;
+pub mod persisted;
 pub mod regency;
 pub mod subscription;
 pub mod unit;

@@ -165,7 +165,14 @@ async fn graphql_over_http(
     } else {
         "application/graphql-response+json"
     };
-    let body = serde_json::to_vec(&response).unwrap_or_default();
+    let body = if request_error && !legacy_json {
+        // The request never ran: a graphql-response+json answer then has no `data` at all.
+        serde_json::to_vec(&serde_json::json!({ "errors": response.errors }))
+    } else {
+        // Straight from the response, whose fields keep the order they were asked for.
+        serde_json::to_vec(&response)
+    }
+    .unwrap_or_default();
     (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
@@ -265,8 +272,9 @@ fn wants_event_stream(headers: &HeaderMap) -> bool {
         .any(|v| v.contains("text/event-stream"))
 }
 
-/// Whether to answer as `application/json` (legacy clients): when the client accepts only that,
-/// or gives no Accept header at all, as the GraphQL-over-HTTP spec asks.
+/// Whether to answer as `application/json` (legacy clients): unless the client names
+/// `application/graphql-response+json`, as the GraphQL-over-HTTP spec asks for a missing
+/// Accept, `*/*` and `application/json`.
 fn accepts_only_json(headers: &HeaderMap) -> bool {
     let accept = headers
         .get_all(header::ACCEPT)
@@ -277,9 +285,7 @@ fn accepts_only_json(headers: &HeaderMap) -> bool {
     if accept.trim().is_empty() {
         return true;
     }
-    accept.contains("application/json")
-        && !accept.contains("application/graphql-response+json")
-        && !accept.contains("*/*")
+    !accept.contains("application/graphql-response+json")
 }
 
 /// Whether the operation to run is of a kind `allowed` accepts. A request too big to parse
@@ -289,10 +295,16 @@ fn every_operation(
     request: &async_graphql::Request,
     allowed: impl Fn(OperationType) -> bool,
 ) -> bool {
-    if crate::graphql::limits::too_big_to_parse(&state.query_limits, &request.query) {
+    // A persisted query is checked by the text it stands for; an unknown hash runs nothing.
+    let query = if request.query.is_empty() {
+        state.persisted.text_of(request).unwrap_or_default()
+    } else {
+        request.query.clone()
+    };
+    if crate::graphql::limits::too_big_to_parse(&state.query_limits, &query) {
         return true;
     }
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+    let Ok(document) = async_graphql::parser::parse_query(&query) else {
         return true;
     };
     let wanted = request.operation_name.as_deref();

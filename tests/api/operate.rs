@@ -139,3 +139,135 @@ async fn metrics_count_requests_operations_statements_and_the_bus() {
         assert!(text.contains(metric), "{metric} is missing from:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn answers_follow_the_graphql_over_http_spec() {
+    let app = TestApp::with_demo().await;
+    let post = |accept: Option<&'static str>, query: &'static str| {
+        let mut request = reqwest::Client::new()
+            .post(format!("{}/graphql", app.address))
+            .bearer_auth(crate::helpers::admin_token())
+            .json(&json!({ "query": query }));
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        request.send()
+    };
+    for accept in [None, Some("*/*"), Some("application/json")] {
+        let response = post(accept, "{ stages { count } }")
+            .await
+            .expect("an answer");
+        assert_eq!(
+            response
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/json"),
+            "Accept {accept:?}"
+        );
+    }
+    // A request that fails validation: 400, and no `data` key at all.
+    let response = post(Some("application/graphql-response+json"), "{ noSuchField }")
+        .await
+        .expect("an answer");
+    assert_eq!(response.status().as_u16(), 400);
+    let body: serde_json::Value = response.json().await.expect("JSON");
+    assert!(body.get("data").is_none(), "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+
+    // Root fields come back in the order they were asked for (read from the raw text: a
+    // parsed JSON object here sorts its keys).
+    let query = "{ c: stages { count } b: regencies { totalCount } a: funnel { total } me { authenticated } z: ideaCounts(groupBy: UNIT_KIND) { label } }";
+    let raw = post(None, query)
+        .await
+        .expect("an answer")
+        .text()
+        .await
+        .expect("text");
+    let at = |key: &str| raw.find(&format!("\"{key}\":")).expect("the key is there");
+    assert!(
+        at("c") < at("b") && at("b") < at("a") && at("a") < at("me") && at("me") < at("z"),
+        "{raw}"
+    );
+    let data = app.data(query, json!({})).await;
+    // Group labels are words a person reads.
+    let labels: Vec<&str> = data["z"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .filter_map(|g| g["label"].as_str())
+        .collect();
+    assert!(
+        labels.contains(&"Puskesmas") && labels.contains(&"RSUD"),
+        "{labels:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_persisted_query_runs_by_its_hash() {
+    use sha2::Digest;
+    let app = TestApp::with_demo().await;
+    let query = "{ funnel { total } }";
+    let hash = format!("{:x}", sha2::Sha256::digest(query.as_bytes()));
+    let extensions = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+    let by_hash = || async {
+        reqwest::Client::new()
+            .get(format!("{}/graphql", app.address))
+            .query(&[("extensions", extensions.to_string())])
+            .send()
+            .await
+            .expect("an answer")
+            .json::<serde_json::Value>()
+            .await
+            .expect("JSON")
+    };
+    let unknown = by_hash().await;
+    assert_eq!(
+        unknown["errors"][0]["extensions"]["code"], "PERSISTED_QUERY_NOT_FOUND",
+        "{unknown}"
+    );
+    let registered: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/graphql", app.address))
+        .json(&json!({ "query": query, "extensions": extensions }))
+        .send()
+        .await
+        .expect("an answer")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(registered["data"]["funnel"]["total"], 632, "{registered}");
+    let known = by_hash().await;
+    assert_eq!(known["data"]["funnel"]["total"], 632, "{known}");
+
+    // A mutation registered by POST still cannot run from a GET by its hash.
+    let mutation = "mutation { createMentor(input: {name: \"Lewat GET\"}) { mentor { id } } }";
+    let mutation_hash = format!("{:x}", sha2::Sha256::digest(mutation.as_bytes()));
+    let mutation_ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": mutation_hash } });
+    let first = app
+        .gql_as(Some(&crate::helpers::admin_token()), mutation, json!({}))
+        .await;
+    assert!(first.get("errors").is_none(), "{first}");
+    let _ = app
+        .router()
+        .oneshot(
+            Request::post("/graphql")
+                .header("content-type", "application/json")
+                .header(
+                    "authorization",
+                    format!("Bearer {}", crate::helpers::admin_token()),
+                )
+                .body(Body::from(
+                    json!({ "query": mutation, "extensions": mutation_ext }).to_string(),
+                ))
+                .expect("a request"),
+        )
+        .await;
+    let get = reqwest::Client::new()
+        .get(format!("{}/graphql", app.address))
+        .bearer_auth(crate::helpers::admin_token())
+        .query(&[("extensions", mutation_ext.to_string())])
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(get.status().as_u16(), 405);
+}

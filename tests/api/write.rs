@@ -891,6 +891,7 @@ async fn graphql_over_http_status_codes_follow_the_spec() {
     let query = client
         .get(format!("{}/graphql", app.address))
         .bearer_auth(crate::helpers::admin_token())
+        .header("accept", "application/graphql-response+json")
         .query(&[("query", "{ regencies { totalCount } }")])
         .send()
         .await
@@ -906,6 +907,7 @@ async fn graphql_over_http_status_codes_follow_the_spec() {
     let invalid = client
         .post(format!("{}/graphql", app.address))
         .bearer_auth(crate::helpers::admin_token())
+        .header("accept", "application/graphql-response+json")
         .json(&json!({"query": "{ nosuchfield }"}))
         .send()
         .await

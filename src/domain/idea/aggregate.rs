@@ -377,13 +377,15 @@ impl Domain {
         Ok(groups)
     }
 
-    /// Replaces ids and ranks with what a person reads.
+    /// Replaces ids and ranks with what a person reads. The caller may already see these
+    /// counts, so the names of their groups are read as the system.
     async fn label_groups(
         &self,
-        caller: &Caller,
+        _caller: &Caller,
         grouping: IdeaGrouping,
         groups: &mut [GroupCount],
     ) -> DomainResult<()> {
+        let caller = &Caller::system("group labels");
         let ids: Vec<i32> = groups.iter().filter_map(|g| g.key.parse().ok()).collect();
         let names: HashMap<i32, String> = match grouping {
             IdeaGrouping::Regency => regency::Entity::find()
@@ -419,7 +421,6 @@ impl Domain {
                 IdeaGrouping::Stage => {
                     if let Some(name) = names.get(&id) {
                         group.key = name.clone();
-                        group.label = name.clone();
                     }
                 }
                 IdeaGrouping::Regency | IdeaGrouping::Unit | IdeaGrouping::Cohort => {
@@ -431,6 +432,56 @@ impl Domain {
                 _ => {}
             }
         }
+        if !matches!(
+            grouping,
+            IdeaGrouping::Regency | IdeaGrouping::Unit | IdeaGrouping::Cohort
+        ) {
+            for group in groups.iter_mut() {
+                group.label = words(&group.key);
+            }
+        }
         Ok(())
+    }
+}
+
+/// A stored key as a person reads it: `PUSKESMAS` → "Puskesmas", `NON_DIGITAL` → "Non-digital",
+/// `DRUM_UP` → "Drum-Up"; acronyms stay as they are (`RSUD`, `BUMD`, `DPRD`).
+pub fn words(key: &str) -> String {
+    match key {
+        "DRUM_UP" => return "Drum-Up".to_owned(),
+        "NON_DIGITAL" => return "Non-digital".to_owned(),
+        _ => {}
+    }
+    key.split('_')
+        .enumerate()
+        .map(|(i, word)| {
+            if matches!(word, "RSUD" | "BUMD" | "DPRD" | "OPD" | "ASN") {
+                word.to_owned()
+            } else if i == 0 {
+                let lower = word.to_lowercase();
+                let mut chars = lower.chars();
+                chars
+                    .next()
+                    .map(|c| c.to_uppercase().collect::<String>() + chars.as_str())
+                    .unwrap_or_default()
+            } else {
+                word.to_lowercase()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod words_tests {
+    use super::words;
+
+    #[test]
+    fn keys_read_as_words() {
+        assert_eq!(words("PUSKESMAS"), "Puskesmas");
+        assert_eq!(words("PUBLIC_SERVICE"), "Public service");
+        assert_eq!(words("DRUM_UP"), "Drum-Up");
+        assert_eq!(words("RSUD"), "RSUD");
+        assert_eq!(words("WORK_UNIT"), "Work unit");
     }
 }
