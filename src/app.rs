@@ -113,7 +113,11 @@ impl App {
         let stop = CancellationToken::new();
         let hub = live::start(&domain, config, stop.clone()).await?;
         let query_limits = Arc::new(config.query_limits());
-        let persisted = Arc::new(graphql::persisted::PersistedQueries::new(1024));
+        let mut persisted = graphql::persisted::PersistedQueries::new(1024);
+        if let Some(path) = &config.trusted_documents {
+            persisted = persisted.trusting(graphql::persisted::read_trusted(path)?);
+        }
+        let persisted = Arc::new(persisted);
         let mut schema = graphql::schema()
             .extension(graphql::limits::Limits(
                 query_limits.clone(),

@@ -220,6 +220,12 @@ pub struct Config {
     )]
     pub anonymous_access: AnonymousAccess,
 
+    /// Run only these GraphQL documents for callers other than ADMIN: a JSON file holding an
+    /// array of documents or an Apollo persisted-query manifest. The event screen's own
+    /// documents are always trusted.
+    #[arg(long, env = "LABINOV_TRUSTED_DOCUMENTS", global = true)]
+    pub trusted_documents: Option<PathBuf>,
+
     /// Log as JSON lines instead of human-readable text (the level comes from RUST_LOG).
     #[arg(long, env = "LABINOV_LOG_JSON", global = true)]
     pub log_json: bool,
@@ -460,6 +466,7 @@ impl Config {
             jwt_secret: None,
             jwt_public_keys: None,
             anonymous_access: AnonymousAccess::Public,
+            trusted_documents: None,
             log_json: false,
             default_page_size: 20,
             max_page_size: 100,

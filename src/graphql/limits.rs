@@ -111,6 +111,17 @@ impl Extension for LimitsExtension {
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
         self.1.resolve(&mut request)?;
+        let caller = super::loaders::find::<crate::auth::Caller>(&request.data).or_else(|| {
+            ctx.session_data
+                .get(&std::any::TypeId::of::<crate::auth::Caller>())
+                .and_then(|v| v.downcast_ref())
+        });
+        let operator = caller.is_some_and(|c| {
+            matches!(c.principal(), crate::auth::Principal::System(_))
+                || c.as_user()
+                    .is_some_and(|u| u.role == crate::auth::Role::Admin)
+        });
+        self.1.check_trusted(&request.query, operator)?;
         let document = check(&self.0, &request)?;
         request.set_parsed_query(document);
         next.run(ctx, request).await

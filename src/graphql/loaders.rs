@@ -184,7 +184,7 @@ loader!(/// The ids of the ideas a commitment covers.
 loader!(/// The audit trail of an idea.
     TransitionsOfIdea => Vec<stage_transition::Model>, transitions_of_ideas);
 
-fn find<T: 'static>(data: &async_graphql::Data) -> Option<&T> {
+pub(crate) fn find<T: 'static>(data: &async_graphql::Data) -> Option<&T> {
     data.get(&std::any::TypeId::of::<T>())
         .and_then(|value| value.downcast_ref::<T>())
 }

@@ -12,9 +12,47 @@ use sha2::{Digest, Sha256};
 /// The code of a hash the server does not know (the client then sends the text with it).
 pub const NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
 
-/// Query texts by their SHA-256, the most recently used kept.
+/// The code of a document outside the operator's trusted list.
+pub const NOT_TRUSTED: &str = "DOCUMENT_NOT_TRUSTED";
+
+/// Query texts by their SHA-256, the most recently used kept; and, when the operator gives one,
+/// the list of trusted documents, the only ones callers other than ADMIN may run.
 pub struct PersistedQueries {
     texts: Mutex<LruCache<String, String>>,
+    trusted: Option<std::collections::HashMap<String, String>>,
+}
+
+/// The SHA-256 of a document, in hex.
+pub fn hash(text: &str) -> String {
+    format!("{:x}", Sha256::digest(text.as_bytes()))
+}
+
+/// Reads a trusted-document list: a JSON array of documents, or an Apollo persisted-query
+/// manifest (`{"operations": [{"body": …}, …]}`).
+pub fn read_trusted(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
+    use anyhow::Context;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the trusted documents in {}", path.display()))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let documents: Option<Vec<String>> = match &json {
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|d| d.as_str().map(str::to_owned))
+            .collect(),
+        serde_json::Value::Object(_) => json["operations"].as_array().and_then(|ops| {
+            ops.iter()
+                .map(|op| op["body"].as_str().map(str::to_owned))
+                .collect()
+        }),
+        _ => None,
+    };
+    documents.with_context(|| {
+        format!(
+            "{} must hold a JSON array of GraphQL documents or an Apollo persisted-query manifest",
+            path.display()
+        )
+    })
 }
 
 impl std::fmt::Debug for PersistedQueries {
@@ -29,6 +67,35 @@ impl PersistedQueries {
             texts: Mutex::new(LruCache::new(
                 NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN),
             )),
+            trusted: None,
+        }
+    }
+
+    /// Runs only `documents` (and the server's own pages' documents) for callers other than
+    /// ADMIN; their hashes work without being sent first.
+    #[must_use]
+    pub fn trusting(mut self, documents: impl IntoIterator<Item = String>) -> Self {
+        let own = crate::http::pages::live::DOCUMENTS
+            .iter()
+            .map(|d| (*d).to_owned());
+        self.trusted = Some(
+            documents
+                .into_iter()
+                .chain(own)
+                .map(|d| (hash(&d), d))
+                .collect(),
+        );
+        self
+    }
+
+    /// Refuses a document outside the trusted list, when there is one, unless `trusted_caller`.
+    pub fn check_trusted(&self, query: &str, trusted_caller: bool) -> Result<(), ServerError> {
+        match &self.trusted {
+            Some(trusted) if !trusted_caller && !trusted.contains_key(&hash(query)) => Err(coded(
+                "This server runs only the documents its operator trusts (LABINOV_TRUSTED_DOCUMENTS); send one of those.",
+                NOT_TRUSTED,
+            )),
+            _ => Ok(()),
         }
     }
 
@@ -37,6 +104,9 @@ impl PersistedQueries {
     pub fn text_of(&self, request: &Request) -> Option<String> {
         let extension = serde_json::to_value(request.extensions.get("persistedQuery")?).ok()?;
         let hash = extension["sha256Hash"].as_str()?.to_ascii_lowercase();
+        if let Some(text) = self.trusted.as_ref().and_then(|t| t.get(&hash)) {
+            return Some(text.clone());
+        }
         self.texts.lock().ok()?.peek(&hash).cloned()
     }
 
@@ -68,9 +138,10 @@ impl PersistedQueries {
             .lock()
             .map_err(|_| ServerError::new("internal server error", None))?;
         if request.query.is_empty() {
-            let text = texts
-                .get(&hash)
+            let trusted = self.trusted.as_ref().and_then(|t| t.get(&hash));
+            let text = trusted
                 .cloned()
+                .or_else(|| texts.get(&hash).cloned())
                 .ok_or_else(|| coded("PersistedQueryNotFound", NOT_FOUND))?;
             request.query = text;
             return Ok(());

@@ -271,3 +271,48 @@ async fn a_persisted_query_runs_by_its_hash() {
         .expect("an answer");
     assert_eq!(get.status().as_u16(), 405);
 }
+
+#[tokio::test]
+async fn a_server_can_run_only_trusted_documents() {
+    let (mut config, dir) = crate::helpers::fresh_config();
+    let list = dir.path().join("trusted.json");
+    std::fs::write(&list, json!(["{ stages { count } }"]).to_string()).expect("the list");
+    config.trusted_documents = Some(list);
+    let app = TestApp::start(config, true, std::sync::Arc::new(dir)).await;
+    let viewer = crate::helpers::token(labinov::auth::Role::Viewer, None, None);
+    let trusted = app
+        .gql_as(Some(&viewer), "{ stages { count } }", json!({}))
+        .await;
+    assert!(trusted.get("errors").is_none(), "{trusted}");
+    let other = app
+        .gql_as(Some(&viewer), "{ regencies { totalCount } }", json!({}))
+        .await;
+    assert_eq!(
+        other["errors"][0]["extensions"]["code"], "DOCUMENT_NOT_TRUSTED",
+        "{other}"
+    );
+    // The event screen's own documents, and the operator's ADMIN token, still work.
+    let screen = app
+        .gql_as(
+            None,
+            labinov::http::pages::live::DOCUMENTS[0]
+                .replacen("subscription", "query", 1)
+                .as_str(),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        screen["errors"][0]["extensions"]["code"], "DOCUMENT_NOT_TRUSTED",
+        "a changed document is another document: {screen}"
+    );
+    let history = app
+        .gql_as(
+            Some(&viewer),
+            labinov::http::pages::live::DOCUMENTS[1],
+            json!({ "c": ["63.03"] }),
+        )
+        .await;
+    assert!(history.get("errors").is_none(), "{history}");
+    let admin = app.gql("{ regencies { totalCount } }", json!({})).await;
+    assert_eq!(admin["data"]["regencies"]["totalCount"], 3, "{admin}");
+}

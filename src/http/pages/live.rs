@@ -129,6 +129,7 @@ pub fn page(
         "token": token,
         "lang": lang.code(),
         "labels": lang.labels(),
+        "documents": { "funnel": FUNNEL, "history": HISTORY, "events": EVENTS },
     });
     // `</` cannot end the script early: JSON strings never need a raw `<`.
     let config = config.to_string().replace('<', "\\u003c");
@@ -145,6 +146,13 @@ fn escape(text: &str) -> String {
 }
 
 const PAGE: &str = include_str!("live.html");
+
+/// The GraphQL documents the event screen sends; a server that runs only trusted documents
+/// always trusts these.
+pub const DOCUMENTS: [&str; 3] = [FUNNEL, HISTORY, EVENTS];
+const FUNNEL: &str = "subscription($f: IdeaFilter) { funnel(filter: $f) { funnel { total launched stages { stage reached current } } } }";
+const HISTORY: &str = "query($c: [String!]) { pipelineEvents(filter: { regencyCodes: $c }, last: 6) { nodes { kind stage occurredAt payload idea { title } unit { name } } resumeCursor } }";
+const EVENTS: &str = "subscription($f: PipelineEventFilter, $a: String) { pipelineEvents(filter: $f, after: $a) { kind stage occurredAt payload idea { title } unit { name } } }";
 
 #[cfg(test)]
 mod tests {
