@@ -410,6 +410,8 @@ struct PublicKey {
 pub struct Authenticator {
     secret: Option<(EncodingKey, DecodingKey)>,
     public_keys: Vec<PublicKey>,
+    issuer: Option<String>,
+    audience: Option<String>,
     anonymous: AnonymousAccess,
     /// Regency codes of verified tokens, resolved to ids (codes never change).
     regencies: Mutex<HashMap<String, i32>>,
@@ -463,6 +465,8 @@ impl Authenticator {
                 )
             }),
             public_keys,
+            issuer: config.jwt_issuer.clone(),
+            audience: config.jwt_audience.clone(),
             anonymous: config.anonymous_access,
             regencies: Mutex::new(HashMap::new()),
         })
@@ -488,24 +492,53 @@ impl Authenticator {
         let bad = |why: &str| DomainError::Unauthenticated(format!("The token {why}."));
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| bad("is not a well-formed JWT (header.payload.signature)"))?;
-        let key = match header.alg {
-            Algorithm::HS256 => self.secret.as_ref().map(|(_, key)| key),
+        // HS256 only with the configured secret; RS256 only with the provider's keys (the key
+        // the token names, or each key when it names none).
+        let keys: Vec<&DecodingKey> = match header.alg {
+            Algorithm::HS256 => self.secret.iter().map(|(_, key)| key).collect(),
             Algorithm::RS256 => self
                 .public_keys
                 .iter()
-                .find(|k| header.kid.is_none() || k.kid.is_none() || k.kid == header.kid)
-                .map(|k| &k.key),
-            _ => None,
+                .filter(|k| header.kid.is_none() || k.kid.is_none() || k.kid == header.kid)
+                .map(|k| &k.key)
+                .collect(),
+            _ => Vec::new(),
+        };
+        if keys.is_empty() {
+            return Err(bad(
+                "is signed with an algorithm or key this server does not accept",
+            ));
         }
-        .ok_or_else(|| bad("is signed with an algorithm or key this server does not accept"))?;
         let mut validation = Validation::new(header.alg);
         validation.leeway = 5;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|err| {
+        if header.alg == Algorithm::RS256 {
+            // An outside provider signs tokens for many services: only those it issued for
+            // labinov count, when the operator names the issuer and the audience.
+            if let Some(issuer) = &self.issuer {
+                validation.set_issuer(&[issuer]);
+                validation.required_spec_claims.insert("iss".to_owned());
+            }
+            if let Some(audience) = &self.audience {
+                validation.set_audience(&[audience]);
+                validation.required_spec_claims.insert("aud".to_owned());
+            }
+        }
+        let mut decoded = Err(jsonwebtoken::errors::ErrorKind::InvalidSignature.into());
+        for key in keys {
+            decoded = jsonwebtoken::decode::<Claims>(token, key, &validation);
+            if decoded.is_ok() {
+                break;
+            }
+        }
+        let data = decoded.map_err(|err: jsonwebtoken::errors::Error| {
             use jsonwebtoken::errors::ErrorKind;
             match err.kind() {
                 ErrorKind::ExpiredSignature => bad("has expired; ask for a new one"),
                 ErrorKind::InvalidSignature => bad("has a signature this server cannot verify"),
+                ErrorKind::InvalidIssuer | ErrorKind::InvalidAudience => {
+                    bad("was issued by another provider or for another service")
+                }
                 ErrorKind::Json(_) | ErrorKind::MissingRequiredClaim(_) => {
                     bad("does not carry labinov's claims (sub, role, exp)")
                 }

@@ -209,6 +209,14 @@ pub struct Config {
     #[arg(long, env = "LABINOV_JWT_PUBLIC_KEYS", global = true)]
     pub jwt_public_keys: Option<PathBuf>,
 
+    /// The `iss` an outside provider's RS256 tokens must carry.
+    #[arg(long, env = "LABINOV_JWT_ISSUER", global = true)]
+    pub jwt_issuer: Option<String>,
+
+    /// The `aud` an outside provider's RS256 tokens must carry (labinov's name at the provider).
+    #[arg(long, env = "LABINOV_JWT_AUDIENCE", global = true)]
+    pub jwt_audience: Option<String>,
+
     /// What callers without a token may read: `public` (stages, funnel, ideaCounts and the
     /// funnel subscription), `none`, or `read` (everything, for an open-data deployment).
     #[arg(
@@ -465,6 +473,8 @@ impl Config {
             allowed_hosts: Vec::new(),
             jwt_secret: None,
             jwt_public_keys: None,
+            jwt_issuer: None,
+            jwt_audience: None,
             anonymous_access: AnonymousAccess::Public,
             trusted_documents: None,
             log_json: false,

@@ -70,10 +70,10 @@ impl Domain {
         work.caller.check_write(Some(cohort.regency_id), "cohort")?;
         let unit = self.unit_in(txn, new.unit_id, "unitId").await?;
         if unit.regency_id != cohort.regency_id {
-            return Err(DomainError::bad_input(format!(
-                "The unit \"{}\" belongs to another regency than the cohort.",
-                unit.name
-            )));
+            // Not named: the caller may not see another regency's units.
+            return Err(DomainError::bad_input(
+                "The given unitId is a unit of another regency than the cohort's; pick a unit of the cohort's regency.",
+            ));
         }
         if let Some(due) = new.due_on {
             let floor = self.lab_floor_of(txn, cohort.id).await?;
@@ -84,13 +84,15 @@ impl Domain {
                 )));
             }
         }
+        // Ideas of other regencies count as missing: their titles are not the caller's to read.
         let ideas = idea::Entity::find()
             .filter(idea::Column::Id.is_in(idea_ids.clone()))
+            .filter(idea::Column::RegencyId.eq(cohort.regency_id))
             .all(txn)
             .await?;
         if ideas.len() != idea_ids.len() {
             return Err(DomainError::bad_input(format!(
-                "{} of the given ideaIds do not exist.",
+                "{} of the given ideaIds are not ideas of this regency.",
                 idea_ids.len() - ideas.len()
             )));
         }

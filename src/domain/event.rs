@@ -283,7 +283,7 @@ impl Domain {
         scope: Option<&[i32]>,
     ) -> DomainResult<(Funnel, Positions)> {
         let read = caller.aggregate_scope()?;
-        let filter = filter.within(read);
+        let filter = super::idea::aggregate::public_figures(caller, filter, None)?;
         let scope = read.narrow(scope);
         let txn = self.begin_snapshot().await?;
         let funnel = self.funnel_on(&txn, &filter).await;

@@ -243,10 +243,9 @@ impl Domain {
         if let Some(parent) = new.parent_id {
             let parent = self.unit_in(&work.txn, parent, "parentId").await?;
             if parent.regency_id != regency.id {
-                return Err(DomainError::bad_input(format!(
-                    "The parent unit \"{}\" belongs to another regency.",
-                    parent.name
-                )));
+                return Err(DomainError::bad_input(
+                    "The given parentId is a unit of another regency; a parent is in the same regency.",
+                ));
             }
         }
         let now = work.now();
@@ -325,10 +324,9 @@ impl Domain {
                         }
                         let parent = self.unit_in(&work.txn, parent, "parentId").await?;
                         if parent.regency_id != current.regency_id {
-                            return Err(DomainError::bad_input(format!(
-                                "The parent unit \"{}\" belongs to another regency.",
-                                parent.name
-                            )));
+                            return Err(DomainError::bad_input(
+                                "The given parentId is a unit of another regency; a parent is in the same regency.",
+                            ));
                         }
                         refuse_cycle(&work.txn, current, &parent).await?;
                         row.parent_id = Set(Some(parent.id));

@@ -89,6 +89,10 @@ pub fn limit_error(code: &str, limit: &str, max: usize, message: String) -> Serv
 }
 
 /// The extension that enforces [`QueryLimits`].
+/// Request data marking a transport that runs no mutations (GET, event streams).
+#[derive(Debug, Clone, Copy)]
+pub struct QueriesOnly;
+
 pub struct Limits(
     pub Arc<QueryLimits>,
     pub Arc<super::persisted::PersistedQueries>,
@@ -123,6 +127,25 @@ impl Extension for LimitsExtension {
         });
         self.1.check_trusted(&request.query, operator)?;
         let document = check(&self.0, &request)?;
+        // GET and event streams run no mutation, whatever text a persisted hash stands for.
+        if super::loaders::find::<QueriesOnly>(&request.data).is_some() {
+            let wanted = request.operation_name.as_deref();
+            let mutation = document.operations.iter().any(|(name, op)| {
+                (wanted.is_none() || name.map(async_graphql::Name::as_str) == wanted)
+                    && op.node.ty == async_graphql::parser::types::OperationType::Mutation
+            });
+            if mutation {
+                let mut error = ServerError::new(
+                    "Only queries may be sent with GET or as an event stream; send mutations with POST (Content-Type: application/json) or over a WebSocket.",
+                    None,
+                );
+                error
+                    .extensions
+                    .get_or_insert_with(Default::default)
+                    .set("code", async_graphql::Value::from("METHOD_NOT_ALLOWED"));
+                return Err(error);
+            }
+        }
         request.set_parsed_query(document);
         next.run(ctx, request).await
     }

@@ -117,6 +117,9 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
         Err(_) => return timed_out(timeout),
     };
     let mut request = request.data(caller);
+    if event_stream || method == Method::GET {
+        request = request.data(crate::graphql::limits::QueriesOnly);
+    }
     if hide_schema {
         request = request.disable_introspection();
     }

@@ -658,3 +658,121 @@ async fn an_event_stream_without_a_token_is_refused_with_a_reason() {
         String::from_utf8_lossy(&first)
     );
 }
+
+#[tokio::test]
+async fn the_public_figures_do_not_spell_out_rows() {
+    let app = TestApp::with_demo().await;
+    for query in [
+        "{ ideaCounts(groupBy: UNIT) { label count } }",
+        "{ ideaCounts(groupBy: COHORT) { label count } }",
+        "{ funnel(filter: { search: \"posyandu\" }) { total } }",
+        "{ stages(filter: { or: [{ search: \"a\" }] }) { count } }",
+    ] {
+        let response = app.gql_as(None, query, json!({})).await;
+        assert_eq!(
+            error_code(&response),
+            "UNAUTHENTICATED",
+            "{query}: {response}"
+        );
+    }
+    let viewer = token(Role::Viewer, Some(OWN), None);
+    let units = app
+        .gql_as(
+            Some(&viewer),
+            "{ ideaCounts(groupBy: UNIT) { label count } }",
+            json!({}),
+        )
+        .await;
+    assert!(units.get("errors").is_none(), "{units}");
+}
+
+#[tokio::test]
+async fn a_refused_write_does_not_quote_another_regencys_rows() {
+    let app = TestApp::with_demo().await;
+    let own = rows_of(&app, OWN).await;
+    let other = rows_of(&app, OTHER).await;
+    let title = app
+        .data(
+            "query($i: ID!) { idea(id: $i) { title } }",
+            json!({ "i": other.idea }),
+        )
+        .await["idea"]["title"]
+        .as_str()
+        .expect("a title")
+        .to_owned();
+    let regency_admin = token(Role::RegencyAdmin, Some(OWN), None);
+    let response = app
+        .gql_as(
+            Some(&regency_admin),
+            "mutation($c: ID!, $u: ID!, $i: ID!) { createCommitment(input: {cohortId: $c, unitId: $u, ideaIds: [$i],
+               signatoryName: \"Uji\", signatoryTitle: \"Kepala\", counterpart: \"Bupati\", target: \"Uji\"}) { __typename } }",
+            json!({ "c": own.cohort, "u": own.unit, "i": other.idea }),
+        )
+        .await;
+    assert_eq!(error_code(&response), "BAD_USER_INPUT", "{response}");
+    assert!(!response.to_string().contains(&title), "{response}");
+    let response = app
+        .gql_as(
+            Some(&regency_admin),
+            "mutation($c: ID!, $u: ID!) { submitIdea(input: {cohortId: $c, unitId: $u, title: \"Uji\", problem: \"Uji\",
+               type: DIGITAL, form: OTHER, affairsArea: \"Uji\", initiator: WORK_UNIT}) { __typename } }",
+            json!({ "c": own.cohort, "u": other.unit }),
+        )
+        .await;
+    assert_eq!(error_code(&response), "BAD_USER_INPUT", "{response}");
+    assert!(
+        !response.to_string().contains("Puskesmas") && !response.to_string().contains("Dinas"),
+        "{response}"
+    );
+}
+
+#[tokio::test]
+async fn introspection_can_be_closed_to_callers_without_a_token() {
+    let (mut config, dir) = crate::helpers::fresh_config();
+    config.limits.no_anonymous_introspection = true;
+    let app = TestApp::start(config, false, std::sync::Arc::new(dir)).await;
+    let anonymous = app
+        .gql_as(None, "{ __schema { queryType { name } } }", json!({}))
+        .await;
+    assert!(anonymous["data"]["__schema"].is_null(), "{anonymous}");
+    let signed_in = app
+        .gql("{ __schema { queryType { name } } }", json!({}))
+        .await;
+    assert_eq!(signed_in["data"]["__schema"]["queryType"]["name"], "Query");
+}
+
+#[tokio::test]
+async fn a_provider_token_must_name_the_configured_issuer_and_audience() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let (mut config, dir) = crate::helpers::fresh_config();
+    config.jwt_public_keys = Some(fixtures.join("idp_rs256_public.pem"));
+    config.jwt_issuer = Some("https://sso.kalselprov.go.id".to_owned());
+    config.jwt_audience = Some("labinov".to_owned());
+    let app = TestApp::start(config, false, std::sync::Arc::new(dir)).await;
+    let private = std::fs::read(fixtures.join("idp_rs256_private.pem")).expect("the test key");
+    let sign = |claims: Value| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_rsa_pem(&private).expect("an RSA key"),
+        )
+        .expect("a token")
+    };
+    let exp = chrono::Utc::now().timestamp() + 600;
+    let base = json!({ "sub": "ani", "role": "VIEWER", "exp": exp });
+    let mut right = base.clone();
+    right["iss"] = json!("https://sso.kalselprov.go.id");
+    right["aud"] = json!("labinov");
+    let mut other_service = right.clone();
+    other_service["aud"] = json!("e-kinerja");
+    for (claims, expected) in [(base, false), (other_service, false), (right, true)] {
+        let response = app
+            .gql_as(Some(&sign(claims.clone())), "{ me { subject } }", json!({}))
+            .await;
+        assert_eq!(
+            response.get("errors").is_none(),
+            expected,
+            "{claims}: {response}"
+        );
+    }
+}

@@ -107,7 +107,7 @@ impl Domain {
         caller: &Caller,
         filter: &IdeaFilter,
     ) -> DomainResult<Vec<StageCount>> {
-        let filter = &filter.within(caller.aggregate_scope()?);
+        let filter = &public_figures(caller, filter, None)?;
         let rows: Vec<(i32, i64)> = self
             .ideas_matching(filter)?
             .select_only()
@@ -129,7 +129,7 @@ impl Domain {
 
     /// The funnel: per stage how many reached it, are in it, converted; totals and commitments.
     pub async fn funnel(&self, caller: &Caller, filter: &IdeaFilter) -> DomainResult<Funnel> {
-        let filter = filter.within(caller.aggregate_scope()?);
+        let filter = public_figures(caller, filter, None)?;
         self.funnel_on(self.db(), &filter).await
     }
 
@@ -327,7 +327,7 @@ impl Domain {
         grouping: IdeaGrouping,
         filter: &IdeaFilter,
     ) -> DomainResult<Vec<GroupCount>> {
-        let filter = &filter.within(caller.aggregate_scope()?);
+        let filter = &public_figures(caller, filter, Some(grouping))?;
         let backend = self.db().get_database_backend();
         let key = match grouping {
             IdeaGrouping::Stage => Expr::col((idea::Entity, idea::Column::Stage)),
@@ -377,15 +377,14 @@ impl Domain {
         Ok(groups)
     }
 
-    /// Replaces ids and ranks with what a person reads. The caller may already see these
-    /// counts, so the names of their groups are read as the system.
+    /// Replaces ids and ranks with what a person reads. Regency names are public; unit and
+    /// cohort names are read as the caller (callers without a token cannot group by those).
     async fn label_groups(
         &self,
-        _caller: &Caller,
+        caller: &Caller,
         grouping: IdeaGrouping,
         groups: &mut [GroupCount],
     ) -> DomainResult<()> {
-        let caller = &Caller::system("group labels");
         let ids: Vec<i32> = groups.iter().filter_map(|g| g.key.parse().ok()).collect();
         let names: HashMap<i32, String> = match grouping {
             IdeaGrouping::Regency => regency::Entity::find()
@@ -442,6 +441,54 @@ impl Domain {
         }
         Ok(())
     }
+}
+
+/// `filter` limited to what `caller` may count. A caller who may read only the public figures
+/// counts by coarse dimensions: not per unit, cohort or mentor, and without a text search,
+/// which would let it read idea titles one letter at a time.
+pub(crate) fn public_figures(
+    caller: &Caller,
+    filter: &IdeaFilter,
+    grouping: Option<IdeaGrouping>,
+) -> DomainResult<IdeaFilter> {
+    let scope = caller.aggregate_scope()?;
+    if caller.read_scope().is_err() {
+        let refused = |what: &str| {
+            crate::error::DomainError::Unauthenticated(format!(
+                "Without a token the public figures are counted by regency, cohort, stage, status, type, form, maturity and unit kind; {what} needs a token."
+            ))
+        };
+        if matches!(grouping, Some(IdeaGrouping::Unit | IdeaGrouping::Cohort)) {
+            return Err(refused("grouping by unit or cohort"));
+        }
+        if let Some(what) = private_part(filter) {
+            return Err(refused(what));
+        }
+    }
+    Ok(filter.within(scope))
+}
+
+/// The first part of a filter that only callers who may read rows may use.
+fn private_part(filter: &IdeaFilter) -> Option<&'static str> {
+    if filter
+        .search
+        .as_deref()
+        .is_some_and(|s| !s.trim().is_empty())
+    {
+        return Some("a text search");
+    }
+    if filter.unit_ids.is_some() {
+        return Some("a filter on units");
+    }
+    if filter.mentor_ids.is_some() {
+        return Some("a filter on mentors");
+    }
+    filter
+        .all_of
+        .iter()
+        .chain(filter.any_of.iter())
+        .chain(filter.none_of.as_deref())
+        .find_map(private_part)
 }
 
 /// A stored key as a person reads it: `PUSKESMAS` → "Puskesmas", `NON_DIGITAL` → "Non-digital",

@@ -388,10 +388,10 @@ impl Domain {
     ) -> DomainResult<unit::Model> {
         let unit = self.unit_in(txn, unit_id, "unitId").await?;
         if unit.regency_id != regency_id {
-            return Err(DomainError::bad_input(format!(
-                "The unit \"{}\" belongs to another regency than the cohort; pick a unit of the cohort's regency.",
-                unit.name
-            )));
+            // Not named: the caller may not see another regency's units.
+            return Err(DomainError::bad_input(
+                "The given unitId is a unit of another regency than the cohort's; pick a unit of the cohort's regency.",
+            ));
         }
         Ok(unit)
     }
