@@ -776,3 +776,32 @@ async fn a_provider_token_must_name_the_configured_issuer_and_audience() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_jwks_file_picks_the_key_a_token_names() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let (mut config, dir) = crate::helpers::fresh_config();
+    config.jwt_public_keys = Some(fixtures.join("idp_jwks.json"));
+    let app = TestApp::start(config, false, std::sync::Arc::new(dir)).await;
+    let private = std::fs::read(fixtures.join("idp_rs256_private.pem")).expect("the test key");
+    let claims =
+        json!({ "sub": "ani", "role": "VIEWER", "exp": chrono::Utc::now().timestamp() + 600 });
+    let sign = |kid: &str| {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some(kid.to_owned());
+        jsonwebtoken::encode(
+            &header,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_rsa_pem(&private).expect("an RSA key"),
+        )
+        .expect("a token")
+    };
+    let known = app
+        .gql_as(Some(&sign("kalsel-2026")), "{ me { subject } }", json!({}))
+        .await;
+    assert_eq!(known["data"]["me"]["subject"], "ani", "{known}");
+    let unknown = app
+        .gql_as(Some(&sign("another-key")), "{ me { subject } }", json!({}))
+        .await;
+    assert_eq!(error_code(&unknown), "UNAUTHENTICATED", "{unknown}");
+}
