@@ -94,15 +94,7 @@ impl App {
         let domain = db::connect_and_migrate(config).await?;
         if load_demo {
             if domain.is_empty(&Caller::system("start-up")).await? {
-                let summary = demo::load(&domain).await?;
-                tracing::info!(
-                    regencies = summary.regencies,
-                    units = summary.units,
-                    ideas = summary.ideas,
-                    commitments = summary.commitments,
-                    events = summary.events,
-                    "demo data loaded"
-                );
+                demo::load(&domain).await?.log();
             } else {
                 tracing::info!("database already holds data; demo data not loaded");
             }

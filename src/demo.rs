@@ -39,6 +39,20 @@ pub struct DemoSummary {
     pub events: usize,
 }
 
+impl DemoSummary {
+    /// Logs what was loaded, as fields.
+    pub fn log(&self) {
+        tracing::info!(
+            regencies = self.regencies,
+            units = self.units,
+            ideas = self.ideas,
+            commitments = self.commitments,
+            events = self.events,
+            "demo data loaded"
+        );
+    }
+}
+
 /// Loads the demo data into an empty database, in one transaction, through the domain's own
 /// writes: each lab's history is replayed in date order with the unit of work's clock set to
 /// the day of each step, so the demo's rows, audit trail and events are what the same writes

@@ -46,15 +46,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "nothing to seed: pass --demo to load the demo data"
             );
             let domain = connect_and_migrate(&cli.config).await?;
-            let summary = demo::load(&domain).await?;
-            tracing::info!(
-                regencies = summary.regencies,
-                units = summary.units,
-                ideas = summary.ideas,
-                commitments = summary.commitments,
-                events = summary.events,
-                "demo data loaded"
-            );
+            demo::load(&domain).await?.log();
             Ok(())
         }
         Command::Import(args) => {

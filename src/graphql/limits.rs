@@ -89,6 +89,9 @@ pub fn limit_error(code: &str, limit: &str, max: usize, message: String) -> Serv
 }
 
 /// The extension that enforces [`QueryLimits`].
+/// What a mutation sent by GET or as an event stream is told.
+pub const QUERIES_ONLY: &str = "Only queries may be sent with GET or as an event stream; send mutations with POST (Content-Type: application/json) or over a WebSocket.";
+
 /// Request data marking a transport that runs no mutations (GET, event streams).
 #[derive(Debug, Clone, Copy)]
 pub struct QueriesOnly;
@@ -135,10 +138,7 @@ impl Extension for LimitsExtension {
                     && op.node.ty == async_graphql::parser::types::OperationType::Mutation
             });
             if mutation {
-                let mut error = ServerError::new(
-                    "Only queries may be sent with GET or as an event stream; send mutations with POST (Content-Type: application/json) or over a WebSocket.",
-                    None,
-                );
+                let mut error = ServerError::new(QUERIES_ONLY, None);
                 error
                     .extensions
                     .get_or_insert_with(Default::default)

@@ -45,10 +45,7 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
                 "Ask for a GraphQL WebSocket subprotocol: graphql-transport-ws or graphql-ws.",
             );
         };
-        let peer = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|info| info.0.ip());
+        let peer = peer_ip(&parts.extensions);
         // The socket keeps its place under the connection cap for as long as it is open.
         let slot = parts.extensions.remove::<super::server::ConnectionSlot>();
         return match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
@@ -87,10 +84,7 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
         Err(err) => return unauthenticated(err.message()),
     };
     let expires_at = caller.expires_at();
-    let peer = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|info| info.0.ip());
+    let peer = peer_ip(&parts.extensions);
     if let Err(wait) = state
         .rate
         .check(caller.as_user().map(|u| u.subject.as_str()), peer)
@@ -205,6 +199,13 @@ fn request_token(headers: &HeaderMap, query: Option<&str>) -> Result<Option<Stri
     }))
 }
 
+/// The client's address, as the accept loop recorded it (absent for in-process calls).
+fn peer_ip(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip())
+}
+
 /// A request with a bad, expired or foreign token: 401 with the reason.
 pub fn unauthenticated(message: &str) -> Response {
     let mut response = client_error(StatusCode::UNAUTHORIZED, code::UNAUTHENTICATED, message);
@@ -236,7 +237,7 @@ fn writes_need_post() -> Response {
     let mut response = client_error(
         StatusCode::METHOD_NOT_ALLOWED,
         refusal::METHOD_NOT_ALLOWED,
-        "Only queries may be sent with GET or as an event stream; send mutations with POST (Content-Type: application/json) or over a WebSocket.",
+        crate::graphql::limits::QUERIES_ONLY,
     );
     response
         .headers_mut()

@@ -8,7 +8,27 @@ use labinov::auth::Role;
 use serde_json::{Value, json};
 
 use crate::clients::WsClient;
-use crate::helpers::{TestApp, admin_token, error_code, token, token_for};
+use crate::helpers::{TestApp, admin_token, error_code, sign_with, token, token_for};
+
+/// A test fixture file.
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// `claims` signed by the test identity provider's RS256 key, naming key `kid` if given.
+fn provider_token(claims: &impl serde::Serialize, kid: Option<&str>) -> String {
+    let private = std::fs::read(fixture("idp_rs256_private.pem")).expect("the test key");
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = kid.map(str::to_owned);
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &jsonwebtoken::EncodingKey::from_rsa_pem(&private).expect("an RSA key"),
+    )
+    .expect("a token")
+}
 
 const OWN: &str = "63.03";
 const OTHER: &str = "33.03";
@@ -408,25 +428,17 @@ async fn bad_tokens_are_unauthenticated() {
     claims["sub"] = json!("mallory");
     let forged_payload = b64.encode(claims.to_string());
     let none_header = b64.encode(r#"{"alg":"none","typ":"JWT"}"#);
-    let other_secret = {
-        let mut config = labinov::Config::sqlite(std::path::Path::new("unused.db"));
-        config.jwt_secret = Some("another server's secret, also 32+ bytes".to_owned());
-        let claims = labinov::cli::claims("eve", Role::Admin, None, None, Duration::from_mins(10))
-            .expect("claims");
-        labinov::auth::Authenticator::from_config(&config, false)
-            .and_then(|a| a.issue(&claims))
-            .expect("a token")
-    };
+    let other_secret = sign_with(
+        "another server's secret, also 32+ bytes",
+        &labinov::cli::claims("eve", Role::Admin, None, None, Duration::from_mins(10))
+            .expect("claims"),
+    );
     let expired = {
-        let mut config = labinov::Config::sqlite(std::path::Path::new("unused.db"));
-        config.jwt_secret = Some(crate::helpers::TEST_SECRET.to_owned());
         let mut claims =
             labinov::cli::claims("late", Role::Admin, None, None, Duration::from_secs(1))
                 .expect("claims");
         claims.exp -= 3600;
-        labinov::auth::Authenticator::from_config(&config, false)
-            .and_then(|a| a.issue(&claims))
-            .expect("a token")
+        sign_with(crate::helpers::TEST_SECRET, &claims)
     };
     let cases = [
         ("tampered", format!("{header}.{forged_payload}.{signature}")),
@@ -592,11 +604,9 @@ async fn a_token_over_its_rate_is_told_when_to_come_back() {
 
 #[tokio::test]
 async fn a_provinces_identity_provider_can_issue_rs256_tokens() {
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let (mut config, dir) = crate::helpers::fresh_config();
-    config.jwt_public_keys = Some(fixtures.join("idp_rs256_public.pem"));
+    config.jwt_public_keys = Some(fixture("idp_rs256_public.pem"));
     let app = TestApp::start(config, true, std::sync::Arc::new(dir)).await;
-    let private = std::fs::read(fixtures.join("idp_rs256_private.pem")).expect("the test key");
     let claims = labinov::cli::claims(
         "ani@kalselprov.go.id",
         Role::Viewer,
@@ -605,12 +615,7 @@ async fn a_provinces_identity_provider_can_issue_rs256_tokens() {
         Duration::from_mins(10),
     )
     .expect("claims");
-    let signed = jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_rsa_pem(&private).expect("an RSA key"),
-    )
-    .expect("a token");
+    let signed = provider_token(&claims, None);
     let data = app
         .gql_as(
             Some(&signed),
@@ -743,21 +748,11 @@ async fn introspection_can_be_closed_to_callers_without_a_token() {
 
 #[tokio::test]
 async fn a_provider_token_must_name_the_configured_issuer_and_audience() {
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let (mut config, dir) = crate::helpers::fresh_config();
-    config.jwt_public_keys = Some(fixtures.join("idp_rs256_public.pem"));
+    config.jwt_public_keys = Some(fixture("idp_rs256_public.pem"));
     config.jwt_issuer = Some("https://sso.kalselprov.go.id".to_owned());
     config.jwt_audience = Some("labinov".to_owned());
     let app = TestApp::start(config, false, std::sync::Arc::new(dir)).await;
-    let private = std::fs::read(fixtures.join("idp_rs256_private.pem")).expect("the test key");
-    let sign = |claims: Value| {
-        jsonwebtoken::encode(
-            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
-            &claims,
-            &jsonwebtoken::EncodingKey::from_rsa_pem(&private).expect("an RSA key"),
-        )
-        .expect("a token")
-    };
     let exp = chrono::Utc::now().timestamp() + 600;
     let base = json!({ "sub": "ani", "role": "VIEWER", "exp": exp });
     let mut right = base.clone();
@@ -767,7 +762,11 @@ async fn a_provider_token_must_name_the_configured_issuer_and_audience() {
     other_service["aud"] = json!("e-kinerja");
     for (claims, expected) in [(base, false), (other_service, false), (right, true)] {
         let response = app
-            .gql_as(Some(&sign(claims.clone())), "{ me { subject } }", json!({}))
+            .gql_as(
+                Some(&provider_token(&claims, None)),
+                "{ me { subject } }",
+                json!({}),
+            )
             .await;
         assert_eq!(
             response.get("errors").is_none(),
@@ -779,23 +778,12 @@ async fn a_provider_token_must_name_the_configured_issuer_and_audience() {
 
 #[tokio::test]
 async fn a_jwks_file_picks_the_key_a_token_names() {
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let (mut config, dir) = crate::helpers::fresh_config();
-    config.jwt_public_keys = Some(fixtures.join("idp_jwks.json"));
+    config.jwt_public_keys = Some(fixture("idp_jwks.json"));
     let app = TestApp::start(config, false, std::sync::Arc::new(dir)).await;
-    let private = std::fs::read(fixtures.join("idp_rs256_private.pem")).expect("the test key");
     let claims =
         json!({ "sub": "ani", "role": "VIEWER", "exp": chrono::Utc::now().timestamp() + 600 });
-    let sign = |kid: &str| {
-        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-        header.kid = Some(kid.to_owned());
-        jsonwebtoken::encode(
-            &header,
-            &claims,
-            &jsonwebtoken::EncodingKey::from_rsa_pem(&private).expect("an RSA key"),
-        )
-        .expect("a token")
-    };
+    let sign = |kid: &str| provider_token(&claims, Some(kid));
     let known = app
         .gql_as(Some(&sign("kalsel-2026")), "{ me { subject } }", json!({}))
         .await;

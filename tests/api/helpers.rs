@@ -54,12 +54,17 @@ pub fn token_for(
     mentor: Option<i32>,
     ttl: Duration,
 ) -> String {
-    let mut config = Config::sqlite(std::path::Path::new("unused.db"));
-    config.jwt_secret = Some(TEST_SECRET.to_owned());
     let claims = labinov::cli::claims(subject, role, regency.map(str::to_owned), mentor, ttl)
         .expect("valid claims");
+    sign_with(TEST_SECRET, &claims)
+}
+
+/// `claims` signed with `secret` (HS256), as a server with that secret issues them.
+pub fn sign_with(secret: &str, claims: &labinov::auth::Claims) -> String {
+    let mut config = Config::sqlite(std::path::Path::new("unused.db"));
+    config.jwt_secret = Some(secret.to_owned());
     Authenticator::from_config(&config, false)
-        .and_then(|auth| auth.issue(&claims))
+        .and_then(|auth| auth.issue(claims))
         .expect("a token")
 }
 
