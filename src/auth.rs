@@ -352,6 +352,34 @@ impl Caller {
         }
     }
 
+    /// The mentor the caller's token names, if any.
+    pub fn mentor_id(&self) -> Option<i32> {
+        self.as_user().and_then(|u| u.mentor)
+    }
+
+    /// The rule for a mentor's own writes (reviews): a MENTOR token naming its mentor. Whether
+    /// the idea is assigned to that mentor is checked by the write itself.
+    pub fn check_mentor(&self) -> DomainResult<i32> {
+        self.check_unexpired()?;
+        match &self.principal {
+            Principal::Anonymous(_) => Err(DomainError::Unauthenticated(
+                "Reviews are written by LAN mentors: send a token with the MENTOR role.".to_owned(),
+            )),
+            Principal::User(User {
+                role: Role::Mentor,
+                mentor: Some(id),
+                ..
+            }) => Ok(*id),
+            Principal::User(user) => Err(DomainError::Forbidden(format!(
+                "Reviews are written by the LAN mentors assigned to an idea, with a MENTOR token; your token has {}.",
+                user.role.as_str()
+            ))),
+            Principal::System(_) => Err(DomainError::Forbidden(
+                "Reviews are written by LAN mentors, not by the system.".to_owned(),
+            )),
+        }
+    }
+
     /// Whether a live event of `regency_id` may be sent to this caller now.
     pub fn may_see(&self, regency_id: i32) -> DomainResult<bool> {
         Ok(self.read_scope()?.allows(regency_id))

@@ -2,7 +2,7 @@
 //!
 //! Published facts are kept exactly (Banjar: MoU with LAN on 2017-03-16, 268 ideas in the 2017
 //! lab, 104 launched in 2018, commitments signed on 2019-09-10, mentors Suripto, Marsono and
-//! Antun Nastri Sidik; Purbalingga 2022: 174 ideas from 35 OPD, 18 kecamatan, 25 puskesmas and
+//! Antun Nastri Sidik, who also review Banjar's launched ideas; Purbalingga 2022: 174 ideas from 35 OPD, 18 kecamatan, 25 puskesmas and
 //! 8 BUMD; Banggai lab I: 190 ideas, 50 still running). Everything else (idea titles, dates
 //! inside the published years, which unit holds which idea) is made up so that dashboards have
 //! something realistic to show. Every stage history obeys the pipeline rules.
@@ -12,18 +12,20 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use entity::{
-    Decision, IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, Stage, UnitKind,
+    Decision, IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, Recommendation,
+    Stage, StallReason, UnitKind,
 };
 
-use crate::auth::Caller;
+use crate::auth::{Caller, Role, User};
 use crate::domain::{
     Domain,
     cohort::NewCohort,
     commitment::NewCommitment,
-    idea::moves::{IdeaChanges, NewIdea},
+    idea::moves::{IdeaChanges, Innovator, MoveReason, NewIdea},
     mentor::MentorFields,
     pipeline::{self, CommitmentAction, IdeaState},
     regency::NewRegency,
+    review::{CriterionScore, NewReview, default_rubric},
     unit::{NewUnit, default_head_title as head_title},
     write::Work,
 };
@@ -167,6 +169,8 @@ struct Lab {
     calendar: Calendar,
     /// A later signing of commitments for ideas still in DESIGN (Banjar, 2019-09-10).
     design_commitments_signed: Option<NaiveDate>,
+    /// Whether the LAN mentors reviewed the launched ideas on the rubric (Banjar).
+    reviews_launched: bool,
 }
 
 const OPD: [(UnitKind, &str); 35] = [
@@ -362,6 +366,7 @@ fn banjar() -> Lab {
             setback: (date(2018, 12, 3), date(2019, 8, 30)),
         },
         design_commitments_signed: Some(date(2019, 9, 10)),
+        reviews_launched: true,
     }
 }
 
@@ -444,6 +449,7 @@ fn purbalingga() -> Lab {
             setback: (date(2023, 1, 9), date(2023, 6, 30)),
         },
         design_commitments_signed: None,
+        reviews_launched: false,
     }
 }
 
@@ -501,6 +507,7 @@ fn banggai() -> Lab {
             setback: (date(2020, 4, 1), date(2021, 6, 30)),
         },
         design_commitments_signed: None,
+        reviews_launched: false,
     }
 }
 
@@ -596,11 +603,52 @@ const PROBLEMS: [&str; 6] = [
     "Koordinasi antar perangkat daerah lambat dan tidak terdokumentasi.",
 ];
 
-const STALL_REASONS: [&str; 3] = [
-    "Anggaran dipangkas (refocusing)",
-    "Inovator dimutasi ke unit lain",
-    "Menunggu regulasi pendukung",
+const STALL_REASONS: [(StallReason, &str); 5] = [
+    (StallReason::Budget, "Anggaran dipangkas (refocusing)"),
+    (
+        StallReason::InnovatorTransferred,
+        "Inovator dimutasi ke unit lain",
+    ),
+    (StallReason::Regulation, "Menunggu regulasi pendukung"),
+    (
+        StallReason::LeadershipChange,
+        "Pergantian kepala perangkat daerah, program ditinjau ulang",
+    ),
+    (
+        StallReason::PartnerWithdrew,
+        "Mitra (BUMD) menarik dukungan pendanaan",
+    ),
 ];
+
+const FIRST_NAMES: [&str; 12] = [
+    "Ahmad", "Siti", "Muhammad", "Nur", "Rahmat", "Dewi", "Hendra", "Fitri", "Budi", "Rina",
+    "Agus", "Lestari",
+];
+
+const LAST_NAMES: [&str; 10] = [
+    "Hidayat", "Rahmawati", "Saputra", "Wulandari", "Santoso", "Maulida", "Pratama", "Noor",
+    "Fauzi", "Anggraini",
+];
+
+/// A made-up innovator for the idea of this index, with a position fitting the unit kind.
+fn innovator(index: usize, kind: UnitKind) -> Innovator {
+    let positions: &[&str] = match kind {
+        UnitKind::Puskesmas => &["Kepala Puskesmas", "Bidan Koordinator", "Perawat Pelaksana"],
+        UnitKind::Rsud => &["Kepala Instalasi Rawat Jalan", "Kepala Bidang Pelayanan"],
+        UnitKind::Kecamatan => &["Sekretaris Camat", "Kepala Seksi Pelayanan Umum"],
+        UnitKind::Kelurahan => &["Sekretaris Lurah", "Kepala Seksi Pemberdayaan"],
+        UnitKind::Bumd => &["Manajer Operasional", "Kepala Bagian Umum"],
+        _ => &["Kepala Bidang", "Kepala Seksi", "Analis Kebijakan", "Pranata Komputer"],
+    };
+    Innovator {
+        name: format!(
+            "{} {}",
+            FIRST_NAMES[index % FIRST_NAMES.len()],
+            LAST_NAMES[(index / FIRST_NAMES.len() + index * 7) % LAST_NAMES.len()]
+        ),
+        position: positions[index % positions.len()].to_owned(),
+    }
+}
 
 const DROP_REASONS: [&str; 3] = [
     "Tumpang tindih dengan program yang sudah ada",
@@ -613,6 +661,7 @@ struct PlannedMove {
     decision: Decision,
     to: IdeaState,
     reason: Option<String>,
+    code: Option<StallReason>,
     day: NaiveDate,
 }
 
@@ -638,6 +687,7 @@ fn plan_moves(lab: &Lab, goal: IdeaState, index: usize, rng: &mut Rng) -> Vec<Pl
         decision: Decision::Submit,
         to: state,
         reason: None,
+        code: None,
         day: rng.day_in(cal.submit),
     }];
     let mut push = |moves: &mut Vec<PlannedMove>,
@@ -645,6 +695,16 @@ fn plan_moves(lab: &Lab, goal: IdeaState, index: usize, rng: &mut Rng) -> Vec<Pl
                     reason: Option<&str>,
                     window,
                     state: &mut IdeaState| {
+        let (code, reason) = match (decision, reason) {
+            (Decision::Stall, Some(text)) => {
+                let code = STALL_REASONS
+                    .iter()
+                    .find(|(_, t)| *t == text)
+                    .map_or(StallReason::Other, |(c, _)| *c);
+                (Some(code), Some(text))
+            }
+            _ => (None, reason),
+        };
         let last = moves.last().map_or(cal.submit.0, |m| m.day);
         let day = rng.day_in(window).max(last + Days::new(1));
         let to = pipeline::decide(*state, decision, reason, true).unwrap_or(*state);
@@ -652,6 +712,7 @@ fn plan_moves(lab: &Lab, goal: IdeaState, index: usize, rng: &mut Rng) -> Vec<Pl
             decision,
             to,
             reason: reason.map(str::to_owned),
+            code,
             day,
         });
         *state = to;
@@ -674,28 +735,23 @@ fn plan_moves(lab: &Lab, goal: IdeaState, index: usize, rng: &mut Rng) -> Vec<Pl
             );
             push(&mut moves, Decision::Advance, None, cal.design, &mut state);
         }
-        // Every 11th idea reaching DELIVER stalled for a while and came back.
+        // Every 11th idea reaching DELIVER stalled for a while and came back: every other
+        // one for its budget, the others because the innovator was transferred (the idea was
+        // handed over to a successor before it resumed).
         if state.stage == Stage::Deliver && index % 11 == 3 && goal.stage > Stage::Deliver {
-            push(
-                &mut moves,
-                Decision::Stall,
-                Some(STALL_REASONS[0]),
-                cal.deliver,
-                &mut state,
-            );
-            push(
-                &mut moves,
-                Decision::Resume,
-                Some("Anggaran perubahan disetujui"),
-                cal.deliver,
-                &mut state,
-            );
+            let (stall, resume) = if transferred_and_handed_over(index) {
+                (STALL_REASONS[1].1, "Inovator pengganti ditunjuk")
+            } else {
+                (STALL_REASONS[0].1, "Anggaran perubahan disetujui")
+            };
+            push(&mut moves, Decision::Stall, Some(stall), cal.deliver, &mut state);
+            push(&mut moves, Decision::Resume, Some(resume), cal.deliver, &mut state);
         }
     }
     match goal.status {
         IdeaStatus::Active => {}
         IdeaStatus::Stalled => {
-            let reason = STALL_REASONS[index % STALL_REASONS.len()];
+            let reason = STALL_REASONS[index % STALL_REASONS.len()].1;
             push(
                 &mut moves,
                 Decision::Stall,
@@ -715,6 +771,12 @@ fn plan_moves(lab: &Lab, goal: IdeaState, index: usize, rng: &mut Rng) -> Vec<Pl
         }
     }
     moves
+}
+
+/// Whether the idea of this index stalled in DELIVER because its innovator was transferred,
+/// and was handed over to a successor before it resumed.
+fn transferred_and_handed_over(index: usize) -> bool {
+    index % 11 == 3 && (index / 11) % 2 == 1
 }
 
 /// Makes sure each kind in `kinds` has at least one idea with `goal`, by swapping goals.
@@ -741,11 +803,31 @@ fn ensure_kinds_reach(
     }
 }
 
-struct Mentors(Vec<i32>);
+/// The LAN mentors: ids and names.
+struct Mentors(Vec<i32>, Vec<&'static str>);
+
+impl Mentors {
+    /// The token-less caller a mentor's own writes are replayed as.
+    fn caller(&self, id: i32) -> Caller {
+        let name = self
+            .0
+            .iter()
+            .position(|m| *m == id)
+            .map_or("LAN mentor", |i| self.1[i]);
+        Caller::user(User {
+            subject: name.to_owned(),
+            role: Role::Mentor,
+            regency: None,
+            mentor: Some(id),
+            expires_at: DateTime::<Utc>::MAX_UTC,
+        })
+    }
+}
 
 async fn create_mentors(domain: &Domain, work: &mut Work) -> anyhow::Result<Mentors> {
     work.set_clock(at(date(2017, 1, 2), 0));
     let mut ids = Vec::new();
+    let mut names = Vec::new();
     for (name, expertise) in [
         (
             "Suripto",
@@ -773,8 +855,9 @@ async fn create_mentors(domain: &Domain, work: &mut Work) -> anyhow::Result<Ment
             .map_err(anyhow::Error::from)
             .with_context(|| format!("creating mentor {name}"))?;
         ids.push(mentor.id);
+        names.push(name);
     }
-    Ok(Mentors(ids))
+    Ok(Mentors(ids, names))
 }
 
 /// One write of a lab's history. Steps are replayed in time order; steps at the same time
@@ -799,6 +882,14 @@ enum Step {
         mentor: i32,
     },
     Fulfil(usize),
+    /// The idea passes to a successor of its transferred innovator.
+    HandOver(usize),
+    /// A mentor scores the idea on the rubric; `round` 0 is the first review at the stage.
+    Review {
+        idea: usize,
+        mentor: i32,
+        round: u32,
+    },
 }
 
 /// A commitment the lab's history signs: a unit's promise for some of its ideas.
@@ -943,6 +1034,15 @@ impl Lab {
                         _ => {}
                     }
                 }
+                // The successor is named the day the stall for a transfer ends.
+                if planned.decision == Decision::Resume && transferred_and_handed_over(i) {
+                    steps.push((when, Step::HandOver(i)));
+                    let last = steps.len() - 1;
+                    steps.swap(last, last - 1);
+                }
+            }
+            if self.reviews_launched {
+                steps.extend(self.launch_reviews(i, plan, coaches));
             }
             // Ideas that reached DESIGN are coached by a LAN mentor; every seventh changed
             // mentor after two months, unless it was dropped by then.
@@ -980,6 +1080,98 @@ impl Lab {
         steps
     }
 
+    /// The reviews of a launched idea by the mentor coaching it then: on its launch day, and
+    /// for every ninth a second review the next day (superseding the first) when the idea was
+    /// still in DELIVER.
+    fn launch_reviews(
+        &self,
+        i: usize,
+        plan: &PlannedIdea,
+        coaches: &[i32],
+    ) -> Vec<(DateTime<Utc>, Step)> {
+        let (Some(design), Some(launch)) = (
+            plan.day_entered(Stage::Design),
+            plan.day_entered(Stage::Deliver),
+        ) else {
+            return Vec::new();
+        };
+        let minute = i as u32;
+        let mentor = coaches[i % coaches.len()];
+        let changed_on = design + Days::new(60);
+        let dropped_before_change = plan
+            .moves
+            .iter()
+            .any(|m| m.decision == Decision::Drop && m.day <= changed_on);
+        let mentor = if i % 7 == 0 && !dropped_before_change && launch <= changed_on {
+            coaches[(i + 1) % coaches.len()]
+        } else {
+            mentor
+        };
+        let mut reviews = vec![(
+            at(launch, minute),
+            Step::Review {
+                idea: i,
+                mentor,
+                round: 0,
+            },
+        )];
+        let next_day = launch + Days::new(1);
+        let next_move = plan.moves.iter().map(|m| m.day).find(|d| *d > launch);
+        if i % 9 == 0 && next_move.is_none_or(|d| d > next_day) && next_day != changed_on {
+            reviews.push((
+                at(next_day, minute),
+                Step::Review {
+                    idea: i,
+                    mentor,
+                    round: 1,
+                },
+            ));
+        }
+        reviews
+    }
+
+    /// A deterministic review: scores of 45–95 per criterion; ADVANCE from 70 points, REVISE
+    /// below, except where a first review asked for a revision the second one answers.
+    fn review_of(&self, idea: usize, round: u32, idea_id: i32) -> NewReview {
+        let mut rng = Rng(self.seed ^ (idea as u64 * 31 + u64::from(round)));
+        let scores: Vec<CriterionScore> = default_rubric()
+            .into_iter()
+            .map(|c| CriterionScore {
+                criterion: c.key,
+                score: 45 + rng.below(51) as i32 + if round > 0 { 5 } else { 0 },
+                comment: None,
+            })
+            .map(|mut s| {
+                s.score = s.score.min(100);
+                s
+            })
+            .collect();
+        let total: i32 = default_rubric()
+            .iter()
+            .zip(&scores)
+            .map(|(c, s)| c.weight * s.score)
+            .sum();
+        let recommendation = if round == 0 && idea % 9 == 0 {
+            Recommendation::Revise
+        } else if total >= 7000 {
+            Recommendation::Advance
+        } else {
+            Recommendation::Revise
+        };
+        NewReview {
+            idea_id,
+            scores,
+            recommendation,
+            comment: Some(
+                match recommendation {
+                    Recommendation::Revise => "Perlu bukti manfaat dan data dukung yang lebih kuat.",
+                    _ => "Layak dilanjutkan dan direplikasi ke unit lain.",
+                }
+                .to_owned(),
+            ),
+        }
+    }
+
     /// The descriptive fields of each planned idea, drawn in plan order.
     fn describe_ideas(&self, plans: &[PlannedIdea]) -> Vec<NewIdea> {
         let mut rng = Rng(self.seed ^ 0xA5A5);
@@ -1015,6 +1207,7 @@ impl Lab {
                     ]),
                     maturity: None,
                     submitted_at: Some(at(plan.moves[0].day, i as u32)),
+                    innovator: Some(innovator(i + self.seed as usize, self.units[plan.unit].0)),
                 }
             })
             .collect()
@@ -1037,8 +1230,13 @@ impl Lab {
             commitments: vec![(0, 0); commitments.len()],
             ..Created::default()
         };
+        let organiser = work.caller.clone();
         for (when, step) in self.steps(&plans, &commitments, mentors) {
             work.set_clock(when);
+            match step {
+                Step::Review { mentor, .. } => work.act_as_mentor(mentors.caller(mentor)),
+                _ => work.act_for_rows(organiser.clone()),
+            }
             self.take(domain, work, &step, &plans, &commitments, &ideas, &mut made)
                 .await
                 .map_err(anyhow::Error::from)
@@ -1091,6 +1289,7 @@ impl Lab {
                     year: self.cohort_year,
                     name: self.cohort_name.to_owned(),
                     stage: Some(self.cohort_stage),
+                    rubric: None,
                 };
                 made.cohort = domain.create_cohort_in(work, new).await?.id;
             }
@@ -1106,8 +1305,12 @@ impl Lab {
             Step::Move(i, m) => {
                 let (id, version) = made.ideas[i];
                 let planned = &plans[i].moves[m];
+                let reason = MoveReason {
+                    text: planned.reason.clone(),
+                    code: planned.code,
+                };
                 let moved = domain
-                    .move_idea_in(work, id, version, planned.decision, planned.reason.clone())
+                    .move_idea_in(work, id, version, planned.decision, reason)
                     .await?;
                 made.ideas[i].1 = moved.idea.version;
             }
@@ -1158,6 +1361,28 @@ impl Lab {
                     )
                     .await?;
                 made.commitments[c] = (signed.id, signed.version);
+            }
+            Step::HandOver(i) => {
+                let (id, version) = made.ideas[i];
+                let successor = innovator(i + self.seed as usize + 5, self.units[plans[i].unit].0);
+                let done = domain
+                    .hand_over_idea_in(
+                        work,
+                        id,
+                        version,
+                        successor,
+                        "Inovator sebelumnya dimutasi; penggantinya melanjutkan inovasi".to_owned(),
+                    )
+                    .await?;
+                made.ideas[i].1 = done.idea.version;
+            }
+            Step::Review {
+                idea,
+                mentor: _,
+                round,
+            } => {
+                let review = self.review_of(idea, round, made.ideas[idea].0);
+                domain.review_idea_in(work, review).await?;
             }
             Step::Fulfil(c) => {
                 let (id, version) = made.commitments[c];

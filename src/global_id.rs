@@ -17,10 +17,11 @@ pub enum Kind {
     StageTransition,
     MentorAssignment,
     PipelineEvent,
+    Review,
 }
 
 impl Kind {
-    const ALL: [Kind; 9] = [
+    const ALL: [Kind; 10] = [
         Kind::Regency,
         Kind::Unit,
         Kind::Cohort,
@@ -30,6 +31,7 @@ impl Kind {
         Kind::StageTransition,
         Kind::MentorAssignment,
         Kind::PipelineEvent,
+        Kind::Review,
     ];
 
     pub fn name(self) -> &'static str {
@@ -43,6 +45,7 @@ impl Kind {
             Kind::StageTransition => "StageTransition",
             Kind::MentorAssignment => "MentorAssignment",
             Kind::PipelineEvent => "PipelineEvent",
+            Kind::Review => "Review",
         }
     }
 }

@@ -15,6 +15,8 @@ pub struct Model {
     pub name: String,
     /// Where the lab itself is in the 5D cycle.
     pub stage: Stage,
+    /// The cohort's review rubric as JSON (criteria with weights); None: the default rubric.
+    pub rubric: Option<String>,
     pub version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

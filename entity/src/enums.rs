@@ -163,6 +163,23 @@ text_enum!(
 );
 
 text_enum!(
+    /// Why an innovation stalled: the known causes regional innovations stall for.
+    StallReason {
+        Budget = "BUDGET",
+        InnovatorTransferred = "INNOVATOR_TRANSFERRED",
+        LeadershipChange = "LEADERSHIP_CHANGE",
+        Regulation = "REGULATION",
+        PartnerWithdrew = "PARTNER_WITHDREW",
+        Other = "OTHER",
+    }
+);
+
+text_enum!(
+    /// A mentor's recommendation in a review.
+    Recommendation { Advance = "ADVANCE", Revise = "REVISE", Drop = "DROP" }
+);
+
+text_enum!(
     /// Life cycle of a commitment: DRAFT → SIGNED → FULFILLED, or WITHDRAWN.
     CommitmentStatus {
         Draft = "DRAFT",
@@ -188,6 +205,8 @@ text_enum!(
         IdeaStalled = "IDEA_STALLED",
         IdeaResumed = "IDEA_RESUMED",
         IdeaDropped = "IDEA_DROPPED",
+        IdeaReviewed = "IDEA_REVIEWED",
+        IdeaHandedOver = "IDEA_HANDED_OVER",
         MentorAssigned = "MENTOR_ASSIGNED",
         MentorUnassigned = "MENTOR_UNASSIGNED",
         CommitmentCreated = "COMMITMENT_CREATED",

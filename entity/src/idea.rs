@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-use crate::{IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, Stage};
+use crate::{IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, Stage, StallReason};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "idea")]
@@ -25,6 +25,13 @@ pub struct Model {
     pub status: IdeaStatus,
     /// Why the idea is stalled or dropped.
     pub status_reason: Option<String>,
+    /// The kind of reason while the idea is stalled.
+    pub stall_reason: Option<StallReason>,
+    /// When the idea entered its current stage (its submission, last advance or revert).
+    pub stage_entered_at: DateTimeUtc,
+    /// The person carrying the innovation in its unit, and their position; no identity numbers.
+    pub innovator_name: Option<String>,
+    pub innovator_position: Option<String>,
     pub maturity: Maturity,
     pub submitted_at: DateTimeUtc,
     /// Set when the idea enters DELIVER.

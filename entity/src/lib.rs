@@ -5,11 +5,13 @@ pub mod cohort;
 pub mod commitment;
 pub mod commitment_idea;
 pub mod enums;
+pub mod hand_over;
 pub mod idea;
 pub mod mentor;
 pub mod mentor_assignment;
 pub mod pipeline_event;
 pub mod regency;
+pub mod review;
 pub mod stage_transition;
 pub mod unit;
 

@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-use crate::{Decision, IdeaStatus, Stage};
+use crate::{Decision, IdeaStatus, Stage, StallReason};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "stage_transition")]
@@ -17,6 +17,8 @@ pub struct Model {
     pub to_status: IdeaStatus,
     pub decision: Decision,
     pub reason: Option<String>,
+    /// The kind of reason of a stall.
+    pub reason_code: Option<StallReason>,
     pub actor: String,
     pub at: DateTimeUtc,
 }

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_create_pipeline;
 mod m20261129_000001_case_insensitive_names;
+mod m20261129_000002_lab_work;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_create_pipeline::Migration),
             Box::new(m20261129_000001_case_insensitive_names::Migration),
+            Box::new(m20261129_000002_lab_work::Migration),
         ]
     }
 }

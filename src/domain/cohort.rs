@@ -14,6 +14,7 @@ use super::{
     Domain, by_id,
     page::{Page, PageRequest},
     regency_code_filter,
+    review::{Criterion, check_rubric},
     write::{Edit, NewEvent, Target, Work, Written, on_unique, required_text},
 };
 use crate::auth::{Caller, ReadScope};
@@ -26,6 +27,8 @@ pub struct NewCohort {
     pub year: i32,
     pub name: String,
     pub stage: Option<Stage>,
+    /// The review rubric; the default one when None.
+    pub rubric: Option<Vec<Criterion>>,
 }
 
 /// Changes to a lab edition.
@@ -34,6 +37,8 @@ pub struct CohortChanges {
     pub name: Option<String>,
     pub year: Option<i32>,
     pub stage: Option<Stage>,
+    /// A new review rubric; refused once any idea of the cohort has been reviewed.
+    pub rubric: Option<Vec<Criterion>>,
 }
 
 /// Which cohorts to list.
@@ -42,6 +47,11 @@ pub struct CohortFilter {
     pub regency_ids: Option<Vec<i32>>,
     pub regency_codes: Option<Vec<String>>,
     pub years: Option<Vec<i32>>,
+}
+
+/// A checked rubric as the cohort row stores it.
+fn rubric_json(criteria: &[Criterion]) -> DomainResult<String> {
+    serde_json::to_string(&check_rubric(criteria)?).map_err(|e| DomainError::Internal(e.into()))
 }
 
 /// Refuses a lab year before the regency's MoU with LAN.
@@ -193,6 +203,7 @@ impl Domain {
             year: Set(year),
             name: Set(name.clone()),
             stage: Set(new.stage.unwrap_or(Stage::DrumUp)),
+            rubric: Set(new.rubric.as_deref().map(rubric_json).transpose()?),
             version: Set(1),
             created_at: Set(now),
             updated_at: Set(now),
@@ -245,6 +256,17 @@ impl Domain {
                 }
                 if let Some(stage) = changes.stage {
                     row.stage = Set(stage);
+                }
+                if let Some(rubric) = &changes.rubric {
+                    let json = rubric_json(rubric)?;
+                    if current.rubric.as_deref() != Some(json.as_str()) {
+                        if self.cohort_has_reviews(&work.txn, current.id).await? {
+                            return Err(DomainError::bad_input(
+                                "Ideas of this cohort have already been reviewed on its rubric; the rubric stays as it is so that their scores stay comparable.",
+                            ));
+                        }
+                        row.rubric = Set(Some(json));
+                    }
                 }
                 let name = changes.name.clone().unwrap_or(current.name.clone());
                 let duplicate = format!(

@@ -30,6 +30,7 @@ pub mod mentor;
 pub mod page;
 pub mod pipeline;
 pub mod regency;
+pub mod review;
 pub mod unit;
 pub mod write;
 

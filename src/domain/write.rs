@@ -58,6 +58,16 @@ pub(crate) struct Work {
     pub caller: Caller,
     now: DateTime<Utc>,
     events: Vec<pipeline_event::Model>,
+    grant: Grant,
+}
+
+/// What a unit of work may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grant {
+    /// Rows of the regencies the caller administers (`Caller::check_write`).
+    Rows,
+    /// A mentor's own notes on the ideas assigned to them; the write checks the assignment.
+    AssignedIdeas,
 }
 
 impl Work {
@@ -76,6 +86,19 @@ impl Work {
         self.now = now;
     }
 
+    /// Makes the following writes a mentor's own (the demo loader replaying a mentor's
+    /// review); [`act_for_rows`](Self::act_for_rows) goes back.
+    pub fn act_as_mentor(&mut self, mentor: Caller) {
+        self.caller = mentor;
+        self.grant = Grant::AssignedIdeas;
+    }
+
+    /// Makes the following writes changes to rows, by `caller`.
+    pub fn act_for_rows(&mut self, caller: Caller) {
+        self.caller = caller;
+        self.grant = Grant::Rows;
+    }
+
     /// A date that cannot be after the write's day.
     pub fn not_in_future(&self, label: &str, day: NaiveDate) -> DomainResult<NaiveDate> {
         not_in_future(label, day, self.today())
@@ -87,6 +110,17 @@ impl Domain {
     /// so concurrent writers queue instead of failing when they upgrade a read lock.
     pub(crate) async fn begin_work(&self, caller: &Caller) -> DomainResult<Work> {
         caller.check_may_write()?;
+        self.begin(caller, Grant::Rows).await
+    }
+
+    /// Starts a mentor's write (a review): the caller must be a mentor, and the write itself
+    /// checks that the idea is assigned to them.
+    pub(crate) async fn begin_mentor_work(&self, caller: &Caller) -> DomainResult<Work> {
+        caller.check_mentor()?;
+        self.begin(caller, Grant::AssignedIdeas).await
+    }
+
+    async fn begin(&self, caller: &Caller, grant: Grant) -> DomainResult<Work> {
         let txn = self
             .db()
             .begin_with_options(TransactionOptions {
@@ -99,6 +133,7 @@ impl Domain {
             caller: caller.clone(),
             now: Utc::now(),
             events: Vec::new(),
+            grant,
         })
     }
 
@@ -149,7 +184,12 @@ impl Domain {
     ) -> DomainResult<Vec<pipeline_event::Model>> {
         // Every change of a regency's rows records its events here, in the change's
         // transaction: the one place a refused write is turned back before it commits.
-        work.caller.check_write(Some(regency_id), "regency")?;
+        match work.grant {
+            Grant::Rows => work.caller.check_write(Some(regency_id), "regency")?,
+            Grant::AssignedIdeas => {
+                work.caller.check_mentor()?;
+            }
+        }
         if events.is_empty() {
             return Ok(Vec::new());
         }

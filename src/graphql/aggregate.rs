@@ -3,7 +3,7 @@
 use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
 
 use super::{
-    enums::Stage,
+    enums::{Stage, StallReason},
     idea::IdeaFilter,
     ids::{self, Kind},
 };
@@ -65,6 +65,11 @@ impl FunnelStage {
         self.0.dropped
     }
 
+    /// The ideas stalled in this stage by kind of reason, largest first.
+    async fn stalled_by_reason(&self) -> Vec<ReasonCount> {
+        reason_counts(&self.0.stalled_by_reason)
+    }
+
     /// `reached` divided by the previous stage's `reached` (0..1); null for DRUM_UP or when none reached the previous stage.
     async fn conversion(&self) -> Option<f64> {
         self.0.conversion
@@ -97,6 +102,25 @@ pub struct CommitmentCounts {
     pub fulfilled: u64,
     /// Withdrawn.
     pub withdrawn: u64,
+}
+
+/// Stalled ideas with one kind of reason.
+#[derive(SimpleObject)]
+pub struct ReasonCount {
+    /// The kind of reason.
+    pub reason: StallReason,
+    /// How many stalled ideas give it.
+    pub count: u64,
+}
+
+fn reason_counts(counts: &[aggregate::ReasonCount]) -> Vec<ReasonCount> {
+    counts
+        .iter()
+        .map(|c| ReasonCount {
+            reason: c.reason.into(),
+            count: c.count,
+        })
+        .collect()
 }
 
 /// The 5D funnel of the ideas matching a filter.
@@ -134,6 +158,11 @@ impl Funnel {
         self.0.launched
     }
 
+    /// Stalled ideas by kind of reason, largest first.
+    async fn stalled_by_reason(&self) -> Vec<ReasonCount> {
+        reason_counts(&self.0.stalled_by_reason)
+    }
+
     /// Commitments covering these ideas, by status: signed vs fulfilled.
     async fn commitments(&self) -> CommitmentCounts {
         let c = &self.0.commitments;
@@ -169,6 +198,9 @@ pub enum IdeaGroupBy {
     Cohort,
     /// By year of submission.
     Year,
+    /// Stalled ideas by kind of reason (BUDGET, INNOVATOR_TRANSFERRED…); other ideas are not
+    /// counted.
+    StallReason,
 }
 
 impl From<IdeaGroupBy> for IdeaGrouping {
@@ -184,6 +216,7 @@ impl From<IdeaGroupBy> for IdeaGrouping {
             IdeaGroupBy::Unit => IdeaGrouping::Unit,
             IdeaGroupBy::Cohort => IdeaGrouping::Cohort,
             IdeaGroupBy::Year => IdeaGrouping::Year,
+            IdeaGroupBy::StallReason => IdeaGrouping::StallReason,
         }
     }
 }

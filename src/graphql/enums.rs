@@ -128,6 +128,36 @@ pub enum Decision {
     Drop,
 }
 
+/// Why an innovation stalled.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[graphql(remote = "entity::StallReason")]
+pub enum StallReason {
+    /// The budget was cut or refocused.
+    Budget,
+    /// The innovator was moved to another post (mutasi).
+    InnovatorTransferred,
+    /// The unit's head or the regional head changed.
+    LeadershipChange,
+    /// A regulation is missing or stands in the way.
+    Regulation,
+    /// A partner (a BUMD, a company, a university) withdrew.
+    PartnerWithdrew,
+    /// Another reason; the sentence says which.
+    Other,
+}
+
+/// A mentor's recommendation in a review.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[graphql(remote = "entity::Recommendation")]
+pub enum Recommendation {
+    /// Move the idea on.
+    Advance,
+    /// Rework it before it moves on.
+    Revise,
+    /// Give it up.
+    Drop,
+}
+
 /// Life cycle of a commitment.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[graphql(remote = "entity::CommitmentStatus")]
@@ -172,6 +202,10 @@ pub enum PipelineEventKind {
     IdeaResumed,
     /// An idea was given up for good.
     IdeaDropped,
+    /// A mentor reviewed an idea on the rubric.
+    IdeaReviewed,
+    /// An idea passed to a new innovator.
+    IdeaHandedOver,
     /// A mentor began coaching an idea.
     MentorAssigned,
     /// A mentor stopped coaching an idea.

@@ -8,15 +8,17 @@ use super::{
     commitment::Commitment,
     connection::{Conn, Total, connection, page_request},
     enums::{
-        Decision, IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, Stage, UnitKind,
+        Decision, IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, Stage,
+        StallReason, UnitKind,
     },
     ids::{self, Kind},
     loaders::{
-        self, AssignmentsOfIdea, CohortId, CommitmentId, CommitmentsOfIdea, IdeaId, Loaders,
-        RegencyId, TransitionsOfIdea, UnitId,
+        self, AssignmentsOfIdea, CohortId, CommitmentId, CommitmentsOfIdea, CurrentReviewsOfIdea,
+        HandOversOfIdea, IdeaId, Loaders, RegencyId, ReviewsOfIdea, TransitionsOfIdea, UnitId,
     },
     mentor::{Mentor, MentorAssignment},
     regency::{Cohort, Regency},
+    review::{HandOver, Innovator, InnovatorInput, Review},
     unit::Unit,
 };
 use crate::domain::{
@@ -86,6 +88,66 @@ impl Idea {
     /// Why the idea is stalled or dropped; null while active.
     async fn status_reason(&self) -> Option<&str> {
         self.0.status_reason.as_deref()
+    }
+
+    /// The kind of reason while the idea is stalled; null otherwise.
+    async fn stall_reason(&self) -> Option<StallReason> {
+        self.0.stall_reason.map(Into::into)
+    }
+
+    /// When the idea entered its current stage (its submission, last advance or revert).
+    async fn stage_entered_at(&self) -> DateTime<Utc> {
+        self.0.stage_entered_at
+    }
+
+    /// Whole days since the idea entered its current stage.
+    async fn days_in_stage(&self) -> i64 {
+        (Utc::now() - self.0.stage_entered_at).num_days().max(0)
+    }
+
+    /// The person carrying the innovation in its unit; null until one is named.
+    async fn innovator(&self) -> Option<Innovator> {
+        self.0.innovator_name.as_ref().map(|name| Innovator {
+            name: name.clone(),
+            position: self.0.innovator_position.clone().unwrap_or_default(),
+        })
+    }
+
+    /// Every hand-over of the idea to a new innovator, oldest first.
+    async fn hand_overs(&self, ctx: &Context<'_>) -> Result<Vec<HandOver>> {
+        let rows = ctx
+            .data::<Loaders>()?
+            .load_one(HandOversOfIdea(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(HandOver).collect())
+    }
+
+    /// The mentors' reviews, oldest first: the current ones, or every one with
+    /// `includeSuperseded`.
+    async fn reviews(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] include_superseded: bool,
+    ) -> Result<Vec<Review>> {
+        let loaders = ctx.data::<Loaders>()?;
+        let rows = if include_superseded {
+            loaders.load_one(ReviewsOfIdea(self.0.id)).await?
+        } else {
+            loaders.load_one(CurrentReviewsOfIdea(self.0.id)).await?
+        };
+        Ok(rows.unwrap_or_default().into_iter().map(Review).collect())
+    }
+
+    /// The idea's score, 0–100 with two decimals: the mean of the weighted scores of the
+    /// current reviews at the latest stage it was reviewed in; null while unreviewed.
+    async fn score(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
+        let reviews = ctx
+            .data::<Loaders>()?
+            .load_one(CurrentReviewsOfIdea(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(crate::domain::review::idea_score(&reviews).map(crate::domain::review::IdeaScore::points))
     }
 
     /// Initiative, trial or applied.
@@ -217,6 +279,11 @@ impl StageTransition {
         self.0.decision.into()
     }
 
+    /// The kind of reason of a stall; null for other moves.
+    async fn reason_code(&self) -> Option<StallReason> {
+        self.0.reason_code.map(Into::into)
+    }
+
     /// Why (required to revert, stall, resume or drop).
     async fn reason(&self) -> Option<&str> {
         self.0.reason.as_deref()
@@ -259,6 +326,10 @@ pub struct IdeaFilter {
     pub stage_at_least: Option<Stage>,
     /// Ideas with one of these statuses.
     pub statuses: Option<Vec<IdeaStatus>>,
+    /// Stalled ideas whose reason is one of these kinds.
+    pub stall_reasons: Option<Vec<StallReason>>,
+    /// Ideas that entered their current stage more than this many days ago (0–36500).
+    pub in_stage_longer_than_days: Option<i32>,
     /// Ideas of these types.
     pub types: Option<Vec<InnovationType>>,
     /// Ideas of these forms.
@@ -307,6 +378,9 @@ impl IdeaFilter {
             stages: convert(&self.stages),
             stage_at_least: self.stage_at_least.map(Into::into),
             statuses: convert(&self.statuses),
+            stall_reasons: convert(&self.stall_reasons),
+            in_stage_longer_than_days: self.in_stage_longer_than_days,
+            awaiting_review_by: None,
             types: convert(&self.types),
             forms: convert(&self.forms),
             maturities: convert(&self.maturities),
@@ -350,6 +424,8 @@ pub enum IdeaOrderField {
     Title,
     /// Time of the last change.
     UpdatedAt,
+    /// When the idea entered its current stage (longest waiting first, ascending).
+    StageEnteredAt,
 }
 
 /// Sort direction.
@@ -381,6 +457,7 @@ impl From<IdeaOrder> for DomainOrder {
                 IdeaOrderField::Stage => DomainOrderField::Stage,
                 IdeaOrderField::Title => DomainOrderField::Title,
                 IdeaOrderField::UpdatedAt => DomainOrderField::UpdatedAt,
+                IdeaOrderField::StageEnteredAt => DomainOrderField::StageEnteredAt,
             },
             descending: order.direction == OrderDirection::Desc,
         }
@@ -621,6 +698,8 @@ pub struct SubmitIdeaInput {
     pub maturity: Option<Maturity>,
     /// When it was proposed; now when left out; not in the future.
     pub submitted_at: Option<DateTime<Utc>>,
+    /// The person carrying it in the unit (name and position only).
+    pub innovator: Option<InnovatorInput>,
 }
 
 /// Changes to an idea's description; fields left out stay as they are. Stage moves have their
@@ -674,6 +753,43 @@ pub struct MoveIdeaInput {
     pub reason: String,
 }
 
+/// Parks an active idea in its stage, with the kind of reason and a sentence.
+#[derive(InputObject)]
+pub struct StallIdeaInput {
+    /// The idea.
+    pub id: ID,
+    /// The version you read.
+    pub version: i32,
+    /// The kind of reason, for follow-up and the figures.
+    pub reason_code: StallReason,
+    /// Why, in words (for example "anggaran dipangkas pada APBD perubahan").
+    pub reason: String,
+}
+
+/// Passes an idea to a new innovator.
+#[derive(InputObject)]
+pub struct HandOverIdeaInput {
+    /// The idea.
+    pub id: ID,
+    /// The version you read.
+    pub version: i32,
+    /// Who carries it from now on.
+    pub to: InnovatorInput,
+    /// Why (for example "inovator dimutasi ke Dinas Kesehatan").
+    pub reason: String,
+}
+
+/// The idea after a hand-over, the history row and the event it recorded.
+#[derive(async_graphql::SimpleObject)]
+pub struct HandOverPayload {
+    /// The idea with its new innovator.
+    pub idea: Idea,
+    /// The hand-over as the history keeps it.
+    pub hand_over: HandOver,
+    /// The IDEA_HANDED_OVER event.
+    pub event: super::event::PipelineEvent,
+}
+
 /// Ideas from a spreadsheet, as CSV text.
 #[derive(InputObject)]
 pub struct ImportIdeasInput {
@@ -682,7 +798,9 @@ pub struct ImportIdeasInput {
     /// CSV with a header line. Columns (English or Indonesian headers): title/judul,
     /// unit/perangkat daerah, problem/permasalahan, type/jenis, form/bentuk,
     /// affairs_area/urusan, initiator/inisiator, submitted/tanggal (optional),
-    /// description/deskripsi (optional), maturity (optional).
+    /// description/deskripsi (optional), maturity (optional), innovator/inovator and
+    /// innovator_position/jabatan (optional). Other columns are ignored, so a file from
+    /// `GET /export/ideas.csv` imports as it is (the ideas enter at DIAGNOSE).
     pub csv: String,
 }
 
@@ -724,7 +842,7 @@ impl IdeaMutation {
         id: &ID,
         version: i32,
         decision: entity::Decision,
-        reason: Option<String>,
+        reason: crate::domain::idea::moves::MoveReason,
     ) -> Result<IdeaMovePayload> {
         let id = ids::decode(Kind::Idea, id)?;
         let written = ctx
@@ -757,6 +875,7 @@ impl IdeaMutation {
             initiator: input.initiator.into(),
             maturity: input.maturity.map(Into::into),
             submitted_at: input.submitted_at,
+            innovator: input.innovator.map(Into::into),
         };
         let written = ctx
             .data::<Domain>()?
@@ -806,7 +925,10 @@ impl IdeaMutation {
             &input.id,
             input.version,
             entity::Decision::Advance,
-            input.note,
+            crate::domain::idea::moves::MoveReason {
+                text: input.note,
+                code: None,
+            },
         )
         .await
     }
@@ -822,21 +944,55 @@ impl IdeaMutation {
             &input.id,
             input.version,
             entity::Decision::Revert,
-            Some(input.reason),
+            crate::domain::idea::moves::MoveReason::said(input.reason),
         )
         .await
     }
 
-    /// Parks an active idea in its stage, with a reason (a budget cut, the innovator transferred).
-    async fn stall_idea(&self, ctx: &Context<'_>, input: MoveIdeaInput) -> Result<IdeaMovePayload> {
+    /// Parks an active idea in its stage, with the kind of reason (a budget cut, the innovator
+    /// transferred…) and a sentence. Stalled ideas are followed up with `staleIdeas` and
+    /// counted per reason in `funnel` and `ideaCounts(groupBy: STALL_REASON)`.
+    async fn stall_idea(
+        &self,
+        ctx: &Context<'_>,
+        input: StallIdeaInput,
+    ) -> Result<IdeaMovePayload> {
         Self::apply(
             ctx,
             &input.id,
             input.version,
             entity::Decision::Stall,
-            Some(input.reason),
+            crate::domain::idea::moves::MoveReason::stall(input.reason_code.into(), input.reason),
         )
         .await
+    }
+
+    /// Passes an idea to a new innovator, with the reason; the hand-over stays in the idea's
+    /// history. Innovations commonly stall when their innovator is moved to another post: a
+    /// hand-over keeps them carried on.
+    async fn hand_over_idea(
+        &self,
+        ctx: &Context<'_>,
+        input: HandOverIdeaInput,
+    ) -> Result<HandOverPayload> {
+        let id = ids::decode(Kind::Idea, &input.id)?;
+        let written = ctx
+            .data::<Domain>()?
+            .hand_over_idea(
+                &super::mutation::caller(ctx),
+                id,
+                input.version,
+                input.to.into(),
+                input.reason,
+            )
+            .await?;
+        super::mutation::after_write(ctx);
+        let done = written.value;
+        Ok(HandOverPayload {
+            idea: Idea(done.idea),
+            hand_over: HandOver(done.hand_over),
+            event: done.event.into(),
+        })
     }
 
     /// Makes a stalled idea active again, with a reason.
@@ -850,7 +1006,7 @@ impl IdeaMutation {
             &input.id,
             input.version,
             entity::Decision::Resume,
-            Some(input.reason),
+            crate::domain::idea::moves::MoveReason::said(input.reason),
         )
         .await
     }
@@ -862,7 +1018,7 @@ impl IdeaMutation {
             &input.id,
             input.version,
             entity::Decision::Drop,
-            Some(input.reason),
+            crate::domain::idea::moves::MoveReason::said(input.reason),
         )
         .await
     }

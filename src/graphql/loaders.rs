@@ -11,7 +11,8 @@ use async_graphql::{
     extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest},
 };
 use entity::{
-    cohort, commitment, idea, mentor, mentor_assignment, regency, stage_transition, unit,
+    cohort, commitment, hand_over, idea, mentor, mentor_assignment, regency, review,
+    stage_transition, unit,
 };
 
 use crate::{auth::Caller, domain::Domain};
@@ -183,6 +184,12 @@ loader!(/// The ids of the ideas a commitment covers.
     IdeasOfCommitment => Vec<i32>, idea_ids_of_commitments);
 loader!(/// The audit trail of an idea.
     TransitionsOfIdea => Vec<stage_transition::Model>, transitions_of_ideas);
+loader!(/// The current reviews of an idea.
+    CurrentReviewsOfIdea => Vec<review::Model>, current_reviews_of_ideas);
+loader!(/// Every review of an idea, superseded ones included.
+    ReviewsOfIdea => Vec<review::Model>, all_reviews_of_ideas);
+loader!(/// The hand-overs of an idea.
+    HandOversOfIdea => Vec<hand_over::Model>, hand_overs_of_ideas);
 
 pub(crate) fn find<T: 'static>(data: &async_graphql::Data) -> Option<&T> {
     data.get(&std::any::TypeId::of::<T>())

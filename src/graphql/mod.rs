@@ -17,6 +17,7 @@ pub mod mutation;
 pub mod node;
 pub mod persisted;
 pub mod regency;
+pub mod review;
 pub mod subscription;
 pub mod unit;
 
@@ -32,6 +33,7 @@ pub struct Query(
     aggregate::AggregateQuery,
     mentor::MentorQuery,
     commitment::CommitmentQuery,
+    review::ReviewQuery,
     event::EventQuery,
     me::MeQuery,
 );
@@ -45,6 +47,7 @@ pub struct Mutation(
     idea::IdeaMutation,
     mentor::MentorMutation,
     commitment::CommitmentMutation,
+    review::ReviewMutation,
 );
 
 pub type LabinovSchema = Schema<Query, Mutation, subscription::Subscription>;

@@ -10,6 +10,7 @@ use super::{
     loaders::{CohortId, CommitmentId, IdeaId, Loaders, MentorId, RegencyId, UnitId},
     mentor::{Mentor, MentorAssignment},
     regency::{Cohort, Regency},
+    review::Review,
     unit::Unit,
 };
 use crate::domain::Domain;
@@ -31,6 +32,7 @@ pub enum Node {
     MentorAssignment(MentorAssignment),
     Commitment(Commitment),
     PipelineEvent(PipelineEvent),
+    Review(Review),
 }
 
 #[derive(Default)]
@@ -86,6 +88,11 @@ impl NodeQuery {
                 .await?
                 .remove(&raw)
                 .map(|m| Node::PipelineEvent(m.into())),
+            Kind::Review => domain
+                .reviews_by_id(&crate::graphql::mutation::caller(ctx), &[small])
+                .await?
+                .remove(&small)
+                .map(|m| Node::Review(Review(m))),
         })
     }
 }

@@ -170,6 +170,14 @@ impl Cohort {
         self.0.stage.into()
     }
 
+    /// The criteria its ideas are reviewed on, with their weights (summing to 100).
+    async fn rubric(&self) -> Vec<super::review::RubricCriterion> {
+        crate::domain::review::rubric_of(&self.0)
+            .into_iter()
+            .map(Into::into)
+            .collect()
+    }
+
     /// Version for optimistic concurrency.
     async fn version(&self) -> i32 {
         self.0.version
@@ -368,6 +376,9 @@ pub struct CreateCohortInput {
     pub name: String,
     /// The lab's own 5D stage; DRUM_UP when left out.
     pub stage: Option<Stage>,
+    /// The criteria mentors score ideas on, weights summing to 100; the default rubric
+    /// (novelty 30, usefulness 25, replicability 20, authority 15, mastery 10) when left out.
+    pub rubric: Option<Vec<super::review::RubricCriterionInput>>,
 }
 
 /// Changes to a lab edition.
@@ -383,6 +394,9 @@ pub struct UpdateCohortInput {
     pub year: Option<i32>,
     /// The lab's new 5D stage.
     pub stage: Option<Stage>,
+    /// A new review rubric (weights summing to 100); refused once an idea of the cohort has
+    /// been reviewed, so that scores stay comparable.
+    pub rubric: Option<Vec<super::review::RubricCriterionInput>>,
 }
 
 /// The regency after a write, and the event recorded for it.
@@ -478,6 +492,9 @@ impl RegencyMutation {
                     year: input.year,
                     name: input.name,
                     stage: input.stage.map(Into::into),
+                    rubric: input
+                        .rubric
+                        .map(|r| r.into_iter().map(Into::into).collect()),
                 },
             )
             .await?;
@@ -505,6 +522,9 @@ impl RegencyMutation {
                     name: input.name,
                     year: input.year,
                     stage: input.stage.map(Into::into),
+                    rubric: input
+                        .rubric
+                        .map(|r| r.into_iter().map(Into::into).collect()),
                 },
             )
             .await?;

@@ -9,6 +9,7 @@ use super::{
     idea::{Idea, IdeaFilter},
     ids::{self, Kind},
     mutation,
+    review::Ranking,
 };
 use crate::{
     domain::Domain,
@@ -85,6 +86,30 @@ impl Subscription {
             .unwrap_or_default();
         let snapshots = stream::funnels(domain, mutation::caller(ctx), hub, filter).await?;
         Ok(snapshots.map(|snapshot| Ok(FunnelSnapshot(snapshot?))))
+    }
+
+    /// A cohort's ranking (as the `ranking` query gives it): now, then again whenever a
+    /// review, a move or an edit of its ideas changes it — for the Display event screen.
+    async fn ranking(
+        &self,
+        ctx: &Context<'_>,
+        cohort_id: ID,
+        #[graphql(default_with = "super::enums::Stage::Deliver")] stage_at_least: super::enums::Stage,
+    ) -> Result<impl Stream<Item = Result<Ranking>> + use<>> {
+        let cohort_id = ids::decode(Kind::Cohort, &cohort_id)?;
+        let domain = ctx.data::<Domain>()?.clone();
+        let hub = ctx.data::<Hub>()?.clone();
+        let stage: entity::Stage = stage_at_least.into();
+        let snapshots =
+            stream::rankings(domain, mutation::caller(ctx), hub, cohort_id, stage).await?;
+        let loaders = mutation::loader_reset(ctx);
+        Ok(snapshots.map(move |snapshot| {
+            if let Some(loaders) = &loaders {
+                loaders.renew();
+            }
+            let snapshot = snapshot?;
+            Ok(Ranking::new(snapshot.cohort, stage, snapshot.entries))
+        }))
     }
 
     /// One idea: as it is now, then again after every change that concerns it.

@@ -1,6 +1,7 @@
 //! Transports: GraphQL over HTTP, over Server-Sent Events and over WebSockets, all on one URL,
 //! and the connection handling that keeps slow or hostile clients from holding the server.
 
+pub mod export;
 pub mod graphql;
 pub mod health;
 pub mod origin;
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics))
+        .route("/export/ideas.csv", get(export::ideas_csv))
         .route(
             "/graphql",
             get(graphql::graphql_entry).post(graphql::graphql_entry),
@@ -111,7 +113,15 @@ async fn observe(request: axum::extract::Request, next: axum::middleware::Next) 
         .extensions()
         .get::<axum::extract::MatchedPath>()
         .map_or_else(|| "other".to_owned(), |p| p.as_str().to_owned());
-    let route = if ["/", "/graphql", "/live", "/healthz", "/readyz", "/metrics"]
+    let route = if [
+        "/",
+        "/graphql",
+        "/live",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/export/ideas.csv",
+    ]
         .contains(&route.as_str())
         || route.starts_with("/assets/")
     {

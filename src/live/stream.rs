@@ -4,7 +4,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use entity::{idea, pipeline_event};
+use entity::{Stage, idea, pipeline_event};
 use futures_util::Stream;
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 
@@ -15,6 +15,7 @@ use crate::{
         Domain,
         event::{EventFilter, Positions},
         idea::{IdeaFilter, aggregate::Funnel},
+        review::RankedIdea,
     },
     error::{DomainError, DomainResult},
 };
@@ -325,6 +326,61 @@ pub async fn idea_updates(
                     },
                     Err(err) => { yield Err(err); return; }
                 }
+            }
+        }
+    })
+}
+
+/// A cohort's ranking as of a change.
+#[derive(Debug, Clone)]
+pub struct RankingSnapshot {
+    pub cohort: entity::cohort::Model,
+    pub entries: Vec<RankedIdea>,
+}
+
+/// `ranking(cohortId, stageAtLeast)`: the ranking now, then again after each change of the
+/// cohort's ideas that alters it (a review, a move, an edit); bursts are coalesced.
+pub async fn rankings(
+    domain: Domain,
+    caller: Caller,
+    hub: Hub,
+    cohort_id: i32,
+    stage_at_least: Stage,
+) -> DomainResult<impl Stream<Item = DomainResult<RankingSnapshot>>> {
+    let mut live = hub.subscribe();
+    let (cohort, first) = domain.ranking(&caller, cohort_id, stage_at_least).await?;
+    let regency_id = cohort.regency_id;
+    let shutdown = hub.shutdown().clone();
+    Ok(async_stream::stream! {
+        let mut last = first.clone();
+        yield Ok(RankingSnapshot { cohort, entries: first });
+        loop {
+            loop {
+                let received = tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    received = live.recv() => received,
+                };
+                match received {
+                    Ok(event) if event.regency_id == regency_id && event.idea_id.is_some() => break,
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(_)) => break,
+                    Err(RecvError::Closed) => return,
+                }
+            }
+            tokio::time::sleep(COALESCE).await;
+            while !matches!(live.try_recv(), Err(tokio::sync::broadcast::error::TryRecvError::Empty | tokio::sync::broadcast::error::TryRecvError::Closed)) {}
+            if let Err(err) = caller.check_read() {
+                yield Err(err);
+                return;
+            }
+            match domain.ranking(&caller, cohort_id, stage_at_least).await {
+                Ok((cohort, entries)) => {
+                    if entries != last {
+                        last = entries.clone();
+                        yield Ok(RankingSnapshot { cohort, entries });
+                    }
+                }
+                Err(err) => { yield Err(err); return; }
             }
         }
     })

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::{
-    CommitmentStatus, IdeaStatus, Stage, commitment, commitment_idea, idea, regency,
+    CommitmentStatus, IdeaStatus, Stage, StallReason, commitment, commitment_idea, idea, regency,
     stage_transition, unit,
 };
 use sea_orm::{
@@ -37,6 +37,8 @@ pub struct FunnelStage {
     pub dropped: u64,
     /// `reached` over the previous stage's `reached`; None for the first stage or when nothing reached it.
     pub conversion: Option<f64>,
+    /// The stalled ideas in this stage by kind of reason, largest first.
+    pub stalled_by_reason: Vec<ReasonCount>,
     /// Completed stays in this stage: how many, their mean and median length in days.
     pub stays: u64,
     pub average_days: Option<f64>,
@@ -53,7 +55,34 @@ pub struct Funnel {
     pub dropped: u64,
     /// Ideas that reached DELIVER (were launched), whatever happened after.
     pub launched: u64,
+    /// Stalled ideas by kind of reason, largest first.
+    pub stalled_by_reason: Vec<ReasonCount>,
     pub commitments: CommitmentCounts,
+}
+
+/// Stalled ideas with one kind of reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReasonCount {
+    pub reason: StallReason,
+    pub count: u64,
+}
+
+/// Counts per reason, largest first (ties in the reasons' order).
+fn by_reason(counts: impl Iterator<Item = (StallReason, u64)>) -> Vec<ReasonCount> {
+    let mut merged: Vec<ReasonCount> = Vec::new();
+    for (reason, count) in counts {
+        match merged.iter_mut().find(|r| r.reason == reason) {
+            Some(entry) => entry.count += count,
+            None => merged.push(ReasonCount { reason, count }),
+        }
+    }
+    let order = |r: &StallReason| StallReason::all().iter().position(|x| x == r);
+    merged.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| order(&a.reason).cmp(&order(&b.reason)))
+    });
+    merged
 }
 
 /// Commitments covering the matching ideas, by status.
@@ -78,6 +107,8 @@ pub enum IdeaGrouping {
     Unit,
     Cohort,
     Year,
+    /// Stalled ideas by kind of reason (other ideas are not counted).
+    StallReason,
 }
 
 /// One group of `idea_counts`.
@@ -176,6 +207,29 @@ impl Domain {
             reached_at_peak.insert(peak, n as u64);
         }
 
+        let stalled: Vec<(i32, Option<String>, i64)> = self
+            .ideas_matching(filter)?
+            .filter(idea::Column::Status.eq(IdeaStatus::Stalled))
+            .select_only()
+            .column(idea::Column::Stage)
+            .column(idea::Column::StallReason)
+            .column_as(idea::Column::Id.count(), "n")
+            .group_by(idea::Column::Stage)
+            .group_by(idea::Column::StallReason)
+            .into_tuple()
+            .all(db)
+            .await?;
+        let stalled_rows: Vec<(i32, StallReason, u64)> = stalled
+            .into_iter()
+            .map(|(stage, reason, n)| {
+                let reason = reason
+                    .as_deref()
+                    .and_then(StallReason::parse)
+                    .unwrap_or(StallReason::Other);
+                (stage, reason, n as u64)
+            })
+            .collect();
+
         let stays = self.stage_stays(db, filter).await?;
         let commitments = self.commitment_counts(db, filter).await?;
 
@@ -186,6 +240,7 @@ impl Domain {
             stalled: 0,
             dropped: 0,
             launched: 0,
+            stalled_by_reason: by_reason(stalled_rows.iter().map(|(_, r, n)| (*r, *n))),
             commitments,
         };
         for (stage, status, n) in &by_stage_status {
@@ -235,6 +290,12 @@ impl Domain {
                 conversion: previous_reached
                     .filter(|p| *p > 0)
                     .map(|p| reached as f64 / p as f64),
+                stalled_by_reason: by_reason(
+                    stalled_rows
+                        .iter()
+                        .filter(|(s, _, _)| *s == stage.rank())
+                        .map(|(_, r, n)| (*r, *n)),
+                ),
                 stays: days.len() as u64,
                 average_days: (!days.is_empty())
                     .then(|| days.iter().sum::<f64>() / days.len() as f64),
@@ -339,6 +400,9 @@ impl Domain {
             IdeaGrouping::Unit => Expr::col((idea::Entity, idea::Column::UnitId)),
             IdeaGrouping::Cohort => Expr::col((idea::Entity, idea::Column::CohortId)),
             IdeaGrouping::UnitKind => Expr::col((unit::Entity, unit::Column::Kind)),
+            IdeaGrouping::StallReason => Expr::cust(
+                "COALESCE(\"idea\".\"stall_reason\", 'OTHER')",
+            ),
             IdeaGrouping::Year => match backend {
                 DbBackend::Postgres => {
                     Expr::cust("CAST(EXTRACT(YEAR FROM \"idea\".\"submitted_at\") AS TEXT)")
@@ -354,6 +418,11 @@ impl Domain {
             .from(idea::Entity)
             .cond_where(filter.condition()?)
             .add_group_by([key]);
+        if grouping == IdeaGrouping::StallReason {
+            select.and_where(
+                Expr::col((idea::Entity, idea::Column::Status)).eq(IdeaStatus::Stalled.as_str()),
+            );
+        }
         if grouping == IdeaGrouping::UnitKind {
             select.inner_join(
                 unit::Entity,

@@ -10,7 +10,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use crate::auth::Caller;
 use crate::domain::{
     Domain,
-    idea::moves::{NewIdea, ReadyIdea, check_new_idea},
+    idea::moves::{Innovator, NewIdea, ReadyIdea, check_new_idea},
     write::{Written, lab_floor},
 };
 use crate::error::{DomainError, DomainResult, LineError};
@@ -32,6 +32,8 @@ enum Column {
     Submitted,
     Description,
     Maturity,
+    Innovator,
+    InnovatorPosition,
 }
 
 const REQUIRED: [(Column, &str); 7] = [
@@ -70,6 +72,8 @@ fn column_of(header: &str) -> Option<Column> {
         | "TANGGAL_USULAN" => Column::Submitted,
         "DESCRIPTION" | "DESKRIPSI" | "URAIAN" => Column::Description,
         "MATURITY" | "KEMATANGAN" | "TAHAPAN_INOVASI" => Column::Maturity,
+        "INNOVATOR" | "INOVATOR" | "NAMA_INOVATOR" => Column::Innovator,
+        "INNOVATOR_POSITION" | "JABATAN_INOVATOR" | "JABATAN" => Column::InnovatorPosition,
         _ => return None,
     })
 }
@@ -114,6 +118,28 @@ fn parse_maturity(v: &str) -> Option<Maturity> {
         "APPLIED" | "PENERAPAN" => Some(Maturity::Applied),
         _ => None,
     }
+}
+
+/// A cell as the export wrote it: a leading apostrophe that kept a spreadsheet from reading
+/// the cell as a formula is taken off again.
+pub fn unguarded(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
+        _ => cell,
+    }
+}
+
+/// First characters that make a spreadsheet read a cell as a formula.
+pub const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A submission time: a full RFC 3339 time (as the export writes it) or a day.
+fn parse_submitted(v: &str) -> Option<chrono::DateTime<Utc>> {
+    chrono::DateTime::parse_from_rfc3339(v.trim())
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+        .or_else(|| {
+            parse_day(v).map(|day| Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default()))
+        })
 }
 
 fn parse_day(v: &str) -> Option<NaiveDate> {
@@ -241,10 +267,12 @@ fn parse(
             continue;
         }
         let field = |c: Column| {
-            columns
-                .get(&c)
-                .and_then(|i| record.get(*i))
-                .unwrap_or_default()
+            unguarded(
+                columns
+                    .get(&c)
+                    .and_then(|i| record.get(*i))
+                    .unwrap_or_default(),
+            )
         };
         let mut problems = Vec::new();
         let unit_name = field(Column::Unit);
@@ -288,8 +316,8 @@ fn parse(
         let submitted_at = match field(Column::Submitted) {
             "" => None,
             text => {
-                if let Some(day) = parse_day(text) {
-                    Some(Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default()))
+                if let Some(at) = parse_submitted(text) {
+                    Some(at)
                 } else {
                     problems.push(format!(
                         "submitted date \"{text}\" is not a date like 2017-04-03 or 03/04/2017"
@@ -310,6 +338,13 @@ fn parse(
             initiator: initiator.unwrap_or(Initiator::WorkUnit),
             maturity,
             submitted_at,
+            innovator: match (field(Column::Innovator), field(Column::InnovatorPosition)) {
+                ("", "") => None,
+                (name, position) => Some(Innovator {
+                    name: name.to_owned(),
+                    position: position.to_owned(),
+                }),
+            },
         };
         match check_new_idea(&new, floor, chrono::Utc::now()) {
             Ok(checked) if problems.is_empty() => ready.push(ReadyIdea { new, checked }),

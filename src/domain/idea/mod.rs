@@ -1,6 +1,7 @@
 //! Reading ideas: the filter dashboards combine, the orderings, pages and counts.
 
 pub mod aggregate;
+pub mod export;
 pub mod import;
 pub mod moves;
 
@@ -8,8 +9,8 @@ use std::collections::HashMap;
 
 use chrono::{Days, NaiveDate, TimeZone, Utc};
 use entity::{
-    IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, Stage, UnitKind, cohort, idea,
-    mentor_assignment, regency, stage_transition, unit,
+    IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, Stage, StallReason, UnitKind,
+    cohort, hand_over, idea, mentor_assignment, regency, review, stage_transition, unit,
 };
 use sea_orm::{
     ColumnTrait, Condition, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
@@ -36,6 +37,13 @@ pub struct IdeaFilter {
     pub stages: Option<Vec<Stage>>,
     pub stage_at_least: Option<Stage>,
     pub statuses: Option<Vec<IdeaStatus>>,
+    /// Stalled ideas whose reason is one of these.
+    pub stall_reasons: Option<Vec<StallReason>>,
+    /// Ideas that entered their current stage more than this many days ago.
+    pub in_stage_longer_than_days: Option<i32>,
+    /// Ideas a mentor coaches that still wait for the mentor's review at their current stage
+    /// (not dropped). Not a client filter: `reviewQueue` sets it.
+    pub awaiting_review_by: Option<i32>,
     pub types: Option<Vec<InnovationType>>,
     pub forms: Option<Vec<InnovationForm>>,
     pub maturities: Option<Vec<Maturity>>,
@@ -109,6 +117,7 @@ impl IdeaFilter {
         non_empty("unitKinds", &self.unit_kinds)?;
         non_empty("stages", &self.stages)?;
         non_empty("statuses", &self.statuses)?;
+        non_empty("stallReasons", &self.stall_reasons)?;
         non_empty("types", &self.types)?;
         non_empty("forms", &self.forms)?;
         non_empty("maturities", &self.maturities)?;
@@ -176,6 +185,51 @@ impl IdeaFilter {
         }
         if let Some(statuses) = &self.statuses {
             all = all.add(idea::Column::Status.is_in(statuses.iter().copied()));
+        }
+        if let Some(reasons) = &self.stall_reasons {
+            all = all
+                .add(idea::Column::Status.eq(IdeaStatus::Stalled))
+                .add(idea::Column::StallReason.is_in(reasons.iter().copied()));
+        }
+        if let Some(days) = self.in_stage_longer_than_days {
+            if !(0..=36_500).contains(&days) {
+                return Err(DomainError::bad_input(format!(
+                    "`inStageLongerThanDays` is {days}; give a number of days from 0 to 36500."
+                )));
+            }
+            let cutoff = Utc::now() - chrono::Duration::days(i64::from(days));
+            all = all.add(idea::Column::StageEnteredAt.lt(cutoff));
+        }
+        if let Some(mentor) = self.awaiting_review_by {
+            all = all
+                .add(idea::Column::Status.ne(IdeaStatus::Dropped))
+                .add(
+                    idea::Column::Id.in_subquery(
+                        Query::select()
+                            .column(mentor_assignment::Column::IdeaId)
+                            .from(mentor_assignment::Entity)
+                            .and_where(mentor_assignment::Column::MentorId.eq(mentor))
+                            .and_where(mentor_assignment::Column::Until.is_null())
+                            .to_owned(),
+                    ),
+                )
+                .add(Expr::exists(
+                        Query::select()
+                            .expr(Expr::val(1))
+                            .from(review::Entity)
+                            .and_where(
+                                Expr::col((review::Entity, review::Column::IdeaId))
+                                    .equals((idea::Entity, idea::Column::Id)),
+                            )
+                            .and_where(
+                                Expr::col((review::Entity, review::Column::Stage))
+                                    .equals((idea::Entity, idea::Column::Stage)),
+                            )
+                            .and_where(review::Column::MentorId.eq(mentor))
+                            .and_where(review::Column::SupersededAt.is_null())
+                            .to_owned(),
+                    )
+                    .not());
         }
         if let Some(types) = &self.types {
             all = all.add(idea::Column::InnovationType.is_in(types.iter().copied()));
@@ -260,6 +314,7 @@ pub enum IdeaOrderField {
     Stage,
     Title,
     UpdatedAt,
+    StageEnteredAt,
 }
 
 /// An ordering and its direction.
@@ -270,7 +325,7 @@ pub struct IdeaOrder {
 }
 
 impl IdeaOrder {
-    fn sort(self) -> Sort<idea::Entity> {
+    pub(crate) fn sort(self) -> Sort<idea::Entity> {
         let (name, column, value_of): (_, _, fn(&idea::Model) -> SortValue) = match self.field {
             IdeaOrderField::SubmittedAt => ("SUBMITTED_AT", idea::Column::SubmittedAt, |m| {
                 SortValue::Time(m.submitted_at)
@@ -284,6 +339,11 @@ impl IdeaOrder {
             IdeaOrderField::UpdatedAt => ("UPDATED_AT", idea::Column::UpdatedAt, |m| {
                 SortValue::Time(m.updated_at)
             }),
+            IdeaOrderField::StageEnteredAt => {
+                ("STAGE_ENTERED_AT", idea::Column::StageEnteredAt, |m| {
+                    SortValue::Time(m.stage_entered_at)
+                })
+            }
         };
         Sort {
             name: if self.descending {
@@ -291,6 +351,7 @@ impl IdeaOrder {
                     "SUBMITTED_AT" => "SUBMITTED_AT_DESC",
                     "STAGE" => "STAGE_DESC",
                     "TITLE" => "TITLE_DESC",
+                    "STAGE_ENTERED_AT" => "STAGE_ENTERED_AT_DESC",
                     _ => "UPDATED_AT_DESC",
                 }
             } else {
@@ -370,6 +431,23 @@ impl Domain {
             .all(self.db())
             .await?;
         Ok(group(rows, |t| t.idea_id))
+    }
+
+    /// The hand-overs of each idea, in the order they happened.
+    pub async fn hand_overs_of_ideas(
+        &self,
+        caller: &Caller,
+        ids: &[i32],
+    ) -> DomainResult<HashMap<i32, Vec<hand_over::Model>>> {
+        let scope = caller.check_read()?;
+        let rows = hand_over::Entity::find()
+            .filter(hand_over::Column::IdeaId.is_in(ids.iter().copied()))
+            .filter(scope.on_idea(hand_over::Column::IdeaId))
+            .order_by_asc(hand_over::Column::At)
+            .order_by_asc(hand_over::Column::Id)
+            .all(self.db())
+            .await?;
+        Ok(group(rows, |h| h.idea_id))
     }
 
     async fn cohort_in(&self, txn: &DatabaseTransaction, id: i32) -> DomainResult<cohort::Model> {

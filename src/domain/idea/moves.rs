@@ -4,7 +4,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{
     Decision, IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, PipelineEventKind,
-    Stage, cohort, commitment, commitment_idea, idea, pipeline_event, stage_transition,
+    Stage, StallReason, cohort, commitment, commitment_idea, hand_over, idea, pipeline_event,
+    stage_transition,
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
@@ -40,6 +41,41 @@ pub struct NewIdea {
     pub maturity: Option<Maturity>,
     /// Defaults to now; cannot be in the future.
     pub submitted_at: Option<DateTime<Utc>>,
+    /// The person carrying the idea, if known yet.
+    pub innovator: Option<Innovator>,
+}
+
+/// The person carrying an innovation in its unit: a name and a position, never an identity
+/// number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Innovator {
+    pub name: String,
+    pub position: String,
+}
+
+/// Longest run of digits an innovator's name or position may hold: NIK (16 digits) and NIP
+/// (18 digits) are personal data labinov does not keep.
+const MAX_DIGIT_RUN: usize = 6;
+
+impl Innovator {
+    /// The innovator with checked, trimmed fields.
+    pub fn checked(&self) -> DomainResult<Self> {
+        let name = required_text("The innovator's name", &self.name, 200)?;
+        let position = required_text("The innovator's position", &self.position, 200)?;
+        for (label, text) in [("name", &name), ("position", &position)] {
+            let longest = text
+                .split(|c: char| !c.is_ascii_digit())
+                .map(str::len)
+                .max()
+                .unwrap_or_default();
+            if longest > MAX_DIGIT_RUN {
+                return Err(DomainError::bad_input(format!(
+                    "The innovator's {label} holds a number of {longest} digits, which looks like an identity number (NIK or NIP); labinov keeps only a name and a position."
+                )));
+            }
+        }
+        Ok(Self { name, position })
+    }
 }
 
 /// Changes to an idea's description; absent fields stay as they are.
@@ -54,6 +90,39 @@ pub struct IdeaChanges {
     pub initiator: Option<Initiator>,
     pub maturity: Option<Maturity>,
     pub unit_id: Option<i32>,
+}
+
+/// Why a move is made: the sentence, and for a stall the kind of reason.
+#[derive(Debug, Clone, Default)]
+pub struct MoveReason {
+    pub text: Option<String>,
+    pub code: Option<StallReason>,
+}
+
+impl MoveReason {
+    /// A reason given as a sentence only.
+    pub fn said(text: impl Into<String>) -> Self {
+        Self {
+            text: Some(text.into()),
+            code: None,
+        }
+    }
+
+    /// A stall's reason: its kind and the sentence.
+    pub fn stall(code: StallReason, text: impl Into<String>) -> Self {
+        Self {
+            text: Some(text.into()),
+            code: Some(code),
+        }
+    }
+}
+
+/// A committed hand-over: the idea after it, the history row and its event.
+#[derive(Debug, Clone)]
+pub struct HandedOver {
+    pub idea: idea::Model,
+    pub hand_over: hand_over::Model,
+    pub event: pipeline_event::Model,
 }
 
 /// A committed move: the idea after it, its audit row and its event.
@@ -77,6 +146,7 @@ pub(crate) struct CheckedIdea {
     pub description: String,
     pub affairs_area: String,
     pub submitted_at: DateTime<Utc>,
+    pub innovator: Option<Innovator>,
 }
 
 /// Checks a new idea's fields; it is submitted at `now` (or its given time, not later) to a
@@ -100,6 +170,7 @@ pub(crate) fn check_new_idea(
             .unwrap_or_default(),
         affairs_area: required_text("The affairs area (urusan)", &new.affairs_area, 200)?,
         submitted_at,
+        innovator: new.innovator.as_ref().map(Innovator::checked).transpose()?,
     })
 }
 
@@ -132,6 +203,14 @@ impl Domain {
                 stage: Set(pipeline::ENTRY_STAGE),
                 status: Set(IdeaStatus::Active),
                 status_reason: Set(None),
+                stall_reason: Set(None),
+                stage_entered_at: Set(idea.checked.submitted_at),
+                innovator_name: Set(idea.checked.innovator.as_ref().map(|i| i.name.clone())),
+                innovator_position: Set(idea
+                    .checked
+                    .innovator
+                    .as_ref()
+                    .map(|i| i.position.clone())),
                 maturity: Set(idea.new.maturity.unwrap_or(Maturity::Initiative)),
                 submitted_at: Set(idea.checked.submitted_at),
                 launched_on: Set(None),
@@ -155,6 +234,7 @@ impl Domain {
                     to_status: Set(IdeaStatus::Active),
                     decision: Set(Decision::Submit),
                     reason: Set(None),
+                    reason_code: Set(None),
                     actor: Set(work.caller.actor().to_owned()),
                     at: Set(i.submitted_at),
                     ..Default::default()
@@ -328,13 +408,14 @@ impl Domain {
     }
 
     /// Moves an idea by `decision` (ADVANCE, REVERT, STALL, RESUME or DROP) if the rules allow.
+    /// A stall takes the kind of its reason (`code`) besides the sentence.
     pub async fn move_idea(
         &self,
         caller: &Caller,
         id: i32,
         version: i32,
         decision: Decision,
-        reason: Option<String>,
+        reason: MoveReason,
     ) -> DomainResult<Written<Move>> {
         self.write(caller, async |work| {
             self.move_idea_in(work, id, version, decision, reason).await
@@ -348,9 +429,23 @@ impl Domain {
         id: i32,
         version: i32,
         decision: Decision,
-        reason: Option<String>,
+        reason: MoveReason,
     ) -> DomainResult<Move> {
-        let reason = optional_text("The reason", reason.as_deref(), 2000)?;
+        let code = match (decision, reason.code) {
+            (Decision::Stall, None) => {
+                return Err(DomainError::bad_input(
+                    "A stall needs a reason code (BUDGET, INNOVATOR_TRANSFERRED, LEADERSHIP_CHANGE, REGULATION, PARTNER_WITHDREW or OTHER) besides the sentence.",
+                ));
+            }
+            (Decision::Stall, code) => code,
+            (_, Some(_)) => {
+                return Err(DomainError::bad_input(
+                    "A reason code is given only when an idea stalls.",
+                ));
+            }
+            (_, None) => None,
+        };
+        let reason = optional_text("The reason", reason.text.as_deref(), 2000)?;
         let target = Target {
             id,
             version,
@@ -376,6 +471,13 @@ impl Domain {
                     IdeaStatus::Active => None,
                     _ => reason.clone(),
                 });
+                row.stall_reason = Set(match next.status {
+                    IdeaStatus::Stalled => code,
+                    _ => None,
+                });
+                if next.stage != current.stage {
+                    row.stage_entered_at = Set(work.now());
+                }
                 if next.stage == Stage::Deliver && current.stage == Stage::Design {
                     row.launched_on = Set(Some(work.today()));
                 }
@@ -392,6 +494,7 @@ impl Domain {
                     to_status: Set(updated.status),
                     decision: Set(decision),
                     reason: Set(reason.clone()),
+                    reason_code: Set(code),
                     actor: Set(work.caller.actor().to_owned()),
                     at: Set(work.now()),
                     ..Default::default()
@@ -410,6 +513,7 @@ impl Domain {
                                 "to": updated.stage.as_str(),
                                 "status": updated.status.as_str(),
                                 "reason": reason,
+                                "reasonCode": code.map(StallReason::as_str),
                                 "version": updated.version,
                             }),
                             ..NewEvent::about(updated.regency_id, event_kind(decision))
@@ -419,6 +523,104 @@ impl Domain {
                 Ok(Move {
                     idea: updated,
                     transition,
+                    event,
+                })
+            },
+        )
+        .await
+    }
+}
+
+impl Domain {
+    /// Passes an idea to a new innovator, with the reason (the innovator was transferred, for
+    /// example); the hand-over is kept in the idea's history. A dropped idea is final.
+    pub async fn hand_over_idea(
+        &self,
+        caller: &Caller,
+        id: i32,
+        version: i32,
+        to: Innovator,
+        reason: String,
+    ) -> DomainResult<Written<HandedOver>> {
+        self.write(caller, async |work| {
+            self.hand_over_idea_in(work, id, version, to, reason).await
+        })
+        .await
+    }
+
+    pub(crate) async fn hand_over_idea_in(
+        &self,
+        work: &mut Work,
+        id: i32,
+        version: i32,
+        to: Innovator,
+        reason: String,
+    ) -> DomainResult<HandedOver> {
+        let to = to.checked()?;
+        let reason = required_text("The reason of a hand-over", &reason, 2000)?;
+        let target = Target {
+            id,
+            version,
+            what: "idea",
+        };
+        self.update_versioned::<idea::Entity, _>(
+            work,
+            target,
+            async |_, current| {
+                if current.status == IdeaStatus::Dropped {
+                    return Err(DomainError::InvalidTransition(
+                        "The idea is DROPPED, which is final; it cannot be handed over.".to_owned(),
+                    ));
+                }
+                if current.innovator_name.as_deref() == Some(to.name.as_str())
+                    && current.innovator_position.as_deref() == Some(to.position.as_str())
+                {
+                    return Err(DomainError::bad_input(format!(
+                        "{} ({}) already carries this idea; hand it over to someone else.",
+                        to.name, to.position
+                    )));
+                }
+                let mut row: idea::ActiveModel = current.clone().into();
+                row.innovator_name = Set(Some(to.name.clone()));
+                row.innovator_position = Set(Some(to.position.clone()));
+                Ok(Edit::new(row))
+            },
+            async |work, current, updated| {
+                let hand_over = hand_over::ActiveModel {
+                    idea_id: Set(id),
+                    from_name: Set(current.innovator_name.clone()),
+                    from_position: Set(current.innovator_position.clone()),
+                    to_name: Set(to.name.clone()),
+                    to_position: Set(to.position.clone()),
+                    reason: Set(reason.clone()),
+                    actor: Set(work.caller.actor().to_owned()),
+                    at: Set(work.now()),
+                    ..Default::default()
+                }
+                .insert(&work.txn)
+                .await?;
+                let event = self
+                    .record_event(
+                        work,
+                        NewEvent {
+                            idea_id: Some(id),
+                            unit_id: Some(updated.unit_id),
+                            stage: Some(updated.stage),
+                            payload: json!({
+                                "title": updated.title,
+                                "from": current.innovator_name,
+                                "to": to.name,
+                                "position": to.position,
+                                "reason": reason,
+                                "version": updated.version,
+                            }),
+                            ..NewEvent::about(updated.regency_id, PipelineEventKind::IdeaHandedOver)
+                        },
+                    )
+                    .await?;
+                Ok(HandedOver {
+                    idea: updated,
+                    hand_over,
                     event,
                 })
             },

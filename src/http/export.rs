@@ -1,0 +1,278 @@
+//! `GET /export/ideas.csv`: the ideas `ideas(filter, orderBy)` lists, as a spreadsheet. The
+//! filter is the GraphQL `IdeaFilter` as JSON (`?filter={"regencyCodes":["63.03"]}`), checked
+//! by the same limits as a query's variables and read as the caller, so the file holds what
+//! the query would. The file is UTF-8 with a byte-order mark (spreadsheets then read the
+//! accents right), streamed a page at a time, and imports again with `labinov import`.
+
+use async_graphql::{InputType, Value};
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use futures_util::stream;
+
+use super::graphql::{client_error, peer_ip, request_token, unauthenticated};
+use crate::{
+    app::AppState,
+    auth::Caller,
+    domain::{
+        Domain,
+        idea::{
+            IdeaFilter as DomainFilter, IdeaOrder as DomainOrder,
+            export::{ExportPage, ExportRow},
+            import::FORMULA_STARTS,
+        },
+    },
+    error::{DomainError, code},
+    graphql::idea::{IdeaFilter, IdeaOrder},
+};
+
+/// The header line; the columns `labinov import` reads keep its names.
+pub const COLUMNS: [&str; 25] = [
+    "id",
+    "regency",
+    "cohort",
+    "unit",
+    "unit_kind",
+    "title",
+    "problem",
+    "description",
+    "type",
+    "form",
+    "affairs_area",
+    "initiator",
+    "maturity",
+    "stage",
+    "status",
+    "stall_reason",
+    "status_reason",
+    "submitted",
+    "stage_entered",
+    "launched_on",
+    "innovator",
+    "innovator_position",
+    "mentors",
+    "score",
+    "reviews",
+];
+
+fn bad_request(err: &DomainError) -> Response {
+    client_error(StatusCode::BAD_REQUEST, err.code(), err.message())
+}
+
+/// Reads the JSON of a query parameter as a GraphQL input value of type `T`.
+fn input<T: InputType>(name: &str, json: Option<&str>) -> Result<Option<T>, DomainError> {
+    let Some(json) = json else { return Ok(None) };
+    let value: serde_json::Value = serde_json::from_str(json).map_err(|_| {
+        DomainError::bad_input(format!("`{name}` is not JSON; give it as the GraphQL variable would be, e.g. {name}={{\"regencyCodes\":[\"63.03\"]}}."))
+    })?;
+    let value = Value::from_json(value)
+        .map_err(|_| DomainError::bad_input(format!("`{name}` is not a GraphQL input value.")))?;
+    T::parse(Some(value))
+        .map(Some)
+        .map_err(|err| DomainError::bad_input(format!("`{name}`: {}", err.into_server_error(Default::default()).message)))
+}
+
+pub async fn ideas_csv(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, _) = request.into_parts();
+    let query = parts.uri.query();
+    // A download link cannot send headers: the token may come as `?token=`.
+    let token = match request_token(&parts.headers, query) {
+        Ok(token) => token,
+        Err(message) => return unauthenticated(message),
+    };
+    let caller = match state.caller(token.as_deref()).await {
+        Ok(caller) => caller,
+        Err(err) => return unauthenticated(err.message()),
+    };
+    if let Err(wait) = state.rate.check(
+        caller.as_user().map(|u| u.subject.as_str()),
+        peer_ip(&parts.extensions),
+    ) {
+        return super::rate::too_many(wait);
+    }
+    let params: Vec<(String, String)> = query
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    // The same limits as a query's variables: nesting, list lengths, size.
+    let mut variables = serde_json::Map::new();
+    for name in ["filter", "orderBy"] {
+        if let Some(json) = param(name) {
+            variables.insert(
+                name.to_owned(),
+                serde_json::from_str(json).unwrap_or(serde_json::Value::Null),
+            );
+        }
+    }
+    let probe = async_graphql::Request::new(
+        "query Export($filter: IdeaFilter, $orderBy: IdeaOrder) { __typename }",
+    )
+    .variables(async_graphql::Variables::from_json(variables.into()));
+    if let Err(err) = crate::graphql::limits::check(&state.query_limits, &probe) {
+        let code = err
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .and_then(|c| match c {
+                Value::String(s) => Some(s.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| code::BAD_USER_INPUT.to_owned());
+        return client_error(StatusCode::BAD_REQUEST, &code, &err.message);
+    }
+    let filter = match input::<IdeaFilter>("filter", param("filter"))
+        .and_then(|f| f.map(|f| f.to_domain().map_err(|e| DomainError::bad_input(e.message))).transpose())
+    {
+        Ok(filter) => filter.unwrap_or_default(),
+        Err(err) => return bad_request(&err),
+    };
+    let order: DomainOrder = match input::<IdeaOrder>("orderBy", param("orderBy")) {
+        Ok(order) => order.unwrap_or_default().into(),
+        Err(err) => return bad_request(&err),
+    };
+    let first = match state
+        .domain
+        .export_page(&caller, &filter, order, None)
+        .await
+    {
+        Ok(page) => page,
+        Err(err @ DomainError::Internal(_)) => {
+            tracing::error!(error = ?err, "export failed");
+            return client_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                err.code(),
+                "The export failed on the server; try again, and tell the operator if it keeps failing.",
+            );
+        }
+        Err(err @ DomainError::Unauthenticated(_)) => return unauthenticated(err.message()),
+        Err(err) => {
+            let status = match err {
+                DomainError::Forbidden(_) => StatusCode::FORBIDDEN,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            return client_error(status, err.code(), err.message());
+        }
+    };
+    let body = Body::from_stream(pages(state.domain.clone(), caller, filter, order, first));
+    let filename = format!(
+        "attachment; filename=\"labinov-ideas-{}.csv\"",
+        chrono::Utc::now().format("%Y%m%d-%H%M")
+    );
+    let mut response = (StatusCode::OK, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(value) = HeaderValue::from_str(&filename) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
+}
+
+/// The file: the byte-order mark and header line with the first page, then one chunk per page.
+fn pages(
+    domain: Domain,
+    caller: Caller,
+    filter: DomainFilter,
+    order: DomainOrder,
+    first: ExportPage,
+) -> impl futures_util::Stream<Item = Result<axum::body::Bytes, std::io::Error>> {
+    let start = (Some(first), true);
+    stream::unfold(start, move |(page, first_chunk)| {
+        let domain = domain.clone();
+        let caller = caller.clone();
+        let filter = filter.clone();
+        async move {
+            let page = page?;
+            let mut out = Vec::with_capacity(page.rows.len() * 400);
+            if first_chunk {
+                out.extend_from_slice("\u{feff}".as_bytes());
+            }
+            let written = write_rows(&mut out, first_chunk, &page.rows);
+            if let Err(err) = written {
+                tracing::error!(error = %err, "export: writing CSV failed");
+                return Some((Err(std::io::Error::other("CSV")), (None, false)));
+            }
+            let next = match page.next {
+                None => None,
+                Some(cursor) => match domain.export_page(&caller, &filter, order, Some(cursor)).await {
+                    Ok(next) => Some(next),
+                    Err(err) => {
+                        // The status is sent; a cut file is all a client can be told now.
+                        tracing::error!(error = ?err, "export: reading a page failed");
+                        return Some((Err(std::io::Error::other("export cut")), (None, false)));
+                    }
+                },
+            };
+            Some((Ok(axum::body::Bytes::from(out)), (next, false)))
+        }
+    })
+}
+
+/// A cell a spreadsheet will not run as a formula: one starting with `=`, `+`, `-`, `@` or a
+/// control character gets a leading apostrophe, which `labinov import` takes off again.
+fn guarded(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(FORMULA_STARTS) {
+        format!("'{text}").into()
+    } else {
+        text.into()
+    }
+}
+
+fn write_rows(out: &mut Vec<u8>, header: bool, rows: &[ExportRow]) -> csv::Result<()> {
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(out);
+    if header {
+        writer.write_record(COLUMNS)?;
+    }
+    for row in rows {
+        let idea = &row.idea;
+        let score = row
+            .score
+            .map(|s| format!("{:.2}", s.points()))
+            .unwrap_or_default();
+        let reviews = row.score.map(|s| s.reviews.to_string()).unwrap_or_default();
+        let mentors = row.mentors.join("; ");
+        let record: [std::borrow::Cow<'_, str>; 25] = [
+            crate::global_id::encode(crate::global_id::Kind::Idea, idea.id).into(),
+            row.regency_code.as_str().into(),
+            guarded(&row.cohort),
+            guarded(&row.unit),
+            row.unit_kind.map(|k| k.as_str()).unwrap_or_default().into(),
+            guarded(&idea.title),
+            guarded(&idea.problem),
+            guarded(&idea.description),
+            idea.innovation_type.as_str().into(),
+            idea.form.as_str().into(),
+            guarded(&idea.affairs_area),
+            idea.initiator.as_str().into(),
+            idea.maturity.as_str().into(),
+            idea.stage.as_str().into(),
+            idea.status.as_str().into(),
+            idea.stall_reason.map(|r| r.as_str()).unwrap_or_default().into(),
+            guarded(idea.status_reason.as_deref().unwrap_or_default()),
+            idea.submitted_at.to_rfc3339().into(),
+            idea.stage_entered_at.to_rfc3339().into(),
+            idea.launched_on.map(|d| d.to_string()).unwrap_or_default().into(),
+            guarded(idea.innovator_name.as_deref().unwrap_or_default()),
+            guarded(idea.innovator_position.as_deref().unwrap_or_default()),
+            guarded(&mentors),
+            score.into(),
+            reviews.into(),
+        ];
+        writer.write_record(record.iter().map(|c| c.as_bytes()))?;
+    }
+    writer.flush()?;
+    Ok(())
+}
