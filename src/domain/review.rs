@@ -538,7 +538,7 @@ mod tests {
     fn weights_must_sum_to_100() {
         let mut rubric = default_rubric();
         rubric[0].weight = 31;
-        let err = check_rubric(&rubric).unwrap_err().to_string();
+        let err = check_rubric(&rubric).unwrap_err().message().to_owned();
         assert!(err.contains("sum to 101"), "{err}");
         rubric[0].weight = 0;
         assert!(check_rubric(&rubric).is_err());
@@ -563,7 +563,7 @@ mod tests {
         // 80×30 + 70×25 + 60×20 + 90×15 + 50×10 = 2400 + 1750 + 1200 + 1350 + 500
         assert_eq!(total, 7200);
         let missing = score_on(&rubric, &scores(&[("NOVELTY", 80)])).unwrap_err();
-        assert!(missing.to_string().contains("USEFULNESS"), "{missing}");
+        assert!(missing.message().contains("USEFULNESS"), "{}", missing.message());
         let out_of_range = score_on(
             &rubric,
             &scores(&[

@@ -134,10 +134,10 @@ mod tests {
     fn messages_of_other_releases_are_skipped_not_misread() {
         let newer = encode(&event()).replacen(r#""v":1"#, r#""v":2"#, 1);
         assert_eq!(decode(&newer), Err(Skipped::Version(2)));
-        let new_kind = encode(&event()).replace("IDEA_ADVANCED", "IDEA_REVIEWED");
+        let new_kind = encode(&event()).replace("IDEA_ADVANCED", "IDEA_CELEBRATED");
         assert_eq!(
             decode(&new_kind),
-            Err(Skipped::Unknown("IDEA_REVIEWED".into()))
+            Err(Skipped::Unknown("IDEA_CELEBRATED".into()))
         );
         assert_eq!(decode("not json"), Err(Skipped::Malformed));
     }

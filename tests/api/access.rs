@@ -121,7 +121,17 @@ fn mutations(rows: &Rows) -> Vec<(&'static str, String, Value)> {
         ),
         m("advanceIdea", "AdvanceIdeaInput", versioned(&rows.idea)),
         m("revertIdea", "MoveIdeaInput", moved(&rows.idea)),
-        m("stallIdea", "MoveIdeaInput", moved(&rows.idea)),
+        m(
+            "stallIdea",
+            "StallIdeaInput",
+            json!({ "id": rows.idea, "version": 1, "reason": "uji akses", "reasonCode": "BUDGET" }),
+        ),
+        m(
+            "handOverIdea",
+            "HandOverIdeaInput",
+            json!({ "id": rows.idea, "version": 1, "reason": "uji akses",
+                    "to": {"name": "Penerus Uji", "position": "Kepala Seksi"} }),
+        ),
         m("resumeIdea", "MoveIdeaInput", moved(&rows.idea)),
         m("dropIdea", "MoveIdeaInput", moved(&rows.idea)),
         m(
@@ -247,7 +257,7 @@ async fn every_mutation_by_role_and_regency() {
             }
         }
     }
-    assert_eq!(refused, 22 * 4 * 2 - 19);
+    assert_eq!(refused, 23 * 4 * 2 - 20);
     assert_eq!(
         event_total(&app).await,
         before,

@@ -223,7 +223,7 @@ async fn filters_deliver_only_matching_events() {
         .as_i64()
         .expect("version");
     app.data(
-        "mutation($id: ID!, $v: Int!) { stallIdea(input: {id: $id, version: $v, reason: \"mutasi\"}) { idea { version } } }",
+        "mutation($id: ID!, $v: Int!) { stallIdea(input: {id: $id, version: $v, reasonCode: INNOVATOR_TRANSFERRED, reason: \"mutasi\"}) { idea { version } } }",
         json!({"id": id, "v": version}),
     )
     .await;

@@ -52,8 +52,14 @@ const ADVANCE: &str = "mutation($id: ID!, $v: Int!) { advanceIdea(input: {id: $i
     event { sequence kind stage } } }";
 
 async fn move_idea(app: &TestApp, mutation: &str, id: &Value, version: i64, reason: &str) -> Value {
+    // A stall names the kind of its reason too.
+    let code = if mutation == "stallIdea" {
+        ", reasonCode: BUDGET"
+    } else {
+        ""
+    };
     let query = format!(
-        "mutation($id: ID!, $v: Int!, $r: String!) {{ {mutation}(input: {{id: $id, version: $v, reason: $r}}) {{
+        "mutation($id: ID!, $v: Int!, $r: String!) {{ {mutation}(input: {{id: $id, version: $v, reason: $r{code}}}) {{
             idea {{ version stage status statusReason }} transition {{ decision reason }} event {{ kind sequence }} }} }}"
     );
     app.gql(&query, json!({"id": id, "v": version, "r": reason}))
