@@ -626,8 +626,16 @@ const FIRST_NAMES: [&str; 12] = [
 ];
 
 const LAST_NAMES: [&str; 10] = [
-    "Hidayat", "Rahmawati", "Saputra", "Wulandari", "Santoso", "Maulida", "Pratama", "Noor",
-    "Fauzi", "Anggraini",
+    "Hidayat",
+    "Rahmawati",
+    "Saputra",
+    "Wulandari",
+    "Santoso",
+    "Maulida",
+    "Pratama",
+    "Noor",
+    "Fauzi",
+    "Anggraini",
 ];
 
 /// A made-up innovator for the idea of this index, with a position fitting the unit kind.
@@ -638,7 +646,12 @@ fn innovator(index: usize, kind: UnitKind) -> Innovator {
         UnitKind::Kecamatan => &["Sekretaris Camat", "Kepala Seksi Pelayanan Umum"],
         UnitKind::Kelurahan => &["Sekretaris Lurah", "Kepala Seksi Pemberdayaan"],
         UnitKind::Bumd => &["Manajer Operasional", "Kepala Bagian Umum"],
-        _ => &["Kepala Bidang", "Kepala Seksi", "Analis Kebijakan", "Pranata Komputer"],
+        _ => &[
+            "Kepala Bidang",
+            "Kepala Seksi",
+            "Analis Kebijakan",
+            "Pranata Komputer",
+        ],
     };
     Innovator {
         name: format!(
@@ -744,8 +757,20 @@ fn plan_moves(lab: &Lab, goal: IdeaState, index: usize, rng: &mut Rng) -> Vec<Pl
             } else {
                 (STALL_REASONS[0].1, "Anggaran perubahan disetujui")
             };
-            push(&mut moves, Decision::Stall, Some(stall), cal.deliver, &mut state);
-            push(&mut moves, Decision::Resume, Some(resume), cal.deliver, &mut state);
+            push(
+                &mut moves,
+                Decision::Stall,
+                Some(stall),
+                cal.deliver,
+                &mut state,
+            );
+            push(
+                &mut moves,
+                Decision::Resume,
+                Some(resume),
+                cal.deliver,
+                &mut state,
+            );
         }
     }
     match goal.status {
@@ -1102,7 +1127,7 @@ impl Lab {
             .moves
             .iter()
             .any(|m| m.decision == Decision::Drop && m.day <= changed_on);
-        let mentor = if i % 7 == 0 && !dropped_before_change && launch <= changed_on {
+        let mentor = if i.is_multiple_of(7) && !dropped_before_change && launch <= changed_on {
             coaches[(i + 1) % coaches.len()]
         } else {
             mentor
@@ -1117,7 +1142,7 @@ impl Lab {
         )];
         let next_day = launch + Days::new(1);
         let next_move = plan.moves.iter().map(|m| m.day).find(|d| *d > launch);
-        if i % 9 == 0 && next_move.is_none_or(|d| d > next_day) && next_day != changed_on {
+        if i.is_multiple_of(9) && next_move.is_none_or(|d| d > next_day) && next_day != changed_on {
             reviews.push((
                 at(next_day, minute),
                 Step::Review {
@@ -1151,7 +1176,7 @@ impl Lab {
             .zip(&scores)
             .map(|(c, s)| c.weight * s.score)
             .sum();
-        let recommendation = if round == 0 && idea % 9 == 0 {
+        let recommendation = if round == 0 && idea.is_multiple_of(9) {
             Recommendation::Revise
         } else if total >= 7000 {
             Recommendation::Advance
@@ -1164,7 +1189,9 @@ impl Lab {
             recommendation,
             comment: Some(
                 match recommendation {
-                    Recommendation::Revise => "Perlu bukti manfaat dan data dukung yang lebih kuat.",
+                    Recommendation::Revise => {
+                        "Perlu bukti manfaat dan data dukung yang lebih kuat."
+                    }
                     _ => "Layak dilanjutkan dan direplikasi ke unit lain.",
                 }
                 .to_owned(),

@@ -81,15 +81,25 @@ async fn add_column(
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        add_column(manager, Idea::Table, &mut string_len_null(Idea::StallReason, 32)).await?;
+        add_column(
+            manager,
+            Idea::Table,
+            &mut string_len_null(Idea::StallReason, 32),
+        )
+        .await?;
         // A constant placeholder (SQLite adds NOT NULL columns only with one), replaced below.
         add_column(
             manager,
             Idea::Table,
-            &mut timestamp_with_time_zone(Idea::StageEnteredAt).default("2000-01-01T00:00:00Z"),
+            timestamp_with_time_zone(Idea::StageEnteredAt).default("2000-01-01T00:00:00Z"),
         )
         .await?;
-        add_column(manager, Idea::Table, &mut string_len_null(Idea::InnovatorName, 200)).await?;
+        add_column(
+            manager,
+            Idea::Table,
+            &mut string_len_null(Idea::InnovatorName, 200),
+        )
+        .await?;
         add_column(
             manager,
             Idea::Table,
@@ -227,7 +237,12 @@ impl MigrationTrait for Migration {
             .drop_table(Table::drop().table(Review::Table).if_exists().to_owned())
             .await?;
         manager
-            .drop_index(Index::drop().name("ix_idea_stage_entered").if_exists().to_owned())
+            .drop_index(
+                Index::drop()
+                    .name("ix_idea_stage_entered")
+                    .if_exists()
+                    .to_owned(),
+            )
             .await?;
         for (table, column) in [
             (Idea::Table.into_iden(), Idea::StallReason.into_iden()),

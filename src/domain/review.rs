@@ -187,29 +187,30 @@ pub fn score_on(
         .map(|c| c.key.as_str())
         .collect();
     if !missing.is_empty() {
+        let verb = if missing.len() == 1 { "is" } else { "are" };
         return Err(DomainError::bad_input(format!(
-            "A review scores every criterion of the rubric; {} is missing.",
+            "A review scores every criterion of the rubric; {} {verb} missing.",
             missing.join(", ")
         )));
     }
-    let mut scored = Vec::with_capacity(rubric.len());
+    let mut criteria = Vec::with_capacity(rubric.len());
     let mut total = 0;
     for criterion in rubric {
-        let score = given[&criterion.key];
-        total += score.score * criterion.weight;
-        scored.push(ScoredCriterion {
+        let given = given[&criterion.key];
+        total += given.score * criterion.weight;
+        criteria.push(ScoredCriterion {
             key: criterion.key.clone(),
             name: criterion.name.clone(),
             weight: criterion.weight,
-            score: score.score,
+            score: given.score,
             comment: optional_text(
                 &format!("The comment on {}", criterion.key),
-                score.comment.as_deref(),
+                given.comment.as_deref(),
                 2000,
             )?,
         });
     }
-    Ok((scored, total))
+    Ok((criteria, total))
 }
 
 /// An idea's score: the mean of the weighted scores of its current reviews at the latest stage
@@ -332,7 +333,11 @@ impl Domain {
             .lock_exclusive()
             .one(&work.txn)
             .await?
-            .filter(|i| work.caller.read_scope().is_ok_and(|s| s.allows(i.regency_id)))
+            .filter(|i| {
+                work.caller
+                    .read_scope()
+                    .is_ok_and(|s| s.allows(i.regency_id))
+            })
             .ok_or_else(|| DomainError::not_found("No idea with this id exists."))?;
         let assigned = mentor_assignment::Entity::find()
             .filter(mentor_assignment::Column::IdeaId.eq(idea.id))
@@ -369,7 +374,9 @@ impl Domain {
             mentor_id: Set(mentor_id),
             stage: Set(idea.stage),
             recommendation: Set(new.recommendation),
-            scores: Set(serde_json::to_string(&scored).map_err(|e| DomainError::Internal(e.into()))?),
+            scores: Set(
+                serde_json::to_string(&scored).map_err(|e| DomainError::Internal(e.into()))?
+            ),
             total: Set(total),
             comment: Set(comment),
             created_at: Set(now),
@@ -474,8 +481,8 @@ impl Domain {
         let entries = ideas
             .into_iter()
             .map(|idea| {
-                let score = reviews.get(&idea.id).and_then(|r| idea_score(r));
-                (idea, score)
+                let idea_score = reviews.get(&idea.id).and_then(|r| idea_score(r));
+                (idea, idea_score)
             })
             .collect();
         Ok((cohort, rank(entries)))
@@ -563,7 +570,11 @@ mod tests {
         // 80×30 + 70×25 + 60×20 + 90×15 + 50×10 = 2400 + 1750 + 1200 + 1350 + 500
         assert_eq!(total, 7200);
         let missing = score_on(&rubric, &scores(&[("NOVELTY", 80)])).unwrap_err();
-        assert!(missing.message().contains("USEFULNESS"), "{}", missing.message());
+        assert!(
+            missing.message().contains("USEFULNESS"),
+            "{}",
+            missing.message()
+        );
         let out_of_range = score_on(
             &rubric,
             &scores(&[

@@ -147,7 +147,8 @@ impl Idea {
             .load_one(CurrentReviewsOfIdea(self.0.id))
             .await?
             .unwrap_or_default();
-        Ok(crate::domain::review::idea_score(&reviews).map(crate::domain::review::IdeaScore::points))
+        Ok(crate::domain::review::idea_score(&reviews)
+            .map(crate::domain::review::IdeaScore::points))
     }
 
     /// Initiative, trial or applied.

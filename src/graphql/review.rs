@@ -309,11 +309,12 @@ pub struct ReviewQuery;
 impl ReviewQuery {
     /// The ideas a mentor coaches that wait for the mentor's review at their current stage,
     /// longest waiting first (dropped ideas left out). A MENTOR token sees its own queue
-    /// without `mentorId`.
+    /// without `mentorId`; `filter` narrows it (a regency, a cohort, a stage).
     async fn review_queue(
         &self,
         ctx: &Context<'_>,
         mentor_id: Option<ID>,
+        filter: Option<IdeaFilter>,
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Conn<Idea>> {
@@ -321,13 +322,13 @@ impl ReviewQuery {
         let mentor = ctx
             .data::<Domain>()?
             .queue_owner(&mutation::caller(ctx), asked)?;
-        let filter = DomainFilter {
+        let queue = DomainFilter {
             awaiting_review_by: Some(mentor),
             ..DomainFilter::default()
         };
         idea_page(
             ctx,
-            filter,
+            IdeaFilter::scoped(filter, queue)?,
             Some(oldest_in_stage()),
             page_request(first, after, None, None),
         )
@@ -347,7 +348,10 @@ impl ReviewQuery {
     ) -> Result<Conn<Idea>> {
         let stale = DomainFilter {
             in_stage_longer_than_days: Some(days),
-            statuses: Some(vec![entity::IdeaStatus::Active, entity::IdeaStatus::Stalled]),
+            statuses: Some(vec![
+                entity::IdeaStatus::Active,
+                entity::IdeaStatus::Stalled,
+            ]),
             stages: Some(
                 entity::Stage::ALL
                     .into_iter()
@@ -425,7 +429,11 @@ impl ReviewMutation {
     /// Scores an idea on its cohort's rubric, as the mentor the token names. Only mentors
     /// assigned to the idea review it, and not once it is dropped. A new review by the same
     /// mentor at the same stage supersedes the previous one, which stays in the history.
-    async fn review_idea(&self, ctx: &Context<'_>, input: ReviewIdeaInput) -> Result<ReviewPayload> {
+    async fn review_idea(
+        &self,
+        ctx: &Context<'_>,
+        input: ReviewIdeaInput,
+    ) -> Result<ReviewPayload> {
         let new = NewReview {
             idea_id: ids::decode(Kind::Idea, &input.idea_id)?,
             scores: input

@@ -94,7 +94,8 @@ impl Subscription {
         &self,
         ctx: &Context<'_>,
         cohort_id: ID,
-        #[graphql(default_with = "super::enums::Stage::Deliver")] stage_at_least: super::enums::Stage,
+        #[graphql(default_with = "super::enums::Stage::Deliver")]
+        stage_at_least: super::enums::Stage,
     ) -> Result<impl Stream<Item = Result<Ranking>> + use<>> {
         let cohort_id = ids::decode(Kind::Cohort, &cohort_id)?;
         let domain = ctx.data::<Domain>()?.clone();

@@ -70,9 +70,12 @@ fn input<T: InputType>(name: &str, json: Option<&str>) -> Result<Option<T>, Doma
     })?;
     let value = Value::from_json(value)
         .map_err(|_| DomainError::bad_input(format!("`{name}` is not a GraphQL input value.")))?;
-    T::parse(Some(value))
-        .map(Some)
-        .map_err(|err| DomainError::bad_input(format!("`{name}`: {}", err.into_server_error(Default::default()).message)))
+    T::parse(Some(value)).map(Some).map_err(|err| {
+        DomainError::bad_input(format!(
+            "`{name}`: {}",
+            err.into_server_error(async_graphql::Pos::default()).message
+        ))
+    })
 }
 
 pub async fn ideas_csv(State(state): State<AppState>, request: Request) -> Response {
@@ -128,9 +131,10 @@ pub async fn ideas_csv(State(state): State<AppState>, request: Request) -> Respo
             .unwrap_or_else(|| code::BAD_USER_INPUT.to_owned());
         return client_error(StatusCode::BAD_REQUEST, &code, &err.message);
     }
-    let filter = match input::<IdeaFilter>("filter", param("filter"))
-        .and_then(|f| f.map(|f| f.to_domain().map_err(|e| DomainError::bad_input(e.message))).transpose())
-    {
+    let filter = match input::<IdeaFilter>("filter", param("filter")).and_then(|f| {
+        f.map(|f| f.to_domain().map_err(|e| DomainError::bad_input(e.message)))
+            .transpose()
+    }) {
         Ok(filter) => filter.unwrap_or_default(),
         Err(err) => return bad_request(&err),
     };
@@ -205,7 +209,10 @@ fn pages(
             }
             let next = match page.next {
                 None => None,
-                Some(cursor) => match domain.export_page(&caller, &filter, order, Some(cursor)).await {
+                Some(cursor) => match domain
+                    .export_page(&caller, &filter, order, Some(cursor))
+                    .await
+                {
                     Ok(next) => Some(next),
                     Err(err) => {
                         // The status is sent; a cut file is all a client can be told now.
@@ -249,7 +256,10 @@ fn write_rows(out: &mut Vec<u8>, header: bool, rows: &[ExportRow]) -> csv::Resul
             row.regency_code.as_str().into(),
             guarded(&row.cohort),
             guarded(&row.unit),
-            row.unit_kind.map(|k| k.as_str()).unwrap_or_default().into(),
+            row.unit_kind
+                .map(entity::UnitKind::as_str)
+                .unwrap_or_default()
+                .into(),
             guarded(&idea.title),
             guarded(&idea.problem),
             guarded(&idea.description),
@@ -260,11 +270,17 @@ fn write_rows(out: &mut Vec<u8>, header: bool, rows: &[ExportRow]) -> csv::Resul
             idea.maturity.as_str().into(),
             idea.stage.as_str().into(),
             idea.status.as_str().into(),
-            idea.stall_reason.map(|r| r.as_str()).unwrap_or_default().into(),
+            idea.stall_reason
+                .map(entity::StallReason::as_str)
+                .unwrap_or_default()
+                .into(),
             guarded(idea.status_reason.as_deref().unwrap_or_default()),
             idea.submitted_at.to_rfc3339().into(),
             idea.stage_entered_at.to_rfc3339().into(),
-            idea.launched_on.map(|d| d.to_string()).unwrap_or_default().into(),
+            idea.launched_on
+                .map(|d| d.to_string())
+                .unwrap_or_default()
+                .into(),
             guarded(idea.innovator_name.as_deref().unwrap_or_default()),
             guarded(idea.innovator_position.as_deref().unwrap_or_default()),
             guarded(&mentors),

@@ -184,7 +184,10 @@ pub fn client_error(status: StatusCode, code: &str, message: &str) -> Response {
 
 /// The bearer token of a request: the `Authorization` header, or for an event stream the
 /// `token` query parameter. A header that is not a bearer token is an error.
-pub(super) fn request_token(headers: &HeaderMap, query: Option<&str>) -> Result<Option<String>, &'static str> {
+pub(super) fn request_token(
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<Option<String>, &'static str> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let value = value.to_str().unwrap_or_default();
         return crate::auth::bearer(value)

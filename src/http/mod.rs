@@ -122,7 +122,7 @@ async fn observe(request: axum::extract::Request, next: axum::middleware::Next) 
         "/metrics",
         "/export/ideas.csv",
     ]
-        .contains(&route.as_str())
+    .contains(&route.as_str())
         || route.starts_with("/assets/")
     {
         route

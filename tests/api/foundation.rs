@@ -5,7 +5,8 @@ use std::collections::{HashMap, HashSet};
 use chrono::{Datelike, NaiveDate};
 use entity::{
     CommitmentStatus, IdeaStatus, PipelineEventKind, Stage, UnitKind, cohort, commitment,
-    commitment_idea, hand_over, idea, mentor, pipeline_event, regency, review, stage_transition, unit,
+    commitment_idea, hand_over, idea, mentor, pipeline_event, regency, review, stage_transition,
+    unit,
 };
 use labinov::{
     db,

@@ -9,6 +9,7 @@ mod clients;
 mod foundation;
 mod helpers;
 mod hostile;
+mod lab;
 mod live;
 mod operate;
 mod read;

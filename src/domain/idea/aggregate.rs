@@ -400,9 +400,7 @@ impl Domain {
             IdeaGrouping::Unit => Expr::col((idea::Entity, idea::Column::UnitId)),
             IdeaGrouping::Cohort => Expr::col((idea::Entity, idea::Column::CohortId)),
             IdeaGrouping::UnitKind => Expr::col((unit::Entity, unit::Column::Kind)),
-            IdeaGrouping::StallReason => Expr::cust(
-                "COALESCE(\"idea\".\"stall_reason\", 'OTHER')",
-            ),
+            IdeaGrouping::StallReason => Expr::cust("COALESCE(\"idea\".\"stall_reason\", 'OTHER')"),
             IdeaGrouping::Year => match backend {
                 DbBackend::Postgres => {
                     Expr::cust("CAST(EXTRACT(YEAR FROM \"idea\".\"submitted_at\") AS TEXT)")

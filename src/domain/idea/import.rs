@@ -138,7 +138,8 @@ fn parse_submitted(v: &str) -> Option<chrono::DateTime<Utc>> {
         .ok()
         .map(|t| t.with_timezone(&Utc))
         .or_else(|| {
-            parse_day(v).map(|day| Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default()))
+            parse_day(v)
+                .map(|day| Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default()))
         })
 }
 

@@ -213,7 +213,8 @@ impl IdeaFilter {
                             .to_owned(),
                     ),
                 )
-                .add(Expr::exists(
+                .add(
+                    Expr::exists(
                         Query::select()
                             .expr(Expr::val(1))
                             .from(review::Entity)
@@ -229,7 +230,8 @@ impl IdeaFilter {
                             .and_where(review::Column::SupersededAt.is_null())
                             .to_owned(),
                     )
-                    .not());
+                    .not(),
+                );
         }
         if let Some(types) = &self.types {
             all = all.add(idea::Column::InnovationType.is_in(types.iter().copied()));
