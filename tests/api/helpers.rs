@@ -112,7 +112,7 @@ enum DemoTemplate {
 }
 
 /// Tables in the order their foreign keys allow filling them.
-const TABLES: [&str; 10] = [
+const TABLES: [&str; 12] = [
     "regency",
     "unit",
     "cohort",
@@ -120,6 +120,8 @@ const TABLES: [&str; 10] = [
     "idea",
     "stage_transition",
     "mentor_assignment",
+    "review",
+    "hand_over",
     "commitment",
     "commitment_idea",
     "pipeline_event",
