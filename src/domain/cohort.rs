@@ -104,6 +104,22 @@ impl Domain {
     }
 
     /// The cohort of the regency with Kemendagri `code` that started in `year`.
+    /// The regency's most recent lab edition (the latest year; the last opened within it).
+    pub async fn latest_cohort(
+        &self,
+        caller: &Caller,
+        regency_id: i32,
+    ) -> DomainResult<Option<cohort::Model>> {
+        let scope = caller.check_read()?;
+        Ok(cohort::Entity::find()
+            .filter(cohort::Column::RegencyId.eq(regency_id))
+            .filter(scope.on(cohort::Column::RegencyId))
+            .order_by_desc(cohort::Column::Year)
+            .order_by_desc(cohort::Column::Id)
+            .one(self.db())
+            .await?)
+    }
+
     pub async fn cohort_by_code_and_year(
         &self,
         caller: &Caller,

@@ -312,3 +312,91 @@ async fn the_event_screen_shows_a_change_live_and_graphiql_works_offline() {
         "a subscription over graphql-ws in the page"
     );
 }
+
+#[tokio::test]
+#[ignore = "needs chromium (CI installs Debian's chromium)"]
+async fn the_ranking_view_follows_a_review_live() {
+    let app = TestApp::with_demo().await;
+    let viewer = token(Role::Viewer, Some("63.03"), None);
+    let url = format!(
+        "{}/live?regency=63.03&cohort=2017&view=ranking&lang=en&token={viewer}",
+        app.address
+    );
+    let mut browser = Browser::launch(&url).await;
+    let first = "document.querySelector('#ranking li .title') && document.querySelector('#ranking li .title').textContent";
+    let shown = browser.wait_for(first, |v| !text(v).is_empty()).await;
+
+    // The screen shows what the query ranks first.
+    let ranking = app
+        .data(
+            "{ cohorts(filter: {regencyCodes: [\"63.03\"]}) { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    let cohort = &ranking["cohorts"]["nodes"][0]["id"];
+    let ranked = app
+        .data(
+            "query($c: ID!) { ranking(cohortId: $c) { total entries { idea { id title mentors { id } } } } }",
+            json!({ "c": cohort }),
+        )
+        .await;
+    let entries = ranked["ranking"]["entries"].as_array().expect("entries");
+    assert_eq!(text(&shown), text(&entries[0]["idea"]["title"]));
+    let rows = browser
+        .eval("document.querySelectorAll('#ranking li').length")
+        .await;
+    assert_eq!(rows, json!(10), "the top ten");
+    let heading = browser
+        .eval("document.getElementById('ranking-title').textContent")
+        .await;
+    assert_eq!(text(&heading), "Innovation ranking · Deliver and beyond");
+
+    // The tenth idea's mentor scores it full marks: it moves to the top, live.
+    let tenth = &entries[9]["idea"];
+    let mentor = labinov::global_id::decode(
+        labinov::global_id::Kind::Mentor,
+        tenth["mentors"][0]["id"].as_str().expect("a mentor"),
+    )
+    .expect("a mentor id");
+    let scores: Vec<Value> = [
+        "NOVELTY",
+        "USEFULNESS",
+        "REPLICABILITY",
+        "AUTHORITY",
+        "MASTERY",
+    ]
+    .iter()
+    .map(|c| json!({"criterion": c, "score": 100}))
+    .collect();
+    let reviewed = app
+        .gql_as(
+            Some(&token(Role::Mentor, None, Some(mentor))),
+            "mutation($i: ID!, $s: [CriterionScoreInput!]!) { reviewIdea(input: {ideaId: $i, scores: $s, recommendation: ADVANCE}) { idea { score } } }",
+            json!({ "i": tenth["id"], "s": scores }),
+        )
+        .await;
+    assert!(reviewed.get("errors").is_none(), "{reviewed}");
+    let top = browser
+        .wait_for(first, |v| text(v) == text(&tenth["title"]))
+        .await;
+    assert_eq!(
+        text(&top),
+        text(&tenth["title"]),
+        "the review reorders the screen"
+    );
+    let score = browser
+        .eval("document.querySelector('#ranking li .score b').textContent")
+        .await;
+    assert_eq!(text(&score), "100.00");
+    let newest = browser
+        .wait_for("document.querySelector('#ticker li').textContent", |v| {
+            text(v).contains("scored")
+        })
+        .await;
+    assert!(
+        text(&newest).contains(text(&tenth["title"]).as_str()),
+        "the review in words: {newest}"
+    );
+    browser.screenshot("live-ranking", 1920, 1080).await;
+    browser.screenshot("live-ranking", 1280, 720).await;
+}

@@ -2,8 +2,33 @@
 //! words, updating over SSE, for a projector at a lab's event. One self-contained page: its
 //! style and script are inline, so it needs no build step and no outside network.
 
-use entity::regency;
+use entity::{Stage, regency};
 use serde_json::json;
+
+/// What the screen shows beside the ticker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// The 5D funnel of the regency (or cohort).
+    Funnel,
+    /// A cohort's ideas at or past a stage, ranked by their mentors' scores (the Display expo).
+    Ranking(Stage),
+}
+
+impl View {
+    /// `view=ranking` (with `stage`, DELIVER by default) or the funnel.
+    pub fn from_param(view: Option<&str>, stage: Option<&str>) -> Self {
+        match view.map(str::trim) {
+            Some(v) if v.eq_ignore_ascii_case("ranking") => {
+                let stage = stage
+                    .map(|s| s.trim().to_uppercase())
+                    .and_then(|s| Stage::ALL.into_iter().find(|st| st.as_str() == s))
+                    .unwrap_or(Stage::Deliver);
+                Self::Ranking(stage)
+            }
+            _ => Self::Funnel,
+        }
+    }
+}
 
 /// The language of the screen's labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +80,16 @@ impl Lang {
                 "commitmentSigned": "Komitmen ditandatangani",
                 "commitmentFulfilled": "Komitmen terpenuhi",
                 "commitmentWithdrawn": "Komitmen ditarik",
+                "reviewed": "{mentor} menilai {title}: {score}",
+                "handedOver": "{title} diteruskan kepada {to}",
+                "ranking": "Peringkat inovasi",
+                "rankingFrom": "tahap {stage} ke atas",
+                "points": "poin",
+                "review": "penilaian",
+                "reviews": "penilaian",
+                "unscored": "belum dinilai",
+                "noRanking": "Belum ada inovasi pada tahap ini.",
+                "noCohort": "Kabupaten ini belum punya edisi laboratorium.",
                 "other": "{kind}",
                 "stages": {"DRUM_UP": "Drum-Up", "DIAGNOSE": "Diagnose", "DESIGN": "Design", "DELIVER": "Deliver", "DISPLAY": "Display"}
             }),
@@ -82,6 +117,16 @@ impl Lang {
                 "commitmentSigned": "Commitment signed",
                 "commitmentFulfilled": "Commitment fulfilled",
                 "commitmentWithdrawn": "Commitment withdrawn",
+                "reviewed": "{mentor} scored {title}: {score}",
+                "handedOver": "{title} handed over to {to}",
+                "ranking": "Innovation ranking",
+                "rankingFrom": "{stage} and beyond",
+                "points": "points",
+                "review": "review",
+                "reviews": "reviews",
+                "unscored": "not yet scored",
+                "noRanking": "No innovation has reached this stage yet.",
+                "noCohort": "This regency has no lab edition yet.",
                 "other": "{kind}",
                 "stages": {"DRUM_UP": "Drum-Up", "DIAGNOSE": "Diagnose", "DESIGN": "Design", "DELIVER": "Deliver", "DISPLAY": "Display"}
             }),
@@ -117,6 +162,7 @@ pub fn unknown_page(lang: Lang, code: &str) -> String {
 /// The event screen of `regency` (its `cohort` year only, when given).
 pub fn page(
     lang: Lang,
+    view: View,
     regency: &regency::Model,
     cohort: Option<(i32, String)>,
     token: Option<&str>,
@@ -129,7 +175,9 @@ pub fn page(
         "token": token,
         "lang": lang.code(),
         "labels": lang.labels(),
-        "documents": { "funnel": FUNNEL, "history": HISTORY, "events": EVENTS },
+        "view": match view { View::Funnel => "funnel", View::Ranking(_) => "ranking" },
+        "stage": match view { View::Funnel => None, View::Ranking(stage) => Some(stage.as_str()) },
+        "documents": { "funnel": FUNNEL, "history": HISTORY, "events": EVENTS, "ranking": RANKING },
     });
     // `</` cannot end the script early: JSON strings never need a raw `<`.
     let config = config.to_string().replace('<', "\\u003c");
@@ -149,9 +197,10 @@ const PAGE: &str = include_str!("live.html");
 
 /// The GraphQL documents the event screen sends; a server that runs only trusted documents
 /// always trusts these.
-pub const DOCUMENTS: [&str; 3] = [FUNNEL, HISTORY, EVENTS];
+pub const DOCUMENTS: [&str; 4] = [FUNNEL, HISTORY, EVENTS, RANKING];
 const FUNNEL: &str = "subscription($f: IdeaFilter) { funnel(filter: $f) { funnel { total launched stages { stage reached current } } } }";
 const HISTORY: &str = "query($c: [String!]) { pipelineEvents(filter: { regencyCodes: $c }, last: 6) { nodes { kind stage occurredAt payload idea { title } unit { name } } resumeCursor } }";
+const RANKING: &str = "subscription($c: ID!, $s: Stage!) { ranking(cohortId: $c, stageAtLeast: $s) { total scored entries(first: 10) { rank score reviewCount idea { title stage unit { name } } } } }";
 const EVENTS: &str = "subscription($f: PipelineEventFilter, $a: String) { pipelineEvents(filter: $f, after: $a) { kind stage occurredAt payload idea { title } unit { name } } }";
 
 #[cfg(test)]

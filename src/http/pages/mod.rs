@@ -74,6 +74,8 @@ pub struct PageParams {
     regency: Option<String>,
     cohort: Option<String>,
     lang: Option<String>,
+    view: Option<String>,
+    stage: Option<String>,
 }
 
 /// Only a token's own characters (base64url and dots) may come from a link into a page.
@@ -118,7 +120,35 @@ pub async fn asset(Path(file): Path<String>) -> Response {
     }
 }
 
-/// `/live?regency=CODE[&cohort=YEAR][&lang=id|en][&token=…]`: the event screen.
+/// A cohort of the regency by year (the first opened that year) or by global ID.
+async fn cohort_of(
+    state: &AppState,
+    screen: &Caller,
+    regency_id: i32,
+    asked: &str,
+) -> Option<entity::cohort::Model> {
+    let cohorts = state
+        .domain
+        .cohorts_of_regencies(screen, &[regency_id])
+        .await
+        .ok()?
+        .remove(&regency_id)
+        .unwrap_or_default();
+    match asked.parse::<i32>() {
+        Ok(year) => cohorts
+            .into_iter()
+            .filter(|c| c.year == year)
+            .min_by_key(|c| c.id),
+        Err(_) => {
+            let id = crate::global_id::decode(crate::global_id::Kind::Cohort, asked).ok()?;
+            cohorts.into_iter().find(|c| c.id == id)
+        }
+    }
+}
+
+/// `/live?regency=CODE[&cohort=YEAR|ID][&lang=id|en][&view=funnel|ranking][&stage=DELIVER][&token=…]`:
+/// the event screen. The ranking view ranks the given cohort's ideas (the regency's latest
+/// cohort without one) at or past `stage` (DELIVER by default).
 pub async fn live_screen(
     State(state): State<AppState>,
     Query(params): Query<PageParams>,
@@ -138,35 +168,39 @@ pub async fn live_screen(
     let Some(regency) = regency else {
         return (StatusCode::NOT_FOUND, Html(live::unknown_page(lang, code))).into_response();
     };
-    let cohort = match params.cohort.as_deref().map(|c| c.trim().parse::<i32>()) {
-        None => None,
-        Some(year) => {
-            let found = match year {
-                Ok(year) => state
-                    .domain
-                    .cohort_by_code_and_year(&Caller::system("event screen"), &regency.code, year)
-                    .await
-                    .ok()
-                    .map(|cohort| (year, cohort)),
-                Err(_) => None,
-            };
-            let Some((year, cohort)) = found else {
-                let what = format!(
-                    "{}/{}",
-                    regency.code,
-                    params.cohort.as_deref().unwrap_or("")
-                );
+    let view = live::View::from_param(params.view.as_deref(), params.stage.as_deref());
+    let screen = Caller::system("event screen");
+    let cohort = match params.cohort.as_deref().map(str::trim) {
+        None | Some("") if matches!(view, live::View::Ranking(_)) => state
+            .domain
+            .latest_cohort(&screen, regency.id)
+            .await
+            .ok()
+            .flatten(),
+        None | Some("") => None,
+        Some(asked) => {
+            let Some(cohort) = cohort_of(&state, &screen, regency.id, asked).await else {
+                let what = format!("{}/{asked}", regency.code);
                 return (StatusCode::NOT_FOUND, Html(live::unknown_page(lang, &what)))
                     .into_response();
             };
-            Some((
-                year,
-                crate::global_id::encode(crate::global_id::Kind::Cohort, cohort.id),
-            ))
+            Some(cohort)
         }
-    };
-    let mut response =
-        Html(live::page(lang, &regency, cohort, link_token(&params))).into_response();
+    }
+    .map(|c| {
+        (
+            c.year,
+            crate::global_id::encode(crate::global_id::Kind::Cohort, c.id),
+        )
+    });
+    let mut response = Html(live::page(
+        lang,
+        view,
+        &regency,
+        cohort,
+        link_token(&params),
+    ))
+    .into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
