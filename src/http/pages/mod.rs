@@ -134,15 +134,14 @@ async fn cohort_of(
         .ok()?
         .remove(&regency_id)
         .unwrap_or_default();
-    match asked.parse::<i32>() {
-        Ok(year) => cohorts
+    if let Ok(year) = asked.parse::<i32>() {
+        cohorts
             .into_iter()
             .filter(|c| c.year == year)
-            .min_by_key(|c| c.id),
-        Err(_) => {
-            let id = crate::global_id::decode(crate::global_id::Kind::Cohort, asked).ok()?;
-            cohorts.into_iter().find(|c| c.id == id)
-        }
+            .min_by_key(|c| c.id)
+    } else {
+        let id = crate::global_id::decode(crate::global_id::Kind::Cohort, asked).ok()?;
+        cohorts.into_iter().find(|c| c.id == id)
     }
 }
 
