@@ -83,7 +83,7 @@ pub fn check_rubric(criteria: &[Criterion]) -> DomainResult<Vec<Criterion>> {
         {
             return Err(DomainError::bad_input(format!(
                 "The criterion key \"{}\" must be 1 to 40 letters, digits or underscores, like NOVELTY.",
-                criterion.key.trim()
+                crate::error::excerpt(criterion.key.trim())
             )));
         }
         if checked.iter().any(|c| c.key == key) {
@@ -165,7 +165,8 @@ pub fn score_on(
         let Some(criterion) = rubric.iter().find(|c| c.key == key) else {
             let keys: Vec<&str> = rubric.iter().map(|c| c.key.as_str()).collect();
             return Err(DomainError::bad_input(format!(
-                "The rubric has no criterion {key}; its criteria are {}.",
+                "The rubric has no criterion {}; its criteria are {}.",
+                crate::error::excerpt(&key),
                 keys.join(", ")
             )));
         };
@@ -504,6 +505,7 @@ impl Domain {
     /// The mentor whose review queue `caller` asks for: the caller's own without `asked`;
     /// another mentor's only for callers who may read every regency.
     pub fn queue_owner(&self, caller: &Caller, asked: Option<i32>) -> DomainResult<i32> {
+        caller.check_read()?;
         match (asked, caller.mentor_id()) {
             (Some(asked), Some(own)) if asked == own => Ok(own),
             (None, Some(own)) => Ok(own),

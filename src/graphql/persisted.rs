@@ -77,6 +77,7 @@ impl PersistedQueries {
     pub fn trusting(mut self, documents: impl IntoIterator<Item = String>) -> Self {
         let own = crate::http::pages::live::DOCUMENTS
             .iter()
+            .chain([crate::http::export::PROBE].iter())
             .map(|d| (*d).to_owned());
         self.trusted = Some(
             documents

@@ -259,14 +259,27 @@ impl Ranking {
         self.stage_at_least.into()
     }
 
-    /// The ideas, best first.
-    async fn entries(&self, first: Option<usize>) -> Vec<RankingEntry> {
-        self.entries
+    /// The ideas, best first: the first `first` of them (up to the server's maximum page
+    /// size, which is also the default).
+    async fn entries(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<RankingEntry>> {
+        let max = ctx.data::<Domain>()?.page_limits().max as usize;
+        let first = match first {
+            None => max,
+            Some(n) if n >= 0 && n as usize <= max => n as usize,
+            Some(n) => {
+                return Err(crate::error::DomainError::bad_input(format!(
+                    "`first` is {n}; give a number from 0 to {max} (the server's maximum page size)."
+                ))
+                .into());
+            }
+        };
+        Ok(self
+            .entries
             .iter()
-            .take(first.unwrap_or(usize::MAX))
+            .take(first)
             .cloned()
             .map(RankingEntry)
-            .collect()
+            .collect())
     }
 
     /// How many ideas are ranked.
@@ -346,6 +359,12 @@ impl ReviewQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Conn<Idea>> {
+        if !(0..=36_500).contains(&days) {
+            return Err(crate::error::DomainError::bad_input(format!(
+                "`days` is {days}; give a number of days from 0 to 36500."
+            ))
+            .into());
+        }
         let stale = DomainFilter {
             in_stage_longer_than_days: Some(days),
             statuses: Some(vec![

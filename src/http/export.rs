@@ -22,12 +22,16 @@ use crate::{
         idea::{
             IdeaFilter as DomainFilter, IdeaOrder as DomainOrder,
             export::{ExportPage, ExportRow},
-            import::FORMULA_STARTS,
+            import::{FORMULA_STARTS, is_guarded},
         },
     },
     error::{DomainError, code},
     graphql::idea::{IdeaFilter, IdeaOrder},
 };
+
+/// The document the export's parameters are checked with, as variables of a query.
+/// The field is skipped: only the variables are checked, nothing is read.
+pub const PROBE: &str = "query Export($filter: IdeaFilter, $orderBy: IdeaOrder) { ideas(filter: $filter, orderBy: $orderBy) @skip(if: true) { totalCount } }";
 
 /// The header line; the columns `labinov import` reads keep its names.
 pub const COLUMNS: [&str; 25] = [
@@ -65,8 +69,15 @@ fn bad_request(err: &DomainError) -> Response {
 /// Reads the JSON of a query parameter as a GraphQL input value of type `T`.
 fn input<T: InputType>(name: &str, json: Option<&str>) -> Result<Option<T>, DomainError> {
     let Some(json) = json else { return Ok(None) };
+    let example = if name == "orderBy" {
+        r#"orderBy={"field":"TITLE","direction":"ASC"}"#
+    } else {
+        r#"filter={"regencyCodes":["63.03"]}"#
+    };
     let value: serde_json::Value = serde_json::from_str(json).map_err(|_| {
-        DomainError::bad_input(format!("`{name}` is not JSON; give it as the GraphQL variable would be, e.g. {name}={{\"regencyCodes\":[\"63.03\"]}}."))
+        DomainError::bad_input(format!(
+            "`{name}` is not JSON; give it as the GraphQL variable would be, e.g. {example}."
+        ))
     })?;
     let value = Value::from_json(value)
         .map_err(|_| DomainError::bad_input(format!("`{name}` is not a GraphQL input value.")))?;
@@ -109,17 +120,29 @@ pub async fn ideas_csv(State(state): State<AppState>, request: Request) -> Respo
     let mut variables = serde_json::Map::new();
     for name in ["filter", "orderBy"] {
         if let Some(json) = param(name) {
-            variables.insert(
-                name.to_owned(),
-                serde_json::from_str(json).unwrap_or(serde_json::Value::Null),
-            );
+            match serde_json::from_str(json) {
+                Ok(value) => {
+                    variables.insert(name.to_owned(), value);
+                }
+                Err(_) => {
+                    return bad_request(
+                        &input::<IdeaFilter>(name, Some(json))
+                            .err()
+                            .unwrap_or_else(|| {
+                                DomainError::bad_input(format!("`{name}` is not JSON."))
+                            }),
+                    );
+                }
+            }
         }
     }
-    let probe = async_graphql::Request::new(
-        "query Export($filter: IdeaFilter, $orderBy: IdeaOrder) { __typename }",
-    )
-    .variables(async_graphql::Variables::from_json(variables.into()));
-    if let Err(err) = crate::graphql::limits::check(&state.query_limits, &probe) {
+    // The schema checks the filter as it checks a query's variables (limits, unknown fields,
+    // enum values), so the export takes exactly what `ideas` takes.
+    let probe = async_graphql::Request::new(PROBE)
+        .variables(async_graphql::Variables::from_json(variables.into()))
+        .data(caller.clone());
+    let checked = state.schema.execute(probe).await;
+    if let Some(err) = checked.errors.first() {
         let code = err
             .extensions
             .as_ref()
@@ -229,7 +252,8 @@ fn pages(
 /// A cell a spreadsheet will not run as a formula: one starting with `=`, `+`, `-`, `@` or a
 /// control character gets a leading apostrophe, which `labinov import` takes off again.
 fn guarded(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.starts_with(FORMULA_STARTS) {
+    // A text that itself starts with the guard gets one more, which import takes off again.
+    if text.starts_with(FORMULA_STARTS) || is_guarded(text) {
         format!("'{text}").into()
     } else {
         text.into()

@@ -178,11 +178,16 @@ async fn not_found() -> Response {
     )
 }
 
-async fn method_not_allowed() -> Response {
+async fn method_not_allowed(uri: axum::http::Uri) -> Response {
+    let message = if uri.path() == "/graphql" {
+        "Use GET or POST."
+    } else {
+        "Use GET."
+    };
     graphql::client_error(
         StatusCode::METHOD_NOT_ALLOWED,
         graphql::refusal::METHOD_NOT_ALLOWED,
-        "Use GET or POST.",
+        message,
     )
 }
 

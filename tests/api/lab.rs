@@ -472,6 +472,19 @@ async fn the_ranking_orders_by_score_and_breaks_ties_the_same_way_every_time() {
         ]
     );
     assert_eq!(second["ranking"]["entries"][1]["reviewCount"], 2);
+    // Entries come a page at a time, as any list.
+    let too_many = app
+        .gql(
+            "query($c: ID!) { ranking(cohortId: $c, stageAtLeast: DIAGNOSE) { entries(first: 1000) { rank } } }",
+            json!({"c": lab.cohort}),
+        )
+        .await;
+    assert_eq!(error_code(&too_many), "BAD_USER_INPUT", "{too_many}");
+    // Without a token there is no queue to see.
+    let anonymous = app
+        .gql_as(None, "{ reviewQueue { totalCount } }", json!({}))
+        .await;
+    assert_eq!(error_code(&anonymous), "UNAUTHENTICATED", "{anonymous}");
     // At DELIVER none of them is ranked yet.
     let launched = app
         .data(
@@ -686,19 +699,26 @@ async fn an_idea_is_handed_over_to_a_new_innovator_and_the_history_is_kept() {
     assert_eq!(done["event"]["kind"], "IDEA_HANDED_OVER");
     // No identity numbers (a NIK is 16 digits), a stale version is a conflict; neither writes.
     let before = event_total(&app).await;
-    let nik = app
-        .gql(
-            hand_over,
-            json!({"i": idea, "v": 2, "n": "Rina 6303012345670001", "p": "Staf"}),
-        )
-        .await;
-    assert_eq!(error_code(&nik), "BAD_USER_INPUT", "{nik}");
-    assert!(
-        nik["errors"][0]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("NIK")
-    );
+    for name in [
+        "Rina 6303012345670001",
+        "Rina 6303-0112-3456-7890",
+        "Rina 6303 0112 3456 7890",
+        "Rina \u{ff16}\u{ff13}\u{ff10}\u{ff13}\u{ff10}\u{ff11}\u{ff12}\u{ff13}",
+    ] {
+        let nik = app
+            .gql(
+                hand_over,
+                json!({"i": idea, "v": 2, "n": name, "p": "Staf"}),
+            )
+            .await;
+        assert_eq!(error_code(&nik), "BAD_USER_INPUT", "{name}: {nik}");
+        assert!(
+            nik["errors"][0]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("NIK")
+        );
+    }
     let stale = app
         .gql(
             hand_over,
@@ -884,9 +904,15 @@ async fn the_export_lists_what_the_query_lists_and_imports_again() {
     );
     assert!(!theirs.is_empty());
     assert!(theirs.iter().all(|r| r["regency"] == "33.03"));
-    let (status, _, body) = export(&app, &json!({"stages": ["NOPE"]}), Some(&purbalingga)).await;
-    assert_eq!(status, 400);
-    assert!(body.contains("BAD_USER_INPUT"), "{body}");
+    // What the query refuses, the export refuses: a bad value, a misspelt field.
+    for bad in [
+        json!({"stages": ["NOPE"]}),
+        json!({"regencyCode": ["33.03"]}),
+    ] {
+        let (status, _, body) = export(&app, &bad, Some(&purbalingga)).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(body.contains("BAD_USER_INPUT"), "{body}");
+    }
 
     // Banjar's file imports again into another edition of the same year: the same ideas,
     // described the same way (entering at DIAGNOSE, as every import does).
@@ -958,6 +984,12 @@ async fn the_export_keeps_spreadsheets_from_running_formulas() {
         json!({"i": lab.ideas[0]}),
     )
     .await;
+    // A title that itself starts with the guard keeps it through the round trip.
+    app.data(
+        "mutation($i: ID!) { updateIdea(input: {id: $i, version: 1, title: \"'=dikutip\"}) { idea { title } } }",
+        json!({"i": lab.ideas[1]}),
+    )
+    .await;
     let (_, _, body) = export(
         &app,
         &json!({"cohortIds": [lab.cohort]}),
@@ -985,4 +1017,5 @@ async fn the_export_keeps_spreadsheets_from_running_formulas() {
         .map(|i| i["title"].as_str().unwrap_or_default())
         .collect();
     assert!(titles.contains(&"=HYPERLINK(\"http://x\")"), "{titles:?}");
+    assert!(titles.contains(&"'=dikutip"), "{titles:?}");
 }

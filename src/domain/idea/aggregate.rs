@@ -522,7 +522,7 @@ pub(crate) fn public_figures(
     if caller.read_scope().is_err() {
         let refused = |what: &str| {
             crate::error::DomainError::Unauthenticated(format!(
-                "Without a token the public figures are counted by regency, cohort, stage, status, type, form, maturity and unit kind; {what} needs a token."
+                "Without a token the public figures are filtered by regency, cohort, stage, status, type, form and maturity and grouped by regency, stage, status, unit kind, type, form, maturity, year or stall reason; {what} needs a token."
             ))
         };
         if matches!(grouping, Some(IdeaGrouping::Unit | IdeaGrouping::Cohort)) {

@@ -124,9 +124,15 @@ fn parse_maturity(v: &str) -> Option<Maturity> {
 /// the cell as a formula is taken off again.
 pub fn unguarded(cell: &str) -> &str {
     match cell.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
+        Some(rest) if rest.starts_with(FORMULA_STARTS) || is_guarded(rest) => rest,
         _ => cell,
     }
+}
+
+/// Whether `text` starts with the export's guard before a formula character.
+pub fn is_guarded(text: &str) -> bool {
+    text.strip_prefix('\'')
+        .is_some_and(|rest| rest.starts_with(FORMULA_STARTS))
 }
 
 /// First characters that make a spreadsheet read a cell as a formula.
@@ -229,7 +235,7 @@ fn parse(
             vec![LineError {
                 line: 1,
                 message: format!(
-                    "Missing column(s): {}. Expected: title, unit, problem, type, form, affairs_area, initiator, submitted.",
+                    "Missing column(s): {}. Required: title, unit, problem, type, form, affairs_area, initiator; optional: submitted, description, maturity, innovator, innovator_position.",
                     missing.join(", ")
                 ),
             }],

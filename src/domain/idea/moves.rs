@@ -57,23 +57,60 @@ pub struct Innovator {
 /// (18 digits) are personal data labinov does not keep.
 const MAX_DIGIT_RUN: usize = 6;
 
+/// The longest run of digits in `text`, in any script, counting through the spaces, dots,
+/// dashes and slashes people write between groups of digits ("6303 0112 3456 7890").
+pub fn longest_digit_run(text: &str) -> usize {
+    let (mut longest, mut run) = (0, 0);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_numeric() {
+            run += 1;
+            longest = longest.max(run);
+        } else if run > 0
+            && matches!(c, ' ' | '.' | '-' | '/' | '\u{a0}')
+            && chars.peek().is_some_and(|n| n.is_numeric())
+        {
+            // A separator inside a number: the run goes on.
+        } else {
+            run = 0;
+        }
+    }
+    longest
+}
+
+#[cfg(test)]
+mod identity_tests {
+    use super::longest_digit_run;
+
+    #[test]
+    fn numbers_are_counted_through_their_separators() {
+        assert_eq!(longest_digit_run("Kepala Seksi 2"), 1);
+        assert_eq!(longest_digit_run("6303-0112-3456-7890"), 16);
+        assert_eq!(longest_digit_run("NIK 6303 0112 3456 7890."), 16);
+        assert_eq!(longest_digit_run("SK 800/123/2024"), 10);
+        assert_eq!(longest_digit_run("\u{ff16}\u{ff13}\u{ff10}"), 3);
+        assert_eq!(longest_digit_run("lahir 1980, 2 anak"), 4);
+    }
+}
+
+/// Refuses text that holds what looks like an identity number (NIK, NIP).
+pub fn no_identity_number(label: &str, text: &str, longest: usize) -> DomainResult<()> {
+    let run = longest_digit_run(text);
+    if run > longest {
+        return Err(DomainError::bad_input(format!(
+            "{label} holds a number of {run} digits, which looks like an identity number (NIK or NIP); labinov keeps only names and positions, never identity numbers."
+        )));
+    }
+    Ok(())
+}
+
 impl Innovator {
     /// The innovator with checked, trimmed fields.
     pub fn checked(&self) -> DomainResult<Self> {
         let name = required_text("The innovator's name", &self.name, 200)?;
         let position = required_text("The innovator's position", &self.position, 200)?;
-        for (label, text) in [("name", &name), ("position", &position)] {
-            let longest = text
-                .split(|c: char| !c.is_ascii_digit())
-                .map(str::len)
-                .max()
-                .unwrap_or_default();
-            if longest > MAX_DIGIT_RUN {
-                return Err(DomainError::bad_input(format!(
-                    "The innovator's {label} holds a number of {longest} digits, which looks like an identity number (NIK or NIP); labinov keeps only a name and a position."
-                )));
-            }
-        }
+        no_identity_number("The innovator's name", &name, MAX_DIGIT_RUN)?;
+        no_identity_number("The innovator's position", &position, MAX_DIGIT_RUN)?;
         Ok(Self { name, position })
     }
 }
@@ -558,6 +595,8 @@ impl Domain {
     ) -> DomainResult<HandedOver> {
         let to = to.checked()?;
         let reason = required_text("The reason of a hand-over", &reason, 2000)?;
+        // A NIK has 16 digits: shorter numbers (a decree's number, a year) are fine here.
+        no_identity_number("The reason of a hand-over", &reason, 15)?;
         let target = Target {
             id,
             version,

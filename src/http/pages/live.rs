@@ -159,6 +159,31 @@ pub fn unknown_page(lang: Lang, code: &str) -> String {
     )
 }
 
+/// The page shown for a lab edition the regency does not have.
+pub fn unknown_cohort_page(lang: Lang, regency: &regency::Model, asked: &str) -> String {
+    let (name, asked) = (escape(&regency.name), escape(asked));
+    let (title, body) = match lang {
+        Lang::Id => (
+            "Edisi laboratorium tidak dikenal",
+            format!(
+                "{name} tidak punya edisi laboratorium <b>{asked}</b>. Beri <code>cohort=</code> tahun sebuah edisi (misalnya <code>cohort=2017</code>) atau ID-nya, atau hapus <code>cohort</code> untuk edisi terbaru."
+            ),
+        ),
+        Lang::En => (
+            "Unknown lab edition",
+            format!(
+                "{name} has no lab edition <b>{asked}</b>. Give <code>cohort=</code> the year of an edition (e.g. <code>cohort=2017</code>) or its ID, or leave <code>cohort</code> out for the latest one."
+            ),
+        ),
+    };
+    format!(
+        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{title}</title>\
+         <style>body{{background:#0b1020;color:#f5f7ff;font:clamp(18px,2vw,40px)/1.5 system-ui,sans-serif;padding:8vh 8vw}}code,b{{color:#ffd166}}</style>\
+         </head><body><h1>{title}</h1><p>{body}</p></body></html>",
+        lang.code()
+    )
+}
+
 /// The event screen of `regency` (its `cohort` year only, when given).
 pub fn page(
     lang: Lang,

@@ -179,9 +179,8 @@ pub async fn live_screen(
         None | Some("") => None,
         Some(asked) => {
             let Some(cohort) = cohort_of(&state, &screen, regency.id, asked).await else {
-                let what = format!("{}/{asked}", regency.code);
-                return (StatusCode::NOT_FOUND, Html(live::unknown_page(lang, &what)))
-                    .into_response();
+                let page = live::unknown_cohort_page(lang, &regency, asked);
+                return (StatusCode::NOT_FOUND, Html(page)).into_response();
             };
             Some(cohort)
         }
