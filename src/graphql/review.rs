@@ -261,7 +261,7 @@ impl Ranking {
 
     /// The ideas, best first: the first `first` of them (up to the server's maximum page
     /// size, which is also the default).
-    async fn entries(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<RankingEntry>> {
+    fn entries(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<RankingEntry>> {
         let max = ctx.data::<Domain>()?.page_limits().max as usize;
         let first = match first {
             None => max,
