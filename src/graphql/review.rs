@@ -261,7 +261,11 @@ impl Ranking {
 
     /// The ideas, best first: the first `first` of them (up to the server's maximum page
     /// size, which is also the default).
-    fn entries(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<RankingEntry>> {
+    #[allow(
+        clippy::unused_async,
+        reason = "async-graphql resolvers that take the context are async"
+    )]
+    async fn entries(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<RankingEntry>> {
         let max = ctx.data::<Domain>()?.page_limits().max as usize;
         let first = match first {
             None => max,
