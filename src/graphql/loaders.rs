@@ -3,7 +3,10 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, RwLock},
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use async_graphql::{
@@ -37,6 +40,10 @@ struct LoadersInner {
     domain: Domain,
     caller: Caller,
     current: RwLock<Arc<Cached>>,
+    /// Set by `renew`: the next load starts a fresh cache. A subscription renews before each
+    /// item, and most items (events with scalar fields) load nothing, so the cache is only
+    /// rebuilt when something is loaded.
+    stale: AtomicBool,
 }
 
 fn cached(domain: &Domain, caller: &Caller) -> Arc<Cached> {
@@ -56,10 +63,19 @@ impl Loaders {
             domain: domain.clone(),
             caller: caller.clone(),
             current: RwLock::new(cached(domain, caller)),
+            stale: AtomicBool::new(false),
         }))
     }
 
     fn current(&self) -> Arc<Cached> {
+        if self.0.stale.swap(false, Ordering::AcqRel) {
+            let fresh = cached(&self.0.domain, &self.0.caller);
+            match self.0.current.write() {
+                Ok(mut current) => *current = fresh.clone(),
+                Err(poisoned) => *poisoned.into_inner() = fresh.clone(),
+            }
+            return fresh;
+        }
         match self.0.current.read() {
             Ok(current) => current.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
@@ -68,11 +84,7 @@ impl Loaders {
 
     /// Forgets everything read so far: what is loaded next is read again.
     pub fn renew(&self) {
-        let fresh = cached(&self.0.domain, &self.0.caller);
-        match self.0.current.write() {
-            Ok(mut current) => *current = fresh,
-            Err(poisoned) => *poisoned.into_inner() = fresh,
-        }
+        self.0.stale.store(true, Ordering::Release);
     }
 
     pub async fn load_one<K>(

@@ -17,6 +17,9 @@ use axum::{
 use super::{origin, sse, websocket};
 use crate::{app::AppState, error::code};
 
+/// Bytes a WebSocket reads at a time (larger messages still arrive whole).
+const WS_READ_BUFFER: usize = 4 * 1024;
+
 /// Codes of refusals made before GraphQL runs.
 pub mod refusal {
     pub const FORBIDDEN_ORIGIN: &str = "FORBIDDEN";
@@ -53,6 +56,9 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
                 .protocols([protocol.sec_websocket_protocol()])
                 .max_message_size(state.limits.max_ws_message_bytes)
                 .max_frame_size(state.limits.max_ws_message_bytes)
+                // tungstenite reads into a 128 KiB buffer per socket by default: most of an idle
+                // subscriber's memory, zeroed again as it fills. Client messages are small.
+                .read_buffer_size(WS_READ_BUFFER)
                 .on_upgrade(move |socket| async move {
                     websocket::serve(socket, protocol, state, peer).await;
                     drop(slot);

@@ -36,6 +36,8 @@ pub struct Hub {
     events: broadcast::Sender<Arc<pipeline_event::Model>>,
     shutdown: CancellationToken,
     state: Arc<BusState>,
+    /// Funnel computations shared by identical funnel subscriptions.
+    pub(crate) funnels: Arc<stream::FunnelShares>,
 }
 
 /// How the live delivery of this process stands, for `/readyz`.
@@ -97,6 +99,11 @@ impl Hub {
         &self.shutdown
     }
 
+    /// How many funnel computations run for the funnel subscriptions (identical ones share).
+    pub fn funnel_computations(&self) -> usize {
+        self.funnels.running()
+    }
+
     /// How the live delivery stands.
     pub fn state(&self) -> &BusState {
         &self.state
@@ -148,6 +155,7 @@ pub async fn start(
         events,
         shutdown,
         state,
+        funnels: Arc::default(),
     })
 }
 

@@ -2,11 +2,18 @@
 //! hub with no gap and no duplicate at the seam; a lagging subscriber is caught up from the
 //! database, never skipped.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Weak},
+    time::Duration,
+};
 
 use entity::{Stage, idea, pipeline_event};
 use futures_util::Stream;
-use tokio::sync::broadcast::{Receiver, error::RecvError};
+use tokio::sync::{
+    broadcast::{Receiver, error::RecvError},
+    watch,
+};
 
 use super::{Hub, cursor};
 use crate::{
@@ -245,6 +252,89 @@ fn affects_funnel(event: &pipeline_event::Model) -> bool {
     event.kind.affects_funnel()
 }
 
+/// Funnel subscriptions that count the same ideas (the same filter, within the same regencies)
+/// share one computation: one task recomputes the funnel after each change and every such
+/// subscription sends its snapshots. A thousand screens showing one regency's funnel cost one
+/// funnel per change, not a thousand.
+#[derive(Default)]
+pub struct FunnelShares(std::sync::Mutex<HashMap<String, Weak<SharedFunnel>>>);
+
+/// The latest funnel of one shared computation; the task stops with its last subscriber.
+pub struct SharedFunnel {
+    latest: watch::Receiver<Option<Result<FunnelSnapshot, SharedError>>>,
+    task: tokio::task::AbortHandle,
+}
+
+impl Drop for SharedFunnel {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// An error of a shared computation, handed to each of its subscribers.
+#[derive(Debug, Clone)]
+struct SharedError {
+    code: &'static str,
+    message: String,
+}
+
+impl From<DomainError> for SharedError {
+    fn from(err: DomainError) -> Self {
+        if let DomainError::Internal(inner) = &err {
+            tracing::error!(error = ?inner, "a shared funnel failed");
+        }
+        Self {
+            code: err.code(),
+            message: err.message().to_owned(),
+        }
+    }
+}
+
+impl From<SharedError> for DomainError {
+    fn from(err: SharedError) -> Self {
+        match err.code {
+            crate::error::code::UNAUTHENTICATED => DomainError::Unauthenticated(err.message),
+            crate::error::code::FORBIDDEN => DomainError::Forbidden(err.message),
+            crate::error::code::BAD_USER_INPUT => DomainError::BadInput(err.message),
+            crate::error::code::NOT_FOUND => DomainError::NotFound(err.message),
+            _ => DomainError::Internal(anyhow::anyhow!(err.message)),
+        }
+    }
+}
+
+impl FunnelShares {
+    /// The shared computation for `key`, started by `start` if none runs.
+    fn get_or_start(
+        &self,
+        key: String,
+        start: impl FnOnce() -> Arc<SharedFunnel>,
+    ) -> Arc<SharedFunnel> {
+        let mut shares = match self.0.lock() {
+            Ok(shares) => shares,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(shared) = shares.get(&key).and_then(Weak::upgrade) {
+            return shared;
+        }
+        shares.retain(|_, weak| weak.strong_count() > 0);
+        let shared = start();
+        shares.insert(key, Arc::downgrade(&shared));
+        shared
+    }
+
+    /// How many computations run (for tests and metrics).
+    pub fn running(&self) -> usize {
+        match self.0.lock() {
+            Ok(shares) => shares.values().filter(|w| w.strong_count() > 0).count(),
+            Err(poisoned) => poisoned
+                .into_inner()
+                .values()
+                .filter(|w| w.strong_count() > 0)
+                .count(),
+        }
+    }
+}
+
 /// `funnel(filter)`: the current snapshot first, then a new one after each change that alters
 /// it; bursts of changes are coalesced into one snapshot.
 pub async fn funnels(
@@ -255,41 +345,112 @@ pub async fn funnels(
 ) -> DomainResult<impl Stream<Item = DomainResult<FunnelSnapshot>>> {
     let asked = scope_of(&domain, &filter.regency_ids, &filter.regency_codes).await?;
     let scope = caller.aggregate_scope()?.narrow(asked.as_deref());
-    let mut live = hub.subscribe();
-    let (first, positions) = domain
-        .funnel_snapshot(&caller, &filter, scope.as_deref())
-        .await?;
+    // What the caller may count, made explicit: the shared computation runs as the system on it.
+    let counted = crate::domain::idea::aggregate::public_figures(&caller, &filter, None)?;
+    let key = format!("{counted:?}|{scope:?}");
+    let shared = hub.funnels.get_or_start(key, || {
+        let (sender, latest) = watch::channel(None);
+        let task = tokio::spawn(share_funnel(
+            domain.clone(),
+            hub.clone(),
+            counted,
+            scope.clone(),
+            sender,
+        ));
+        Arc::new(SharedFunnel {
+            latest,
+            task: task.abort_handle(),
+        })
+    });
+    let mut latest = shared.latest.clone();
+    // The first snapshot, or the error that kept it from being read, before the stream starts.
+    let first = latest
+        .wait_for(Option::is_some)
+        .await
+        .map_err(|_| DomainError::Internal(anyhow::anyhow!("a shared funnel stopped")))?
+        .clone();
+    if let Some(Err(err)) = first {
+        return Err(err.into());
+    }
+    latest.mark_changed();
     let shutdown = hub.shutdown().clone();
     Ok(async_stream::stream! {
-        let mut last = first.clone();
-        yield Ok(FunnelSnapshot { funnel: first, cursor: cursor::encode(&positions) });
+        // Holding the share keeps its computation running.
+        let _shared = shared;
         loop {
-            // Wait for a relevant change (or a lag, after which anything may have changed).
-            loop {
-                let received = tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    received = live.recv() => received,
-                };
-                match received {
-                    Ok(event) if affects_funnel(&event) && scope.as_ref().is_none_or(|s| s.contains(&event.regency_id)) => break,
-                    Ok(_) => {}
-                    Err(RecvError::Lagged(_)) => break,
-                    Err(RecvError::Closed) => return,
-                }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                changed = latest.changed() => if changed.is_err() { return },
             }
-            tokio::time::sleep(COALESCE).await;
-            while !matches!(live.try_recv(), Err(tokio::sync::broadcast::error::TryRecvError::Empty | tokio::sync::broadcast::error::TryRecvError::Closed)) {}
-            match domain.funnel_snapshot(&caller, &filter, scope.as_deref()).await {
-                Ok((funnel, positions)) => {
-                    if funnel != last {
-                        last = funnel.clone();
-                        yield Ok(FunnelSnapshot { funnel, cursor: cursor::encode(&positions) });
-                    }
-                }
-                Err(err) => { yield Err(err); return; }
+            let now = latest.borrow_and_update().clone();
+            match now {
+                Some(Ok(snapshot)) => yield Ok(snapshot),
+                Some(Err(err)) => { yield Err(err.into()); return; }
+                None => {}
             }
         }
     })
+}
+
+/// The computation behind shared funnel subscriptions: the funnel now, then after each change
+/// in `scope` (bursts coalesced), sent when it differs; it ends when nobody listens.
+async fn share_funnel(
+    domain: Domain,
+    hub: Hub,
+    counted: IdeaFilter,
+    scope: Option<Vec<i32>>,
+    sender: watch::Sender<Option<Result<FunnelSnapshot, SharedError>>>,
+) {
+    let system = Caller::system("funnel subscriptions");
+    let mut live = hub.subscribe();
+    let snapshot = |funnel: Funnel, positions: Positions| FunnelSnapshot {
+        funnel,
+        cursor: cursor::encode(&positions),
+    };
+    let mut last = match domain
+        .funnel_snapshot(&system, &counted, scope.as_deref())
+        .await
+    {
+        Ok((funnel, positions)) => {
+            let _ = sender.send(Some(Ok(snapshot(funnel.clone(), positions))));
+            funnel
+        }
+        Err(err) => {
+            let _ = sender.send(Some(Err(err.into())));
+            return;
+        }
+    };
+    let shutdown = hub.shutdown().clone();
+    loop {
+        // Wait for a relevant change (or a lag, after which anything may have changed).
+        loop {
+            let received = tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = sender.closed() => return,
+                received = live.recv() => received,
+            };
+            match received {
+                Ok(event) if affects_funnel(&event) && scope.as_ref().is_none_or(|s| s.contains(&event.regency_id)) => break,
+                Ok(_) => {}
+                Err(RecvError::Lagged(_)) => break,
+                Err(RecvError::Closed) => return,
+            }
+        }
+        tokio::time::sleep(COALESCE).await;
+        while !matches!(live.try_recv(), Err(tokio::sync::broadcast::error::TryRecvError::Empty | tokio::sync::broadcast::error::TryRecvError::Closed)) {}
+        match domain.funnel_snapshot(&system, &counted, scope.as_deref()).await {
+            Ok((funnel, positions)) => {
+                if funnel != last {
+                    last = funnel.clone();
+                    let _ = sender.send(Some(Ok(snapshot(funnel, positions))));
+                }
+            }
+            Err(err) => {
+                let _ = sender.send(Some(Err(err.into())));
+                return;
+            }
+        }
+    }
 }
 
 /// `idea(id)`: the idea now, then again after every event that concerns it.

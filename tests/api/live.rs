@@ -881,3 +881,50 @@ async fn each_operation_on_a_websocket_reads_fresh_data() {
     );
     assert_eq!(after["data"]["node"]["title"], "Judul baru 0");
 }
+
+#[tokio::test]
+async fn identical_funnel_subscriptions_share_one_computation() {
+    let app = live_app().await;
+    let banggai = "subscription { funnel(filter: {regencyCodes: [\"72.01\"]}) { funnel { total dropped } } }";
+    let purbalingga = "subscription { funnel(filter: {regencyCodes: [\"33.03\"]}) { funnel { total } } }";
+    let mut screens = Vec::new();
+    for n in 0..3 {
+        let mut client = WsClient::connect(&app.ws_url(), false).await;
+        client.subscribe(&format!("s{n}"), banggai, json!({})).await;
+        assert_eq!(client.next_result().await["data"]["funnel"]["funnel"]["total"], 190);
+        screens.push(client);
+    }
+    let mut other = WsClient::connect(&app.ws_url(), false).await;
+    other.subscribe("p", purbalingga, json!({})).await;
+    assert_eq!(other.next_result().await["data"]["funnel"]["funnel"]["total"], 174);
+    assert_eq!(
+        app.hub.funnel_computations(),
+        2,
+        "three identical subscriptions and one other: two computations"
+    );
+
+    // One change reaches every identical subscription, and not the other.
+    let idea = app
+        .data("{ ideas(filter: {regencyCodes: [\"72.01\"], statuses: [ACTIVE]}, first: 1) { nodes { id version } } }", json!({}))
+        .await;
+    let idea = &idea["ideas"]["nodes"][0];
+    app.data(
+        "mutation($id: ID!, $v: Int!) { dropIdea(input: {id: $id, version: $v, reason: \"tidak jadi\"}) { idea { id } } }",
+        json!({"id": idea["id"], "v": idea["version"]}),
+    )
+    .await;
+    for client in &mut screens {
+        let update = client.next_result().await;
+        assert_eq!(update["data"]["funnel"]["funnel"]["total"], 190, "{update}");
+    }
+    other.expect_nothing_for(Duration::from_millis(400)).await;
+
+    // The computation stops with its last subscriber.
+    drop(screens);
+    let mut waited = 0;
+    while app.hub.funnel_computations() != 1 && waited < 50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    assert_eq!(app.hub.funnel_computations(), 1);
+}

@@ -1,0 +1,720 @@
+//! labinov's benchmark harness. One command builds a PostgreSQL database at scale, starts the
+//! server and, side by side with hand-written baselines, measures what docs/benchmarks.md
+//! reports; it stops by itself, uses the loopback only, and drops its schema at the end.
+//!
+//! ```sh
+//! cargo run --release -p bench                 # the full run (minutes)
+//! cargo run -p bench -- --quick                # seconds: what CI runs so the harness cannot rot
+//! ```
+
+mod data;
+mod load;
+mod servers;
+mod ws;
+
+use std::{
+    io::Write,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use labinov::auth::{Authenticator, Role};
+use load::{Call, quantile_ms};
+use serde_json::{Value, json};
+use servers::Child;
+
+#[derive(Parser)]
+#[command(name = "bench", about = "labinov's benchmark harness")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Mode>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// Runs the labinov server with these arguments (what the harness measures).
+    #[command(hide = true)]
+    ServeLabinov {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Runs the hand-written endpoint.
+    #[command(hide = true)]
+    ServeRaw {
+        #[arg(long)]
+        database_url: String,
+        #[arg(long)]
+        schema: String,
+        #[arg(long)]
+        port: u16,
+        #[arg(long, default_value_t = 10)]
+        pool: u32,
+    },
+    /// Runs the WebSocket broadcast floor.
+    #[command(hide = true)]
+    ServeFloor {
+        #[arg(long)]
+        port: u16,
+    },
+}
+
+#[derive(clap::Args, Clone)]
+struct RunArgs {
+    /// Seconds instead of minutes: a small database, short runs (what CI runs).
+    #[arg(long)]
+    quick: bool,
+    /// The PostgreSQL database to build the benchmark schema in.
+    #[arg(
+        long,
+        env = "LABINOV_BENCH_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/test"
+    )]
+    database_url: String,
+    /// Write the report (Markdown) to this file too.
+    #[arg(long)]
+    report: Option<std::path::PathBuf>,
+    /// Regencies in the database (overrides the mode's scale).
+    #[arg(long)]
+    regencies: Option<usize>,
+    /// Ideas per regency (overrides the mode's scale).
+    #[arg(long)]
+    ideas: Option<usize>,
+    /// Subscriber counts of the fan-out measurement, e.g. 1000,10000.
+    #[arg(long, value_delimiter = ',')]
+    fanout: Option<Vec<usize>>,
+    /// Only these measurements: tax, statements, big, funnel, fanout, writes.
+    #[arg(long, value_delimiter = ',')]
+    only: Option<Vec<String>>,
+}
+
+impl RunArgs {
+    fn wants(&self, part: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|only| only.iter().any(|o| o == part))
+    }
+}
+
+/// How much of everything a run uses.
+#[derive(Debug, Clone)]
+struct Plan {
+    scale: data::Scale,
+    duration: Duration,
+    warmup: Duration,
+    concurrency: usize,
+    fanout: Vec<usize>,
+    writes_per_second: u32,
+    fanout_writes: usize,
+    funnels: usize,
+    write_clients: usize,
+}
+
+impl Plan {
+    fn of(quick: bool) -> Self {
+        if quick {
+            Self {
+                scale: data::Scale {
+                    regencies: 3,
+                    ideas: 40,
+                },
+                duration: Duration::from_secs(1),
+                warmup: Duration::from_millis(200),
+                concurrency: 4,
+                fanout: vec![20],
+                writes_per_second: 10,
+                fanout_writes: 5,
+                funnels: 10,
+                write_clients: 8,
+            }
+        } else {
+            Self {
+                scale: data::Scale {
+                    regencies: 100,
+                    ideas: 300,
+                },
+                duration: Duration::from_secs(8),
+                warmup: Duration::from_secs(2),
+                concurrency: 16,
+                fanout: vec![1_000, 10_000],
+                writes_per_second: 5,
+                fanout_writes: 25,
+                funnels: 1_000,
+                write_clients: 8,
+            }
+        }
+    }
+}
+
+const SECRET: &str = "labinov benchmark secret, loopback only, 32+ bytes";
+
+const DASHBOARD: &str = "query($n: Int) { ideas(first: $n) { nodes { id title stage unit { name } cohort { name } regency { name } mentorAssignments { mentor { name } } } } }";
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Some(Mode::ServeLabinov { args }) => servers::serve_labinov(args).await,
+            Some(Mode::ServeRaw {
+                database_url,
+                schema,
+                port,
+                pool,
+            }) => servers::serve_raw(&database_url, &schema, port, pool).await,
+            Some(Mode::ServeFloor { port }) => servers::serve_floor(port).await,
+            None => run(cli.run).await,
+        }
+    })
+}
+
+/// The report, line by line, as the run goes.
+struct Report(Vec<String>);
+
+impl Report {
+    fn line(&mut self, line: impl Into<String>) {
+        let line = line.into();
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{line}");
+        self.0.push(line);
+    }
+}
+
+fn token() -> anyhow::Result<String> {
+    let mut config = labinov::config::Config::sqlite(std::path::Path::new("unused.db"));
+    config.jwt_secret = Some(SECRET.to_owned());
+    let auth = Authenticator::from_config(&config, false)?;
+    auth.issue(&labinov::cli::claims(
+        "bench",
+        Role::Admin,
+        None,
+        None,
+        Duration::from_hours(6),
+    )?)
+}
+
+/// The server's environment for a run: limits opened wide so the harness measures the server,
+/// not its guards.
+fn server_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("LABINOV_JWT_SECRET", SECRET.to_owned()),
+        ("LABINOV_LIVE_POLL_MS", "3600000".to_owned()),
+        ("LABINOV_MAX_PAGE_SIZE", "1000".to_owned()),
+        ("LABINOV_MAX_QUERY_COMPLEXITY", "1000000".to_owned()),
+        ("LABINOV_MAX_CONNECTIONS", "60000".to_owned()),
+        ("LABINOV_RATE_LIMIT_PER_TOKEN", "1000000000".to_owned()),
+        ("LABINOV_RATE_LIMIT_PER_IP", "1000000000".to_owned()),
+        ("LABINOV_CONNECTION_INIT_TIMEOUT_SECS", "120".to_owned()),
+    ]
+}
+
+async fn start_labinov(database: &[String], port: u16) -> anyhow::Result<Child> {
+    let mut args = vec!["serve-labinov".to_owned()];
+    args.extend(database.iter().cloned());
+    args.extend([
+        "--listen".to_owned(),
+        format!("127.0.0.1:{port}"),
+        "serve".to_owned(),
+    ]);
+    servers::spawn(&args, &server_env(), port, "/readyz").await
+}
+
+fn graphql(server: &Child, token: &str, query: &str, variables: Value) -> Call {
+    Call::Post {
+        url: server.url("/graphql"),
+        token: token.to_owned(),
+        body: json!({"query": query, "variables": variables}),
+    }
+}
+
+async fn statements(server: &Child) -> anyhow::Result<f64> {
+    let text = reqwest::get(server.url("/metrics")).await?.text().await?;
+    Ok(text
+        .lines()
+        .find(|l| l.starts_with("labinov_sql_statements_total"))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0))
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let mut plan = Plan::of(args.quick);
+    plan.scale.regencies = args.regencies.unwrap_or(plan.scale.regencies).max(1);
+    plan.scale.ideas = args.ideas.unwrap_or(plan.scale.ideas).max(1);
+    if let Some(fanout) = &args.fanout {
+        plan.fanout.clone_from(fanout);
+    }
+    let started = Instant::now();
+    let mut report = Report(Vec::new());
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let pinned = servers::pin_self_away_from_servers();
+    let schema = format!("bench_{}", std::process::id());
+    report.line(format!(
+        "# labinov benchmark{} — {} regencies × {} ideas, PostgreSQL schema {schema}",
+        if args.quick { " (quick)" } else { "" },
+        plan.scale.regencies,
+        plan.scale.ideas
+    ));
+    report.line(format!(
+        "machine: {cores} cores; servers pinned to core 0, load from the others: {pinned}"
+    ));
+
+    // The database.
+    let mut config = labinov::config::Config::sqlite(std::path::Path::new("unused.db"));
+    config.database_url.clone_from(&args.database_url);
+    config.database_schema = Some(schema.clone());
+    config.database_max_connections = 20;
+    let built = Instant::now();
+    let dataset = {
+        let domain = labinov::db::connect_and_migrate(&config)
+            .await
+            .context("connecting to PostgreSQL (set LABINOV_BENCH_DATABASE_URL)")?;
+        data::build(&domain, plan.scale, 8).await?
+    };
+    report.line(format!(
+        "database: {} ideas, {} events, built in {:.1} s",
+        dataset.ideas,
+        dataset.events,
+        built.elapsed().as_secs_f64()
+    ));
+
+    let outcome = measure(&args, &plan, &schema, &dataset, &mut report).await;
+
+    // Drop the schema whatever happened.
+    if let Ok(db) = sea_orm::Database::connect(args.database_url.clone()).await {
+        let _ = sea_orm::ConnectionTrait::execute_unprepared(
+            &db,
+            &format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"),
+        )
+        .await;
+    }
+    outcome?;
+    report.line(format!(
+        "\nwhole run: {:.0} s",
+        started.elapsed().as_secs_f64()
+    ));
+    if let Some(path) = args.report {
+        std::fs::write(&path, report.0.join("\n") + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+async fn measure(
+    args: &RunArgs,
+    plan: &Plan,
+    schema: &str,
+    dataset: &data::Dataset,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let token = token()?;
+    let database = vec![
+        "--database-url".to_owned(),
+        args.database_url.clone(),
+        "--database-schema".to_owned(),
+        schema.to_owned(),
+    ];
+    let port = servers::free_port()?;
+    let server = start_labinov(&database, port).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle_rss = server.rss_kib();
+    report.line(format!(
+        "\n## 5. Start-up and idle memory\nstart-up to ready (migrations checked, listener up): {:.0} ms; idle resident memory: {:.1} MB",
+        ms(server.started_in),
+        idle_rss as f64 / 1024.0
+    ));
+
+    // 1. The GraphQL tax.
+    let raw_port = servers::free_port()?;
+    let raw = servers::spawn(
+        &[
+            "serve-raw".to_owned(),
+            "--database-url".to_owned(),
+            args.database_url.clone(),
+            "--schema".to_owned(),
+            schema.to_owned(),
+            "--port".to_owned(),
+            raw_port.to_string(),
+        ],
+        &[],
+        raw_port,
+        "/healthz",
+    )
+    .await?;
+    if args.wants("tax") {
+        let page = graphql(&server, &token, DASHBOARD, json!({"n": 50}));
+        let hand = Call::Get {
+            url: raw.url("/raw/ideas?first=50"),
+        };
+        let client = load::client(1);
+        let (ours, theirs) = (page.body(&client).await?, hand.body(&client).await?);
+        anyhow::ensure!(
+            ours == theirs,
+            "the hand-written endpoint must answer what GraphQL answers"
+        );
+        let graphql_run = load::run(&page, plan.concurrency, plan.duration, plan.warmup).await;
+        let raw_run = load::run(&hand, plan.concurrency, plan.duration, plan.warmup).await;
+        report.line(format!(
+        "\n## 1. The GraphQL tax: the dashboard page (50 ideas with unit, cohort, regency, mentors), {} clients\n\
+         | endpoint | requests/s | p50 ms | p99 ms | errors |\n| --- | --- | --- | --- | --- |\n\
+         | labinov GraphQL | {:.0} | {:.2} | {:.2} | {} |\n| hand-written axum + SQL | {:.0} | {:.2} | {:.2} | {} |\n\
+         GraphQL tax (GraphQL requests/s ÷ hand-written): **{:.2}**",
+        plan.concurrency,
+        graphql_run.per_second(),
+        quantile_ms(&graphql_run.latencies, 0.5),
+        quantile_ms(&graphql_run.latencies, 0.99),
+        graphql_run.errors,
+        raw_run.per_second(),
+        quantile_ms(&raw_run.latencies, 0.5),
+        quantile_ms(&raw_run.latencies, 0.99),
+        raw_run.errors,
+        graphql_run.per_second() / raw_run.per_second()
+    ));
+    }
+    // 2. SQL statements per request.
+    if args.wants("statements") {
+        let mut per_size = Vec::new();
+        for size in [10, 100] {
+            let call = graphql(&server, &token, DASHBOARD, json!({"n": size}));
+            let before = statements(&server).await?;
+            let run = load::sequential(&call, 20).await;
+            let after = statements(&server).await?;
+            per_size.push((size, (after - before) / run.latencies.len().max(1) as f64));
+        }
+        report.line(format!(
+            "\n## 2. SQL statements per request (the dashboard page)\n{}",
+            per_size
+                .iter()
+                .map(|(size, n)| format!("first: {size} → {n:.1} statements"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    // 3. A 1,000-idea response.
+    if args.wants("big") {
+        let big = graphql(&server, &token, DASHBOARD, json!({"n": 1000}));
+        let big_raw = Call::Get {
+            url: raw.url("/raw/ideas?first=1000"),
+        };
+        let reps = if args.quick { 3 } else { 30 };
+        let (ours, theirs) = (
+            load::sequential(&big, reps).await,
+            load::sequential(&big_raw, reps).await,
+        );
+        let (ours_ms, theirs_ms) = (
+            quantile_ms(&ours.latencies, 0.5),
+            quantile_ms(&theirs.latencies, 0.5),
+        );
+        report.line(format!(
+        "\n## 3. A 1,000-idea response, median of {reps}\nlabinov GraphQL {ours_ms:.1} ms; the same rows by hand-written SQL + serde_json {theirs_ms:.1} ms: **{:.1}×**",
+        ours_ms / theirs_ms
+    ));
+    }
+    drop(raw);
+
+    // 6. Funnel subscriptions: the cost of one write.
+    let code = &dataset.codes[0];
+    let submit = |title: String| {
+        graphql(
+            &server,
+            &token,
+            "mutation($c: ID!, $u: ID!, $t: String!) { submitIdea(input: {cohortId: $c, unitId: $u, title: $t, problem: \"Antrean\", type: DIGITAL, form: PUBLIC_SERVICE, affairsArea: \"Umum\", initiator: WORK_UNIT}) { event { sequence } } }",
+            json!({"c": dataset.cohort, "u": dataset.unit, "t": title}),
+        )
+    };
+    if args.wants("funnel") {
+        report.line(format!(
+        "\n## 6. {} funnel subscriptions: one write into their regency\n| subscriptions | write → last snapshot ms | server CPU s |\n| --- | --- | --- |",
+        plan.funnels
+    ));
+        for distinct in [false, true] {
+            let operations: Vec<ws::Operation> = (0..plan.funnels)
+                .map(|n| {
+                    let mut filter = json!({"regencyCodes": [code]});
+                    if distinct {
+                        let day = chrono::NaiveDate::from_ymd_opt(2030, 1, 1).unwrap_or_default()
+                            + chrono::Days::new(n as u64);
+                        filter["submittedTo"] = json!(day.to_string());
+                    }
+                    (
+                        "subscription($f: IdeaFilter) { funnel(filter: $f) { funnel { total } } }"
+                            .to_owned(),
+                        json!({"f": filter}),
+                    )
+                })
+                .collect();
+            let mut subscribers = ws::open(
+                &format!("ws://127.0.0.1:{}/graphql", server.port),
+                &token,
+                operations,
+                64,
+                false,
+            )
+            .await?;
+            let first = subscribers
+                .collect(plan.funnels, Duration::from_secs(120))
+                .await;
+            anyhow::ensure!(
+                first.len() == plan.funnels,
+                "only {} of {} funnel snapshots arrived",
+                first.len(),
+                plan.funnels
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            subscribers.drain();
+            let cpu = server.cpu_seconds();
+            let sent = Instant::now();
+            load::sequential(&submit(format!("funnel write {distinct}")), 1).await;
+            let updates = subscribers
+                .collect(plan.funnels, Duration::from_secs(300))
+                .await;
+            let last = updates.iter().map(|a| a.at).max().unwrap_or(sent);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            report.line(format!(
+                "| {} {} | {:.0} | {:.2} |",
+                plan.funnels,
+                if distinct { "distinct" } else { "identical" },
+                ms(last.saturating_duration_since(sent)),
+                server.cpu_seconds() - cpu
+            ));
+            anyhow::ensure!(
+                updates.len() == plan.funnels,
+                "{} of {} funnel updates arrived",
+                updates.len(),
+                plan.funnels
+            );
+            subscribers.close().await;
+        }
+    }
+    // 4 and 5. Fan-out of live events, against the floor of broadcasting pre-serialized bytes.
+    if args.wants("fanout") {
+        let floor_port = servers::free_port()?;
+        let floor = servers::spawn(
+            &[
+                "serve-floor".to_owned(),
+                "--port".to_owned(),
+                floor_port.to_string(),
+            ],
+            &[],
+            floor_port,
+            "/healthz",
+        )
+        .await?;
+        report.line(format!(
+        "\n## 4 and 5. Fan-out: pipelineEvents subscribers on one instance, {} writes at {}/s\n\
+         | subscribers | labinov p50 / p99 / max ms | floor p50 / p99 / max ms | resident memory per idle subscription |\n| --- | --- | --- | --- |",
+        plan.fanout_writes, plan.writes_per_second
+    ));
+        for &n in &plan.fanout {
+            // A fresh server, so its memory growth is the subscriptions' alone.
+            let fresh = start_labinov(&database, servers::free_port()?).await?;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let submit = |title: String| {
+                graphql(
+                    &fresh,
+                    &token,
+                    "mutation($c: ID!, $u: ID!, $t: String!) { submitIdea(input: {cohortId: $c, unitId: $u, title: $t, problem: \"Antrean\", type: DIGITAL, form: PUBLIC_SERVICE, affairsArea: \"Umum\", initiator: WORK_UNIT}) { event { sequence } } }",
+                    json!({"c": dataset.cohort, "u": dataset.unit, "t": title}),
+                )
+            };
+            let server = &fresh;
+            let before = server.rss_kib();
+            let operations: Vec<ws::Operation> = (0..n)
+            .map(|_| {
+                (
+                    "subscription($f: PipelineEventFilter) { pipelineEvents(filter: $f) { sequence payload } }".to_owned(),
+                    json!({"f": {"regencyCodes": [code]}}),
+                )
+            })
+            .collect();
+            let mut subscribers = ws::open(
+                &format!("ws://127.0.0.1:{}/graphql", server.port),
+                &token,
+                operations,
+                128,
+                false,
+            )
+            .await?;
+            // Every subscriber is live once a first write reaches all of them.
+            load::sequential(&submit("fan-out warm-up".to_owned()), 1).await;
+            let warm = subscribers.collect(n, Duration::from_secs(120)).await;
+            anyhow::ensure!(
+                warm.len() == n,
+                "{} of {n} subscribers are live",
+                warm.len()
+            );
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let per_subscription = (server.rss_kib().saturating_sub(before)) as f64 / n as f64;
+            let ours = fan_out(&mut subscribers, n, plan, |k| {
+                let call = submit(format!("bench-write-{k}"));
+                async move { load::sequential(&call, 1).await }
+            })
+            .await;
+            subscribers.close().await;
+
+            let mut floor_subscribers = ws::open(
+                &format!("ws://127.0.0.1:{}/ws", floor.port),
+                &token,
+                (0..n).map(|_| (String::new(), Value::Null)).collect(),
+                128,
+                true,
+            )
+            .await?;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let fire_url = floor.url("/fire");
+            let floor_latencies = fan_out(&mut floor_subscribers, n, plan, |k| {
+            let url = fire_url.clone();
+            async move {
+                let message = json!({"type": "next", "id": "1", "payload": {"data": {"pipelineEvents": {"sequence": k, "payload": {"title": format!("bench-write-{k}")}}}}});
+                let _ = reqwest::Client::new().post(url).body(message.to_string()).send().await;
+                load::Run::default()
+            }
+        })
+        .await;
+            floor_subscribers.close().await;
+            report.line(format!(
+                "| {n} | {:.1} / {:.1} / {:.1} | {:.1} / {:.1} / {:.1} | {:.1} KB |",
+                quantile_ms(&ours, 0.5),
+                quantile_ms(&ours, 0.99),
+                quantile_ms(&ours, 1.0),
+                quantile_ms(&floor_latencies, 0.5),
+                quantile_ms(&floor_latencies, 0.99),
+                quantile_ms(&floor_latencies, 1.0),
+                per_subscription
+            ));
+        }
+        drop(floor);
+    }
+
+    // 7. Writes from 8 clients into one regency, on PostgreSQL and on SQLite.
+    if args.wants("writes") {
+        report.line(format!(
+        "\n## 7. submitIdea from {} concurrent clients into one regency\n| database | writes/s | p50 ms | p99 ms | errors |\n| --- | --- | --- | --- | --- |",
+        plan.write_clients
+    ));
+        let write = submit("bench write".to_owned());
+        let pg = load::run(&write, plan.write_clients, plan.duration, plan.warmup).await;
+        report.line(format!(
+            "| PostgreSQL | {:.0} | {:.1} | {:.1} | {} |",
+            pg.per_second(),
+            quantile_ms(&pg.latencies, 0.5),
+            quantile_ms(&pg.latencies, 0.99),
+            pg.errors
+        ));
+        drop(server);
+        let dir = std::env::temp_dir().join(format!("labinov-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let sqlite_port = servers::free_port()?;
+        let sqlite = start_labinov(
+            &[
+                "--database-url".to_owned(),
+                format!("sqlite://{}?mode=rwc", dir.join("bench.db").display()),
+            ],
+            sqlite_port,
+        )
+        .await?;
+        let target = seed_sqlite(&sqlite, &token).await?;
+        let sqlite_write = graphql(
+            &sqlite,
+            &token,
+            "mutation($c: ID!, $u: ID!) { submitIdea(input: {cohortId: $c, unitId: $u, title: \"bench write\", problem: \"Antrean\", type: DIGITAL, form: PUBLIC_SERVICE, affairsArea: \"Umum\", initiator: WORK_UNIT}) { event { sequence } } }",
+            json!({"c": target.0, "u": target.1}),
+        );
+        let lite = load::run(
+            &sqlite_write,
+            plan.write_clients,
+            plan.duration,
+            plan.warmup,
+        )
+        .await;
+        report.line(format!(
+            "| SQLite | {:.0} | {:.1} | {:.1} | {} |",
+            lite.per_second(),
+            quantile_ms(&lite.latencies, 0.5),
+            quantile_ms(&lite.latencies, 0.99),
+            lite.errors
+        ));
+        drop(sqlite);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(())
+}
+
+/// Writes `plan.fanout_writes` times at `plan.writes_per_second` (each write carries its number
+/// `k` in the event's payload title) and returns every subscriber's write-to-delivery latency.
+async fn fan_out<F, Fut>(
+    subscribers: &mut ws::Subscribers,
+    n: usize,
+    plan: &Plan,
+    write: F,
+) -> Vec<Duration>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = load::Run> + Send + 'static,
+{
+    subscribers.drain();
+    let mut sent = Vec::with_capacity(plan.fanout_writes);
+    let gap = Duration::from_secs_f64(1.0 / f64::from(plan.writes_per_second.max(1)));
+    let mut writes = tokio::task::JoinSet::new();
+    let mut tick = tokio::time::interval(gap);
+    for k in 0..plan.fanout_writes {
+        tick.tick().await;
+        sent.push(Instant::now());
+        writes.spawn(write(k));
+    }
+    let arrivals = subscribers
+        .collect(n * plan.fanout_writes, Duration::from_secs(120))
+        .await;
+    while writes.join_next().await.is_some() {}
+    arrivals
+        .iter()
+        .filter_map(|a| {
+            let title = a.payload["data"]["pipelineEvents"]["payload"]["title"].as_str()?;
+            let k: usize = title.strip_prefix("bench-write-")?.parse().ok()?;
+            Some(a.at.saturating_duration_since(*sent.get(k)?))
+        })
+        .collect()
+}
+
+/// A regency, unit and lab edition in the empty SQLite database; their IDs.
+async fn seed_sqlite(server: &Child, token: &str) -> anyhow::Result<(String, String)> {
+    let client = load::client(1);
+    let ask = async |query: &str, variables: Value| -> anyhow::Result<Value> {
+        let body = graphql(server, token, query, variables)
+            .body(&client)
+            .await?;
+        anyhow::ensure!(body.get("errors").is_none(), "seeding SQLite: {body}");
+        Ok(body["data"].clone())
+    };
+    let regency = ask(
+        "mutation { createRegency(input: {code: \"90.01\", name: \"Kabupaten Uji\", province: \"Uji\", organiser: \"Bapelitbangda\"}) { regency { id } } }",
+        json!({}),
+    )
+    .await?["createRegency"]["regency"]["id"]
+        .clone();
+    let unit = ask(
+        "mutation($r: ID!) { createUnit(input: {regencyId: $r, kind: DINAS, name: \"Dinas Kesehatan\"}) { unit { id } } }",
+        json!({"r": regency}),
+    )
+    .await?["createUnit"]["unit"]["id"]
+        .clone();
+    let cohort = ask(
+        "mutation($r: ID!) { createCohort(input: {regencyId: $r, year: 2024, name: \"Lab 2024\"}) { cohort { id } } }",
+        json!({"r": regency}),
+    )
+    .await?["createCohort"]["cohort"]["id"]
+        .clone();
+    Ok((
+        cohort.as_str().unwrap_or_default().to_owned(),
+        unit.as_str().unwrap_or_default().to_owned(),
+    ))
+}

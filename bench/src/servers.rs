@@ -1,0 +1,343 @@
+//! The processes the harness measures: labinov itself, a hand-written axum + SQL endpoint that
+//! returns the dashboard page's JSON, and a WebSocket floor that broadcasts pre-serialized bytes.
+//! Each runs as a child process of the harness (the same binary), pinned to the first core when
+//! `taskset` is there, so its memory and CPU time are its own.
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    process::Stdio,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use axum::{
+    Router,
+    extract::{
+        Query, State,
+        ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade},
+    },
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
+};
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+/// A free loopback port.
+pub fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// A child process of the harness, killed when dropped.
+pub struct Child {
+    pub process: tokio::process::Child,
+    pub pid: u32,
+    pub port: u16,
+    pub started_in: Duration,
+}
+
+impl Child {
+    /// Resident memory now, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid))
+            .ok()
+            .and_then(|status| {
+                status
+                    .lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|v| v.parse().ok())
+            })
+            .unwrap_or_default()
+    }
+
+    /// CPU time used so far (user + system), in seconds.
+    pub fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap_or_default();
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
+        (ticks(11) + ticks(12)) / 100.0
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.process.start_kill();
+    }
+}
+
+fn has_taskset() -> bool {
+    std::process::Command::new("taskset")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Cores online, whatever this process's affinity.
+fn num_cpus_online() -> usize {
+    std::fs::read_to_string("/sys/devices/system/cpu/online")
+        .ok()
+        .and_then(|text| {
+            text.trim()
+                .split(',')
+                .map(|range| match range.split_once('-') {
+                    Some((a, b)) => b
+                        .parse::<usize>()
+                        .ok()?
+                        .checked_sub(a.parse::<usize>().ok()?)
+                        .map(|n| n + 1),
+                    None => range.parse::<usize>().ok().map(|_| 1),
+                })
+                .sum::<Option<usize>>()
+        })
+        .unwrap_or(1)
+}
+
+/// Pins this process to every core but the first, where the servers run.
+pub fn pin_self_away_from_servers() -> bool {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if cores < 2 || !has_taskset() {
+        return false;
+    }
+    std::process::Command::new("taskset")
+        .args([
+            "-a",
+            "-p",
+            "-c",
+            &format!("1-{}", cores - 1),
+            &std::process::id().to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Starts `bench <args>` as a child on the first core and waits until `ready` answers 200.
+pub async fn spawn(
+    args: &[String],
+    env: &[(&str, String)],
+    port: u16,
+    ready: &str,
+) -> anyhow::Result<Child> {
+    let exe = std::env::current_exe()?;
+    // The harness pinned itself away from core 0 already, so it cannot count cores any more.
+    let pinned = has_taskset() && num_cpus_online() > 1;
+    let mut command = if pinned {
+        let mut c = tokio::process::Command::new("taskset");
+        c.args(["-c", "0"]).arg(&exe);
+        c
+    } else {
+        tokio::process::Command::new(&exe)
+    };
+    command
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    let started = Instant::now();
+    let process = command.spawn().context("starting a child process")?;
+    let pid = process.id().context("the child has a pid")?;
+    let url = format!("http://127.0.0.1:{port}{ready}");
+    let client = reqwest::Client::new();
+    loop {
+        if let Ok(response) = client.get(&url).send().await
+            && response.status().is_success()
+        {
+            break;
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(120),
+            "{} did not become ready",
+            args.first().map_or("child", String::as_str)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(Child {
+        process,
+        pid,
+        port,
+        started_in: started.elapsed(),
+    })
+}
+
+/// `bench serve-labinov -- <labinov arguments>`: the labinov server, as `labinov` runs it.
+pub async fn serve_labinov(args: Vec<String>) -> anyhow::Result<()> {
+    use clap::Parser;
+    let cli = labinov::config::Cli::parse_from(std::iter::once("labinov".to_owned()).chain(args));
+    labinov::telemetry::init(false);
+    let labinov::config::Command::Serve(serve) = cli.command else {
+        anyhow::bail!("serve-labinov runs `serve` only");
+    };
+    let app = labinov::App::build(&cli.config, serve.demo).await?;
+    app.run_until_stopped(tokio_util::sync::CancellationToken::new())
+        .await
+}
+
+/// `bench serve-raw`: the dashboard page's JSON from hand-written SQL on a pool like labinov's.
+pub async fn serve_raw(
+    database_url: &str,
+    schema: &str,
+    port: u16,
+    pool: u32,
+) -> anyhow::Result<()> {
+    let mut options = ConnectOptions::new(database_url.to_owned());
+    options
+        .max_connections(pool)
+        .set_schema_search_path(schema.to_owned())
+        .sqlx_logging(false);
+    let db = Database::connect(options).await?;
+    let app = Router::new()
+        .route("/healthz", get(|| async { "alive" }))
+        .route("/raw/ideas", get(raw_ideas))
+        .with_state(db);
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+/// The stage names clients see, by the rank the database stores.
+const STAGES: [&str; 5] = ["DRUM_UP", "DIAGNOSE", "DESIGN", "DELIVER", "DISPLAY"];
+
+async fn raw_ideas(
+    State(db): State<DatabaseConnection>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let first: i64 = params
+        .get("first")
+        .and_then(|f| f.parse().ok())
+        .unwrap_or(50);
+    match page(&db, first).await {
+        Ok(body) => (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response(),
+        Err(err) => (
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            err.to_string(),
+        )
+            .into_response(),
+    }
+}
+
+/// `ideas(first: N) { nodes { id title stage unit { name } cohort { name } regency { name }
+/// mentorAssignments { mentor { name } } } }`, in two statements, serialised with serde_json.
+pub async fn page(db: &DatabaseConnection, first: i64) -> anyhow::Result<Vec<u8>> {
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT i.id, i.title, i.stage, u.name AS unit, c.name AS cohort, r.name AS regency \
+             FROM idea i JOIN unit u ON u.id = i.unit_id JOIN cohort c ON c.id = i.cohort_id \
+             JOIN regency r ON r.id = i.regency_id ORDER BY i.submitted_at, i.id LIMIT $1",
+            [first.into()],
+        ))
+        .await?;
+    let mut ideas = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let id: i32 = row.try_get("", "id")?;
+        let stage: i32 = row.try_get("", "stage")?;
+        ideas.push((
+            id,
+            row.try_get::<String>("", "title")?,
+            STAGES[(stage - 1).clamp(0, 4) as usize],
+            row.try_get::<String>("", "unit")?,
+            row.try_get::<String>("", "cohort")?,
+            row.try_get::<String>("", "regency")?,
+        ));
+    }
+    let ids: Vec<sea_orm::Value> = ideas.iter().map(|i| i.0.into()).collect();
+    let mut mentors: HashMap<i32, Vec<Value>> = HashMap::new();
+    if !ids.is_empty() {
+        let placeholders: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+        let assignments = db
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                format!(
+                    "SELECT a.idea_id, m.name FROM mentor_assignment a JOIN mentor m ON m.id = a.mentor_id \
+                     WHERE a.idea_id IN ({}) ORDER BY a.since, a.id",
+                    placeholders.join(", ")
+                ),
+                ids,
+            ))
+            .await?;
+        for row in &assignments {
+            let idea: i32 = row.try_get("", "idea_id")?;
+            let name: String = row.try_get("", "name")?;
+            mentors
+                .entry(idea)
+                .or_default()
+                .push(json!({"mentor": {"name": name}}));
+        }
+    }
+    let nodes: Vec<Value> = ideas
+        .into_iter()
+        .map(|(id, title, stage, unit, cohort, regency)| {
+            json!({
+                "id": labinov::global_id::encode(labinov::global_id::Kind::Idea, id),
+                "title": title,
+                "stage": stage,
+                "unit": {"name": unit},
+                "cohort": {"name": cohort},
+                "regency": {"name": regency},
+                "mentorAssignments": mentors.remove(&id).unwrap_or_default(),
+            })
+        })
+        .collect();
+    Ok(serde_json::to_vec(
+        &json!({"data": {"ideas": {"nodes": nodes}}}),
+    )?)
+}
+
+/// `bench serve-floor`: accepts WebSockets and broadcasts each `POST /fire` body to all of them
+/// as one pre-serialized text frame — the floor any fan-out can be held against.
+pub async fn serve_floor(port: u16) -> anyhow::Result<()> {
+    let (sender, _) = broadcast::channel::<Utf8Bytes>(1024);
+    let app = Router::new()
+        .route("/healthz", get(|| async { "alive" }))
+        .route("/ws", get(floor_socket))
+        .route("/fire", post(fire))
+        .with_state(sender);
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+async fn fire(State(sender): State<broadcast::Sender<Utf8Bytes>>, body: String) -> &'static str {
+    let _ = sender.send(Utf8Bytes::from(body));
+    "fired"
+}
+
+async fn floor_socket(
+    State(sender): State<broadcast::Sender<Utf8Bytes>>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let mut receiver = sender.subscribe();
+    upgrade.on_upgrade(move |mut socket: WebSocket| async move {
+        while let Ok(bytes) = receiver.recv().await {
+            if socket.send(Message::Text(bytes)).await.is_err() {
+                return;
+            }
+        }
+    })
+}
