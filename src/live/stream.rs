@@ -313,13 +313,13 @@ impl FunnelShares {
             Ok(shares) => shares,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if let Some(shared) = shares.get(&key).and_then(Weak::upgrade) {
-            return shared;
+        if let Some(running) = shares.get(&key).and_then(Weak::upgrade) {
+            return running;
         }
         shares.retain(|_, weak| weak.strong_count() > 0);
-        let shared = start();
-        shares.insert(key, Arc::downgrade(&shared));
-        shared
+        let started = start();
+        shares.insert(key, Arc::downgrade(&started));
+        started
     }
 
     /// How many computations run (for tests and metrics).
@@ -430,15 +430,27 @@ async fn share_funnel(
                 received = live.recv() => received,
             };
             match received {
-                Ok(event) if affects_funnel(&event) && scope.as_ref().is_none_or(|s| s.contains(&event.regency_id)) => break,
+                Ok(event)
+                    if affects_funnel(&event)
+                        && scope.as_ref().is_none_or(|s| s.contains(&event.regency_id)) =>
+                {
+                    break;
+                }
                 Ok(_) => {}
                 Err(RecvError::Lagged(_)) => break,
                 Err(RecvError::Closed) => return,
             }
         }
         tokio::time::sleep(COALESCE).await;
-        while !matches!(live.try_recv(), Err(tokio::sync::broadcast::error::TryRecvError::Empty | tokio::sync::broadcast::error::TryRecvError::Closed)) {}
-        match domain.funnel_snapshot(&system, &counted, scope.as_deref()).await {
+        while !matches!(
+            live.try_recv(),
+            Err(tokio::sync::broadcast::error::TryRecvError::Empty
+                | tokio::sync::broadcast::error::TryRecvError::Closed)
+        ) {}
+        match domain
+            .funnel_snapshot(&system, &counted, scope.as_deref())
+            .await
+        {
             Ok((funnel, positions)) => {
                 if funnel != last {
                     last = funnel.clone();

@@ -885,18 +885,26 @@ async fn each_operation_on_a_websocket_reads_fresh_data() {
 #[tokio::test]
 async fn identical_funnel_subscriptions_share_one_computation() {
     let app = live_app().await;
-    let banggai = "subscription { funnel(filter: {regencyCodes: [\"72.01\"]}) { funnel { total dropped } } }";
-    let purbalingga = "subscription { funnel(filter: {regencyCodes: [\"33.03\"]}) { funnel { total } } }";
+    let banggai =
+        "subscription { funnel(filter: {regencyCodes: [\"72.01\"]}) { funnel { total dropped } } }";
+    let purbalingga =
+        "subscription { funnel(filter: {regencyCodes: [\"33.03\"]}) { funnel { total } } }";
     let mut screens = Vec::new();
     for n in 0..3 {
         let mut client = WsClient::connect(&app.ws_url(), false).await;
         client.subscribe(&format!("s{n}"), banggai, json!({})).await;
-        assert_eq!(client.next_result().await["data"]["funnel"]["funnel"]["total"], 190);
+        assert_eq!(
+            client.next_result().await["data"]["funnel"]["funnel"]["total"],
+            190
+        );
         screens.push(client);
     }
     let mut other = WsClient::connect(&app.ws_url(), false).await;
     other.subscribe("p", purbalingga, json!({})).await;
-    assert_eq!(other.next_result().await["data"]["funnel"]["funnel"]["total"], 174);
+    assert_eq!(
+        other.next_result().await["data"]["funnel"]["funnel"]["total"],
+        174
+    );
     assert_eq!(
         app.hub.funnel_computations(),
         2,
