@@ -41,8 +41,8 @@ pub enum Call {
 }
 
 impl Call {
-    async fn send(&self, client: &reqwest::Client) -> anyhow::Result<()> {
-        let response = match self {
+    async fn request(&self, client: &reqwest::Client) -> reqwest::Result<reqwest::Response> {
+        match self {
             Call::Post { url, token, body } => {
                 client
                     .post(url)
@@ -50,10 +50,14 @@ impl Call {
                     .header("content-type", "application/json")
                     .body(body.to_string())
                     .send()
-                    .await?
+                    .await
             }
-            Call::Get { url } => client.get(url).send().await?,
-        };
+            Call::Get { url } => client.get(url).send().await,
+        }
+    }
+
+    async fn send(&self, client: &reqwest::Client) -> anyhow::Result<()> {
+        let response = self.request(client).await?;
         anyhow::ensure!(
             response.status().is_success(),
             "status {}",
@@ -70,19 +74,7 @@ impl Call {
 
     /// The response body once, for comparing answers.
     pub async fn body(&self, client: &reqwest::Client) -> anyhow::Result<serde_json::Value> {
-        let response = match self {
-            Call::Post { url, token, body } => {
-                client
-                    .post(url)
-                    .bearer_auth(token)
-                    .header("content-type", "application/json")
-                    .body(body.to_string())
-                    .send()
-                    .await?
-            }
-            Call::Get { url } => client.get(url).send().await?,
-        };
-        Ok(response.json().await?)
+        Ok(self.request(client).await?.json().await?)
     }
 }
 

@@ -423,14 +423,8 @@ async fn measure(
 
     // 6. Funnel subscriptions: the cost of one write.
     let code = &dataset.codes[0];
-    let submit = |title: String| {
-        graphql(
-            &server,
-            &token,
-            "mutation($c: ID!, $u: ID!, $t: String!) { submitIdea(input: {cohortId: $c, unitId: $u, title: $t, problem: \"Antrean\", type: DIGITAL, form: PUBLIC_SERVICE, affairsArea: \"Umum\", initiator: WORK_UNIT}) { event { sequence } } }",
-            json!({"c": dataset.cohort, "u": dataset.unit, "t": title}),
-        )
-    };
+    let submit =
+        |title: String| submit_idea(&server, &token, &dataset.cohort, &dataset.unit, &title);
     if args.wants("funnel") {
         report.line(format!(
         "\n## 6. {} funnel subscriptions: one write into their regency\n| subscriptions | write → last snapshot ms | server CPU s |\n| --- | --- | --- |",
@@ -518,14 +512,8 @@ async fn measure(
             // A fresh server, so its memory growth is the subscriptions' alone.
             let fresh = start_labinov(&database, servers::free_port()?).await?;
             tokio::time::sleep(Duration::from_secs(1)).await;
-            let submit = |title: String| {
-                graphql(
-                    &fresh,
-                    &token,
-                    "mutation($c: ID!, $u: ID!, $t: String!) { submitIdea(input: {cohortId: $c, unitId: $u, title: $t, problem: \"Antrean\", type: DIGITAL, form: PUBLIC_SERVICE, affairsArea: \"Umum\", initiator: WORK_UNIT}) { event { sequence } } }",
-                    json!({"c": dataset.cohort, "u": dataset.unit, "t": title}),
-                )
-            };
+            let submit =
+                |title: String| submit_idea(&fresh, &token, &dataset.cohort, &dataset.unit, &title);
             let server = &fresh;
             let before = server.rss_kib();
             let operations: Vec<ws::Operation> = (0..n)
@@ -544,14 +532,25 @@ async fn measure(
                 false,
             )
             .await?;
-            // Every subscriber is live once a first write reaches all of them.
-            load::sequential(&submit("fan-out warm-up".to_owned()), 1).await;
-            let warm = subscribers.collect(n, Duration::from_secs(120)).await;
+            // A subscription is live once the server has set it up, a moment after the
+            // socket sent it: warm-up writes go until every subscriber received one.
+            let mut live = std::collections::HashSet::new();
+            for attempt in 0..20 {
+                load::sequential(&submit(format!("fan-out warm-up {attempt}")), 1).await;
+                let within = Duration::from_secs(2) + Duration::from_millis(n as u64);
+                let arrived = subscribers.collect(n - live.len(), within).await;
+                live.extend(arrived.iter().map(|a| a.subscriber));
+                if live.len() == n {
+                    break;
+                }
+            }
             anyhow::ensure!(
-                warm.len() == n,
+                live.len() == n,
                 "{} of {n} subscribers are live",
-                warm.len()
+                live.len()
             );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            subscribers.drain();
             tokio::time::sleep(Duration::from_secs(1)).await;
             let per_subscription = (server.rss_kib().saturating_sub(before)) as f64 / n as f64;
             let ours = fan_out(&mut subscribers, n, plan, |k| {
@@ -623,12 +622,7 @@ async fn measure(
         )
         .await?;
         let target = seed_sqlite(&sqlite, &token).await?;
-        let sqlite_write = graphql(
-            &sqlite,
-            &token,
-            "mutation($c: ID!, $u: ID!) { submitIdea(input: {cohortId: $c, unitId: $u, title: \"bench write\", problem: \"Antrean\", type: DIGITAL, form: PUBLIC_SERVICE, affairsArea: \"Umum\", initiator: WORK_UNIT}) { event { sequence } } }",
-            json!({"c": target.0, "u": target.1}),
-        );
+        let sqlite_write = submit_idea(&sqlite, &token, &target.0, &target.1, "bench write");
         let lite = load::run(
             &sqlite_write,
             plan.write_clients,
@@ -683,6 +677,16 @@ where
             Some(a.at.saturating_duration_since(*sent.get(k)?))
         })
         .collect()
+}
+
+/// `submitIdea` of an idea titled `title` into `cohort` and `unit`.
+fn submit_idea(server: &Child, token: &str, cohort: &str, unit: &str, title: &str) -> Call {
+    graphql(
+        server,
+        token,
+        "mutation($c: ID!, $u: ID!, $t: String!) { submitIdea(input: {cohortId: $c, unitId: $u, title: $t, problem: \"Antrean\", type: DIGITAL, form: PUBLIC_SERVICE, affairsArea: \"Umum\", initiator: WORK_UNIT}) { event { sequence } } }",
+        json!({"c": cohort, "u": unit, "t": title}),
+    )
 }
 
 /// A regency, unit and lab edition in the empty SQLite database; their IDs.

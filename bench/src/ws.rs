@@ -7,8 +7,9 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
 
-/// A result a subscriber received: when, and what.
+/// A result a subscriber received: which subscriber, when, and what.
 pub struct Arrival {
+    pub subscriber: usize,
     pub at: Instant,
     pub payload: Value,
 }
@@ -59,13 +60,13 @@ pub async fn open(
 ) -> anyhow::Result<Subscribers> {
     let (sender, arrivals) = mpsc::unbounded_channel();
     let mut tasks = tokio::task::JoinSet::new();
-    let opened: Vec<anyhow::Result<_>> = stream::iter(operations)
-        .map(|op| connect(url, token, op, raw))
+    let opened: Vec<anyhow::Result<_>> = stream::iter(operations.into_iter().enumerate())
+        .map(|(n, op)| async move { connect(url, token, op, raw).await.map(|s| (n, s)) })
         .buffer_unordered(parallel.max(1))
         .collect()
         .await;
     for socket in opened {
-        let mut socket = socket?;
+        let (subscriber, mut socket) = socket?;
         let sender = sender.clone();
         tasks.spawn(async move {
             while let Some(Ok(message)) = socket.next().await {
@@ -79,7 +80,14 @@ pub async fn open(
                 // The floor sends graphql-transport-ws `next` messages too, without a handshake.
                 if value["type"] == "next" {
                     let payload = value["payload"].clone();
-                    if sender.send(Arrival { at, payload }).is_err() {
+                    if sender
+                        .send(Arrival {
+                            subscriber,
+                            at,
+                            payload,
+                        })
+                        .is_err()
+                    {
                         return;
                     }
                 } else if value["type"] == "ping" {

@@ -134,6 +134,16 @@ impl Lang {
     }
 }
 
+/// A plain page with a heading and a sentence, for links that lead nowhere.
+fn plain_page(lang: Lang, title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{title}</title>\
+         <style>body{{background:#0b1020;color:#f5f7ff;font:clamp(18px,2vw,40px)/1.5 system-ui,sans-serif;padding:8vh 8vw}}code,b{{color:#ffd166}}</style>\
+         </head><body><h1>{title}</h1><p>{body}</p></body></html>",
+        lang.code()
+    )
+}
+
 /// The page shown for a regency code the server does not know.
 pub fn unknown_page(lang: Lang, code: &str) -> String {
     let code = escape(code);
@@ -151,12 +161,7 @@ pub fn unknown_page(lang: Lang, code: &str) -> String {
             ),
         ),
     };
-    format!(
-        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{title}</title>\
-         <style>body{{background:#0b1020;color:#f5f7ff;font:clamp(18px,2vw,40px)/1.5 system-ui,sans-serif;padding:8vh 8vw}}code,b{{color:#ffd166}}</style>\
-         </head><body><h1>{title}</h1><p>{body}</p></body></html>",
-        lang.code()
-    )
+    plain_page(lang, title, &body)
 }
 
 /// The page shown for a lab edition the regency does not have.
@@ -176,12 +181,7 @@ pub fn unknown_cohort_page(lang: Lang, regency: &regency::Model, asked: &str) ->
             ),
         ),
     };
-    format!(
-        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{title}</title>\
-         <style>body{{background:#0b1020;color:#f5f7ff;font:clamp(18px,2vw,40px)/1.5 system-ui,sans-serif;padding:8vh 8vw}}code,b{{color:#ffd166}}</style>\
-         </head><body><h1>{title}</h1><p>{body}</p></body></html>",
-        lang.code()
-    )
+    plain_page(lang, title, &body)
 }
 
 /// The event screen of `regency` (its `cohort` year only, when given).
