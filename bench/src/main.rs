@@ -544,16 +544,19 @@ async fn measure(
                     break;
                 }
             }
-            anyhow::ensure!(
-                live.len() == n,
-                "{} of {n} subscribers are live",
-                live.len()
-            );
+            if live.len() < n {
+                // Reported, not hidden: the latencies below are those of the live ones.
+                report.line(format!(
+                    "**{} of {n} subscriptions delivered nothing after 20 warm-up writes** (the log above has their sockets' last frames)",
+                    n - live.len()
+                ));
+            }
+            let delivering = live.len();
             tokio::time::sleep(Duration::from_millis(500)).await;
             subscribers.drain();
             tokio::time::sleep(Duration::from_secs(1)).await;
             let per_subscription = (server.rss_kib().saturating_sub(before)) as f64 / n as f64;
-            let ours = fan_out(&mut subscribers, n, plan, |k| {
+            let ours = fan_out(&mut subscribers, delivering, plan, |k| {
                 let call = submit(format!("bench-write-{k}"));
                 async move { load::sequential(&call, 1).await }
             })

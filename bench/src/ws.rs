@@ -1,6 +1,9 @@
 //! Many graphql-transport-ws subscribers, each reporting when its results arrive.
 
-use std::time::{Duration, Instant};
+use std::{
+    io::Write,
+    time::{Duration, Instant},
+};
 
 use futures_util::{SinkExt, StreamExt, stream};
 use serde_json::{Value, json};
@@ -69,7 +72,16 @@ pub async fn open(
         let (subscriber, mut socket) = socket?;
         let sender = sender.clone();
         tasks.spawn(async move {
-            while let Some(Ok(message)) = socket.next().await {
+            loop {
+                let message = match socket.next().await {
+                    Some(Ok(message)) => message,
+                    ended => {
+                        // The server closed the socket, or it broke: this subscriber is done.
+                        let mut err = std::io::stderr().lock();
+                        let _ = writeln!(err, "subscriber {subscriber}: socket ended: {ended:?}");
+                        return;
+                    }
+                };
                 let Message::Text(text) = message else {
                     continue;
                 };
@@ -90,6 +102,10 @@ pub async fn open(
                     {
                         return;
                     }
+                } else if value["type"] == "error" || value["type"] == "complete" {
+                    // A subscription the server refused or ended: say so, it will not deliver.
+                    let mut err = std::io::stderr().lock();
+                    let _ = writeln!(err, "subscriber {subscriber}: {text}");
                 } else if value["type"] == "ping" {
                     let _ = socket.send(Message::text(r#"{"type":"pong"}"#)).await;
                 }

@@ -178,6 +178,12 @@ impl Extension for ErrorCodesExtension {
         next: NextExecute<'_>,
     ) -> Response {
         let (kind, field) = self.operation();
+        if kind == "subscription" {
+            // Runs once per item of a subscription: each event for each subscriber. The
+            // subscription itself is counted by `labinov_subscriptions_active`; its one root
+            // field needs no reordering.
+            return next.run(ctx, operation_name).await;
+        }
         let name: String = operation_name.unwrap_or(&field).chars().take(64).collect();
         tracing::Span::current().record("operation", name.as_str());
         let span = tracing::error_span!("operation", name = name.as_str());
