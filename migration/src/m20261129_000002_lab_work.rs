@@ -62,6 +62,35 @@ enum HandOver {
     At,
 }
 
+/// A foreign key from `table.column` to `references.id` that refuses deleting the referenced row.
+fn restrict(
+    table: impl IntoIden,
+    column: impl IntoIden,
+    references: impl IntoIden,
+) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .from(table, column)
+        .to(references, Alias::new("id"))
+        .on_delete(ForeignKeyAction::Restrict)
+        .to_owned()
+}
+
+/// An index on two columns of `table`.
+fn index(
+    name: &str,
+    table: impl IntoIden,
+    first: impl IntoIden,
+    second: impl IntoIden,
+) -> IndexCreateStatement {
+    Index::create()
+        .name(name)
+        .table(table)
+        .col(first)
+        .col(second)
+        .if_not_exists()
+        .to_owned()
+}
+
 /// Adds one column; SQLite takes one column per ALTER TABLE.
 async fn add_column(
     manager: &SchemaManager<'_>,
@@ -132,15 +161,12 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("ix_idea_stage_entered")
-                    .table(Idea::Table)
-                    .col(Idea::StageEnteredAt)
-                    .col(Alias::new("id"))
-                    .if_not_exists()
-                    .to_owned(),
-            )
+            .create_index(index(
+                "ix_idea_stage_entered",
+                Idea::Table,
+                Idea::StageEnteredAt,
+                Alias::new("id"),
+            ))
             .await?;
 
         manager
@@ -158,31 +184,22 @@ impl MigrationTrait for Migration {
                     .col(text_null(Review::Comment))
                     .col(timestamp_with_time_zone(Review::CreatedAt))
                     .col(timestamp_with_time_zone_null(Review::SupersededAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(Review::Table, Review::IdeaId)
-                            .to(Idea::Table, Alias::new("id"))
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(Review::Table, Review::MentorId)
-                            .to(Alias::new("mentor"), Alias::new("id"))
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
+                    .foreign_key(&mut restrict(Review::Table, Review::IdeaId, Idea::Table))
+                    .foreign_key(&mut restrict(
+                        Review::Table,
+                        Review::MentorId,
+                        Alias::new("mentor"),
+                    ))
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("ix_review_idea")
-                    .table(Review::Table)
-                    .col(Review::IdeaId)
-                    .col(Review::Id)
-                    .if_not_exists()
-                    .to_owned(),
-            )
+            .create_index(index(
+                "ix_review_idea",
+                Review::Table,
+                Review::IdeaId,
+                Review::Id,
+            ))
             .await?;
         // One current review per mentor, idea and stage, whatever two writers race to do.
         manager
@@ -207,25 +224,21 @@ impl MigrationTrait for Migration {
                     .col(text(HandOver::Reason))
                     .col(string_len(HandOver::Actor, 200))
                     .col(timestamp_with_time_zone(HandOver::At))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(HandOver::Table, HandOver::IdeaId)
-                            .to(Idea::Table, Alias::new("id"))
-                            .on_delete(ForeignKeyAction::Restrict),
-                    )
+                    .foreign_key(&mut restrict(
+                        HandOver::Table,
+                        HandOver::IdeaId,
+                        Idea::Table,
+                    ))
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("ix_hand_over_idea")
-                    .table(HandOver::Table)
-                    .col(HandOver::IdeaId)
-                    .col(HandOver::Id)
-                    .if_not_exists()
-                    .to_owned(),
-            )
+            .create_index(index(
+                "ix_hand_over_idea",
+                HandOver::Table,
+                HandOver::IdeaId,
+                HandOver::Id,
+            ))
             .await
     }
 

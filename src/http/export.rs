@@ -66,20 +66,27 @@ fn bad_request(err: &DomainError) -> Response {
     client_error(StatusCode::BAD_REQUEST, err.code(), err.message())
 }
 
-/// Reads the JSON of a query parameter as a GraphQL input value of type `T`.
-fn input<T: InputType>(name: &str, json: Option<&str>) -> Result<Option<T>, DomainError> {
-    let Some(json) = json else { return Ok(None) };
+/// A query parameter's JSON, parsed once.
+fn json_of(name: &str, json: &str) -> Result<serde_json::Value, DomainError> {
     let example = if name == "orderBy" {
         r#"orderBy={"field":"TITLE","direction":"ASC"}"#
     } else {
         r#"filter={"regencyCodes":["63.03"]}"#
     };
-    let value: serde_json::Value = serde_json::from_str(json).map_err(|_| {
+    serde_json::from_str(json).map_err(|_| {
         DomainError::bad_input(format!(
             "`{name}` is not JSON; give it as the GraphQL variable would be, e.g. {example}."
         ))
-    })?;
-    let value = Value::from_json(value)
+    })
+}
+
+/// A parameter's JSON (checked by the schema already) as a GraphQL input value of type `T`.
+fn input<T: InputType>(
+    name: &str,
+    json: Option<&serde_json::Value>,
+) -> Result<Option<T>, DomainError> {
+    let Some(json) = json else { return Ok(None) };
+    let value = Value::from_json(json.clone())
         .map_err(|_| DomainError::bad_input(format!("`{name}` is not a GraphQL input value.")))?;
     T::parse(Some(value)).map(Some).map_err(|err| {
         DomainError::bad_input(format!(
@@ -120,26 +127,20 @@ pub async fn ideas_csv(State(state): State<AppState>, request: Request) -> Respo
     let mut variables = serde_json::Map::new();
     for name in ["filter", "orderBy"] {
         if let Some(json) = param(name) {
-            match serde_json::from_str(json) {
+            match json_of(name, json) {
                 Ok(value) => {
                     variables.insert(name.to_owned(), value);
                 }
-                Err(_) => {
-                    return bad_request(
-                        &input::<IdeaFilter>(name, Some(json))
-                            .err()
-                            .unwrap_or_else(|| {
-                                DomainError::bad_input(format!("`{name}` is not JSON."))
-                            }),
-                    );
-                }
+                Err(err) => return bad_request(&err),
             }
         }
     }
     // The schema checks the filter as it checks a query's variables (limits, unknown fields,
     // enum values), so the export takes exactly what `ideas` takes.
     let probe = async_graphql::Request::new(PROBE)
-        .variables(async_graphql::Variables::from_json(variables.into()))
+        .variables(async_graphql::Variables::from_json(
+            variables.clone().into(),
+        ))
         .data(caller.clone());
     let checked = state.schema.execute(probe).await;
     if let Some(err) = checked.errors.first() {
@@ -154,14 +155,14 @@ pub async fn ideas_csv(State(state): State<AppState>, request: Request) -> Respo
             .unwrap_or_else(|| code::BAD_USER_INPUT.to_owned());
         return client_error(StatusCode::BAD_REQUEST, &code, &err.message);
     }
-    let filter = match input::<IdeaFilter>("filter", param("filter")).and_then(|f| {
+    let filter = match input::<IdeaFilter>("filter", variables.get("filter")).and_then(|f| {
         f.map(|f| f.to_domain().map_err(|e| DomainError::bad_input(e.message)))
             .transpose()
     }) {
         Ok(filter) => filter.unwrap_or_default(),
         Err(err) => return bad_request(&err),
     };
-    let order: DomainOrder = match input::<IdeaOrder>("orderBy", param("orderBy")) {
+    let order: DomainOrder = match input::<IdeaOrder>("orderBy", variables.get("orderBy")) {
         Ok(order) => order.unwrap_or_default().into(),
         Err(err) => return bad_request(&err),
     };

@@ -348,15 +348,7 @@ async fn the_demo_history_is_what_real_writes_record() {
     assert!(count(PipelineEventKind::IdeaUpdated) >= 104);
     // One event per audited move of the regency's ideas.
     let moves = stage_transition::Entity::find()
-        .filter(
-            stage_transition::Column::IdeaId.in_subquery(
-                sea_orm::sea_query::Query::select()
-                    .column(idea::Column::Id)
-                    .from(idea::Entity)
-                    .and_where(idea::Column::RegencyId.eq(banjar.id))
-                    .to_owned(),
-            ),
-        )
+        .filter(stage_transition::Column::IdeaId.in_subquery(ideas_of(banjar.id)))
         .count(db)
         .await
         .expect("moves");
@@ -391,15 +383,7 @@ async fn the_demo_history_is_what_real_writes_record() {
     // Banjar's launched ideas were reviewed by their mentors, each reviewer appears; one
     // event per review, superseded reviews kept; hand-overs recorded with their rows.
     let reviews = review::Entity::find()
-        .filter(
-            review::Column::IdeaId.in_subquery(
-                sea_orm::sea_query::Query::select()
-                    .column(idea::Column::Id)
-                    .from(idea::Entity)
-                    .and_where(idea::Column::RegencyId.eq(banjar.id))
-                    .to_owned(),
-            ),
-        )
+        .filter(review::Column::IdeaId.in_subquery(ideas_of(banjar.id)))
         .all(db)
         .await
         .expect("reviews");
@@ -415,15 +399,7 @@ async fn the_demo_history_is_what_real_writes_record() {
         );
     }
     let hand_overs = hand_over::Entity::find()
-        .filter(
-            hand_over::Column::IdeaId.in_subquery(
-                sea_orm::sea_query::Query::select()
-                    .column(idea::Column::Id)
-                    .from(idea::Entity)
-                    .and_where(idea::Column::RegencyId.eq(banjar.id))
-                    .to_owned(),
-            ),
-        )
+        .filter(hand_over::Column::IdeaId.in_subquery(ideas_of(banjar.id)))
         .count(db)
         .await
         .expect("hand-overs");
@@ -433,6 +409,15 @@ async fn the_demo_history_is_what_real_writes_record() {
         banjar.event_seq,
         i64::try_from(events.len()).expect("a count")
     );
+}
+
+/// The ids of a regency's ideas, as a subquery.
+fn ideas_of(regency_id: i32) -> sea_orm::sea_query::SelectStatement {
+    sea_orm::sea_query::Query::select()
+        .column(idea::Column::Id)
+        .from(idea::Entity)
+        .and_where(idea::Column::RegencyId.eq(regency_id))
+        .to_owned()
 }
 
 #[tokio::test]
