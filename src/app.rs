@@ -5,7 +5,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use anyhow::Context;
 use axum::Router;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     auth::{Authenticator, Caller},
@@ -31,6 +31,11 @@ pub struct AppState {
     pub keepalive: Duration,
     /// Cancelled when the server stops: live connections close so clients reconnect.
     pub stop: CancellationToken,
+    /// Cancelled when the server is told to stop, `shutdown_delay` before `stop`: `/readyz`
+    /// answers 503 from then on so load balancers send no new requests.
+    pub draining: CancellationToken,
+    /// The upgraded WebSockets: the server waits for them to send their close frames.
+    pub live_connections: TaskTracker,
     /// Origins other sites may call the API from.
     pub cors_origins: Vec<String>,
     /// Host names the server answers to besides IP addresses and localhost.
@@ -81,6 +86,8 @@ async fn forget_idle_clients(rate: Arc<crate::http::rate::RateLimits>, stop: Can
 /// A built application bound to its port, ready to run.
 pub struct App {
     listener: TcpListener,
+    /// How long `/readyz` says "draining" before connections close.
+    shutdown_delay: Duration,
     state: AppState,
 }
 
@@ -103,6 +110,7 @@ impl App {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let stop = CancellationToken::new();
+        let shutdown_delay = Duration::from_secs(config.shutdown_delay_secs);
         let hub = live::start(&domain, config, stop.clone()).await?;
         let query_limits = Arc::new(config.query_limits());
         let mut persisted = graphql::persisted::PersistedQueries::new(1024);
@@ -129,12 +137,15 @@ impl App {
         tokio::spawn(forget_idle_clients(rate.clone(), stop.clone()));
         Ok(App {
             listener,
+            shutdown_delay,
             state: AppState {
                 schema,
                 domain,
                 hub,
                 keepalive: Duration::from_secs(config.keepalive_secs.max(1)),
                 stop,
+                draining: CancellationToken::new(),
+                live_connections: TaskTracker::new(),
                 cors_origins: config.cors_origins.clone(),
                 allowed_hosts: Arc::new(
                     config
@@ -185,16 +196,31 @@ impl App {
         http::router(self.state.clone())
     }
 
-    /// Serves until `shutdown` is cancelled: then live connections are closed (WebSockets with
-    /// a 1012 close frame, SSE streams ended) so clients reconnect and resume, background tasks
-    /// stop, and requests in flight finish.
+    /// Serves until `shutdown` is cancelled: then `/readyz` answers 503 for the shutdown
+    /// delay while requests are still served, then live connections are closed (WebSockets
+    /// with a 1012 close frame, SSE streams ended) so clients reconnect and resume, background
+    /// tasks stop, requests in flight finish, and it returns once every WebSocket has sent its
+    /// close frame (or the grace period is over).
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         tracing::info!(address = %self.local_addr(), "labinov listening; GraphiQL at http://{}/", self.local_addr());
         let stop = self.state.stop.clone();
+        let live_connections = self.state.live_connections.clone();
         tokio::spawn({
-            let stop = stop.clone();
+            let (stop, draining, delay) = (
+                stop.clone(),
+                self.state.draining.clone(),
+                self.shutdown_delay,
+            );
             async move {
                 shutdown.cancelled().await;
+                draining.cancel();
+                if !delay.is_zero() {
+                    tracing::info!(
+                        seconds = delay.as_secs(),
+                        "draining: /readyz answers 503 until connections close"
+                    );
+                    tokio::time::sleep(delay).await;
+                }
                 stop.cancel();
             }
         });
@@ -204,6 +230,37 @@ impl App {
         };
         let router = http::router(self.state);
         http::server::serve(self.listener, router, limits, stop, SHUTDOWN_GRACE).await;
+        live_connections.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, live_connections.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                open = live_connections.len(),
+                "WebSockets still open after the shutdown grace period; closing them"
+            );
+        }
         Ok(())
     }
+}
+
+/// Cancels `shutdown` on SIGINT or SIGTERM.
+pub async fn stop_on_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+    shutdown.cancel();
 }

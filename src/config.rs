@@ -120,6 +120,26 @@ pub struct Config {
     )]
     pub database_max_connections: u32,
 
+    /// Seconds a request waits for a pooled connection before it gets SERVICE_UNAVAILABLE
+    /// (every connection busy, or the database unreachable) instead of hanging.
+    #[arg(
+        long,
+        env = "DATABASE_ACQUIRE_TIMEOUT_SECS",
+        default_value_t = 5,
+        global = true
+    )]
+    pub database_acquire_timeout_secs: u64,
+
+    /// PostgreSQL only: seconds one SQL statement may run (or wait on a lock) before it is
+    /// cancelled and the request gets SERVICE_UNAVAILABLE; 0 means no limit.
+    #[arg(
+        long,
+        env = "DATABASE_STATEMENT_TIMEOUT_SECS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub database_statement_timeout_secs: u64,
+
     /// Redis URL for the event bus shared by many instances; without it events stay in-process.
     #[arg(long, env = "REDIS_URL", global = true)]
     pub redis_url: Option<String>,
@@ -162,6 +182,17 @@ pub struct Config {
         global = true
     )]
     pub keepalive_secs: u64,
+
+    /// Seconds the server keeps serving after SIGTERM with `/readyz` answering 503
+    /// ("draining"), so a load balancer stops sending it requests before it closes its
+    /// connections; 0 closes them at once.
+    #[arg(
+        long,
+        env = "LABINOV_SHUTDOWN_DELAY_SECS",
+        default_value_t = 0,
+        global = true
+    )]
+    pub shutdown_delay_secs: u64,
 
     /// Address to listen on; port 0 picks a free port.
     #[arg(
@@ -463,11 +494,14 @@ impl Config {
             database_url: format!("sqlite://{}?mode=rwc", path.display()),
             database_schema: None,
             database_max_connections: 10,
+            database_acquire_timeout_secs: 5,
+            database_statement_timeout_secs: 30,
             redis_url: None,
             redis_channel_prefix: "labinov:".to_owned(),
             live_poll_ms: 1000,
             event_retention_days: 0,
             keepalive_secs: 15,
+            shutdown_delay_secs: 0,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             cors_origins: Vec::new(),
             allowed_hosts: Vec::new(),

@@ -43,6 +43,9 @@ pub async fn connect(config: &Config) -> anyhow::Result<(DatabaseConnection, Sta
     options
         .max_connections(config.database_max_connections)
         .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(
+            config.database_acquire_timeout_secs.max(1),
+        ))
         .sqlx_logging(false);
     if let Some(schema) = &config.database_schema {
         options.set_schema_search_path(schema.clone());
@@ -54,7 +57,15 @@ pub async fn connect(config: &Config) -> anyhow::Result<(DatabaseConnection, Sta
             .foreign_keys(true)
             .statement_cache_capacity(STATEMENT_CACHE)
     });
-    options.map_sqlx_postgres_opts(|opts| opts.statement_cache_capacity(STATEMENT_CACHE));
+    let statement_timeout = config.database_statement_timeout_secs;
+    options.map_sqlx_postgres_opts(move |opts| {
+        let opts = opts.statement_cache_capacity(STATEMENT_CACHE);
+        if statement_timeout == 0 {
+            opts
+        } else {
+            opts.options([("statement_timeout", format!("{statement_timeout}s"))])
+        }
+    });
     let mut db = Database::connect(options).await.with_context(|| {
         format!(
             "cannot connect to the database at {}",

@@ -17,6 +17,7 @@ pub mod code {
     pub const CURSOR_EXPIRED: &str = "CURSOR_EXPIRED";
     pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
     pub const FORBIDDEN: &str = "FORBIDDEN";
+    pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
     pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
 }
 
@@ -35,6 +36,9 @@ pub enum DomainError {
     Forbidden(String),
     /// Bad input spread over many lines (a CSV import): a summary and each line's reason.
     InvalidLines(String, Vec<LineError>),
+    /// The database cannot serve now (unreachable, every connection busy, a statement timed
+    /// out): the request may be tried again; a write in it was rolled back.
+    Unavailable(anyhow::Error),
     Internal(anyhow::Error),
 }
 
@@ -55,6 +59,15 @@ impl DomainError {
         Self::BadInput(sentence.into())
     }
 
+    /// For the log: the sentence, or for a server-side failure the chain of causes, on one line
+    /// and without a backtrace (a flood of failures must not flood the log).
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Internal(source) | Self::Unavailable(source) => format!("{source:#}"),
+            other => other.message().to_owned(),
+        }
+    }
+
     /// The sentence a client sees.
     pub fn message(&self) -> &str {
         match self {
@@ -66,6 +79,10 @@ impl DomainError {
             | Self::Unauthenticated(m)
             | Self::Forbidden(m)
             | Self::InvalidLines(m, _) => m,
+            Self::Unavailable(_) => {
+                "The database cannot serve this request right now (it is unreachable or busy); \
+                 try again in a moment."
+            }
             Self::Internal(_) => "internal server error",
         }
     }
@@ -79,6 +96,7 @@ impl DomainError {
             Self::CursorExpired(_) => code::CURSOR_EXPIRED,
             Self::Unauthenticated(_) => code::UNAUTHENTICATED,
             Self::Forbidden(_) => code::FORBIDDEN,
+            Self::Unavailable(_) => code::SERVICE_UNAVAILABLE,
             Self::Internal(_) => code::INTERNAL_SERVER_ERROR,
         }
     }
@@ -86,7 +104,40 @@ impl DomainError {
 
 impl From<sea_orm::DbErr> for DomainError {
     fn from(err: sea_orm::DbErr) -> Self {
-        Self::Internal(anyhow::Error::new(err).context("database"))
+        if database_unavailable(&err) {
+            Self::Unavailable(anyhow::Error::new(err).context("database unavailable"))
+        } else {
+            Self::Internal(anyhow::Error::new(err).context("database"))
+        }
+    }
+}
+
+/// Whether a database error says the database cannot serve now, rather than that the request
+/// or the server is wrong: no connection to be had, a connection lost or terminated, a
+/// statement cancelled by its timeout, or SQLite's writer lock not granted in time.
+fn database_unavailable(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr, sqlx::Error};
+    let (DbErr::Exec(RuntimeErr::SqlxError(sqlx)) | DbErr::Query(RuntimeErr::SqlxError(sqlx))) =
+        err
+    else {
+        // No connection to be had at all: the pool timed out, or opening one failed (the
+        // database down, refusing connections, or the network gone).
+        return matches!(err, DbErr::ConnectionAcquire(_) | DbErr::Conn(_));
+    };
+    match sqlx.as_ref() {
+        Error::Io(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed => true,
+        Error::Database(db) => db.code().is_some_and(|code| {
+            // PostgreSQL: connection exceptions (08…), operator intervention (57…: terminated
+            // by an administrator, shutting down, statement timeout), too many connections;
+            // SQLite: SQLITE_BUSY and its extended codes.
+            code.starts_with("08")
+                || code.starts_with("57")
+                || code == "53300"
+                || code == "5"
+                || code == "261"
+                || code == "517"
+        }),
+        _ => false,
     }
 }
 
@@ -101,10 +152,16 @@ impl From<sea_orm::TransactionError<DomainError>> for DomainError {
 
 impl From<DomainError> for async_graphql::Error {
     fn from(err: DomainError) -> Self {
-        if let DomainError::Internal(source) = &err {
-            // The chain of causes on one line, without a backtrace: a flood of failures must
-            // not flood the log.
-            tracing::error!(error = %format!("{source:#}"), "request failed");
+        // The chain of causes on one line, without a backtrace: a flood of failures must not
+        // flood the log.
+        match &err {
+            DomainError::Internal(source) => {
+                tracing::error!(error = %format!("{source:#}"), "request failed");
+            }
+            DomainError::Unavailable(source) => {
+                tracing::warn!(error = %format!("{source:#}"), "request failed: database unavailable");
+            }
+            _ => {}
         }
         let code = err.code();
         let lines = match &err {
@@ -138,7 +195,7 @@ impl From<DomainError> for async_graphql::Error {
 impl From<DomainError> for anyhow::Error {
     fn from(err: DomainError) -> Self {
         match err {
-            DomainError::Internal(source) => source,
+            DomainError::Internal(source) | DomainError::Unavailable(source) => source,
             other => anyhow::anyhow!("{}", other.message()),
         }
     }

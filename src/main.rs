@@ -32,7 +32,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 print_demo_tokens(&app).await?;
             }
             let shutdown = CancellationToken::new();
-            tokio::spawn(stop_on_signal(shutdown.clone()));
+            tokio::spawn(labinov::app::stop_on_signal(shutdown.clone()));
             app.run_until_stopped(shutdown).await
         }
         Command::Migrate => {
@@ -99,25 +99,4 @@ async fn print_demo_tokens(app: &App) -> anyhow::Result<()> {
     out.write_all(text.as_bytes())
         .context("writing the demo tokens")?;
     Ok(())
-}
-
-/// Cancels `shutdown` on SIGINT or SIGTERM.
-async fn stop_on_signal(shutdown: CancellationToken) {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    let term = async {
-        if let Ok(mut signal) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            signal.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutting down");
-    shutdown.cancel();
 }

@@ -31,6 +31,16 @@ pub struct Dataset {
     pub unit: String,
     pub ideas: usize,
     pub events: u64,
+    /// Every regency's code, lab edition and first unit (global IDs), for writes anywhere.
+    pub targets: Vec<Target>,
+}
+
+/// Where writes into one regency go.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub code: String,
+    pub cohort: String,
+    pub unit: String,
 }
 
 const UNITS: [(UnitKind, &str); 10] = [
@@ -46,7 +56,7 @@ const UNITS: [(UnitKind, &str); 10] = [
     (UnitKind::Bumd, "PDAM"),
 ];
 
-fn csv_of(ideas: usize, seed: usize) -> String {
+pub fn csv_of(ideas: usize, seed: usize) -> String {
     let mut csv = String::from("title,unit,problem,type,form,affairs_area,initiator,submitted\n");
     for i in 0..ideas {
         let (_, unit) = UNITS[(i + seed) % UNITS.len()];
@@ -270,12 +280,20 @@ pub async fn build(domain: &Domain, scale: Scale, parallel: usize) -> anyhow::Re
         .first()
         .map(|(_, b)| (b.cohort.clone(), b.unit.clone()))
         .context("no regency was built")?;
-    let codes = all.into_iter().map(|(_, b)| b.code).collect();
+    let targets: Vec<Target> = all
+        .into_iter()
+        .map(|(_, b)| Target {
+            code: b.code,
+            cohort: b.cohort,
+            unit: b.unit,
+        })
+        .collect();
     Ok(Dataset {
-        codes,
+        codes: targets.iter().map(|t| t.code.clone()).collect(),
         cohort,
         unit,
         ideas: scale.regencies * scale.ideas,
         events,
+        targets,
     })
 }

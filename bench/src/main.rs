@@ -8,6 +8,8 @@
 //! ```
 
 mod data;
+mod drill;
+mod follow;
 mod load;
 mod servers;
 mod ws;
@@ -59,6 +61,9 @@ enum Mode {
         #[arg(long)]
         port: u16,
     },
+    /// The fault drills: Redis, an instance or the database failing under load; checks that
+    /// every subscriber gets every event exactly once, in order (see docs/reliability.md).
+    Drill(drill::DrillArgs),
 }
 
 #[derive(clap::Args, Clone)]
@@ -167,16 +172,17 @@ fn main() -> anyhow::Result<()> {
                 pool,
             }) => servers::serve_raw(&database_url, &schema, port, pool).await,
             Some(Mode::ServeFloor { port }) => servers::serve_floor(port).await,
+            Some(Mode::Drill(args)) => drill::run(args).await,
             None => run(cli.run).await,
         }
     })
 }
 
 /// The report, line by line, as the run goes.
-struct Report(Vec<String>);
+pub(crate) struct Report(pub(crate) Vec<String>);
 
 impl Report {
-    fn line(&mut self, line: impl Into<String>) {
+    pub(crate) fn line(&mut self, line: impl Into<String>) {
         let line = line.into();
         let mut err = std::io::stderr().lock();
         let _ = writeln!(err, "{line}");
@@ -184,7 +190,7 @@ impl Report {
     }
 }
 
-fn token() -> anyhow::Result<String> {
+pub(crate) fn token() -> anyhow::Result<String> {
     let mut config = labinov::config::Config::sqlite(std::path::Path::new("unused.db"));
     config.jwt_secret = Some(SECRET.to_owned());
     let auth = Authenticator::from_config(&config, false)?;
@@ -199,7 +205,7 @@ fn token() -> anyhow::Result<String> {
 
 /// The server's environment for a run: limits opened wide so the harness measures the server,
 /// not its guards.
-fn server_env() -> Vec<(&'static str, String)> {
+pub(crate) fn server_env() -> Vec<(&'static str, String)> {
     vec![
         ("LABINOV_JWT_SECRET", SECRET.to_owned()),
         ("LABINOV_LIVE_POLL_MS", "3600000".to_owned()),
@@ -224,10 +230,12 @@ async fn start_labinov(database: &[String], port: u16) -> anyhow::Result<Child> 
 }
 
 fn graphql(server: &Child, token: &str, query: &str, variables: Value) -> Call {
+    let mut body = json!({ "query": query });
+    body["variables"] = variables;
     Call::Post {
         url: server.url("/graphql"),
         token: token.to_owned(),
-        body: json!({"query": query, "variables": variables}),
+        body,
     }
 }
 
@@ -455,7 +463,7 @@ async fn measure(
             )
             .await?;
             let first = subscribers
-                .collect(plan.funnels, Duration::from_secs(120))
+                .collect(plan.funnels, Duration::from_mins(2))
                 .await;
             anyhow::ensure!(
                 first.len() == plan.funnels,
@@ -469,7 +477,7 @@ async fn measure(
             let sent = Instant::now();
             load::sequential(&submit(format!("funnel write {distinct}")), 1).await;
             let updates = subscribers
-                .collect(plan.funnels, Duration::from_secs(300))
+                .collect(plan.funnels, Duration::from_mins(5))
                 .await;
             let last = updates.iter().map(|a| a.at).max().unwrap_or(sent);
             tokio::time::sleep(Duration::from_millis(300)).await;
@@ -538,9 +546,10 @@ async fn measure(
             for attempt in 0..20 {
                 load::sequential(&submit(format!("fan-out warm-up {attempt}")), 1).await;
                 let within = Duration::from_secs(2) + Duration::from_millis(n as u64);
-                let arrived = subscribers.collect(n - live.len(), within).await;
-                live.extend(arrived.iter().map(|a| a.subscriber));
-                if live.len() == n {
+                // Every arrival counts, from live subscribers too: reading only as many
+                // arrivals as subscribers are missing would leave the late ones' arrivals
+                // queued behind the live ones' and never seen.
+                if subscribers.until_each_delivered(&mut live, n, within).await {
                     break;
                 }
             }
@@ -669,7 +678,7 @@ where
         writes.spawn(write(k));
     }
     let arrivals = subscribers
-        .collect(n * plan.fanout_writes, Duration::from_secs(120))
+        .collect(n * plan.fanout_writes, Duration::from_mins(2))
         .await;
     while writes.join_next().await.is_some() {}
     arrivals

@@ -43,16 +43,7 @@ pub struct Child {
 impl Child {
     /// Resident memory now, in KiB.
     pub fn rss_kib(&self) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.pid))
-            .ok()
-            .and_then(|status| {
-                status
-                    .lines()
-                    .find(|l| l.starts_with("VmRSS:"))
-                    .and_then(|l| l.split_whitespace().nth(1))
-                    .and_then(|v| v.parse().ok())
-            })
-            .unwrap_or_default()
+        rss_of(self.pid)
     }
 
     /// CPU time used so far (user + system), in seconds.
@@ -74,6 +65,20 @@ impl Child {
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
+}
+
+/// Resident memory of process `pid` now, in KiB (0 once it is gone).
+pub fn rss_of(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or_default()
 }
 
 impl Drop for Child {
@@ -167,7 +172,7 @@ pub async fn spawn(
             break;
         }
         anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(120),
+            started.elapsed() < Duration::from_mins(2),
             "{} did not become ready",
             args.first().map_or("child", String::as_str)
         );
@@ -190,8 +195,9 @@ pub async fn serve_labinov(args: Vec<String>) -> anyhow::Result<()> {
         anyhow::bail!("serve-labinov runs `serve` only");
     };
     let app = labinov::App::build(&cli.config, serve.demo).await?;
-    app.run_until_stopped(tokio_util::sync::CancellationToken::new())
-        .await
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(labinov::app::stop_on_signal(shutdown.clone()));
+    app.run_until_stopped(shutdown).await
 }
 
 /// `bench serve-raw`: the dashboard page's JSON from hand-written SQL on a pool like labinov's.

@@ -37,6 +37,26 @@ impl Subscribers {
         got
     }
 
+    /// Reads arrivals, noting who delivered in `live`, until all `n` subscribers have (true)
+    /// or `within` has passed (false).
+    pub async fn until_each_delivered(
+        &mut self,
+        live: &mut std::collections::HashSet<usize>,
+        n: usize,
+        within: Duration,
+    ) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while live.len() < n {
+            match tokio::time::timeout_at(deadline, self.arrivals.recv()).await {
+                Ok(Some(arrival)) => {
+                    live.insert(arrival.subscriber);
+                }
+                _ => return false,
+            }
+        }
+        true
+    }
+
     /// Drops what arrived so far.
     pub fn drain(&mut self) {
         while self.arrivals.try_recv().is_ok() {}

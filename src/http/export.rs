@@ -173,12 +173,15 @@ pub async fn ideas_csv(State(state): State<AppState>, request: Request) -> Respo
     {
         Ok(page) => page,
         Err(err @ DomainError::Internal(_)) => {
-            tracing::error!(error = ?err, "export failed");
+            tracing::error!(error = %err.describe(), "export failed");
             return client_error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 err.code(),
                 "The export failed on the server; try again, and tell the operator if it keeps failing.",
             );
+        }
+        Err(err @ DomainError::Unavailable(_)) => {
+            return client_error(StatusCode::SERVICE_UNAVAILABLE, err.code(), err.message());
         }
         Err(err @ DomainError::Unauthenticated(_)) => return unauthenticated(err.message()),
         Err(err) => {
@@ -240,7 +243,7 @@ fn pages(
                     Ok(next) => Some(next),
                     Err(err) => {
                         // The status is sent; a cut file is all a client can be told now.
-                        tracing::error!(error = ?err, "export: reading a page failed");
+                        tracing::error!(error = %err.describe(), "export: reading a page failed");
                         return Some((Err(std::io::Error::other("export cut")), (None, false)));
                     }
                 },

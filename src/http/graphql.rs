@@ -60,8 +60,10 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
                 // subscriber's memory, zeroed again as it fills. Client messages are small.
                 .read_buffer_size(WS_READ_BUFFER)
                 .on_upgrade(move |socket| async move {
+                    // Counted until its close frame is sent: a stopping server waits for it.
+                    let open = state.live_connections.token();
                     websocket::serve(socket, protocol, state, peer).await;
-                    drop(slot);
+                    drop((slot, open));
                 })
                 .into_response(),
             Err(rejection) => rejection.into_response(),

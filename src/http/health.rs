@@ -45,17 +45,23 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             "problem": "Redis cannot be reached; live events are read from the database every 250 ms until it is back",
         }),
     };
-    let ready = database["ok"] == true && listener["ok"] == true;
+    let draining = state.draining.is_cancelled();
+    let ready = database["ok"] == true && listener["ok"] == true && !draining;
     let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = json!({
+    let mut body = json!({
         "ready": ready,
         "database": database,
         "listener": listener,
         "bus": bus,
     });
+    if draining {
+        body["draining"] = json!({
+            "problem": "the server is shutting down; send new requests to another instance",
+        });
+    }
     (status, Json(body)).into_response()
 }

@@ -106,6 +106,11 @@ impl Listener {
         let mut redis_stream = None;
         if let Some(bus) = &redis {
             redis_stream = bus.subscribe().await;
+            if redis_stream.is_none() {
+                tracing::warn!(
+                    "cannot reach Redis; reading new events from the database until it is back"
+                );
+            }
         }
         // The poll runs on a steady beat, however busy the other sources are: a stream of this
         // process's own events must not starve the reading of other processes' events.
@@ -160,7 +165,7 @@ impl Listener {
             };
             self.state.set_database_readable(outcome.is_ok());
             if let Err(err) = outcome {
-                tracing::warn!(error = ?err, "event listener could not read the database; retrying");
+                tracing::warn!(error = %err.describe(), "event listener could not read the database; retrying");
                 tokio::time::sleep(FALLBACK_POLL).await;
             }
         }

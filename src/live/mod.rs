@@ -34,7 +34,6 @@ const BROADCAST_CAPACITY: usize = 4096;
 #[derive(Clone)]
 pub struct Hub {
     events: broadcast::Sender<Arc<pipeline_event::Model>>,
-    shutdown: CancellationToken,
     state: Arc<BusState>,
     /// Funnel computations shared by identical funnel subscriptions.
     pub(crate) funnels: Arc<stream::FunnelShares>,
@@ -94,11 +93,6 @@ impl Hub {
         self.events.subscribe()
     }
 
-    /// Cancelled when the server stops; streams end then.
-    pub fn shutdown(&self) -> &CancellationToken {
-        &self.shutdown
-    }
-
     /// How many funnel computations run for the funnel subscriptions (identical ones share).
     pub fn funnel_computations(&self) -> usize {
         self.funnels.running()
@@ -153,7 +147,6 @@ pub async fn start(
     }
     Ok(Hub {
         events,
-        shutdown,
         state,
         funnels: Arc::default(),
     })
@@ -168,7 +161,7 @@ async fn prune_forever(domain: Domain, days: u32, shutdown: CancellationToken) {
         {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, days, "pruned pipeline events past retention"),
-            Err(err) => tracing::warn!(error = ?err, "could not prune pipeline events"),
+            Err(err) => tracing::warn!(error = %err.describe(), "could not prune pipeline events"),
         }
         tokio::select! {
             () = shutdown.cancelled() => break,

@@ -33,7 +33,8 @@ impl RedisBus {
         })
     }
 
-    /// Subscribes to the channel; None while Redis cannot be reached.
+    /// Subscribes to the channel; None while Redis cannot be reached (logged at debug level:
+    /// the listener retries every 250 ms and says once that Redis is gone).
     pub async fn subscribe(&self) -> Option<EventStream> {
         let connect = async {
             let mut pubsub = self.client.get_async_pubsub().await?;
@@ -52,11 +53,11 @@ impl RedisBus {
                 }
             }))),
             Ok(Err(err)) => {
-                tracing::warn!(error = %err, "cannot subscribe to the Redis event channel");
+                tracing::debug!(error = %err, "cannot subscribe to the Redis event channel");
                 None
             }
             Err(_) => {
-                tracing::warn!("timed out subscribing to the Redis event channel");
+                tracing::debug!("timed out subscribing to the Redis event channel");
                 None
             }
         }

@@ -1,6 +1,10 @@
 //! Resumable subscription streams: replay stored events after a cursor, then go live from the
 //! hub with no gap and no duplicate at the seam; a lagging subscriber is caught up from the
 //! database, never skipped.
+//!
+//! A stream never ends because the server stops: a `complete` would tell clients the
+//! subscription is over. The transports close the connection instead (WebSockets with 1012,
+//! SSE streams cut before `complete`), so clients reconnect elsewhere and resume.
 
 use std::{
     collections::HashMap,
@@ -197,7 +201,6 @@ pub async fn pipeline_events(
         scope,
         filter,
     };
-    let shutdown = hub.shutdown().clone();
     Ok(async_stream::stream! {
         let mut catching_up = true;
         loop {
@@ -215,10 +218,7 @@ pub async fn pipeline_events(
                     Err(err) => { yield Err(err); return; }
                 }
             }
-            let received = tokio::select! {
-                () = shutdown.cancelled() => return,
-                received = live.recv() => received,
-            };
+            let received = live.recv().await;
             match received {
                 Ok(event) => match follower.live(&event) {
                     Live::Skip => {}
@@ -297,6 +297,9 @@ impl From<SharedError> for DomainError {
             crate::error::code::FORBIDDEN => DomainError::Forbidden(err.message),
             crate::error::code::BAD_USER_INPUT => DomainError::BadInput(err.message),
             crate::error::code::NOT_FOUND => DomainError::NotFound(err.message),
+            crate::error::code::SERVICE_UNAVAILABLE => {
+                DomainError::Unavailable(anyhow::anyhow!(err.message))
+            }
             _ => DomainError::Internal(anyhow::anyhow!(err.message)),
         }
     }
@@ -373,15 +376,13 @@ pub async fn funnels(
         return Err(err.into());
     }
     latest.mark_changed();
-    let shutdown = hub.shutdown().clone();
     Ok(async_stream::stream! {
         // Holding the share keeps its computation running.
         let _shared = shared;
         loop {
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                changed = latest.changed() => if changed.is_err() { return },
-            }
+            if latest.changed().await.is_err() {
+                    return;
+                }
             let now = latest.borrow_and_update().clone();
             match now {
                 Some(Ok(snapshot)) => yield Ok(snapshot),
@@ -420,12 +421,10 @@ async fn share_funnel(
             return;
         }
     };
-    let shutdown = hub.shutdown().clone();
     loop {
         // Wait for a relevant change (or a lag, after which anything may have changed).
         loop {
             let received = tokio::select! {
-                () = shutdown.cancelled() => return,
                 () = sender.closed() => return,
                 received = live.recv() => received,
             };
@@ -478,14 +477,10 @@ pub async fn idea_updates(
         .await?
         .remove(&id)
         .ok_or_else(|| DomainError::not_found("No idea with this id exists."))?;
-    let shutdown = hub.shutdown().clone();
     Ok(async_stream::stream! {
         yield Ok(current);
         loop {
-            let received = tokio::select! {
-                () = shutdown.cancelled() => return,
-                received = live.recv() => received,
-            };
+            let received = live.recv().await;
             let changed = match received {
                 Ok(event) => event.idea_id == Some(id),
                 Err(RecvError::Lagged(_)) => true,
@@ -523,16 +518,12 @@ pub async fn rankings(
     let mut live = hub.subscribe();
     let (cohort, first) = domain.ranking(&caller, cohort_id, stage_at_least).await?;
     let regency_id = cohort.regency_id;
-    let shutdown = hub.shutdown().clone();
     Ok(async_stream::stream! {
         let mut last = first.clone();
         yield Ok(RankingSnapshot { cohort, entries: first });
         loop {
             loop {
-                let received = tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    received = live.recv() => received,
-                };
+                let received = live.recv().await;
                 match received {
                     Ok(event) if event.regency_id == regency_id && event.idea_id.is_some() => break,
                     Ok(_) => {}
