@@ -16,6 +16,37 @@ use crate::{
     live::{Hub, stream},
 };
 
+/// Whether a WebSocket message (`next`/`data` or `error`) carries a SERVICE_UNAVAILABLE error:
+/// the transports then close the connection, so the client reconnects and resumes, instead of
+/// passing on a result the database could not serve.
+pub fn database_unavailable(message: &str) -> bool {
+    // Cheap first: almost no message holds the code at all.
+    if !message.contains(crate::error::code::SERVICE_UNAVAILABLE) {
+        return false;
+    }
+    let Ok(message) = serde_json::from_str::<serde_json::Value>(message) else {
+        return false;
+    };
+    let payload = &message["payload"];
+    let errors = payload["errors"].as_array().or_else(|| payload.as_array());
+    errors.is_some_and(|errors| {
+        errors
+            .iter()
+            .any(|e| e["extensions"]["code"] == crate::error::code::SERVICE_UNAVAILABLE)
+    })
+}
+
+/// Whether a subscription result carries a SERVICE_UNAVAILABLE error (see
+/// [`database_unavailable`]).
+pub fn response_unavailable(response: &async_graphql::Response) -> bool {
+    response.errors.iter().any(|e| {
+        e.extensions.as_ref().and_then(|x| x.get("code"))
+            == Some(&async_graphql::Value::from(
+                crate::error::code::SERVICE_UNAVAILABLE,
+            ))
+    })
+}
+
 /// Where an SSE client resumes: the `Last-Event-ID` its EventSource sent on reconnect.
 #[derive(Debug, Clone)]
 pub struct ResumeFrom(pub String);
@@ -130,5 +161,28 @@ impl Subscription {
             }
             Ok(Idea(idea?))
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::database_unavailable;
+
+    #[test]
+    fn only_a_service_unavailable_error_closes_a_subscription() {
+        // A result and an operation error, in both WebSocket protocols' shapes.
+        assert!(database_unavailable(
+            r#"{"type":"next","id":"1","payload":{"data":null,"errors":[{"message":"m","extensions":{"code":"SERVICE_UNAVAILABLE"}}]}}"#
+        ));
+        assert!(database_unavailable(
+            r#"{"type":"error","id":"1","payload":[{"message":"m","extensions":{"code":"SERVICE_UNAVAILABLE"}}]}"#
+        ));
+        // Other errors, and an event that merely mentions the code in its data, pass.
+        assert!(!database_unavailable(
+            r#"{"type":"next","id":"1","payload":{"errors":[{"message":"m","extensions":{"code":"FORBIDDEN"}}]}}"#
+        ));
+        assert!(!database_unavailable(
+            r#"{"type":"data","id":"1","payload":{"data":{"pipelineEvents":{"payload":{"title":"SERVICE_UNAVAILABLE"}}}}}"#
+        ));
     }
 }

@@ -1,8 +1,16 @@
 //! GraphQL over Server-Sent Events, graphql-sse "distinct connections" mode: each result is a
 //! `next` event whose `id` is the result's cursor (so an EventSource resumes with
-//! `Last-Event-ID`), then `complete`. On shutdown the stream just ends and the client reconnects.
+//! `Last-Event-ID`), then `complete`. On shutdown, or when the database cannot serve a result,
+//! the stream just ends (without `complete`) and the client reconnects and resumes.
 
-use std::convert::Infallible;
+use std::{
+    convert::Infallible,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use axum::response::{
     IntoResponse, Response,
@@ -52,9 +60,20 @@ pub fn serve(
             })
         });
     let open = crate::metrics::Open::new(metrics::gauge!("labinov_sse_streams"));
+    // A result the database could not serve ends the stream without `complete`: the
+    // EventSource reconnects and resumes with Last-Event-ID, losing nothing.
+    let cut = Arc::new(AtomicBool::new(false));
+    let cut_seen = cut.clone();
     let events = state
         .schema
         .execute_stream(request)
+        .take_while(move |response| {
+            let unavailable = crate::graphql::subscription::response_unavailable(response);
+            if unavailable {
+                cut_seen.store(true, Ordering::Relaxed);
+            }
+            futures_util::future::ready(!unavailable)
+        })
         .take_until(expiry)
         .map(move |response| {
             let _open = &open;
@@ -69,8 +88,15 @@ pub fn serve(
             )
         })
         .chain(expired)
-        .chain(futures_util::stream::once(async {
-            Ok(Event::default().event("complete").data(""))
+        .chain(futures_util::stream::once(async move {
+            if cut.load(Ordering::Relaxed) {
+                // No `complete`: the client reconnects, soon, and resumes.
+                Ok(Event::default()
+                    .retry(Duration::from_secs(1))
+                    .comment("the database is unavailable; reconnect and resume"))
+            } else {
+                Ok(Event::default().event("complete").data(""))
+            }
         }))
         .take_until(state.stop.clone().cancelled_owned());
     Sse::new(events)

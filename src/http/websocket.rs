@@ -311,6 +311,14 @@ pub async fn serve(
                 Some(Verdict::Pass) | None => {}
             },
             message = output.next() => match message {
+                Some(WsMessage::Text(text)) if crate::graphql::subscription::database_unavailable(&text) => {
+                    // A result the database could not serve (an event whose fields could not
+                    // be read, or a subscription that could not start): the client would skip
+                    // the event or give up. 1013 "try again later" makes it reconnect and
+                    // resume with the cursor of the last event it got, losing nothing.
+                    let _ = sink.send(close(1013, "the database is unavailable; reconnect and resume with your last cursor".to_owned())).await;
+                    break;
+                }
                 Some(WsMessage::Text(text)) => {
                     if let Ok(mut guard) = guard.lock() {
                         guard.server_message(&text);

@@ -180,14 +180,22 @@ impl WsClient {
 
     /// Reads until the server closes; returns the close code.
     pub async fn close_code(&mut self) -> Option<u16> {
+        self.messages_then_close().await.1
+    }
+
+    /// The text messages the server sends until it closes the socket, and the close code.
+    pub async fn messages_then_close(&mut self) -> (Vec<Value>, Option<u16>) {
+        let mut messages = Vec::new();
         loop {
-            match tokio::time::timeout(PATIENCE, self.socket.next())
-                .await
-                .ok()?
-            {
-                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
-                Some(Ok(_)) => {}
-                _ => return None,
+            match tokio::time::timeout(PATIENCE, self.socket.next()).await {
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    return (messages, frame.map(|f| u16::from(f.code)));
+                }
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    messages.extend(serde_json::from_str::<Value>(&text).ok());
+                }
+                Ok(Some(Ok(_))) => {}
+                _ => return (messages, None),
             }
         }
     }

@@ -348,12 +348,22 @@ async fn subscribers_resume_without_loss_after_a_server_restart() {
     }
 
     first.stop();
+    let (last_words, code) = ws.messages_then_close().await;
     assert_eq!(
-        ws.close_code().await,
+        code,
         Some(1012),
         "the WebSocket closes with 'service restart'"
     );
-    while sse.next_event().await.is_some() {}
+    assert!(
+        !last_words.iter().any(|m| m["type"] == "complete"),
+        "a stopping server does not complete the subscription (a client would not resubscribe): {last_words:?}"
+    );
+    while let Some(event) = sse.next_event().await {
+        assert_ne!(
+            event.event, "complete",
+            "a stopping server ends the SSE stream without `complete`, so the EventSource reconnects"
+        );
+    }
 
     // Writes continue while nobody listens (here through the restarted server's domain).
     let second = first.another_instance().await;
@@ -935,4 +945,149 @@ async fn identical_funnel_subscriptions_share_one_computation() {
         waited += 1;
     }
     assert_eq!(app.hub.funnel_computations(), 1);
+}
+
+/// `/readyz`'s status code and body.
+async fn readyz(app: &TestApp) -> (u16, Value) {
+    let response = reqwest::get(format!("{}/readyz", app.address))
+        .await
+        .expect("/readyz answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("a JSON body"))
+}
+
+#[tokio::test]
+async fn a_stopping_server_drains_before_it_closes_sockets_with_1012() {
+    let (mut config, dir) = fresh_config();
+    config.shutdown_delay_secs = 2;
+    let app = TestApp::start(config, true, Arc::new(dir)).await;
+    let mut ws = WsClient::connect(&app.ws_url(), false).await;
+    ws.subscribe("r", EVENTS, json!({"f": {"regencyCodes": ["63.03"]}}))
+        .await;
+    let (id, version) = an_idea(&app, "63.03").await;
+
+    app.stop();
+    let (status, body) = readyz(&app).await;
+    assert_eq!(status, 503, "a draining server is not ready: {body}");
+    assert!(body["draining"]["problem"].is_string(), "{body}");
+    // Still serving while the load balancer moves traffic away: writes and their events too.
+    rename(&app, &id, version, 1, "while draining").await;
+    assert_eq!(event_of(&ws.next_result().await)["kind"], "IDEA_UPDATED");
+
+    let (last_words, code) = ws.messages_then_close().await;
+    assert_eq!(
+        code,
+        Some(1012),
+        "then the WebSocket closes with 'service restart'"
+    );
+    assert!(
+        !last_words.iter().any(|m| m["type"] == "complete"),
+        "{last_words:?}"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: LABINOV_TEST_DATABASE_URL"]
+async fn an_exhausted_pool_answers_service_unavailable_and_recovers_without_a_restart() {
+    let (mut config, dir) = fresh_config();
+    assert!(
+        config.database_schema.is_some(),
+        "set LABINOV_TEST_DATABASE_URL to run the PostgreSQL tests"
+    );
+    config.database_max_connections = 2;
+    config.database_acquire_timeout_secs = 1;
+    let app = TestApp::start(config, true, Arc::new(dir)).await;
+    let (id, version) = an_idea(&app, "63.03").await;
+    let events_before = app
+        .data("{ pipelineEvents(filter: {regencyCodes: [\"63.03\"]}, last: 1) { nodes { sequence } } }", json!({}))
+        .await;
+
+    // A transaction outside the server locks the event table: the server's writes wait on it,
+    // each holding one of the pool's two connections.
+    let outside = app.db().await;
+    let lock = sea_orm::TransactionTrait::begin(&outside)
+        .await
+        .expect("a transaction");
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &lock,
+        "LOCK TABLE pipeline_event IN EXCLUSIVE MODE",
+    )
+    .await
+    .expect("the lock");
+    let blocked: Vec<_> = (0..2)
+        .map(|n| {
+            let (address, id) = (app.address.clone(), id.clone());
+            tokio::spawn(async move {
+                let body: Value = reqwest::Client::new()
+                    .post(format!("{address}/graphql"))
+                    .bearer_auth(crate::helpers::admin_token())
+                    .json(&json!({
+                        "query": "mutation($id: ID!, $v: Int!, $t: String!) { updateIdea(input: {id: $id, version: $v, title: $t}) { idea { version } } }",
+                        "variables": {"id": id, "v": version, "t": format!("blocked {n}")},
+                    }))
+                    .send()
+                    .await
+                    .expect("an answer")
+                    .json()
+                    .await
+                    .expect("JSON");
+                body
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // No connection is left: a read is refused with a code within the acquire timeout.
+    let began = std::time::Instant::now();
+    let refused = app
+        .gql("{ ideas(first: 1) { totalCount } }", json!({}))
+        .await;
+    assert_eq!(error_code(&refused), "SERVICE_UNAVAILABLE", "{refused}");
+    assert!(
+        began.elapsed() < Duration::from_secs(5),
+        "refused, not hung"
+    );
+    let message = refused["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("try again") && !message.contains("pool") && !message.contains("SQL"),
+        "a sentence for a person: {message}"
+    );
+    let (status, body) = readyz(&app).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["database"]["ok"], false, "{body}");
+
+    // The lock goes: the waiting writes finish whole (one wins, the other meets its version
+    // conflict), and the server serves again without a restart.
+    lock.rollback().await.expect("the lock released");
+    let mut codes = Vec::new();
+    for write in blocked {
+        let body = write.await.expect("the write finished");
+        codes.push(
+            body["errors"][0]["extensions"]["code"]
+                .as_str()
+                .unwrap_or("ok")
+                .to_owned(),
+        );
+    }
+    codes.sort();
+    assert_eq!(
+        codes,
+        ["CONFLICT", "ok"],
+        "one write won, the other conflicted"
+    );
+    let (status, body) = readyz(&app).await;
+    assert_eq!(status, 200, "{body}");
+    let events_after = app
+        .data("{ pipelineEvents(filter: {regencyCodes: [\"63.03\"]}, last: 1) { nodes { sequence } } }", json!({}))
+        .await;
+    assert_eq!(
+        events_after["pipelineEvents"]["nodes"][0]["sequence"]
+            .as_i64()
+            .unwrap_or_default(),
+        events_before["pipelineEvents"]["nodes"][0]["sequence"]
+            .as_i64()
+            .unwrap_or_default()
+            + 1,
+        "exactly one event: the winning write's"
+    );
 }
