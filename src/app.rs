@@ -36,6 +36,8 @@ pub struct AppState {
     pub draining: CancellationToken,
     /// The upgraded WebSockets: the server waits for them to send their close frames.
     pub live_connections: TaskTracker,
+    /// Subscription answers shared among subscribers (also installed in the schema).
+    pub shared_results: Arc<graphql::shared::SharedResults>,
     /// Origins other sites may call the API from.
     pub cors_origins: Vec<String>,
     /// Host names the server answers to besides IP addresses and localhost.
@@ -113,6 +115,7 @@ impl App {
         let shutdown_delay = Duration::from_secs(config.shutdown_delay_secs);
         let hub = live::start(&domain, config, stop.clone()).await?;
         let query_limits = Arc::new(config.query_limits());
+        let shared_results = Arc::new(graphql::shared::SharedResults::default());
         let mut persisted = graphql::persisted::PersistedQueries::new(1024);
         if let Some(path) = &config.trusted_documents {
             persisted = persisted.trusting(graphql::persisted::read_trusted(path)?);
@@ -125,7 +128,8 @@ impl App {
             ))
             .extension(graphql::loaders::PerOperation(domain.clone()))
             .data(domain.clone())
-            .data(hub.clone());
+            .data(hub.clone())
+            .data(shared_results.clone());
         if config.limits.disable_introspection {
             schema = schema.disable_introspection();
         }
@@ -146,6 +150,7 @@ impl App {
                 stop,
                 draining: CancellationToken::new(),
                 live_connections: TaskTracker::new(),
+                shared_results,
                 cors_origins: config.cors_origins.clone(),
                 allowed_hosts: Arc::new(
                     config
@@ -180,6 +185,11 @@ impl App {
 
     pub fn domain(&self) -> &Domain {
         &self.state.domain
+    }
+
+    /// Subscription answers shared among identical subscribers.
+    pub fn shared_results(&self) -> &Arc<graphql::shared::SharedResults> {
+        &self.state.shared_results
     }
 
     pub fn hub(&self) -> &live::Hub {

@@ -228,6 +228,19 @@ impl Caller {
         &self.principal
     }
 
+    /// What the caller may see, without who they are: callers of one class read the same
+    /// answers, so subscribers of one class may share them. None for the server's own callers.
+    pub fn sharing_class(&self) -> Option<String> {
+        match &self.principal {
+            Principal::Anonymous(access) => Some(format!("anonymous {access:?}")),
+            Principal::User(user) => Some(format!(
+                "{:?} {:?} {:?}",
+                user.role, user.regency, user.mentor
+            )),
+            Principal::System(_) => None,
+        }
+    }
+
     /// The token holder, if the caller has a token.
     pub fn as_user(&self) -> Option<&User> {
         match &self.principal {

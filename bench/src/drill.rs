@@ -709,11 +709,19 @@ async fn settle(
             })
             .sum()
     };
+    // Until every follower has its due, or delivery has stopped moving for a while (then
+    // what is missing is lost, not late), or `within` is over.
+    let (mut progress, mut moved) = (0, Instant::now());
     while began.elapsed() < within
+        && moved.elapsed() < STALLED
         && followers
             .iter()
             .any(|f| f.count() < owed(&f.codes) && f.log().errors.is_empty())
     {
+        let delivered: usize = followers.iter().map(Follower::count).sum();
+        if delivered > progress {
+            (progress, moved) = (delivered, Instant::now());
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let waited = began.elapsed();
@@ -727,6 +735,12 @@ async fn settle(
     }
     (logs, waited)
 }
+
+/// Delivery that has not moved for this long has stopped: what is missing then is lost.
+const STALLED: Duration = Duration::from_secs(15);
+
+/// Writes sent to an instance a moment before it is told to stop.
+const IN_FLIGHT: usize = 10;
 
 /// The fault a soak brings on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -846,9 +860,41 @@ async fn soak(
                 instances.remove(b_port);
                 None
             } else {
+                // Writes in flight when the signal comes: each must finish.
+                let in_flight: Vec<_> = (0..IN_FLIGHT)
+                    .map(|n| {
+                        let target = world.targets[n % world.targets.len()].clone();
+                        let token = world.token.clone();
+                        tokio::spawn(async move {
+                            let body = graphql(
+                                &reqwest::Client::new(),
+                                b_port,
+                                &token,
+                                SUBMIT,
+                                json!({"c": target.cohort, "u": target.unit, "t": format!("in flight at SIGTERM {n}")}),
+                            )
+                            .await;
+                            body.is_ok_and(|b| b["data"]["submitIdea"].is_object())
+                        })
+                    })
+                    .collect();
+                tokio::time::sleep(Duration::from_millis(5)).await;
                 let _ = std::process::Command::new("kill")
                     .args(["-TERM", &child.pid.to_string()])
                     .status();
+                let mut finished = 0;
+                for write in in_flight {
+                    finished += usize::from(write.await.unwrap_or(false));
+                }
+                events.push(format!(
+                    "{finished} of {IN_FLIGHT} writes sent to the second instance just before its SIGTERM finished"
+                ));
+                if finished < IN_FLIGHT {
+                    problems.push(format!(
+                        "{} writes in flight at SIGTERM did not finish",
+                        IN_FLIGHT - finished
+                    ));
+                }
                 // A load balancer's health check: it stops sending writes there once /readyz
                 // says the instance is draining.
                 let drained = ready_is(b_port, false, Duration::from_secs(10)).await;
@@ -911,7 +957,7 @@ async fn soak(
         &start,
         &end,
         &stop_followers,
-        Duration::from_mins(1),
+        Duration::from_mins(10),
     )
     .await;
     let (curve, growth, _) = memory.finish();
@@ -1087,7 +1133,7 @@ async fn database(world: &World, plan: &Plan, report: &mut Report) -> anyhow::Re
         &start,
         &end,
         &stop_followers,
-        Duration::from_mins(1),
+        Duration::from_mins(10),
     )
     .await;
     let tally = Tally::of(&logs, &start, &end);
@@ -1317,7 +1363,7 @@ async fn burst(world: &World, plan: &Plan, report: &mut Report) -> anyhow::Resul
         &start,
         &end,
         &stop_followers,
-        Duration::from_mins(2),
+        Duration::from_mins(10),
     )
     .await;
     stop_memory.cancel();

@@ -18,6 +18,7 @@ pub mod node;
 pub mod persisted;
 pub mod regency;
 pub mod review;
+pub mod shared;
 pub mod subscription;
 pub mod unit;
 

@@ -1,5 +1,7 @@
 //! Subscriptions: live pipeline events (resumable), funnel snapshots and idea updates.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object, Result, Subscription};
 use futures_util::{Stream, StreamExt};
 
@@ -10,6 +12,7 @@ use super::{
     ids::{self, Kind},
     mutation,
     review::Ranking,
+    shared::{self, Shared, SharedResults},
 };
 use crate::{
     domain::Domain,
@@ -82,23 +85,27 @@ impl Subscription {
         ctx: &Context<'_>,
         filter: Option<PipelineEventFilter>,
         after: Option<String>,
-    ) -> Result<impl Stream<Item = Result<PipelineEvent>> + use<>> {
+    ) -> Result<impl Stream<Item = Result<Shared<PipelineEvent>>> + use<>> {
         let domain = ctx.data::<Domain>()?.clone();
         let hub = ctx.data::<Hub>()?.clone();
+        let results = ctx.data::<Arc<SharedResults>>()?.clone();
         let after = ctx.data_opt::<ResumeFrom>().map(|r| r.0.clone()).or(after);
         let filter = filter.unwrap_or_default().to_domain()?;
-        let events =
-            stream::pipeline_events(domain, mutation::caller(ctx), hub, filter, after).await?;
+        let caller = mutation::caller(ctx);
+        let selection = shared::selection_of(ctx, &caller);
+        let events = stream::pipeline_events(domain, caller, hub, filter, after).await?;
         let loaders = mutation::loader_reset(ctx);
         Ok(events.map(move |delivery| {
             if let Some(loaders) = &loaders {
                 loaders.renew();
             }
             let delivery = delivery?;
-            Ok(PipelineEvent {
-                model: delivery.event,
+            let key = (delivery.event.id, &delivery.cursor);
+            let shared = Shared::key(key.0, key.1, selection.as_ref(), &results);
+            Ok(shared.of(PipelineEvent {
                 cursor: Some(delivery.cursor),
-            })
+                model: delivery.event,
+            }))
         }))
     }
 

@@ -25,6 +25,8 @@ pub struct TestApp {
     pub config: Config,
     pub domain: Domain,
     pub hub: Hub,
+    /// Subscription answers shared among identical subscribers.
+    pub shared_results: Arc<labinov::graphql::shared::SharedResults>,
     /// `http://127.0.0.1:PORT`, where the server listens for tests that need a real socket.
     pub address: String,
     router: Router,
@@ -227,6 +229,7 @@ impl TestApp {
         let test_app = TestApp {
             domain: app.domain().clone(),
             hub: app.hub().clone(),
+            shared_results: app.shared_results().clone(),
             router: app.router(),
             address: format!("http://127.0.0.1:{}", app.port()),
             stop: stop.clone(),

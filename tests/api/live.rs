@@ -1091,3 +1091,52 @@ async fn an_exhausted_pool_answers_service_unavailable_and_recovers_without_a_re
         "exactly one event: the winning write's"
     );
 }
+
+#[tokio::test]
+async fn identical_subscriptions_share_each_answer_and_others_get_their_own() {
+    let app = live_app().await;
+    let (id, version) = an_idea(&app, "63.03").await;
+    let one = json!({"f": {"regencyCodes": ["63.03"]}});
+    let two = json!({"f": {"regencyCodes": ["63.03", "33.03"]}});
+    let mut same_a = WsClient::connect(&app.ws_url(), false).await;
+    let mut same_b = WsClient::connect(&app.ws_url(), false).await;
+    let mut other_selection = WsClient::connect(&app.ws_url(), false).await;
+    let mut other_scope = WsClient::connect(&app.ws_url(), false).await;
+    same_a.subscribe("s", EVENTS, one.clone()).await;
+    same_b.subscribe("s", EVENTS, one.clone()).await;
+    other_selection
+        .subscribe(
+            "s",
+            "subscription($f: PipelineEventFilter) { pipelineEvents(filter: $f) { sequence kind } }",
+            one,
+        )
+        .await;
+    other_scope.subscribe("s", EVENTS, two).await;
+    // Subscriptions start a moment after the socket sends them.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(app.shared_results.is_empty());
+
+    rename(&app, &id, version, 1, "shared").await;
+    let a = event_of(&same_a.next_result().await).clone();
+    let b = event_of(&same_b.next_result().await).clone();
+    let selection = event_of(&other_selection.next_result().await).clone();
+    let scope = event_of(&other_scope.next_result().await).clone();
+    assert_eq!(a, b, "identical subscriptions get identical answers");
+    assert_eq!(a["idea"]["title"], "shared 0");
+    assert_eq!(
+        selection.as_object().map(serde_json::Map::len),
+        Some(2),
+        "another selection gets its own fields only: {selection}"
+    );
+    assert_eq!(selection["sequence"], a["sequence"]);
+    assert_ne!(
+        scope["cursor"], a["cursor"],
+        "a subscription following two regencies gets a cursor covering both"
+    );
+    assert_eq!(scope["sequence"], a["sequence"]);
+    assert_eq!(
+        app.shared_results.len(),
+        3,
+        "one answer for the two identical subscriptions, one each for the others"
+    );
+}
