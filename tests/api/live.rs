@@ -1140,3 +1140,57 @@ async fn identical_subscriptions_share_each_answer_and_others_get_their_own() {
         "one answer for the two identical subscriptions, one each for the others"
     );
 }
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: LABINOV_TEST_DATABASE_URL"]
+async fn an_event_the_database_cannot_serve_closes_the_socket_and_is_resent_on_resume() {
+    let (mut config, dir) = fresh_config();
+    assert!(
+        config.database_schema.is_some(),
+        "set LABINOV_TEST_DATABASE_URL to run the PostgreSQL tests"
+    );
+    config.database_statement_timeout_secs = 1;
+    let app = TestApp::start(config, true, Arc::new(dir)).await;
+    let (id, version) = an_idea(&app, "63.03").await;
+    let after = cursor_now(&app, "63.03").await;
+    let query = "subscription($f: PipelineEventFilter, $after: String) { pipelineEvents(filter: $f, after: $after) { sequence cursor idea { title unit { name } } } }";
+    let filter = json!({"f": {"regencyCodes": ["63.03"]}, "after": after});
+    let mut ws = WsClient::connect(&app.ws_url(), false).await;
+    ws.subscribe("s", query, filter).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // The unit table is locked outside the server: the write goes through (it does not read
+    // units), but the event's `idea { unit }` cannot be read before the statement time-out.
+    let outside = app.db().await;
+    let lock = sea_orm::TransactionTrait::begin(&outside)
+        .await
+        .expect("a transaction");
+    sea_orm::ConnectionTrait::execute_unprepared(&lock, "LOCK TABLE unit IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("the lock");
+    rename(&app, &id, version, 1, "unreadable for a moment").await;
+    let (said, code) = ws.messages_then_close().await;
+    assert_eq!(
+        code,
+        Some(1013),
+        "the socket closes with 'try again later' rather than passing on a broken event: {said:?}"
+    );
+    assert!(
+        !said.iter().any(|m| m["type"] == "next"),
+        "no result went out for the event: {said:?}"
+    );
+    lock.rollback().await.expect("the lock released");
+
+    // The client resumes with the last cursor it had (the one it subscribed with) and gets
+    // the event whole.
+    let mut ws = WsClient::connect(&app.ws_url(), false).await;
+    ws.subscribe(
+        "s",
+        query,
+        json!({"f": {"regencyCodes": ["63.03"]}, "after": after}),
+    )
+    .await;
+    let event = event_of(&ws.next_result().await).clone();
+    assert_eq!(event["idea"]["title"], "unreadable for a moment 0");
+    assert!(event["idea"]["unit"]["name"].is_string(), "{event}");
+}
