@@ -21,6 +21,43 @@ pub mod code {
     pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
 }
 
+/// Requests failed with SERVICE_UNAVAILABLE since the last line logged about them.
+static UNAVAILABLE_LOG: Throttle = Throttle::new();
+
+/// At most one log line a second about a kind of failure, counting those not logged.
+struct Throttle {
+    last_second: std::sync::atomic::AtomicU64,
+    count: std::sync::atomic::AtomicU64,
+}
+
+impl Throttle {
+    const fn new() -> Self {
+        Self {
+            last_second: std::sync::atomic::AtomicU64::new(0),
+            count: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Counts one failure; returns how many there were when a line is due.
+    fn due(&self) -> Option<u64> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let count = self.count.fetch_add(1, Relaxed) + 1;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let last = self.last_second.load(Relaxed);
+        (now > last
+            && self
+                .last_second
+                .compare_exchange(last, now, Relaxed, Relaxed)
+                .is_ok())
+        .then(|| {
+            self.count.store(0, Relaxed);
+            count
+        })
+    }
+}
+
 /// Deliberately not `Display`: async-graphql converts any `Display` type into an error without
 /// a code, so this type only becomes a client error through the one mapping below.
 #[derive(Debug)]
@@ -159,7 +196,11 @@ impl From<DomainError> for async_graphql::Error {
                 tracing::error!(error = %format!("{source:#}"), "request failed");
             }
             DomainError::Unavailable(source) => {
-                tracing::warn!(error = %format!("{source:#}"), "request failed: database unavailable");
+                metrics::counter!("labinov_database_unavailable_total").increment(1);
+                // An outage fails every request: one line a second says so, with how many.
+                if let Some(failed) = UNAVAILABLE_LOG.due() {
+                    tracing::warn!(error = %format!("{source:#}"), failed, "requests failed: database unavailable");
+                }
             }
             _ => {}
         }

@@ -61,6 +61,18 @@ enum Mode {
         #[arg(long)]
         port: u16,
     },
+    /// Opens idle pipelineEvents subscribers to a running server (signed with the harness's
+    /// secret) and holds them, for profiling memory by hand (heaptrack, /proc).
+    #[command(hide = true)]
+    Hold {
+        /// The GraphQL WebSocket URL, e.g. ws://127.0.0.1:8080/graphql.
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value_t = 1000)]
+        subscribers: usize,
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+    },
     /// The fault drills: Redis, an instance or the database failing under load; checks that
     /// every subscriber gets every event exactly once, in order (see docs/reliability.md).
     Drill(drill::DrillArgs),
@@ -173,9 +185,32 @@ fn main() -> anyhow::Result<()> {
             }) => servers::serve_raw(&database_url, &schema, port, pool).await,
             Some(Mode::ServeFloor { port }) => servers::serve_floor(port).await,
             Some(Mode::Drill(args)) => drill::run(args).await,
+            Some(Mode::Hold {
+                url,
+                subscribers,
+                seconds,
+            }) => hold(&url, subscribers, seconds).await,
             None => run(cli.run).await,
         }
     })
+}
+
+async fn hold(url: &str, subscribers: usize, seconds: u64) -> anyhow::Result<()> {
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let operations = (0..subscribers)
+        .map(|_| {
+            (
+                "subscription { pipelineEvents { sequence cursor kind regency { code } } }"
+                    .to_owned(),
+                json!({}),
+            )
+        })
+        .collect();
+    let open = ws::open(url, &token()?, operations, 64, false).await?;
+    eprintln!("{subscribers} subscribers open; holding them {seconds} s");
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    open.close().await;
+    Ok(())
 }
 
 /// The report, line by line, as the run goes.

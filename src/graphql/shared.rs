@@ -35,12 +35,18 @@ type Answer = Arc<OnceCell<Option<Value>>>;
 struct Key {
     event: i64,
     cursor: String,
-    selection: Arc<str>,
+    selection: Selection,
 }
+
+/// A subscription's selection and caller class, as a keyed hash: a few bytes per subscriber
+/// instead of the operation's text. The key is random per process, so no client can make two
+/// selections collide on purpose; by chance, with a 64-bit hash, practically never.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Selection(u64);
 
 /// The answers shared among subscribers, recent ones only.
 #[derive(Default)]
-pub struct SharedResults(Mutex<Kept>);
+pub struct SharedResults(Mutex<Kept>, std::hash::RandomState);
 
 #[derive(Default)]
 struct Kept {
@@ -86,18 +92,25 @@ impl SharedResults {
     }
 }
 
-/// What a subscription shares its answers by: its selection and the caller's class, worked out
-/// once when it starts; None when nothing may be shared (a caller of the server's own).
-pub fn selection_of(
-    ctx: &async_graphql::Context<'_>,
-    caller: &crate::auth::Caller,
-) -> Option<Arc<str>> {
-    let class = caller.sharing_class()?;
-    let fragments: BTreeMap<_, _> = ctx.query_env.fragments.iter().collect();
-    Some(Arc::from(format!(
-        "{class}|{:?}|{fragments:?}|{:?}",
-        ctx.item.node, ctx.query_env.variables
-    )))
+impl SharedResults {
+    /// What a subscription shares its answers by: its selection (the field with its
+    /// arguments and sub-selection, the fragments and the variables) and the caller's class,
+    /// worked out once when it starts; None when nothing may be shared (a caller of the
+    /// server's own).
+    pub fn selection_of(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+        caller: &crate::auth::Caller,
+    ) -> Option<Selection> {
+        use std::hash::BuildHasher;
+        let class = caller.sharing_class()?;
+        let fragments: BTreeMap<_, _> = ctx.query_env.fragments.iter().collect();
+        let text = format!(
+            "{class}|{:?}|{fragments:?}|{:?}",
+            ctx.item.node, ctx.query_env.variables
+        );
+        Some(Selection(self.1.hash_one(text)))
+    }
 }
 
 /// A subscription item whose answer is shared with the subscribers that asked the same.
@@ -131,14 +144,14 @@ impl Shared<()> {
     pub fn key(
         event: i64,
         cursor: &str,
-        selection: Option<&Arc<str>>,
+        selection: Option<Selection>,
         results: &Arc<SharedResults>,
     ) -> ShareBy {
         ShareBy {
             key: selection.map(|selection| Key {
                 event,
                 cursor: cursor.to_owned(),
-                selection: selection.clone(),
+                selection,
             }),
             results: results.clone(),
         }

@@ -12,7 +12,7 @@ use super::{
     ids::{self, Kind},
     mutation,
     review::Ranking,
-    shared::{self, Shared, SharedResults},
+    shared::{Shared, SharedResults},
 };
 use crate::{
     domain::Domain,
@@ -92,7 +92,7 @@ impl Subscription {
         let after = ctx.data_opt::<ResumeFrom>().map(|r| r.0.clone()).or(after);
         let filter = filter.unwrap_or_default().to_domain()?;
         let caller = mutation::caller(ctx);
-        let selection = shared::selection_of(ctx, &caller);
+        let selection = results.selection_of(ctx, &caller);
         let events = stream::pipeline_events(domain, caller, hub, filter, after).await?;
         let loaders = mutation::loader_reset(ctx);
         Ok(events.map(move |delivery| {
@@ -101,7 +101,7 @@ impl Subscription {
             }
             let delivery = delivery?;
             let key = (delivery.event.id, &delivery.cursor);
-            let shared = Shared::key(key.0, key.1, selection.as_ref(), &results);
+            let shared = Shared::key(key.0, key.1, selection, &results);
             Ok(shared.of(PipelineEvent {
                 cursor: Some(delivery.cursor),
                 model: delivery.event,

@@ -205,7 +205,9 @@ pub async fn pipeline_events(
         let mut catching_up = true;
         loop {
             if catching_up {
-                match follower.catch_up_page(&domain).await {
+                // Boxed: an idle subscription's state then holds a pointer, not the whole
+                // database read's future (kilobytes per subscriber).
+                match Box::pin(follower.catch_up_page(&domain)).await {
                     Ok((deliveries, more)) => {
                         metrics::counter!("labinov_events_caught_up_total").increment(deliveries.len() as u64);
                         for delivery in deliveries {
