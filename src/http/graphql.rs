@@ -17,8 +17,10 @@ use axum::{
 use super::{origin, sse, websocket};
 use crate::{app::AppState, error::code};
 
-/// Bytes a WebSocket reads at a time (larger messages still arrive whole).
-const WS_READ_BUFFER: usize = 4 * 1024;
+/// Bytes a WebSocket reads at a time (larger messages still arrive whole: the buffer grows for
+/// them). Clients send a few small messages per connection — `connection_init`, `subscribe`,
+/// `pong` — while an idle subscriber keeps this buffer for hours.
+const WS_READ_BUFFER: usize = 1024;
 
 /// Codes of refusals made before GraphQL runs.
 pub mod refusal {
