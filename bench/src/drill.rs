@@ -666,6 +666,15 @@ impl Tally {
         )
     }
 
+    /// The tally's line and how long after the last write every subscriber had its due.
+    fn report(&self, report: &mut Report, caught_up: Duration) {
+        report.line(format!("- {}", self.line()));
+        report.line(format!(
+            "- every subscriber had all its events {:.2} s after the last write",
+            caught_up.as_secs_f64()
+        ));
+    }
+
     fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         if self.lost > 0 {
@@ -734,6 +743,35 @@ async fn settle(
         logs.push((protocol, codes, follower.finish().await));
     }
     (logs, waited)
+}
+
+/// What the followers got once the writes stopped.
+struct Delivered {
+    /// Each regency's head when the writes stopped.
+    end: HashMap<String, i64>,
+    logs: Vec<(Protocol, Vec<String>, Log)>,
+    tally: Tally,
+    /// How long after the writes stopped every follower had its due.
+    caught_up: Duration,
+}
+
+/// The writes have stopped: waits for every follower's due (see [`settle`]), stops them and
+/// counts what each got against what it was owed.
+async fn delivered(
+    world: &World,
+    followers: Vec<Follower>,
+    start: &HashMap<String, i64>,
+    stop: &CancellationToken,
+) -> anyhow::Result<Delivered> {
+    let end = world.heads().await?;
+    let (logs, caught_up) = settle(followers, start, &end, stop, Duration::from_mins(10)).await;
+    let tally = Tally::of(&logs, start, &end);
+    Ok(Delivered {
+        end,
+        logs,
+        tally,
+        caught_up,
+    })
 }
 
 /// Delivery that has not moved for this long has stopped: what is missing then is lost.
@@ -951,17 +989,13 @@ async fn soak(
     tokio::time::sleep_until(at(1.0).into()).await;
     stop_writes.cancel();
     while writing.join_next().await.is_some() {}
-    let end = world.heads().await?;
-    let (logs, caught_up) = settle(
-        followers,
-        &start,
-        &end,
-        &stop_followers,
-        Duration::from_mins(10),
-    )
-    .await;
+    let Delivered {
+        end,
+        logs,
+        tally,
+        caught_up,
+    } = delivered(world, followers, &start, &stop_followers).await?;
     let (curve, growth, _) = memory.finish();
-    let tally = Tally::of(&logs, &start, &end);
     let written: i64 = end
         .iter()
         .map(|(c, h)| h - start.get(c).copied().unwrap_or(0))
@@ -974,11 +1008,7 @@ async fn soak(
         writes.summary(),
         writes.slowest_ms.load(Ordering::Relaxed)
     ));
-    report.line(format!("- {}", tally.line()));
-    report.line(format!(
-        "- every subscriber had all its events {:.2} s after the last write",
-        caught_up.as_secs_f64()
-    ));
+    tally.report(report, caught_up);
     if fault == Fault::Shutdown {
         let closes: Vec<u16> = logs
             .iter()
@@ -1127,16 +1157,12 @@ async fn database(world: &World, plan: &Plan, report: &mut Report) -> anyhow::Re
     stop_writes.cancel();
     while writing.join_next().await.is_some() {}
     let probes = probes.finish().await;
-    let end = world.heads().await?;
-    let (logs, caught_up) = settle(
-        followers,
-        &start,
-        &end,
-        &stop_followers,
-        Duration::from_mins(10),
-    )
-    .await;
-    let tally = Tally::of(&logs, &start, &end);
+    let Delivered {
+        end: _,
+        logs: _,
+        tally,
+        caught_up,
+    } = delivered(world, followers, &start, &stop_followers).await?;
 
     // Never half-done: every idea has its submission event and every write reported done is
     // there; writes refused with a code left nothing.
@@ -1190,11 +1216,7 @@ async fn database(world: &World, plan: &Plan, report: &mut Report) -> anyhow::Re
         "- half-done writes: ideas without their event {orphans}; written and answered done but missing {}; answered with an error but kept {refused_kept}",
         done.len() as i64 - kept
     ));
-    report.line(format!("- {}", tally.line()));
-    report.line(format!(
-        "- every subscriber had all its events {:.2} s after the last write",
-        caught_up.as_secs_f64()
-    ));
+    tally.report(report, caught_up);
     if orphans > 0 || kept != done.len() as i64 {
         problems.push("a write was half-done or lost".to_owned());
     }
@@ -1357,25 +1379,20 @@ async fn burst(world: &World, plan: &Plan, report: &mut Report) -> anyhow::Resul
         body["data"]["importIdeas"]["imported"].as_u64() == Some(plan.burst_rows as u64),
         "the import failed: {body}"
     );
-    let end = world.heads().await?;
-    let (logs, caught_up) = settle(
-        followers,
-        &start,
-        &end,
-        &stop_followers,
-        Duration::from_mins(10),
-    )
-    .await;
+    let Delivered {
+        end,
+        logs: _,
+        tally,
+        caught_up,
+    } = delivered(world, followers, &start, &stop_followers).await?;
     stop_memory.cancel();
     let (curve, _, peak) = memory.finish();
-    let tally = Tally::of(&logs, &start, &end);
     let written = end[&target.code] - start[&target.code];
     report.line(format!(
-        "- the import wrote {written} events in {:.2} s; every subscriber had all of them {:.2} s after it answered",
-        took.as_secs_f64(),
-        caught_up.as_secs_f64()
+        "- the import wrote {written} events in {:.2} s",
+        took.as_secs_f64()
     ));
-    report.line(format!("- {}", tally.line()));
+    tally.report(report, caught_up);
     report.line(format!(
         "- resident memory (importing / other instance) before: {:.1} / {:.1} MB; peak {}; during and after: {curve}",
         before.0 as f64 / 1024.0,
