@@ -117,8 +117,17 @@ pub fn redact(url: &str) -> String {
 
 /// Opens and migrates the configured database.
 pub async fn connect_and_migrate(config: &Config) -> anyhow::Result<Domain> {
+    {
+        // Migrations may rewrite big tables: they run on a pool of their own without the
+        // statement time-out meant for requests.
+        let mut unlimited = config.clone();
+        unlimited.database_statement_timeout_secs = 0;
+        unlimited.database_max_connections = 1;
+        let (migrations, _) = connect(&unlimited).await?;
+        migrate(&migrations).await?;
+        migrations.close().await.ok();
+    }
     let (connection, statements) = connect(config).await?;
-    migrate(&connection).await?;
     let limits = crate::domain::page::PageLimits {
         default: config.default_page_size.min(config.max_page_size),
         max: config.max_page_size,
