@@ -90,9 +90,7 @@ impl SharedResults {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-}
 
-impl SharedResults {
     /// What a subscription shares its answers by: its selection (the field with its
     /// arguments and sub-selection, the fragments and the variables) and the caller's class,
     /// worked out once when it starts; None when nothing may be shared (a caller of the
