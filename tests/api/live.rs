@@ -959,12 +959,18 @@ async fn readyz(app: &TestApp) -> (u16, Value) {
 #[tokio::test]
 async fn a_stopping_server_drains_before_it_closes_sockets_with_1012() {
     let (mut config, dir) = fresh_config();
-    config.shutdown_delay_secs = 2;
+    config.shutdown_delay_secs = 4;
     let app = TestApp::start(config, true, Arc::new(dir)).await;
-    let mut ws = WsClient::connect(&app.ws_url(), false).await;
-    ws.subscribe("r", EVENTS, json!({"f": {"regencyCodes": ["63.03"]}}))
-        .await;
     let (id, version) = an_idea(&app, "63.03").await;
+    // From a cursor: the event arrives however long the subscription takes to start.
+    let after = cursor_now(&app, "63.03").await;
+    let mut ws = WsClient::connect(&app.ws_url(), false).await;
+    ws.subscribe(
+        "r",
+        EVENTS,
+        json!({"f": {"regencyCodes": ["63.03"]}, "after": after}),
+    )
+    .await;
 
     app.stop();
     let (status, body) = readyz(&app).await;
@@ -1096,8 +1102,17 @@ async fn an_exhausted_pool_answers_service_unavailable_and_recovers_without_a_re
 async fn identical_subscriptions_share_each_answer_and_others_get_their_own() {
     let app = live_app().await;
     let (id, version) = an_idea(&app, "63.03").await;
-    let one = json!({"f": {"regencyCodes": ["63.03"]}});
-    let two = json!({"f": {"regencyCodes": ["63.03", "33.03"]}});
+    // From cursors: every subscriber gets the event however long its subscription takes to
+    // start.
+    let both = app
+        .data(
+            "{ pipelineEvents(filter: {regencyCodes: [\"63.03\", \"33.03\"]}, last: 1) { resumeCursor } }",
+            json!({}),
+        )
+        .await["pipelineEvents"]["resumeCursor"]
+        .clone();
+    let one = json!({"f": {"regencyCodes": ["63.03"]}, "after": cursor_now(&app, "63.03").await});
+    let two = json!({"f": {"regencyCodes": ["63.03", "33.03"]}, "after": both});
     let mut same_a = WsClient::connect(&app.ws_url(), false).await;
     let mut same_b = WsClient::connect(&app.ws_url(), false).await;
     let mut other_selection = WsClient::connect(&app.ws_url(), false).await;
@@ -1107,13 +1122,11 @@ async fn identical_subscriptions_share_each_answer_and_others_get_their_own() {
     other_selection
         .subscribe(
             "s",
-            "subscription($f: PipelineEventFilter) { pipelineEvents(filter: $f) { sequence kind } }",
+            "subscription($f: PipelineEventFilter, $after: String) { pipelineEvents(filter: $f, after: $after) { sequence kind } }",
             one,
         )
         .await;
     other_scope.subscribe("s", EVENTS, two).await;
-    // Subscriptions start a moment after the socket sends them.
-    tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(app.shared_results.is_empty());
 
     rename(&app, &id, version, 1, "shared").await;
