@@ -794,17 +794,36 @@ enum Fault {
 
 /// Polls `/readyz` of `port` until its bus mode is `mode`; the time it took.
 async fn bus_mode(port: u16, mode: &str, within: Duration) -> Option<Duration> {
+    readyz_until(port, within, |_, body| body["bus"]["mode"] == mode).await
+}
+
+/// Polls `/readyz` until it is `ready` (200) or not; the time it took.
+async fn ready_is(port: u16, ready: bool, within: Duration) -> Option<Duration> {
+    readyz_until(port, within, |ok, _| ok == ready).await
+}
+
+/// Polls `/readyz` every 50 ms until `wanted(answered 200, body)` holds; the time it took.
+async fn readyz_until(
+    port: u16,
+    within: Duration,
+    wanted: impl Fn(bool, &Value) -> bool,
+) -> Option<Duration> {
     let began = Instant::now();
-    let client = reqwest::Client::new();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .ok()?;
     while began.elapsed() < within {
         if let Ok(response) = client
             .get(format!("http://127.0.0.1:{port}/readyz"))
             .send()
             .await
-            && let Ok(body) = response.json::<Value>().await
-            && body["bus"]["mode"] == mode
         {
-            return Some(began.elapsed());
+            let ok = response.status().is_success();
+            let body = response.json::<Value>().await.unwrap_or_default();
+            if wanted(ok, &body) {
+                return Some(began.elapsed());
+            }
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -1235,27 +1254,6 @@ async fn database(world: &World, plan: &Plan, report: &mut Report) -> anyhow::Re
     problems.extend(tally.problems());
     drop(a);
     Ok(problems)
-}
-
-/// Polls `/readyz` until it is `ready` (200) or not; the time it took.
-async fn ready_is(port: u16, ready: bool, within: Duration) -> Option<Duration> {
-    let began = Instant::now();
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .ok()?;
-    while began.elapsed() < within {
-        if let Ok(response) = client
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await
-            && response.status().is_success() == ready
-        {
-            return Some(began.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    None
 }
 
 /// A read every 100 ms through the drill, as a dashboard polling would: what it was answered
