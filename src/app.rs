@@ -56,6 +56,8 @@ pub struct AppState {
     pub rate: Arc<crate::http::rate::RateLimits>,
     /// Query texts of automatic persisted queries, by hash (also installed in the schema).
     pub persisted: Arc<graphql::persisted::PersistedQueries>,
+    /// Answers to repeated GraphQL-over-HTTP queries; None when turned off.
+    pub response_cache: Option<Arc<crate::http::cache::ResponseCache>>,
 }
 
 impl AppState {
@@ -169,6 +171,10 @@ impl App {
                 auth,
                 rate,
                 persisted,
+                response_cache: crate::http::cache::ResponseCache::new(
+                    config.response_cache_mb.saturating_mul(1024 * 1024),
+                )
+                .map(Arc::new),
             },
         })
     }

@@ -241,6 +241,15 @@ impl Caller {
         }
     }
 
+    /// Everything about the caller an answer may depend on, for keeping answers per caller;
+    /// None for the operator's own processes, whose answers are never kept.
+    pub fn cache_identity(&self) -> Option<String> {
+        match &self.principal {
+            Principal::System(_) => None,
+            principal => Some(format!("{principal:?}")),
+        }
+    }
+
     /// The token holder, if the caller has a token.
     pub fn as_user(&self) -> Option<&User> {
         match &self.principal {

@@ -194,6 +194,17 @@ pub struct Config {
     )]
     pub shutdown_delay_secs: u64,
 
+    /// Megabytes of GraphQL-over-HTTP answers kept for repeated queries; 0 turns the response
+    /// cache off. Answers are kept until any write changes the data (on any instance), so a
+    /// kept answer is never stale.
+    #[arg(
+        long,
+        env = "LABINOV_RESPONSE_CACHE_MB",
+        default_value_t = 16,
+        global = true
+    )]
+    pub response_cache_mb: usize,
+
     /// Address to listen on; port 0 picks a free port.
     #[arg(
         long,
@@ -502,6 +513,7 @@ impl Config {
             event_retention_days: 0,
             keepalive_secs: 15,
             shutdown_delay_secs: 0,
+            response_cache_mb: 16,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             cors_origins: Vec::new(),
             allowed_hosts: Vec::new(),

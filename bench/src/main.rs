@@ -254,6 +254,15 @@ pub(crate) fn server_env() -> Vec<(&'static str, String)> {
 }
 
 async fn start_labinov(database: &[String], port: u16) -> anyhow::Result<Child> {
+    start_labinov_with(database, port, &[]).await
+}
+
+/// labinov with `extra` settings on top of [`server_env`].
+async fn start_labinov_with(
+    database: &[String],
+    port: u16,
+    extra: &[(&'static str, String)],
+) -> anyhow::Result<Child> {
     let mut args = vec!["serve-labinov".to_owned()];
     args.extend(database.iter().cloned());
     args.extend([
@@ -261,7 +270,9 @@ async fn start_labinov(database: &[String], port: u16) -> anyhow::Result<Child> 
         format!("127.0.0.1:{port}"),
         "serve".to_owned(),
     ]);
-    servers::spawn(&args, &server_env(), port, "/readyz").await
+    let mut env = server_env();
+    env.extend(extra.iter().cloned());
+    servers::spawn(&args, &env, port, "/readyz").await
 }
 
 fn graphql(server: &Child, token: &str, query: &str, variables: Value) -> Call {
@@ -393,58 +404,82 @@ async fn measure(
         "/healthz",
     )
     .await?;
+    // The same server with its response cache off: what executing the query costs.
+    let uncached = start_labinov_with(
+        &database,
+        servers::free_port()?,
+        &[("LABINOV_RESPONSE_CACHE_MB", "0".to_owned())],
+    )
+    .await?;
     if args.wants("tax") {
         let page = graphql(&server, &token, DASHBOARD, json!({"n": 50}));
+        let page_uncached = graphql(&uncached, &token, DASHBOARD, json!({"n": 50}));
         let hand = Call::Get {
             url: raw.url("/raw/ideas?first=50"),
         };
         let client = load::client(1);
         let (ours, theirs) = (page.body(&client).await?, hand.body(&client).await?);
         anyhow::ensure!(
-            ours == theirs,
+            ours == theirs && page_uncached.body(&client).await? == theirs,
             "the hand-written endpoint must answer what GraphQL answers"
         );
-        let graphql_run = load::run(&page, plan.concurrency, plan.duration, plan.warmup).await;
+        let cached_run = load::run(&page, plan.concurrency, plan.duration, plan.warmup).await;
+        let graphql_run =
+            load::run(&page_uncached, plan.concurrency, plan.duration, plan.warmup).await;
         let raw_run = load::run(&hand, plan.concurrency, plan.duration, plan.warmup).await;
+        let row = |name: &str, run: &load::Run| {
+            format!(
+                "| {name} | {:.0} | {:.2} | {:.2} | {} |",
+                run.per_second(),
+                quantile_ms(&run.latencies, 0.5),
+                quantile_ms(&run.latencies, 0.99),
+                run.errors
+            )
+        };
         report.line(format!(
-        "\n## 1. The GraphQL tax: the dashboard page (50 ideas with unit, cohort, regency, mentors), {} clients\n\
-         | endpoint | requests/s | p50 ms | p99 ms | errors |\n| --- | --- | --- | --- | --- |\n\
-         | labinov GraphQL | {:.0} | {:.2} | {:.2} | {} |\n| hand-written axum + SQL | {:.0} | {:.2} | {:.2} | {} |\n\
-         GraphQL tax (GraphQL requests/s ÷ hand-written): **{:.2}**",
-        plan.concurrency,
-        graphql_run.per_second(),
-        quantile_ms(&graphql_run.latencies, 0.5),
-        quantile_ms(&graphql_run.latencies, 0.99),
-        graphql_run.errors,
-        raw_run.per_second(),
-        quantile_ms(&raw_run.latencies, 0.5),
-        quantile_ms(&raw_run.latencies, 0.99),
-        raw_run.errors,
-        graphql_run.per_second() / raw_run.per_second()
-    ));
+            "\n## 1. The GraphQL tax: the dashboard page (50 ideas with unit, cohort, regency, mentors), {} clients\n\
+             | endpoint | requests/s | p50 ms | p99 ms | errors |\n| --- | --- | --- | --- | --- |\n{}\n{}\n{}\n\
+             GraphQL tax (GraphQL requests/s ÷ hand-written): **{:.2}** with the response cache (the page asked again, \
+             the data unchanged), **{:.2}** without it",
+            plan.concurrency,
+            row("labinov GraphQL, response cache on", &cached_run),
+            row("labinov GraphQL, response cache off", &graphql_run),
+            row("hand-written axum + SQL", &raw_run),
+            cached_run.per_second() / raw_run.per_second(),
+            graphql_run.per_second() / raw_run.per_second()
+        ));
     }
     // 2. SQL statements per request.
     if args.wants("statements") {
         let mut per_size = Vec::new();
-        for size in [10, 100] {
-            let call = graphql(&server, &token, DASHBOARD, json!({"n": size}));
-            let before = statements(&server).await?;
-            let run = load::sequential(&call, 20).await;
-            let after = statements(&server).await?;
-            per_size.push((size, (after - before) / run.latencies.len().max(1) as f64));
+        for (cache, target) in [("off", &uncached), ("on", &server)] {
+            for size in [10, 100] {
+                let call = graphql(target, &token, DASHBOARD, json!({"n": size}));
+                let before = statements(target).await?;
+                let run = load::sequential(&call, 20).await;
+                let after = statements(target).await?;
+                per_size.push((
+                    cache,
+                    size,
+                    (after - before) / run.latencies.len().max(1) as f64,
+                ));
+            }
         }
         report.line(format!(
-            "\n## 2. SQL statements per request (the dashboard page)\n{}",
+            "\n## 2. SQL statements per request (the dashboard page, 20 times in a row)\n{}",
             per_size
                 .iter()
-                .map(|(size, n)| format!("first: {size} → {n:.1} statements"))
+                .map(|(cache, size, n)| format!(
+                    "response cache {cache}, first: {size} → {n:.1} statements"
+                ))
                 .collect::<Vec<_>>()
                 .join("; ")
         ));
     }
     // 3. A 1,000-idea response.
     if args.wants("big") {
-        let big = graphql(&server, &token, DASHBOARD, json!({"n": 1000}));
+        // Built, not kept: the cache would hide what building it costs.
+        let big = graphql(&uncached, &token, DASHBOARD, json!({"n": 1000}));
         let big_raw = Call::Get {
             url: raw.url("/raw/ideas?first=1000"),
         };
@@ -462,7 +497,7 @@ async fn measure(
         ours_ms / theirs_ms
     ));
     }
-    drop(raw);
+    drop((raw, uncached));
 
     // 6. Funnel subscriptions: the cost of one write.
     let code = &dataset.codes[0];

@@ -18,7 +18,7 @@ use super::{
     regency_code_filter,
 };
 use crate::auth::{Caller, ReadScope};
-use crate::error::DomainResult;
+use crate::error::{DomainError, DomainResult};
 
 /// Which pipeline events to list.
 #[derive(Debug, Clone, Default)]
@@ -60,6 +60,15 @@ pub struct Positions {
     pub seen: BTreeMap<i32, i64>,
 }
 
+/// What [`Domain::data_version`] reads: equal versions, equal data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DataVersion {
+    /// The sum of the regencies' event counters.
+    pub events: i64,
+    /// The sum of the mentors' versions plus their number.
+    pub mentors: i64,
+}
+
 impl Domain {
     by_ids!(/// Pipeline events by id.
         events_by_id, pipeline_event, i64, |s: ReadScope| s.on(pipeline_event::Column::RegencyId));
@@ -95,6 +104,7 @@ impl Domain {
         page: &PageRequest,
     ) -> DomainResult<Page<pipeline_event::Model>> {
         let scope = caller.check_read()?;
+        super::volatile::mark();
         let sort = by_id::<pipeline_event::Entity>(pipeline_event::Column::Id, |m| m.id);
         self.listing(
             self.events_matching(filter)
@@ -107,6 +117,7 @@ impl Domain {
 
     pub async fn count_events(&self, caller: &Caller, filter: &EventFilter) -> DomainResult<u64> {
         let scope = caller.check_read()?;
+        super::volatile::mark();
         Ok(self
             .events_matching(filter)
             .filter(scope.on(pipeline_event::Column::RegencyId))
@@ -123,6 +134,29 @@ impl Domain {
     ) -> DomainResult<Positions> {
         let scope = caller.check_read()?.narrow(scope);
         self.event_heads_on(self.db(), scope.as_deref()).await
+    }
+
+    /// A version of everything queries read, in one cheap statement: every change of a
+    /// regency's rows records events, raising the regency's event counter, and every change of a
+    /// mentor (the only rows outside regencies) raises the mentor's version. Both sums only grow,
+    /// so an unchanged version means unchanged data, on every instance sharing the database.
+    /// Retention's pruning of events and the clock are outside it; see [`super::volatile`].
+    pub async fn data_version(&self) -> DomainResult<DataVersion> {
+        const SQL: &str = "SELECT \
+            (SELECT CAST(COALESCE(SUM(event_seq), 0) AS BIGINT) FROM regency) AS events, \
+            (SELECT CAST(COALESCE(SUM(version), 0) + COUNT(*) AS BIGINT) FROM mentor) AS mentors";
+        let backend = self.db().get_database_backend();
+        let row = self
+            .db()
+            .query_one_raw(sea_orm::Statement::from_string(backend, SQL))
+            .await?
+            .ok_or_else(|| {
+                DomainError::Internal(anyhow::anyhow!("the version query returned no row"))
+            })?;
+        Ok(DataVersion {
+            events: row.try_get("", "events")?,
+            mentors: row.try_get("", "mentors")?,
+        })
     }
 
     async fn event_heads_on<C: ConnectionTrait>(
@@ -318,6 +352,7 @@ impl Domain {
         page: &PageRequest,
     ) -> DomainResult<(Page<pipeline_event::Model>, Positions)> {
         let allowed = caller.check_read()?;
+        super::volatile::mark();
         let txn = self.begin_snapshot().await?;
         let read = async {
             let scope = allowed.narrow(self.scope_of_filter(&txn, filter).await?.as_deref());

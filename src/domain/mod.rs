@@ -32,6 +32,7 @@ pub mod pipeline;
 pub mod regency;
 pub mod review;
 pub mod unit;
+pub mod volatile;
 pub mod write;
 
 use std::collections::HashMap;
@@ -57,16 +58,22 @@ pub struct Domain {
     statements: StatementCounter,
     limits: PageLimits,
     committed: broadcast::Sender<pipeline_event::Model>,
+    /// SQLite's one write lock, taken in this process in arrival order; see
+    /// [`write::WriteGate`].
+    writers: Option<write::WriteGate>,
 }
 
 impl Domain {
     pub fn new(db: DatabaseConnection, statements: StatementCounter, limits: PageLimits) -> Self {
         let (committed, _) = broadcast::channel(4096);
+        let writers = (db.get_database_backend() == sea_orm::DbBackend::Sqlite)
+            .then(write::WriteGate::default);
         Self {
             db,
             statements,
             limits,
             committed,
+            writers,
         }
     }
 

@@ -102,6 +102,7 @@ impl Idea {
 
     /// Whole days since the idea entered its current stage.
     async fn days_in_stage(&self) -> i64 {
+        crate::domain::volatile::mark();
         (Utc::now() - self.0.stage_entered_at).num_days().max(0)
     }
 

@@ -85,7 +85,9 @@ impl NodeQuery {
                 .map(|m| Node::MentorAssignment(MentorAssignment(m))),
             Kind::PipelineEvent => domain
                 .events_by_id(&crate::graphql::mutation::caller(ctx), &[raw])
-                .await?
+                .await
+                // Retention may prune the event without a trace in the data's version.
+                .inspect(|_| crate::domain::volatile::mark())?
                 .remove(&raw)
                 .map(|m| Node::PipelineEvent(m.into())),
             Kind::Review => domain

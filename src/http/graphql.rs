@@ -9,13 +9,14 @@
 use async_graphql::parser::types::OperationType;
 use async_graphql_axum::{GraphQLRequest, rejection::GraphQLRejection};
 use axum::{
+    body::Bytes,
     extract::{FromRequest, FromRequestParts, Request, State, ws::WebSocketUpgrade},
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
 };
 
-use super::{origin, sse, websocket};
-use crate::{app::AppState, error::code};
+use super::{cache, origin, sse, websocket};
+use crate::{app::AppState, domain::event::DataVersion, error::code};
 
 /// Bytes a WebSocket reads at a time (larger messages still arrive whole: the buffer grows for
 /// them). Clients send a few small messages per connection — `connection_init`, `subscribe`,
@@ -120,6 +121,7 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
         }
         Err(_) => return timed_out(timeout),
     };
+    let identity = caller.cache_identity();
     let mut request = request.data(caller);
     if event_stream || method == Method::GET {
         request = request.data(crate::graphql::limits::QueriesOnly);
@@ -138,7 +140,8 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
             .map(str::to_owned);
         return sse::serve(&state, request, last_event_id, expires_at);
     }
-    match tokio::time::timeout(timeout, graphql_over_http(state, method, &headers, request)).await {
+    let asked = graphql_over_http(state, method, &headers, request, identity);
+    match tokio::time::timeout(timeout, asked).await {
         Ok(response) => response,
         Err(_) => timed_out(timeout),
     }
@@ -152,13 +155,28 @@ async fn graphql_over_http(
     method: Method,
     headers: &HeaderMap,
     request: async_graphql::Request,
+    identity: Option<String>,
 ) -> Response {
     let legacy_json = accepts_only_json(headers);
     if method == Method::GET && !every_operation(&state, &request, |ty| ty == OperationType::Query)
     {
         return writes_need_post();
     }
-    let response = state.schema.execute(request).await;
+    let cached = match identity {
+        Some(identity) => kept_answer(&state, &request, &identity).await,
+        None => Kept::Skip,
+    };
+    let keep = match cached {
+        Kept::Hit(body) => return ok_response(legacy_json, body, Some("hit")),
+        Kept::Miss(key, version)
+            if every_operation(&state, &request, |ty| ty == OperationType::Query) =>
+        {
+            Some((key, version))
+        }
+        Kept::Miss(..) | Kept::Skip => None,
+    };
+    let (response, volatile) =
+        crate::domain::volatile::tracking(state.schema.execute(request)).await;
     let request_error = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
@@ -180,8 +198,95 @@ async fn graphql_over_http(
         serde_json::to_vec(&response)
     }
     .unwrap_or_default();
+    let body = Bytes::from(body);
+    let mut outcome = None;
+    if let (Some((key, version)), Some(cache)) = (keep, &state.response_cache) {
+        if response.errors.is_empty() && !volatile {
+            cache.put(key, version, body.clone());
+            outcome = Some("miss");
+        } else {
+            metrics::counter!("labinov_response_cache_total", "outcome" => "unkept").increment(1);
+        }
+    }
+    if status == StatusCode::OK {
+        return ok_response(legacy_json, body, outcome);
+    }
     (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
 }
+
+/// What the response cache holds for a request.
+enum Kept {
+    /// The answer, made from data of the current version.
+    Hit(Bytes),
+    /// Nothing yet: the answer may be kept under this key and version.
+    Miss(cache::Key, DataVersion),
+    /// The cache is off, or cannot tell (the version could not be read).
+    Skip,
+}
+
+/// Looks the request up in the response cache: one statement reads the data's version.
+async fn kept_answer(state: &AppState, request: &async_graphql::Request, identity: &str) -> Kept {
+    let Some(cache) = &state.response_cache else {
+        return Kept::Skip;
+    };
+    let persisted;
+    let text = if request.query.is_empty() {
+        persisted = state.persisted.text_of(request);
+        match &persisted {
+            Some(text) => text.as_str(),
+            None => return Kept::Skip,
+        }
+    } else {
+        request.query.as_str()
+    };
+    // Only queries are kept; a document that may hold another operation is not even looked up
+    // (a write would pay for reading the version).
+    if text.contains("mutation") || text.contains("subscription") {
+        return Kept::Skip;
+    }
+    let Some(key) = cache::Key::of(text, request, identity) else {
+        return Kept::Skip;
+    };
+    // A database that cannot answer this cannot answer the query either: it runs and says so.
+    let Ok(version) = state.domain.data_version().await else {
+        return Kept::Skip;
+    };
+    match cache.get(&key, version) {
+        Some(body) => {
+            metrics::counter!("labinov_response_cache_total", "outcome" => "hit").increment(1);
+            Kept::Hit(body)
+        }
+        None => {
+            metrics::counter!("labinov_response_cache_total", "outcome" => "miss").increment(1);
+            Kept::Miss(key, version)
+        }
+    }
+}
+
+/// A successful GraphQL-over-HTTP answer; `cache` tells whether it came from the response
+/// cache (`hit`) or was kept in it (`miss`), in the `x-labinov-cache` header.
+fn ok_response(legacy_json: bool, body: Bytes, cache: Option<&'static str>) -> Response {
+    let content_type = if legacy_json {
+        "application/json"
+    } else {
+        "application/graphql-response+json"
+    };
+    let mut response = (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body,
+    )
+        .into_response();
+    if let Some(cache) = cache {
+        response
+            .headers_mut()
+            .insert(CACHE_HEADER, HeaderValue::from_static(cache));
+    }
+    response
+}
+
+/// The response header telling whether an answer came from the response cache.
+pub const CACHE_HEADER: &str = "x-labinov-cache";
 
 /// A request the server refuses before GraphQL runs, in the GraphQL error shape.
 pub fn client_error(status: StatusCode, code: &str, message: &str) -> Response {

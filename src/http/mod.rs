@@ -1,6 +1,7 @@
 //! Transports: GraphQL over HTTP, over Server-Sent Events and over WebSockets, all on one URL,
 //! and the connection handling that keeps slow or hostile clients from holding the server.
 
+pub mod cache;
 pub mod export;
 pub mod graphql;
 pub mod health;

@@ -5,6 +5,7 @@
 
 mod access;
 mod browser;
+mod cache;
 mod clients;
 mod foundation;
 mod helpers;

@@ -197,6 +197,7 @@ impl IdeaFilter {
                     "`inStageLongerThanDays` is {days}; give a number of days from 0 to 36500."
                 )));
             }
+            crate::domain::volatile::mark();
             let cutoff = Utc::now() - chrono::Duration::days(i64::from(days));
             all = all.add(idea::Column::StageEnteredAt.lt(cutoff));
         }

@@ -1,0 +1,157 @@
+//! The response cache: repeated queries are answered from it, and never with data older than
+//! the last committed write, on any instance.
+
+use axum::{body::Body, http::Request};
+use http_body_util::BodyExt;
+use labinov::auth::Role;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::helpers::{TestApp, admin_token, token};
+
+/// POSTs a query with `token`; returns the `x-labinov-cache` header (hit, miss, or none when
+/// the answer was not kept) and the body.
+async fn ask(app: &TestApp, token: &str, query: &str, variables: Value) -> (Option<String>, Value) {
+    let request = Request::post("/graphql")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::from(
+            json!({ "query": query, "variables": variables }).to_string(),
+        ))
+        .expect("a valid request");
+    let response = app.router().oneshot(request).await.expect("an answer");
+    let cache = response
+        .headers()
+        .get("x-labinov-cache")
+        .map(|v| v.to_str().expect("ASCII").to_owned());
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("a body")
+        .to_bytes();
+    (cache, serde_json::from_slice(&body).expect("JSON"))
+}
+
+const TITLES: &str = "query($r: [String!]) { ideas(first: 3, filter: {regencyCodes: $r}, orderBy: {field: SUBMITTED_AT, direction: DESC}) { totalCount nodes { id title version } } }";
+
+#[tokio::test]
+async fn a_repeated_query_is_answered_from_the_cache_until_a_write_changes_the_data() {
+    let app = TestApp::with_demo().await;
+    let admin = admin_token();
+    let vars = json!({"r": ["63.03"]});
+    let (first, before) = ask(&app, &admin, TITLES, vars.clone()).await;
+    assert_eq!(first.as_deref(), Some("miss"), "{before:#}");
+    let (second, again) = ask(&app, &admin, TITLES, vars.clone()).await;
+    assert_eq!(second.as_deref(), Some("hit"));
+    assert_eq!(again, before, "a kept answer is the answer");
+
+    // Other variables are another question.
+    let (other, elsewhere) = ask(&app, &admin, TITLES, json!({"r": ["33.03"]})).await;
+    assert_eq!(other.as_deref(), Some("miss"));
+    assert_ne!(elsewhere, before);
+
+    // A write changes the data: the next answer shows it.
+    let idea = &before["data"]["ideas"]["nodes"][0];
+    let renamed = app
+        .data(
+            "mutation($id: ID!, $v: Int!) { updateIdea(input: {id: $id, version: $v, title: \"Judul yang baru\"}) { idea { title } } }",
+            json!({"id": idea["id"], "v": idea["version"]}),
+        )
+        .await;
+    assert_eq!(renamed["updateIdea"]["idea"]["title"], "Judul yang baru");
+    let (after_write, after) = ask(&app, &admin, TITLES, vars.clone()).await;
+    assert_eq!(after_write.as_deref(), Some("miss"));
+    assert_eq!(
+        after["data"]["ideas"]["nodes"][0]["title"],
+        "Judul yang baru"
+    );
+    let (kept_again, _) = ask(&app, &admin, TITLES, vars).await;
+    assert_eq!(kept_again.as_deref(), Some("hit"));
+}
+
+#[tokio::test]
+async fn a_mentor_change_records_no_event_and_is_still_seen_at_once() {
+    let app = TestApp::with_demo().await;
+    let admin = admin_token();
+    let mentors = "{ mentors(first: 50) { nodes { id name version } } }";
+    let (_, before) = ask(&app, &admin, mentors, json!({})).await;
+    let (hit, _) = ask(&app, &admin, mentors, json!({})).await;
+    assert_eq!(hit.as_deref(), Some("hit"));
+    let mentor = &before["data"]["mentors"]["nodes"][0];
+    app.data(
+        "mutation($id: ID!, $v: Int!) { updateMentor(input: {id: $id, version: $v, name: \"Mentor Berganti Nama\"}) { mentor { name } } }",
+        json!({"id": mentor["id"], "v": mentor["version"]}),
+    )
+    .await;
+    let (cache, after) = ask(&app, &admin, mentors, json!({})).await;
+    assert_eq!(cache.as_deref(), Some("miss"));
+    let names: Vec<&str> = after["data"]["mentors"]["nodes"]
+        .as_array()
+        .expect("mentors")
+        .iter()
+        .filter_map(|m| m["name"].as_str())
+        .collect();
+    assert!(names.contains(&"Mentor Berganti Nama"), "{names:?}");
+}
+
+#[tokio::test]
+async fn a_write_on_another_instance_is_seen_at_once() {
+    let app = TestApp::with_demo().await;
+    let other = app.another_instance().await;
+    let admin = admin_token();
+    let vars = json!({"r": ["63.03"]});
+    let (_, before) = ask(&app, &admin, TITLES, vars.clone()).await;
+    let (hit, _) = ask(&app, &admin, TITLES, vars.clone()).await;
+    assert_eq!(hit.as_deref(), Some("hit"));
+    let idea = &before["data"]["ideas"]["nodes"][0];
+    other
+        .data(
+            "mutation($id: ID!, $v: Int!) { updateIdea(input: {id: $id, version: $v, title: \"Dari instans lain\"}) { idea { title } } }",
+            json!({"id": idea["id"], "v": idea["version"]}),
+        )
+        .await;
+    // No event needs to reach this instance first: the data's version is read per request.
+    let (cache, after) = ask(&app, &admin, TITLES, vars).await;
+    assert_eq!(cache.as_deref(), Some("miss"));
+    assert_eq!(
+        after["data"]["ideas"]["nodes"][0]["title"],
+        "Dari instans lain"
+    );
+}
+
+#[tokio::test]
+async fn answers_are_kept_per_caller() {
+    let app = TestApp::with_demo().await;
+    let banjar = token(Role::Viewer, Some("63.03"), None);
+    let other = token(Role::Viewer, Some("33.03"), None);
+    let everyone = "{ ideas(first: 1) { totalCount } }";
+    let (_, own) = ask(&app, &banjar, everyone, json!({})).await;
+    let (hit, _) = ask(&app, &banjar, everyone, json!({})).await;
+    assert_eq!(hit.as_deref(), Some("hit"));
+    // The same text from a caller who sees other rows is another question.
+    let (cache, theirs) = ask(&app, &other, everyone, json!({})).await;
+    assert_eq!(cache.as_deref(), Some("miss"));
+    assert_ne!(
+        own["data"]["ideas"]["totalCount"], theirs["data"]["ideas"]["totalCount"],
+        "each viewer counts only their regency's ideas"
+    );
+}
+
+#[tokio::test]
+async fn answers_that_read_the_clock_or_the_event_log_or_failed_are_not_kept() {
+    let app = TestApp::with_demo().await;
+    let admin = admin_token();
+    for query in [
+        "{ ideas(first: 2) { nodes { daysInStage } } }",
+        "{ ideas(first: 2, filter: {inStageLongerThanDays: 30}) { totalCount } }",
+        "{ staleIdeas(days: 30, first: 2) { totalCount } }",
+        "{ pipelineEvents(first: 2) { nodes { sequence } } }",
+        "{ idea(id: \"not an id\") { title } }",
+    ] {
+        for _ in 0..2 {
+            let (cache, body) = ask(&app, &admin, query, json!({})).await;
+            assert_eq!(cache, None, "{query} must not be kept: {body:#}");
+        }
+    }
+}
