@@ -158,22 +158,25 @@ async fn graphql_over_http(
     identity: Option<String>,
 ) -> Response {
     let legacy_json = accepts_only_json(headers);
-    if method == Method::GET && !every_operation(&state, &request, |ty| ty == OperationType::Query)
-    {
-        return writes_need_post();
-    }
+    // Only queries are kept: a kept answer needs no further check.
     let cached = match identity {
         Some(identity) => kept_answer(&state, &request, &identity).await,
         None => Kept::Skip,
     };
+    if let Kept::Hit(body) = cached {
+        return answer(StatusCode::OK, legacy_json, body, Some("hit"));
+    }
+    if method == Method::GET && !every_operation(&state, &request, |ty| ty == OperationType::Query)
+    {
+        return writes_need_post();
+    }
     let keep = match cached {
-        Kept::Hit(body) => return ok_response(legacy_json, body, Some("hit")),
         Kept::Miss(key, version)
             if every_operation(&state, &request, |ty| ty == OperationType::Query) =>
         {
             Some((key, version))
         }
-        Kept::Miss(..) | Kept::Skip => None,
+        Kept::Hit(_) | Kept::Miss(..) | Kept::Skip => None,
     };
     let (response, volatile) =
         crate::domain::volatile::tracking(state.schema.execute(request)).await;
@@ -184,11 +187,6 @@ async fn graphql_over_http(
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
-    };
-    let content_type = if legacy_json {
-        "application/json"
-    } else {
-        "application/graphql-response+json"
     };
     let body = if request_error && !legacy_json {
         // The request never ran: a graphql-response+json answer then has no `data` at all.
@@ -208,10 +206,7 @@ async fn graphql_over_http(
             metrics::counter!("labinov_response_cache_total", "outcome" => "unkept").increment(1);
         }
     }
-    if status == StatusCode::OK {
-        return ok_response(legacy_json, body, outcome);
-    }
-    (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
+    answer(status, legacy_json, body, outcome)
 }
 
 /// What the response cache holds for a request.
@@ -251,28 +246,30 @@ async fn kept_answer(state: &AppState, request: &async_graphql::Request, identit
     let Ok(version) = state.domain.data_version().await else {
         return Kept::Skip;
     };
-    match cache.get(&key, version) {
-        Some(body) => {
-            metrics::counter!("labinov_response_cache_total", "outcome" => "hit").increment(1);
-            Kept::Hit(body)
-        }
-        None => {
-            metrics::counter!("labinov_response_cache_total", "outcome" => "miss").increment(1);
-            Kept::Miss(key, version)
-        }
+    if let Some(body) = cache.get(&key, version) {
+        metrics::counter!("labinov_response_cache_total", "outcome" => "hit").increment(1);
+        Kept::Hit(body)
+    } else {
+        metrics::counter!("labinov_response_cache_total", "outcome" => "miss").increment(1);
+        Kept::Miss(key, version)
     }
 }
 
-/// A successful GraphQL-over-HTTP answer; `cache` tells whether it came from the response
-/// cache (`hit`) or was kept in it (`miss`), in the `x-labinov-cache` header.
-fn ok_response(legacy_json: bool, body: Bytes, cache: Option<&'static str>) -> Response {
+/// A GraphQL-over-HTTP answer; `cache` tells whether it came from the response cache (`hit`)
+/// or was kept in it (`miss`), in the `x-labinov-cache` header.
+fn answer(
+    status: StatusCode,
+    legacy_json: bool,
+    body: Bytes,
+    cache: Option<&'static str>,
+) -> Response {
     let content_type = if legacy_json {
         "application/json"
     } else {
         "application/graphql-response+json"
     };
     let mut response = (
-        StatusCode::OK,
+        status,
         [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
         body,
     )
