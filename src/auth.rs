@@ -242,10 +242,13 @@ impl Caller {
     }
 
     /// Everything about the caller an answer may depend on, for keeping answers per caller;
-    /// None for the operator's own processes, whose answers are never kept.
+    /// None for the operator's own processes and for a token past its expiry (still let in
+    /// for the verifier's few seconds of leeway, it is refused when the query runs, so it must
+    /// not be answered from what it read before).
     pub fn cache_identity(&self) -> Option<String> {
         match &self.principal {
             Principal::System(_) => None,
+            Principal::User(user) if user.expires_at <= Utc::now() => None,
             principal => Some(format!("{principal:?}")),
         }
     }

@@ -41,16 +41,27 @@ impl Key {
     /// made by the caller of [`Caller::cache_identity`] `caller`.
     pub fn of(text: &str, request: &async_graphql::Request, caller: &str) -> Option<Self> {
         let variables = serde_json::to_string(&request.variables).ok()?;
-        let operation = request.operation_name.as_deref().unwrap_or("");
-        Some(Self(format!(
-            "{caller}\u{0}{operation}\u{0}{variables}\u{0}{text}"
-        )))
+        // No operation name and an empty one are different requests (the second is refused).
+        let operation = match request.operation_name.as_deref() {
+            Some(name) => format!("={name}"),
+            None => String::new(),
+        };
+        let key = format!("{caller}\u{0}{operation}\u{0}{variables}\u{0}{text}");
+        (key.len() <= MAX_KEY).then_some(Self(key))
     }
 
     fn size(&self) -> usize {
         self.0.len()
     }
 }
+
+/// The longest key kept: a request with more text and variables than this (variables it does
+/// not even declare count) is not kept, so that a few of them cannot push everyone's answers
+/// out.
+const MAX_KEY: usize = 16 * 1024;
+
+/// The largest share of the budget one answer may take.
+const MAX_SHARE: usize = 64;
 
 /// Whether one version is the other or a later one: both of its sums only grow.
 fn not_older(version: DataVersion, than: DataVersion) -> bool {
@@ -80,17 +91,18 @@ impl ResponseCache {
         kept.answers.get(&key.0).cloned()
     }
 
-    /// Keeps `body` as the answer to `key` on data of `version` (a request that read an older
-    /// version than the kept ones keeps nothing: its answer may be older than theirs).
-    pub fn put(&self, key: Key, version: DataVersion, body: Bytes) {
+    /// Keeps `body` as the answer to `key` on data of `version`, and tells whether it did: a
+    /// request that read an older version than the kept ones keeps nothing (its answer may be
+    /// older than theirs), nor does an answer larger than a 64th of the budget.
+    pub fn put(&self, key: Key, version: DataVersion, body: Bytes) -> bool {
         let size = key.size() + body.len();
-        if size > self.budget / 8 {
-            return;
+        if size > self.budget / MAX_SHARE {
+            return false;
         }
         let mut kept = self.lock();
         kept.move_to(version);
         if kept.version != Some(version) {
-            return;
+            return false;
         }
         let key_size = key.size();
         kept.bytes += size;
@@ -103,6 +115,7 @@ impl ResponseCache {
             };
             kept.bytes -= key.len() + body.len();
         }
+        true
     }
 
     /// How many answers are kept (for tests and the metrics).
@@ -166,12 +179,12 @@ mod tests {
     #[test]
     fn a_later_version_forgets_everything_and_an_older_one_keeps_nothing() {
         let cache = ResponseCache::new(1 << 20).expect("on");
-        cache.put(key("{ a }"), V1, Bytes::from_static(b"A"));
+        assert!(cache.put(key("{ a }"), V1, Bytes::from_static(b"A")));
         assert_eq!(cache.get(&key("{ a }"), V1).as_deref(), Some(&b"A"[..]));
         assert_eq!(cache.get(&key("{ a }"), V2), None);
         assert!(cache.is_empty());
         // A request that read the version before the write finishes after it: not kept.
-        cache.put(key("{ a }"), V1, Bytes::from_static(b"old"));
+        assert!(!cache.put(key("{ a }"), V1, Bytes::from_static(b"old")));
         assert!(cache.is_empty());
         assert_eq!(cache.get(&key("{ a }"), V1), None);
     }
@@ -179,19 +192,31 @@ mod tests {
     #[test]
     fn the_least_recently_used_answers_go_when_the_budget_is_spent() {
         let body = Bytes::from(vec![b'x'; 1000]);
-        let cache = ResponseCache::new(16 * 1024).expect("on");
-        for n in 0..40 {
-            cache.put(key(&format!("{{ q{n} }}")), V1, body.clone());
+        let cache = ResponseCache::new(64 * 1024).expect("on");
+        for n in 0..100 {
+            assert!(cache.put(key(&format!("{{ q{n} }}")), V1, body.clone()));
             // q0 is asked all along: it stays.
             let _ = cache.get(&key("{ q0 }"), V1);
         }
-        assert!(cache.len() < 17, "{} answers kept in 16 KiB", cache.len());
+        assert!(cache.len() < 66, "{} answers kept in 64 KiB", cache.len());
         assert!(cache.get(&key("{ q0 }"), V1).is_some());
         assert!(cache.get(&key("{ q1 }"), V1).is_none());
-        assert!(cache.get(&key("{ q39 }"), V1).is_some());
-        // An answer bigger than an eighth of the budget is not kept at all.
-        cache.put(key("{ big }"), V1, Bytes::from(vec![b'x'; 4 * 1024]));
+        assert!(cache.get(&key("{ q99 }"), V1).is_some());
+        // An answer bigger than a 64th of the budget is not kept at all.
+        assert!(!cache.put(key("{ big }"), V1, Bytes::from(vec![b'x'; 2 * 1024])));
         assert!(cache.get(&key("{ big }"), V1).is_none());
+        // Nor is a request with a huge key.
+        let mut long = async_graphql::Request::new("{ a }");
+        long.variables = async_graphql::Variables::from_json(
+            serde_json::json!({ "unused": "x".repeat(MAX_KEY) }),
+        );
+        assert!(Key::of("{ a }", &long, "caller").is_none());
+        let named = async_graphql::Request::new("{ a }").operation_name("");
+        assert_ne!(
+            Key::of("{ a }", &named, "caller"),
+            Key::of("{ a }", &async_graphql::Request::new("{ a }"), "caller"),
+            "an empty operation name is another request"
+        );
         assert!(ResponseCache::new(0).is_none(), "0 turns it off");
     }
 }

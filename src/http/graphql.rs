@@ -199,8 +199,7 @@ async fn graphql_over_http(
     let body = Bytes::from(body);
     let mut outcome = None;
     if let (Some((key, version)), Some(cache)) = (keep, &state.response_cache) {
-        if response.errors.is_empty() && !volatile {
-            cache.put(key, version, body.clone());
+        if response.errors.is_empty() && !volatile && cache.put(key, version, body.clone()) {
             outcome = Some("miss");
         } else {
             metrics::counter!("labinov_response_cache_total", "outcome" => "unkept").increment(1);
@@ -225,12 +224,16 @@ async fn kept_answer(state: &AppState, request: &async_graphql::Request, identit
         return Kept::Skip;
     };
     let persisted;
-    let text = if request.query.is_empty() {
-        persisted = state.persisted.text_of(request);
-        match &persisted {
-            Some(text) => text.as_str(),
-            None => return Kept::Skip,
+    let text = if request.extensions.contains_key("persistedQuery") {
+        // Checked and remembered as a run would: a kept answer must not skip the hash's checks,
+        // nor leave the hash unknown for the next hash-only request.
+        let mut probe = async_graphql::Request::new(request.query.clone());
+        probe.extensions.clone_from(&request.extensions);
+        if state.persisted.resolve(&mut probe).is_err() {
+            return Kept::Skip;
         }
+        persisted = probe.query;
+        persisted.as_str()
     } else {
         request.query.as_str()
     };

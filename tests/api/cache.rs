@@ -155,3 +155,85 @@ async fn answers_that_read_the_clock_or_the_event_log_or_failed_are_not_kept() {
         }
     }
 }
+
+/// POSTs `body` (a whole GraphQL request) as an ADMIN; returns the cache header and the body.
+async fn ask_raw(app: &TestApp, token: &str, body: Value) -> (Option<String>, Value) {
+    let request = Request::post("/graphql")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::from(body.to_string()))
+        .expect("a valid request");
+    let response = app.router().oneshot(request).await.expect("an answer");
+    let cache = response
+        .headers()
+        .get("x-labinov-cache")
+        .map(|v| v.to_str().expect("ASCII").to_owned());
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("a body")
+        .to_bytes();
+    (cache, serde_json::from_slice(&bytes).expect("JSON"))
+}
+
+#[tokio::test]
+async fn a_kept_answer_still_checks_and_remembers_a_persisted_query() {
+    use sha2::Digest;
+    let app = TestApp::with_demo().await;
+    let admin = admin_token();
+    let query = "{ regencies(first: 3) { nodes { code } } }";
+    let hash = format!("{:x}", sha2::Sha256::digest(query.as_bytes()));
+    let with = |text: &str, hash: &str, version: i32| {
+        json!({ "query": text, "extensions": {
+            "persistedQuery": { "version": version, "sha256Hash": hash } } })
+    };
+    // The text is kept by a plain request first; then text plus hash is answered from the cache.
+    let (miss, plain) = ask(&app, &admin, query, json!({})).await;
+    assert_eq!(miss.as_deref(), Some("miss"));
+    let (_, kept) = ask_raw(&app, &admin, with(query, &hash, 1)).await;
+    assert_eq!(kept, plain);
+    // ... and the hash alone works afterwards: the kept answer remembered it too.
+    let hash_only =
+        json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } } });
+    let (_, by_hash) = ask_raw(&app, &admin, hash_only).await;
+    assert_eq!(by_hash, plain, "{by_hash:#}");
+    // What a run refuses, a kept answer refuses too.
+    let (_, forged) = ask_raw(&app, &admin, with(query, &"0".repeat(64), 1)).await;
+    assert_eq!(forged["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    let (_, version) = ask_raw(&app, &admin, with(query, &hash, 2)).await;
+    assert_eq!(version["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    let (_, empty_name) =
+        ask_raw(&app, &admin, json!({ "query": query, "operationName": "" })).await;
+    assert!(empty_name["errors"].is_array(), "{empty_name:#}");
+}
+
+#[tokio::test]
+async fn a_token_past_its_expiry_is_never_answered_from_the_cache() {
+    let app = TestApp::with_demo().await;
+    // Valid for one or two more seconds: asked now, then again once it has expired (the verifier
+    // lets it in for a few seconds of leeway; the query itself refuses it).
+    let short = crate::helpers::token_for(
+        "kortsiktig",
+        Role::Admin,
+        None,
+        None,
+        std::time::Duration::from_secs(2),
+    );
+    let query = "{ me { subject rights } }";
+    let (kept, fresh) = ask(&app, &short, query, json!({})).await;
+    assert_eq!(kept.as_deref(), Some("miss"), "{fresh:#}");
+    assert!(
+        fresh["data"]["me"]["rights"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty()),
+        "{fresh:#}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    let (cache, late) = ask(&app, &short, query, json!({})).await;
+    assert_eq!(cache, None, "{late:#}");
+    assert_ne!(
+        late, fresh,
+        "an expired token is not answered as a valid one: {late:#}"
+    );
+}
