@@ -34,24 +34,9 @@ struct ErrorCodesExtension {
     operation: Mutex<Option<(&'static str, String)>>,
     /// Counts a subscription as active for as long as its stream (and this extension) lives.
     active: Mutex<Option<crate::metrics::Open>>,
-    /// The response keys of each operation's root fields, in the order they were asked for.
-    root_keys: Mutex<Vec<(Option<String>, Vec<String>)>>,
-}
-
-/// Puts the root fields of `data` in the order they were asked for (async-graphql answers the
-/// fields of merged root objects grouped by object); fields from fragments follow.
-fn in_asked_order(data: &mut Value, keys: &[String]) {
-    let Value::Object(fields) = data else {
-        return;
-    };
-    let mut ordered = async_graphql::indexmap::IndexMap::with_capacity(fields.len());
-    for key in keys {
-        if let Some((name, value)) = fields.shift_remove_entry(key.as_str()) {
-            ordered.insert(name, value);
-        }
-    }
-    ordered.extend(std::mem::take(fields));
-    *fields = ordered;
+    /// The document of a query or mutation, to put its answer's fields in the order asked
+    /// ([`super::order`]); not kept for subscriptions, which live long.
+    document: Mutex<Option<ExecutableDocument>>,
 }
 
 impl ErrorCodesExtension {
@@ -121,33 +106,12 @@ impl Extension for ErrorCodesExtension {
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
         let described = describe(&document, None);
-        if let Ok(mut root_keys) = self.root_keys.lock() {
-            *root_keys = document
-                .operations
-                .iter()
-                .map(|(name, op)| {
-                    let keys = op
-                        .node
-                        .selection_set
-                        .node
-                        .items
-                        .iter()
-                        .filter_map(|item| match &item.node {
-                            Selection::Field(field) => Some(
-                                field
-                                    .node
-                                    .alias
-                                    .as_ref()
-                                    .unwrap_or(&field.node.name)
-                                    .node
-                                    .to_string(),
-                            ),
-                            _ => None,
-                        })
-                        .collect();
-                    (name.map(ToString::to_string), keys)
-                })
-                .collect();
+        let subscription = document
+            .operations
+            .iter()
+            .any(|(_, op)| op.node.ty == OperationType::Subscription);
+        if !subscription && let Ok(mut kept) = self.document.lock() {
+            *kept = Some(document.clone());
         }
         if let Some(("subscription", field)) = &described
             && let Ok(mut active) = self.active.lock()
@@ -180,8 +144,8 @@ impl Extension for ErrorCodesExtension {
         let (kind, field) = self.operation();
         if kind == "subscription" {
             // Runs once per item of a subscription: each event for each subscriber. The
-            // subscription itself is counted by `labinov_subscriptions_active`; its one root
-            // field needs no reordering.
+            // subscription itself is counted by `labinov_subscriptions_active`. Its items are
+            // not reordered: a live stream keeps no copy of its document.
             return next.run(ctx, operation_name).await;
         }
         let name: String = operation_name.unwrap_or(&field).chars().take(64).collect();
@@ -189,12 +153,8 @@ impl Extension for ErrorCodesExtension {
         let span = tracing::error_span!("operation", name = name.as_str());
         let started = std::time::Instant::now();
         let mut response = next.run(ctx, operation_name).instrument(span).await;
-        if let Ok(root_keys) = self.root_keys.lock()
-            && let Some((_, keys)) = root_keys
-                .iter()
-                .find(|(name, _)| operation_name.is_none() || name.as_deref() == operation_name)
-        {
-            in_asked_order(&mut response.data, keys);
+        if let Some(document) = self.document.lock().ok().and_then(|mut d| d.take()) {
+            super::order::in_asked_order(&mut response.data, &document, operation_name);
         }
         let outcome = outcome(&response);
         metrics::counter!("labinov_graphql_operations_total", "type" => kind, "field" => field, "outcome" => outcome).increment(1);

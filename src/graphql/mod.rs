@@ -15,6 +15,7 @@ pub mod me;
 pub mod mentor;
 pub mod mutation;
 pub mod node;
+pub mod order;
 pub mod persisted;
 pub mod regency;
 pub mod review;

@@ -12,25 +12,39 @@ use crate::helpers::{TestApp, admin_token, token};
 /// POSTs a query with `token`; returns the `x-labinov-cache` header (hit, miss, or none when
 /// the answer was not kept) and the body.
 async fn ask(app: &TestApp, token: &str, query: &str, variables: Value) -> (Option<String>, Value) {
+    ask_raw(
+        app,
+        token,
+        json!({ "query": query, "variables": variables }),
+    )
+    .await
+}
+
+/// POSTs `body` (a whole GraphQL request) with `token`; returns the cache header and the body.
+async fn ask_raw(app: &TestApp, token: &str, body: Value) -> (Option<String>, Value) {
+    let (cache, bytes) = ask_bytes(app, token, body).await;
+    (cache, serde_json::from_slice(&bytes).expect("JSON"))
+}
+
+/// Like [`ask_raw`], with the body's bytes as sent.
+async fn ask_bytes(app: &TestApp, token: &str, body: Value) -> (Option<String>, Vec<u8>) {
     let request = Request::post("/graphql")
         .header("content-type", "application/json")
         .header("authorization", format!("Bearer {token}"))
-        .body(Body::from(
-            json!({ "query": query, "variables": variables }).to_string(),
-        ))
+        .body(Body::from(body.to_string()))
         .expect("a valid request");
     let response = app.router().oneshot(request).await.expect("an answer");
     let cache = response
         .headers()
         .get("x-labinov-cache")
         .map(|v| v.to_str().expect("ASCII").to_owned());
-    let body = response
+    let bytes = response
         .into_body()
         .collect()
         .await
         .expect("a body")
         .to_bytes();
-    (cache, serde_json::from_slice(&body).expect("JSON"))
+    (cache, bytes.to_vec())
 }
 
 const TITLES: &str = "query($r: [String!]) { ideas(first: 3, filter: {regencyCodes: $r}, orderBy: {field: SUBMITTED_AT, direction: DESC}) { totalCount nodes { id title version } } }";
@@ -156,27 +170,6 @@ async fn answers_that_read_the_clock_or_the_event_log_or_failed_are_not_kept() {
     }
 }
 
-/// POSTs `body` (a whole GraphQL request) as an ADMIN; returns the cache header and the body.
-async fn ask_raw(app: &TestApp, token: &str, body: Value) -> (Option<String>, Value) {
-    let request = Request::post("/graphql")
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {token}"))
-        .body(Body::from(body.to_string()))
-        .expect("a valid request");
-    let response = app.router().oneshot(request).await.expect("an answer");
-    let cache = response
-        .headers()
-        .get("x-labinov-cache")
-        .map(|v| v.to_str().expect("ASCII").to_owned());
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("a body")
-        .to_bytes();
-    (cache, serde_json::from_slice(&bytes).expect("JSON"))
-}
-
 #[tokio::test]
 async fn a_kept_answer_still_checks_and_remembers_a_persisted_query() {
     use sha2::Digest;
@@ -236,4 +229,36 @@ async fn a_token_past_its_expiry_is_never_answered_from_the_cache() {
         late, fresh,
         "an expired token is not answered as a valid one: {late:#}"
     );
+}
+
+#[tokio::test]
+async fn fields_come_in_the_order_asked_so_every_answer_is_the_same_bytes() {
+    let app = TestApp::with_demo().await;
+    let admin = admin_token();
+    let mut answers = Vec::new();
+    // Each with other spacing: none comes from the cache. Counting takes a statement of its own
+    // and the nodes another; whichever finishes first, the answer keeps the asked order.
+    for n in 0..8 {
+        let spaces = " ".repeat(n);
+        let query = format!(
+            "{{ ideas(first: 3){spaces} {{ totalCount pageInfo {{ hasNextPage }} nodes {{ title unit {{ name kind }} id }} }} regencies(first: 1) {{ totalCount }} }}"
+        );
+        let (_, body) = ask_bytes(&app, &admin, json!({ "query": query })).await;
+        answers.push(String::from_utf8(body).expect("UTF-8"));
+    }
+    let first = &answers[0];
+    let at = |key: &str| {
+        first
+            .find(key)
+            .unwrap_or_else(|| panic!("{key} in {first}"))
+    };
+    assert!(at("\"ideas\"") < at("\"regencies\""), "{first}");
+    assert!(at("\"totalCount\"") < at("\"pageInfo\""), "{first}");
+    assert!(at("\"pageInfo\"") < at("\"nodes\""), "{first}");
+    assert!(
+        at("\"title\"") < at("\"unit\"") && at("\"unit\"") < at("\"id\""),
+        "{first}"
+    );
+    assert!(at("\"name\"") < at("\"kind\""), "{first}");
+    assert!(answers.iter().all(|a| a == first), "{answers:#?}");
 }
