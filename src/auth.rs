@@ -564,6 +564,8 @@ impl Authenticator {
         }
         let mut validation = Validation::new(header.alg);
         validation.leeway = 5;
+        // A token not valid yet (`nbf` ahead of the clock) is refused like an expired one.
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
         if header.alg == Algorithm::RS256 {
             // An outside provider signs tokens for many services: only those it issued for
@@ -588,6 +590,9 @@ impl Authenticator {
             use jsonwebtoken::errors::ErrorKind;
             match err.kind() {
                 ErrorKind::ExpiredSignature => bad("has expired; ask for a new one"),
+                ErrorKind::ImmatureSignature => {
+                    bad("is not valid yet (its nbf lies ahead); check the issuer's clock")
+                }
                 ErrorKind::InvalidSignature => bad("has a signature this server cannot verify"),
                 ErrorKind::InvalidIssuer | ErrorKind::InvalidAudience => {
                     bad("was issued by another provider or for another service")
@@ -643,7 +648,12 @@ impl Authenticator {
             }
             None => None,
         };
-        let expires_at = DateTime::from_timestamp(claims.exp, 0).unwrap_or_default();
+        let expires_at = DateTime::from_timestamp(claims.exp, 0).ok_or_else(|| {
+            DomainError::Unauthenticated(
+                "The token's expiry (exp) lies beyond any date this server can hold; ask for a new token."
+                    .to_owned(),
+            )
+        })?;
         Ok(Caller::user(User {
             subject: claims.sub,
             role: claims.role,

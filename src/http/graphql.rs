@@ -113,14 +113,30 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
             return too_large();
         }
         Ok(Err(rejection)) => {
+            let reason = rejection.0.to_string();
+            // serde's words for JSON of the wrong shape name a type of async-graphql's.
+            let reason = if reason.contains("untagged enum") {
+                "send a JSON object with a \"query\" string, and \"variables\", \"operationName\" \
+                 and \"extensions\" if needed"
+                    .to_owned()
+            } else {
+                reason
+            };
             return client_error(
                 StatusCode::BAD_REQUEST,
                 code::BAD_USER_INPUT,
-                &format!("The request is not a GraphQL request: {}", rejection.0),
+                &format!("The request is not a GraphQL request: {reason}."),
             );
         }
         Err(_) => return timed_out(timeout),
     };
+    if request.query.trim().is_empty() && !request.extensions.contains_key("persistedQuery") {
+        return client_error(
+            StatusCode::BAD_REQUEST,
+            code::BAD_USER_INPUT,
+            "The request has no query: send the GraphQL document as the \"query\" string.",
+        );
+    }
     let identity = caller.cache_identity();
     let mut request = request.data(caller);
     if event_stream || method == Method::GET {

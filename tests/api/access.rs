@@ -803,3 +803,50 @@ async fn a_jwks_file_picks_the_key_a_token_names() {
         .await;
     assert_eq!(error_code(&unknown), "UNAUTHENTICATED", "{unknown}");
 }
+
+#[tokio::test]
+async fn a_token_not_valid_yet_or_with_an_impossible_expiry_is_refused_with_a_sentence() {
+    let (mut config, dir) = crate::helpers::fresh_config();
+    config.jwt_public_keys = Some(fixture("idp_rs256_public.pem"));
+    let app = TestApp::start(config, false, std::sync::Arc::new(dir)).await;
+    let now = chrono::Utc::now().timestamp();
+    let valid = json!({ "sub": "ani", "role": "VIEWER", "exp": now + 600, "nbf": now - 60 });
+    let ok = app
+        .gql_as(
+            Some(&provider_token(&valid, None)),
+            "{ me { subject } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(ok["data"]["me"]["subject"], "ani", "{ok}");
+    let early = json!({ "sub": "ani", "role": "VIEWER", "exp": now + 7200, "nbf": now + 3600 });
+    let refused = app
+        .gql_as(
+            Some(&provider_token(&early, None)),
+            "{ me { subject } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&refused), "UNAUTHENTICATED", "{refused}");
+    assert!(
+        refused["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not valid yet")),
+        "{refused}"
+    );
+    let forever = json!({ "sub": "ani", "role": "VIEWER", "exp": i64::MAX / 2 });
+    let refused = app
+        .gql_as(
+            Some(&provider_token(&forever, None)),
+            "{ me { subject } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&refused), "UNAUTHENTICATED", "{refused}");
+    assert!(
+        refused["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("expiry")),
+        "{refused}"
+    );
+}

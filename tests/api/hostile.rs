@@ -934,3 +934,36 @@ async fn invisible_control_characters_are_bad_user_input() {
     assert!(updated.get("errors").is_none(), "{updated}");
     assert_eq!(event_count(&app).await, before + 1);
 }
+
+#[tokio::test]
+async fn json_of_the_wrong_shape_is_told_what_shape_to_send() {
+    let app = TestApp::spawn().await;
+    for body in [
+        r#"{"querry": "{ me { role } }"}"#,
+        "[1, 2]",
+        r#""{ me { role } }""#,
+    ] {
+        let request = axum::http::Request::post("/graphql")
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body))
+            .expect("a request");
+        let (status, response) = app.send_as_is(request).await;
+        assert_eq!(status, 400, "{body}: {response}");
+        assert_eq!(error_code(&response), "BAD_USER_INPUT", "{response}");
+        let message = response["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            message.contains("\"query\" string") && !message.contains("enum"),
+            "{body}: {message}"
+        );
+    }
+    for empty in ["/graphql", "/graphql?query=", "/graphql?query=%20%20"] {
+        let request = axum::http::Request::get(empty)
+            .body(axum::body::Body::empty())
+            .expect("a request");
+        let (status, response) = app.send_as_is(request).await;
+        assert_eq!(status, 400, "{empty}: {response}");
+        assert_eq!(error_code(&response), "BAD_USER_INPUT", "{response}");
+    }
+}
