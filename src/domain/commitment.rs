@@ -277,6 +277,8 @@ impl Domain {
         &self,
         filter: &CommitmentFilter,
     ) -> DomainResult<Select<commitment::Entity>> {
+        super::idea::four_digit_year("signedFrom", filter.signed_from)?;
+        super::idea::four_digit_year("signedTo", filter.signed_to)?;
         if let (Some(from), Some(to)) = (filter.signed_from, filter.signed_to)
             && from > to
         {

@@ -2,7 +2,9 @@
 //! N days") and the event log, which retention prunes without a trace in the rows. A response
 //! cache keeps an answer for as long as the data it read is unchanged; answers that made such a
 //! read are not kept. The mark travels with the task that runs the request (a task-local), so
-//! the read marks it where it happens, whichever resolver asked for it.
+//! the read marks it where it happens, whichever resolver asked for it. DataLoader loads run
+//! on tasks of their own and cannot mark: keep such reads out of `graphql/loaders.rs` (none of
+//! its loaders reads the clock or the event log).
 
 use std::cell::Cell;
 

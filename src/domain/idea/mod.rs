@@ -68,12 +68,27 @@ fn non_empty<T>(name: &str, list: &Option<Vec<T>>) -> DomainResult<()> {
     }
 }
 
+/// A date of a filter must have a four-digit year: stored dates compare as text on SQLite,
+/// where `+10000-01-01` would come before every real day.
+pub(crate) fn four_digit_year(name: &str, day: Option<NaiveDate>) -> DomainResult<()> {
+    match day {
+        Some(day) if !(1..=9999).contains(&chrono::Datelike::year(&day)) => {
+            Err(DomainError::bad_input(format!(
+                "`{name}` ({day}) is outside the years 1 to 9999; give a calendar date."
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn ordered_range(
     from_name: &str,
     from: Option<NaiveDate>,
     to_name: &str,
     to: Option<NaiveDate>,
 ) -> DomainResult<()> {
+    four_digit_year(from_name, from)?;
+    four_digit_year(to_name, to)?;
     match (from, to) {
         (Some(from), Some(to)) if from > to => Err(DomainError::bad_input(format!(
             "`{from_name}` ({from}) is after `{to_name}` ({to}); no idea can match that range."
