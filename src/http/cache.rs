@@ -118,7 +118,7 @@ impl ResponseCache {
         true
     }
 
-    /// How many answers are kept (for tests and the metrics).
+    /// How many answers are kept.
     pub fn len(&self) -> usize {
         self.lock().answers.len()
     }

@@ -187,12 +187,8 @@ async fn graphql_over_http(
         return writes_need_post();
     }
     let keep = match cached {
-        Kept::Miss(key, version)
-            if every_operation(&state, &request, |ty| ty == OperationType::Query) =>
-        {
-            Some((key, version))
-        }
-        Kept::Hit(_) | Kept::Miss(..) | Kept::Skip => None,
+        Kept::Miss(key, version) => Some((key, version)),
+        Kept::Hit(_) | Kept::Skip => None,
     };
     let (response, volatile) =
         crate::domain::volatile::tracking(state.schema.execute(request)).await;
@@ -253,8 +249,9 @@ async fn kept_answer(state: &AppState, request: &async_graphql::Request, identit
     } else {
         request.query.as_str()
     };
-    // Only queries are kept; a document that may hold another operation is not even looked up
-    // (a write would pay for reading the version).
+    // Only queries are looked up and kept: a mutation or subscription cannot be written without
+    // its keyword, so a document without either holds queries only (and a write does not pay
+    // for reading the version).
     if text.contains("mutation") || text.contains("subscription") {
         return Kept::Skip;
     }

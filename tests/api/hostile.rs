@@ -967,31 +967,3 @@ async fn json_of_the_wrong_shape_is_told_what_shape_to_send() {
         assert_eq!(error_code(&response), "BAD_USER_INPUT", "{response}");
     }
 }
-
-#[tokio::test]
-async fn dates_past_year_9999_are_refused_not_compared_as_text() {
-    let app = TestApp::with_demo().await;
-    for query in [
-        "{ ideas(filter: {submittedFrom: \"+10000-01-01\"}) { totalCount } }",
-        "{ ideas(filter: {launchedTo: \"+262142-01-01\"}) { totalCount } }",
-        "{ commitments(filter: {signedFrom: \"+10000-01-01\"}) { totalCount } }",
-    ] {
-        let response = app.gql(query, json!({})).await;
-        assert_eq!(
-            error_code(&response),
-            "BAD_USER_INPUT",
-            "{query}: {response}"
-        );
-        let message = response["errors"][0]["message"]
-            .as_str()
-            .unwrap_or_default();
-        assert!(message.contains("1 to 9999"), "{message}");
-    }
-    let latest = app
-        .data(
-            "{ ideas(filter: {submittedFrom: \"9999-12-31\"}) { totalCount } }",
-            json!({}),
-        )
-        .await;
-    assert_eq!(latest["ideas"]["totalCount"], 0);
-}

@@ -542,6 +542,19 @@ async fn bad_paging_and_contradictory_filters_are_bad_user_input() {
             "not a valid",
         ),
         ("{ units(first: 1000) { totalCount } }", "maximum"),
+        // Dates past year 9999 compared as text on SQLite and matched every idea.
+        (
+            "{ ideas(filter: {submittedFrom: \"+10000-01-01\"}) { totalCount } }",
+            "1 to 9999",
+        ),
+        (
+            "{ ideas(filter: {launchedTo: \"+262142-01-01\"}) { totalCount } }",
+            "1 to 9999",
+        ),
+        (
+            "{ commitments(filter: {signedFrom: \"+10000-01-01\"}) { totalCount } }",
+            "1 to 9999",
+        ),
     ] {
         let response = app.gql(query, json!({})).await;
         assert_eq!(
@@ -558,6 +571,13 @@ async fn bad_paging_and_contradictory_filters_are_bad_user_input() {
         );
         assert!(response["data"].is_null() || response["data"]["ideas"].is_null());
     }
+    let latest = app
+        .data(
+            "{ ideas(filter: {submittedFrom: \"9999-12-31\"}) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(latest["ideas"]["totalCount"], 0);
     // A cursor of one ordering used with another is refused too.
     let data = app
         .data(
