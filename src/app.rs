@@ -56,6 +56,8 @@ pub struct AppState {
     pub rate: Arc<crate::http::rate::RateLimits>,
     /// Query texts of automatic persisted queries, by hash (also installed in the schema).
     pub persisted: Arc<graphql::persisted::PersistedQueries>,
+    /// Identical WebSocket subscriptions served by one execution.
+    pub fanout: Arc<crate::http::fanout::Fanout>,
     /// Answers to repeated GraphQL-over-HTTP queries; None when turned off.
     pub response_cache: Option<Arc<crate::http::cache::ResponseCache>>,
 }
@@ -145,6 +147,7 @@ impl App {
             listener,
             shutdown_delay,
             state: AppState {
+                fanout: Arc::new(crate::http::fanout::Fanout::new(schema.clone())),
                 schema,
                 domain,
                 hub,
@@ -191,6 +194,11 @@ impl App {
 
     pub fn domain(&self) -> &Domain {
         &self.state.domain
+    }
+
+    /// Identical WebSocket subscriptions served by one execution.
+    pub fn fanout(&self) -> &Arc<crate::http::fanout::Fanout> {
+        &self.state.fanout
     }
 
     /// Subscription answers shared among identical subscribers.

@@ -241,6 +241,21 @@ impl Caller {
         }
     }
 
+    /// A caller of the same class that never expires and names no one: what an execution
+    /// shared by callers of this class runs as (each of them is held to its own token's expiry
+    /// by its connection). None for the server's own callers.
+    pub fn stand_in(&self) -> Option<Caller> {
+        match &self.principal {
+            Principal::Anonymous(_) => Some(self.clone()),
+            Principal::User(user) => Some(Caller::user(User {
+                subject: "shared subscription".to_owned(),
+                expires_at: DateTime::<Utc>::MAX_UTC,
+                ..user.clone()
+            })),
+            Principal::System(_) => None,
+        }
+    }
+
     /// Everything about the caller an answer may depend on, for keeping answers per caller;
     /// None for the operator's own processes and for a token past its expiry (still let in
     /// for the verifier's few seconds of leeway, it is refused when the query runs, so it must

@@ -4,7 +4,7 @@
 //! Names: `labinov_http_requests_total{route,method,status}`,
 //! `labinov_http_request_duration_seconds{route}`, `labinov_graphql_operations_total{field,type,outcome}`,
 //! `labinov_graphql_operation_duration_seconds{type}`, `labinov_sql_statements_total`,
-//! `labinov_websocket_connections`, `labinov_sse_streams`, `labinov_subscriptions_active{kind}`,
+//! `labinov_websocket_connections`, `labinov_sse_streams`, `labinov_subscriptions_active{kind}`, `labinov_subscription_groups`,
 //! `labinov_events_written_total`, `labinov_events_published_total`, `labinov_events_delivered_total`,
 //! `labinov_events_caught_up_total` (read back from the database by a lagging subscriber),
 //! `labinov_bus_mode{mode}` (1 for the current mode).

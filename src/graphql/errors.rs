@@ -113,7 +113,12 @@ impl Extension for ErrorCodesExtension {
         if !subscription && let Ok(mut kept) = self.document.lock() {
             *kept = Some(document.clone());
         }
+        // A group's own execution is no subscriber: its members are counted.
+        let group = ctx
+            .data_opt::<crate::http::fanout::GroupExecution>()
+            .is_some();
         if let Some(("subscription", field)) = &described
+            && !group
             && let Ok(mut active) = self.active.lock()
         {
             // Not validated yet: only the schema's subscription fields become label values.

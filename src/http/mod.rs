@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod export;
+pub mod fanout;
 pub mod graphql;
 pub mod health;
 pub mod origin;

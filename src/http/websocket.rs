@@ -22,6 +22,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
+use super::fanout::{self, Frame};
 use crate::app::AppState;
 
 /// What the server does with a client message.
@@ -33,6 +34,14 @@ enum Verdict {
     Reply(String),
     /// Close the connection with this code and reason.
     Close(u16, String),
+    /// Stop sending this grouped operation's answers.
+    Leave(String),
+}
+
+/// A change to the connection's grouped operations, in the order the client asked.
+enum Grouped {
+    Joined(String, fanout::Member),
+    Left(String),
 }
 
 #[derive(Deserialize)]
@@ -49,6 +58,8 @@ struct Guard {
     protocol: WebSocketProtocols,
     initialised: bool,
     running: HashSet<String>,
+    /// The running operations served by a group ([`super::fanout`]), not by async-graphql.
+    grouped: HashSet<String>,
     max_running: usize,
 }
 
@@ -58,6 +69,7 @@ impl Guard {
             protocol,
             initialised: false,
             running: HashSet::new(),
+            grouped: HashSet::new(),
             max_running,
         }
     }
@@ -96,6 +108,9 @@ impl Guard {
             "complete" | "stop" => {
                 if let Some(id) = envelope.id {
                     self.running.remove(&id);
+                    if self.grouped.remove(&id) {
+                        return Verdict::Leave(id);
+                    }
                 }
                 Verdict::Pass
             }
@@ -109,8 +124,14 @@ impl Guard {
         let ended =
             text.starts_with(r#"{"type":"complete""#) || text.starts_with(r#"{"type":"error""#);
         if ended && let Ok(Envelope { id: Some(id), .. }) = serde_json::from_str::<Envelope>(text) {
-            self.running.remove(&id);
+            self.ended(&id);
         }
+    }
+
+    /// Notes an operation the server ended.
+    fn ended(&mut self, id: &str) {
+        self.running.remove(id);
+        self.grouped.remove(id);
     }
 
     fn too_many(&self, id: &str) -> String {
@@ -210,10 +231,17 @@ pub async fn serve(
     )));
     // What the guard decides while async-graphql reads the input: replies and a close.
     let (verdicts, mut decided) = mpsc::channel::<Verdict>(16);
+    // Operations served by a group, joined and left in the client's order (bounded by the
+    // guard: a subscription joins only under the per-connection limit).
+    let (grouping, mut regrouped) = mpsc::unbounded_channel::<Grouped>();
+    // The caller, once `connection_init` made one: groups are by caller class.
+    let connection_caller: Arc<Mutex<Option<crate::auth::Caller>>> = Arc::new(Mutex::new(None));
     let input = {
         let guard = guard.clone();
         let holder = holder.clone();
         let rate = state.rate.clone();
+        let fanout = state.fanout.clone();
+        let connection_caller = connection_caller.clone();
         stream
             .map(move |message| {
                 let bytes = match message {
@@ -241,8 +269,21 @@ pub async fn serve(
                             let _ = verdicts.try_send(Verdict::Reply(reply));
                             Some(None)
                         }
-                        None => Some(Some(bytes)),
+                        None => match joined(&fanout, &connection_caller, &bytes) {
+                            Some((id, member)) => {
+                                if let Ok(mut guard) = guard.lock() {
+                                    guard.grouped.insert(id.clone());
+                                }
+                                let _ = grouping.send(Grouped::Joined(id, member));
+                                Some(None)
+                            }
+                            None => Some(Some(bytes)),
+                        },
                     },
+                    Verdict::Leave(id) => {
+                        let _ = grouping.send(Grouped::Left(id));
+                        Some(None)
+                    }
                     Verdict::Reply(reply) => {
                         let _ = verdicts.try_send(Verdict::Reply(reply));
                         Some(None)
@@ -261,6 +302,7 @@ pub async fn serve(
         tokio::sync::oneshot::channel::<chrono::DateTime<chrono::Utc>>();
     let init_state = state.clone();
     let init_holder = holder.clone();
+    let init_caller = connection_caller.clone();
     let mut output = async_graphql::http::WebSocket::new(state.schema.clone(), input, protocol)
         .on_connection_init(move |payload| async move {
             let token = payload_token(&payload).map_err(async_graphql::Error::new)?;
@@ -273,6 +315,9 @@ pub async fn serve(
             }
             if let (Some(user), Ok(mut holder)) = (caller.as_user(), init_holder.lock()) {
                 *holder = Some(user.subject.clone());
+            }
+            if let Ok(mut slot) = init_caller.lock() {
+                *slot = Some(caller.clone());
             }
             let mut data = async_graphql::Data::default();
             data.insert(caller);
@@ -294,10 +339,62 @@ pub async fn serve(
             reason: reason.into(),
         }))
     };
+    // The grouped operations' feeds, and how to stop each.
+    let mut members = futures_util::stream::SelectAll::new();
+    let mut leaving: std::collections::HashMap<String, futures_util::stream::AbortHandle> =
+        std::collections::HashMap::new();
     loop {
         let initialised = guard.lock().map_or(true, |g| g.initialised);
         tokio::select! {
             biased;
+            change = regrouped.recv() => match change {
+                Some(Grouped::Joined(id, member)) => {
+                    let (feed, abort) = futures_util::stream::abortable(feed(id.clone(), member).boxed());
+                    leaving.insert(id, abort);
+                    members.push(feed);
+                }
+                Some(Grouped::Left(id)) => {
+                    if let Some(abort) = leaving.remove(&id) {
+                        abort.abort();
+                    }
+                    // async-graphql confirms a legacy `stop` with `complete`; so does a group.
+                    if protocol == WebSocketProtocols::SubscriptionsTransportWS
+                        && sink.send(Message::Text(complete(&id).into())).await.is_err()
+                    {
+                        break;
+                    }
+                }
+                None => {}
+            },
+            Some((id, frame)) = members.next(), if !members.is_empty() => match frame {
+                Ok(Frame::Next { payload, unavailable: false }) => {
+                    let text = fanout::next_message(protocol, &id, &payload);
+                    if sink.send(Message::Text(text.into())).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(Frame::Next { unavailable: true, .. }) => {
+                    let _ = sink.send(close(1013, "the database is unavailable; reconnect and resume with your last cursor".to_owned())).await;
+                    break;
+                }
+                Ok(Frame::End) | Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                    if let Some(abort) = leaving.remove(id.as_str()) {
+                        abort.abort();
+                    }
+                    if let Ok(mut guard) = guard.lock() {
+                        guard.ended(&id);
+                    }
+                    if sink.send(Message::Text(complete(&id).into())).await.is_err() {
+                        break;
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    // This socket could not take the answers as fast as they came: the client
+                    // reconnects and resumes with its last cursor, losing nothing.
+                    let _ = sink.send(close(1013, "this connection fell behind the live events; reconnect and resume with your last cursor".to_owned())).await;
+                    break;
+                }
+            },
             verdict = decided.recv() => match verdict {
                 Some(Verdict::Reply(text)) => {
                     if sink.send(Message::Text(text.into())).await.is_err() {
@@ -308,7 +405,7 @@ pub async fn serve(
                     let _ = sink.send(close(code, reason)).await;
                     break;
                 }
-                Some(Verdict::Pass) | None => {}
+                Some(Verdict::Pass | Verdict::Leave(_)) | None => {}
             },
             message = output.next() => match message {
                 Some(WsMessage::Text(text)) if crate::graphql::subscription::database_unavailable(&text) => {
@@ -368,6 +465,45 @@ pub async fn serve(
             }
         }
     }
+}
+
+/// The group membership for a client message, when it is a subscription a group can serve.
+fn joined(
+    fanout: &Arc<fanout::Fanout>,
+    caller: &Mutex<Option<crate::auth::Caller>>,
+    bytes: &[u8],
+) -> Option<(String, fanout::Member)> {
+    let message: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    if !matches!(message["type"].as_str(), Some("subscribe" | "start")) {
+        return None;
+    }
+    let id = message["id"].as_str()?.to_owned();
+    let caller = caller.lock().ok()?.clone()?;
+    let member = fanout.join(&message["payload"], &caller)?;
+    Some((id, member))
+}
+
+/// A grouped operation's answers, tagged with its id.
+fn feed(
+    id: String,
+    member: fanout::Member,
+) -> impl futures_util::Stream<
+    Item = (
+        String,
+        Result<Frame, tokio::sync::broadcast::error::RecvError>,
+    ),
+> + Send {
+    futures_util::stream::unfold(member, move |mut member| {
+        let id = id.clone();
+        async move {
+            let frame = member.frames.recv().await;
+            Some(((id, frame), member))
+        }
+    })
+}
+
+fn complete(id: &str) -> String {
+    serde_json::json!({ "type": "complete", "id": id }).to_string()
 }
 
 #[cfg(test)]

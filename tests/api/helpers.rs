@@ -27,6 +27,8 @@ pub struct TestApp {
     pub hub: Hub,
     /// Subscription answers shared among identical subscribers.
     pub shared_results: Arc<labinov::graphql::shared::SharedResults>,
+    /// Identical WebSocket subscriptions served by one execution.
+    pub fanout: Arc<labinov::http::fanout::Fanout>,
     /// `http://127.0.0.1:PORT`, where the server listens for tests that need a real socket.
     pub address: String,
     router: Router,
@@ -230,6 +232,7 @@ impl TestApp {
             domain: app.domain().clone(),
             hub: app.hub().clone(),
             shared_results: app.shared_results().clone(),
+            fanout: app.fanout().clone(),
             router: app.router(),
             address: format!("http://127.0.0.1:{}", app.port()),
             stop: stop.clone(),

@@ -1,14 +1,16 @@
-//! Live delivery: real sockets, real protocols, real Redis. Every subscription here resumes
-//! from a cursor, so what it must receive does not depend on when the server registered it.
+//! Live delivery: real sockets, real protocols, real Redis. Subscriptions here resume from a
+//! cursor, so what they must receive does not depend on when the server registered them; the
+//! ones that start now (served by a group) are written to until they deliver.
 
 use std::{sync::Arc, time::Duration};
 
 use futures_util::StreamExt;
+use labinov::auth::Role;
 use serde_json::{Value, json};
 
 use crate::{
     clients::{SseClient, WsClient},
-    helpers::{TestApp, error_code, fresh_config},
+    helpers::{TestApp, error_code, fresh_config, token},
 };
 
 const EVENTS: &str = "subscription($f: PipelineEventFilter, $after: String) {
@@ -1206,4 +1208,112 @@ async fn an_event_the_database_cannot_serve_closes_the_socket_and_is_resent_on_r
     let event = event_of(&ws.next_result().await).clone();
     assert_eq!(event["idea"]["title"], "unreadable for a moment 0");
     assert!(event["idea"]["unit"]["name"].is_string(), "{event}");
+}
+
+/// The next event a client gets whose idea has `title`, skipping earlier ones.
+async fn event_titled(client: &mut WsClient, title: &str) -> Value {
+    loop {
+        let result = client.next_result().await;
+        if event_of(&result)["idea"]["title"] == title {
+            return result;
+        }
+    }
+}
+
+#[tokio::test]
+async fn identical_subscriptions_that_start_now_run_once_and_each_gets_its_own_messages() {
+    let app = live_app().await;
+    let (id, mut version) = an_idea(&app, "63.03").await;
+    let now = json!({"f": {"regencyCodes": ["63.03"]}});
+    let mut members = Vec::new();
+    for legacy in [false, false, true] {
+        let mut client = WsClient::connect(&app.ws_url(), legacy).await;
+        client.subscribe("same", EVENTS, now.clone()).await;
+        members.push(client);
+    }
+    // A caller of another class (a regency's staff), and a subscriber that resumes from a
+    // cursor: both run on their own.
+    let mut staff = WsClient::open(&app.ws_url(), false, None).await.unwrap();
+    staff
+        .init_with(json!({"Authorization": format!("Bearer {}", token(Role::Viewer, Some("63.03"), None))}))
+        .await;
+    staff.subscribe("same", EVENTS, now.clone()).await;
+    let mut resuming = WsClient::connect(&app.ws_url(), false).await;
+    let from = json!({"f": {"regencyCodes": ["63.03"]}, "after": cursor_now(&app, "63.03").await});
+    resuming.subscribe("r", EVENTS, from).await;
+    // Subscriptions that start now see events from when they are running: write until the
+    // first member sees one, then once more for everyone.
+    for attempt in 0.. {
+        assert!(attempt < 20, "the subscription never delivered");
+        version = rename(&app, &id, version, 1, &format!("warm-up {attempt}")).await;
+        let first = tokio::time::timeout(Duration::from_secs(1), members[0].next_result()).await;
+        if first.is_ok() {
+            break;
+        }
+    }
+    assert_eq!(
+        app.fanout.groups(),
+        2,
+        "one group for the three identical subscriptions, one for the staff's"
+    );
+    rename(&app, &id, version, 1, "together").await;
+    let mut answers = Vec::new();
+    for member in &mut members {
+        answers.push(event_of(&event_titled(member, "together 0").await).clone());
+    }
+    assert_eq!(
+        answers[0], answers[1],
+        "the same answer for the same subscription"
+    );
+    assert_eq!(answers[0], answers[2], "in either protocol");
+    let theirs = event_of(&event_titled(&mut staff, "together 0").await).clone();
+    assert_eq!(theirs["sequence"], answers[0]["sequence"]);
+    let resumed = event_of(&event_titled(&mut resuming, "together 0").await).clone();
+    assert_eq!(resumed["sequence"], answers[0]["sequence"]);
+
+    // A member that completes gets nothing more; the others go on; the last one to leave
+    // ends the group.
+    members[0]
+        .send_text(json!({"type": "complete", "id": "same"}).to_string())
+        .await;
+    members[2]
+        .send_text(json!({"type": "stop", "id": "same"}).to_string())
+        .await;
+    assert_eq!(
+        members[2].next_raw_type().await.as_deref(),
+        Some("complete"),
+        "the legacy protocol confirms a stop"
+    );
+    rename(&app, &id, version + 1, 1, "after").await;
+    event_titled(&mut members[1], "after 0").await;
+    members[0]
+        .expect_nothing_for(Duration::from_millis(300))
+        .await;
+    members[1]
+        .send_text(json!({"type": "complete", "id": "same"}).to_string())
+        .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while app.fanout.groups() > 1 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.fanout.groups(), 1, "only the staff's group is left");
+}
+
+#[tokio::test]
+async fn a_grouped_subscription_that_is_refused_tells_every_subscriber() {
+    let app = live_app().await;
+    let bad = "subscription { pipelineEvents(filter: {regencyCodes: [\"no-such\"]}) { sequence } }";
+    let mut first = WsClient::connect(&app.ws_url(), false).await;
+    let mut second = WsClient::connect(&app.ws_url(), true).await;
+    first.subscribe("a", bad, json!({})).await;
+    second.subscribe("b", bad, json!({})).await;
+    for client in [&mut first, &mut second] {
+        let result = client.next_result().await;
+        assert!(result["errors"][0]["message"].is_string(), "{result}");
+        assert!(
+            result["errors"][0]["extensions"]["code"].is_string(),
+            "{result}"
+        );
+        assert_eq!(client.next_raw_type().await.as_deref(), Some("complete"));
+    }
 }
