@@ -30,7 +30,10 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use crate::{auth::Caller, graphql::LabinovSchema};
 
 /// Answers a member may fall behind its group by before it is closed (1013) to resume.
-const BACKLOG: usize = 256;
+const BACKLOG: usize = 128;
+/// Subscriptions with more variables than this (as JSON) run on their own: a dashboard's are
+/// a few dozen bytes, and a group keeps its key for as long as it runs.
+const MAX_VARIABLES: usize = 4096;
 
 /// What makes two subscriptions the same.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -78,7 +81,7 @@ fn active() -> crate::metrics::Open {
 /// The running groups of a process.
 pub struct Fanout {
     schema: LabinovSchema,
-    groups: Mutex<HashMap<Key, Weak<Group>>>,
+    groups: Mutex<HashMap<Arc<Key>, Weak<Group>>>,
 }
 
 /// Marks a group's own execution in its request data: it counts as no subscriber of its own
@@ -112,7 +115,7 @@ impl Fanout {
             .count()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Weak<Group>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<Key>, Weak<Group>>> {
         self.groups
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -132,16 +135,28 @@ impl Fanout {
         {
             return None;
         }
+        // A caller already past its token's expiry (within the verifier's leeway) runs on its
+        // own and is told so; a member's own expiry is checked before each answer it is sent.
+        if caller
+            .expires_at()
+            .is_some_and(|at| at <= chrono::Utc::now())
+        {
+            return None;
+        }
         let stand_in = caller.stand_in()?;
-        let key = Key {
+        let variables = payload
+            .variables
+            .as_ref()
+            .map_or_else(String::new, ToString::to_string);
+        if variables.len() > MAX_VARIABLES {
+            return None;
+        }
+        let key = Arc::new(Key {
             class: caller.sharing_class()?,
             query: payload.query,
             operation: payload.operation_name,
-            variables: payload
-                .variables
-                .as_ref()
-                .map_or_else(String::new, ToString::to_string),
-        };
+            variables,
+        });
         let mut groups = self.lock();
         if let Some(group) = groups.get(&key).and_then(Weak::upgrade) {
             return Some(Member {
@@ -188,7 +203,7 @@ impl Fanout {
     }
 
     /// Takes the group out of the registry, so later subscribers start their own.
-    fn forget(&self, key: &Key, group: &Weak<Group>) {
+    fn forget(&self, key: &Arc<Key>, group: &Weak<Group>) {
         let mut groups = self.lock();
         if groups.get(key).is_some_and(|g| g.ptr_eq(group)) {
             groups.remove(key);
@@ -199,7 +214,7 @@ impl Fanout {
 /// Runs a group's execution until it ends or its last member leaves.
 async fn run(
     fanout: Weak<Fanout>,
-    key: Key,
+    key: Arc<Key>,
     group: Weak<Group>,
     mut stream: futures_util::stream::BoxStream<'static, Response>,
     frames: broadcast::Sender<Frame>,
@@ -248,13 +263,16 @@ fn starts_now(query: &str, operation: Option<&str>, variables: Option<&serde_jso
     let Ok(document) = async_graphql::parser::parse_query(query) else {
         return false;
     };
-    let operation = match (operation, &document.operations) {
-        (None, async_graphql::parser::types::DocumentOperations::Single(op)) => op,
-        (Some(name), ops) => match ops.iter().find(|(n, _)| n.is_some_and(|n| n == name)) {
-            Some((_, op)) => op,
-            None => return false,
-        },
-        (None, _) => return false,
+    let mut operations = document.operations.iter();
+    let operation = match operation {
+        Some(name) => operations.find(|(n, _)| n.is_some_and(|n| n == name)),
+        // Without a name, the document's only operation, named or not.
+        None => operations
+            .next()
+            .filter(|_| document.operations.iter().count() == 1),
+    };
+    let Some((_, operation)) = operation else {
+        return false;
     };
     if operation.node.ty != OperationType::Subscription || !operation.node.directives.is_empty() {
         return false;

@@ -40,7 +40,12 @@ enum Verdict {
 
 /// A change to the connection's grouped operations, in the order the client asked.
 enum Grouped {
-    Joined(String, fanout::Member),
+    /// A member, and when its caller's token expires (none for anonymous callers).
+    Joined(
+        String,
+        fanout::Member,
+        Option<chrono::DateTime<chrono::Utc>>,
+    ),
     Left(String),
 }
 
@@ -266,15 +271,22 @@ pub async fn serve(
                 match verdict {
                     Verdict::Pass => match rate_limited(&rate, &holder, peer, protocol, &bytes) {
                         Some(reply) => {
+                            // The refused operation is not running: its id and its place under
+                            // the per-connection limit are free again.
+                            if let (Ok(mut guard), Ok(Envelope { id: Some(id), .. })) =
+                                (guard.lock(), serde_json::from_slice::<Envelope>(&bytes))
+                            {
+                                guard.ended(&id);
+                            }
                             let _ = verdicts.try_send(Verdict::Reply(reply));
                             Some(None)
                         }
                         None => match joined(&fanout, &connection_caller, &bytes) {
-                            Some((id, member)) => {
+                            Some((id, member, expiry)) => {
                                 if let Ok(mut guard) = guard.lock() {
                                     guard.grouped.insert(id.clone());
                                 }
-                                let _ = grouping.send(Grouped::Joined(id, member));
+                                let _ = grouping.send(Grouped::Joined(id, member, expiry));
                                 Some(None)
                             }
                             None => Some(Some(bytes)),
@@ -343,12 +355,16 @@ pub async fn serve(
     let mut members = futures_util::stream::SelectAll::new();
     let mut leaving: std::collections::HashMap<String, futures_util::stream::AbortHandle> =
         std::collections::HashMap::new();
+    // When the members' caller's token expires: a group runs as a caller that does not, so
+    // each answer is checked against it before it is sent, however late the loop gets to it.
+    let mut members_expire: Option<chrono::DateTime<chrono::Utc>> = None;
     loop {
         let initialised = guard.lock().map_or(true, |g| g.initialised);
         tokio::select! {
             biased;
             change = regrouped.recv() => match change {
-                Some(Grouped::Joined(id, member)) => {
+                Some(Grouped::Joined(id, member, expiry)) => {
+                    members_expire = expiry;
                     let (feed, abort) = futures_util::stream::abortable(feed(id.clone(), member).boxed());
                     leaving.insert(id, abort);
                     members.push(feed);
@@ -367,6 +383,10 @@ pub async fn serve(
                 None => {}
             },
             Some((id, frame)) = members.next(), if !members.is_empty() => match frame {
+                Ok(Frame::Next { .. }) if members_expire.is_some_and(|at| at <= chrono::Utc::now()) => {
+                    let _ = sink.send(close(4403, "Forbidden: the token expired; reconnect with a new one".to_owned())).await;
+                    break;
+                }
                 Ok(Frame::Next { payload, unavailable: false }) => {
                     let text = fanout::next_message(protocol, &id, &payload);
                     if sink.send(Message::Text(text.into())).await.is_err() {
@@ -472,7 +492,11 @@ fn joined(
     fanout: &Arc<fanout::Fanout>,
     caller: &Mutex<Option<crate::auth::Caller>>,
     bytes: &[u8],
-) -> Option<(String, fanout::Member)> {
+) -> Option<(
+    String,
+    fanout::Member,
+    Option<chrono::DateTime<chrono::Utc>>,
+)> {
     let message: serde_json::Value = serde_json::from_slice(bytes).ok()?;
     if !matches!(message["type"].as_str(), Some("subscribe" | "start")) {
         return None;
@@ -480,7 +504,7 @@ fn joined(
     let id = message["id"].as_str()?.to_owned();
     let caller = caller.lock().ok()?.clone()?;
     let member = fanout.join(&message["payload"], &caller)?;
-    Some((id, member))
+    Some((id, member, caller.expires_at()))
 }
 
 /// A grouped operation's answers, tagged with its id.

@@ -610,6 +610,13 @@ async fn a_token_over_its_rate_is_told_when_to_come_back() {
         .await;
     let refused = client.next_result().await;
     assert_eq!(error_code(&refused), "RATE_LIMITED", "{refused}");
+    // The refused operation does not hold its id: asking again is refused the same way, not
+    // closed as a duplicate.
+    client
+        .subscribe("1", "subscription { pipelineEvents { cursor } }", json!({}))
+        .await;
+    let again = client.next_result().await;
+    assert_eq!(error_code(&again), "RATE_LIMITED", "{again}");
 }
 
 #[tokio::test]

@@ -1317,3 +1317,47 @@ async fn a_grouped_subscription_that_is_refused_tells_every_subscriber() {
         assert_eq!(client.next_raw_type().await.as_deref(), Some("complete"));
     }
 }
+
+#[tokio::test]
+async fn expired_callers_and_bulky_variables_are_not_grouped() {
+    let app = live_app().await;
+    let caller = |expires_at| {
+        labinov::auth::Caller::user(labinov::auth::User {
+            subject: "siti".to_owned(),
+            role: Role::Admin,
+            regency: None,
+            mentor: None,
+            expires_at,
+        })
+    };
+    let payload = json!({"query": "subscription { pipelineEvents { sequence } }"});
+    let now = chrono::Utc::now();
+    // A token past its expiry (still within the verifier's leeway) runs on its own and is
+    // told so there.
+    assert!(
+        app.fanout
+            .join(&payload, &caller(now - chrono::Duration::seconds(2)))
+            .is_none()
+    );
+    let member = app
+        .fanout
+        .join(&payload, &caller(now + chrono::Duration::hours(1)))
+        .expect("a valid caller joins a group");
+    assert_eq!(app.fanout.groups(), 1);
+    let bulky = json!({
+        "query": "subscription($x: String) { pipelineEvents { sequence } }",
+        "variables": {"x": "x".repeat(10_000)},
+    });
+    assert!(
+        app.fanout
+            .join(&bulky, &caller(now + chrono::Duration::hours(1)))
+            .is_none(),
+        "a group keeps its key while it runs: bulky variables run on their own"
+    );
+    drop(member);
+    assert_eq!(
+        app.fanout.groups(),
+        0,
+        "the last member to leave ends the group"
+    );
+}
