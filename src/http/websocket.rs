@@ -6,7 +6,8 @@
 //! graphql-transport-ws protocol asks of a server, and the limits: `connection_init` within a
 //! time-out (4408), nothing before it (4401), no second one (4429), no two subscriptions with one
 //! id (4409), well-formed messages (4400), messages within the size limit (1009) and a bounded
-//! number of subscriptions per connection.
+//! number of subscriptions per connection. Subscriptions a group can serve
+//! ([`super::fanout`]) are taken out of the input and sent from the group's shared answers.
 
 use std::{
     collections::HashSet,
@@ -365,7 +366,7 @@ pub async fn serve(
             change = regrouped.recv() => match change {
                 Some(Grouped::Joined(id, member, expiry)) => {
                     members_expire = expiry;
-                    let (feed, abort) = futures_util::stream::abortable(feed(id.clone(), member).boxed());
+                    let (feed, abort) = futures_util::stream::abortable(feed(id.as_str().into(), member).boxed());
                     leaving.insert(id, abort);
                     members.push(feed);
                 }
@@ -398,7 +399,7 @@ pub async fn serve(
                     break;
                 }
                 Ok(Frame::End) | Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                    if let Some(abort) = leaving.remove(id.as_str()) {
+                    if let Some(abort) = leaving.remove(&*id) {
                         abort.abort();
                     }
                     if let Ok(mut guard) = guard.lock() {
@@ -509,11 +510,11 @@ fn joined(
 
 /// A grouped operation's answers, tagged with its id.
 fn feed(
-    id: String,
+    id: Arc<str>,
     member: fanout::Member,
 ) -> impl futures_util::Stream<
     Item = (
-        String,
+        Arc<str>,
         Result<Frame, tokio::sync::broadcast::error::RecvError>,
     ),
 > + Send {
