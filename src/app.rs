@@ -12,7 +12,7 @@ use crate::{
     config::{Config, LimitArgs},
     db, demo,
     domain::Domain,
-    graphql::{self, LabinovSchema, limits::QueryLimits},
+    graphql::{self, engine::Engine, limits::QueryLimits},
     http::{self, server::ConnectionLimits},
     live,
 };
@@ -23,7 +23,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Shared by every request.
 #[derive(Clone)]
 pub struct AppState {
-    pub schema: LabinovSchema,
+    /// The schema and the checks and bookkeeping around every request.
+    pub engine: Engine,
     pub domain: Domain,
     /// The process's live event feed.
     pub hub: live::Hub,
@@ -44,7 +45,7 @@ pub struct AppState {
     pub allowed_hosts: Arc<Vec<String>>,
     /// The configured limits.
     pub limits: Arc<LimitArgs>,
-    /// The limits on a request's shape (also installed in the schema).
+    /// The limits on a request's shape (also held by the engine).
     pub query_limits: Arc<QueryLimits>,
     /// How long a GraphQL-over-HTTP request may take.
     pub request_timeout: Duration,
@@ -54,7 +55,7 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     /// Operations per token and per client address.
     pub rate: Arc<crate::http::rate::RateLimits>,
-    /// Query texts of automatic persisted queries, by hash (also installed in the schema).
+    /// Query texts of automatic persisted queries, by hash (also held by the engine).
     pub persisted: Arc<graphql::persisted::PersistedQueries>,
     /// Identical WebSocket subscriptions served by one execution.
     pub fanout: Arc<crate::http::fanout::Fanout>,
@@ -126,18 +127,18 @@ impl App {
         }
         let persisted = Arc::new(persisted);
         let mut schema = graphql::schema()
-            .extension(graphql::limits::Limits(
-                query_limits.clone(),
-                persisted.clone(),
-            ))
-            .extension(graphql::loaders::PerOperation(domain.clone()))
             .data(domain.clone())
             .data(hub.clone())
             .data(shared_results.clone());
         if config.limits.disable_introspection {
             schema = schema.disable_introspection();
         }
-        let schema = schema.finish();
+        let engine = graphql::engine::Engine::new(
+            schema.finish(),
+            query_limits.clone(),
+            persisted.clone(),
+            domain.clone(),
+        );
         let rate = Arc::new(crate::http::rate::RateLimits::new(
             config.limits.rate_limit_per_token,
             config.limits.rate_limit_per_ip,
@@ -147,8 +148,8 @@ impl App {
             listener,
             shutdown_delay,
             state: AppState {
-                fanout: Arc::new(crate::http::fanout::Fanout::new(schema.clone())),
-                schema,
+                fanout: Arc::new(crate::http::fanout::Fanout::new(engine.clone())),
+                engine,
                 domain,
                 hub,
                 keepalive: Duration::from_secs(config.keepalive_secs.max(1)),

@@ -7,11 +7,10 @@
 //! microseconds instead of being walked. Each limit answers with its own `extensions.code`, the
 //! limit's name and its value, and a sentence saying what to change.
 
-use std::{collections::HashMap, sync::Arc};
+use std::collections::HashMap;
 
 use async_graphql::{
     Positioned, Request, ServerError, ServerResult, Value as ConstValue,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest},
     parser::types::{
         DocumentOperations, ExecutableDocument, Field, OperationDefinition, OperationType,
         Selection, SelectionSet,
@@ -88,68 +87,12 @@ pub fn limit_error(code: &str, limit: &str, max: usize, message: String) -> Serv
     error
 }
 
-/// The extension that enforces [`QueryLimits`].
 /// What a mutation sent by GET or as an event stream is told.
 pub const QUERIES_ONLY: &str = "Only queries may be sent with GET or as an event stream; send mutations with POST (Content-Type: application/json) or over a WebSocket.";
 
 /// Request data marking a transport that runs no mutations (GET, event streams).
 #[derive(Debug, Clone, Copy)]
 pub struct QueriesOnly;
-
-pub struct Limits(
-    pub Arc<QueryLimits>,
-    pub Arc<super::persisted::PersistedQueries>,
-);
-
-impl ExtensionFactory for Limits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(LimitsExtension(self.0.clone(), self.1.clone()))
-    }
-}
-
-struct LimitsExtension(Arc<QueryLimits>, Arc<super::persisted::PersistedQueries>);
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for LimitsExtension {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        self.1.resolve(&mut request)?;
-        let caller = super::loaders::find::<crate::auth::Caller>(&request.data).or_else(|| {
-            ctx.session_data
-                .get(&std::any::TypeId::of::<crate::auth::Caller>())
-                .and_then(|v| v.downcast_ref())
-        });
-        let operator = caller.is_some_and(|c| {
-            matches!(c.principal(), crate::auth::Principal::System(_))
-                || c.as_user()
-                    .is_some_and(|u| u.role == crate::auth::Role::Admin)
-        });
-        self.1.check_trusted(&request.query, operator)?;
-        let document = check(&self.0, &request)?;
-        // GET and event streams run no mutation, whatever text a persisted hash stands for.
-        if super::loaders::find::<QueriesOnly>(&request.data).is_some() {
-            let wanted = request.operation_name.as_deref();
-            let mutation = document.operations.iter().any(|(name, op)| {
-                (wanted.is_none() || name.map(async_graphql::Name::as_str) == wanted)
-                    && op.node.ty == async_graphql::parser::types::OperationType::Mutation
-            });
-            if mutation {
-                let mut error = ServerError::new(QUERIES_ONLY, None);
-                error
-                    .extensions
-                    .get_or_insert_with(Default::default)
-                    .set("code", async_graphql::Value::from("METHOD_NOT_ALLOWED"));
-                return Err(error);
-            }
-        }
-        request.set_parsed_query(document);
-        next.run(ctx, request).await
-    }
-}
 
 /// Checks `request` against `limits`; returns its parsed document when it passes.
 pub fn check(limits: &QueryLimits, request: &Request) -> ServerResult<ExecutableDocument> {

@@ -9,10 +9,7 @@ use std::{
     },
 };
 
-use async_graphql::{
-    dataloader::{DataLoader, HashMapCache, Loader},
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest},
-};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{
     cohort, commitment, hand_over, idea, mentor, mentor_assignment, regency, review,
     stage_transition, unit,
@@ -29,7 +26,7 @@ pub struct DomainLoader {
 type Cached = DataLoader<DomainLoader, HashMapCache>;
 
 /// The loaders resolvers take from the context: one set per operation (installed by
-/// [`PerOperation`]), so a WebSocket connection never keeps a cache for its life. Its cache
+/// [`super::engine::Engine`]), so a WebSocket connection never keeps a cache for its life. Its cache
 /// lives as long as the operation, so connections can prime it for the page they return (see
 /// `idea::prefetch`); a write, and each item of a subscription, start it afresh with
 /// [`Loaders::renew`], whatever loaders exist.
@@ -118,36 +115,6 @@ impl Loaders {
         DomainLoader: Loader<K, Error = async_graphql::Error>,
     {
         self.current().feed_many(values).await;
-    }
-}
-
-/// Gives every operation its caller (the one the transport identified, anonymous otherwise)
-/// and its own [`Loaders`], on every transport.
-pub struct PerOperation(pub Domain);
-
-impl ExtensionFactory for PerOperation {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(PerOperationExtension(self.0.clone()))
-    }
-}
-
-struct PerOperationExtension(Domain);
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for PerOperationExtension {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: async_graphql::Request,
-        next: NextPrepareRequest<'_>,
-    ) -> async_graphql::ServerResult<async_graphql::Request> {
-        let caller = find::<Caller>(&request.data)
-            .or_else(|| find::<Caller>(ctx.session_data))
-            .cloned()
-            .unwrap_or_else(Caller::anonymous);
-        request.data.insert(Loaders::new(&self.0, &caller));
-        request.data.insert(caller);
-        next.run(ctx, request).await
     }
 }
 

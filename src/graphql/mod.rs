@@ -4,6 +4,7 @@
 pub mod aggregate;
 pub mod commitment;
 pub mod connection;
+pub mod engine;
 pub mod enums;
 pub mod errors;
 pub mod event;
@@ -62,7 +63,6 @@ pub fn schema() -> SchemaBuilder<Query, Mutation, subscription::Subscription> {
         Mutation::default(),
         subscription::Subscription,
     )
-    .extension(errors::ErrorCodes)
 }
 
 /// The SDL of the schema, as checked in at `schema.graphql`.

@@ -4,6 +4,7 @@
 //! the query would. The file is UTF-8 with a byte-order mark (spreadsheets then read the
 //! accents right), streamed a page at a time, and imports again with `labinov import`.
 
+use async_graphql::Executor as _;
 use async_graphql::{InputType, Value};
 use axum::{
     body::Body,
@@ -142,7 +143,7 @@ pub async fn ideas_csv(State(state): State<AppState>, request: Request) -> Respo
             variables.clone().into(),
         ))
         .data(caller.clone());
-    let checked = state.schema.execute(probe).await;
+    let checked = state.engine.execute(probe).await;
     if let Some(err) = checked.errors.first() {
         let code = err
             .extensions

@@ -14,6 +14,7 @@
 //! member that falls behind the group is closed with 1013 so its client resumes with the
 //! cursor of the last event it got.
 
+use async_graphql::Executor as _;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex, Weak},
@@ -27,7 +28,7 @@ use futures_util::StreamExt;
 use tokio::sync::broadcast;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use crate::{auth::Caller, graphql::LabinovSchema};
+use crate::{auth::Caller, graphql::engine::Engine};
 
 /// Answers a member may fall behind its group by before it is closed (1013) to resume.
 const BACKLOG: usize = 128;
@@ -80,7 +81,7 @@ fn active() -> crate::metrics::Open {
 
 /// The running groups of a process.
 pub struct Fanout {
-    schema: LabinovSchema,
+    engine: Engine,
     groups: Mutex<HashMap<Arc<Key>, Weak<Group>>>,
 }
 
@@ -100,9 +101,9 @@ struct Payload {
 }
 
 impl Fanout {
-    pub fn new(schema: LabinovSchema) -> Self {
+    pub fn new(engine: Engine) -> Self {
         Self {
-            schema,
+            engine,
             groups: Mutex::new(HashMap::new()),
         }
     }
@@ -184,9 +185,7 @@ impl Fanout {
         let mut data = Data::default();
         data.insert(stand_in);
         data.insert(GroupExecution);
-        let stream = self
-            .schema
-            .execute_stream_with_session_data(request, Arc::new(data));
+        let stream = self.engine.execute_stream(request, Some(Arc::new(data)));
         tokio::spawn(run(
             Arc::downgrade(self),
             key,

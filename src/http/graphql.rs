@@ -6,6 +6,7 @@
 //! an `<img>`, an EventSource) and a POST a cross-site HTML form can send (`text/plain`,
 //! form encodings) never reach a mutation.
 
+use async_graphql::Executor as _;
 use async_graphql::parser::types::OperationType;
 use async_graphql_axum::{GraphQLRequest, rejection::GraphQLRejection};
 use axum::{
@@ -191,10 +192,8 @@ async fn graphql_over_http(
         Kept::Hit(_) | Kept::Skip => None,
     };
     let (response, volatile) =
-        crate::domain::volatile::tracking(state.schema.execute(request)).await;
-    let request_error = response.data == async_graphql::Value::Null
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|e| e.path.is_empty());
+        crate::domain::volatile::tracking(state.engine.execute(request)).await;
+    let request_error = crate::graphql::errors::refused_before_running(&response);
     let status = if request_error && !legacy_json {
         StatusCode::BAD_REQUEST
     } else {

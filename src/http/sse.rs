@@ -3,6 +3,7 @@
 //! `Last-Event-ID`), then `complete`. On shutdown, or when the database cannot serve a result,
 //! the stream just ends (without `complete`) and the client reconnects and resumes.
 
+use async_graphql::Executor as _;
 use std::{
     convert::Infallible,
     sync::{
@@ -65,8 +66,8 @@ pub fn serve(
     let cut = Arc::new(AtomicBool::new(false));
     let cut_seen = cut.clone();
     let events = state
-        .schema
-        .execute_stream(request)
+        .engine
+        .execute_stream(request, None)
         .take_while(move |response| {
             let unavailable = crate::graphql::subscription::response_unavailable(response);
             if unavailable {

@@ -316,7 +316,7 @@ pub async fn serve(
     let init_state = state.clone();
     let init_holder = holder.clone();
     let init_caller = connection_caller.clone();
-    let mut output = async_graphql::http::WebSocket::new(state.schema.clone(), input, protocol)
+    let mut output = async_graphql::http::WebSocket::new(state.engine.clone(), input, protocol)
         .on_connection_init(move |payload| async move {
             let token = payload_token(&payload).map_err(async_graphql::Error::new)?;
             let caller = init_state

@@ -108,6 +108,10 @@ async fn metrics_count_requests_operations_statements_and_the_bus() {
     let app = TestApp::with_demo().await;
     let data = app.data("{ regencies { totalCount } }", json!({})).await;
     assert_eq!(data["regencies"]["totalCount"], 3);
+    // A request that does not validate is not an operation: its made-up names never become
+    // label values (or anyone could grow the metrics without bound).
+    let refused = app.gql("{ madeUpFieldForMetrics }", json!({})).await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
     let response = app
         .router()
         .oneshot(
@@ -138,6 +142,7 @@ async fn metrics_count_requests_operations_statements_and_the_bus() {
     ] {
         assert!(text.contains(metric), "{metric} is missing from:\n{text}");
     }
+    assert!(!text.contains("madeUpFieldForMetrics"), "{text}");
 }
 
 #[tokio::test]

@@ -1,0 +1,221 @@
+//! The schema with what every request passes through on its way in and out, on every transport
+//! (HTTP, both WebSocket protocols, SSE, groups of subscriptions): the persisted-query lookup and
+//! the request limits ([`super::limits`]), the caller and a fresh set of loaders
+//! ([`super::loaders`]), and on the way out an `extensions.code` on every error
+//! ([`super::errors`]), the answer's fields in the order asked ([`super::order`]), the
+//! operation's log span and metrics, and the count of active subscriptions.
+//!
+//! This is a wrapper and not schema extensions on purpose: async-graphql resolves a field on its
+//! fast path only when a schema has no extensions, and otherwise builds a `ResolveInfo` and one
+//! boxed future per extension for every field of every answer. None of this looks at fields.
+
+use std::sync::Arc;
+
+use async_graphql::{
+    Data, Executor, Request, Response, ServerError,
+    futures_util::stream::{self, BoxStream, StreamExt},
+    parser::types::{ExecutableDocument, OperationType},
+};
+use tracing::Instrument;
+
+use super::{
+    LabinovSchema, errors,
+    limits::{self, QUERIES_ONLY, QueriesOnly, QueryLimits},
+    loaders::{Loaders, find},
+    persisted::PersistedQueries,
+};
+use crate::{
+    auth::{Caller, Principal, Role},
+    domain::Domain,
+    http::fanout::GroupExecution,
+};
+
+/// The schema and the request handling around it; cheap to clone.
+#[derive(Clone)]
+pub struct Engine(Arc<Inner>);
+
+struct Inner {
+    schema: LabinovSchema,
+    limits: Arc<QueryLimits>,
+    persisted: Arc<PersistedQueries>,
+    domain: Domain,
+}
+
+/// A request that passed the checks, with what its answer is measured and ordered by.
+struct Checked {
+    request: Request,
+    /// The operation's type and first root field.
+    kind: &'static str,
+    field: String,
+    /// The document of a query or mutation, to order its answer; not kept for subscriptions,
+    /// which live long.
+    document: Option<ExecutableDocument>,
+}
+
+impl Engine {
+    pub fn new(
+        schema: LabinovSchema,
+        limits: Arc<QueryLimits>,
+        persisted: Arc<PersistedQueries>,
+        domain: Domain,
+    ) -> Self {
+        Self(Arc::new(Inner {
+            schema,
+            limits,
+            persisted,
+            domain,
+        }))
+    }
+
+    /// The schema itself (its SDL, its registry).
+    pub fn schema(&self) -> &LabinovSchema {
+        &self.0.schema
+    }
+
+    /// Resolves a persisted query, checks the limits and the transport, and gives the request
+    /// its caller (the one the transport identified, anonymous otherwise) and its own loaders.
+    fn check(&self, mut request: Request, session: Option<&Data>) -> Result<Checked, ServerError> {
+        let inner = &self.0;
+        inner.persisted.resolve(&mut request)?;
+        let caller = find::<Caller>(&request.data)
+            .or_else(|| session.and_then(find::<Caller>))
+            .cloned()
+            .unwrap_or_else(Caller::anonymous);
+        let operator = matches!(caller.principal(), Principal::System(_))
+            || caller.as_user().is_some_and(|u| u.role == Role::Admin);
+        inner.persisted.check_trusted(&request.query, operator)?;
+        let document = limits::check(&inner.limits, &request)?;
+        let wanted = request.operation_name.as_deref();
+        let (kind, field) =
+            errors::describe(&document, wanted).unwrap_or(("query", "(none)".to_owned()));
+        // GET and event streams run no mutation, whatever text a persisted hash stands for.
+        let mutation = document.operations.iter().any(|(name, op)| {
+            (wanted.is_none() || name.map(async_graphql::Name::as_str) == wanted)
+                && op.node.ty == OperationType::Mutation
+        });
+        if mutation && find::<QueriesOnly>(&request.data).is_some() {
+            let mut error = ServerError::new(QUERIES_ONLY, None);
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", async_graphql::Value::from("METHOD_NOT_ALLOWED"));
+            return Err(error);
+        }
+        let subscription = document
+            .operations
+            .iter()
+            .any(|(_, op)| op.node.ty == OperationType::Subscription);
+        let kept = (!subscription).then(|| document.clone());
+        request.set_parsed_query(document);
+        request.data.insert(Loaders::new(&inner.domain, &caller));
+        request.data.insert(caller);
+        Ok(Checked {
+            request,
+            kind,
+            field,
+            document: kept,
+        })
+    }
+
+    /// Runs a query or mutation: in a span naming the operation (so everything logged while it
+    /// runs names it), its fields in the order asked, counted and timed once it has validated
+    /// (so only the schema's own names reach the metrics).
+    async fn run(&self, checked: Checked) -> Response {
+        let Checked {
+            request,
+            kind,
+            field,
+            document,
+        } = checked;
+        if kind == "subscription" {
+            // Over a transport without streams: async-graphql says so.
+            return errors::with_codes(Box::pin(self.0.schema.execute(request)).await);
+        }
+        let operation_name = request.operation_name.clone();
+        let name: String = operation_name
+            .as_deref()
+            .unwrap_or(&field)
+            .chars()
+            .take(64)
+            .collect();
+        tracing::Span::current().record("operation", name.as_str());
+        let span = tracing::error_span!("operation", name = name.as_str());
+        let started = std::time::Instant::now();
+        // Boxed: async-graphql's future is some 16 KB, too big to move around on the stack.
+        let mut response = Box::pin(self.0.schema.execute(request))
+            .instrument(span)
+            .await;
+        if errors::refused_before_running(&response) {
+            return errors::with_codes(response);
+        }
+        if let Some(document) = &document {
+            super::order::in_asked_order(&mut response.data, document, operation_name.as_deref());
+        }
+        let response = errors::with_codes(response);
+        let outcome = errors::outcome(&response);
+        metrics::counter!("labinov_graphql_operations_total", "type" => kind, "field" => field, "outcome" => outcome).increment(1);
+        metrics::histogram!("labinov_graphql_operation_duration_seconds", "type" => kind)
+            .record(started.elapsed().as_secs_f64());
+        response
+    }
+}
+
+impl Executor for Engine {
+    async fn execute(&self, request: Request) -> Response {
+        match self.check(request, None) {
+            Ok(checked) => self.run(checked).await,
+            Err(error) => errors::with_codes(Response::from_errors(vec![error])),
+        }
+    }
+
+    /// Subscriptions (and any operation sent over a WebSocket or SSE) answer with a stream.
+    fn execute_stream(
+        &self,
+        request: Request,
+        session: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        let checked = match self.check(request, session.as_deref()) {
+            Ok(checked) => checked,
+            Err(error) => {
+                let refused = errors::with_codes(Response::from_errors(vec![error]));
+                return stream::once(async move { refused }).boxed();
+            }
+        };
+        if checked.kind != "subscription" {
+            let engine = self.clone();
+            return stream::once(async move { engine.run(checked).await }).boxed();
+        }
+        // Counted as active for as long as its stream lives. A group's own execution is no
+        // subscriber: its members are counted.
+        let group = find::<GroupExecution>(&checked.request.data).is_some()
+            || session
+                .as_deref()
+                .and_then(find::<GroupExecution>)
+                .is_some();
+        let active = (!group).then(|| {
+            // Not validated yet: only the schema's subscription fields become label values.
+            let kind = match checked.field.as_str() {
+                "pipelineEvents" => "pipelineEvents",
+                "funnel" => "funnel",
+                "idea" => "idea",
+                _ => "other",
+            };
+            crate::metrics::Open::new(
+                metrics::gauge!("labinov_subscriptions_active", "kind" => kind),
+            )
+        });
+        let answers = match session {
+            Some(session) => self
+                .0
+                .schema
+                .execute_stream_with_session_data(checked.request, session),
+            None => self.0.schema.execute_stream(checked.request),
+        };
+        answers
+            .map(move |response| {
+                let _active = &active;
+                errors::with_codes(response)
+            })
+            .boxed()
+    }
+}
