@@ -297,3 +297,35 @@ pub async fn build(domain: &Domain, scale: Scale, parallel: usize) -> anyhow::Re
         targets,
     })
 }
+
+/// Vacuums and analyzes the tables of a freshly built schema, as autovacuum does a database in
+/// use: without it the planner has no statistics and index scans wade through the dead row
+/// versions the histories left, so PostgreSQL's time, not the endpoints', sets the figures.
+pub async fn settle(url: &str, schema: &str) -> anyhow::Result<()> {
+    use sea_orm::{ConnectOptions, ConnectionTrait, Database, DbBackend, Statement};
+
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(1)
+        .set_schema_search_path(schema.to_owned())
+        .sqlx_logging(false);
+    let db = Database::connect(options).await?;
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT tablename FROM pg_tables WHERE schemaname = $1",
+            [schema.into()],
+        ))
+        .await?;
+    let mut tables = Vec::with_capacity(rows.len());
+    for row in &rows {
+        tables.push(format!("\"{}\"", row.try_get::<String>("", "tablename")?));
+    }
+    if !tables.is_empty() {
+        db.execute_unprepared(&format!("VACUUM (ANALYZE) {}", tables.join(", ")))
+            .await
+            .context("vacuuming the benchmark's tables")?;
+    }
+    db.close().await?;
+    Ok(())
+}

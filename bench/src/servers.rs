@@ -210,6 +210,7 @@ pub async fn serve_raw(
     let mut options = ConnectOptions::new(database_url.to_owned());
     options
         .max_connections(pool)
+        .test_before_acquire_if_idle_for(labinov::db::PING_IF_IDLE_FOR)
         .set_schema_search_path(schema.to_owned())
         .sqlx_logging(false);
     let db = Database::connect(options).await?;
