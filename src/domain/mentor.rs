@@ -52,6 +52,45 @@ impl Domain {
         Ok(group(rows, |a| a.idea_id))
     }
 
+    /// Mentor assignments of each idea (as [`Self::assignments_of_ideas`]) with their
+    /// mentors, in one statement.
+    pub async fn assignments_and_mentors_of_ideas(
+        &self,
+        caller: &Caller,
+        ids: &[i32],
+    ) -> DomainResult<(
+        HashMap<i32, Vec<mentor_assignment::Model>>,
+        HashMap<i32, mentor::Model>,
+    )> {
+        use sea_orm::{QuerySelect, sea_query::JoinType};
+
+        let scope = caller.check_read()?;
+        let rows = mentor_assignment::Entity::find()
+            .filter(mentor_assignment::Column::IdeaId.is_in(ids.iter().copied()))
+            .filter(scope.on_idea(mentor_assignment::Column::IdeaId))
+            .order_by_asc(mentor_assignment::Column::Since)
+            .order_by_asc(mentor_assignment::Column::Id)
+            .select_also(mentor::Entity)
+            .join(
+                JoinType::InnerJoin,
+                mentor_assignment::Entity::belongs_to(mentor::Entity)
+                    .from(mentor_assignment::Column::MentorId)
+                    .to(mentor::Column::Id)
+                    .into(),
+            )
+            .all(self.db())
+            .await?;
+        let mut mentors = HashMap::new();
+        let mut assignments = Vec::with_capacity(rows.len());
+        for (assignment, mentor) in rows {
+            if let Some(mentor) = mentor {
+                mentors.entry(mentor.id).or_insert(mentor);
+            }
+            assignments.push(assignment);
+        }
+        Ok((group(assignments, |a| a.idea_id), mentors))
+    }
+
     fn mentors_matching(&self, search: Option<&str>) -> Select<mentor::Entity> {
         let mut select = mentor::Entity::find();
         if let Some(search) = search.filter(|s| !s.trim().is_empty()) {

@@ -521,6 +521,57 @@ async fn a_page_of_100_ideas_with_relations_costs_the_same_statements_as_a_page_
 }
 
 #[tokio::test]
+async fn a_page_reads_its_ideas_to_one_relations_in_one_statement_and_mentors_with_assignments() {
+    let app = TestApp::with_demo().await;
+    let cost = |selection: &'static str| {
+        let app = &app;
+        async move {
+            let before = app.domain.statements_executed();
+            let data = app
+                .data(
+                    &format!("{{ ideas(first: 20) {{ nodes {{ id {selection} }} }} }}"),
+                    json!({}),
+                )
+                .await;
+            (app.domain.statements_executed() - before, data)
+        }
+    };
+    let (bare, _) = cost("").await;
+    let (one, _) = cost("unit { name }").await;
+    let (three, data) = cost("unit { name } cohort { name } regency { code }").await;
+    assert_eq!(one, bare + 1, "a to-one relation costs one statement");
+    assert_eq!(
+        three, one,
+        "the three to-one relations cost that one statement"
+    );
+    for node in data["ideas"]["nodes"].as_array().expect("ideas") {
+        for field in ["unit", "cohort", "regency"] {
+            assert!(node[field].is_object(), "{field} of {node}");
+        }
+    }
+    let (assignments, _) = cost("mentorAssignments { since }").await;
+    let (with_mentors, data) = cost("mentorAssignments { since mentor { name } }").await;
+    assert_eq!(assignments, bare + 1);
+    assert_eq!(
+        with_mentors, assignments,
+        "mentors come with their assignments"
+    );
+    let named = data["ideas"]["nodes"]
+        .as_array()
+        .expect("ideas")
+        .iter()
+        .flat_map(|n| {
+            n["mentorAssignments"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|a| a["mentor"]["name"].is_string())
+        .count();
+    assert!(named > 0, "the demo's page has mentored ideas: {data}");
+}
+
+#[tokio::test]
 async fn bad_paging_and_contradictory_filters_are_bad_user_input() {
     let app = TestApp::with_demo().await;
     for (query, hint) in [
