@@ -28,6 +28,16 @@ pub struct MentorFields {
     pub contact: Option<String>,
 }
 
+/// The mentor assignments of these ideas the caller may read, oldest first.
+fn assignments_of(caller: &Caller, ids: &[i32]) -> DomainResult<Select<mentor_assignment::Entity>> {
+    let scope = caller.check_read()?;
+    Ok(mentor_assignment::Entity::find()
+        .filter(mentor_assignment::Column::IdeaId.is_in(ids.iter().copied()))
+        .filter(scope.on_idea(mentor_assignment::Column::IdeaId))
+        .order_by_asc(mentor_assignment::Column::Since)
+        .order_by_asc(mentor_assignment::Column::Id))
+}
+
 impl Domain {
     by_ids!(/// Mentors by id.
         mentors_by_id, mentor, i32, |_: ReadScope| sea_orm::Condition::all());
@@ -41,14 +51,7 @@ impl Domain {
         caller: &Caller,
         ids: &[i32],
     ) -> DomainResult<HashMap<i32, Vec<mentor_assignment::Model>>> {
-        let scope = caller.check_read()?;
-        let rows = mentor_assignment::Entity::find()
-            .filter(mentor_assignment::Column::IdeaId.is_in(ids.iter().copied()))
-            .filter(scope.on_idea(mentor_assignment::Column::IdeaId))
-            .order_by_asc(mentor_assignment::Column::Since)
-            .order_by_asc(mentor_assignment::Column::Id)
-            .all(self.db())
-            .await?;
+        let rows = assignments_of(caller, ids)?.all(self.db()).await?;
         Ok(group(rows, |a| a.idea_id))
     }
 
@@ -64,12 +67,7 @@ impl Domain {
     )> {
         use sea_orm::{QuerySelect, sea_query::JoinType};
 
-        let scope = caller.check_read()?;
-        let rows = mentor_assignment::Entity::find()
-            .filter(mentor_assignment::Column::IdeaId.is_in(ids.iter().copied()))
-            .filter(scope.on_idea(mentor_assignment::Column::IdeaId))
-            .order_by_asc(mentor_assignment::Column::Since)
-            .order_by_asc(mentor_assignment::Column::Id)
+        let rows = assignments_of(caller, ids)?
             .select_also(mentor::Entity)
             .join(
                 JoinType::InnerJoin,
