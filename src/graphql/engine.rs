@@ -67,11 +67,6 @@ impl Engine {
         }))
     }
 
-    /// The schema itself (its SDL, its registry).
-    pub fn schema(&self) -> &LabinovSchema {
-        &self.0.schema
-    }
-
     /// Resolves a persisted query, checks the limits and the transport, and gives the request
     /// its caller (the one the transport identified, anonymous otherwise) and its own loaders.
     fn check(&self, mut request: Request, session: Option<&Data>) -> Result<Checked, ServerError> {
