@@ -44,15 +44,20 @@ fn unique_prefix() -> String {
     )
 }
 
-/// The cursor of the latest event in a regency: subscribing after it gets every later event.
-async fn cursor_now(app: &TestApp, code: &str) -> String {
+/// The newest event in a regency: its cursor and sequence.
+async fn newest_event(app: &TestApp, code: &str) -> Value {
     let data = app
         .data(
-            "query($c: String!) { pipelineEvents(filter: {regencyCodes: [$c]}, last: 1) { nodes { cursor } } }",
+            "query($c: String!) { pipelineEvents(filter: {regencyCodes: [$c]}, last: 1) { nodes { cursor sequence } } }",
             json!({"c": code}),
         )
         .await;
-    data["pipelineEvents"]["nodes"][0]["cursor"]
+    data["pipelineEvents"]["nodes"][0].clone()
+}
+
+/// The cursor of the latest event in a regency: subscribing after it gets every later event.
+async fn cursor_now(app: &TestApp, code: &str) -> String {
+    newest_event(app, code).await["cursor"]
         .as_str()
         .expect("a cursor")
         .to_owned()
@@ -1210,18 +1215,6 @@ async fn an_event_the_database_cannot_serve_closes_the_socket_and_is_resent_on_r
     assert!(event["idea"]["unit"]["name"].is_string(), "{event}");
 }
 
-/// The next event a client gets whose idea has `title`, skipping earlier ones.
-/// The sequence of the newest event in a regency.
-async fn latest_sequence(app: &TestApp, code: &str) -> Value {
-    let data = app
-        .data(
-            "query($c: String!) { pipelineEvents(filter: {regencyCodes: [$c]}, last: 1) { nodes { sequence } } }",
-            json!({"c": code}),
-        )
-        .await;
-    data["pipelineEvents"]["nodes"][0]["sequence"].clone()
-}
-
 /// Reads a subscriber's answers until the event with this sequence. (An event's idea is
 /// resolved when it is delivered, so a late warm-up event may already carry a newer title:
 /// the sequence, not the title, names the event.)
@@ -1271,7 +1264,7 @@ async fn identical_subscriptions_that_start_now_run_once_and_each_gets_its_own_m
         "one group for the three identical subscriptions, one for the staff's"
     );
     rename(&app, &id, version, 1, "together").await;
-    let together = latest_sequence(&app, "63.03").await;
+    let together = newest_event(&app, "63.03").await["sequence"].clone();
     let mut answers = Vec::new();
     for member in &mut members {
         answers.push(event_of(&event_numbered(member, &together).await).clone());
@@ -1301,7 +1294,7 @@ async fn identical_subscriptions_that_start_now_run_once_and_each_gets_its_own_m
         "the legacy protocol confirms a stop"
     );
     rename(&app, &id, version + 1, 1, "after").await;
-    let after = latest_sequence(&app, "63.03").await;
+    let after = newest_event(&app, "63.03").await["sequence"].clone();
     event_numbered(&mut members[1], &after).await;
     members[0]
         .expect_nothing_for(Duration::from_millis(300))
