@@ -13,6 +13,7 @@ use serde_json::json;
 use super::{
     Domain, by_name, contains, group,
     page::{Page, PageRequest, SortValue},
+    rows::{AtPosition, select_columns},
     write::{Edit, NewEvent, Target, Work, Written, on_unique, optional_text, required_text},
 };
 use crate::auth::{Caller, ReadScope};
@@ -65,24 +66,29 @@ impl Domain {
         HashMap<i32, Vec<mentor_assignment::Model>>,
         HashMap<i32, mentor::Model>,
     )> {
-        use sea_orm::{QuerySelect, sea_query::JoinType};
+        use sea_orm::{ConnectionTrait, QuerySelect, QueryTrait, sea_query::JoinType};
 
-        let rows = assignments_of(caller, ids)?
-            .select_also(mentor::Entity)
-            .join(
-                JoinType::InnerJoin,
-                mentor_assignment::Entity::belongs_to(mentor::Entity)
-                    .from(mentor_assignment::Column::MentorId)
-                    .to(mentor::Column::Id)
-                    .into(),
-            )
-            .all(self.db())
-            .await?;
+        let select = assignments_of(caller, ids)?.select_only();
+        let select = select_columns::<_, mentor_assignment::Model>(select, "").join(
+            JoinType::InnerJoin,
+            mentor_assignment::Entity::belongs_to(mentor::Entity)
+                .from(mentor_assignment::Column::MentorId)
+                .to(mentor::Column::Id)
+                .into(),
+        );
+        let statement = select_columns::<_, mentor::Model>(select, "m_")
+            .build(self.db().get_database_backend());
+        let rows = self.db().query_all_raw(statement).await?;
+        // Read each mentor once: a page's ideas share a few mentors.
+        let at = mentor_assignment::Model::COLUMNS.len();
         let mut mentors = HashMap::new();
         let mut assignments = Vec::with_capacity(rows.len());
-        for (assignment, mentor) in rows {
-            if let Some(mentor) = mentor {
-                mentors.entry(mentor.id).or_insert(mentor);
+        for row in &rows {
+            let assignment = mentor_assignment::Model::at(row, 0)?;
+            if let std::collections::hash_map::Entry::Vacant(entry) =
+                mentors.entry(assignment.mentor_id)
+            {
+                entry.insert(mentor::Model::at(row, at)?);
             }
             assignments.push(assignment);
         }

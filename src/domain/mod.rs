@@ -31,6 +31,7 @@ pub mod page;
 pub mod pipeline;
 pub mod regency;
 pub mod review;
+pub mod rows;
 pub mod unit;
 pub mod volatile;
 pub mod write;

@@ -154,18 +154,24 @@ fn beyond<E: EntityTrait>(sort: &Sort<E>, cursor: Cursor, forward: bool) -> Cond
         .add(Condition::all().add(sort.column.eq(value)).add(id))
 }
 
-/// Runs `select` for one page in `sort` order.
-pub async fn paginate<E, C>(
-    db: &C,
+/// How a page's rows are read back into a page: how many were asked for, and in which
+/// direction.
+#[derive(Debug, Clone, Copy)]
+pub struct PageShape {
+    size: u64,
+    backward: bool,
+    after: bool,
+    before: bool,
+}
+
+/// Narrows `select` to one page in `sort` order, one row more than the page to learn whether
+/// there is a next one. Run it, then make the page with [`page_of`]; [`paginate`] does both.
+pub fn page_select<E: EntityTrait>(
     select: Select<E>,
     sort: &Sort<E>,
     request: &PageRequest,
     limits: PageLimits,
-) -> DomainResult<Page<E::Model>>
-where
-    E: EntityTrait,
-    C: ConnectionTrait,
-{
+) -> DomainResult<(Select<E>, PageShape)> {
     let (size, backward) = limits.size(request)?;
     let mut select = select;
     if let Some(after) = &request.after {
@@ -179,14 +185,27 @@ where
     if sort.value_of.is_some() {
         select = select.order_by(sort.column, order.clone());
     }
-    let mut rows = select
-        .order_by(sort.id_column, order)
-        .limit(size + 1)
-        .all(db)
-        .await?;
-    let more = rows.len() as u64 > size;
-    rows.truncate(size as usize);
-    if backward {
+    let shape = PageShape {
+        size,
+        backward,
+        after: request.after.is_some(),
+        before: request.before.is_some(),
+    };
+    Ok((
+        select.order_by(sort.id_column, order).limit(size + 1),
+        shape,
+    ))
+}
+
+/// The page made of the rows a [`page_select`] read, each with its cursor.
+pub fn page_of<E: EntityTrait>(
+    mut rows: Vec<E::Model>,
+    sort: &Sort<E>,
+    shape: PageShape,
+) -> Page<E::Model> {
+    let more = rows.len() as u64 > shape.size;
+    rows.truncate(shape.size as usize);
+    if shape.backward {
         rows.reverse();
     }
     let edges = rows
@@ -199,19 +218,35 @@ where
             (encode_cursor(sort.name, key, id), row)
         })
         .collect();
-    Ok(if backward {
+    if shape.backward {
         Page {
             edges,
             has_previous_page: more,
-            has_next_page: request.before.is_some(),
+            has_next_page: shape.before,
         }
     } else {
         Page {
             edges,
-            has_previous_page: request.after.is_some(),
+            has_previous_page: shape.after,
             has_next_page: more,
         }
-    })
+    }
+}
+
+/// Runs `select` for one page in `sort` order.
+pub async fn paginate<E, C>(
+    db: &C,
+    select: Select<E>,
+    sort: &Sort<E>,
+    request: &PageRequest,
+    limits: PageLimits,
+) -> DomainResult<Page<E::Model>>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+{
+    let (select, shape) = page_select(select, sort, request, limits)?;
+    Ok(page_of(select.all(db).await?, sort, shape))
 }
 
 #[cfg(test)]

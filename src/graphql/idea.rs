@@ -25,6 +25,7 @@ use crate::domain::{
     Domain,
     idea::{
         IdeaFilter as DomainFilter, IdeaOrder as DomainOrder, IdeaOrderField as DomainOrderField,
+        Owners,
     },
     page::PageRequest,
 };
@@ -466,7 +467,8 @@ impl From<IdeaOrder> for DomainOrder {
     }
 }
 
-/// Reads a page of ideas: shared by `Query.ideas` and the nested `ideas` fields.
+/// Reads a page of ideas: shared by `Query.ideas` and the nested `ideas` fields. When the
+/// query selects an idea's unit, cohort or regency, they are read in the page's own statement.
 pub async fn idea_page(
     ctx: &Context<'_>,
     filter: DomainFilter,
@@ -474,42 +476,72 @@ pub async fn idea_page(
     page: PageRequest,
 ) -> Result<Conn<Idea>> {
     let domain = ctx.data::<Domain>()?;
-    let page = domain
-        .ideas(
-            &crate::graphql::mutation::caller(ctx),
-            &filter,
-            order.unwrap_or_default().into(),
-            &page,
-        )
-        .await?;
+    let caller = crate::graphql::mutation::caller(ctx);
+    let order = order.unwrap_or_default().into();
+    let wants = Wants::of(ctx);
+    let (page, owners) = if wants.any(&[&["unit"], &["cohort"], &["regency"]]) {
+        let (page, owners) = domain
+            .ideas_with_owners(&caller, &filter, order, &page)
+            .await?;
+        (page, Some(owners))
+    } else {
+        (domain.ideas(&caller, &filter, order, &page).await?, None)
+    };
     let ideas: Vec<&idea::Model> = page.edges.iter().map(|(_, m)| m).collect();
-    prefetch(ctx, domain, &ideas).await?;
+    prefetch(ctx, domain, &wants, &ideas, owners).await?;
     Ok(connection(page, Total::Ideas(Box::new(filter)), Idea))
 }
 
-/// Primes the request's loaders with the relations the query selects on a page of ideas, one
-/// statement per relation (unit, cohort and regency together in one, assignments with their
-/// mentors in one). DataLoader batches split when resolvers reach a nested field at
-/// different moments; priming makes the cost depend only on the query, never on the page size.
-/// Measured by the statement-count test: without it a page of 100 ideas with their relations
-/// costs 50 statements against 11 for a page of 10; with it, both cost the same.
-async fn prefetch(ctx: &Context<'_>, domain: &Domain, ideas: &[&idea::Model]) -> Result<()> {
-    use std::collections::{BTreeSet, HashMap};
+/// Which fields a query selects on the ideas of a connection (under `edges.node` or `nodes`).
+struct Wants<'a> {
+    nodes: [async_graphql::Lookahead<'a>; 2],
+}
 
-    if ideas.is_empty() {
-        return Ok(());
+impl<'a> Wants<'a> {
+    fn of(ctx: &'a Context<'_>) -> Self {
+        let look = ctx.look_ahead();
+        Wants {
+            nodes: [look.field("edges").field("node"), look.field("nodes")],
+        }
     }
-    let look = ctx.look_ahead();
-    let nodes = [look.field("edges").field("node"), look.field("nodes")];
-    let wants = |path: &[&str]| {
-        nodes.iter().any(|node| {
+
+    /// Whether the query selects the field at `path` below an idea.
+    fn one(&self, path: &[&str]) -> bool {
+        self.nodes.iter().any(|node| {
             let mut field = node.field(path[0]);
             for name in &path[1..] {
                 field = field.field(name);
             }
             field.exists()
         })
-    };
+    }
+
+    /// Whether the query selects any of `paths`.
+    fn any(&self, paths: &[&[&str]]) -> bool {
+        paths.iter().any(|path| self.one(path))
+    }
+}
+
+/// Primes the request's loaders with the relations the query selects on a page of ideas, one
+/// statement per relation (assignments with their mentors in one); the unit, cohort and
+/// regency come as `owners`, read with the page. DataLoader batches split when resolvers
+/// reach a nested field at different moments; priming makes the cost depend only on the
+/// query, never on the page size. Measured by the statement-count test: without it a page of
+/// 100 ideas with their relations costs 50 statements against 11 for a page of 10; with it,
+/// both cost the same.
+async fn prefetch(
+    ctx: &Context<'_>,
+    domain: &Domain,
+    wants: &Wants<'_>,
+    ideas: &[&idea::Model],
+    owners: Option<Owners>,
+) -> Result<()> {
+    use std::collections::{BTreeSet, HashMap};
+
+    if ideas.is_empty() {
+        return Ok(());
+    }
+    let wants = |path: &[&str]| wants.one(path);
     let loaders = ctx.data::<Loaders>()?;
     let idea_ids: Vec<i32> = ideas.iter().map(|i| i.id).collect();
     let distinct = |ids: &mut dyn Iterator<Item = i32>| {
@@ -519,9 +551,7 @@ async fn prefetch(ctx: &Context<'_>, domain: &Domain, ideas: &[&idea::Model]) ->
     };
 
     let caller = crate::graphql::mutation::caller(ctx);
-    if wants(&["unit"]) || wants(&["cohort"]) || wants(&["regency"]) {
-        // One statement for the three to-one relations, however many are asked.
-        let owners = domain.owners_of_ideas(&caller, &idea_ids).await?;
+    if let Some(owners) = owners {
         if wants(&["unit", "parent"]) {
             let parents = distinct(&mut owners.units.values().filter_map(|u| u.parent_id));
             loaders

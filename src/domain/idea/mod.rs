@@ -21,7 +21,8 @@ use sea_orm::{
 use crate::auth::{Caller, ReadScope};
 use crate::domain::{
     Domain, group,
-    page::{Page, PageRequest, Sort, SortValue, paginate},
+    page::{Page, PageRequest, Sort, SortValue, page_of, page_select, paginate},
+    rows::{AtPosition, select_columns},
 };
 use crate::error::{DomainError, DomainResult};
 
@@ -435,57 +436,81 @@ pub struct Owners {
     pub regencies: HashMap<i32, regency::Model>,
 }
 
-/// Selects every column of `E`, each named with `prefix`, as sea-orm names the columns of a
-/// second entity in a join (so `E::Model::from_query_result(row, prefix)` reads them back).
-fn select_prefixed<E: EntityTrait>(
-    mut select: Select<idea::Entity>,
-    prefix: &str,
-) -> Select<idea::Entity> {
-    use sea_orm::{IdenStatic, Iterable};
-    for column in E::Column::iter() {
-        select = select.column_as(column, format!("{prefix}{}", column.as_str()));
+impl Owners {
+    /// Adds the unit, cohort and regency of one row of [`join_owners`], each read only the
+    /// first time its id is seen (a page's ideas share a few regencies, cohorts and units).
+    fn add(&mut self, row: &sea_orm::QueryResult) -> DomainResult<()> {
+        fn add<M: AtPosition>(
+            models: &mut HashMap<i32, M>,
+            row: &sea_orm::QueryResult,
+            at: usize,
+        ) -> DomainResult<()> {
+            let id: i32 = row.try_get_by_index(at)?;
+            if let std::collections::hash_map::Entry::Vacant(entry) = models.entry(id) {
+                entry.insert(M::at(row, at)?);
+            }
+            Ok(())
+        }
+        let unit = idea::Model::COLUMNS.len();
+        let cohort = unit + unit::Model::COLUMNS.len();
+        let regency = cohort + cohort::Model::COLUMNS.len();
+        add(&mut self.units, row, unit)?;
+        add(&mut self.cohorts, row, cohort)?;
+        add(&mut self.regencies, row, regency)
     }
-    select
+}
+
+/// Selects the idea's columns, then joins its unit, cohort and regency and selects theirs, in
+/// the order [`Owners::add`] reads them. An idea's unit and cohort are of its own regency, so
+/// the idea's read scope covers all three.
+fn join_owners(select: Select<idea::Entity>) -> Select<idea::Entity> {
+    use sea_orm::{RelationTrait, sea_query::JoinType};
+
+    let select = select_columns::<_, idea::Model>(select.select_only(), "")
+        .join(JoinType::InnerJoin, idea::Relation::Unit.def())
+        .join(JoinType::InnerJoin, idea::Relation::Cohort.def())
+        .join(
+            JoinType::InnerJoin,
+            idea::Entity::belongs_to(regency::Entity)
+                .from(idea::Column::RegencyId)
+                .to(regency::Column::Id)
+                .into(),
+        );
+    let select = select_columns::<_, unit::Model>(select, "u_");
+    let select = select_columns::<_, cohort::Model>(select, "c_");
+    select_columns::<_, regency::Model>(select, "r_")
 }
 
 impl Domain {
-    /// The unit, cohort and regency of each of these ideas, in one statement: the to-one
-    /// relations of a page of ideas, read together instead of one statement each. An idea's
-    /// unit and cohort are of its own regency, so the idea's read scope covers all three.
-    pub async fn owners_of_ideas(&self, caller: &Caller, ids: &[i32]) -> DomainResult<Owners> {
-        use sea_orm::{ConnectionTrait, FromQueryResult, RelationTrait, sea_query::JoinType};
+    /// One page of ideas (as [`Self::ideas`]) with the unit, cohort and regency of each, read
+    /// in the same statement: the to-one relations a dashboard page shows cost nothing more.
+    pub async fn ideas_with_owners(
+        &self,
+        caller: &Caller,
+        filter: &IdeaFilter,
+        order: IdeaOrder,
+        page: &PageRequest,
+    ) -> DomainResult<(Page<idea::Model>, Owners)> {
+        use sea_orm::ConnectionTrait;
 
         let scope = caller.check_read()?;
+        let sort = order.sort();
+        let (select, shape) = page_select(
+            self.ideas_matching(filter)?
+                .filter(scope.on(idea::Column::RegencyId)),
+            &sort,
+            page,
+            self.page_limits(),
+        )?;
+        let statement = join_owners(select).build(self.db().get_database_backend());
+        let rows = self.db().query_all_raw(statement).await?;
         let mut owners = Owners::default();
-        if ids.is_empty() {
-            return Ok(owners);
+        let mut ideas = Vec::with_capacity(rows.len());
+        for row in &rows {
+            ideas.push(idea::Model::at(row, 0)?);
+            owners.add(row)?;
         }
-        let mut select = idea::Entity::find()
-            .select_only()
-            .join(JoinType::InnerJoin, idea::Relation::Unit.def())
-            .join(JoinType::InnerJoin, idea::Relation::Cohort.def())
-            .join(
-                JoinType::InnerJoin,
-                idea::Entity::belongs_to(regency::Entity)
-                    .from(idea::Column::RegencyId)
-                    .to(regency::Column::Id)
-                    .into(),
-            )
-            .filter(idea::Column::Id.is_in(ids.iter().copied()))
-            .filter(scope.on(idea::Column::RegencyId));
-        select = select_prefixed::<unit::Entity>(select, "u_");
-        select = select_prefixed::<cohort::Entity>(select, "c_");
-        select = select_prefixed::<regency::Entity>(select, "r_");
-        let statement = select.build(self.db().get_database_backend());
-        for row in self.db().query_all_raw(statement).await? {
-            let unit = unit::Model::from_query_result(&row, "u_")?;
-            let cohort = cohort::Model::from_query_result(&row, "c_")?;
-            let regency = regency::Model::from_query_result(&row, "r_")?;
-            owners.units.entry(unit.id).or_insert(unit);
-            owners.cohorts.entry(cohort.id).or_insert(cohort);
-            owners.regencies.entry(regency.id).or_insert(regency);
-        }
-        Ok(owners)
+        Ok((page_of(ideas, &sort, shape), owners))
     }
 
     by_ids!(/// Ideas by id.
