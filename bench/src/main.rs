@@ -424,30 +424,44 @@ async fn measure(
             ours == theirs && page_uncached.body(&client).await? == theirs,
             "the hand-written endpoint must answer what GraphQL answers"
         );
-        let cached_run = load::run(&page, plan.concurrency, plan.duration, plan.warmup).await;
-        let graphql_run =
-            load::run(&page_uncached, plan.concurrency, plan.duration, plan.warmup).await;
-        let raw_run = load::run(&hand, plan.concurrency, plan.duration, plan.warmup).await;
-        let row = |name: &str, run: &load::Run| {
+        // Each run with the CPU its server and PostgreSQL spend while it is measured.
+        let measured = |call, pid| {
+            let call: &load::Call = call;
+            async move {
+                tokio::join!(
+                    load::run(call, plan.concurrency, plan.duration, plan.warmup),
+                    servers::cpu_during(pid, plan.warmup, plan.duration)
+                )
+            }
+        };
+        let cached_run = measured(&page, server.pid).await;
+        let graphql_run = measured(&page_uncached, uncached.pid).await;
+        let raw_run = measured(&hand, raw.pid).await;
+        let row = |name: &str, (run, (server, postgres)): &(load::Run, (f64, f64))| {
+            let per_request = |seconds: f64| 1000.0 * seconds / run.latencies.len().max(1) as f64;
             format!(
-                "| {name} | {:.0} | {:.2} | {:.2} | {} |",
+                "| {name} | {:.0} | {:.2} | {:.2} | {} | {:.2} | {:.2} |",
                 run.per_second(),
                 quantile_ms(&run.latencies, 0.5),
                 quantile_ms(&run.latencies, 0.99),
-                run.errors
+                run.errors,
+                per_request(*server),
+                per_request(*postgres),
             )
         };
+        let (cached_run, graphql_run, raw_run) = (&cached_run, &graphql_run, &raw_run);
         report.line(format!(
             "\n## 1. The GraphQL tax: the dashboard page (50 ideas with unit, cohort, regency, mentors), {} clients\n\
-             | endpoint | requests/s | p50 ms | p99 ms | errors |\n| --- | --- | --- | --- | --- |\n{}\n{}\n{}\n\
+             | endpoint | requests/s | p50 ms | p99 ms | errors | server CPU ms/request | PostgreSQL CPU ms/request |\n\
+             | --- | --- | --- | --- | --- | --- | --- |\n{}\n{}\n{}\n\
              GraphQL tax (GraphQL requests/s ÷ hand-written): **{:.2}** with the response cache (the page asked again, \
              the data unchanged), **{:.2}** without it",
             plan.concurrency,
-            row("labinov GraphQL, response cache on", &cached_run),
-            row("labinov GraphQL, response cache off", &graphql_run),
-            row("hand-written axum + SQL", &raw_run),
-            cached_run.per_second() / raw_run.per_second(),
-            graphql_run.per_second() / raw_run.per_second()
+            row("labinov GraphQL, response cache on", cached_run),
+            row("labinov GraphQL, response cache off", graphql_run),
+            row("hand-written axum + SQL", raw_run),
+            cached_run.0.per_second() / raw_run.0.per_second(),
+            graphql_run.0.per_second() / raw_run.0.per_second()
         ));
     }
     // 2. SQL statements per request.

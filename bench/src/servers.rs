@@ -48,23 +48,53 @@ impl Child {
 
     /// CPU time used so far (user + system), in seconds.
     pub fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap_or_default();
-        // Fields after the command name, which is in parentheses and may hold spaces.
-        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
-        (ticks(11) + ticks(12)) / 100.0
+        cpu_of(self.pid)
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
+}
+
+/// CPU time process `pid` used so far (user + system), in seconds (0 once it is gone).
+pub fn cpu_of(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// CPU time every PostgreSQL process on this machine used so far, in seconds: the server
+/// measured shares the database with nothing else while the harness runs.
+pub fn postgres_cpu_seconds() -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim_end() == "postgres")
+        })
+        .map(cpu_of)
+        .sum()
+}
+
+/// CPU seconds `pid` and PostgreSQL use during the measured part of a [`crate::load::run`]
+/// started at the same moment (after its warm-up, for its duration).
+pub async fn cpu_during(pid: u32, warmup: Duration, duration: Duration) -> (f64, f64) {
+    tokio::time::sleep(warmup).await;
+    let (server, postgres) = (cpu_of(pid), postgres_cpu_seconds());
+    tokio::time::sleep(duration).await;
+    (cpu_of(pid) - server, postgres_cpu_seconds() - postgres)
 }
 
 /// Resident memory of process `pid` now, in KiB (0 once it is gone).
@@ -254,10 +284,14 @@ pub async fn page(db: &DatabaseConnection, first: i64) -> anyhow::Result<Vec<u8>
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT i.id, i.title, i.stage, u.name AS unit, c.name AS cohort, r.name AS regency \
+            // The limit in the text, as labinov writes it: a LIMIT parameter makes PostgreSQL
+            // plan this four-table join again on every execution (see docs/benchmarks.md).
+            format!(
+                "SELECT i.id, i.title, i.stage, u.name AS unit, c.name AS cohort, r.name AS regency \
              FROM idea i JOIN unit u ON u.id = i.unit_id JOIN cohort c ON c.id = i.cohort_id \
-             JOIN regency r ON r.id = i.regency_id ORDER BY i.submitted_at, i.id LIMIT $1",
-            [first.into()],
+             JOIN regency r ON r.id = i.regency_id ORDER BY i.submitted_at, i.id LIMIT {first}"
+            ),
+            [],
         ))
         .await?;
     let mut ideas = Vec::with_capacity(rows.len());

@@ -4,8 +4,8 @@
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, Order, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Select, Statement,
 };
 use serde::{Deserialize, Serialize};
 
@@ -197,6 +197,38 @@ pub fn page_select<E: EntityTrait>(
     ))
 }
 
+/// The statement of a [`page_select`], its LIMIT written as a number instead of a parameter.
+/// PostgreSQL plans a prepared statement whose LIMIT is a parameter for a guessed tenth of the
+/// rows; when that generic plan costs more than the plans made for the actual limit, it plans
+/// the statement again on every execution. For a page joined to its ideas' unit, cohort and
+/// regency that was 0.5–0.7 ms of planning per page against 0.2–0.3 ms of running it. With the
+/// limit in the text the generic plan is the page's own and is kept. Page sizes are bounded,
+/// so only a few texts are prepared. Anything but a trailing `LIMIT` parameter is left as built.
+pub fn page_statement<E: EntityTrait>(
+    select: &Select<E>,
+    shape: PageShape,
+    backend: DbBackend,
+) -> Statement {
+    let mut statement = select.build(backend);
+    let limit = shape.size + 1;
+    if let Some(values) = &mut statement.values {
+        let placeholder = match backend {
+            DbBackend::Postgres => format!(" LIMIT ${}", values.0.len()),
+            _ => " LIMIT ?".to_owned(),
+        };
+        if statement.sql.ends_with(&placeholder)
+            && values.0.last() == Some(&sea_orm::Value::BigUnsigned(Some(limit)))
+        {
+            statement
+                .sql
+                .truncate(statement.sql.len() - placeholder.len());
+            statement.sql.push_str(&format!(" LIMIT {limit}"));
+            values.0.pop();
+        }
+    }
+    statement
+}
+
 /// The page made of the rows a [`page_select`] read, each with its cursor.
 pub fn page_of<E: EntityTrait>(
     mut rows: Vec<E::Model>,
@@ -246,7 +278,9 @@ where
     C: ConnectionTrait,
 {
     let (select, shape) = page_select(select, sort, request, limits)?;
-    Ok(page_of(select.all(db).await?, sort, shape))
+    let statement = page_statement(&select, shape, db.get_database_backend());
+    let rows = E::find().from_raw_sql(statement).all(db).await?;
+    Ok(page_of(rows, sort, shape))
 }
 
 #[cfg(test)]
@@ -265,6 +299,50 @@ mod tests {
             decode_cursor("%%%", "TITLE"),
             Err(DomainError::BadInput(_))
         ));
+    }
+
+    #[test]
+    fn a_page_statement_carries_its_limit_in_its_text_and_keeps_its_other_values() {
+        use crate::domain::idea::{IdeaOrder, IdeaOrderField};
+        use entity::idea;
+
+        let limits = PageLimits {
+            default: 20,
+            max: 100,
+        };
+        let cursor = encode_cursor("TITLE", SortValue::Text("m".into()), 3);
+        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
+            for (request, limit) in [
+                (
+                    PageRequest {
+                        first: Some(50),
+                        after: Some(cursor.clone()),
+                        ..Default::default()
+                    },
+                    " LIMIT 51",
+                ),
+                (PageRequest::default(), " LIMIT 21"),
+            ] {
+                let sort = IdeaOrder {
+                    field: IdeaOrderField::Title,
+                    descending: false,
+                }
+                .sort();
+                let select = idea::Entity::find().filter(idea::Column::RegencyId.eq(7));
+                let (select, shape) = page_select(select, &sort, &request, limits).expect("page");
+                let statement = page_statement(&select, shape, backend);
+                assert!(statement.sql.ends_with(limit), "{}", statement.sql);
+                let values = statement.values.expect("values").0;
+                assert_eq!(values.first(), Some(&sea_orm::Value::Int(Some(7))));
+                assert!(
+                    !values.contains(&sea_orm::Value::BigUnsigned(Some(51)))
+                        && !values.contains(&sea_orm::Value::BigUnsigned(Some(21))),
+                    "{values:?}"
+                );
+                // The cursor's title and id are still bound, not written into the text.
+                assert_eq!(values.len(), if request.after.is_some() { 4 } else { 1 });
+            }
+        }
     }
 
     #[test]

@@ -21,7 +21,7 @@ use sea_orm::{
 use crate::auth::{Caller, ReadScope};
 use crate::domain::{
     Domain, group,
-    page::{Page, PageRequest, Sort, SortValue, page_of, page_select, paginate},
+    page::{Page, PageRequest, Sort, SortValue, page_of, page_select, page_statement, paginate},
     rows::{AtPosition, select_columns},
 };
 use crate::error::{DomainError, DomainResult};
@@ -502,7 +502,11 @@ impl Domain {
             page,
             self.page_limits(),
         )?;
-        let statement = join_owners(select).build(self.db().get_database_backend());
+        let statement = page_statement(
+            &join_owners(select),
+            shape,
+            self.db().get_database_backend(),
+        );
         let rows = self.db().query_all_raw(statement).await?;
         let mut owners = Owners::default();
         let mut ideas = Vec::with_capacity(rows.len());
