@@ -16,5 +16,11 @@ pub mod live;
 pub mod metrics;
 pub mod telemetry;
 
+/// mimalloc instead of the system allocator, for every binary that links labinov: a page
+/// answer is thousands of small allocations, and glibc's malloc and free took about a fifth
+/// of the server's time on the dashboard page (docs/benchmarks.md, sixth session).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub use app::App;
 pub use config::Config;
