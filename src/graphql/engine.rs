@@ -20,7 +20,7 @@ use tracing::Instrument;
 
 use super::{
     LabinovSchema, errors,
-    limits::{self, QUERIES_ONLY, QueriesOnly, QueryLimits},
+    limits::{self, Documents, QUERIES_ONLY, QueriesOnly, QueryLimits},
     loaders::{Loaders, find},
     persisted::PersistedQueries,
 };
@@ -39,6 +39,7 @@ struct Inner {
     limits: Arc<QueryLimits>,
     persisted: Arc<PersistedQueries>,
     domain: Domain,
+    documents: Documents,
 }
 
 /// A request that passed the checks, with what its answer is measured and ordered by.
@@ -49,7 +50,7 @@ struct Checked {
     field: String,
     /// The document of a query or mutation, to order its answer; not kept for subscriptions,
     /// which live long.
-    document: Option<ExecutableDocument>,
+    document: Option<Arc<ExecutableDocument>>,
 }
 
 impl Engine {
@@ -64,6 +65,7 @@ impl Engine {
             limits,
             persisted,
             domain,
+            documents: Documents::new(),
         }))
     }
 
@@ -79,7 +81,7 @@ impl Engine {
         let operator = matches!(caller.principal(), Principal::System(_))
             || caller.as_user().is_some_and(|u| u.role == Role::Admin);
         inner.persisted.check_trusted(&request.query, operator)?;
-        let document = limits::check(&inner.limits, &request)?;
+        let document = limits::check(&inner.limits, &inner.documents, &request)?;
         let wanted = request.operation_name.as_deref();
         let (kind, field) =
             errors::describe(&document, wanted).unwrap_or(("query", "(none)".to_owned()));
@@ -101,7 +103,7 @@ impl Engine {
             .iter()
             .any(|(_, op)| op.node.ty == OperationType::Subscription);
         let kept = (!subscription).then(|| document.clone());
-        request.set_parsed_query(document);
+        request.set_parsed_query(ExecutableDocument::clone(&document));
         request.data.insert(Loaders::new(&inner.domain, &caller));
         request.data.insert(caller);
         Ok(Checked {
