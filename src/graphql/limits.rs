@@ -101,13 +101,16 @@ pub struct QueriesOnly;
 
 /// Parsed documents by their text, most recently used kept: dashboards and screens send the
 /// same few documents over and over, and parsing one was about 3 % of the server's time on the
-/// dashboard page. Only documents that parse are kept, and only after the size and nesting
-/// checks, so a hostile text is never parsed before it is measured.
+/// dashboard page. A document is kept only once it passed every check here, and only when its
+/// text is short, so what an attacker can make the server keep is bounded (at most
+/// [`Self::KEPT`] documents of at most [`Self::KEPT_BYTES`] each, within the limits).
 pub struct Documents(Mutex<LruCache<String, Arc<ExecutableDocument>>>);
 
 impl Documents {
-    /// At most this many documents, each at most the query size limit.
-    const KEPT: usize = 256;
+    /// At most this many documents.
+    const KEPT: usize = 128;
+    /// Only texts this short (a dashboard's page query is a few hundred bytes).
+    const KEPT_BYTES: usize = 2048;
 
     pub fn new() -> Self {
         Self(Mutex::new(LruCache::new(
@@ -115,14 +118,23 @@ impl Documents {
         )))
     }
 
-    fn parse(&self, query: &str) -> ServerResult<Arc<ExecutableDocument>> {
-        let lock = || self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(document) = lock().get(query) {
-            return Ok(document.clone());
+    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<String, Arc<ExecutableDocument>>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The kept document of `query`, or `query` parsed now (and whether it was).
+    fn parse(&self, query: &str) -> ServerResult<(Arc<ExecutableDocument>, bool)> {
+        if let Some(document) = self.lock().get(query) {
+            return Ok((document.clone(), false));
         }
-        let document = Arc::new(async_graphql::parser::parse_query(query)?);
-        lock().put(query.to_owned(), document.clone());
-        Ok(document)
+        Ok((Arc::new(async_graphql::parser::parse_query(query)?), true))
+    }
+
+    /// Keeps a document that passed the checks, if its text is short enough.
+    fn keep(&self, query: &str, document: &Arc<ExecutableDocument>) {
+        if query.len() <= Self::KEPT_BYTES {
+            self.lock().put(query.to_owned(), document.clone());
+        }
     }
 }
 
@@ -169,7 +181,7 @@ pub fn check(
     for (name, value) in request.variables.iter() {
         check_input(limits, &format!("${name}"), value, &mut tally)?;
     }
-    let document = documents.parse(query)?;
+    let (document, parsed_now) = documents.parse(query)?;
     let operations: Vec<&Positioned<OperationDefinition>> = match &document.operations {
         DocumentOperations::Single(operation) => vec![operation],
         DocumentOperations::Multiple(map) => match request.operation_name.as_deref() {
@@ -276,6 +288,9 @@ pub fn check(
                 limits.max_input_objects
             ),
         ));
+    }
+    if parsed_now {
+        documents.keep(query, &document);
     }
     Ok(document)
 }
@@ -571,7 +586,7 @@ mod tests {
     }
 
     #[test]
-    fn a_document_is_parsed_once_and_one_that_does_not_parse_is_not_kept() {
+    fn a_short_document_that_passes_is_parsed_once_and_no_other_is_kept() {
         let (limits, documents) = (QueryLimits::default(), Documents::new());
         let page = Request::new("{ ideas(first: 5) { nodes { id } } }");
         let first = check(&limits, &documents, &page).expect("valid");
@@ -582,10 +597,21 @@ mod tests {
         );
         let broken = Request::new("{ ideas(first: 5) { nodes { id } }");
         assert!(check(&limits, &documents, &broken).is_err());
-        assert!(check(&limits, &documents, &broken).is_err());
-        let kept = documents.0.lock().expect("documents");
-        assert_eq!(kept.len(), 1, "only the document that parsed is kept");
-        assert!(!kept.contains(broken.query.as_str()));
+        let refused = Request::new(
+            "{ ideas(first: 100) { nodes { unit { regency { ideas(first: 100) { nodes { id } } } } } } }",
+        );
+        assert_eq!(
+            code_of(check(&limits, &documents, &refused)),
+            "QUERY_TOO_COMPLEX"
+        );
+        let long = Request::new(format!(
+            "{{ ideas(first: 5) {{ nodes {{ id }} }} }} #{}",
+            "x".repeat(2048)
+        ));
+        assert_eq!(code_of(check(&limits, &documents, &long)), "OK");
+        let kept = documents.lock();
+        assert_eq!(kept.len(), 1, "only the short document that passed is kept");
+        assert!(kept.contains(page.query.as_str()));
     }
 
     #[test]
