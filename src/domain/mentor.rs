@@ -13,7 +13,7 @@ use serde_json::json;
 use super::{
     Domain, by_name, contains, group,
     page::{Page, PageRequest, SortValue},
-    rows::{AtPosition, select_columns},
+    rows::{AtPosition, read_once, select_columns},
     write::{Edit, NewEvent, Target, Work, Written, on_unique, optional_text, required_text},
 };
 use crate::auth::{Caller, ReadScope};
@@ -84,13 +84,8 @@ impl Domain {
         let mut mentors = HashMap::new();
         let mut assignments = Vec::with_capacity(rows.len());
         for row in &rows {
-            let assignment = mentor_assignment::Model::at(row, 0)?;
-            if let std::collections::hash_map::Entry::Vacant(entry) =
-                mentors.entry(assignment.mentor_id)
-            {
-                entry.insert(mentor::Model::at(row, at)?);
-            }
-            assignments.push(assignment);
+            assignments.push(mentor_assignment::Model::at(row, 0)?);
+            read_once(&mut mentors, row, at)?;
         }
         Ok((group(assignments, |a| a.idea_id), mentors))
     }

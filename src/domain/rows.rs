@@ -3,6 +3,8 @@
 //! columns, format the name first), which a profile of the dashboard page put at about a
 //! quarter of the server's time. Reading by position skips both.
 
+use std::collections::{HashMap, hash_map::Entry};
+
 use entity::{cohort, idea, mentor, mentor_assignment, regency, unit};
 use sea_orm::{DbErr, EntityTrait, QueryResult, QuerySelect, Select};
 
@@ -53,6 +55,20 @@ at_position! {
     }
     mentor { id, name, institution, team, expertise, contact, version, created_at, updated_at }
     mentor_assignment { id, mentor_id, idea_id, since, until }
+}
+
+/// Reads the model whose columns start at `at` into `models`, unless its id (its first
+/// column) is there already: the rows of a joined page repeat the same few units, cohorts,
+/// regencies and mentors.
+pub fn read_once<M: AtPosition, S: std::hash::BuildHasher>(
+    models: &mut HashMap<i32, M, S>,
+    row: &QueryResult,
+    at: usize,
+) -> Result<(), DbErr> {
+    if let Entry::Vacant(entry) = models.entry(row.try_get_by_index(at)?) {
+        entry.insert(M::at(row, at)?);
+    }
+    Ok(())
 }
 
 /// Appends every column of `M`'s entity to `select`, in [`AtPosition`] order, each named

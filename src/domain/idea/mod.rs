@@ -22,7 +22,7 @@ use crate::auth::{Caller, ReadScope};
 use crate::domain::{
     Domain, group,
     page::{Page, PageRequest, Sort, SortValue, page_of, page_select, page_statement, paginate},
-    rows::{AtPosition, select_columns},
+    rows::{AtPosition, read_once, select_columns},
 };
 use crate::error::{DomainError, DomainResult};
 
@@ -440,23 +440,13 @@ impl Owners {
     /// Adds the unit, cohort and regency of one row of [`join_owners`], each read only the
     /// first time its id is seen (a page's ideas share a few regencies, cohorts and units).
     fn add(&mut self, row: &sea_orm::QueryResult) -> DomainResult<()> {
-        fn add<M: AtPosition>(
-            models: &mut HashMap<i32, M>,
-            row: &sea_orm::QueryResult,
-            at: usize,
-        ) -> DomainResult<()> {
-            let id: i32 = row.try_get_by_index(at)?;
-            if let std::collections::hash_map::Entry::Vacant(entry) = models.entry(id) {
-                entry.insert(M::at(row, at)?);
-            }
-            Ok(())
-        }
         let unit = idea::Model::COLUMNS.len();
         let cohort = unit + unit::Model::COLUMNS.len();
         let regency = cohort + cohort::Model::COLUMNS.len();
-        add(&mut self.units, row, unit)?;
-        add(&mut self.cohorts, row, cohort)?;
-        add(&mut self.regencies, row, regency)
+        read_once(&mut self.units, row, unit)?;
+        read_once(&mut self.cohorts, row, cohort)?;
+        read_once(&mut self.regencies, row, regency)?;
+        Ok(())
     }
 }
 
