@@ -13,7 +13,7 @@ use serde_json::json;
 use super::{
     Domain, by_name, contains, group,
     page::{Page, PageRequest, SortValue},
-    rows::{AtPosition, read_once, select_columns},
+    rows::{AtPosition, Columns, read_once, select_columns},
     write::{Edit, NewEvent, Target, Work, Written, on_unique, optional_text, required_text},
 };
 use crate::auth::{Caller, ReadScope};
@@ -69,23 +69,24 @@ impl Domain {
         use sea_orm::{ConnectionTrait, QuerySelect, QueryTrait, sea_query::JoinType};
 
         let select = assignments_of(caller, ids)?.select_only();
-        let select = select_columns::<_, mentor_assignment::Model>(select, "").join(
+        let (select, at) = select_columns::<_, mentor_assignment::Model>(select, "", Columns::ALL);
+        let select = select.join(
             JoinType::InnerJoin,
             mentor_assignment::Entity::belongs_to(mentor::Entity)
                 .from(mentor_assignment::Column::MentorId)
                 .to(mentor::Column::Id)
                 .into(),
         );
-        let statement = select_columns::<_, mentor::Model>(select, "m_")
+        let statement = select_columns::<_, mentor::Model>(select, "m_", Columns::ALL)
+            .0
             .build(self.db().get_database_backend());
         let rows = self.db().query_all_raw(statement).await?;
         // Read each mentor once: a page's ideas share a few mentors.
-        let at = mentor_assignment::Model::COLUMNS.len();
         let mut mentors = HashMap::new();
         let mut assignments = Vec::with_capacity(rows.len());
         for row in &rows {
             assignments.push(mentor_assignment::Model::at(row, 0)?);
-            read_once(&mut mentors, row, at)?;
+            read_once(&mut mentors, row, at, Columns::ALL)?;
         }
         Ok((group(assignments, |a| a.idea_id), mentors))
     }

@@ -98,7 +98,7 @@ impl Commitment {
         Ok(loaders::many(loaders, ids.into_iter().map(IdeaId))
             .await?
             .into_iter()
-            .map(Idea)
+            .map(Idea::from)
             .collect())
     }
 }

@@ -96,7 +96,11 @@ impl PipelineEvent {
         let Some(id) = self.model.idea_id else {
             return Ok(None);
         };
-        Ok(ctx.data::<Loaders>()?.load_one(IdeaId(id)).await?.map(Idea))
+        Ok(ctx
+            .data::<Loaders>()?
+            .load_one(IdeaId(id))
+            .await?
+            .map(Idea::from))
     }
 
     /// The unit concerned, if any.

@@ -1,8 +1,10 @@
 //! Ideas: the type, its filter and ordering, and the `ideas`/`idea` queries.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SelectionField};
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::{idea, stage_transition};
+use entity::{cohort, idea, regency, stage_transition, unit};
 
 use super::{
     commitment::Commitment,
@@ -24,14 +26,32 @@ use super::{
 use crate::domain::{
     Domain,
     idea::{
-        IdeaFilter as DomainFilter, IdeaOrder as DomainOrder, IdeaOrderField as DomainOrderField,
-        Owners,
+        IdeaColumns, IdeaFilter as DomainFilter, IdeaOrder as DomainOrder,
+        IdeaOrderField as DomainOrderField, Owners,
     },
     page::PageRequest,
+    rows::{AtPosition, Columns},
 };
 
 /// An innovation idea moving through the 5D pipeline.
-pub struct Idea(pub idea::Model);
+///
+/// An idea of a page that joined its unit, cohort and regency carries them (the page's, shared):
+/// they were read with only the columns the page's query selects, so they serve this idea's
+/// fields and never a loader another field reads from.
+pub struct Idea(pub idea::Model, Option<Arc<Owners>>);
+
+impl From<idea::Model> for Idea {
+    fn from(model: idea::Model) -> Self {
+        Idea(model, None)
+    }
+}
+
+impl Idea {
+    /// The owner `get` finds among those the idea's page read with it, if it read them.
+    fn owners<'a, M>(&'a self, get: impl FnOnce(&'a Owners) -> Option<&'a M>) -> Option<&'a M> {
+        self.1.as_deref().and_then(get)
+    }
+}
 
 #[Object]
 impl Idea {
@@ -180,6 +200,9 @@ impl Idea {
 
     /// The unit (perangkat daerah) that owns the idea.
     async fn unit(&self, ctx: &Context<'_>) -> Result<Unit> {
+        if let Some(unit) = self.owners(|o| o.units.get(&self.0.unit_id)) {
+            return Ok(Unit(unit.clone()));
+        }
         Ok(Unit(
             loaders::required(ctx.data::<Loaders>()?, UnitId(self.0.unit_id)).await?,
         ))
@@ -187,6 +210,9 @@ impl Idea {
 
     /// The lab edition the idea belongs to.
     async fn cohort(&self, ctx: &Context<'_>) -> Result<Cohort> {
+        if let Some(cohort) = self.owners(|o| o.cohorts.get(&self.0.cohort_id)) {
+            return Ok(Cohort(cohort.clone()));
+        }
         Ok(Cohort(
             loaders::required(ctx.data::<Loaders>()?, CohortId(self.0.cohort_id)).await?,
         ))
@@ -194,6 +220,9 @@ impl Idea {
 
     /// The regency running the lab.
     async fn regency(&self, ctx: &Context<'_>) -> Result<Regency> {
+        if let Some(regency) = self.owners(|o| o.regencies.get(&self.0.regency_id)) {
+            return Ok(Regency(regency.clone()));
+        }
         Ok(Regency(
             loaders::required(ctx.data::<Loaders>()?, RegencyId(self.0.regency_id)).await?,
         ))
@@ -304,7 +333,7 @@ impl StageTransition {
 
     /// The idea that moved.
     async fn idea(&self, ctx: &Context<'_>) -> Result<Idea> {
-        Ok(Idea(
+        Ok(Idea::from(
             loaders::required(ctx.data::<Loaders>()?, IdeaId(self.0.idea_id)).await?,
         ))
     }
@@ -467,8 +496,9 @@ impl From<IdeaOrder> for DomainOrder {
     }
 }
 
-/// Reads a page of ideas: shared by `Query.ideas` and the nested `ideas` fields. When the
-/// query selects an idea's unit, cohort or regency, they are read in the page's own statement.
+/// Reads a page of ideas: shared by `Query.ideas` and the nested `ideas` fields. It reads only
+/// the columns the query selects, and when the query selects an idea's unit, cohort or regency,
+/// reads them in the page's own statement.
 pub async fn idea_page(
     ctx: &Context<'_>,
     filter: DomainFilter,
@@ -479,17 +509,110 @@ pub async fn idea_page(
     let caller = crate::graphql::mutation::caller(ctx);
     let order = order.unwrap_or_default().into();
     let wants = Wants::of(ctx);
-    let (page, owners) = if wants.any(&[&["unit"], &["cohort"], &["regency"]]) {
-        let (page, owners) = domain
-            .ideas_with_owners(&caller, &filter, order, &page)
-            .await?;
-        (page, Some(owners))
-    } else {
-        (domain.ideas(&caller, &filter, order, &page).await?, None)
-    };
+    let (page, owners) = domain
+        .ideas_with_owners(&caller, &filter, order, &page, wants.columns())
+        .await?;
     let ideas: Vec<&idea::Model> = page.edges.iter().map(|(_, m)| m).collect();
-    prefetch(ctx, domain, &wants, &ideas, owners).await?;
-    Ok(connection(page, Total::Ideas(Box::new(filter)), Idea))
+    prefetch(ctx, domain, &wants, &ideas, &owners).await?;
+    let owners = Arc::new(owners);
+    Ok(connection(page, Total::Ideas(Box::new(filter)), |idea| {
+        Idea(idea, Some(owners.clone()))
+    }))
+}
+
+/// The columns each field of an idea reads beyond its id and its owners' ids (which a page
+/// always reads). A field missing here reads every column: a new field is correct before it is
+/// fast. Checked against the schema by a test.
+const IDEA_COLUMNS: &[(&str, &[&str])] = &[
+    ("__typename", &[]),
+    ("id", &[]),
+    ("title", &["title"]),
+    ("problem", &["problem"]),
+    ("description", &["description"]),
+    ("type", &["innovation_type"]),
+    ("form", &["form"]),
+    ("affairsArea", &["affairs_area"]),
+    ("initiator", &["initiator"]),
+    ("stage", &["stage"]),
+    ("status", &["status"]),
+    ("statusReason", &["status_reason"]),
+    ("stallReason", &["stall_reason"]),
+    ("stageEnteredAt", &["stage_entered_at"]),
+    ("daysInStage", &["stage_entered_at"]),
+    ("innovator", &["innovator_name", "innovator_position"]),
+    ("handOvers", &[]),
+    ("reviews", &[]),
+    ("score", &[]),
+    ("maturity", &["maturity"]),
+    ("submittedAt", &["submitted_at"]),
+    ("launchedOn", &["launched_on"]),
+    ("version", &["version"]),
+    ("updatedAt", &["updated_at"]),
+    ("unit", &[]),
+    ("cohort", &[]),
+    ("regency", &[]),
+    ("mentors", &[]),
+    ("mentorAssignments", &[]),
+    ("commitments", &[]),
+    ("history", &[]),
+];
+
+/// As [`IDEA_COLUMNS`], for the fields of an idea's unit.
+const UNIT_COLUMNS: &[(&str, &[&str])] = &[
+    ("__typename", &[]),
+    ("id", &[]),
+    ("name", &["name"]),
+    ("kind", &["kind"]),
+    ("headTitle", &["head_title"]),
+    ("version", &["version"]),
+    ("regency", &["regency_id"]),
+    ("parent", &["parent_id"]),
+    ("children", &[]),
+    ("ideas", &[]),
+];
+
+/// As [`IDEA_COLUMNS`], for the fields of an idea's cohort (its rubric reads them all).
+const COHORT_COLUMNS: &[(&str, &[&str])] = &[
+    ("__typename", &[]),
+    ("id", &[]),
+    ("year", &["year"]),
+    ("name", &["name"]),
+    ("stage", &["stage"]),
+    ("version", &["version"]),
+    ("regency", &["regency_id"]),
+    ("ideas", &[]),
+    ("funnel", &[]),
+];
+
+/// As [`IDEA_COLUMNS`], for the fields of an idea's regency.
+const REGENCY_COLUMNS: &[(&str, &[&str])] = &[
+    ("__typename", &[]),
+    ("id", &[]),
+    ("code", &["code"]),
+    ("name", &["name"]),
+    ("province", &["province"]),
+    ("organiser", &["organiser"]),
+    ("mouSignedOn", &["mou_signed_on"]),
+    ("lastEventSequence", &["event_seq"]),
+    ("version", &["version"]),
+    ("updatedAt", &["updated_at"]),
+    ("cohorts", &[]),
+    ("units", &[]),
+    ("ideas", &[]),
+    ("funnel", &[]),
+    ("stages", &[]),
+];
+
+/// The columns of `M` that `fields` read, by `table`; every column when one is not in it.
+fn columns_of<M: AtPosition>(fields: &[SelectionField<'_>], table: &[(&str, &[&str])]) -> Columns {
+    let mut columns = Columns::NONE;
+    for field in fields {
+        match table.iter().find(|(name, _)| *name == field.name()) {
+            Some((_, names)) => columns = columns.and(Columns::of::<M>(names)),
+            None => return Columns::ALL,
+        }
+    }
+    columns
 }
 
 /// Which fields a query selects on the ideas of a connection (under `edges.node` or `nodes`).
@@ -516,15 +639,40 @@ impl<'a> Wants<'a> {
         })
     }
 
-    /// Whether the query selects any of `paths`.
-    fn any(&self, paths: &[&[&str]]) -> bool {
-        paths.iter().any(|path| self.one(path))
+    /// The fields selected on an idea, through fragments, each as often as it is selected.
+    fn fields(&self) -> Vec<SelectionField<'a>> {
+        self.nodes
+            .iter()
+            .flat_map(async_graphql::Lookahead::selection_fields)
+            .flat_map(|node| node.selection_set().collect::<Vec<_>>())
+            .collect()
+    }
+
+    /// The columns the selected fields read: the idea's, and its unit's, cohort's and
+    /// regency's when one of their fields is selected.
+    fn columns(&self) -> IdeaColumns {
+        let fields = self.fields();
+        let below = |name: &str| -> Option<Vec<SelectionField<'a>>> {
+            let mut below = fields.iter().filter(|f| f.name() == name).peekable();
+            below.peek()?;
+            Some(
+                below
+                    .flat_map(|f| f.selection_set().collect::<Vec<_>>())
+                    .collect(),
+            )
+        };
+        IdeaColumns {
+            idea: columns_of::<idea::Model>(&fields, IDEA_COLUMNS),
+            unit: below("unit").map(|f| columns_of::<unit::Model>(&f, UNIT_COLUMNS)),
+            cohort: below("cohort").map(|f| columns_of::<cohort::Model>(&f, COHORT_COLUMNS)),
+            regency: below("regency").map(|f| columns_of::<regency::Model>(&f, REGENCY_COLUMNS)),
+        }
     }
 }
 
 /// Primes the request's loaders with the relations the query selects on a page of ideas, one
 /// statement per relation (assignments with their mentors in one); the unit, cohort and
-/// regency come as `owners`, read with the page. DataLoader batches split when resolvers
+/// regency come with the page (`owners`) and each idea carries them. DataLoader batches split when resolvers
 /// reach a nested field at different moments; priming makes the cost depend only on the
 /// query, never on the page size. Measured by the statement-count test: without it a page of
 /// 100 ideas with their relations costs 50 statements against 11 for a page of 10; with it,
@@ -534,7 +682,7 @@ async fn prefetch(
     domain: &Domain,
     wants: &Wants<'_>,
     ideas: &[&idea::Model],
-    owners: Option<Owners>,
+    owners: &Owners,
 ) -> Result<()> {
     use std::collections::{BTreeSet, HashMap};
 
@@ -551,31 +699,16 @@ async fn prefetch(
     };
 
     let caller = crate::graphql::mutation::caller(ctx);
-    if let Some(owners) = owners {
-        if wants(&["unit", "parent"]) {
-            let parents = distinct(&mut owners.units.values().filter_map(|u| u.parent_id));
-            loaders
-                .feed_many(
-                    domain
-                        .units_by_id(&caller, &parents)
-                        .await?
-                        .into_iter()
-                        .map(|(id, u)| (UnitId(id), u)),
-                )
-                .await;
-        }
-        loaders
-            .feed_many(owners.units.into_iter().map(|(id, u)| (UnitId(id), u)))
-            .await;
-        loaders
-            .feed_many(owners.cohorts.into_iter().map(|(id, c)| (CohortId(id), c)))
-            .await;
+    if wants(&["unit", "parent"]) {
+        // Whole units, read apart from the page: they may serve any field.
+        let parents = distinct(&mut owners.units.values().filter_map(|u| u.parent_id));
         loaders
             .feed_many(
-                owners
-                    .regencies
+                domain
+                    .units_by_id(&caller, &parents)
+                    .await?
                     .into_iter()
-                    .map(|(id, r)| (RegencyId(id), r)),
+                    .map(|(id, u)| (UnitId(id), u)),
             )
             .await;
     }
@@ -682,7 +815,11 @@ impl IdeaQuery {
     /// One idea by global ID; null if there is none.
     async fn idea(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Idea>> {
         let id = ids::decode(Kind::Idea, &id)?;
-        Ok(ctx.data::<Loaders>()?.load_one(IdeaId(id)).await?.map(Idea))
+        Ok(ctx
+            .data::<Loaders>()?
+            .load_one(IdeaId(id))
+            .await?
+            .map(Idea::from))
     }
 }
 
@@ -866,7 +1003,7 @@ impl IdeaMutation {
         super::mutation::after_write(ctx);
         let moved = written.value;
         Ok(IdeaMovePayload {
-            idea: Idea(moved.idea),
+            idea: Idea::from(moved.idea),
             transition: StageTransition(moved.transition),
             event: moved.event.into(),
         })
@@ -897,7 +1034,7 @@ impl IdeaMutation {
             .await?;
         super::mutation::after_write(ctx);
         Ok(IdeaPayload {
-            idea: Idea(written.value),
+            idea: Idea::from(written.value),
             event: super::mutation::first_event(written.events)?,
         })
     }
@@ -922,7 +1059,7 @@ impl IdeaMutation {
             .await?;
         super::mutation::after_write(ctx);
         Ok(IdeaPayload {
-            idea: Idea(written.value),
+            idea: Idea::from(written.value),
             event: super::mutation::first_event(written.events)?,
         })
     }
@@ -1003,7 +1140,7 @@ impl IdeaMutation {
         super::mutation::after_write(ctx);
         let done = written.value;
         Ok(HandOverPayload {
-            idea: Idea(done.idea),
+            idea: Idea::from(done.idea),
             hand_over: HandOver(done.hand_over),
             event: done.event.into(),
         })
@@ -1052,7 +1189,7 @@ impl IdeaMutation {
         super::mutation::after_write(ctx);
         Ok(ImportIdeasPayload {
             imported: written.value.len(),
-            ideas: written.value.into_iter().map(Idea).collect(),
+            ideas: written.value.into_iter().map(Idea::from).collect(),
         })
     }
 }

@@ -115,7 +115,7 @@ impl MentorAssignment {
 
     /// The idea coached.
     async fn idea(&self, ctx: &Context<'_>) -> Result<Idea> {
-        Ok(Idea(
+        Ok(Idea::from(
             loaders::required(ctx.data::<Loaders>()?, IdeaId(self.0.idea_id)).await?,
         ))
     }
@@ -355,7 +355,7 @@ async fn assignment_payload(
     let idea = loaders::required(ctx.data::<Loaders>()?, IdeaId(written.value.idea_id)).await?;
     Ok(MentorAssignmentPayload {
         assignment: MentorAssignment(written.value),
-        idea: Idea(idea),
+        idea: Idea::from(idea),
         event: super::mutation::first_event(written.events)?,
     })
 }

@@ -64,7 +64,7 @@ impl NodeQuery {
             Kind::Idea => loaders
                 .load_one(IdeaId(small))
                 .await?
-                .map(|m| Node::Idea(Idea(m))),
+                .map(|m| Node::Idea(Idea::from(m))),
             Kind::Mentor => loaders
                 .load_one(MentorId(small))
                 .await?

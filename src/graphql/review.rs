@@ -224,7 +224,7 @@ impl RankingEntry {
 
     /// The idea.
     async fn idea(&self) -> Idea {
-        Idea(self.0.idea.clone())
+        Idea::from(self.0.idea.clone())
     }
 
     /// Its score, 0–100 with two decimals; null while it has no current review.
@@ -479,7 +479,7 @@ impl ReviewMutation {
         let reviewed = written.value;
         Ok(ReviewPayload {
             review: Review(reviewed.review),
-            idea: Idea(reviewed.idea),
+            idea: Idea::from(reviewed.idea),
             event: reviewed.event.into(),
         })
     }

@@ -166,7 +166,7 @@ impl Subscription {
             if let Some(loaders) = &loaders {
                 loaders.renew();
             }
-            Ok(Idea(idea?))
+            Ok(Idea::from(idea?))
         }))
     }
 }

@@ -625,6 +625,142 @@ async fn reading_the_owners_with_the_page_changes_neither_its_ideas_nor_its_orde
     }
 }
 
+/// The fields of `type_name` that take no argument and return a scalar or an enum.
+async fn leaf_fields(app: &TestApp, type_name: &str) -> Vec<String> {
+    let data = app
+        .data(
+            "query($t: String!) { __type(name: $t) { fields { name args { name } type { kind ofType { kind ofType { kind } } } } } }",
+            json!({ "t": type_name }),
+        )
+        .await;
+    let fields = data["__type"]["fields"].as_array().expect("fields").clone();
+    fields
+        .iter()
+        .filter(|f| f["args"].as_array().is_some_and(Vec::is_empty))
+        .filter(|f| {
+            let mut ty = &f["type"];
+            while ty["kind"] == "NON_NULL" || ty["kind"] == "LIST" {
+                ty = &ty["ofType"];
+            }
+            ty["kind"] == "SCALAR" || ty["kind"] == "ENUM"
+        })
+        .map(|f| f["name"].as_str().expect("name").to_owned())
+        .collect()
+}
+
+/// A page reads only the columns its query selects, and its ideas' unit, cohort and regency
+/// only theirs; every other field of those models is blank. Each field, selected alone on a
+/// page (the rest blank), must answer as the same idea read whole by its id does.
+#[tokio::test]
+async fn a_page_that_reads_only_the_selected_columns_answers_each_field_as_the_whole_idea() {
+    let app = TestApp::with_demo().await;
+    let mut selections: Vec<(String, Vec<String>)> = Vec::new();
+    for field in leaf_fields(&app, "Idea").await {
+        selections.push((field.clone(), vec![field]));
+    }
+    selections.push((
+        "innovator { name position }".to_owned(),
+        vec!["innovator".to_owned()],
+    ));
+    for (owner, type_name) in [
+        ("unit", "Unit"),
+        ("cohort", "Cohort"),
+        ("regency", "Regency"),
+    ] {
+        for field in leaf_fields(&app, type_name).await {
+            selections.push((
+                format!("{owner} {{ {field} }}"),
+                vec![owner.to_owned(), field],
+            ));
+        }
+    }
+    assert!(
+        selections.len() > 35,
+        "the types' fields were found: {selections:?}"
+    );
+    let all: Vec<&str> = selections.iter().map(|(s, _)| s.as_str()).collect();
+    let all = all.join(" ");
+
+    let mut seen: HashMap<String, HashSet<String>> = HashMap::new();
+    for order in [
+        "UPDATED_AT, direction: DESC",
+        "STAGE, direction: DESC",
+        "TITLE",
+    ] {
+        let page_of = |selection: &str| {
+            format!(
+                "{{ ideas(first: 40, orderBy: {{ field: {order} }}) {{ nodes {{ id {selection} }} }} }}"
+            )
+        };
+        let whole = app.data(&page_of(""), json!({})).await["ideas"]["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .map(|node| node["id"].as_str().expect("id").to_owned())
+            .collect::<Vec<_>>();
+        assert!(whole.len() >= 20, "the demo has ideas");
+        let mut each = HashMap::new();
+        for id in &whole {
+            let idea = app
+                .data(
+                    &format!("query($id: ID!) {{ idea(id: $id) {{ {all} }} }}"),
+                    json!({ "id": id }),
+                )
+                .await["idea"]
+                .clone();
+            each.insert(id.clone(), idea);
+        }
+        for (selection, path) in &selections {
+            let nodes = app.data(&page_of(selection), json!({})).await["ideas"]["nodes"]
+                .as_array()
+                .expect("nodes")
+                .clone();
+            let at = |node: &Value| {
+                path.iter()
+                    .fold(node.clone(), |value, key| value[key.as_str()].clone())
+            };
+            for node in &nodes {
+                let alone = &each[node["id"].as_str().expect("id")];
+                assert_eq!(at(node), at(alone), "{selection} of {}", node["id"]);
+                seen.entry(selection.clone())
+                    .or_default()
+                    .insert(at(node).to_string());
+            }
+        }
+    }
+    // A blank field could only pass where the pages show blank values alone.
+    let blank = ["null", "\"\"", "0", "\"1970-01-01T00:00:00+00:00\""];
+    for (selection, seen) in &seen {
+        assert!(
+            seen.len() > 1 || seen.iter().any(|v| !blank.contains(&v.as_str())),
+            "{selection}: the pages show only {seen:?}"
+        );
+    }
+
+    // Through a fragment and an alias.
+    let page = app
+        .data(
+            "{ ideas(first: 10) { edges { node { id ...F } } } } fragment F on Idea { p: problem u: unit { h: headTitle } }",
+            json!({}),
+        )
+        .await;
+    for edge in page["ideas"]["edges"].as_array().expect("edges") {
+        let node = &edge["node"];
+        let alone = &each_of(&app, node["id"].as_str().expect("id")).await;
+        assert_eq!(node["p"], alone["problem"]);
+        assert_eq!(node["u"]["h"], alone["unit"]["headTitle"]);
+    }
+}
+
+async fn each_of(app: &TestApp, id: &str) -> Value {
+    app.data(
+        "query($id: ID!) { idea(id: $id) { problem unit { headTitle } } }",
+        json!({ "id": id }),
+    )
+    .await["idea"]
+        .clone()
+}
+
 #[tokio::test]
 async fn bad_paging_and_contradictory_filters_are_bad_user_input() {
     let app = TestApp::with_demo().await;

@@ -22,7 +22,7 @@ use crate::auth::{Caller, ReadScope};
 use crate::domain::{
     Domain, group,
     page::{Page, PageRequest, Sort, SortValue, page_of, page_select, page_statement, paginate},
-    rows::{AtPosition, read_once, select_columns},
+    rows::{AtPosition, Columns, read_once, select_columns},
 };
 use crate::error::{DomainError, DomainResult};
 
@@ -428,7 +428,8 @@ impl Domain {
     }
 }
 
-/// The unit, cohort and regency of a set of ideas, each by id.
+/// The unit, cohort and regency of a set of ideas, each by id, with the columns the page read
+/// ([`IdeaColumns`]).
 #[derive(Debug, Default)]
 pub struct Owners {
     pub units: HashMap<i32, unit::Model>,
@@ -436,52 +437,89 @@ pub struct Owners {
     pub regencies: HashMap<i32, regency::Model>,
 }
 
-impl Owners {
-    /// Adds the unit, cohort and regency of one row of [`join_owners`], each read only the
-    /// first time its id is seen (a page's ideas share a few regencies, cohorts and units).
-    fn add(&mut self, row: &sea_orm::QueryResult) -> DomainResult<()> {
-        let unit = idea::Model::COLUMNS.len();
-        let cohort = unit + unit::Model::COLUMNS.len();
-        let regency = cohort + cohort::Model::COLUMNS.len();
-        read_once(&mut self.units, row, unit)?;
-        read_once(&mut self.cohorts, row, cohort)?;
-        read_once(&mut self.regencies, row, regency)?;
-        Ok(())
-    }
+/// The columns a page of ideas reads: the idea's, and those of its unit, cohort and regency
+/// when the page joins them (`None`: not joined). A model's other fields are blank
+/// ([`crate::domain::rows::Blank`]), so models read with fewer than all columns are for the
+/// query that asked for them only, never for a cache another query reads. The page adds what
+/// it needs itself: each model's id, the idea's owners' ids and its sort column.
+#[derive(Clone, Copy, Debug)]
+pub struct IdeaColumns {
+    pub idea: Columns,
+    pub unit: Option<Columns>,
+    pub cohort: Option<Columns>,
+    pub regency: Option<Columns>,
 }
 
-/// Selects the idea's columns, then joins its unit, cohort and regency and selects theirs, in
-/// the order [`Owners::add`] reads them. An idea's unit and cohort are of its own regency, so
-/// the idea's read scope covers all three.
-fn join_owners(select: Select<idea::Entity>) -> Select<idea::Entity> {
+/// Where one joined owner's columns start in a row, and which they are.
+type Joined = Option<(usize, Columns)>;
+
+/// Selects `columns` of the idea, then joins the owners `columns` asks for and selects theirs.
+/// Returns where each owner's columns start. An idea's unit and cohort are of its own regency,
+/// so the idea's read scope covers all three; the joins follow foreign keys, so they drop no
+/// idea.
+fn join_owners(
+    select: Select<idea::Entity>,
+    columns: &IdeaColumns,
+) -> (Select<idea::Entity>, [Joined; 3]) {
     use sea_orm::{RelationTrait, sea_query::JoinType};
 
-    let select = select_columns::<_, idea::Model>(select.select_only(), "")
-        .join(JoinType::InnerJoin, idea::Relation::Unit.def())
-        .join(JoinType::InnerJoin, idea::Relation::Cohort.def())
-        .join(
-            JoinType::InnerJoin,
-            idea::Entity::belongs_to(regency::Entity)
-                .from(idea::Column::RegencyId)
-                .to(regency::Column::Id)
-                .into(),
+    let id = Columns::of::<unit::Model>(&["id"]);
+    let (mut select, mut at) =
+        select_columns::<_, idea::Model>(select.select_only(), "", columns.idea);
+    let mut joined = [None; 3];
+    if let Some(unit) = columns.unit {
+        let unit = unit.and(id);
+        let added;
+        (select, added) = select_columns::<_, unit::Model>(
+            select.join(JoinType::InnerJoin, idea::Relation::Unit.def()),
+            "u_",
+            unit,
         );
-    let select = select_columns::<_, unit::Model>(select, "u_");
-    let select = select_columns::<_, cohort::Model>(select, "c_");
-    select_columns::<_, regency::Model>(select, "r_")
+        joined[0] = Some((at, unit));
+        at += added;
+    }
+    if let Some(cohort) = columns.cohort {
+        let cohort = cohort.and(Columns::of::<cohort::Model>(&["id"]));
+        let added;
+        (select, added) = select_columns::<_, cohort::Model>(
+            select.join(JoinType::InnerJoin, idea::Relation::Cohort.def()),
+            "c_",
+            cohort,
+        );
+        joined[1] = Some((at, cohort));
+        at += added;
+    }
+    if let Some(regency) = columns.regency {
+        let regency = regency.and(Columns::of::<regency::Model>(&["id"]));
+        (select, _) = select_columns::<_, regency::Model>(
+            select.join(
+                JoinType::InnerJoin,
+                idea::Entity::belongs_to(regency::Entity)
+                    .from(idea::Column::RegencyId)
+                    .to(regency::Column::Id)
+                    .into(),
+            ),
+            "r_",
+            regency,
+        );
+        joined[2] = Some((at, regency));
+    }
+    (select, joined)
 }
 
 impl Domain {
-    /// One page of ideas (as [`Self::ideas`]) with the unit, cohort and regency of each, read
-    /// in the same statement: the to-one relations a dashboard page shows cost nothing more.
+    /// One page of ideas (as [`Self::ideas`]) with the unit, cohort and regency of each that
+    /// `columns` asks for, read in the same statement: the to-one relations a dashboard page
+    /// shows cost nothing more. Only the columns `columns` names are read.
     pub async fn ideas_with_owners(
         &self,
         caller: &Caller,
         filter: &IdeaFilter,
         order: IdeaOrder,
         page: &PageRequest,
+        columns: IdeaColumns,
     ) -> DomainResult<(Page<idea::Model>, Owners)> {
-        use sea_orm::ConnectionTrait;
+        use sea_orm::{ConnectionTrait, IdenStatic};
 
         let scope = caller.check_read()?;
         let sort = order.sort();
@@ -492,17 +530,32 @@ impl Domain {
             page,
             self.page_limits(),
         )?;
-        let statement = page_statement(
-            &join_owners(select),
-            shape,
-            self.db().get_database_backend(),
-        );
+        let columns = IdeaColumns {
+            idea: columns.idea.and(Columns::of::<idea::Model>(&[
+                "id",
+                "regency_id",
+                "cohort_id",
+                "unit_id",
+                sort.column.as_str(),
+            ])),
+            ..columns
+        };
+        let (select, [units, cohorts, regencies]) = join_owners(select, &columns);
+        let statement = page_statement(&select, shape, self.db().get_database_backend());
         let rows = self.db().query_all_raw(statement).await?;
         let mut owners = Owners::default();
         let mut ideas = Vec::with_capacity(rows.len());
         for row in &rows {
-            ideas.push(idea::Model::at(row, 0)?);
-            owners.add(row)?;
+            ideas.push(idea::Model::at_only(row, 0, columns.idea)?);
+            if let Some((at, columns)) = units {
+                read_once(&mut owners.units, row, at, columns)?;
+            }
+            if let Some((at, columns)) = cohorts {
+                read_once(&mut owners.cohorts, row, at, columns)?;
+            }
+            if let Some((at, columns)) = regencies {
+                read_once(&mut owners.regencies, row, at, columns)?;
+            }
         }
         Ok((page_of(ideas, &sort, shape), owners))
     }
@@ -569,5 +622,47 @@ impl Domain {
             ));
         }
         Ok(unit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{DbBackend, QueryTrait};
+
+    use super::*;
+
+    /// A dashboard page's statement reads the title and stage of the idea and its unit's name,
+    /// besides the ids it needs, and joins neither the cohort nor the regency it does not show.
+    #[test]
+    fn a_page_selects_only_the_columns_and_joins_only_the_owners_asked_for() {
+        let columns = IdeaColumns {
+            idea: Columns::of::<idea::Model>(&["title", "stage"]),
+            unit: Some(Columns::of::<unit::Model>(&["name"])),
+            cohort: None,
+            regency: None,
+        };
+        let (select, joined) = join_owners(idea::Entity::find(), &columns);
+        let sql = select.build(DbBackend::Postgres).sql;
+        for read in [r#""title""#, r#""stage""#, r#""u_id""#, r#""u_name""#] {
+            assert!(sql.contains(read), "{read} in {sql}");
+        }
+        for left in [
+            r#""problem""#,
+            r#""description""#,
+            r#""u_head_title""#,
+            "cohort",
+            "regency\" ON",
+        ] {
+            assert!(!sql.contains(left), "{left} in {sql}");
+        }
+        // The unit's id and name follow the idea's two columns.
+        assert_eq!(
+            joined,
+            [
+                Some((2, Columns::of::<unit::Model>(&["id", "name"]))),
+                None,
+                None
+            ]
+        );
     }
 }
