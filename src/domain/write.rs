@@ -6,7 +6,7 @@ use entity::{PipelineEventKind, Stage, pipeline_event, regency};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, SqlErr,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter, SqlErr,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
@@ -223,47 +223,129 @@ impl Domain {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let count = events.len() as i64;
-        let bumped = regency::Entity::update_many()
-            .col_expr(
-                regency::Column::EventSeq,
-                Expr::col(regency::Column::EventSeq).add(count),
-            )
-            .filter(regency::Column::Id.eq(regency_id))
-            .exec_with_returning(&work.txn)
-            .await?;
-        let last = bumped.first().map(|r| r.event_seq).ok_or_else(|| {
-            DomainError::not_found("The regency of this change no longer exists.")
-        })?;
-        let rows: Vec<pipeline_event::ActiveModel> = events
-            .into_iter()
-            .enumerate()
-            .map(|(n, event)| pipeline_event::ActiveModel {
-                regency_id: Set(regency_id),
-                seq: Set(last - count + 1 + n as i64),
-                kind: Set(event.kind),
-                idea_id: Set(event.idea_id),
-                unit_id: Set(event.unit_id),
-                commitment_id: Set(event.commitment_id),
-                stage: Set(event.stage),
-                actor: Set(work.caller.actor().to_owned()),
-                payload: Set(event.payload.to_string()),
-                occurred_at: Set(work.now),
-                ..Default::default()
-            })
-            .collect();
-        let mut inserted = Vec::with_capacity(rows.len());
-        for chunk in rows.chunks(500) {
-            inserted.extend(
-                pipeline_event::Entity::insert_many(chunk.to_vec())
-                    .exec_with_returning(&work.txn)
-                    .await?,
-            );
+        let actor = work.caller.actor().to_owned();
+        let mut inserted = Vec::with_capacity(events.len());
+        if work.txn.get_database_backend() == DbBackend::Postgres {
+            // One statement bumps the counter and inserts the rows: the counter's row lock is
+            // held from it to the commit, and every round trip in between is a wait for the
+            // regency's other writers.
+            for chunk in events.chunks(500) {
+                inserted.extend(bump_and_insert(work, regency_id, chunk, &actor).await?);
+            }
+        } else {
+            let count = events.len() as i64;
+            let bumped = regency::Entity::update_many()
+                .col_expr(
+                    regency::Column::EventSeq,
+                    Expr::col(regency::Column::EventSeq).add(count),
+                )
+                .filter(regency::Column::Id.eq(regency_id))
+                .exec_with_returning(&work.txn)
+                .await?;
+            let last = bumped
+                .first()
+                .map(|r| r.event_seq)
+                .ok_or_else(gone_regency)?;
+            let rows: Vec<pipeline_event::ActiveModel> = events
+                .into_iter()
+                .enumerate()
+                .map(|(n, event)| pipeline_event::ActiveModel {
+                    regency_id: Set(regency_id),
+                    seq: Set(last - count + 1 + n as i64),
+                    kind: Set(event.kind),
+                    idea_id: Set(event.idea_id),
+                    unit_id: Set(event.unit_id),
+                    commitment_id: Set(event.commitment_id),
+                    stage: Set(event.stage),
+                    actor: Set(actor.clone()),
+                    payload: Set(event.payload.to_string()),
+                    occurred_at: Set(work.now),
+                    ..Default::default()
+                })
+                .collect();
+            for chunk in rows.chunks(500) {
+                inserted.extend(
+                    pipeline_event::Entity::insert_many(chunk.to_vec())
+                        .exec_with_returning(&work.txn)
+                        .await?,
+                );
+            }
         }
         inserted.sort_by_key(|e| e.seq);
         work.events.extend(inserted.iter().cloned());
         Ok(inserted)
     }
+}
+
+fn gone_regency() -> DomainError {
+    DomainError::not_found("The regency of this change no longer exists.")
+}
+
+/// PostgreSQL: bumps the regency's counter by the number of `events` and inserts them with the
+/// sequence numbers it gave, in one statement.
+async fn bump_and_insert(
+    work: &Work,
+    regency_id: i32,
+    events: &[NewEvent],
+    actor: &str,
+) -> DomainResult<Vec<pipeline_event::Model>> {
+    use sea_orm::{ConnectionTrait, FromQueryResult, Statement, Value};
+
+    let count = events.len() as i64;
+    let mut values: Vec<Value> = vec![
+        count.into(),
+        regency_id.into(),
+        actor.to_owned().into(),
+        work.now.into(),
+    ];
+    let mut rows = Vec::with_capacity(events.len());
+    for (n, event) in events.iter().enumerate() {
+        let at = values.len();
+        rows.push(format!(
+            "(${}::bigint, ${}, ${}, ${}, ${}, ${}, ${})",
+            at + 1,
+            at + 2,
+            at + 3,
+            at + 4,
+            at + 5,
+            at + 6,
+            at + 7
+        ));
+        values.extend([
+            (n as i64 + 1).into(),
+            event.kind.as_str().to_owned().into(),
+            event.idea_id.into(),
+            event.unit_id.into(),
+            event.commitment_id.into(),
+            event.stage.map(entity::Stage::rank).into(),
+            event.payload.to_string().into(),
+        ]);
+    }
+    let sql = format!(
+        "WITH bumped AS (UPDATE regency SET event_seq = event_seq + $1 WHERE id = $2 \
+         RETURNING event_seq) \
+         INSERT INTO pipeline_event \
+         (regency_id, seq, kind, idea_id, unit_id, commitment_id, stage, actor, payload, occurred_at) \
+         SELECT $2, bumped.event_seq - $1 + v.n, v.kind, v.idea_id, v.unit_id, v.commitment_id, \
+         v.stage, $3, v.payload, $4 \
+         FROM bumped, (VALUES {}) AS v (n, kind, idea_id, unit_id, commitment_id, stage, payload) \
+         RETURNING *",
+        rows.join(", ")
+    );
+    let rows = work
+        .txn
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await?;
+    if rows.is_empty() {
+        return Err(gone_regency());
+    }
+    rows.iter()
+        .map(|row| Ok(pipeline_event::Model::from_query_result(row, "")?))
+        .collect()
 }
 
 /// Reads the row a write changes, inside its transaction: NOT_FOUND if it is gone (or the
