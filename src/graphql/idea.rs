@@ -1193,3 +1193,26 @@ impl IdeaMutation {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every column a field table names is one of its model's: a misspelt one would panic when
+    /// a query selects the field (the integration tests select only the leaf fields).
+    #[test]
+    fn the_field_tables_name_only_their_models_columns() {
+        for (_, names) in IDEA_COLUMNS {
+            Columns::of::<idea::Model>(names);
+        }
+        for (_, names) in UNIT_COLUMNS {
+            Columns::of::<unit::Model>(names);
+        }
+        for (_, names) in COHORT_COLUMNS {
+            Columns::of::<cohort::Model>(names);
+        }
+        for (_, names) in REGENCY_COLUMNS {
+            Columns::of::<regency::Model>(names);
+        }
+    }
+}
