@@ -282,7 +282,9 @@ fn gone_regency() -> DomainError {
 }
 
 /// PostgreSQL: bumps the regency's counter by the number of `events` and inserts them with the
-/// sequence numbers it gave, in one statement.
+/// sequence numbers it gave, in one statement. The rows are inserted in sequence order after the
+/// bump took the regency's row lock, so their ids grow with their sequence numbers, within the
+/// write and across the regency's writes.
 async fn bump_and_insert(
     work: &Work,
     regency_id: i32,
@@ -329,7 +331,7 @@ async fn bump_and_insert(
          SELECT $2, bumped.event_seq - $1 + v.n, v.kind, v.idea_id, v.unit_id, v.commitment_id, \
          v.stage, $3, v.payload, $4 \
          FROM bumped, (VALUES {}) AS v (n, kind, idea_id, unit_id, commitment_id, stage, payload) \
-         RETURNING *",
+         ORDER BY v.n RETURNING *",
         rows.join(", ")
     );
     let rows = work
