@@ -57,11 +57,12 @@ impl Domain {
     }
 
     /// Mentor assignments of each idea (as [`Self::assignments_of_ideas`]) with their
-    /// mentors, in one statement.
+    /// mentors, in one statement; of the mentors only `columns` (and their ids) are read.
     pub async fn assignments_and_mentors_of_ideas(
         &self,
         caller: &Caller,
         ids: &[i32],
+        columns: Columns,
     ) -> DomainResult<(
         HashMap<i32, Vec<mentor_assignment::Model>>,
         HashMap<i32, mentor::Model>,
@@ -77,7 +78,8 @@ impl Domain {
                 .to(mentor::Column::Id)
                 .into(),
         );
-        let statement = select_columns::<_, mentor::Model>(select, "m_", Columns::ALL)
+        let columns = columns.and(Columns::of::<mentor::Model>(&["id"]));
+        let statement = select_columns::<_, mentor::Model>(select, "m_", columns)
             .0
             .build(self.db().get_database_backend());
         let rows = self.db().query_all_raw(statement).await?;
@@ -86,7 +88,7 @@ impl Domain {
         let mut assignments = Vec::with_capacity(rows.len());
         for row in &rows {
             assignments.push(mentor_assignment::Model::at(row, 0)?);
-            read_once(&mut mentors, row, at, Columns::ALL)?;
+            read_once(&mut mentors, row, at, columns)?;
         }
         Ok((group(assignments, |a| a.idea_id), mentors))
     }

@@ -1,5 +1,7 @@
 //! LAN mentors and their assignments to ideas, across regencies.
 
+use std::{collections::HashMap, sync::Arc};
+
 use async_graphql::{Context, ID, Object, Result};
 use chrono::NaiveDate;
 use entity::{mentor, mentor_assignment};
@@ -81,8 +83,18 @@ impl Mentor {
     }
 }
 
-/// A mentor coaching an idea over a period.
-pub struct MentorAssignment(pub mentor_assignment::Model);
+/// A mentor coaching an idea over a period. One of a page of ideas carries the mentors the page
+/// read (with the columns its query selects).
+pub struct MentorAssignment(
+    pub mentor_assignment::Model,
+    pub Option<Arc<HashMap<i32, mentor::Model>>>,
+);
+
+impl From<mentor_assignment::Model> for MentorAssignment {
+    fn from(model: mentor_assignment::Model) -> Self {
+        MentorAssignment(model, None)
+    }
+}
 
 #[Object]
 impl MentorAssignment {
@@ -108,6 +120,9 @@ impl MentorAssignment {
 
     /// The mentor.
     async fn mentor(&self, ctx: &Context<'_>) -> Result<Mentor> {
+        if let Some(mentor) = self.1.as_ref().and_then(|m| m.get(&self.0.mentor_id)) {
+            return Ok(Mentor(mentor.clone()));
+        }
         Ok(Mentor(
             loaders::required(ctx.data::<Loaders>()?, MentorId(self.0.mentor_id)).await?,
         ))
@@ -354,7 +369,7 @@ async fn assignment_payload(
     super::mutation::after_write(ctx);
     let idea = loaders::required(ctx.data::<Loaders>()?, IdeaId(written.value.idea_id)).await?;
     Ok(MentorAssignmentPayload {
-        assignment: MentorAssignment(written.value),
+        assignment: MentorAssignment::from(written.value),
         idea: Idea::from(idea),
         event: super::mutation::first_event(written.events)?,
     })

@@ -82,7 +82,7 @@ impl NodeQuery {
                 .assignments_by_id(&crate::graphql::mutation::caller(ctx), &[small])
                 .await?
                 .remove(&small)
-                .map(|m| Node::MentorAssignment(MentorAssignment(m))),
+                .map(|m| Node::MentorAssignment(MentorAssignment::from(m))),
             Kind::PipelineEvent => domain
                 .events_by_id(&crate::graphql::mutation::caller(ctx), &[raw])
                 .await
