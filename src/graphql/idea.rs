@@ -42,7 +42,6 @@ pub struct Idea(pub idea::Model, Option<Arc<Carried>>);
 
 /// What the ideas of one page carry: their unit, cohort and regency and their mentors, read
 /// with only the columns the page's query selects.
-#[derive(Default)]
 pub struct Carried {
     owners: Owners,
     mentors: Arc<HashMap<i32, mentor::Model>>,
@@ -553,7 +552,7 @@ pub async fn idea_page(
 
 /// The columns each field of an idea reads beyond its id and its owners' ids (which a page
 /// always reads). A field missing here reads every column: a new field is correct before it is
-/// fast. Checked against the schema by a test.
+/// fast. Tested by selecting each field alone on a page and comparing with the idea read whole.
 const IDEA_COLUMNS: &[(&str, &[&str])] = &[
     ("__typename", &[]),
     ("id", &[]),
@@ -733,9 +732,9 @@ impl<'a> Wants<'a> {
 /// Primes the request's loaders with the relations the query selects on a page of ideas, one
 /// statement per relation (assignments with their mentors in one); the unit, cohort and
 /// regency come with the page (`owners`) and each idea carries them. Returns the mentors read
-/// with fewer than all their columns, for the ideas to carry. DataLoader batches split when resolvers
-/// reach a nested field at different moments; priming makes the cost depend only on the
-/// query, never on the page size. Measured by the statement-count test: without it a page of
+/// with fewer than all their columns, for the ideas to carry. DataLoader batches split when
+/// resolvers reach a nested field at different moments; priming makes the cost depend only on
+/// the query, never on the page size. Measured by the statement-count test: without it a page of
 /// 100 ideas with their relations costs 50 statements against 11 for a page of 10; with it,
 /// both cost the same.
 async fn prefetch(

@@ -21,7 +21,7 @@ use sea_orm::{
 use crate::auth::{Caller, ReadScope};
 use crate::domain::{
     Domain, group,
-    page::{Page, PageRequest, Sort, SortValue, page_of, page_select, page_statement, paginate},
+    page::{Page, PageRequest, Sort, SortValue, page_of, page_select, page_statement},
     rows::{AtPosition, Columns, read_once, select_columns},
 };
 use crate::error::{DomainError, DomainResult};
@@ -390,21 +390,6 @@ impl Domain {
         Ok(idea::Entity::find().filter(filter.condition()?))
     }
 
-    /// One page of the ideas matching `filter`, in `order`.
-    pub async fn ideas(
-        &self,
-        caller: &Caller,
-        filter: &IdeaFilter,
-        order: IdeaOrder,
-        page: &PageRequest,
-    ) -> DomainResult<Page<idea::Model>> {
-        let scope = caller.check_read()?;
-        let select = self
-            .ideas_matching(filter)?
-            .filter(scope.on(idea::Column::RegencyId));
-        paginate(self.db(), select, &order.sort(), page, self.page_limits()).await
-    }
-
     /// How many ideas match `filter`.
     pub async fn count_ideas(&self, caller: &Caller, filter: &IdeaFilter) -> DomainResult<u64> {
         let scope = caller.check_read()?;
@@ -508,9 +493,10 @@ fn join_owners(
 }
 
 impl Domain {
-    /// One page of ideas (as [`Self::ideas`]) with the unit, cohort and regency of each that
-    /// `columns` asks for, read in the same statement: the to-one relations a dashboard page
-    /// shows cost nothing more. Only the columns `columns` names are read.
+    /// One page of the ideas matching `filter` that the caller may read, in `order`, with the
+    /// unit, cohort and regency of each that `columns` asks for, read in the same statement: the
+    /// to-one relations a dashboard page shows cost nothing more. Only the columns `columns`
+    /// names are read.
     pub async fn ideas_with_owners(
         &self,
         caller: &Caller,
