@@ -446,50 +446,53 @@ fn join_owners(
     select: Select<idea::Entity>,
     columns: &IdeaColumns,
 ) -> (Select<idea::Entity>, [Joined; 3]) {
-    use sea_orm::{RelationTrait, sea_query::JoinType};
+    use sea_orm::RelationTrait;
 
-    let id = Columns::of::<unit::Model>(&["id"]);
-    let (mut select, mut at) =
-        select_columns::<_, idea::Model>(select.select_only(), "", columns.idea);
+    let (select, at) = select_columns::<_, idea::Model>(select.select_only(), "", columns.idea);
+    let regency = idea::Entity::belongs_to(regency::Entity)
+        .from(idea::Column::RegencyId)
+        .to(regency::Column::Id)
+        .into();
     let mut joined = [None; 3];
-    if let Some(unit) = columns.unit {
-        let unit = unit.and(id);
-        let added;
-        (select, added) = select_columns::<_, unit::Model>(
-            select.join(JoinType::InnerJoin, idea::Relation::Unit.def()),
-            "u_",
-            unit,
-        );
-        joined[0] = Some((at, unit));
-        at += added;
-    }
-    if let Some(cohort) = columns.cohort {
-        let cohort = cohort.and(Columns::of::<cohort::Model>(&["id"]));
-        let added;
-        (select, added) = select_columns::<_, cohort::Model>(
-            select.join(JoinType::InnerJoin, idea::Relation::Cohort.def()),
-            "c_",
-            cohort,
-        );
-        joined[1] = Some((at, cohort));
-        at += added;
-    }
-    if let Some(regency) = columns.regency {
-        let regency = regency.and(Columns::of::<regency::Model>(&["id"]));
-        (select, _) = select_columns::<_, regency::Model>(
-            select.join(
-                JoinType::InnerJoin,
-                idea::Entity::belongs_to(regency::Entity)
-                    .from(idea::Column::RegencyId)
-                    .to(regency::Column::Id)
-                    .into(),
-            ),
-            "r_",
-            regency,
-        );
-        joined[2] = Some((at, regency));
-    }
+    let (select, at) = join::<unit::Model>(
+        (select, at),
+        idea::Relation::Unit.def(),
+        "u_",
+        columns.unit,
+        &mut joined[0],
+    );
+    let (select, at) = join::<cohort::Model>(
+        (select, at),
+        idea::Relation::Cohort.def(),
+        "c_",
+        columns.cohort,
+        &mut joined[1],
+    );
+    let (select, _) =
+        join::<regency::Model>((select, at), regency, "r_", columns.regency, &mut joined[2]);
     (select, joined)
+}
+
+/// Joins one owner by `relation` when `columns` asks for it (its id always) and selects its
+/// columns after the `at` already selected; notes in `joined` where they start.
+fn join<M: AtPosition>(
+    (select, at): (Select<idea::Entity>, usize),
+    relation: sea_orm::RelationDef,
+    prefix: &str,
+    columns: Option<Columns>,
+    joined: &mut Joined,
+) -> (Select<idea::Entity>, usize) {
+    let Some(columns) = columns else {
+        return (select, at);
+    };
+    let columns = columns.and(Columns::of::<M>(&["id"]));
+    *joined = Some((at, columns));
+    let (select, added) = select_columns::<_, M>(
+        select.join(sea_orm::sea_query::JoinType::InnerJoin, relation),
+        prefix,
+        columns,
+    );
+    (select, at + added)
 }
 
 impl Domain {
