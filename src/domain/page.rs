@@ -85,12 +85,15 @@ fn encode_cursor(order: &str, value: SortValue, id: i64) -> String {
     URL_SAFE_NO_PAD.encode(json)
 }
 
+/// The error for a cursor that no connection of this server wrote.
+fn not_a_cursor(text: &str) -> DomainError {
+    DomainError::bad_input(format!(
+        "The cursor \"{text}\" is not valid; use a cursor from this connection's edges or pageInfo."
+    ))
+}
+
 fn decode_cursor(text: &str, order: &str) -> DomainResult<Cursor> {
-    let malformed = || {
-        DomainError::bad_input(format!(
-            "The cursor \"{text}\" is not valid; use a cursor from this connection's edges or pageInfo."
-        ))
-    };
+    let malformed = || not_a_cursor(text);
     let bytes = URL_SAFE_NO_PAD
         .decode(text.trim())
         .map_err(|_| malformed())?;
@@ -102,6 +105,36 @@ fn decode_cursor(text: &str, order: &str) -> DomainResult<Cursor> {
         )));
     }
     Ok(cursor)
+}
+
+/// A cursor of `sort`'s ordering whose key is of the kind its column holds: a hand-made cursor
+/// with, say, a text where a stage's rank belongs is refused instead of being compared with the
+/// column (an empty page on SQLite, an error on PostgreSQL).
+fn decode_cursor_of<E: EntityTrait>(text: &str, sort: &Sort<E>) -> DomainResult<Cursor> {
+    use sea_orm::{ColumnTrait as _, ColumnType as Type};
+
+    let cursor = decode_cursor(text, sort.name)?;
+    if sort.value_of.is_none() {
+        return Ok(cursor);
+    }
+    let fits = matches!(
+        (&cursor.v, sort.column.def().get_column_type()),
+        (
+            SortValue::Int(_),
+            Type::Integer | Type::BigInteger | Type::SmallInteger | Type::TinyInteger
+        ) | (
+            SortValue::Text(_),
+            Type::String(_) | Type::Text | Type::Char(_)
+        ) | (
+            SortValue::Time(_),
+            Type::TimestampWithTimeZone | Type::Timestamp | Type::DateTime
+        )
+    );
+    if fits {
+        Ok(cursor)
+    } else {
+        Err(not_a_cursor(text))
+    }
 }
 
 impl PageLimits {
@@ -175,10 +208,10 @@ pub fn page_select<E: EntityTrait>(
     let (size, backward) = limits.size(request)?;
     let mut select = select;
     if let Some(after) = &request.after {
-        select = select.filter(beyond(sort, decode_cursor(after, sort.name)?, true));
+        select = select.filter(beyond(sort, decode_cursor_of(after, sort)?, true));
     }
     if let Some(before) = &request.before {
-        select = select.filter(beyond(sort, decode_cursor(before, sort.name)?, false));
+        select = select.filter(beyond(sort, decode_cursor_of(before, sort)?, false));
     }
     let ascending = backward == sort.descending;
     let order = if ascending { Order::Asc } else { Order::Desc };

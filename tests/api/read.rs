@@ -833,6 +833,20 @@ async fn bad_paging_and_contradictory_filters_are_bad_user_input() {
         ("{ ideas(first: -1) { totalCount } }", "negative"),
         ("{ ideas(first: 5, last: 5) { totalCount } }", "not both"),
         ("{ ideas(after: \"garbage\") { totalCount } }", "cursor"),
+        // Hand-made cursors of the right ordering whose key is of another kind (a text for a
+        // stage's rank, a number for a title, a text for a time).
+        (
+            "{ ideas(orderBy: {field: STAGE}, after: \"eyJvIjoiU1RBR0UiLCJ2Ijp7IlRleHQiOiJEUlVNX1VQIn0sImkiOjF9\") { nodes { id } } }",
+            "not valid",
+        ),
+        (
+            "{ ideas(orderBy: {field: TITLE}, before: \"eyJvIjoiVElUTEUiLCJ2Ijp7IkludCI6NX0sImkiOjF9\") { nodes { id } } }",
+            "not valid",
+        ),
+        (
+            "{ ideas(orderBy: {field: UPDATED_AT}, after: \"eyJvIjoiVVBEQVRFRF9BVCIsInYiOnsiVGV4dCI6IngifSwiaSI6MX0\") { nodes { id } } }",
+            "not valid",
+        ),
         (
             "{ ideas(filter: {submittedFrom: \"2020-01-01\", submittedTo: \"2019-01-01\"}) { totalCount } }",
             "after",
