@@ -291,7 +291,7 @@ async fn bump_and_insert(
     events: &[NewEvent],
     actor: &str,
 ) -> DomainResult<Vec<pipeline_event::Model>> {
-    use sea_orm::{ConnectionTrait, FromQueryResult, Statement, Value};
+    use sea_orm::{FromQueryResult, Statement, Value};
 
     let count = events.len() as i64;
     let mut values: Vec<Value> = vec![
