@@ -661,14 +661,29 @@ fn columns_of<M: AtPosition>(fields: &[SelectionField<'_>], table: &[(&str, &[&s
 /// Which fields a query selects on the ideas of a connection (under `edges.node` or `nodes`).
 struct Wants<'a> {
     nodes: [async_graphql::Lookahead<'a>; 2],
+    /// The fields selected on an idea, through fragments, each as often as it is selected.
+    fields: Vec<SelectionField<'a>>,
+}
+
+/// The fields selected below the fields named `name` among `fields` (through fragments).
+fn under<'a>(fields: &[SelectionField<'a>], name: &str) -> Vec<SelectionField<'a>> {
+    fields
+        .iter()
+        .filter(|f| f.name() == name)
+        .flat_map(|f| f.selection_set().collect::<Vec<_>>())
+        .collect()
 }
 
 impl<'a> Wants<'a> {
     fn of(ctx: &'a Context<'_>) -> Self {
         let look = ctx.look_ahead();
-        Wants {
-            nodes: [look.field("edges").field("node"), look.field("nodes")],
-        }
+        let nodes = [look.field("edges").field("node"), look.field("nodes")];
+        let fields = nodes
+            .iter()
+            .flat_map(async_graphql::Lookahead::selection_fields)
+            .flat_map(|node| node.selection_set().collect::<Vec<_>>())
+            .collect();
+        Wants { nodes, fields }
     }
 
     /// Whether the query selects the field at `path` below an idea.
@@ -682,46 +697,25 @@ impl<'a> Wants<'a> {
         })
     }
 
-    /// The fields selected on an idea, through fragments, each as often as it is selected.
-    fn fields(&self) -> Vec<SelectionField<'a>> {
-        self.nodes
-            .iter()
-            .flat_map(async_graphql::Lookahead::selection_fields)
-            .flat_map(|node| node.selection_set().collect::<Vec<_>>())
-            .collect()
-    }
-
     /// The columns of the mentors that the idea's `mentors` and `mentorAssignments.mentor`
     /// read.
     fn mentor_columns(&self) -> Columns {
-        let under = |fields: Vec<SelectionField<'a>>, name: &str| -> Vec<SelectionField<'a>> {
-            fields
-                .iter()
-                .filter(|f| f.name() == name)
-                .flat_map(|f| f.selection_set().collect::<Vec<_>>())
-                .collect()
-        };
-        let fields = self.fields();
-        let mut mentors = under(fields.clone(), "mentors");
-        mentors.extend(under(under(fields, "mentorAssignments"), "mentor"));
+        let mut mentors = under(&self.fields, "mentors");
+        mentors.extend(under(&under(&self.fields, "mentorAssignments"), "mentor"));
         columns_of::<mentor::Model>(&mentors, MENTOR_COLUMNS)
     }
 
     /// The columns the selected fields read: the idea's, and its unit's, cohort's and
-    /// regency's when one of their fields is selected.
+    /// regency's when the query selects them.
     fn columns(&self) -> IdeaColumns {
-        let fields = self.fields();
-        let below = |name: &str| -> Option<Vec<SelectionField<'a>>> {
-            let mut below = fields.iter().filter(|f| f.name() == name).peekable();
-            below.peek()?;
-            Some(
-                below
-                    .flat_map(|f| f.selection_set().collect::<Vec<_>>())
-                    .collect(),
-            )
+        let below = |name: &str| {
+            self.fields
+                .iter()
+                .any(|f| f.name() == name)
+                .then(|| under(&self.fields, name))
         };
         IdeaColumns {
-            idea: columns_of::<idea::Model>(&fields, IDEA_COLUMNS),
+            idea: columns_of::<idea::Model>(&self.fields, IDEA_COLUMNS),
             unit: below("unit").map(|f| columns_of::<unit::Model>(&f, UNIT_COLUMNS)),
             cohort: below("cohort").map(|f| columns_of::<cohort::Model>(&f, COHORT_COLUMNS)),
             regency: below("regency").map(|f| columns_of::<regency::Model>(&f, REGENCY_COLUMNS)),
