@@ -61,6 +61,12 @@ pub struct AppState {
     pub fanout: Arc<crate::http::fanout::Fanout>,
     /// Answers to repeated GraphQL-over-HTTP queries; None when turned off.
     pub response_cache: Option<Arc<crate::http::cache::ResponseCache>>,
+    /// The connections, streams and subscriptions each client address holds.
+    pub per_address: Arc<crate::http::address::AddressSlots>,
+    /// The proxies whose forwarding headers name the client.
+    pub trusted_proxies: crate::http::address::TrustedProxies,
+    /// Whether HTTP/2 without TLS is spoken.
+    pub http2_cleartext: bool,
 }
 
 impl AppState {
@@ -121,7 +127,10 @@ impl App {
         let hub = live::start(&domain, config, stop.clone()).await?;
         let query_limits = Arc::new(config.query_limits());
         let shared_results = Arc::new(graphql::shared::SharedResults::default());
-        let mut persisted = graphql::persisted::PersistedQueries::new(1024);
+        let mut persisted = graphql::persisted::PersistedQueries::new(
+            config.limits.persisted_queries_kb.saturating_mul(1024),
+            config.limits.max_query_bytes,
+        );
         if let Some(path) = &config.trusted_documents {
             persisted = persisted.trusting(graphql::persisted::read_trusted(path)?);
         }
@@ -175,6 +184,17 @@ impl App {
                 auth,
                 rate,
                 persisted,
+                per_address: crate::http::address::AddressSlots::new(
+                    crate::http::address::PerAddress {
+                        connections: config.limits.max_connections_per_address,
+                        streams: config.limits.max_streams_per_address,
+                        subscriptions: config.limits.max_subscriptions_per_address,
+                    },
+                ),
+                trusted_proxies: crate::http::address::TrustedProxies::new(
+                    config.trusted_proxies.clone(),
+                ),
+                http2_cleartext: config.http2_cleartext,
                 response_cache: crate::http::cache::ResponseCache::new(
                     config.response_cache_mb.saturating_mul(1024 * 1024),
                 )
@@ -252,6 +272,10 @@ impl App {
         let limits = ConnectionLimits {
             max_connections: self.state.limits.max_connections,
             header_timeout: Duration::from_secs(self.state.limits.header_timeout_secs.max(1)),
+            max_header_bytes: self.state.limits.max_header_bytes,
+            http2_cleartext: self.state.http2_cleartext,
+            per_address: self.state.per_address.clone(),
+            trusted_proxies: self.state.trusted_proxies.clone(),
         };
         let router = http::router(self.state);
         http::server::serve(self.listener, router, limits, stop, SHUTDOWN_GRACE).await;

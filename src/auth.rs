@@ -354,9 +354,7 @@ impl Caller {
         if let Some(regency_id) = regency_id
             && !self.read_scope()?.allows(regency_id)
         {
-            return Err(DomainError::not_found(format!(
-                "No {what} with this id exists."
-            )));
+            return Err(DomainError::missing(what));
         }
         match (user.role, regency_id, &user.regency) {
             (Role::Admin, _, _) => Ok(()),
@@ -483,6 +481,16 @@ pub struct Authenticator {
     anonymous: AnonymousAccess,
     /// Regency codes of verified tokens, resolved to ids (codes never change).
     regencies: Mutex<HashMap<String, i32>>,
+    /// Whether the secret is the public demo one (only ever on loopback).
+    demo_secret: bool,
+}
+
+impl Authenticator {
+    /// Whether tokens are signed with the public demo secret: demo tokens may then be printed,
+    /// since anyone can make them anyway.
+    pub fn signs_with_demo_secret(&self) -> bool {
+        self.demo_secret
+    }
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -500,7 +508,7 @@ impl Authenticator {
     /// mode a secret or public keys are required; the demo secret is refused on any address
     /// but loopback.
     pub fn from_config(config: &Config, demo: bool) -> anyhow::Result<Self> {
-        let secret = match (&config.jwt_secret, demo) {
+        let secret: Option<String> = match (&config.jwt_secret, demo) {
             (Some(secret), _) => Some(secret.clone()),
             (None, true) => Some(DEMO_SECRET.to_owned()),
             (None, false) => None,
@@ -525,6 +533,7 @@ impl Authenticator {
             secret.is_some() || !public_keys.is_empty(),
             "no way to verify tokens: set LABINOV_JWT_SECRET (at least {MIN_SECRET_BYTES} random bytes) or LABINOV_JWT_PUBLIC_KEYS, or run with --demo to try labinov on this machine"
         );
+        let demo_secret = secret.as_deref() == Some(DEMO_SECRET);
         Ok(Self {
             secret: secret.map(|s| {
                 (
@@ -537,6 +546,7 @@ impl Authenticator {
             audience: config.jwt_audience.clone(),
             anonymous: config.anonymous_access,
             regencies: Mutex::new(HashMap::new()),
+            demo_secret,
         })
     }
 

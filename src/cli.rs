@@ -113,10 +113,15 @@ pub fn claims(
 }
 
 /// Tokens for trying every role on a `serve --demo` server: (role, what it shows, token).
+/// None unless the server signs with the public demo secret (which it uses only on loopback):
+/// tokens signed with an operator's real secret are issued one by one, never printed in bulk.
 pub async fn demo_tokens(
     domain: &Domain,
     auth: &Authenticator,
 ) -> anyhow::Result<Vec<(Role, &'static str, String)>> {
+    if !auth.signs_with_demo_secret() {
+        return Ok(Vec::new());
+    }
     let system = Caller::system("demo tokens");
     let request = crate::domain::page::PageRequest {
         first: Some(1),

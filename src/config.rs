@@ -164,6 +164,17 @@ pub struct Config {
     )]
     pub live_poll_ms: u64,
 
+    /// Share (percent) of one lane's time that funnel and ranking subscriptions may take
+    /// recomputing after writes; past it their snapshots arrive later, the writers never wait.
+    #[arg(
+        long,
+        env = "LABINOV_LIVE_AGGREGATE_PERCENT",
+        default_value_t = 50,
+        value_parser = clap::value_parser!(u32).range(1..=100),
+        global = true
+    )]
+    pub live_aggregate_percent: u32,
+
     /// Delete pipeline events older than this many days (0 keeps them forever). Resuming from a
     /// cursor older than the retained events gets CURSOR_EXPIRED.
     #[arg(
@@ -275,6 +286,32 @@ pub struct Config {
     /// documents are always trusted.
     #[arg(long, env = "LABINOV_TRUSTED_DOCUMENTS", global = true)]
     pub trusted_documents: Option<PathBuf>,
+
+    /// Smallest count an anonymous caller is told exactly: a public figure below it reads as
+    /// "fewer than N" (`count` null, `fewerThan` N), so no public filter narrows to one idea.
+    #[arg(
+        long,
+        env = "LABINOV_ANONYMOUS_MIN_COUNT",
+        default_value_t = 5,
+        global = true
+    )]
+    pub anonymous_min_count: u64,
+
+    /// Reverse proxies (CIDRs, comma-separated, e.g. `127.0.0.1/32,10.0.0.0/8`) whose
+    /// `X-Forwarded-For` or `Forwarded` header names the client; per-address rate limits and
+    /// caps then count real clients. From any other peer those headers are ignored.
+    #[arg(
+        long,
+        env = "LABINOV_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// Also speak HTTP/2 without TLS (h2c, prior knowledge). Off: browsers speak HTTP/2 only over
+    /// TLS, which a reverse proxy ends, and proxies talk HTTP/1.1 to their upstreams.
+    #[arg(long, env = "LABINOV_HTTP2_CLEARTEXT", global = true)]
+    pub http2_cleartext: bool,
 
     /// Log as JSON lines instead of human-readable text (the level comes from RUST_LOG).
     #[arg(long, env = "LABINOV_LOG_JSON", global = true)]
@@ -390,6 +427,51 @@ pub struct LimitArgs {
         global = true
     )]
     pub max_subscriptions_per_connection: usize,
+    /// Most open connections from one client address (an IPv6 /64 counts as one); more are
+    /// closed at once. Trusted proxies are not capped; their clients are, by stream.
+    #[arg(
+        long,
+        env = "LABINOV_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 200,
+        global = true
+    )]
+    pub max_connections_per_address: usize,
+    /// Most open WebSockets and SSE streams together from one client address; 0 for no cap.
+    #[arg(
+        long,
+        env = "LABINOV_MAX_STREAMS_PER_ADDRESS",
+        default_value_t = 100,
+        global = true
+    )]
+    pub max_streams_per_address: usize,
+    /// Most subscriptions running at once from one client address (WebSocket subscriptions and
+    /// SSE streams together); 0 for no cap.
+    #[arg(
+        long,
+        env = "LABINOV_MAX_SUBSCRIPTIONS_PER_ADDRESS",
+        default_value_t = 200,
+        global = true
+    )]
+    pub max_subscriptions_per_address: usize,
+    /// Largest request head (request line and headers), in bytes; larger ones get HTTP 431.
+    #[arg(long, env = "LABINOV_MAX_HEADER_BYTES", default_value_t = 32 * 1024, global = true)]
+    pub max_header_bytes: usize,
+    /// Kilobytes of automatic persisted query texts kept; the least recently used go first.
+    #[arg(
+        long,
+        env = "LABINOV_PERSISTED_QUERIES_KB",
+        default_value_t = 2048,
+        global = true
+    )]
+    pub persisted_queries_kb: usize,
+    /// Kilobytes of parsed documents kept for reuse (weighed at 40 times their text).
+    #[arg(
+        long,
+        env = "LABINOV_PARSED_DOCUMENTS_KB",
+        default_value_t = 4096,
+        global = true
+    )]
+    pub parsed_documents_kb: usize,
     /// Most open connections (HTTP, WebSocket and SSE together); more are closed at once.
     #[arg(
         long,
@@ -467,6 +549,12 @@ impl Default for LimitArgs {
             max_ws_message_bytes: 4 * 1024 * 1024,
             max_subscriptions_per_connection: 20,
             max_connections: 2_000,
+            max_connections_per_address: 200,
+            max_streams_per_address: 100,
+            max_subscriptions_per_address: 200,
+            max_header_bytes: 32 * 1024,
+            persisted_queries_kb: 2048,
+            parsed_documents_kb: query.kept_documents_bytes / 1024,
             header_timeout_secs: 10,
             request_timeout_secs: 30,
             connection_init_timeout_secs: 10,
@@ -494,6 +582,7 @@ impl Config {
             max_input_objects: l.max_input_objects,
             max_input_items: l.max_input_items,
             default_page_size: self.default_page_size.min(self.max_page_size) as usize,
+            kept_documents_bytes: l.parsed_documents_kb.saturating_mul(1024),
         }
     }
 }
@@ -510,6 +599,7 @@ impl Config {
             redis_url: None,
             redis_channel_prefix: "labinov:".to_owned(),
             live_poll_ms: 1000,
+            live_aggregate_percent: 50,
             event_retention_days: 0,
             keepalive_secs: 15,
             shutdown_delay_secs: 0,
@@ -522,6 +612,9 @@ impl Config {
             jwt_issuer: None,
             jwt_audience: None,
             anonymous_access: AnonymousAccess::Public,
+            anonymous_min_count: 5,
+            trusted_proxies: Vec::new(),
+            http2_cleartext: false,
             trusted_documents: None,
             log_json: false,
             default_page_size: 20,

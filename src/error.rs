@@ -88,6 +88,12 @@ pub struct LineError {
 }
 
 impl DomainError {
+    /// The one answer for a row that does not exist and a row the caller may not see, so a
+    /// refusal never tells them apart: NOT_FOUND, "No {what} with this id exists."
+    pub fn missing(what: &str) -> Self {
+        Self::not_found(format!("No {what} with this id exists."))
+    }
+
     pub fn not_found(what: impl Into<String>) -> Self {
         Self::NotFound(what.into())
     }

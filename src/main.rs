@@ -84,6 +84,14 @@ async fn print_demo_tokens(app: &App) -> anyhow::Result<()> {
     let tokens = cli::demo_tokens(app.domain(), app.auth()).await?;
     let address = app.local_addr();
     let mut out = std::io::stdout().lock();
+    if tokens.is_empty() {
+        return out
+            .write_all(
+                b"\nNo demo tokens: this server signs with its own secret (LABINOV_JWT_SECRET).\n\
+                  Issue one with the same settings, e.g.: labinov token issue --role ADMIN --ttl 8h\n",
+            )
+            .context("writing the demo note");
+    }
     let mut text = String::from(
         "\nDemo tokens (valid 24 hours; signed with the public demo secret, loopback only):\n",
     );

@@ -208,9 +208,7 @@ impl Domain {
     ) -> DomainResult<cohort::Model> {
         let name = required_text("The cohort name", &new.name, 200)?;
         let year = check_year(new.year)?;
-        let regency = self
-            .regency_in(&work.txn, new.regency_id, "regencyId")
-            .await?;
+        let regency = self.regency_in(&work.txn, new.regency_id).await?;
         work.caller.check_write(Some(regency.id), "regency")?;
         check_year_after_mou(year, &regency)?;
         let now = work.now();
@@ -266,7 +264,7 @@ impl Domain {
                 }
                 if let Some(year) = changes.year {
                     let regency = self
-                        .regency_in(&work.txn, current.regency_id, "regencyId")
+                        .regency_in(&work.txn, current.regency_id)
                         .await?;
                     row.year = Set(check_year_after_mou(check_year(year)?, &regency)?);
                 }

@@ -66,14 +66,12 @@ impl Domain {
         let cohort = entity::cohort::Entity::find_by_id(new.cohort_id)
             .one(txn)
             .await?
-            .ok_or_else(|| DomainError::bad_input("No cohort with the given cohortId exists."))?;
+            .ok_or_else(|| DomainError::missing("cohort"))?;
         work.caller.check_write(Some(cohort.regency_id), "cohort")?;
-        let unit = self.unit_in(txn, new.unit_id, "unitId").await?;
+        let unit = self.unit_in(txn, new.unit_id).await?;
         if unit.regency_id != cohort.regency_id {
-            // Not named: the caller may not see another regency's units.
-            return Err(DomainError::bad_input(
-                "The given unitId is a unit of another regency than the cohort's; pick a unit of the cohort's regency.",
-            ));
+            // Answered as absent: the caller may not see another regency's units.
+            return Err(DomainError::missing("unit"));
         }
         if let Some(due) = new.due_on {
             let floor = self.lab_floor_of(txn, cohort.id).await?;
@@ -91,7 +89,7 @@ impl Domain {
             .all(txn)
             .await?;
         if ideas.len() != idea_ids.len() {
-            return Err(DomainError::bad_input(format!(
+            return Err(DomainError::not_found(format!(
                 "{} of the given ideaIds are not ideas of this regency.",
                 idea_ids.len() - ideas.len()
             )));

@@ -270,7 +270,7 @@ impl Domain {
         let mentor = mentor::Entity::find_by_id(mentor_id)
             .one(&work.txn)
             .await?
-            .ok_or_else(|| DomainError::bad_input("No mentor with the given mentorId exists."))?;
+            .ok_or_else(|| DomainError::missing("mentor"))?;
         if idea.status == IdeaStatus::Dropped {
             return Err(DomainError::bad_input(
                 "The idea was dropped; a dropped idea gets no new mentor.",

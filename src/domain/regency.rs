@@ -117,14 +117,11 @@ impl Domain {
         &self,
         txn: &DatabaseTransaction,
         id: i32,
-        role: &str,
     ) -> DomainResult<regency::Model> {
         regency::Entity::find_by_id(id)
             .one(txn)
             .await?
-            .ok_or_else(|| {
-                DomainError::bad_input(format!("No regency with the given {role} exists."))
-            })
+            .ok_or_else(|| DomainError::missing("regency"))
     }
 
     pub async fn create_regency(

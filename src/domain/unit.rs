@@ -210,12 +210,11 @@ impl Domain {
         &self,
         txn: &DatabaseTransaction,
         id: i32,
-        role: &str,
     ) -> DomainResult<unit::Model> {
         unit::Entity::find_by_id(id)
             .one(txn)
             .await?
-            .ok_or_else(|| DomainError::bad_input(format!("No unit with the given {role} exists.")))
+            .ok_or_else(|| DomainError::missing("unit"))
     }
 
     pub async fn create_unit(
@@ -235,17 +234,14 @@ impl Domain {
         let name = required_text("The unit name", &new.name, 200)?;
         let head_title = optional_text("The head title", new.head_title.as_deref(), 100)?
             .unwrap_or_else(|| default_head_title(new.kind).to_owned());
-        let regency = self
-            .regency_in(&work.txn, new.regency_id, "regencyId")
-            .await?;
+        let regency = self.regency_in(&work.txn, new.regency_id).await?;
         work.caller.check_write(Some(regency.id), "regency")?;
         unit_name_free(&work.txn, regency.id, &name, None, &regency.name).await?;
         if let Some(parent) = new.parent_id {
-            let parent = self.unit_in(&work.txn, parent, "parentId").await?;
+            let parent = self.unit_in(&work.txn, parent).await?;
             if parent.regency_id != regency.id {
-                return Err(DomainError::bad_input(
-                    "The given parentId is a unit of another regency; a parent is in the same regency.",
-                ));
+                // Answered as absent: a parent is in the same regency.
+                return Err(DomainError::missing("unit"));
             }
         }
         let now = work.now();
@@ -322,11 +318,10 @@ impl Domain {
                         if parent == id {
                             return Err(DomainError::bad_input("A unit cannot be its own parent."));
                         }
-                        let parent = self.unit_in(&work.txn, parent, "parentId").await?;
+                        let parent = self.unit_in(&work.txn, parent).await?;
                         if parent.regency_id != current.regency_id {
-                            return Err(DomainError::bad_input(
-                                "The given parentId is a unit of another regency; a parent is in the same regency.",
-                            ));
+                            // Answered as absent: a parent is in the same regency.
+                            return Err(DomainError::missing("unit"));
                         }
                         refuse_cycle(&work.txn, current, &parent).await?;
                         row.parent_id = Set(Some(parent.id));

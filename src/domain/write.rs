@@ -366,7 +366,7 @@ where
     let current = E::find_by_id(id)
         .one(&work.txn)
         .await?
-        .ok_or_else(|| DomainError::not_found(format!("No {what} with this id exists.")))?;
+        .ok_or_else(|| DomainError::missing(what))?;
     work.caller.check_write(E::regency_of(&current), what)?;
     if E::version_of(&current) != version {
         return Err(stale(what, version));
@@ -441,7 +441,7 @@ impl Domain {
         txn: &DatabaseTransaction,
         cohort_id: i32,
     ) -> DomainResult<NaiveDate> {
-        let missing = || DomainError::bad_input("No cohort with the given cohortId exists.");
+        let missing = || DomainError::missing("cohort");
         let cohort = entity::cohort::Entity::find_by_id(cohort_id)
             .one(txn)
             .await?

@@ -23,6 +23,7 @@ use super::{
     limits::{self, Documents, QUERIES_ONLY, QueriesOnly, QueryLimits},
     loaders::{Loaders, find},
     persisted::PersistedQueries,
+    variables::InputTypes,
 };
 use crate::{
     auth::{Caller, Principal, Role},
@@ -40,6 +41,8 @@ struct Inner {
     persisted: Arc<PersistedQueries>,
     domain: Domain,
     documents: Documents,
+    /// The schema's input types, to check variables against.
+    inputs: InputTypes,
 }
 
 /// A request that passed the checks, with what its answer is measured and ordered by.
@@ -60,12 +63,15 @@ impl Engine {
         persisted: Arc<PersistedQueries>,
         domain: Domain,
     ) -> Self {
+        let inputs = InputTypes::of_sdl(&schema.sdl());
+        let documents = Documents::new(limits.kept_documents_bytes);
         Self(Arc::new(Inner {
             schema,
             limits,
             persisted,
             domain,
-            documents: Documents::new(),
+            documents,
+            inputs,
         }))
     }
 
@@ -83,6 +89,7 @@ impl Engine {
         inner.persisted.check_trusted(&request.query, operator)?;
         let document = limits::check(&inner.limits, &inner.documents, &request)?;
         let wanted = request.operation_name.as_deref();
+        inner.inputs.check(&document, wanted, &request.variables)?;
         let (kind, field) =
             errors::describe(&document, wanted).unwrap_or(("query", "(none)".to_owned()));
         // GET and event streams run no mutation, whatever text a persisted hash stands for.

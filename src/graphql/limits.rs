@@ -9,7 +9,6 @@
 
 use std::{
     collections::HashMap,
-    num::NonZeroUsize,
     sync::{Arc, Mutex, PoisonError},
 };
 
@@ -21,8 +20,8 @@ use async_graphql::{
     },
 };
 use async_graphql_value::Value;
-use lru::LruCache;
 
+use super::kept::Kept;
 use crate::error::code;
 
 /// The limits on one request; every one is configurable (see `config.rs`).
@@ -53,6 +52,8 @@ pub struct QueryLimits {
     pub max_input_items: usize,
     /// The page size assumed for a connection asked without `first` or `last`.
     pub default_page_size: usize,
+    /// Bytes of parsed documents kept for reuse (see [`Documents`]).
+    pub kept_documents_bytes: usize,
 }
 
 impl Default for QueryLimits {
@@ -69,6 +70,7 @@ impl Default for QueryLimits {
             max_input_objects: 100,
             max_input_items: 2_000,
             default_page_size: 20,
+            kept_documents_bytes: 4 * 1024 * 1024,
         }
     }
 }
@@ -100,31 +102,33 @@ pub const QUERIES_ONLY: &str = "Only queries may be sent with GET or as an event
 pub struct QueriesOnly;
 
 /// Parsed documents by their text, most recently used kept: dashboards and screens send the
-/// same few documents over and over, and parsing one was about 3 % of the server's time on the
-/// dashboard page. A document is kept only once it passed every check here, and only when its
-/// text is short, so what an attacker can make the server keep is bounded (at most
-/// [`Self::KEPT`] documents of at most [`Self::KEPT_BYTES`] each, within the limits).
-pub struct Documents(Mutex<LruCache<String, Arc<ExecutableDocument>>>);
+/// same few documents over and over, and parsing one is a noticeable share of a small query's
+/// time. A document is kept only once it passed every check here, only when its text is short,
+/// and within a byte budget (a parsed document weighs [`Self::WEIGHT_PER_BYTE`] times its
+/// text), so what an attacker can make the server keep is bounded.
+pub struct Documents(Mutex<Kept<String, Arc<ExecutableDocument>>>);
 
 impl Documents {
     /// At most this many documents.
-    const KEPT: usize = 128;
+    const KEPT: usize = 256;
     /// Only texts this short (a dashboard's page query is a few hundred bytes).
     const KEPT_BYTES: usize = 2048;
+    /// What a parsed document is taken to weigh per byte of its text: positions, names and
+    /// boxed nodes make the tree some tens of times larger than the text.
+    pub const WEIGHT_PER_BYTE: usize = 40;
 
-    pub fn new() -> Self {
-        Self(Mutex::new(LruCache::new(
-            NonZeroUsize::new(Self::KEPT).unwrap_or(NonZeroUsize::MIN),
-        )))
+    /// Keeps parsed documents weighing `budget` bytes at most.
+    pub fn new(budget: usize) -> Self {
+        Self(Mutex::new(Kept::new(Self::KEPT, budget)))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<String, Arc<ExecutableDocument>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Kept<String, Arc<ExecutableDocument>>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The kept document of `query`, or `query` parsed now (and whether it was).
     fn parse(&self, query: &str) -> ServerResult<(Arc<ExecutableDocument>, bool)> {
-        if let Some(document) = self.lock().get(query) {
+        if let Some(document) = self.lock().get(&query.to_owned()) {
             return Ok((document.clone(), false));
         }
         Ok((Arc::new(async_graphql::parser::parse_query(query)?), true))
@@ -133,14 +137,20 @@ impl Documents {
     /// Keeps a document that passed the checks, if its text is short enough.
     fn keep(&self, query: &str, document: &Arc<ExecutableDocument>) {
         if query.len() <= Self::KEPT_BYTES {
-            self.lock().put(query.to_owned(), document.clone());
+            let weight = query.len() * (Self::WEIGHT_PER_BYTE + 1);
+            self.lock().put(query.to_owned(), document.clone(), weight);
         }
+    }
+
+    /// The bytes the kept documents are taken to weigh.
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes()
     }
 }
 
 impl Default for Documents {
     fn default() -> Self {
-        Self::new()
+        Self::new(4 * 1024 * 1024)
     }
 }
 
@@ -580,14 +590,14 @@ mod tests {
     fn check_query(query: &str) -> String {
         code_of(check(
             &QueryLimits::default(),
-            &Documents::new(),
+            &Documents::default(),
             &Request::new(query),
         ))
     }
 
     #[test]
     fn a_short_document_that_passes_is_parsed_once_and_no_other_is_kept() {
-        let (limits, documents) = (QueryLimits::default(), Documents::new());
+        let (limits, documents) = (QueryLimits::default(), Documents::default());
         let page = Request::new("{ ideas(first: 5) { nodes { id } } }");
         let first = check(&limits, &documents, &page).expect("valid");
         let again = check(&limits, &documents, &page).expect("valid");
@@ -611,7 +621,22 @@ mod tests {
         assert_eq!(code_of(check(&limits, &documents, &long)), "OK");
         let kept = documents.lock();
         assert_eq!(kept.len(), 1, "only the short document that passed is kept");
-        assert!(kept.contains(page.query.as_str()));
+        assert!(kept.peek(&page.query).is_some());
+    }
+
+    #[test]
+    fn kept_documents_stay_within_their_byte_budget() {
+        let limits = QueryLimits::default();
+        let documents = Documents::new(64 * 1024);
+        for n in 0..200 {
+            let request = Request::new(format!(
+                "{{ ideas(first: 5) {{ nodes {{ id }} }} }} #{n}{}",
+                "x".repeat(1500)
+            ));
+            assert_eq!(code_of(check(&limits, &documents, &request)), "OK");
+            assert!(documents.bytes() <= 64 * 1024);
+        }
+        assert!(documents.lock().len() < 200);
     }
 
     #[test]
@@ -659,7 +684,7 @@ mod tests {
         assert_eq!(
             code_of(check(
                 &QueryLimits::default(),
-                &Documents::new(),
+                &Documents::default(),
                 &request(40)
             )),
             "OK"
@@ -667,7 +692,7 @@ mod tests {
         assert_eq!(
             code_of(check(
                 &QueryLimits::default(),
-                &Documents::new(),
+                &Documents::default(),
                 &request(60)
             )),
             "BAD_USER_INPUT"

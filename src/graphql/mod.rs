@@ -10,6 +10,7 @@ pub mod errors;
 pub mod event;
 pub mod idea;
 pub mod ids;
+pub mod kept;
 pub mod limits;
 pub mod loaders;
 pub mod me;
@@ -23,6 +24,7 @@ pub mod review;
 pub mod shared;
 pub mod subscription;
 pub mod unit;
+pub mod variables;
 
 use async_graphql::{MergedObject, Schema, SchemaBuilder};
 

@@ -3,11 +3,15 @@
 //! screens send a few dozen bytes per request. The text is kept, not the parsed document, so
 //! every request still goes through the request-shape limits.
 
-use std::{num::NonZeroUsize, sync::Mutex};
+use std::sync::Mutex;
 
 use async_graphql::{Request, ServerError, Value};
-use lru::LruCache;
 use sha2::{Digest, Sha256};
+
+use super::{
+    kept::Kept,
+    limits::{limit_code, limit_error},
+};
 
 /// The code of a hash the server does not know (the client then sends the text with it).
 pub const NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
@@ -15,12 +19,17 @@ pub const NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
 /// The code of a document outside the operator's trusted list.
 pub const NOT_TRUSTED: &str = "DOCUMENT_NOT_TRUSTED";
 
-/// Query texts by their SHA-256, the most recently used kept; and, when the operator gives one,
-/// the list of trusted documents, the only ones callers other than ADMIN may run.
+/// Query texts by their SHA-256, the most recently used kept within a byte budget; and, when the
+/// operator gives one, the list of trusted documents, the only ones callers other than ADMIN may
+/// run. A text longer than the query-size limit is refused before it is kept.
 pub struct PersistedQueries {
-    texts: Mutex<LruCache<String, String>>,
+    texts: Mutex<Kept<String, String>>,
     trusted: Option<std::collections::HashMap<String, String>>,
+    max_query_bytes: usize,
 }
+
+/// At most this many texts, whatever their size.
+const KEPT_TEXTS: usize = 4096;
 
 /// The SHA-256 of a document, in hex.
 pub fn hash(text: &str) -> String {
@@ -62,12 +71,12 @@ impl std::fmt::Debug for PersistedQueries {
 }
 
 impl PersistedQueries {
-    pub fn new(capacity: usize) -> Self {
+    /// Keeps texts of at most `max_query_bytes` each, `budget` bytes in all.
+    pub fn new(budget: usize, max_query_bytes: usize) -> Self {
         Self {
-            texts: Mutex::new(LruCache::new(
-                NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN),
-            )),
+            texts: Mutex::new(Kept::new(KEPT_TEXTS, budget)),
             trusted: None,
+            max_query_bytes,
         }
     }
 
@@ -147,6 +156,18 @@ impl PersistedQueries {
             request.query = text;
             return Ok(());
         }
+        if request.query.len() > self.max_query_bytes {
+            return Err(limit_error(
+                limit_code::QUERY_TOO_LARGE,
+                "queryBytes",
+                self.max_query_bytes,
+                format!(
+                    "The query is {} bytes long; at most {} are accepted. Send a shorter query.",
+                    request.query.len(),
+                    self.max_query_bytes
+                ),
+            ));
+        }
         let actual = format!("{:x}", Sha256::digest(request.query.as_bytes()));
         if actual != hash {
             return Err(coded(
@@ -154,7 +175,8 @@ impl PersistedQueries {
                 crate::error::code::BAD_USER_INPUT,
             ));
         }
-        texts.put(hash, request.query.clone());
+        let weight = hash.len() + request.query.len();
+        texts.put(hash, request.query.clone(), weight);
         Ok(())
     }
 }
@@ -184,7 +206,7 @@ mod tests {
 
     #[test]
     fn a_hash_finds_its_text_once_the_text_was_sent() {
-        let cache = PersistedQueries::new(4);
+        let cache = PersistedQueries::new(1 << 20, 1024);
         let query = "{ stages { count } }";
         let hash = format!("{:x}", Sha256::digest(query.as_bytes()));
         let mut unknown = with_hash("", &hash);
@@ -198,5 +220,26 @@ mod tests {
             cache.resolve(&mut forged).is_err(),
             "a hash must match its text"
         );
+    }
+
+    #[test]
+    fn a_text_over_the_size_limit_is_refused_and_not_kept_and_the_budget_holds() {
+        let cache = PersistedQueries::new(10_000, 1024);
+        let long = format!("{{ stages {{ count }} }}#{}", "x".repeat(2000));
+        let refused = cache
+            .resolve(&mut with_hash(&long, &hash(&long)))
+            .expect_err("too long");
+        assert_eq!(
+            refused.extensions.and_then(|e| e.get("code").cloned()),
+            Some(Value::from("QUERY_TOO_LARGE"))
+        );
+        assert!(cache.texts.lock().expect("lock").is_empty());
+        for i in 0..100 {
+            let text = format!("{{ stages {{ count }} }}#{i}{}", "x".repeat(900));
+            cache
+                .resolve(&mut with_hash(&text, &hash(&text)))
+                .expect("kept");
+        }
+        assert!(cache.texts.lock().expect("lock").bytes() <= 10_000);
     }
 }

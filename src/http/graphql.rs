@@ -32,6 +32,54 @@ pub mod refusal {
     pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
     pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    pub const TOO_MANY_STREAMS: &str = "TOO_MANY_STREAMS";
+    pub const HEADERS_TOO_LARGE: &str = "REQUEST_HEADERS_TOO_LARGE";
+    pub const TOO_MANY_SUBSCRIPTIONS: &str = "TOO_MANY_SUBSCRIPTIONS";
+}
+
+/// A place for one more live stream (and, for an event stream, subscription) of the client's
+/// address, or the 429 that refuses it.
+fn stream_places(
+    state: &AppState,
+    peer: Option<std::net::IpAddr>,
+    subscription: bool,
+) -> Result<Vec<super::address::Slot>, Box<Response>> {
+    use super::address::Holding;
+    let Some(ip) = peer else {
+        return Ok(Vec::new());
+    };
+    let mut held = Vec::new();
+    let wanted: &[Holding] = if subscription {
+        &[Holding::Stream, Holding::Subscription]
+    } else {
+        &[Holding::Stream]
+    };
+    for holding in wanted {
+        let Some(slot) = state.per_address.take(ip, *holding) else {
+            let max = state.per_address.cap(*holding);
+            let (code, limit, what) = match holding {
+                Holding::Subscription => (
+                    refusal::TOO_MANY_SUBSCRIPTIONS,
+                    "subscriptionsPerAddress",
+                    "subscriptions",
+                ),
+                _ => (
+                    refusal::TOO_MANY_STREAMS,
+                    "streamsPerAddress",
+                    "WebSockets and event streams",
+                ),
+            };
+            let body = serde_json::json!({ "errors": [{
+                "message": format!("Your address already holds {max} open {what}, the most one address may; close one first."),
+                "extensions": { "code": code, "limit": limit, "max": max }
+            }]});
+            return Err(Box::new(
+                (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response(),
+            ));
+        };
+        held.push(slot);
+    }
+    Ok(held)
 }
 
 pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> Response {
@@ -53,6 +101,10 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
             );
         };
         let peer = peer_ip(&parts.extensions);
+        let stream_place = match stream_places(&state, peer, false) {
+            Ok(place) => place,
+            Err(refused) => return *refused,
+        };
         // The socket keeps its place under the connection cap for as long as it is open.
         let slot = parts.extensions.remove::<super::server::ConnectionSlot>();
         return match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
@@ -67,7 +119,7 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
                     // Counted until its close frame is sent: a stopping server waits for it.
                     let open = state.live_connections.token();
                     websocket::serve(socket, protocol, state, peer).await;
-                    drop((slot, open));
+                    drop((slot, open, stream_place));
                 })
                 .into_response(),
             Err(rejection) => rejection.into_response(),
@@ -150,12 +202,16 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
         if !every_operation(&state, &request, |ty| ty != OperationType::Mutation) {
             return writes_need_post();
         }
+        let places = match stream_places(&state, peer, true) {
+            Ok(places) => places,
+            Err(refused) => return *refused,
+        };
         let last_event_id = headers
             .get("last-event-id")
             .and_then(|v| v.to_str().ok())
             .filter(|v| !v.is_empty())
             .map(str::to_owned);
-        return sse::serve(&state, request, last_event_id, expires_at);
+        return sse::serve(&state, request, last_event_id, expires_at, places);
     }
     let asked = graphql_over_http(state, method, &headers, request, identity);
     match tokio::time::timeout(timeout, asked).await {
@@ -329,11 +385,12 @@ pub(super) fn request_token(
     }))
 }
 
-/// The client's address, as the accept loop recorded it (absent for in-process calls).
+/// The client's address, as the accept loop worked it out (the forwarded one behind a trusted
+/// proxy); absent for in-process calls.
 pub(super) fn peer_ip(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
     extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|info| info.0.ip())
+        .get::<super::address::ClientAddr>()
+        .map(|client| client.0)
 }
 
 /// A request with a bad, expired or foreign token: 401 with the reason.

@@ -1,6 +1,7 @@
 //! Transports: GraphQL over HTTP, over Server-Sent Events and over WebSockets, all on one URL,
 //! and the connection handling that keeps slow or hostile clients from holding the server.
 
+pub mod address;
 pub mod cache;
 pub mod export;
 pub mod fanout;
@@ -48,6 +49,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.allowed_hosts.clone(),
             known_host,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.limits.max_header_bytes,
+            head_within_limit,
         ))
         .layer(axum::middleware::from_fn(observe))
         .with_state(state);
@@ -150,10 +155,54 @@ async fn observe(request: axum::extract::Request, next: axum::middleware::Next) 
             "request"
         );
     });
-    ::metrics::counter!("labinov_http_requests_total", "route" => route.clone(), "method" => method.to_string(), "status" => status.to_string()).increment(1);
+    ::metrics::counter!("labinov_http_requests_total", "route" => route.clone(), "method" => method_label(&method), "status" => status.to_string()).increment(1);
     ::metrics::histogram!("labinov_http_request_duration_seconds", "route" => route)
         .record(elapsed.as_secs_f64());
     response
+}
+
+/// The method as a metric label: the standard methods by name, anything a client made up as
+/// `other`, so no client can add a series.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
+/// Refuses a request whose head (request line and headers) is larger than the limit. hyper
+/// stops reading a head at the limit when it arrives in pieces; one that arrives whole in a
+/// single read is measured here, so the answer is the same 431 either way.
+async fn head_within_limit(
+    axum::extract::State(max): axum::extract::State<usize>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let head = request.method().as_str().len()
+        + request.uri().to_string().len()
+        + request
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 4)
+            .sum::<usize>();
+    if head > max {
+        return graphql::client_error(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            graphql::refusal::HEADERS_TOO_LARGE,
+            &format!(
+                "The request's headers are {head} bytes; at most {max} are accepted (LABINOV_MAX_HEADER_BYTES)."
+            ),
+        );
+    }
+    next.run(request).await
 }
 
 /// Refuses requests for names the server does not answer to (DNS rebinding).

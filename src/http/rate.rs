@@ -47,7 +47,7 @@ impl RateLimits {
     pub fn check(&self, token: Option<&str>, ip: Option<IpAddr>) -> Result<(), Duration> {
         if let (Some(limiter), Some(ip)) = (&self.per_ip, ip) {
             limiter
-                .check_key(&ip)
+                .check_key(&super::address::counted_as(ip))
                 .map_err(|until| until.wait_time_from(self.clock.now()))?;
         }
         if let (Some(limiter), Some(token)) = (&self.per_token, token) {

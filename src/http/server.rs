@@ -1,6 +1,8 @@
-//! Accepting connections: a cap on how many are open at once (more are closed as soon as
-//! they arrive, so idle sockets cannot use up the process's file descriptors), a time-out for
-//! request headers that also ends idle keep-alive connections, and a graceful shutdown.
+//! Accepting connections: a cap on how many are open at once, in all and per client address
+//! (more are closed as soon as they arrive, so idle sockets cannot use up the process's file
+//! descriptors nor one address every place), a time-out and a size cap for request headers
+//! (the time-out also ends idle keep-alive connections), and a graceful shutdown. HTTP/2 is
+//! spoken only when asked for: a reverse proxy ends TLS and speaks HTTP/1.1 to the server.
 
 use std::{sync::Arc, time::Duration};
 
@@ -8,7 +10,7 @@ use axum::{Router, body::Body, extract::Request};
 use hyper::body::Incoming;
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
-    server::{conn::auto::Builder, graceful::GracefulShutdown},
+    server::conn::auto::Builder,
     service::TowerToHyperService,
 };
 use tokio::{
@@ -18,19 +20,33 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
+use super::address::{AddressSlots, ClientAddr, Holding, TrustedProxies};
+
 /// A connection's place under the cap. Each request carries it in its extensions, so a
 /// WebSocket keeps the place after the upgrade takes its socket out of the HTTP connection.
 #[derive(Clone)]
 pub struct ConnectionSlot(
-    #[allow(dead_code, reason = "held, never read")] Arc<OwnedSemaphorePermit>,
+    #[allow(dead_code, reason = "held, never read")]
+    Arc<(OwnedSemaphorePermit, Option<super::address::Slot>)>,
 );
 
 /// How a server treats its connections.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ConnectionLimits {
     pub max_connections: usize,
     pub header_timeout: Duration,
+    /// Largest request head, in bytes (HTTP 431 beyond).
+    pub max_header_bytes: usize,
+    /// Whether HTTP/2 without TLS is spoken.
+    pub http2_cleartext: bool,
+    /// What each client address may hold.
+    pub per_address: Arc<AddressSlots>,
+    /// The proxies whose forwarding headers name the client.
+    pub trusted_proxies: TrustedProxies,
 }
+
+/// Streams one HTTP/2 connection may carry at once (when HTTP/2 is on).
+const HTTP2_STREAMS: u32 = 32;
 
 /// File descriptors kept free for the database pool, Redis, logs and the listener itself.
 const RESERVED_FDS: u64 = 64;
@@ -70,17 +86,30 @@ pub async fn serve(
 ) {
     let max_connections = honourable_cap(limits.max_connections.max(1));
     let permits = Arc::new(Semaphore::new(max_connections));
-    let graceful = GracefulShutdown::new();
+    // Every connection's task, so a stopping server can wait for them to finish.
+    let connections = tokio_util::task::TaskTracker::new();
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
+        .header_read_timeout(limits.header_timeout)
+        // hyper reads the head into this buffer and answers 431 when it does not fit.
+        .max_buf_size(limits.max_header_bytes.max(8192));
     builder
         .http2()
         .timer(TokioTimer::new())
         .keep_alive_interval(limits.header_timeout)
+        .max_concurrent_streams(HTTP2_STREAMS)
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
         .enable_connect_protocol();
+    // The auto builder reads the first bytes to pick a version whatever it is told, so HTTP/1.1
+    // alone is served by hyper's own HTTP/1 connection.
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(limits.max_header_bytes.max(8192));
+    let http2_cleartext = limits.http2_cleartext;
     // Refusals are logged at most once a second, with how many there were.
     let (mut refused, mut last_warning) = (0u64, None::<tokio::time::Instant>);
     loop {
@@ -105,23 +134,46 @@ pub async fn serve(
             }
             continue;
         };
+        // Trusted proxies carry many clients: those are counted by stream, not here.
+        let proxied = limits.trusted_proxies.contains(peer.ip());
+        let address_slot = if proxied {
+            None
+        } else if let Some(slot) = limits.per_address.take(peer.ip(), Holding::Connection) {
+            Some(slot)
+        } else {
+            drop(socket);
+            refused += 1;
+            if last_warning.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+                tracing::warn!(%peer, refused, max = limits.per_address.cap(Holding::Connection), "connections refused: too many open connections from one address");
+                (refused, last_warning) = (0, Some(tokio::time::Instant::now()));
+            }
+            continue;
+        };
         let _ = socket.set_nodelay(true);
-        let slot = ConnectionSlot(Arc::new(permit));
+        let slot = ConnectionSlot(Arc::new((permit, address_slot)));
         let request_slot = slot.clone();
+        let trusted = limits.trusted_proxies.clone();
         let service = TowerToHyperService::new(router.clone().map_request(
             move |request: Request<Incoming>| {
                 let mut request = request.map(Body::new);
+                let client = if proxied {
+                    trusted.client(peer.ip(), request.headers())
+                } else {
+                    peer.ip()
+                };
                 request.extensions_mut().insert(request_slot.clone());
                 request
                     .extensions_mut()
                     .insert(axum::extract::ConnectInfo(peer));
+                request.extensions_mut().insert(ClientAddr(client));
                 request
             },
         ));
         let builder = builder.clone();
-        let watcher = graceful.watcher();
+        let http1 = http1.clone();
+        let stopping = stop.clone();
         let header_timeout = limits.header_timeout;
-        tokio::spawn(async move {
+        connections.spawn(async move {
             // hyper's header time-out starts with the first byte; a client that connects and
             // says nothing is cut off here, so silent sockets cannot hold the connection cap.
             let mut first = [0u8; 1];
@@ -132,17 +184,42 @@ pub async fn serve(
                 tracing::debug!(%peer, "connection closed: nothing sent within the header time-out");
                 return;
             }
-            let connection = builder
-                .serve_connection_with_upgrades(TokioIo::new(socket), service)
-                .into_owned();
-            if let Err(err) = watcher.watch(connection).await {
+            // On stop, each connection finishes the request it is serving, then closes.
+            let ended = if http2_cleartext {
+                let mut connection =
+                    std::pin::pin!(builder.serve_connection_with_upgrades(TokioIo::new(socket), service));
+                tokio::select! {
+                    ended = connection.as_mut() => ended,
+                    () = stopping.cancelled() => {
+                        connection.as_mut().graceful_shutdown();
+                        connection.await
+                    }
+                }
+                .map_err(|err| err.to_string())
+            } else {
+                let mut connection = std::pin::pin!(
+                    http1
+                        .serve_connection(TokioIo::new(socket), service)
+                        .with_upgrades()
+                );
+                tokio::select! {
+                    ended = connection.as_mut() => ended,
+                    () = stopping.cancelled() => {
+                        connection.as_mut().graceful_shutdown();
+                        connection.await
+                    }
+                }
+                .map_err(|err| err.to_string())
+            };
+            if let Err(err) = ended {
                 tracing::debug!(%peer, error = %err, "connection ended with an error");
             }
             drop(slot);
         });
     }
     drop(listener);
-    if tokio::time::timeout(drain, graceful.shutdown())
+    connections.close();
+    if tokio::time::timeout(drain, connections.wait())
         .await
         .is_err()
     {

@@ -28,6 +28,7 @@ pub fn serve(
     request: async_graphql::Request,
     last_event_id: Option<String>,
     expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    places: Vec<super::address::Slot>,
 ) -> Response {
     let mut request = request;
     if let Some(id) = last_event_id {
@@ -77,7 +78,8 @@ pub fn serve(
         })
         .take_until(expiry)
         .map(move |response| {
-            let _open = &open;
+            // Held while the stream lives: its gauge and its client's places.
+            let _open = (&open, &places);
             let mut event = Event::default().event("next");
             if let Some(cursor) = cursor_of(&response) {
                 event = event.id(cursor);

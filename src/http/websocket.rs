@@ -23,8 +23,32 @@ use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
-use super::fanout::{self, Frame};
+use super::{
+    address::{AddressSlots, Holding, Slot},
+    fanout::{self, Frame},
+};
 use crate::app::AppState;
+
+/// The close codes this server sends: graphql-transport-ws's own and the WebSocket standard's.
+pub mod close_code {
+    /// The client stopped answering pings (and runs no subscription).
+    pub const GOING_AWAY: u16 = 1001;
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
+    pub const INTERNAL_ERROR: u16 = 1011;
+    pub const SERVICE_RESTART: u16 = 1012;
+    /// Try again later: reconnect and resume with the last cursor.
+    pub const TRY_AGAIN_LATER: u16 = 1013;
+    pub const BAD_MESSAGE: u16 = 4400;
+    pub const UNAUTHORIZED: u16 = 4401;
+    pub const FORBIDDEN: u16 = 4403;
+    pub const INIT_TIMEOUT: u16 = 4408;
+    pub const DUPLICATE_ID: u16 = 4409;
+    pub const TOO_MANY_INITS: u16 = 4429;
+}
+
+/// Longest operation id a client may use; ids are kept for as long as their operation runs.
+pub const MAX_ID_BYTES: usize = 128;
 
 /// What the server does with a client message.
 #[derive(Debug, PartialEq, Eq)]
@@ -55,7 +79,62 @@ struct Envelope {
     #[serde(rename = "type")]
     kind: String,
     id: Option<String>,
-    payload: Option<serde::de::IgnoredAny>,
+    payload: Option<Shape>,
+}
+
+/// Whether a payload is a JSON object, read without keeping any of it.
+#[derive(Debug, PartialEq, Eq)]
+enum Shape {
+    Object,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Shape {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Shape;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Shape, A::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Shape::Object)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Shape, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Shape::Other)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Shape, E> {
+                Ok(Shape::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Shape, E> {
+                Ok(Shape::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Shape, E> {
+                Ok(Shape::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Shape, E> {
+                Ok(Shape::Other)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Shape, E> {
+                Ok(Shape::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Shape, E> {
+                Ok(Shape::Other)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 /// A connection's protocol state: initialised or not, and the operations running.
@@ -63,52 +142,101 @@ struct Envelope {
 struct Guard {
     protocol: WebSocketProtocols,
     initialised: bool,
-    running: HashSet<String>,
+    /// The running operations, each with its place under its address's subscription cap.
+    running: std::collections::HashMap<String, Option<Slot>>,
     /// The running operations served by a group ([`super::fanout`]), not by async-graphql.
     grouped: HashSet<String>,
     max_running: usize,
+    /// Where the client's address holds its subscriptions (none for in-process calls).
+    places: Option<(Arc<AddressSlots>, std::net::IpAddr)>,
+}
+
+fn bad_message(reason: &str) -> Verdict {
+    Verdict::Close(close_code::BAD_MESSAGE, reason.to_owned())
 }
 
 impl Guard {
-    fn new(protocol: WebSocketProtocols, max_running: usize) -> Self {
+    fn new(
+        protocol: WebSocketProtocols,
+        max_running: usize,
+        places: Option<(Arc<AddressSlots>, std::net::IpAddr)>,
+    ) -> Self {
         Self {
             protocol,
             initialised: false,
-            running: HashSet::new(),
+            running: std::collections::HashMap::new(),
             grouped: HashSet::new(),
             max_running,
+            places,
         }
     }
 
     fn client_message(&mut self, bytes: &[u8]) -> Verdict {
         let Ok(envelope) = serde_json::from_slice::<Envelope>(bytes) else {
-            return Verdict::Close(4400, "Invalid message received".to_owned());
+            return bad_message("Invalid message received");
         };
+        if envelope
+            .id
+            .as_ref()
+            .is_some_and(|id| id.len() > MAX_ID_BYTES)
+        {
+            return bad_message("Invalid message received: an operation id is at most 128 bytes");
+        }
         match envelope.kind.as_str() {
             "connection_init" => {
                 if self.initialised {
-                    return Verdict::Close(4429, "Too many initialisation requests".to_owned());
+                    return Verdict::Close(
+                        close_code::TOO_MANY_INITS,
+                        "Too many initialisation requests".to_owned(),
+                    );
                 }
                 self.initialised = true;
                 Verdict::Pass
             }
             "subscribe" | "start" => {
                 if !self.initialised {
-                    return Verdict::Close(4401, "Unauthorized".to_owned());
+                    return Verdict::Close(close_code::UNAUTHORIZED, "Unauthorized".to_owned());
                 }
-                if envelope.payload.is_none() {
-                    return Verdict::Close(4400, "Invalid message received".to_owned());
+                match envelope.payload {
+                    None => return bad_message("Invalid message received"),
+                    Some(Shape::Other) => {
+                        return bad_message(
+                            "Invalid message received: the payload of a subscribe is an object with a \"query\" string",
+                        );
+                    }
+                    Some(Shape::Object) => {}
                 }
                 let Some(id) = envelope.id.filter(|id| !id.is_empty()) else {
-                    return Verdict::Close(4400, "Invalid message received".to_owned());
+                    return bad_message("Invalid message received");
                 };
-                if self.running.contains(&id) {
-                    return Verdict::Close(4409, format!("Subscriber for {id} already exists"));
+                if self.running.contains_key(&id) {
+                    return Verdict::Close(
+                        close_code::DUPLICATE_ID,
+                        format!("Subscriber for {id} already exists"),
+                    );
                 }
                 if self.running.len() >= self.max_running {
-                    return Verdict::Reply(self.too_many(&id));
+                    return Verdict::Reply(self.too_many(
+                        &id,
+                        "subscriptionsPerConnection",
+                        self.max_running,
+                        "This connection already runs",
+                    ));
                 }
-                self.running.insert(id);
+                let mut place = None;
+                if let Some((slots, ip)) = &self.places {
+                    let Some(taken) = slots.take(*ip, Holding::Subscription) else {
+                        let max = slots.cap(Holding::Subscription);
+                        return Verdict::Reply(self.too_many(
+                            &id,
+                            "subscriptionsPerAddress",
+                            max,
+                            "Your address already runs",
+                        ));
+                    };
+                    place = Some(taken);
+                }
+                self.running.insert(id, place);
                 Verdict::Pass
             }
             "complete" | "stop" => {
@@ -121,7 +249,7 @@ impl Guard {
                 Verdict::Pass
             }
             "ping" | "pong" | "connection_terminate" => Verdict::Pass,
-            _ => Verdict::Close(4400, "Invalid message received".to_owned()),
+            _ => bad_message("Invalid message received"),
         }
     }
 
@@ -140,16 +268,15 @@ impl Guard {
         self.grouped.remove(id);
     }
 
-    fn too_many(&self, id: &str) -> String {
+    fn too_many(&self, id: &str, limit: &str, max: usize, who: &str) -> String {
         let error = serde_json::json!({
             "message": format!(
-                "This connection already runs {} subscriptions, the most one connection may; complete one first or open another connection.",
-                self.max_running
+                "{who} {max} subscriptions, the most it may; complete one first."
             ),
             "extensions": {
-                "code": "TOO_MANY_SUBSCRIPTIONS",
-                "limit": "subscriptionsPerConnection",
-                "max": self.max_running,
+                "code": super::graphql::refusal::TOO_MANY_SUBSCRIPTIONS,
+                "limit": limit,
+                "max": max,
             },
         });
         let payload = match self.protocol {
@@ -234,7 +361,10 @@ pub async fn serve(
     let guard = Arc::new(Mutex::new(Guard::new(
         protocol,
         state.limits.max_subscriptions_per_connection,
+        peer.map(|ip| (state.per_address.clone(), ip)),
     )));
+    // Whether the client sent anything (a pong included) since the last keep-alive ping.
+    let heard = Arc::new(std::sync::atomic::AtomicBool::new(true));
     // What the guard decides while async-graphql reads the input: replies and a close.
     let (verdicts, mut decided) = mpsc::channel::<Verdict>(16);
     // Operations served by a group, joined and left in the client's order (bounded by the
@@ -248,8 +378,10 @@ pub async fn serve(
         let rate = state.rate.clone();
         let fanout = state.fanout.clone();
         let connection_caller = connection_caller.clone();
+        let heard = heard.clone();
         stream
             .map(move |message| {
+                heard.store(true, std::sync::atomic::Ordering::Relaxed);
                 let bytes = match message {
                     Ok(Message::Text(text)) => text.as_str().as_bytes().to_vec(),
                     Ok(Message::Binary(bytes)) => bytes.to_vec(),
@@ -257,9 +389,12 @@ pub async fn serve(
                     Ok(_) => return Some(None),
                     Err(err) => {
                         let close = if err.to_string().contains("too long") {
-                            Verdict::Close(1009, "Message too big".to_owned())
+                            Verdict::Close(
+                                close_code::MESSAGE_TOO_BIG,
+                                "Message too big".to_owned(),
+                            )
                         } else {
-                            Verdict::Close(1002, "Protocol error".to_owned())
+                            Verdict::Close(close_code::PROTOCOL_ERROR, "Protocol error".to_owned())
                         };
                         let _ = verdicts.try_send(close);
                         return None;
@@ -267,7 +402,9 @@ pub async fn serve(
                 };
                 let verdict = match guard.lock() {
                     Ok(mut guard) => guard.client_message(&bytes),
-                    Err(_) => Verdict::Close(1011, "internal error".to_owned()),
+                    Err(_) => {
+                        Verdict::Close(close_code::INTERNAL_ERROR, "internal error".to_owned())
+                    }
                 };
                 match verdict {
                     Verdict::Pass => match rate_limited(&rate, &holder, peer, protocol, &bytes) {
@@ -385,7 +522,7 @@ pub async fn serve(
             },
             Some((id, frame)) = members.next(), if !members.is_empty() => match frame {
                 Ok(Frame::Next { .. }) if members_expire.is_some_and(|at| at <= chrono::Utc::now()) => {
-                    let _ = sink.send(close(4403, "Forbidden: the token expired; reconnect with a new one".to_owned())).await;
+                    let _ = sink.send(close(close_code::FORBIDDEN, "Forbidden: the token expired; reconnect with a new one".to_owned())).await;
                     break;
                 }
                 Ok(Frame::Next { payload, unavailable: false }) => {
@@ -395,7 +532,7 @@ pub async fn serve(
                     }
                 }
                 Ok(Frame::Next { unavailable: true, .. }) => {
-                    let _ = sink.send(close(1013, "the database is unavailable; reconnect and resume with your last cursor".to_owned())).await;
+                    let _ = sink.send(close(close_code::TRY_AGAIN_LATER, "the database is unavailable; reconnect and resume with your last cursor".to_owned())).await;
                     break;
                 }
                 Ok(Frame::End) | Err(tokio::sync::broadcast::error::RecvError::Closed) => {
@@ -412,7 +549,7 @@ pub async fn serve(
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                     // This socket could not take the answers as fast as they came: the client
                     // reconnects and resumes with its last cursor, losing nothing.
-                    let _ = sink.send(close(1013, "this connection fell behind the live events; reconnect and resume with your last cursor".to_owned())).await;
+                    let _ = sink.send(close(close_code::TRY_AGAIN_LATER, "this connection fell behind the live events; reconnect and resume with your last cursor".to_owned())).await;
                     break;
                 }
             },
@@ -434,7 +571,7 @@ pub async fn serve(
                     // be read, or a subscription that could not start): the client would skip
                     // the event or give up. 1013 "try again later" makes it reconnect and
                     // resume with the cursor of the last event it got, losing nothing.
-                    let _ = sink.send(close(1013, "the database is unavailable; reconnect and resume with your last cursor".to_owned())).await;
+                    let _ = sink.send(close(close_code::TRY_AGAIN_LATER, "the database is unavailable; reconnect and resume with your last cursor".to_owned())).await;
                     break;
                 }
                 Some(WsMessage::Text(text)) => {
@@ -448,7 +585,11 @@ pub async fn serve(
                 Some(WsMessage::Close(code, reason)) => {
                     // A refused connection_init is 4403 Forbidden in graphql-transport-ws;
                     // async-graphql says 1002.
-                    let code = if code == 1002 && !initialised { 4403 } else { code };
+                    let code = if code == close_code::PROTOCOL_ERROR && !initialised {
+                        close_code::FORBIDDEN
+                    } else {
+                        code
+                    };
                     let _ = sink.send(close(code, reason)).await;
                     break;
                 }
@@ -468,20 +609,33 @@ pub async fn serve(
                 }
             }
             () = tokio::time::sleep_until(expires_at.unwrap_or_else(tokio::time::Instant::now)), if expires_at.is_some() => {
-                let _ = sink.send(close(4403, "Forbidden: the token expired; reconnect with a new one".to_owned())).await;
+                let _ = sink.send(close(close_code::FORBIDDEN, "Forbidden: the token expired; reconnect with a new one".to_owned())).await;
                 break;
             }
             () = &mut init_deadline, if !initialised => {
-                let _ = sink.send(close(4408, "Connection initialisation timeout".to_owned())).await;
+                let _ = sink.send(close(close_code::INIT_TIMEOUT, "Connection initialisation timeout".to_owned())).await;
                 break;
             }
             _ = keepalive.tick(), if initialised => {
-                if sink.send(Message::Text(ping.into())).await.is_err() {
+                // A socket running nothing that did not answer the last ping is gone or idle on
+                // purpose: it gives its places back. (A subscriber of the legacy protocol, which
+                // has no pong, keeps its socket while it runs a subscription.)
+                let answered = heard.swap(false, std::sync::atomic::Ordering::Relaxed);
+                let idle = guard.lock().map_or(true, |g| g.running.is_empty());
+                if !answered && idle {
+                    let _ = sink.send(close(close_code::GOING_AWAY, "no answer to pings".to_owned())).await;
+                    break;
+                }
+                // A WebSocket ping, which browsers and libraries answer by themselves, and the
+                // protocol's own.
+                if sink.send(Message::Ping(Vec::new().into())).await.is_err()
+                    || sink.send(Message::Text(ping.into())).await.is_err()
+                {
                     break;
                 }
             }
             () = state.stop.cancelled() => {
-                let _ = sink.send(close(1012, "server restarting; reconnect and resume".to_owned())).await;
+                let _ = sink.send(close(close_code::SERVICE_RESTART, "server restarting; reconnect and resume".to_owned())).await;
                 break;
             }
         }
@@ -536,7 +690,7 @@ mod tests {
     use super::*;
 
     fn guard() -> Guard {
-        Guard::new(WebSocketProtocols::GraphQLWS, 2)
+        Guard::new(WebSocketProtocols::GraphQLWS, 2, None)
     }
 
     fn subscribe(id: &str) -> Vec<u8> {

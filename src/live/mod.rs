@@ -6,6 +6,7 @@
 //! instance switches. Order and completeness rest on the gapless per-regency sequence the
 //! writes record; the bus is only a fast path, the database is the source of truth.
 
+pub mod budget;
 pub mod cursor;
 pub mod listener;
 pub mod message;
@@ -37,6 +38,8 @@ pub struct Hub {
     state: Arc<BusState>,
     /// Funnel computations shared by identical funnel subscriptions.
     pub(crate) funnels: Arc<stream::FunnelShares>,
+    /// The time funnel and ranking subscriptions may take recomputing.
+    pub(crate) aggregates: Arc<budget::AggregateBudget>,
 }
 
 /// How the live delivery of this process stands, for `/readyz`.
@@ -149,6 +152,7 @@ pub async fn start(
         events,
         state,
         funnels: Arc::default(),
+        aggregates: Arc::new(budget::AggregateBudget::new(config.live_aggregate_percent)),
     })
 }
 

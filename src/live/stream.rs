@@ -410,10 +410,13 @@ async fn share_funnel(
         funnel,
         cursor: cursor::encode(&positions),
     };
-    let mut last = match domain
-        .funnel_snapshot(&system, &counted, scope.as_deref())
-        .await
-    {
+    let first = {
+        let _turn = hub.aggregates.turn().await;
+        domain
+            .funnel_snapshot(&system, &counted, scope.as_deref())
+            .await
+    };
+    let mut last = match first {
         Ok((funnel, positions)) => {
             let _ = sender.send(Some(Ok(snapshot(funnel.clone(), positions))));
             funnel
@@ -443,15 +446,18 @@ async fn share_funnel(
             }
         }
         tokio::time::sleep(COALESCE).await;
+        // Changes that came while waiting for the turn are in what it reads.
+        let turn = hub.aggregates.turn().await;
         while !matches!(
             live.try_recv(),
             Err(tokio::sync::broadcast::error::TryRecvError::Empty
                 | tokio::sync::broadcast::error::TryRecvError::Closed)
         ) {}
-        match domain
+        let now = domain
             .funnel_snapshot(&system, &counted, scope.as_deref())
-            .await
-        {
+            .await;
+        drop(turn);
+        match now {
             Ok((funnel, positions)) => {
                 if funnel != last {
                     last = funnel.clone();
@@ -534,12 +540,15 @@ pub async fn rankings(
                 }
             }
             tokio::time::sleep(COALESCE).await;
+            let turn = hub.aggregates.turn().await;
             while !matches!(live.try_recv(), Err(tokio::sync::broadcast::error::TryRecvError::Empty | tokio::sync::broadcast::error::TryRecvError::Closed)) {}
             if let Err(err) = caller.check_read() {
                 yield Err(err);
                 return;
             }
-            match domain.ranking(&caller, cohort_id, stage_at_least).await {
+            let now = domain.ranking(&caller, cohort_id, stage_at_least).await;
+            drop(turn);
+            match now {
                 Ok((cohort, entries)) => {
                     if entries != last {
                         last = entries.clone();

@@ -731,7 +731,7 @@ async fn a_refused_write_does_not_quote_another_regencys_rows() {
             json!({ "c": own.cohort, "u": own.unit, "i": other.idea }),
         )
         .await;
-    assert_eq!(error_code(&response), "BAD_USER_INPUT", "{response}");
+    assert_eq!(error_code(&response), "NOT_FOUND", "{response}");
     assert!(!response.to_string().contains(&title), "{response}");
     let response = app
         .gql_as(
@@ -741,7 +741,7 @@ async fn a_refused_write_does_not_quote_another_regencys_rows() {
             json!({ "c": own.cohort, "u": other.unit }),
         )
         .await;
-    assert_eq!(error_code(&response), "BAD_USER_INPUT", "{response}");
+    assert_eq!(error_code(&response), "NOT_FOUND", "{response}");
     assert!(
         !response.to_string().contains("Puskesmas") && !response.to_string().contains("Dinas"),
         "{response}"

@@ -183,6 +183,19 @@ impl WsClient {
         self.messages_then_close().await.1
     }
 
+    /// Reads until the server closes; the close frame's code and reason.
+    pub async fn close_frame(&mut self) -> Option<(u16, String)> {
+        loop {
+            match tokio::time::timeout(PATIENCE, self.socket.next()).await {
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    return frame.map(|f| (u16::from(f.code), f.reason.to_string()));
+                }
+                Ok(Some(Ok(_))) => {}
+                _ => return None,
+            }
+        }
+    }
+
     /// The text messages the server sends until it closes the socket, and the close code.
     pub async fn messages_then_close(&mut self) -> (Vec<Value>, Option<u16>) {
         let mut messages = Vec::new();

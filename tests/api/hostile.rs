@@ -967,3 +967,584 @@ async fn json_of_the_wrong_shape_is_told_what_shape_to_send() {
         assert_eq!(error_code(&response), "BAD_USER_INPUT", "{response}");
     }
 }
+
+// Resources: one anonymous client on one address must not take the server's memory, CPU or
+// every slot.
+
+/// Sends raw bytes over a fresh connection and reads what comes back until the server closes
+/// or goes quiet for a second.
+async fn raw_exchange(app: &TestApp, bytes: &[u8]) -> Vec<u8> {
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let mut socket = TcpStream::connect(&host).await.expect("connect");
+    socket.write_all(bytes).await.expect("write");
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while let Ok(Ok(n)) =
+        tokio::time::timeout(Duration::from_secs(1), socket.read(&mut buffer)).await
+    {
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buffer[..n]);
+    }
+    answer
+}
+
+/// A POST of a persisted query: `text` (may be empty) under `hash`.
+async fn persisted(app: &TestApp, text: &str, hash: &str) -> Value {
+    let body = json!({
+        "query": text,
+        "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } }
+    });
+    let request = axum::http::Request::post("/graphql")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .expect("a request");
+    app.send_as_is(request).await.1
+}
+
+#[tokio::test]
+async fn persisted_query_texts_obey_the_size_limit_and_a_byte_budget_before_they_are_kept() {
+    let (mut config, dir) = fresh_config();
+    config.limits.persisted_queries_kb = 16;
+    let app = TestApp::start(config, false, Arc::new(dir)).await;
+    // A text over the query-size limit is refused, and not kept under its hash.
+    let long = format!("{{ stages {{ count }} }} #{}", "x".repeat(40 * 1024));
+    let hash = labinov::graphql::persisted::hash(&long);
+    assert_eq!(
+        error_code(&persisted(&app, &long, &hash).await),
+        "QUERY_TOO_LARGE"
+    );
+    assert_eq!(
+        error_code(&persisted(&app, "", &hash).await),
+        "PERSISTED_QUERY_NOT_FOUND",
+        "a refused text is not kept"
+    );
+    // Texts within the limit are kept, the least recently used dropped past 16 KiB.
+    let texts: Vec<String> = (0..40)
+        .map(|n| format!("{{ stages {{ count }} }} #{n} {}", "y".repeat(1000)))
+        .collect();
+    for text in &texts {
+        let answer = persisted(&app, text, &labinov::graphql::persisted::hash(text)).await;
+        assert!(answer["data"]["stages"].is_array(), "{answer}");
+    }
+    let newest = texts.last().expect("a text");
+    let answer = persisted(&app, "", &labinov::graphql::persisted::hash(newest)).await;
+    assert!(
+        answer["data"]["stages"].is_array(),
+        "the newest is kept: {answer}"
+    );
+    let answer = persisted(&app, "", &labinov::graphql::persisted::hash(&texts[0])).await;
+    assert_eq!(
+        error_code(&answer),
+        "PERSISTED_QUERY_NOT_FOUND",
+        "40 KB of texts do not fit in 16 KiB: the oldest went"
+    );
+}
+
+#[tokio::test]
+async fn long_operation_ids_and_payloads_that_are_not_objects_close_with_4400() {
+    let app = TestApp::spawn().await;
+    for legacy in [false, true] {
+        let kind = if legacy { "start" } else { "subscribe" };
+        let query = json!({"query": "subscription { funnel { funnel { total } } }"});
+        // 128 bytes is the longest id.
+        let mut ws = WsClient::connect(&app.ws_url(), legacy).await;
+        ws.send_text(json!({"type": kind, "id": "i".repeat(128), "payload": query}).to_string())
+            .await;
+        assert!(ws.next_result().await["data"]["funnel"].is_object());
+        ws.send_text(json!({"type": kind, "id": "i".repeat(129), "payload": query}).to_string())
+            .await;
+        let (code, reason) = ws.close_frame().await.expect("a close frame");
+        assert_eq!(code, 4400, "legacy {legacy}: {reason}");
+        assert!(reason.contains("128 bytes"), "{reason}");
+
+        for payload in [
+            json!("subscription { funnel { total } }"),
+            json!([1]),
+            json!(7),
+        ] {
+            let mut ws = WsClient::connect(&app.ws_url(), legacy).await;
+            ws.send_text(json!({"type": kind, "id": "1", "payload": payload}).to_string())
+                .await;
+            let (code, reason) = ws.close_frame().await.expect("a close frame");
+            assert_eq!(code, 4400, "legacy {legacy}, payload {payload}: {reason}");
+            assert!(
+                reason.contains("payload") && !reason.contains("struct"),
+                "our own sentence, not the library's: {reason}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_socket_that_runs_nothing_and_answers_no_ping_is_closed() {
+    let (mut config, dir) = fresh_config();
+    config.keepalive_secs = 1;
+    let app = TestApp::start(config, false, Arc::new(dir)).await;
+    // A client that answers: still open after several pings, and still served.
+    let mut answering = WsClient::connect(&app.ws_url(), false).await;
+    answering.expect_nothing_for(Duration::from_secs(4)).await;
+    answering
+        .subscribe(
+            "1",
+            "subscription { funnel { funnel { total } } }",
+            json!({}),
+        )
+        .await;
+    assert!(answering.next_result().await["data"]["funnel"].is_object());
+    // A client that initialises and then reads nothing (so answers no ping) and runs nothing.
+    let mut silent = WsClient::connect(&app.ws_url(), false).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (code, reason) = silent.close_frame().await.expect("a close frame");
+    assert_eq!(code, 1001, "{reason}");
+}
+
+#[tokio::test]
+async fn one_address_holds_at_most_its_connections_streams_and_subscriptions() {
+    let (mut config, dir) = fresh_config();
+    config.limits.max_connections_per_address = 3;
+    let app = TestApp::start(config, false, Arc::new(dir)).await;
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(TcpStream::connect(&host).await.expect("connect"));
+    }
+    // Each held socket sends its first byte so the server has counted it.
+    for socket in &mut held {
+        socket.write_all(b"G").await.expect("write");
+    }
+    let mut extra = TcpStream::connect(&host).await.expect("the kernel accepts");
+    assert!(closed_within(&mut extra, Duration::from_secs(3)).await);
+    drop(held);
+
+    let (mut config, dir) = fresh_config();
+    config.limits.max_streams_per_address = 2;
+    config.limits.max_subscriptions_per_address = 3;
+    let app = TestApp::start(config, false, Arc::new(dir)).await;
+    let mut first = WsClient::connect(&app.ws_url(), false).await;
+    let mut second = WsClient::connect(&app.ws_url(), false).await;
+    assert_eq!(
+        WsClient::open(&app.ws_url(), false, None).await.err(),
+        Some(429),
+        "a third WebSocket from the address"
+    );
+    let sse = reqwest::Client::new()
+        .get(format!("{}/graphql", app.address))
+        .header("accept", "text/event-stream")
+        .query(&[("query", "subscription { funnel { funnel { total } } }")])
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(
+        sse.status().as_u16(),
+        429,
+        "an event stream counts as a stream"
+    );
+    let body: Value = sse.json().await.expect("JSON");
+    assert_eq!(error_code(&body), "TOO_MANY_STREAMS", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["max"], 2);
+
+    // Subscriptions count across the address's sockets.
+    for id in ["1", "2", "3"] {
+        let ws = if id == "3" { &mut second } else { &mut first };
+        ws.subscribe(
+            id,
+            "subscription { funnel { funnel { total } } }",
+            json!({}),
+        )
+        .await;
+        assert!(ws.next_result().await["data"]["funnel"].is_object());
+    }
+    second
+        .subscribe(
+            "4",
+            "subscription { funnel { funnel { total } } }",
+            json!({}),
+        )
+        .await;
+    let refused = second.next_result().await;
+    assert_eq!(error_code(&refused), "TOO_MANY_SUBSCRIPTIONS", "{refused}");
+    assert_eq!(
+        refused["errors"][0]["extensions"]["limit"],
+        "subscriptionsPerAddress"
+    );
+    // Places come back when the socket goes.
+    drop(first);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if WsClient::open(&app.ws_url(), false, None).await.is_ok() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a closed WebSocket gives its place back"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
+/// An anonymous `stages` query sent from 127.0.0.1, naming `forwarded` as the client.
+async fn stages_as(app: &TestApp, forwarded: &str) -> u16 {
+    reqwest::Client::new()
+        .post(format!("{}/graphql", app.address))
+        .header("x-forwarded-for", forwarded)
+        .json(&json!({ "query": "{ stages { count } }" }))
+        .send()
+        .await
+        .expect("an answer")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn forwarded_client_addresses_count_only_from_trusted_proxies() {
+    for trusted in [true, false] {
+        let (mut config, dir) = fresh_config();
+        config.limits.rate_limit_per_ip = 2;
+        if trusted {
+            config.trusted_proxies = vec!["127.0.0.1/32".parse().expect("a network")];
+        }
+        let app = TestApp::start(config, false, Arc::new(dir)).await;
+        assert_eq!(stages_as(&app, "198.51.100.1").await, 200);
+        assert_eq!(stages_as(&app, "198.51.100.1").await, 200);
+        assert_eq!(stages_as(&app, "198.51.100.1").await, 429);
+        let other = stages_as(&app, "198.51.100.2").await;
+        if trusted {
+            assert_eq!(
+                other, 200,
+                "behind a trusted proxy, another client has its own limit"
+            );
+        } else {
+            assert_eq!(other, 429, "from an untrusted peer the header is ignored");
+        }
+    }
+}
+
+#[tokio::test]
+async fn request_heads_over_the_cap_get_431_and_http2_without_tls_is_off_by_default() {
+    let app = TestApp::spawn().await;
+    let big = format!(
+        "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: {}\r\n\r\n",
+        "p".repeat(40 * 1024)
+    );
+    let answer = raw_exchange(&app, big.as_bytes()).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    let small = raw_exchange(&app, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await;
+    assert!(String::from_utf8_lossy(&small).starts_with("HTTP/1.1 200"));
+
+    // The HTTP/2 connection preface and an empty SETTINGS frame.
+    let mut preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    preface.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    let settings_frame = |bytes: &[u8]| bytes.len() >= 9 && bytes[3] == 4;
+    assert!(
+        !settings_frame(&raw_exchange(&app, &preface).await),
+        "no HTTP/2 without TLS unless asked for"
+    );
+    let (mut config, dir) = fresh_config();
+    config.http2_cleartext = true;
+    let h2c = TestApp::start(config, false, Arc::new(dir)).await;
+    assert!(settings_frame(&raw_exchange(&h2c, &preface).await));
+}
+
+#[tokio::test]
+async fn made_up_methods_do_not_become_metric_labels() {
+    let app = TestApp::spawn().await;
+    for method in ["LABINOVMADEUPA", "LABINOVMADEUPB"] {
+        let answer = raw_exchange(
+            &app,
+            format!("{method} /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").as_bytes(),
+        )
+        .await;
+        assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 405"));
+    }
+    let metrics = reqwest::get(format!("{}/metrics", app.address))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(!metrics.contains("LABINOVMADEUP"), "made-up names stay out");
+    assert!(metrics.contains("method=\"other\""));
+}
+
+#[tokio::test]
+async fn demo_tokens_are_printed_only_when_signed_with_the_public_demo_secret() {
+    let app = TestApp::with_demo().await;
+    let mut config = labinov::Config::sqlite(std::path::Path::new("unused.db"));
+    config.listen = "127.0.0.1:8080".parse().expect("an address");
+    let demo = labinov::auth::Authenticator::from_config(&config, true).expect("demo mode");
+    let tokens = labinov::cli::demo_tokens(&app.domain, &demo)
+        .await
+        .expect("tokens");
+    assert_eq!(tokens.len(), 4, "one per role with the demo secret");
+    config.jwt_secret = Some(crate::helpers::TEST_SECRET.to_owned());
+    let real = labinov::auth::Authenticator::from_config(&config, true).expect("a real secret");
+    assert!(
+        labinov::cli::demo_tokens(&app.domain, &real)
+            .await
+            .expect("no error")
+            .is_empty(),
+        "nothing is printed that is signed with the operator's secret"
+    );
+}
+
+#[tokio::test]
+async fn missing_null_and_mistyped_variables_are_bad_user_input() {
+    let app = TestApp::with_demo().await;
+    let query = "query($f: IdeaFilter!) { ideas(filter: $f) { totalCount } }";
+    for (variables, hint) in [
+        (json!({}), "was not given a value"),
+        (json!({"f": null}), "cannot be null"),
+        (json!({"f": 3}), "an object"),
+        (
+            json!({"f": {"submittedFrom": 20_190_910}}),
+            "$f.submittedFrom",
+        ),
+        (json!({"f": {"stages": ["NOWHERE"]}}), "$f.stages[0]"),
+        (json!({"f": {"madeUp": true}}), "no field \"madeUp\""),
+    ] {
+        let request = axum::http::Request::post("/graphql")
+            .header("content-type", "application/json")
+            .header("accept", "application/graphql-response+json")
+            .header(
+                "authorization",
+                format!("Bearer {}", crate::helpers::admin_token()),
+            )
+            .body(axum::body::Body::from(
+                json!({"query": query, "variables": variables}).to_string(),
+            ))
+            .expect("a request");
+        let (status, response) = app.send_as_is(request).await;
+        assert_eq!(status, 400, "{variables}: {response}");
+        assert_eq!(error_code(&response), "BAD_USER_INPUT", "{response}");
+        let message = response["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(message.contains(hint), "{message:?} should say {hint:?}");
+    }
+}
+
+#[tokio::test]
+async fn nul_and_control_characters_in_any_string_input_are_bad_user_input() {
+    let app = TestApp::with_demo().await;
+    for query in [
+        "{ funnel(filter: {regencyCodes: [\"63.03\\u0000\"]}) { total } }",
+        "{ stages(filter: {regencyCodes: [\"63.03\\u0000\"]}) { count } }",
+        "{ ideaCounts(groupBy: STAGE, filter: {regencyCodes: [\"\\u0000\"]}) { count } }",
+    ] {
+        let anonymous = app.gql_as(None, query, json!({})).await;
+        assert_eq!(error_code(&anonymous), "BAD_USER_INPUT", "{anonymous}");
+    }
+    let response = app
+        .gql_as(
+            None,
+            "query($c: [String!]) { funnel(filter: {regencyCodes: $c}) { total } }",
+            json!({"c": ["63.03\u{0}"]}),
+        )
+        .await;
+    assert_eq!(error_code(&response), "BAD_USER_INPUT", "{response}");
+    let filter = json!({"regencyCodes": ["63.03\u{0}"]}).to_string();
+    let url = format!(
+        "/export/ideas.csv?filter={}",
+        form_urlencoded::byte_serialize(filter.as_bytes()).collect::<String>()
+    );
+    let (status, body) = app
+        .send(
+            axum::http::Request::get(url)
+                .body(axum::body::Body::empty())
+                .expect("a request"),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+}
+
+#[tokio::test]
+async fn a_row_of_another_regency_and_a_missing_row_answer_the_same_not_found() {
+    let app = TestApp::with_demo().await;
+    let other = app
+        .data(
+            r#"{ units(filter: {regencyCodes: ["33.03"]}, first: 1) { nodes { id } }
+                 cohorts(filter: {regencyCodes: ["33.03"]}, first: 1) { nodes { id } }
+                 own: cohorts(filter: {regencyCodes: ["63.03"]}, first: 1) { nodes { id regency { id } } }
+                 ownUnits: units(filter: {regencyCodes: ["63.03"]}, first: 1) { nodes { id } } }"#,
+            json!({}),
+        )
+        .await;
+    let other_unit = other["units"]["nodes"][0]["id"].clone();
+    let other_cohort = other["cohorts"]["nodes"][0]["id"].clone();
+    let own_cohort = other["own"]["nodes"][0]["id"].clone();
+    let own_regency = other["own"]["nodes"][0]["regency"]["id"].clone();
+    let own_unit = other["ownUnits"]["nodes"][0]["id"].clone();
+    let missing_unit = json!(crate::read_helpers::global_id("Unit", 987_654));
+    let missing_cohort = json!(crate::read_helpers::global_id("Cohort", 987_654));
+    let admin = crate::helpers::token(labinov::auth::Role::RegencyAdmin, Some("63.03"), None);
+    let before = event_count(&app).await;
+    let cases = [
+        (
+            "mutation($r: ID!, $p: ID!) { createUnit(input: {regencyId: $r, parentId: $p, kind: KELURAHAN, name: \"Kelurahan Uji\"}) { unit { id } } }",
+            json!({"r": own_regency}),
+            "p",
+            (other_unit.clone(), missing_unit.clone()),
+        ),
+        (
+            "mutation($c: ID!, $u: ID!) { submitIdea(input: {cohortId: $c, unitId: $u, title: \"Uji\", problem: \"Uji\", type: DIGITAL, form: OTHER, affairsArea: \"Uji\", initiator: WORK_UNIT}) { idea { id } } }",
+            json!({"c": own_cohort}),
+            "u",
+            (other_unit.clone(), missing_unit.clone()),
+        ),
+        (
+            "mutation($c: ID!, $u: ID!) { submitIdea(input: {cohortId: $c, unitId: $u, title: \"Uji\", problem: \"Uji\", type: DIGITAL, form: OTHER, affairsArea: \"Uji\", initiator: WORK_UNIT}) { idea { id } } }",
+            json!({"u": own_unit}),
+            "c",
+            (other_cohort.clone(), missing_cohort.clone()),
+        ),
+    ];
+    for (mutation, base, argument, (theirs, missing)) in cases {
+        let answer = |id: Value| {
+            let mut variables = base.clone();
+            variables[argument] = id;
+            let admin = admin.clone();
+            let app = &app;
+            async move {
+                let response = app.gql_as(Some(&admin), mutation, variables).await;
+                (
+                    error_code(&response).to_owned(),
+                    response["errors"][0]["message"].clone(),
+                )
+            }
+        };
+        let (theirs, missing) = (answer(theirs).await, answer(missing).await);
+        assert_eq!(theirs.0, "NOT_FOUND", "{theirs:?}");
+        assert_eq!(
+            theirs, missing,
+            "${argument}: another regency's row reads as absent"
+        );
+    }
+    assert_eq!(event_count(&app).await, before);
+}
+
+#[tokio::test]
+async fn public_figures_take_only_the_public_dimensions() {
+    let app = TestApp::with_demo().await;
+    for filter in [
+        r#"{submittedFrom: "2017-01-01"}"#,
+        r#"{launchedTo: "2018-12-31"}"#,
+        "{initiators: [WORK_UNIT]}",
+        "{stallReasons: [BUDGET]}",
+        "{inStageLongerThanDays: 30}",
+        "{and: [{stages: [DESIGN]}]}",
+    ] {
+        for query in [
+            format!("{{ funnel(filter: {filter}) {{ total }} }}"),
+            format!("{{ ideaCounts(groupBy: STAGE, filter: {filter}) {{ count }} }}"),
+        ] {
+            let response = app.gql_as(None, &query, json!({})).await;
+            assert_eq!(
+                error_code(&response),
+                "UNAUTHENTICATED",
+                "{query}: {response}"
+            );
+        }
+    }
+    let public = app
+        .gql_as(
+            None,
+            r#"{ funnel(filter: {regencyCodes: ["63.03"], stages: [DESIGN, DELIVER], types: [DIGITAL], forms: [PUBLIC_SERVICE], maturities: [APPLIED], unitKinds: [PUSKESMAS], statuses: [ACTIVE]}) { total } }"#,
+            json!({}),
+        )
+        .await;
+    assert!(public["data"]["funnel"]["total"].is_u64(), "{public}");
+}
+
+/// The value of a Prometheus counter or histogram count, 0 when absent.
+fn metric_value(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name))
+        .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn distinct_funnel_subscriptions_recompute_in_turns_on_the_budgeted_lane() {
+    let app = TestApp::with_demo().await;
+    let metrics = || async {
+        reqwest::get(format!("{}/metrics", app.address))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    };
+    let before = metric_value(&metrics().await, "labinov_live_aggregate_seconds_count");
+    // Thirty anonymous subscriptions, each with its own filter.
+    let kinds = [
+        "DINAS",
+        "BADAN",
+        "KECAMATAN",
+        "KELURAHAN",
+        "PUSKESMAS",
+        "RSUD",
+    ];
+    let stages = ["DIAGNOSE", "DESIGN", "DELIVER", "DISPLAY", "DRUM_UP"];
+    let mut sockets = Vec::new();
+    for (n, kind) in kinds.iter().enumerate() {
+        let mut ws = WsClient::open(&app.ws_url(), false, None)
+            .await
+            .expect("opens");
+        ws.init_with(json!({})).await;
+        for stage in stages {
+            ws.subscribe(
+                &format!("{n}{stage}"),
+                "subscription($f: IdeaFilter) { funnel(filter: $f) { funnel { total } } }",
+                json!({"f": {"regencyCodes": ["63.03"], "unitKinds": [kind], "stages": [stage, "DIAGNOSE"]}}),
+            )
+            .await;
+            assert!(ws.next_result().await["data"]["funnel"].is_object());
+        }
+        sockets.push(ws);
+    }
+    let after_first = metric_value(&metrics().await, "labinov_live_aggregate_seconds_count");
+    assert!(
+        after_first - before >= 30.0,
+        "each first snapshot took a turn: {before} → {after_first}"
+    );
+    // A write that changes every one of them: each gets its new snapshot, in its turn.
+    let banjar = app
+        .data(
+            r#"{ cohorts(filter: {regencyCodes: ["63.03"]}, first: 1) { nodes { id } } }"#,
+            json!({}),
+        )
+        .await;
+    let cohort = banjar["cohorts"]["nodes"][0]["id"].clone();
+    let units = app
+        .data(
+            r#"{ units(filter: {regencyCodes: ["63.03"]}, first: 100) { nodes { id kind } } }"#,
+            json!({}),
+        )
+        .await;
+    for kind in kinds {
+        let Some(unit) = units["units"]["nodes"]
+            .as_array()
+            .and_then(|u| u.iter().find(|u| u["kind"] == kind))
+        else {
+            continue;
+        };
+        let response = app
+            .gql(
+                "mutation($c: ID!, $u: ID!) { submitIdea(input: {cohortId: $c, unitId: $u, title: \"Uji beban\", problem: \"Uji\", type: DIGITAL, form: OTHER, affairsArea: \"Uji\", initiator: WORK_UNIT}) { idea { id } } }",
+                json!({"c": cohort, "u": unit["id"]}),
+            )
+            .await;
+        assert!(response.get("errors").is_none(), "{response}");
+        let n = kinds.iter().position(|k| *k == kind).expect("a kind");
+        for _ in stages {
+            assert!(sockets[n].next_result().await["data"]["funnel"].is_object());
+        }
+    }
+    let text = metrics().await;
+    assert!(metric_value(&text, "labinov_live_aggregate_seconds_count") > after_first);
+    assert!(text.contains("labinov_live_aggregate_wait_seconds"));
+}

@@ -353,19 +353,37 @@ async fn bad_input_is_refused_with_a_sentence_and_writes_nothing() {
     let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
     let mut future = submission(cohort, unit, "Besok");
     future["in"]["submittedAt"] = json!(tomorrow);
-    for (variables, hint) in [
-        (submission(cohort, unit, "   "), "title cannot be empty"),
-        (submission(cohort, unit, &"x".repeat(201)), "at most 200"),
-        (submission(cohort, &json!(missing_unit), "Baru"), "No unit"),
+    for (variables, hint, code) in [
+        (
+            submission(cohort, unit, "   "),
+            "title cannot be empty",
+            "BAD_USER_INPUT",
+        ),
+        (
+            submission(cohort, unit, &"x".repeat(201)),
+            "at most 200",
+            "BAD_USER_INPUT",
+        ),
+        // A unit of another regency reads exactly as one that does not exist.
+        (
+            submission(cohort, &json!(missing_unit), "Baru"),
+            "No unit with this id exists.",
+            "NOT_FOUND",
+        ),
         (
             submission(cohort, &banggai["unit"]["id"], "Baru"),
-            "another regency",
+            "No unit with this id exists.",
+            "NOT_FOUND",
         ),
-        (submission(&json!("bm9wZQ"), unit, "Baru"), "not a valid"),
-        (future, "future"),
+        (
+            submission(&json!("bm9wZQ"), unit, "Baru"),
+            "not a valid",
+            "BAD_USER_INPUT",
+        ),
+        (future, "future", "BAD_USER_INPUT"),
     ] {
         let response = app.gql(SUBMIT, variables).await;
-        assert_eq!(error_code(&response), "BAD_USER_INPUT", "{response}");
+        assert_eq!(error_code(&response), code, "{response}");
         let message = response["errors"][0]["message"]
             .as_str()
             .unwrap_or_default();

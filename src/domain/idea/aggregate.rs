@@ -522,7 +522,7 @@ pub(crate) fn public_figures(
     if caller.read_scope().is_err() {
         let refused = |what: &str| {
             crate::error::DomainError::Unauthenticated(format!(
-                "Without a token the public figures are filtered by regency, cohort, stage, status, type, form and maturity and grouped by regency, stage, status, unit kind, type, form, maturity, year or stall reason; {what} needs a token."
+                "Without a token the public figures are filtered by regency, cohort, stage, status, type, form, maturity and unit kind and grouped by regency, stage, status, unit kind, type, form, maturity, year or stall reason; {what} needs a token."
             ))
         };
         if matches!(grouping, Some(IdeaGrouping::Unit | IdeaGrouping::Cohort)) {
@@ -535,27 +535,44 @@ pub(crate) fn public_figures(
     Ok(filter.within(scope))
 }
 
-/// The first part of a filter that only callers who may read rows may use.
+/// The first part of a filter that only callers who may read rows may use. Public figures are
+/// counted by the dimensions the README lists as public (regency, cohort, stage, status, type,
+/// form, maturity, unit kind), each a list, all of them together: no text search, units,
+/// mentors, initiators, stall reasons, dates or days in a stage, and no `and`/`or`/`not`, which
+/// would narrow a count to single ideas.
 fn private_part(filter: &IdeaFilter) -> Option<&'static str> {
-    if filter
-        .search
-        .as_deref()
-        .is_some_and(|s| !s.trim().is_empty())
-    {
-        return Some("a text search");
-    }
-    if filter.unit_ids.is_some() {
-        return Some("a filter on units");
-    }
-    if filter.mentor_ids.is_some() {
-        return Some("a filter on mentors");
-    }
-    filter
-        .all_of
-        .iter()
-        .chain(filter.any_of.iter())
-        .chain(filter.none_of.as_deref())
-        .find_map(private_part)
+    let private = [
+        (
+            filter
+                .search
+                .as_deref()
+                .is_some_and(|s| !s.trim().is_empty()),
+            "a text search",
+        ),
+        (filter.unit_ids.is_some(), "a filter on units"),
+        (filter.mentor_ids.is_some(), "a filter on mentors"),
+        (filter.initiators.is_some(), "a filter on initiators"),
+        (filter.stall_reasons.is_some(), "a filter on stall reasons"),
+        (
+            filter.in_stage_longer_than_days.is_some(),
+            "a filter on days in a stage",
+        ),
+        (
+            filter.submitted_from.is_some() || filter.submitted_to.is_some(),
+            "a filter on submission dates",
+        ),
+        (
+            filter.launched_from.is_some() || filter.launched_to.is_some(),
+            "a filter on launch dates",
+        ),
+        (
+            !filter.all_of.is_empty() || !filter.any_of.is_empty() || filter.none_of.is_some(),
+            "combining filters with and, or and not",
+        ),
+    ];
+    private
+        .into_iter()
+        .find_map(|(used, what)| used.then_some(what))
 }
 
 /// A stored key as a person reads it: `PUSKESMAS` → "Puskesmas", `NON_DIGITAL` → "Non-digital",

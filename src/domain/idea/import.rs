@@ -167,7 +167,7 @@ impl Domain {
         let cohort = cohort::Entity::find_by_id(cohort_id)
             .one(self.db())
             .await?
-            .ok_or_else(|| DomainError::bad_input("No cohort with the given cohortId exists."))?;
+            .ok_or_else(|| DomainError::missing("cohort"))?;
         caller.check_write(Some(cohort.regency_id), "cohort")?;
         let units: HashMap<String, i32> = unit::Entity::find()
             .filter(unit::Column::RegencyId.eq(cohort.regency_id))
@@ -179,7 +179,7 @@ impl Domain {
         let regency = regency::Entity::find_by_id(cohort.regency_id)
             .one(self.db())
             .await?
-            .ok_or_else(|| DomainError::bad_input("No cohort with the given cohortId exists."))?;
+            .ok_or_else(|| DomainError::missing("cohort"))?;
         let rows = parse(
             csv_text,
             cohort.id,
@@ -192,9 +192,7 @@ impl Domain {
             let cohort = cohort::Entity::find_by_id(cohort.id)
                 .one(&work.txn)
                 .await?
-                .ok_or_else(|| {
-                    DomainError::bad_input("No cohort with the given cohortId exists.")
-                })?;
+                .ok_or_else(|| DomainError::missing("cohort"))?;
             self.insert_ideas(work, &cohort, &rows, true).await
         })
         .await

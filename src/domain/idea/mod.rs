@@ -593,7 +593,7 @@ impl Domain {
         cohort::Entity::find_by_id(id)
             .one(txn)
             .await?
-            .ok_or_else(|| DomainError::bad_input("No cohort with the given cohortId exists."))
+            .ok_or_else(|| DomainError::missing("cohort"))
     }
 
     /// The unit, checked to belong to `regency_id`.
@@ -603,12 +603,10 @@ impl Domain {
         unit_id: i32,
         regency_id: i32,
     ) -> DomainResult<unit::Model> {
-        let unit = self.unit_in(txn, unit_id, "unitId").await?;
+        let unit = self.unit_in(txn, unit_id).await?;
         if unit.regency_id != regency_id {
-            // Not named: the caller may not see another regency's units.
-            return Err(DomainError::bad_input(
-                "The given unitId is a unit of another regency than the cohort's; pick a unit of the cohort's regency.",
-            ));
+            // Answered as absent: the caller may not see another regency's units.
+            return Err(DomainError::missing("unit"));
         }
         Ok(unit)
     }

@@ -317,9 +317,7 @@ impl Domain {
     ) -> DomainResult<idea::Model> {
         let cohort = self.cohort_in(&work.txn, new.cohort_id).await?;
         work.caller.check_write(Some(cohort.regency_id), "cohort")?;
-        let regency = self
-            .regency_in(&work.txn, cohort.regency_id, "regencyId")
-            .await?;
+        let regency = self.regency_in(&work.txn, cohort.regency_id).await?;
         let checked = check_new_idea(&new, lab_floor(&regency, cohort.year), work.now())?;
         self.unit_of_regency(&work.txn, new.unit_id, cohort.regency_id)
             .await?;
