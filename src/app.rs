@@ -138,7 +138,10 @@ impl App {
         let mut schema = graphql::schema()
             .data(domain.clone())
             .data(hub.clone())
-            .data(shared_results.clone());
+            .data(shared_results.clone())
+            .data(graphql::aggregate::PublicMinimum(
+                config.anonymous_min_count,
+            ));
         if config.limits.disable_introspection {
             schema = schema.disable_introspection();
         }

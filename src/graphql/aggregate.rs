@@ -12,26 +12,77 @@ use crate::domain::{
     idea::aggregate::{self, IdeaGrouping},
 };
 
+/// The smallest count public figures show exactly (`LABINOV_ANONYMOUS_MIN_COUNT`), as schema
+/// data; [`DEFAULT_PUBLIC_MINIMUM`] when the schema has none.
+#[derive(Debug, Clone, Copy)]
+pub struct PublicMinimum(pub u64);
+
+/// The minimum of a schema built without [`PublicMinimum`] (tests, the SDL).
+pub const DEFAULT_PUBLIC_MINIMUM: u64 = 5;
+
+/// How counts are shown to the caller: exactly, or for public figures (callers who may read no
+/// rows) with the counts from 1 to the minimum less one hidden, as null, so that no public filter
+/// singles out an idea. Derived figures (conversions, days in a stage) of a hidden count are
+/// hidden too.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Shown {
+    hide_below: Option<u64>,
+}
+
+impl Shown {
+    /// How counts are shown to the caller of `ctx`.
+    pub fn to(ctx: &Context<'_>) -> Self {
+        if crate::graphql::mutation::caller(ctx).read_scope().is_ok() {
+            return Self::default();
+        }
+        let min = ctx
+            .data_opt::<PublicMinimum>()
+            .map_or(DEFAULT_PUBLIC_MINIMUM, |m| m.0);
+        Self {
+            hide_below: (min > 1).then_some(min),
+        }
+    }
+
+    /// `n` as shown: None when it is hidden.
+    pub fn count(self, n: u64) -> Option<u64> {
+        match self.hide_below {
+            Some(min) if n > 0 && n < min => None,
+            _ => Some(n),
+        }
+    }
+
+    /// The minimum, when counts below it are hidden.
+    pub fn fewer_than(self) -> Option<u64> {
+        self.hide_below
+    }
+}
+
 /// Ideas currently in one stage.
 #[derive(SimpleObject)]
 pub struct StageCount {
     /// The stage.
     pub stage: Stage,
-    /// Ideas in it now, whatever their status.
-    pub count: u64,
+    /// Ideas in it now, whatever their status; null when public figures hide it (fewer than
+    /// `fewerThan`).
+    pub count: Option<u64>,
+    /// When counts below it are hidden (public figures, for callers without a token): the
+    /// smallest count shown; null when every count is exact.
+    pub fewer_than: Option<u64>,
 }
 
-impl From<aggregate::StageCount> for StageCount {
-    fn from(c: aggregate::StageCount) -> Self {
+impl StageCount {
+    pub fn shown(c: aggregate::StageCount, shown: Shown) -> Self {
         StageCount {
             stage: c.stage.into(),
-            count: c.count,
+            count: shown.count(c.count),
+            fewer_than: shown.fewer_than(),
         }
     }
 }
 
-/// One stage of the funnel.
-pub struct FunnelStage(pub aggregate::FunnelStage);
+/// One stage of the funnel. Counts are null when public figures hide them (see
+/// `Funnel.fewerThan`).
+pub struct FunnelStage(pub aggregate::FunnelStage, pub Shown);
 
 #[Object]
 impl FunnelStage {
@@ -41,67 +92,71 @@ impl FunnelStage {
     }
 
     /// Ideas that got at least this far (every idea reached DRUM_UP; an idea sent back still counts).
-    async fn reached(&self) -> u64 {
-        self.0.reached
+    async fn reached(&self) -> Option<u64> {
+        self.1.count(self.0.reached)
     }
 
     /// Ideas in this stage now, whatever their status.
-    async fn current(&self) -> u64 {
-        self.0.current
+    async fn current(&self) -> Option<u64> {
+        self.1.count(self.0.current)
     }
 
     /// Ideas in this stage now and active.
-    async fn active(&self) -> u64 {
-        self.0.active
+    async fn active(&self) -> Option<u64> {
+        self.1.count(self.0.active)
     }
 
     /// Ideas stalled in this stage.
-    async fn stalled(&self) -> u64 {
-        self.0.stalled
+    async fn stalled(&self) -> Option<u64> {
+        self.1.count(self.0.stalled)
     }
 
     /// Ideas dropped in this stage.
-    async fn dropped(&self) -> u64 {
-        self.0.dropped
+    async fn dropped(&self) -> Option<u64> {
+        self.1.count(self.0.dropped)
     }
 
     /// The ideas stalled in this stage by kind of reason, largest first.
     async fn stalled_by_reason(&self) -> Vec<ReasonCount> {
-        reason_counts(&self.0.stalled_by_reason)
+        reason_counts(&self.0.stalled_by_reason, self.1)
     }
 
-    /// `reached` divided by the previous stage's `reached` (0..1); null for DRUM_UP or when none reached the previous stage.
+    /// `reached` divided by the previous stage's `reached` (0..1); null for DRUM_UP, when none
+    /// reached the previous stage, or when public figures hide `reached`.
     async fn conversion(&self) -> Option<f64> {
+        self.1.count(self.0.reached)?;
         self.0.conversion
     }
 
     /// Completed stays in this stage (ideas that entered and left it).
-    async fn completed_stays(&self) -> u64 {
-        self.0.stays
+    async fn completed_stays(&self) -> Option<u64> {
+        self.1.count(self.0.stays)
     }
 
     /// Mean length of a completed stay, in days.
     async fn average_days(&self) -> Option<f64> {
+        self.1.count(self.0.stays)?;
         self.0.average_days
     }
 
     /// Median length of a completed stay, in days.
     async fn median_days(&self) -> Option<f64> {
+        self.1.count(self.0.stays)?;
         self.0.median_days
     }
 }
 
-/// Commitments covering the ideas in view, by status.
+/// Commitments covering the ideas in view, by status (null when public figures hide a count).
 #[derive(SimpleObject)]
 pub struct CommitmentCounts {
     /// Written, not signed.
-    pub draft: u64,
+    pub draft: Option<u64>,
     /// Signed, not yet fulfilled.
-    pub signed: u64,
+    pub signed: Option<u64>,
     /// Fulfilled.
-    pub fulfilled: u64,
+    pub fulfilled: Option<u64>,
     /// Withdrawn.
-    pub withdrawn: u64,
+    pub withdrawn: Option<u64>,
 }
 
 /// Stalled ideas with one kind of reason.
@@ -109,68 +164,80 @@ pub struct CommitmentCounts {
 pub struct ReasonCount {
     /// The kind of reason.
     pub reason: StallReason,
-    /// How many stalled ideas give it.
-    pub count: u64,
+    /// How many stalled ideas give it; null when public figures hide it.
+    pub count: Option<u64>,
 }
 
-fn reason_counts(counts: &[aggregate::ReasonCount]) -> Vec<ReasonCount> {
+fn reason_counts(counts: &[aggregate::ReasonCount], shown: Shown) -> Vec<ReasonCount> {
     counts
         .iter()
         .map(|c| ReasonCount {
             reason: c.reason.into(),
-            count: c.count,
+            count: shown.count(c.count),
         })
         .collect()
 }
 
-/// The 5D funnel of the ideas matching a filter.
-pub struct Funnel(pub aggregate::Funnel);
+/// The 5D funnel of the ideas matching a filter. For callers without a token (public figures)
+/// counts from 1 to `fewerThan` − 1 read as null, so no public filter singles out an idea.
+pub struct Funnel(pub aggregate::Funnel, pub Shown);
 
 #[Object]
 impl Funnel {
     /// The five stages in order.
     async fn stages(&self) -> Vec<FunnelStage> {
-        self.0.stages.iter().cloned().map(FunnelStage).collect()
+        self.0
+            .stages
+            .iter()
+            .cloned()
+            .map(|stage| FunnelStage(stage, self.1))
+            .collect()
+    }
+
+    /// When counts below it are hidden (public figures, for callers without a token): the
+    /// smallest count shown; a hidden count is null. Null when every count is exact.
+    async fn fewer_than(&self) -> Option<u64> {
+        self.1.fewer_than()
     }
 
     /// All matching ideas.
-    async fn total(&self) -> u64 {
-        self.0.total
+    async fn total(&self) -> Option<u64> {
+        self.1.count(self.0.total)
     }
 
     /// Ideas active now.
-    async fn active(&self) -> u64 {
-        self.0.active
+    async fn active(&self) -> Option<u64> {
+        self.1.count(self.0.active)
     }
 
     /// Ideas stalled now.
-    async fn stalled(&self) -> u64 {
-        self.0.stalled
+    async fn stalled(&self) -> Option<u64> {
+        self.1.count(self.0.stalled)
     }
 
     /// Ideas dropped.
-    async fn dropped(&self) -> u64 {
-        self.0.dropped
+    async fn dropped(&self) -> Option<u64> {
+        self.1.count(self.0.dropped)
     }
 
     /// Ideas that reached DELIVER (were launched), whatever happened after.
-    async fn launched(&self) -> u64 {
-        self.0.launched
+    async fn launched(&self) -> Option<u64> {
+        self.1.count(self.0.launched)
     }
 
     /// Stalled ideas by kind of reason, largest first.
     async fn stalled_by_reason(&self) -> Vec<ReasonCount> {
-        reason_counts(&self.0.stalled_by_reason)
+        reason_counts(&self.0.stalled_by_reason, self.1)
     }
 
     /// Commitments covering these ideas, by status: signed vs fulfilled.
     async fn commitments(&self) -> CommitmentCounts {
-        let c = &self.0.commitments;
+        let (c, shown) = (&self.0.commitments, self.1);
         CommitmentCounts {
-            draft: c.draft,
-            signed: c.signed,
-            fulfilled: c.fulfilled,
-            withdrawn: c.withdrawn,
+            draft: shown.count(c.draft),
+            signed: shown.count(c.signed),
+            fulfilled: shown.count(c.fulfilled),
+            withdrawn: shown.count(c.withdrawn),
         }
     }
 }
@@ -225,6 +292,7 @@ impl From<IdeaGroupBy> for IdeaGrouping {
 pub struct IdeaCount {
     group: aggregate::GroupCount,
     grouping: IdeaGroupBy,
+    shown: Shown,
 }
 
 #[Object]
@@ -249,9 +317,15 @@ impl IdeaCount {
         &self.group.label
     }
 
-    /// Ideas in the group.
-    async fn count(&self) -> u64 {
-        self.group.count
+    /// Ideas in the group; null when public figures hide it (fewer than `fewerThan`).
+    async fn count(&self) -> Option<u64> {
+        self.shown.count(self.group.count)
+    }
+
+    /// When counts below it are hidden (public figures, for callers without a token): the
+    /// smallest count shown; null when every count is exact.
+    async fn fewer_than(&self) -> Option<u64> {
+        self.shown.fewer_than()
     }
 
     /// Global ID of the regency, unit or cohort, when grouping by one of them.
@@ -288,7 +362,11 @@ impl AggregateQuery {
             .data::<Domain>()?
             .stage_counts(&crate::graphql::mutation::caller(ctx), &filter_of(filter)?)
             .await?;
-        Ok(counts.into_iter().map(StageCount::from).collect())
+        let shown = Shown::to(ctx);
+        Ok(counts
+            .into_iter()
+            .map(|c| StageCount::shown(c, shown))
+            .collect())
     }
 
     /// The funnel of the matching ideas: per stage reached / current / conversion, time in
@@ -298,6 +376,7 @@ impl AggregateQuery {
             ctx.data::<Domain>()?
                 .funnel(&crate::graphql::mutation::caller(ctx), &filter_of(filter)?)
                 .await?,
+            Shown::to(ctx),
         ))
     }
 
@@ -316,11 +395,13 @@ impl AggregateQuery {
                 &filter_of(filter)?,
             )
             .await?;
+        let shown = Shown::to(ctx);
         Ok(groups
             .into_iter()
             .map(|group| IdeaCount {
                 group,
                 grouping: group_by,
+                shown,
             })
             .collect())
     }

@@ -128,6 +128,7 @@ impl Regency {
             ctx.data::<Domain>()?
                 .funnel(&crate::graphql::mutation::caller(ctx), &self.scope(filter)?)
                 .await?,
+            super::aggregate::Shown::to(ctx),
         ))
     }
 
@@ -141,7 +142,11 @@ impl Regency {
             .data::<Domain>()?
             .stage_counts(&crate::graphql::mutation::caller(ctx), &self.scope(filter)?)
             .await?;
-        Ok(counts.into_iter().map(StageCount::from).collect())
+        let shown = super::aggregate::Shown::to(ctx);
+        Ok(counts
+            .into_iter()
+            .map(|c| StageCount::shown(c, shown))
+            .collect())
     }
 }
 
@@ -228,6 +233,7 @@ impl Cohort {
             ctx.data::<Domain>()?
                 .funnel(&crate::graphql::mutation::caller(ctx), &scope)
                 .await?,
+            super::aggregate::Shown::to(ctx),
         ))
     }
 }

@@ -66,8 +66,8 @@ impl FunnelSnapshot {
     }
 
     /// The funnel at that position.
-    async fn funnel(&self) -> Funnel {
-        Funnel(self.0.funnel.clone())
+    async fn funnel(&self, ctx: &Context<'_>) -> Funnel {
+        Funnel(self.0.funnel.clone(), super::aggregate::Shown::to(ctx))
     }
 }
 

@@ -1548,3 +1548,73 @@ async fn distinct_funnel_subscriptions_recompute_in_turns_on_the_budgeted_lane()
     assert!(metric_value(&text, "labinov_live_aggregate_seconds_count") > after_first);
     assert!(text.contains("labinov_live_aggregate_wait_seconds"));
 }
+
+#[tokio::test]
+async fn public_figures_hide_counts_below_the_minimum_and_signed_in_callers_see_them() {
+    let app = TestApp::spawn().await;
+    let regency = app
+        .data(
+            r#"mutation { createRegency(input: {code: "90.01", name: "Kabupaten Uji", province: "Uji", organiser: "Bapelitbangda"}) { regency { id } } }"#,
+            json!({}),
+        )
+        .await["createRegency"]["regency"]["id"]
+        .clone();
+    let unit = app
+        .data(
+            "mutation($r: ID!) { createUnit(input: {regencyId: $r, kind: DINAS, name: \"Dinas Uji\"}) { unit { id } } }",
+            json!({"r": regency}),
+        )
+        .await["createUnit"]["unit"]["id"]
+        .clone();
+    let cohort = app
+        .data(
+            "mutation($r: ID!) { createCohort(input: {regencyId: $r, year: 2024, name: \"Lab 2024\"}) { cohort { id } } }",
+            json!({"r": regency}),
+        )
+        .await["createCohort"]["cohort"]["id"]
+        .clone();
+    for title in ["Satu", "Dua"] {
+        app.data(
+            "mutation($c: ID!, $u: ID!, $t: String!) { submitIdea(input: {cohortId: $c, unitId: $u, title: $t, problem: \"Uji\", type: DIGITAL, form: OTHER, affairsArea: \"Uji\", initiator: WORK_UNIT}) { idea { id } } }",
+            json!({"c": cohort, "u": unit, "t": title}),
+        )
+        .await;
+    }
+    let query = r#"{ funnel(filter: {regencyCodes: ["90.01"]}) { fewerThan total stages { stage reached current conversion } }
+                     stages(filter: {regencyCodes: ["90.01"]}) { stage count fewerThan }
+                     ideaCounts(groupBy: TYPE, filter: {regencyCodes: ["90.01"]}) { key count fewerThan } }"#;
+    let public = app.gql_as(None, query, json!({})).await;
+    assert!(public.get("errors").is_none(), "{public}");
+    let data = &public["data"];
+    assert_eq!(data["funnel"]["fewerThan"], 5);
+    assert!(
+        data["funnel"]["total"].is_null(),
+        "two ideas read as fewer than 5: {data}"
+    );
+    let diagnose = &data["funnel"]["stages"][1];
+    assert!(
+        diagnose["reached"].is_null() && diagnose["conversion"].is_null(),
+        "{diagnose}"
+    );
+    assert_eq!(
+        data["funnel"]["stages"][3]["reached"], 0,
+        "a zero singles no one out"
+    );
+    assert!(data["stages"][1]["count"].is_null());
+    assert!(data["ideaCounts"][0]["count"].is_null());
+    let signed_in = app.data(query, json!({})).await;
+    assert_eq!(signed_in["funnel"]["total"], 2);
+    assert!(signed_in["funnel"]["fewerThan"].is_null());
+    assert_eq!(signed_in["stages"][1]["count"], 2);
+    assert_eq!(signed_in["ideaCounts"][0]["count"], 2);
+
+    // The minimum is the operator's: 1 shows every count.
+    let (mut config, dir) = fresh_config();
+    config.anonymous_min_count = 1;
+    let open = TestApp::start(config, false, Arc::new(dir)).await;
+    let answer = open
+        .gql_as(None, "{ funnel { total fewerThan } }", json!({}))
+        .await;
+    assert_eq!(answer["data"]["funnel"]["total"], 0, "{answer}");
+    assert!(answer["data"]["funnel"]["fewerThan"].is_null());
+}

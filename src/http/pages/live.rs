@@ -223,7 +223,7 @@ const PAGE: &str = include_str!("live.html");
 /// The GraphQL documents the event screen sends; a server that runs only trusted documents
 /// always trusts these.
 pub const DOCUMENTS: [&str; 4] = [FUNNEL, HISTORY, EVENTS, RANKING];
-const FUNNEL: &str = "subscription($f: IdeaFilter) { funnel(filter: $f) { funnel { total launched stages { stage reached current } } } }";
+const FUNNEL: &str = "subscription($f: IdeaFilter) { funnel(filter: $f) { funnel { fewerThan total launched stages { stage reached current } } } }";
 const HISTORY: &str = "query($c: [String!]) { pipelineEvents(filter: { regencyCodes: $c }, last: 6) { nodes { kind stage occurredAt payload idea { title } unit { name } } resumeCursor } }";
 const RANKING: &str = "subscription($c: ID!, $s: Stage!) { ranking(cohortId: $c, stageAtLeast: $s) { total scored entries(first: 10) { rank score reviewCount idea { title stage unit { name } } } } }";
 const EVENTS: &str = "subscription($f: PipelineEventFilter, $a: String) { pipelineEvents(filter: $f, after: $a) { kind stage occurredAt payload idea { title } unit { name } } }";
