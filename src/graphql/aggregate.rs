@@ -71,7 +71,7 @@ pub struct StageCount {
 }
 
 impl StageCount {
-    pub fn shown(c: aggregate::StageCount, shown: Shown) -> Self {
+    pub fn shown(c: &aggregate::StageCount, shown: Shown) -> Self {
         StageCount {
             stage: c.stage.into(),
             count: shown.count(c.count),
@@ -365,7 +365,7 @@ impl AggregateQuery {
         let shown = Shown::to(ctx);
         Ok(counts
             .into_iter()
-            .map(|c| StageCount::shown(c, shown))
+            .map(|c| StageCount::shown(&c, shown))
             .collect())
     }
 

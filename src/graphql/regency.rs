@@ -145,7 +145,7 @@ impl Regency {
         let shown = super::aggregate::Shown::to(ctx);
         Ok(counts
             .into_iter()
-            .map(|c| StageCount::shown(c, shown))
+            .map(|c| StageCount::shown(&c, shown))
             .collect())
     }
 }
