@@ -102,7 +102,7 @@ struct RunArgs {
     /// Subscriber counts of the fan-out measurement, e.g. 1000,10000.
     #[arg(long, value_delimiter = ',')]
     fanout: Option<Vec<usize>>,
-    /// Only these measurements: tax, statements, big, funnel, fanout, writes.
+    /// Only these measurements: tax, statements, big, funnel, aggregates, fanout, writes.
     #[arg(long, value_delimiter = ',')]
     only: Option<Vec<String>>,
 }
@@ -247,6 +247,10 @@ pub(crate) fn server_env() -> Vec<(&'static str, String)> {
         ("LABINOV_MAX_PAGE_SIZE", "1000".to_owned()),
         ("LABINOV_MAX_QUERY_COMPLEXITY", "1000000".to_owned()),
         ("LABINOV_MAX_CONNECTIONS", "60000".to_owned()),
+        // Every client of the harness is 127.0.0.1.
+        ("LABINOV_MAX_CONNECTIONS_PER_ADDRESS", "0".to_owned()),
+        ("LABINOV_MAX_STREAMS_PER_ADDRESS", "0".to_owned()),
+        ("LABINOV_MAX_SUBSCRIPTIONS_PER_ADDRESS", "0".to_owned()),
         ("LABINOV_RATE_LIMIT_PER_TOKEN", "1000000000".to_owned()),
         ("LABINOV_RATE_LIMIT_PER_IP", "1000000000".to_owned()),
         ("LABINOV_CONNECTION_INIT_TIMEOUT_SECS", "120".to_owned()),
@@ -582,6 +586,10 @@ async fn measure(
             subscribers.close().await;
         }
     }
+    // 8. Writes and reads beside many distinct anonymous funnel subscriptions.
+    if args.wants("aggregates") {
+        aggregates_beside_writes(&database, &token, plan, dataset, report).await?;
+    }
     // 4 and 5. Fan-out of live events, against the floor of broadcasting pre-serialized bytes.
     if args.wants("fanout") {
         let floor_port = servers::free_port()?;
@@ -774,6 +782,113 @@ where
             Some(a.at.saturating_duration_since(*sent.get(k)?))
         })
         .collect()
+}
+
+/// The `n`-th anonymous funnel filter of the first regency: a distinct combination of the
+/// public dimensions (stages, types, forms, maturities), each combination a different answer.
+fn public_filter(code: &str, n: usize) -> Value {
+    let pick = |names: &[&str], bits: usize| -> Vec<String> {
+        names
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| bits & (1 << i) != 0)
+            .map(|(_, name)| (*name).to_owned())
+            .collect()
+    };
+    let stages = ["DRUM_UP", "DIAGNOSE", "DESIGN", "DELIVER", "DISPLAY"];
+    let types = ["DIGITAL", "NON_DIGITAL"];
+    let forms = ["GOVERNANCE", "PUBLIC_SERVICE", "OTHER"];
+    let maturities = ["INITIATIVE", "TRIAL", "APPLIED"];
+    // Mixed radix over the non-empty subsets: 31 × 3 × 7 × 7 = 4,557 filters.
+    let (s, rest) = (n % 31 + 1, n / 31);
+    let (t, rest) = (rest % 3 + 1, rest / 3);
+    let (f, rest) = (rest % 7 + 1, rest / 7);
+    let m = rest % 7 + 1;
+    json!({
+        "regencyCodes": [code],
+        "stages": pick(&stages, s),
+        "types": pick(&types, t),
+        "forms": pick(&forms, f),
+        "maturities": pick(&maturities, m),
+    })
+}
+
+/// Section 8: one writer and two readers on a fresh server, with no funnel subscriptions and
+/// then beside `plan.funnels` anonymous ones with distinct filters on the regency written to.
+async fn aggregates_beside_writes(
+    database: &[String],
+    token: &str,
+    plan: &Plan,
+    dataset: &data::Dataset,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let code = &dataset.codes[0];
+    report.line(format!(
+        "\n## 8. Writes and reads beside {} distinct anonymous funnel subscriptions\n\
+         | funnel subscriptions | submitIdea p50 / p99 ms | dashboard page p50 / p99 ms | server CPU s |\n| --- | --- | --- | --- |",
+        plan.funnels
+    ));
+    let mut figures = Vec::new();
+    for subscribed in [0, plan.funnels] {
+        let fresh = start_labinov(database, servers::free_port()?).await?;
+        let operations: Vec<ws::Operation> = (0..subscribed)
+            .map(|n| {
+                (
+                    "subscription($f: IdeaFilter) { funnel(filter: $f) { funnel { total } } }"
+                        .to_owned(),
+                    json!({"f": public_filter(code, n)}),
+                )
+            })
+            .collect();
+        let mut subscribers = ws::open(
+            &format!("ws://127.0.0.1:{}/graphql", fresh.port),
+            "",
+            operations,
+            64,
+            false,
+        )
+        .await?;
+        let first = subscribers.collect(subscribed, Duration::from_mins(5)).await;
+        anyhow::ensure!(
+            first.len() == subscribed,
+            "only {} of {subscribed} funnel snapshots arrived",
+            first.len()
+        );
+        let write = submit_idea(&fresh, token, &dataset.cohort, &dataset.unit, "aggregates");
+        let read = graphql(&fresh, token, DASHBOARD, json!({"n": 50}));
+        let cpu = fresh.cpu_seconds();
+        let (writes, reads) = tokio::join!(
+            load::run(&write, 1, plan.duration, plan.warmup),
+            load::run(&read, 2, plan.duration, plan.warmup)
+        );
+        let cpu = fresh.cpu_seconds() - cpu;
+        subscribers.close().await;
+        report.line(format!(
+            "| {subscribed} | {:.1} / {:.1} | {:.2} / {:.2} | {cpu:.2} |",
+            quantile_ms(&writes.latencies, 0.5),
+            quantile_ms(&writes.latencies, 0.99),
+            quantile_ms(&reads.latencies, 0.5),
+            quantile_ms(&reads.latencies, 0.99),
+        ));
+        anyhow::ensure!(
+            writes.errors == 0 && reads.errors == 0,
+            "{} writes and {} reads failed",
+            writes.errors,
+            reads.errors
+        );
+        figures.push((
+            quantile_ms(&writes.latencies, 0.99),
+            quantile_ms(&reads.latencies, 0.5),
+        ));
+    }
+    if let [(write_none, read_none), (write_many, read_many)] = figures[..] {
+        report.line(format!(
+            "with the subscriptions ÷ without: write p99 **{:.2}×**, read p50 **{:.2}×** (target ≤ 2× each)",
+            write_many / write_none,
+            read_many / read_none
+        ));
+    }
+    Ok(())
 }
 
 /// `submitIdea` of an idea titled `title` into `cohort` and `unit`.

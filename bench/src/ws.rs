@@ -155,8 +155,13 @@ async fn connect(
     if raw {
         return Ok(socket);
     }
-    let init =
-        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}});
+    // An empty token subscribes anonymously.
+    let payload = if token.is_empty() {
+        json!({})
+    } else {
+        json!({"Authorization": format!("Bearer {token}")})
+    };
+    let init = json!({"type": "connection_init", "payload": payload});
     socket.send(Message::text(init.to_string())).await?;
     loop {
         match socket.next().await {
