@@ -800,16 +800,16 @@ fn public_filter(code: &str, n: usize) -> Value {
     let forms = ["GOVERNANCE", "PUBLIC_SERVICE", "OTHER"];
     let maturities = ["INITIATIVE", "TRIAL", "APPLIED"];
     // Mixed radix over the non-empty subsets: 31 × 3 × 7 × 7 = 4,557 filters.
-    let (s, rest) = (n % 31 + 1, n / 31);
-    let (t, rest) = (rest % 3 + 1, rest / 3);
-    let (f, rest) = (rest % 7 + 1, rest / 7);
-    let m = rest % 7 + 1;
+    let (stage_bits, rest) = (n % 31 + 1, n / 31);
+    let (type_bits, rest) = (rest % 3 + 1, rest / 3);
+    let (form_bits, rest) = (rest % 7 + 1, rest / 7);
+    let maturity_bits = rest % 7 + 1;
     json!({
         "regencyCodes": [code],
-        "stages": pick(&stages, s),
-        "types": pick(&types, t),
-        "forms": pick(&forms, f),
-        "maturities": pick(&maturities, m),
+        "stages": pick(&stages, stage_bits),
+        "types": pick(&types, type_bits),
+        "forms": pick(&forms, form_bits),
+        "maturities": pick(&maturities, maturity_bits),
     })
 }
 
@@ -848,7 +848,9 @@ async fn aggregates_beside_writes(
             false,
         )
         .await?;
-        let first = subscribers.collect(subscribed, Duration::from_mins(5)).await;
+        let first = subscribers
+            .collect(subscribed, Duration::from_mins(5))
+            .await;
         anyhow::ensure!(
             first.len() == subscribed,
             "only {} of {subscribed} funnel snapshots arrived",

@@ -84,6 +84,8 @@ impl StageCount {
 /// `Funnel.fewerThan`).
 pub struct FunnelStage(pub aggregate::FunnelStage, pub Shown);
 
+/// One stage of the funnel. Counts are null when public figures hide them (see
+/// `Funnel.fewerThan`).
 #[Object]
 impl FunnelStage {
     /// The stage.
@@ -182,6 +184,8 @@ fn reason_counts(counts: &[aggregate::ReasonCount], shown: Shown) -> Vec<ReasonC
 /// counts from 1 to `fewerThan` − 1 read as null, so no public filter singles out an idea.
 pub struct Funnel(pub aggregate::Funnel, pub Shown);
 
+/// The 5D funnel of the ideas matching a filter. For callers without a token (public figures)
+/// counts from 1 to `fewerThan` − 1 read as null, so no public filter singles out an idea.
 #[Object]
 impl Funnel {
     /// The five stages in order.
@@ -295,6 +299,7 @@ pub struct IdeaCount {
     shown: Shown,
 }
 
+/// The number of ideas in one group.
 #[Object]
 impl IdeaCount {
     /// Machine key of the group: the enum value (e.g. "DESIGN"), the year, or the global ID

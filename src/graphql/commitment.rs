@@ -20,6 +20,7 @@ use crate::domain::{Domain, commitment::CommitmentFilter as DomainFilter};
 /// A unit head's signed commitment with the regent to deliver some ideas.
 pub struct Commitment(pub commitment::Model);
 
+/// A unit head's signed commitment with the regent to deliver some ideas.
 #[Object]
 impl Commitment {
     /// Global ID.

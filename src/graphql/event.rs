@@ -35,6 +35,7 @@ impl From<pipeline_event::Model> for PipelineEvent {
     }
 }
 
+/// A change in the pipeline: an idea submitted or moved, a commitment signed…
 #[Object]
 impl PipelineEvent {
     /// Global ID.
@@ -205,6 +206,7 @@ pub struct EventPageFields {
     resume_cursor: Option<String>,
 }
 
+/// The fields of a page of events beside its edges.
 #[Object]
 impl EventPageFields {
     /// Number of events matching the filter, across all pages.

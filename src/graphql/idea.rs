@@ -65,6 +65,7 @@ impl Idea {
     }
 }
 
+/// An innovation idea moving through the 5D pipeline.
 #[Object]
 impl Idea {
     /// Global ID.
@@ -311,6 +312,7 @@ impl Idea {
 /// One recorded move of an idea. Never edited, never deleted.
 pub struct StageTransition(pub stage_transition::Model);
 
+/// One recorded move of an idea. Never edited, never deleted.
 #[Object]
 impl StageTransition {
     /// Global ID.

@@ -538,6 +538,9 @@ impl<'a> Measure<'a> {
             check_input(self.limits, &label, &literal, &mut tally)?;
         }
         let children = self.selection_set(&field.selection_set.node)?;
+        if matches!(field.name.node.as_str(), "__schema" | "__type") {
+            return introspection(children);
+        }
         let is_connection = field.selection_set.node.items.iter().any(|s| {
             matches!(&s.node, Selection::Field(f) if matches!(f.node.name.node.as_str(), "nodes" | "edges"))
         });
@@ -569,6 +572,36 @@ impl<'a> Measure<'a> {
         }?;
         Some(usize::try_from(number).unwrap_or(usize::MAX))
     }
+}
+
+/// Deepest selection below `__schema` or `__type`. Introspection answers from the schema held
+/// in memory, lists no rows and pages nothing, so its own bound replaces the data-depth limit:
+/// the standard introspection query of graphql-js (what GraphiQL, codegen, Apollo and IDE
+/// plugins send first) is 13 levels deep, its type references nest nine `ofType` levels.
+pub const MAX_INTROSPECTION_DEPTH: usize = 24;
+
+/// The size an introspection field counts for: one level and its fields, refused past
+/// [`MAX_INTROSPECTION_DEPTH`].
+fn introspection(children: Size) -> ServerResult<Size> {
+    if children.depth + 1 > MAX_INTROSPECTION_DEPTH {
+        return Err(limit_error(
+            limit_code::QUERY_TOO_DEEP,
+            "introspectionDepth",
+            MAX_INTROSPECTION_DEPTH,
+            format!(
+                "The introspection query is {} fields deep; at most {MAX_INTROSPECTION_DEPTH} levels are accepted.",
+                children.depth + 1
+            ),
+        ));
+    }
+    Ok(Size {
+        depth: 1,
+        complexity: children.complexity.saturating_add(1),
+        aliases: children.aliases,
+        root_fields: 0,
+        input_objects: children.input_objects,
+        input_items: children.input_items,
+    })
 }
 
 #[cfg(test)]

@@ -48,6 +48,7 @@ pub enum Right {
 /// The caller of this request, as its token says.
 pub struct Me(Caller);
 
+/// The caller of this request, as its token says.
 #[Object]
 impl Me {
     /// Whether the request carried a valid token.

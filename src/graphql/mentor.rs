@@ -17,6 +17,7 @@ use crate::domain::{Domain, idea::IdeaFilter as DomainIdeaFilter};
 /// A LAN mentor (Tim Road Map Inovasi) who coaches ideas in many regencies.
 pub struct Mentor(pub mentor::Model);
 
+/// A LAN mentor (Tim Road Map Inovasi) who coaches ideas in many regencies.
 #[Object]
 impl Mentor {
     /// Global ID.
@@ -96,6 +97,8 @@ impl From<mentor_assignment::Model> for MentorAssignment {
     }
 }
 
+/// A mentor coaching an idea over a period. One of a page of ideas carries the mentors the page
+/// read (with the columns its query selects).
 #[Object]
 impl MentorAssignment {
     /// Global ID.

@@ -69,5 +69,8 @@ pub fn schema() -> SchemaBuilder<Query, Mutation, subscription::Subscription> {
 
 /// The SDL of the schema, as checked in at `schema.graphql`.
 pub fn sdl() -> String {
-    schema().finish().sdl()
+    // With `@specifiedBy` on the scalars that have one, as introspection reports them.
+    schema()
+        .finish()
+        .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }

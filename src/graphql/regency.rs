@@ -29,6 +29,7 @@ impl Regency {
     }
 }
 
+/// A regency or city (kabupaten/kota) that runs an innovation lab with LAN.
 #[Object]
 impl Regency {
     /// Global ID.
@@ -153,6 +154,7 @@ impl Regency {
 /// One edition of a regency's innovation lab.
 pub struct Cohort(pub cohort::Model);
 
+/// One edition of a regency's innovation lab.
 #[Object]
 impl Cohort {
     /// Global ID.

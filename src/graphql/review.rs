@@ -82,6 +82,7 @@ pub struct CriterionScoreEntry {
 /// A LAN mentor's review of an idea at a stage, scored on the cohort's rubric.
 pub struct Review(pub review::Model);
 
+/// A LAN mentor's review of an idea at a stage, scored on the cohort's rubric.
 #[Object]
 impl Review {
     /// Global ID.
@@ -150,6 +151,7 @@ impl Review {
 /// An idea passed from one innovator to another. Never edited, never deleted.
 pub struct HandOver(pub hand_over::Model);
 
+/// An idea passed from one innovator to another. Never edited, never deleted.
 #[Object]
 impl HandOver {
     /// The innovator before; null when the idea named none.
@@ -215,6 +217,7 @@ impl From<InnovatorInput> for crate::domain::idea::moves::Innovator {
 /// One place in a ranking.
 pub struct RankingEntry(domain::RankedIdea);
 
+/// One place in a ranking.
 #[Object]
 impl RankingEntry {
     /// 1 for the best; every idea has its own place.
@@ -247,6 +250,9 @@ pub struct Ranking {
     entries: Vec<domain::RankedIdea>,
 }
 
+/// A cohort's ideas at or past a stage, ordered by score. Ties are broken the same way every
+/// time: more current reviews first, then the earlier launch, the earlier submission, the
+/// smaller id. Dropped ideas are left out; unreviewed ones come last.
 #[Object]
 impl Ranking {
     /// The lab edition ranked.

@@ -57,6 +57,7 @@ pub struct ResumeFrom(pub String);
 /// A funnel as of a point in the event stream.
 pub struct FunnelSnapshot(stream::FunnelSnapshot);
 
+/// A funnel as of a point in the event stream.
 #[Object]
 impl FunnelSnapshot {
     /// Position of this snapshot in the event stream: subscribe to `pipelineEvents` with
@@ -74,6 +75,7 @@ impl FunnelSnapshot {
 #[derive(Default)]
 pub struct Subscription;
 
+/// Live operations: pipeline events, funnel snapshots, rankings and ideas as they change.
 #[Subscription]
 impl Subscription {
     /// Every pipeline event matching `filter`, as it happens. Give `after` (the `cursor` of the

@@ -18,6 +18,7 @@ use crate::domain::{
 /// A regional government unit that owns ideas and signs commitments.
 pub struct Unit(pub unit::Model);
 
+/// A regional government unit that owns ideas and signs commitments.
 #[Object]
 impl Unit {
     /// Global ID.

@@ -10,6 +10,7 @@ mod clients;
 mod foundation;
 mod helpers;
 mod hostile;
+mod introspection;
 mod lab;
 mod live;
 mod operate;
