@@ -250,7 +250,8 @@ impl App {
     /// tasks stop, requests in flight finish, and it returns once every WebSocket has sent its
     /// close frame (or the grace period is over).
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        tracing::info!(address = %self.local_addr(), "labinov listening; GraphiQL at http://{}/", self.local_addr());
+        let links = openable_urls(self.local_addr());
+        tracing::info!(address = %self.local_addr(), "labinov listening; GraphiQL at {}", links.join(" and "));
         let stop = self.state.stop.clone();
         let live_connections = self.state.live_connections.clone();
         tokio::spawn({
@@ -294,6 +295,30 @@ impl App {
         }
         Ok(())
     }
+}
+
+/// URLs a person can open for a server bound to `address`: itself, or for an unspecified
+/// address (`0.0.0.0`, `[::]`) loopback and the machine's address on its network.
+fn openable_urls(address: SocketAddr) -> Vec<String> {
+    let port = address.port();
+    if !address.ip().is_unspecified() {
+        return vec![format!("http://{address}/")];
+    }
+    let mut urls = vec![format!("http://127.0.0.1:{port}/")];
+    // The address the machine would send from: a UDP socket "connected" to a public address
+    // sends nothing, it only picks the route.
+    let routed = std::net::UdpSocket::bind(("0.0.0.0", 0))
+        .and_then(|socket| {
+            socket.connect(("192.0.2.1", 9))?;
+            socket.local_addr()
+        })
+        .ok()
+        .map(|local| local.ip())
+        .filter(|ip| !ip.is_unspecified() && !ip.is_loopback());
+    if let Some(ip) = routed {
+        urls.push(format!("http://{}/", SocketAddr::new(ip, port)));
+    }
+    urls
 }
 
 /// Cancels `shutdown` on SIGINT or SIGTERM.

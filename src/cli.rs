@@ -112,13 +112,21 @@ pub fn claims(
     })
 }
 
-/// Tokens for trying every role on a `serve --demo` server: (role, what it shows, token).
+/// A token for trying one role on a `serve --demo` server.
+#[derive(Debug, Clone)]
+pub struct DemoToken {
+    pub role: Role,
+    /// What the token shows, in a few words.
+    pub what: &'static str,
+    pub token: String,
+    /// The regency (code) whose event screen and ranking the token may open.
+    pub screen: Option<&'static str>,
+}
+
+/// Tokens for trying every role on a `serve --demo` server.
 /// None unless the server signs with the public demo secret (which it uses only on loopback):
 /// tokens signed with an operator's real secret are issued one by one, never printed in bulk.
-pub async fn demo_tokens(
-    domain: &Domain,
-    auth: &Authenticator,
-) -> anyhow::Result<Vec<(Role, &'static str, String)>> {
+pub async fn demo_tokens(domain: &Domain, auth: &Authenticator) -> anyhow::Result<Vec<DemoToken>> {
     if !auth.signs_with_demo_secret() {
         return Ok(Vec::new());
     }
@@ -154,6 +162,17 @@ pub async fn demo_tokens(
         ),
         (
             Role::Viewer,
+            "reads Kabupaten Banjar (63.03): its event screen and ranking",
+            claims(
+                "demo viewer banjar",
+                Role::Viewer,
+                Some("63.03".to_owned()),
+                None,
+                day,
+            )?,
+        ),
+        (
+            Role::Viewer,
             "reads Kabupaten Purbalingga (33.03) only",
             claims(
                 "demo viewer purbalingga",
@@ -173,6 +192,15 @@ pub async fn demo_tokens(
     }
     tokens
         .into_iter()
-        .map(|(role, what, claims)| Ok((role, what, auth.issue(&claims)?)))
+        .map(|(role, what, claims)| {
+            let screen = (role == Role::Viewer && claims.regency.as_deref() == Some("63.03"))
+                .then_some("63.03");
+            Ok(DemoToken {
+                role,
+                what,
+                token: auth.issue(&claims)?,
+                screen,
+            })
+        })
         .collect()
 }

@@ -95,11 +95,19 @@ async fn print_demo_tokens(app: &App) -> anyhow::Result<()> {
     let mut text = String::from(
         "\nDemo tokens (valid 24 hours; signed with the public demo secret, loopback only):\n",
     );
-    for (role, what, token) in tokens {
+    for demo in tokens {
+        let token = &demo.token;
         text.push_str(&format!(
-            "\n  {} — {what}\n    http://{address}/?token={token}\n",
-            role.as_str()
+            "\n  {} — {}\n    GraphiQL:   http://{address}/?token={token}\n",
+            demo.role.as_str(),
+            demo.what
         ));
+        if let Some(code) = demo.screen {
+            text.push_str(&format!(
+                "    /live:      http://{address}/live?regency={code}&token={token}\n    \
+                 ranking:    http://{address}/live?regency={code}&view=ranking&token={token}\n"
+            ));
+        }
     }
     text.push_str(
         "\nWithout a token GraphiQL shows the public figures only (stages, funnel, ideaCounts).\n",

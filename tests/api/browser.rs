@@ -274,6 +274,39 @@ async fn the_event_screen_shows_a_change_live_and_graphiql_works_offline() {
         json!(true),
         "GraphiQL renders with the network cut off"
     );
+    // Its Docs read the schema by introspection on first load, with no error shown anywhere.
+    browser
+        .wait_for(
+            "!!document.querySelector('[aria-label=\"Show Documentation Explorer\"]')",
+            |v| v == &json!(true),
+        )
+        .await;
+    browser
+        .eval("document.querySelector('[aria-label=\"Show Documentation Explorer\"]').click()")
+        .await;
+    let root = browser
+        .wait_for(
+            "[...document.querySelectorAll('.graphiql-doc-explorer a')].some((a) => a.textContent === 'Query')",
+            |v| v == &json!(true),
+        )
+        .await;
+    assert_eq!(root, json!(true), "the Docs list the root types");
+    browser
+        .eval("[...document.querySelectorAll('.graphiql-doc-explorer a')].find((a) => a.textContent === 'Query').click()")
+        .await;
+    let idea = browser
+        .wait_for(
+            "[...document.querySelectorAll('.graphiql-doc-explorer a')].some((a) => a.textContent === 'Idea')",
+            |v| v == &json!(true),
+        )
+        .await;
+    assert_eq!(idea, json!(true), "the Docs show the Idea type");
+    let page = browser.eval("document.body.innerText").await;
+    assert!(
+        !text(&page).contains("Error fetching schema") && !text(&page).contains("QUERY_TOO_DEEP"),
+        "no error on first load: {page}"
+    );
+    browser.screenshot("graphiql-docs", 1280, 720).await;
     browser
         .eval("document.querySelector('.graphiql-execute-button').click()")
         .await;

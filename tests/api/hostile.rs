@@ -1278,7 +1278,15 @@ async fn demo_tokens_are_printed_only_when_signed_with_the_public_demo_secret() 
     let tokens = labinov::cli::demo_tokens(&app.domain, &demo)
         .await
         .expect("tokens");
-    assert_eq!(tokens.len(), 4, "one per role with the demo secret");
+    assert_eq!(
+        tokens.len(),
+        5,
+        "one per role (two viewers) with the demo secret"
+    );
+    assert!(
+        tokens.iter().any(|t| t.screen == Some("63.03")),
+        "a Banjar viewer opens the event screen"
+    );
     config.jwt_secret = Some(crate::helpers::TEST_SECRET.to_owned());
     let real = labinov::auth::Authenticator::from_config(&config, true).expect("a real secret");
     assert!(
