@@ -508,7 +508,7 @@ impl Authenticator {
     /// mode a secret or public keys are required; the demo secret is refused on any address
     /// but loopback.
     pub fn from_config(config: &Config, demo: bool) -> anyhow::Result<Self> {
-        let secret: Option<String> = match (&config.jwt_secret, demo) {
+        let secret: Option<String> = match (&config.tokens.jwt_secret, demo) {
             (Some(secret), _) => Some(secret.clone()),
             (None, true) => Some(DEMO_SECRET.to_owned()),
             (None, false) => None,
@@ -525,7 +525,7 @@ impl Authenticator {
                 config.listen
             );
         }
-        let public_keys = match &config.jwt_public_keys {
+        let public_keys = match &config.tokens.jwt_public_keys {
             Some(path) => read_public_keys(path)?,
             None => Vec::new(),
         };
@@ -542,8 +542,8 @@ impl Authenticator {
                 )
             }),
             public_keys,
-            issuer: config.jwt_issuer.clone(),
-            audience: config.jwt_audience.clone(),
+            issuer: config.tokens.jwt_issuer.clone(),
+            audience: config.tokens.jwt_audience.clone(),
             anonymous: config.anonymous_access,
             regencies: Mutex::new(HashMap::new()),
             demo_secret,

@@ -60,10 +60,22 @@ async fn resolve_cohort(domain: &Domain, caller: &Caller, reference: &str) -> an
     })
 }
 
+/// A token issued by `labinov token issue`, and whether it is signed with the public demo
+/// secret.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub token: String,
+    pub demo: bool,
+}
+
 /// `labinov token issue --role … [--regency CODE] [--mentor ID] [--ttl 8h]`: a token the
-/// server run with the same configuration accepts (`--demo`: a `serve --demo` server).
-pub fn issue_token(config: &Config, args: &IssueArgs) -> anyhow::Result<String> {
-    let auth = Authenticator::from_config(config, args.demo)?;
+/// server run with the same configuration accepts. With no secret and no public keys configured
+/// (or `--demo`) it is signed with the public demo secret, which a `serve --demo` server
+/// without a secret accepts, so the commands shown for the demo work as written.
+pub fn issue_token(config: &Config, args: &IssueArgs) -> anyhow::Result<Issued> {
+    let demo = args.demo
+        || (config.tokens.jwt_secret.is_none() && config.tokens.jwt_public_keys.is_none());
+    let auth = Authenticator::from_config(config, demo)?;
     let mentor = args
         .mentor
         .as_deref()
@@ -80,7 +92,10 @@ pub fn issue_token(config: &Config, args: &IssueArgs) -> anyhow::Result<String> 
         mentor,
         *args.ttl,
     )?;
-    auth.issue(&claims)
+    Ok(Issued {
+        token: auth.issue(&claims)?,
+        demo: auth.signs_with_demo_secret(),
+    })
 }
 
 /// The claims of a new token, checked as the server will check them.

@@ -15,8 +15,9 @@ use crate::auth::{AnonymousAccess, Role};
 #[derive(Debug, Parser)]
 #[command(name = "labinov", version, about, long_about)]
 pub struct Cli {
-    #[command(flatten)]
-    pub config: Config,
+    /// Log as JSON lines instead of human-readable text (the level comes from RUST_LOG).
+    #[arg(long, env = "LABINOV_LOG_JSON", global = true)]
+    pub log_json: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -24,9 +25,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Migrate the database, then serve GraphQL on /graphql and GraphiQL on /.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Bring the database schema up to date and exit.
-    Migrate,
+    Migrate(MigrateArgs),
     /// Load data into the database and exit.
     Seed(SeedArgs),
     /// Print the GraphQL schema (SDL) to standard output.
@@ -49,6 +50,8 @@ pub struct IssueArgs {
     /// What the token lets its holder do.
     #[arg(long, value_enum)]
     pub role: Role,
+    #[command(flatten)]
+    pub tokens: TokenArgs,
     /// The regency (Kemendagri code, e.g. 63.03) a REGENCY_ADMIN writes in or a VIEWER reads;
     /// a VIEWER without one reads every regency.
     #[arg(long)]
@@ -62,7 +65,8 @@ pub struct IssueArgs {
     /// How long the token is valid, e.g. `8h`, `30m`, `7days`.
     #[arg(long, default_value = "8h")]
     pub ttl: humantime::Duration,
-    /// Sign with the demo secret, for a server started with `serve --demo` and no secret.
+    /// Sign with the public demo secret, for a server started with `serve --demo` and no secret
+    /// (what happens anyway when no secret or public keys are configured).
     #[arg(long)]
     pub demo: bool,
 }
@@ -79,6 +83,14 @@ pub struct ImportArgs {
     /// Name recorded as the actor of the import in the audit trail.
     #[arg(long, default_value = "cli import")]
     pub actor: String,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -86,6 +98,8 @@ pub struct ServeArgs {
     /// Load the illustrative demo data (Banjar, Purbalingga, Banggai) if the database is empty.
     #[arg(long, env = "LABINOV_DEMO")]
     pub demo: bool,
+    #[command(flatten)]
+    pub config: Config,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -93,75 +107,82 @@ pub struct SeedArgs {
     /// Load the illustrative demo data; refused if the database already holds regencies.
     #[arg(long)]
     pub demo: bool,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
-/// Settings shared by every command.
+/// Where the data lives: what every command that opens the database takes.
 #[derive(Debug, Clone, Args)]
-pub struct Config {
+#[command(next_help_heading = "Database")]
+pub struct DatabaseArgs {
     /// Database URL: `sqlite://FILE?mode=rwc` (embedded default) or `postgres://USER@HOST/DB`.
     #[arg(
         long,
         env = "DATABASE_URL",
-        default_value = "sqlite://labinov.db?mode=rwc",
-        global = true
+        default_value = "sqlite://labinov.db?mode=rwc"
     )]
     pub database_url: String,
 
     /// PostgreSQL schema to use (search_path); lets several deployments or tests share one database.
-    #[arg(long, env = "DATABASE_SCHEMA", global = true)]
+    #[arg(long, env = "DATABASE_SCHEMA")]
     pub database_schema: Option<String>,
 
     /// Maximum number of pooled database connections.
-    #[arg(
-        long,
-        env = "DATABASE_MAX_CONNECTIONS",
-        default_value_t = 10,
-        global = true
-    )]
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
     pub database_max_connections: u32,
 
     /// Seconds a request waits for a pooled connection before it gets SERVICE_UNAVAILABLE
     /// (every connection busy, or the database unreachable) instead of hanging.
-    #[arg(
-        long,
-        env = "DATABASE_ACQUIRE_TIMEOUT_SECS",
-        default_value_t = 5,
-        global = true
-    )]
+    #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT_SECS", default_value_t = 5)]
     pub database_acquire_timeout_secs: u64,
 
     /// PostgreSQL only: seconds one SQL statement may run (or wait on a lock) before it is
     /// cancelled and the request gets SERVICE_UNAVAILABLE; 0 means no limit.
-    #[arg(
-        long,
-        env = "DATABASE_STATEMENT_TIMEOUT_SECS",
-        default_value_t = 30,
-        global = true
-    )]
+    #[arg(long, env = "DATABASE_STATEMENT_TIMEOUT_SECS", default_value_t = 30)]
     pub database_statement_timeout_secs: u64,
+}
+
+/// How bearer tokens are signed and verified.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Tokens")]
+pub struct TokenArgs {
+    /// Secret that signs and verifies bearer tokens (HS256), at least 32 bytes. Required unless
+    /// `serve --demo` runs on loopback (it then uses a public demo secret) or public keys are set.
+    #[arg(long, env = "LABINOV_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// File with the RS256 public keys of an outside identity provider (a PEM public key, or a
+    /// JWKS document), so a province's sign-in service can issue labinov tokens.
+    #[arg(long, env = "LABINOV_JWT_PUBLIC_KEYS")]
+    pub jwt_public_keys: Option<PathBuf>,
+
+    /// The `iss` an outside provider's RS256 tokens must carry.
+    #[arg(long, env = "LABINOV_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// The `aud` an outside provider's RS256 tokens must carry (labinov's name at the provider).
+    #[arg(long, env = "LABINOV_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+}
+
+/// The settings of `labinov serve`.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 
     /// Redis URL for the event bus shared by many instances; without it events stay in-process.
-    #[arg(long, env = "REDIS_URL", global = true)]
+    #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,
 
     /// Prefix of the Redis pub/sub channel; instances sharing one prefix see each other's events.
-    #[arg(
-        long,
-        env = "REDIS_CHANNEL_PREFIX",
-        default_value = "labinov:",
-        global = true
-    )]
+    #[arg(long, env = "REDIS_CHANNEL_PREFIX", default_value = "labinov:")]
     pub redis_channel_prefix: String,
 
     /// How often (milliseconds) the event listener checks the database for events it has not
     /// received from the bus (another process's writes, a lost publish). While Redis is
     /// unreachable it checks every 250 ms at most.
-    #[arg(
-        long,
-        env = "LABINOV_LIVE_POLL_MS",
-        default_value_t = 1000,
-        global = true
-    )]
+    #[arg(long, env = "LABINOV_LIVE_POLL_MS", default_value_t = 1000)]
     pub live_poll_ms: u64,
 
     /// Share (percent) of one lane's time that funnel and ranking subscriptions may take
@@ -170,105 +191,49 @@ pub struct Config {
         long,
         env = "LABINOV_LIVE_AGGREGATE_PERCENT",
         default_value_t = 50,
-        value_parser = clap::value_parser!(u32).range(1..=100),
-        global = true
+        value_parser = clap::value_parser!(u32).range(1..=100)
     )]
     pub live_aggregate_percent: u32,
 
     /// Delete pipeline events older than this many days (0 keeps them forever). Resuming from a
     /// cursor older than the retained events gets CURSOR_EXPIRED.
-    #[arg(
-        long,
-        env = "LABINOV_EVENT_RETENTION_DAYS",
-        default_value_t = 0,
-        global = true
-    )]
+    #[arg(long, env = "LABINOV_EVENT_RETENTION_DAYS", default_value_t = 0)]
     pub event_retention_days: u32,
 
     /// Seconds between keep-alive pings on WebSocket and SSE connections.
-    #[arg(
-        long,
-        env = "LABINOV_KEEPALIVE_SECS",
-        default_value_t = 15,
-        global = true
-    )]
+    #[arg(long, env = "LABINOV_KEEPALIVE_SECS", default_value_t = 15)]
     pub keepalive_secs: u64,
 
     /// Seconds the server keeps serving after SIGTERM with `/readyz` answering 503
     /// ("draining"), so a load balancer stops sending it requests before it closes its
     /// connections; 0 closes them at once.
-    #[arg(
-        long,
-        env = "LABINOV_SHUTDOWN_DELAY_SECS",
-        default_value_t = 0,
-        global = true
-    )]
+    #[arg(long, env = "LABINOV_SHUTDOWN_DELAY_SECS", default_value_t = 0)]
     pub shutdown_delay_secs: u64,
 
     /// Megabytes of GraphQL-over-HTTP answers kept for repeated queries; 0 turns the response
     /// cache off. Answers are kept until any write changes the data (on any instance), so a
     /// kept answer is never stale.
-    #[arg(
-        long,
-        env = "LABINOV_RESPONSE_CACHE_MB",
-        default_value_t = 16,
-        global = true
-    )]
+    #[arg(long, env = "LABINOV_RESPONSE_CACHE_MB", default_value_t = 16)]
     pub response_cache_mb: usize,
 
     /// Address to listen on; port 0 picks a free port.
-    #[arg(
-        long,
-        env = "LABINOV_LISTEN",
-        default_value = "127.0.0.1:8080",
-        global = true
-    )]
+    #[arg(long, env = "LABINOV_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
     /// Browser origins allowed to call the API from other sites (CORS), comma-separated, e.g.
     /// `https://dashboard.banjarkab.go.id`; `*` allows any origin. None by default.
-    #[arg(
-        long,
-        env = "LABINOV_CORS_ORIGINS",
-        value_delimiter = ',',
-        global = true
-    )]
+    #[arg(long, env = "LABINOV_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
 
     /// Host names this server answers to, comma-separated (e.g. `labinov.banjarkab.go.id`); IP
     /// addresses and `localhost` always work, `*` allows any name. A request for another name is
     /// refused, so a web page cannot reach the server by pointing its own name at it (DNS
     /// rebinding).
-    #[arg(
-        long,
-        env = "LABINOV_ALLOWED_HOSTS",
-        value_delimiter = ',',
-        global = true
-    )]
+    #[arg(long, env = "LABINOV_ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
 
-    /// Secret that signs and verifies bearer tokens (HS256), at least 32 bytes. Required unless
-    /// `serve --demo` runs on loopback (it then uses a public demo secret) or public keys are set.
-    #[arg(
-        long,
-        env = "LABINOV_JWT_SECRET",
-        hide_env_values = true,
-        global = true
-    )]
-    pub jwt_secret: Option<String>,
-
-    /// File with the RS256 public keys of an outside identity provider (a PEM public key, or a
-    /// JWKS document), so a province's sign-in service can issue labinov tokens.
-    #[arg(long, env = "LABINOV_JWT_PUBLIC_KEYS", global = true)]
-    pub jwt_public_keys: Option<PathBuf>,
-
-    /// The `iss` an outside provider's RS256 tokens must carry.
-    #[arg(long, env = "LABINOV_JWT_ISSUER", global = true)]
-    pub jwt_issuer: Option<String>,
-
-    /// The `aud` an outside provider's RS256 tokens must carry (labinov's name at the provider).
-    #[arg(long, env = "LABINOV_JWT_AUDIENCE", global = true)]
-    pub jwt_audience: Option<String>,
+    #[command(flatten)]
+    pub tokens: TokenArgs,
 
     /// What callers without a token may read: `public` (stages, funnel, ideaCounts and the
     /// funnel subscription), `none`, or `read` (everything, for an open-data deployment).
@@ -276,63 +241,38 @@ pub struct Config {
         long,
         env = "LABINOV_ANONYMOUS_ACCESS",
         value_enum,
-        default_value_t = AnonymousAccess::Public,
-        global = true
+        default_value_t = AnonymousAccess::Public
     )]
     pub anonymous_access: AnonymousAccess,
 
     /// Run only these GraphQL documents for callers other than ADMIN: a JSON file holding an
     /// array of documents or an Apollo persisted-query manifest. The event screen's own
     /// documents are always trusted.
-    #[arg(long, env = "LABINOV_TRUSTED_DOCUMENTS", global = true)]
+    #[arg(long, env = "LABINOV_TRUSTED_DOCUMENTS")]
     pub trusted_documents: Option<PathBuf>,
 
     /// Smallest count an anonymous caller is told exactly: a public figure below it reads as
     /// "fewer than N" (`count` null, `fewerThan` N), so no public filter narrows to one idea.
-    #[arg(
-        long,
-        env = "LABINOV_ANONYMOUS_MIN_COUNT",
-        default_value_t = 5,
-        global = true
-    )]
+    #[arg(long, env = "LABINOV_ANONYMOUS_MIN_COUNT", default_value_t = 5)]
     pub anonymous_min_count: u64,
 
     /// Reverse proxies (CIDRs, comma-separated, e.g. `127.0.0.1/32,10.0.0.0/8`) whose
     /// `X-Forwarded-For` or `Forwarded` header names the client; per-address rate limits and
     /// caps then count real clients. From any other peer those headers are ignored.
-    #[arg(
-        long,
-        env = "LABINOV_TRUSTED_PROXIES",
-        value_delimiter = ',',
-        global = true
-    )]
+    #[arg(long, env = "LABINOV_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<ipnet::IpNet>,
 
     /// Also speak HTTP/2 without TLS (h2c, prior knowledge). Off: browsers speak HTTP/2 only over
     /// TLS, which a reverse proxy ends, and proxies talk HTTP/1.1 to their upstreams.
-    #[arg(long, env = "LABINOV_HTTP2_CLEARTEXT", global = true)]
+    #[arg(long, env = "LABINOV_HTTP2_CLEARTEXT")]
     pub http2_cleartext: bool,
 
-    /// Log as JSON lines instead of human-readable text (the level comes from RUST_LOG).
-    #[arg(long, env = "LABINOV_LOG_JSON", global = true)]
-    pub log_json: bool,
-
     /// Default page size of connections when a client gives neither `first` nor `last`.
-    #[arg(
-        long,
-        env = "LABINOV_DEFAULT_PAGE_SIZE",
-        default_value_t = 20,
-        global = true
-    )]
+    #[arg(long, env = "LABINOV_DEFAULT_PAGE_SIZE", default_value_t = 20)]
     pub default_page_size: u32,
 
     /// Largest page a client may ask for with `first` or `last`.
-    #[arg(
-        long,
-        env = "LABINOV_MAX_PAGE_SIZE",
-        default_value_t = 100,
-        global = true
-    )]
+    #[arg(long, env = "LABINOV_MAX_PAGE_SIZE", default_value_t = 100)]
     pub max_page_size: u32,
 
     #[command(flatten)]
@@ -342,89 +282,49 @@ pub struct Config {
 /// Limits that keep one client from taking the server down; each is refused with its own
 /// `extensions.code` (see the README's "Limits" table).
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Limits")]
 pub struct LimitArgs {
     /// Longest GraphQL query text, in bytes.
-    #[arg(long, env = "LABINOV_MAX_QUERY_BYTES", default_value_t = 32 * 1024, global = true)]
+    #[arg(long, env = "LABINOV_MAX_QUERY_BYTES", default_value_t = 32 * 1024)]
     pub max_query_bytes: usize,
     /// Deepest nesting of brackets in a query's text.
-    #[arg(
-        long,
-        env = "LABINOV_MAX_QUERY_NESTING",
-        default_value_t = 48,
-        global = true
-    )]
+    #[arg(long, env = "LABINOV_MAX_QUERY_NESTING", default_value_t = 48)]
     pub max_query_nesting: usize,
     /// Deepest selection of fields, fragments expanded.
-    #[arg(
-        long,
-        env = "LABINOV_MAX_QUERY_DEPTH",
-        default_value_t = 12,
-        global = true
-    )]
+    #[arg(long, env = "LABINOV_MAX_QUERY_DEPTH", default_value_t = 12)]
     pub max_query_depth: usize,
     /// Most fields a query may resolve, fragments expanded and lists multiplied by their page size.
-    #[arg(
-        long,
-        env = "LABINOV_MAX_QUERY_COMPLEXITY",
-        default_value_t = 20_000,
-        global = true
-    )]
+    #[arg(long, env = "LABINOV_MAX_QUERY_COMPLEXITY", default_value_t = 20_000)]
     pub max_query_complexity: usize,
     /// Most aliased fields in one query.
-    #[arg(long, env = "LABINOV_MAX_ALIASES", default_value_t = 30, global = true)]
+    #[arg(long, env = "LABINOV_MAX_ALIASES", default_value_t = 30)]
     pub max_aliases: usize,
     /// Most top-level fields in one operation.
-    #[arg(
-        long,
-        env = "LABINOV_MAX_ROOT_FIELDS",
-        default_value_t = 20,
-        global = true
-    )]
+    #[arg(long, env = "LABINOV_MAX_ROOT_FIELDS", default_value_t = 20)]
     pub max_root_fields: usize,
     /// Deepest nesting of input objects and lists (filters within filters).
-    #[arg(
-        long,
-        env = "LABINOV_MAX_INPUT_DEPTH",
-        default_value_t = 8,
-        global = true
-    )]
+    #[arg(long, env = "LABINOV_MAX_INPUT_DEPTH", default_value_t = 8)]
     pub max_input_depth: usize,
     /// Longest list in an argument or variable.
-    #[arg(
-        long,
-        env = "LABINOV_MAX_INPUT_LIST",
-        default_value_t = 1_000,
-        global = true
-    )]
+    #[arg(long, env = "LABINOV_MAX_INPUT_LIST", default_value_t = 1_000)]
     pub max_input_list: usize,
     /// Most input objects in one request (filter branches).
-    #[arg(
-        long,
-        env = "LABINOV_MAX_INPUT_OBJECTS",
-        default_value_t = 100,
-        global = true
-    )]
+    #[arg(long, env = "LABINOV_MAX_INPUT_OBJECTS", default_value_t = 100)]
     pub max_input_objects: usize,
     /// Most list items in one request, all arguments and variables together.
-    #[arg(
-        long,
-        env = "LABINOV_MAX_INPUT_ITEMS",
-        default_value_t = 2_000,
-        global = true
-    )]
+    #[arg(long, env = "LABINOV_MAX_INPUT_ITEMS", default_value_t = 2_000)]
     pub max_input_items: usize,
     /// Largest request body (and CSV import), in bytes.
-    #[arg(long, env = "LABINOV_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
+    #[arg(long, env = "LABINOV_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_body_bytes: usize,
     /// Largest WebSocket message, in bytes.
-    #[arg(long, env = "LABINOV_MAX_WS_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024, global = true)]
+    #[arg(long, env = "LABINOV_MAX_WS_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_ws_message_bytes: usize,
     /// Most subscriptions running at once on one WebSocket.
     #[arg(
         long,
         env = "LABINOV_MAX_SUBSCRIPTIONS_PER_CONNECTION",
-        default_value_t = 20,
-        global = true
+        default_value_t = 20
     )]
     pub max_subscriptions_per_connection: usize,
     /// Most open connections from one client address (an IPv6 /64 counts as one); more are
@@ -432,101 +332,58 @@ pub struct LimitArgs {
     #[arg(
         long,
         env = "LABINOV_MAX_CONNECTIONS_PER_ADDRESS",
-        default_value_t = 200,
-        global = true
+        default_value_t = 200
     )]
     pub max_connections_per_address: usize,
     /// Most open WebSockets and SSE streams together from one client address; 0 for no cap.
-    #[arg(
-        long,
-        env = "LABINOV_MAX_STREAMS_PER_ADDRESS",
-        default_value_t = 100,
-        global = true
-    )]
+    #[arg(long, env = "LABINOV_MAX_STREAMS_PER_ADDRESS", default_value_t = 100)]
     pub max_streams_per_address: usize,
     /// Most subscriptions running at once from one client address (WebSocket subscriptions and
     /// SSE streams together); 0 for no cap.
     #[arg(
         long,
         env = "LABINOV_MAX_SUBSCRIPTIONS_PER_ADDRESS",
-        default_value_t = 200,
-        global = true
+        default_value_t = 200
     )]
     pub max_subscriptions_per_address: usize,
     /// Largest request head (request line and headers), in bytes; larger ones get HTTP 431.
-    #[arg(long, env = "LABINOV_MAX_HEADER_BYTES", default_value_t = 32 * 1024, global = true)]
+    #[arg(long, env = "LABINOV_MAX_HEADER_BYTES", default_value_t = 32 * 1024)]
     pub max_header_bytes: usize,
     /// Kilobytes of automatic persisted query texts kept; the least recently used go first.
-    #[arg(
-        long,
-        env = "LABINOV_PERSISTED_QUERIES_KB",
-        default_value_t = 2048,
-        global = true
-    )]
+    #[arg(long, env = "LABINOV_PERSISTED_QUERIES_KB", default_value_t = 2048)]
     pub persisted_queries_kb: usize,
     /// Kilobytes of parsed documents kept for reuse (weighed at 40 times their text).
-    #[arg(
-        long,
-        env = "LABINOV_PARSED_DOCUMENTS_KB",
-        default_value_t = 4096,
-        global = true
-    )]
+    #[arg(long, env = "LABINOV_PARSED_DOCUMENTS_KB", default_value_t = 4096)]
     pub parsed_documents_kb: usize,
     /// Most open connections (HTTP, WebSocket and SSE together); more are closed at once.
-    #[arg(
-        long,
-        env = "LABINOV_MAX_CONNECTIONS",
-        default_value_t = 2_000,
-        global = true
-    )]
+    #[arg(long, env = "LABINOV_MAX_CONNECTIONS", default_value_t = 2_000)]
     pub max_connections: usize,
     /// Seconds a client has to send a request's headers; an idle keep-alive connection is
     /// closed after as long.
-    #[arg(
-        long,
-        env = "LABINOV_HEADER_TIMEOUT_SECS",
-        default_value_t = 10,
-        global = true
-    )]
+    #[arg(long, env = "LABINOV_HEADER_TIMEOUT_SECS", default_value_t = 10)]
     pub header_timeout_secs: u64,
     /// Seconds a GraphQL-over-HTTP request (reading its body included) may take.
-    #[arg(
-        long,
-        env = "LABINOV_REQUEST_TIMEOUT_SECS",
-        default_value_t = 30,
-        global = true
-    )]
+    #[arg(long, env = "LABINOV_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
     /// Refuse introspection queries (`__schema`, `__type`); GraphiQL's docs then stay empty.
-    #[arg(long, env = "LABINOV_DISABLE_INTROSPECTION", global = true)]
+    #[arg(long, env = "LABINOV_DISABLE_INTROSPECTION")]
     pub disable_introspection: bool,
     /// GraphQL operations (requests, WebSocket subscribes) a token may make per minute, in a
     /// burst or spread out; 0 for no limit.
-    #[arg(
-        long,
-        env = "LABINOV_RATE_LIMIT_PER_TOKEN",
-        default_value_t = 1200,
-        global = true
-    )]
+    #[arg(long, env = "LABINOV_RATE_LIMIT_PER_TOKEN", default_value_t = 1200)]
     pub rate_limit_per_token: u32,
     /// GraphQL operations one client address may make per minute; 0 for no limit. Behind a
     /// proxy every client shares the proxy's address: raise it or set it to 0 there.
-    #[arg(
-        long,
-        env = "LABINOV_RATE_LIMIT_PER_IP",
-        default_value_t = 3000,
-        global = true
-    )]
+    #[arg(long, env = "LABINOV_RATE_LIMIT_PER_IP", default_value_t = 3000)]
     pub rate_limit_per_ip: u32,
     /// Refuse introspection to callers without a token; signed-in callers keep GraphiQL's docs.
-    #[arg(long, env = "LABINOV_NO_ANONYMOUS_INTROSPECTION", global = true)]
+    #[arg(long, env = "LABINOV_NO_ANONYMOUS_INTROSPECTION")]
     pub no_anonymous_introspection: bool,
     /// Seconds a WebSocket has to send `connection_init` (closed with 4408 otherwise).
     #[arg(
         long,
         env = "LABINOV_CONNECTION_INIT_TIMEOUT_SECS",
-        default_value_t = 10,
-        global = true
+        default_value_t = 10
     )]
     pub connection_init_timeout_secs: u64,
 }
@@ -588,14 +445,32 @@ impl Config {
 }
 
 impl Config {
+    /// The defaults of `serve` with `database`: for the commands that only open the database.
+    pub fn with_database(database: DatabaseArgs) -> Self {
+        Self {
+            database,
+            ..Self::sqlite(std::path::Path::new("labinov.db"))
+        }
+    }
+
+    /// The defaults of `serve` with `tokens`: for the commands that only sign tokens.
+    pub fn with_tokens(tokens: TokenArgs) -> Self {
+        Self {
+            tokens,
+            ..Self::sqlite(std::path::Path::new("labinov.db"))
+        }
+    }
+
     /// The embedded default, with the SQLite file at `path`: what tests and examples start from.
     pub fn sqlite(path: &std::path::Path) -> Self {
         Self {
-            database_url: format!("sqlite://{}?mode=rwc", path.display()),
-            database_schema: None,
-            database_max_connections: 10,
-            database_acquire_timeout_secs: 5,
-            database_statement_timeout_secs: 30,
+            database: DatabaseArgs {
+                database_url: format!("sqlite://{}?mode=rwc", path.display()),
+                database_schema: None,
+                database_max_connections: 10,
+                database_acquire_timeout_secs: 5,
+                database_statement_timeout_secs: 30,
+            },
             redis_url: None,
             redis_channel_prefix: "labinov:".to_owned(),
             live_poll_ms: 1000,
@@ -607,16 +482,17 @@ impl Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             cors_origins: Vec::new(),
             allowed_hosts: Vec::new(),
-            jwt_secret: None,
-            jwt_public_keys: None,
-            jwt_issuer: None,
-            jwt_audience: None,
+            tokens: TokenArgs {
+                jwt_secret: None,
+                jwt_public_keys: None,
+                jwt_issuer: None,
+                jwt_audience: None,
+            },
             anonymous_access: AnonymousAccess::Public,
             anonymous_min_count: 5,
             trusted_proxies: Vec::new(),
             http2_cleartext: false,
             trusted_documents: None,
-            log_json: false,
             default_page_size: 20,
             max_page_size: 100,
             limits: LimitArgs::default(),

@@ -43,19 +43,19 @@ pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
 /// Opens the pool named by the configuration, creating the PostgreSQL schema if one is set.
 pub async fn connect(config: &Config) -> anyhow::Result<(DatabaseConnection, StatementCounter)> {
-    if let Some(schema) = &config.database_schema {
-        ensure_schema(&config.database_url, schema).await?;
+    if let Some(schema) = &config.database.database_schema {
+        ensure_schema(&config.database.database_url, schema).await?;
     }
-    let mut options = ConnectOptions::new(config.database_url.clone());
+    let mut options = ConnectOptions::new(config.database.database_url.clone());
     options
-        .max_connections(config.database_max_connections)
+        .max_connections(config.database.database_max_connections)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(
-            config.database_acquire_timeout_secs.max(1),
+            config.database.database_acquire_timeout_secs.max(1),
         ))
         .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
         .sqlx_logging(false);
-    if let Some(schema) = &config.database_schema {
+    if let Some(schema) = &config.database.database_schema {
         options.set_schema_search_path(schema.clone());
     }
     // WAL lets dashboards read while a write is in flight; writers queue instead of failing.
@@ -65,7 +65,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<(DatabaseConnection, Sta
             .foreign_keys(true)
             .statement_cache_capacity(STATEMENT_CACHE)
     });
-    let statement_timeout = config.database_statement_timeout_secs;
+    let statement_timeout = config.database.database_statement_timeout_secs;
     options.map_sqlx_postgres_opts(move |opts| {
         let opts = opts.statement_cache_capacity(STATEMENT_CACHE);
         if statement_timeout == 0 {
@@ -77,7 +77,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<(DatabaseConnection, Sta
     let mut db = Database::connect(options).await.with_context(|| {
         format!(
             "cannot connect to the database at {}",
-            redact(&config.database_url)
+            redact(&config.database.database_url)
         )
     })?;
     let counter = StatementCounter::default();
@@ -129,8 +129,8 @@ pub async fn connect_and_migrate(config: &Config) -> anyhow::Result<Domain> {
         // Migrations may rewrite big tables: they run on a pool of their own without the
         // statement time-out meant for requests.
         let mut unlimited = config.clone();
-        unlimited.database_statement_timeout_secs = 0;
-        unlimited.database_max_connections = 1;
+        unlimited.database.database_statement_timeout_secs = 0;
+        unlimited.database.database_max_connections = 1;
         let (migrations, _) = connect(&unlimited).await?;
         migrate(&migrations).await?;
         migrations.close().await.ok();

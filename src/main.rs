@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::Parser;
 use labinov::{
     App, cli,
-    config::{Cli, Command, TokenCommand},
+    config::{Cli, Command, Config, TokenCommand},
     db::connect_and_migrate,
     demo, graphql, telemetry,
 };
@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.config.log_json);
+    telemetry::init(cli.log_json);
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -27,7 +27,7 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
-            let app = App::build(&cli.config, args.demo).await?;
+            let app = App::build(&args.config, args.demo).await?;
             if args.demo {
                 print_demo_tokens(&app).await?;
             }
@@ -35,8 +35,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tokio::spawn(labinov::app::stop_on_signal(shutdown.clone()));
             app.run_until_stopped(shutdown).await
         }
-        Command::Migrate => {
-            connect_and_migrate(&cli.config).await?;
+        Command::Migrate(args) => {
+            connect_and_migrate(&Config::with_database(args.database)).await?;
             tracing::info!("database is up to date");
             Ok(())
         }
@@ -45,18 +45,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 args.demo,
                 "nothing to seed: pass --demo to load the demo data"
             );
-            let domain = connect_and_migrate(&cli.config).await?;
+            let domain = connect_and_migrate(&Config::with_database(args.database)).await?;
             demo::load(&domain).await?.log();
             Ok(())
         }
         Command::Import(args) => {
-            let report = cli::import(&cli.config, &args).await?;
+            let report = cli::import(&Config::with_database(args.database.clone()), &args).await?;
             let mut out = std::io::stdout().lock();
             writeln!(out, "{report}").context("writing the report")?;
             Ok(())
         }
         Command::Token(TokenCommand::Issue(args)) => {
-            let token = cli::issue_token(&cli.config, &args)?;
+            let issued = cli::issue_token(&Config::with_tokens(args.tokens.clone()), &args)?;
             let mut out = std::io::stdout().lock();
             writeln!(
                 out,
@@ -65,7 +65,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 args.subject,
                 args.ttl
             )
-            .and_then(|()| writeln!(out, "{token}"))
+            .and_then(|()| {
+                if issued.demo {
+                    writeln!(
+                        out,
+                        "# signed with the public demo secret: only a `serve --demo` server without LABINOV_JWT_SECRET accepts it"
+                    )
+                } else {
+                    Ok(())
+                }
+            })
+            .and_then(|()| writeln!(out, "{}", issued.token))
             .context("writing the token")?;
             Ok(())
         }

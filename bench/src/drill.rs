@@ -208,7 +208,7 @@ impl World {
             .context("LABINOV_BENCH_DATABASE_URL names no database")?;
         let url = format!("{base}/{name}");
         let mut config = labinov::config::Config::sqlite(std::path::Path::new("unused.db"));
-        config.database_url.clone_from(&url);
+        config.database.database_url.clone_from(&url);
         let domain = labinov::db::connect_and_migrate(&config).await?;
         let dataset = data::build(
             &domain,
@@ -283,11 +283,11 @@ impl World {
         servers::spawn(
             &[
                 "serve-labinov".to_owned(),
+                "serve".to_owned(),
                 "--database-url".to_owned(),
                 self.url.clone(),
                 "--listen".to_owned(),
                 format!("127.0.0.1:{port}"),
-                "serve".to_owned(),
             ],
             &env,
             port,

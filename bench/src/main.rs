@@ -227,7 +227,7 @@ impl Report {
 
 pub(crate) fn token() -> anyhow::Result<String> {
     let mut config = labinov::config::Config::sqlite(std::path::Path::new("unused.db"));
-    config.jwt_secret = Some(SECRET.to_owned());
+    config.tokens.jwt_secret = Some(SECRET.to_owned());
     let auth = Authenticator::from_config(&config, false)?;
     auth.issue(&labinov::cli::claims(
         "bench",
@@ -267,13 +267,9 @@ async fn start_labinov_with(
     port: u16,
     extra: &[(&'static str, String)],
 ) -> anyhow::Result<Child> {
-    let mut args = vec!["serve-labinov".to_owned()];
+    let mut args = vec!["serve-labinov".to_owned(), "serve".to_owned()];
     args.extend(database.iter().cloned());
-    args.extend([
-        "--listen".to_owned(),
-        format!("127.0.0.1:{port}"),
-        "serve".to_owned(),
-    ]);
+    args.extend(["--listen".to_owned(), format!("127.0.0.1:{port}")]);
     let mut env = server_env();
     env.extend(extra.iter().cloned());
     servers::spawn(&args, &env, port, "/readyz").await
@@ -328,9 +324,9 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
 
     // The database.
     let mut config = labinov::config::Config::sqlite(std::path::Path::new("unused.db"));
-    config.database_url.clone_from(&args.database_url);
-    config.database_schema = Some(schema.clone());
-    config.database_max_connections = 20;
+    config.database.database_url.clone_from(&args.database_url);
+    config.database.database_schema = Some(schema.clone());
+    config.database.database_max_connections = 20;
     let built = Instant::now();
     let dataset = {
         let domain = labinov::db::connect_and_migrate(&config)

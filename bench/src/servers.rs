@@ -224,7 +224,7 @@ pub async fn serve_labinov(args: Vec<String>) -> anyhow::Result<()> {
     let labinov::config::Command::Serve(serve) = cli.command else {
         anyhow::bail!("serve-labinov runs `serve` only");
     };
-    let app = labinov::App::build(&cli.config, serve.demo).await?;
+    let app = labinov::App::build(&serve.config, serve.demo).await?;
     let shutdown = tokio_util::sync::CancellationToken::new();
     tokio::spawn(labinov::app::stop_on_signal(shutdown.clone()));
     app.run_until_stopped(shutdown).await

@@ -622,7 +622,7 @@ async fn a_token_over_its_rate_is_told_when_to_come_back() {
 #[tokio::test]
 async fn a_provinces_identity_provider_can_issue_rs256_tokens() {
     let (mut config, dir) = crate::helpers::fresh_config();
-    config.jwt_public_keys = Some(fixture("idp_rs256_public.pem"));
+    config.tokens.jwt_public_keys = Some(fixture("idp_rs256_public.pem"));
     let app = TestApp::start(config, true, std::sync::Arc::new(dir)).await;
     let claims = labinov::cli::claims(
         "ani@kalselprov.go.id",
@@ -766,9 +766,9 @@ async fn introspection_can_be_closed_to_callers_without_a_token() {
 #[tokio::test]
 async fn a_provider_token_must_name_the_configured_issuer_and_audience() {
     let (mut config, dir) = crate::helpers::fresh_config();
-    config.jwt_public_keys = Some(fixture("idp_rs256_public.pem"));
-    config.jwt_issuer = Some("https://sso.kalselprov.go.id".to_owned());
-    config.jwt_audience = Some("labinov".to_owned());
+    config.tokens.jwt_public_keys = Some(fixture("idp_rs256_public.pem"));
+    config.tokens.jwt_issuer = Some("https://sso.kalselprov.go.id".to_owned());
+    config.tokens.jwt_audience = Some("labinov".to_owned());
     let app = TestApp::start(config, false, std::sync::Arc::new(dir)).await;
     let exp = chrono::Utc::now().timestamp() + 600;
     let base = json!({ "sub": "ani", "role": "VIEWER", "exp": exp });
@@ -796,7 +796,7 @@ async fn a_provider_token_must_name_the_configured_issuer_and_audience() {
 #[tokio::test]
 async fn a_jwks_file_picks_the_key_a_token_names() {
     let (mut config, dir) = crate::helpers::fresh_config();
-    config.jwt_public_keys = Some(fixture("idp_jwks.json"));
+    config.tokens.jwt_public_keys = Some(fixture("idp_jwks.json"));
     let app = TestApp::start(config, false, std::sync::Arc::new(dir)).await;
     let claims =
         json!({ "sub": "ani", "role": "VIEWER", "exp": chrono::Utc::now().timestamp() + 600 });
@@ -814,7 +814,7 @@ async fn a_jwks_file_picks_the_key_a_token_names() {
 #[tokio::test]
 async fn a_token_not_valid_yet_or_with_an_impossible_expiry_is_refused_with_a_sentence() {
     let (mut config, dir) = crate::helpers::fresh_config();
-    config.jwt_public_keys = Some(fixture("idp_rs256_public.pem"));
+    config.tokens.jwt_public_keys = Some(fixture("idp_rs256_public.pem"));
     let app = TestApp::start(config, false, std::sync::Arc::new(dir)).await;
     let now = chrono::Utc::now().timestamp();
     let valid = json!({ "sub": "ani", "role": "VIEWER", "exp": now + 600, "nbf": now - 60 });

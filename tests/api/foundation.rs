@@ -495,21 +495,44 @@ fn the_cli_prints_the_schema_and_explains_itself() {
         String::from_utf8_lossy(&out.stdout),
         labinov::graphql::sdl()
     );
-    let help = std::process::Command::new(bin)
-        .arg("--help")
-        .output()
-        .expect("run labinov");
-    let help = String::from_utf8_lossy(&help.stdout);
+    let help = |args: &[&str]| {
+        let out = std::process::Command::new(bin)
+            .args(args)
+            .output()
+            .expect("run labinov");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // The top-level help is a map of the commands; each command lists only what it uses.
+    let map = help(&["--help"]);
+    for word in ["serve", "migrate", "seed", "schema", "import", "token"] {
+        assert!(map.contains(word), "--help names {word}");
+    }
+    assert!(
+        !map.contains("REDIS_URL") && map.lines().count() < 40,
+        "{map}"
+    );
+    let serve = help(&["serve", "--help"]);
     for word in [
-        "serve",
-        "migrate",
-        "seed",
-        "schema",
         "DATABASE_URL",
         "REDIS_URL",
+        "LABINOV_JWT_SECRET",
+        "LABINOV_MAX_CONNECTIONS",
     ] {
-        assert!(help.contains(word), "--help mentions {word}");
+        assert!(serve.contains(word), "serve --help explains {word}");
     }
+    let issue = help(&["token", "issue", "--help"]);
+    assert!(issue.contains("--role") && issue.contains("LABINOV_JWT_SECRET"));
+    assert!(
+        !issue.contains("REDIS_URL") && !issue.contains("DATABASE_URL"),
+        "{issue}"
+    );
+    let migrate = help(&["migrate", "--help"]);
+    assert!(migrate.contains("DATABASE_URL") && !migrate.contains("LABINOV_RATE_LIMIT"));
+    let schema = help(&["schema", "--help"]);
+    assert!(
+        !schema.contains("REDIS_URL") && !schema.contains("DATABASE_URL"),
+        "{schema}"
+    );
 }
 
 #[tokio::test]

@@ -66,7 +66,7 @@ pub fn token_for(
 /// `claims` signed with `secret` (HS256), as a server with that secret issues them.
 pub fn sign_with(secret: &str, claims: &labinov::auth::Claims) -> String {
     let mut config = Config::sqlite(std::path::Path::new("unused.db"));
-    config.jwt_secret = Some(secret.to_owned());
+    config.tokens.jwt_secret = Some(secret.to_owned());
     Authenticator::from_config(&config, false)
         .and_then(|auth| auth.issue(claims))
         .expect("a token")
@@ -85,7 +85,7 @@ pub fn fresh_config() -> (Config, TempDir) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let mut config = Config::sqlite(&dir.path().join("labinov.db"));
     config.live_poll_ms = 3_600_000;
-    config.jwt_secret = Some(TEST_SECRET.to_owned());
+    config.tokens.jwt_secret = Some(TEST_SECRET.to_owned());
     if let Ok(url) = std::env::var("LABINOV_TEST_DATABASE_URL")
         && !url.is_empty()
     {
@@ -94,13 +94,13 @@ pub fn fresh_config() -> (Config, TempDir) {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.subsec_nanos())
                 .unwrap_or_default();
-            config.database_url = url;
-            config.database_schema = Some(format!(
+            config.database.database_url = url;
+            config.database.database_schema = Some(format!(
                 "labinov_test_{}_{}_{nanos}",
                 std::process::id(),
                 NEXT.fetch_add(1, Ordering::Relaxed)
             ));
-            config.database_max_connections = 5;
+            config.database.database_max_connections = 5;
         }
     }
     (config, dir)
@@ -145,7 +145,7 @@ async fn demo_template() -> &'static DemoTemplate {
             let (db, _) = labinov::db::connect(&config)
                 .await
                 .expect("the demo template database opens");
-            let template = if let Some(schema) = &config.database_schema {
+            let template = if let Some(schema) = &config.database.database_schema {
                 DemoTemplate::Postgres(schema.clone())
             } else {
                 // Kept for the whole test run: the directory is never removed.
@@ -166,6 +166,7 @@ async fn copy_demo(config: &Config) {
     match demo_template().await {
         DemoTemplate::Sqlite(template) => {
             let target = config
+                .database
                 .database_url
                 .trim_start_matches("sqlite://")
                 .split('?')
@@ -182,7 +183,11 @@ async fn copy_demo(config: &Config) {
             let (db, _) = labinov::db::connect(config)
                 .await
                 .expect("the test database opens");
-            let schema = config.database_schema.as_deref().unwrap_or_default();
+            let schema = config
+                .database
+                .database_schema
+                .as_deref()
+                .unwrap_or_default();
             for table in TABLES {
                 db.execute_unprepared(&format!(
                     r#"INSERT INTO "{schema}".{table} SELECT * FROM "{template}".{table}"#

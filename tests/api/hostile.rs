@@ -1287,7 +1287,7 @@ async fn demo_tokens_are_printed_only_when_signed_with_the_public_demo_secret() 
         tokens.iter().any(|t| t.screen == Some("63.03")),
         "a Banjar viewer opens the event screen"
     );
-    config.jwt_secret = Some(crate::helpers::TEST_SECRET.to_owned());
+    config.tokens.jwt_secret = Some(crate::helpers::TEST_SECRET.to_owned());
     let real = labinov::auth::Authenticator::from_config(&config, true).expect("a real secret");
     assert!(
         labinov::cli::demo_tokens(&app.domain, &real)

@@ -1004,11 +1004,11 @@ async fn a_stopping_server_drains_before_it_closes_sockets_with_1012() {
 async fn an_exhausted_pool_answers_service_unavailable_and_recovers_without_a_restart() {
     let (mut config, dir) = fresh_config();
     assert!(
-        config.database_schema.is_some(),
+        config.database.database_schema.is_some(),
         "set LABINOV_TEST_DATABASE_URL to run the PostgreSQL tests"
     );
-    config.database_max_connections = 2;
-    config.database_acquire_timeout_secs = 1;
+    config.database.database_max_connections = 2;
+    config.database.database_acquire_timeout_secs = 1;
     let app = TestApp::start(config, true, Arc::new(dir)).await;
     let (id, version) = an_idea(&app, "63.03").await;
     let events_before = app
@@ -1166,10 +1166,10 @@ async fn identical_subscriptions_share_each_answer_and_others_get_their_own() {
 async fn an_event_the_database_cannot_serve_closes_the_socket_and_is_resent_on_resume() {
     let (mut config, dir) = fresh_config();
     assert!(
-        config.database_schema.is_some(),
+        config.database.database_schema.is_some(),
         "set LABINOV_TEST_DATABASE_URL to run the PostgreSQL tests"
     );
-    config.database_statement_timeout_secs = 1;
+    config.database.database_statement_timeout_secs = 1;
     let app = TestApp::start(config, true, Arc::new(dir)).await;
     let (id, version) = an_idea(&app, "63.03").await;
     let after = cursor_now(&app, "63.03").await;

@@ -321,3 +321,54 @@ async fn a_server_can_run_only_trusted_documents() {
     let admin = app.gql("{ regencies { totalCount } }", json!({})).await;
     assert_eq!(admin["data"]["regencies"]["totalCount"], 3, "{admin}");
 }
+
+#[tokio::test]
+async fn the_event_screen_says_when_its_token_cannot_read_the_regency() {
+    use labinov::auth::Role;
+    let app = TestApp::with_demo().await;
+    let banjar = crate::helpers::token(Role::Viewer, Some("63.03"), None);
+    let (_, _, _, page) = get(&app, &format!("/live?regency=63.03&lang=en&token={banjar}")).await;
+    assert!(
+        page.contains(&banjar),
+        "a token that reads the regency is used"
+    );
+    assert!(page.contains("\"notice\":null"));
+
+    let purbalingga = crate::helpers::token(Role::Viewer, Some("33.03"), None);
+    let (_, _, _, page) = get(
+        &app,
+        &format!("/live?regency=63.03&lang=en&token={purbalingga}"),
+    )
+    .await;
+    assert!(
+        page.contains("does not read Kabupaten Banjar")
+            && page.contains("labinov token issue --role VIEWER --regency 63.03 --ttl 12h"),
+        "another regency's token is named for what it is"
+    );
+    assert!(
+        !page.contains(&purbalingga),
+        "and not used for an empty screen"
+    );
+
+    let expired = {
+        let mut claims = labinov::cli::claims(
+            "late",
+            Role::Viewer,
+            Some("63.03".to_owned()),
+            None,
+            std::time::Duration::from_secs(1),
+        )
+        .expect("claims");
+        claims.exp -= 3600;
+        crate::helpers::sign_with(crate::helpers::TEST_SECRET, &claims)
+    };
+    let (_, _, _, page) = get(
+        &app,
+        &format!("/live?regency=63.03&lang=en&token={expired}"),
+    )
+    .await;
+    assert!(
+        page.contains("no longer works"),
+        "an expired token is said to be one"
+    );
+}

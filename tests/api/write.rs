@@ -846,9 +846,9 @@ async fn the_cli_imports_a_spreadsheet_and_reports_bad_lines() {
     );
     let mut command = std::process::Command::new(bin);
     command
-        .env("DATABASE_URL", &app.config.database_url)
+        .env("DATABASE_URL", &app.config.database.database_url)
         .env("RUST_LOG", "error");
-    if let Some(schema) = &app.config.database_schema {
+    if let Some(schema) = &app.config.database.database_schema {
         command.env("DATABASE_SCHEMA", schema);
     }
     let out = command
@@ -875,9 +875,9 @@ async fn the_cli_imports_a_spreadsheet_and_reports_bad_lines() {
         .expect("write");
     let mut command = std::process::Command::new(bin);
     command
-        .env("DATABASE_URL", &app.config.database_url)
+        .env("DATABASE_URL", &app.config.database.database_url)
         .env("RUST_LOG", "error");
-    if let Some(schema) = &app.config.database_schema {
+    if let Some(schema) = &app.config.database.database_schema {
         command.env("DATABASE_SCHEMA", schema);
     }
     let out = command

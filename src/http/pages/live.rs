@@ -66,7 +66,7 @@ impl Lang {
                 "live": "Langsung",
                 "reconnecting": "Menyambung ulang…",
                 "noEvents": "Belum ada kabar. Setiap perubahan tampil di sini saat terjadi.",
-                "needsToken": "Kabar per ide butuh token pembaca: buka halaman ini dengan &token=… (labinov token issue --role VIEWER).",
+                "needsToken": "Kabar per ide butuh token pembaca: buka halaman ini dengan &token=… (labinov token issue --role VIEWER --regency KODE --ttl 12h).",
                 "submitted": "{title} diajukan",
                 "advanced": "{title} naik ke {stage}",
                 "reverted": "{title} dikembalikan ke {stage}",
@@ -103,7 +103,7 @@ impl Lang {
                 "live": "Live",
                 "reconnecting": "Reconnecting…",
                 "noEvents": "Nothing yet. Every change appears here as it happens.",
-                "needsToken": "Events per idea need a viewer token: open this page with &token=… (labinov token issue --role VIEWER).",
+                "needsToken": "Events per idea need a viewer token: open this page with &token=… (labinov token issue --role VIEWER --regency CODE --ttl 12h).",
                 "submitted": "{title} submitted",
                 "advanced": "{title} moved to {stage}",
                 "reverted": "{title} sent back to {stage}",
@@ -185,14 +185,51 @@ pub fn unknown_cohort_page(lang: Lang, regency: &regency::Model, asked: &str) ->
 }
 
 /// The event screen of `regency` (its `cohort` year only, when given).
+/// Why the token of a link cannot show the regency's events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenProblem {
+    /// Expired, malformed or signed by another server: the server's sentence.
+    Refused(String),
+    /// Valid, but for another regency.
+    OtherRegency,
+}
+
+impl TokenProblem {
+    /// What the screen says, with the command that issues a token that works.
+    pub fn sentence(&self, lang: Lang, regency: &regency::Model) -> String {
+        let command = format!(
+            "labinov token issue --role VIEWER --regency {} --ttl 12h",
+            regency.code
+        );
+        match (self, lang) {
+            (Self::Refused(reason), Lang::En) => format!(
+                "The token in this link no longer works ({reason}) Ask the organiser for a new link: {command}"
+            ),
+            (Self::Refused(reason), Lang::Id) => format!(
+                "Token pada tautan ini tidak berlaku lagi ({reason}) Minta tautan baru kepada penyelenggara: {command}"
+            ),
+            (Self::OtherRegency, Lang::En) => format!(
+                "The token in this link does not read {}; the funnel shows public figures. A token for it: {command}",
+                regency.name
+            ),
+            (Self::OtherRegency, Lang::Id) => format!(
+                "Token pada tautan ini tidak dapat membaca {}; corong menampilkan angka publik. Token untuknya: {command}",
+                regency.name
+            ),
+        }
+    }
+}
+
 pub fn page(
     lang: Lang,
     view: View,
     regency: &regency::Model,
     cohort: Option<(i32, String)>,
     token: Option<&str>,
+    notice: Option<&str>,
 ) -> String {
     let config = json!({
+        "notice": notice,
         "code": regency.code,
         "name": regency.name,
         "cohortYear": cohort.as_ref().map(|c| c.0),

@@ -191,12 +191,30 @@ pub async fn live_screen(
             crate::global_id::encode(crate::global_id::Kind::Cohort, c.id),
         )
     });
+    // A token that cannot read the regency would show an empty screen: say so instead, and
+    // show the public funnel.
+    let mut token = link_token(&params);
+    let mut notice = None;
+    if let Some(given) = token {
+        let problem = match state.caller(Some(given)).await {
+            Err(err) => Some(live::TokenProblem::Refused(err.message().to_owned())),
+            Ok(caller) if !caller.read_scope().is_ok_and(|s| s.allows(regency.id)) => {
+                Some(live::TokenProblem::OtherRegency)
+            }
+            Ok(_) => None,
+        };
+        if let Some(problem) = problem {
+            notice = Some(problem.sentence(lang, &regency));
+            token = None;
+        }
+    }
     let mut response = Html(live::page(
         lang,
         view,
         &regency,
         cohort,
-        link_token(&params),
+        token,
+        notice.as_deref(),
     ))
     .into_response();
     let headers = response.headers_mut();
