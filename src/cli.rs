@@ -6,7 +6,7 @@ use crate::{
     auth::{Authenticator, Caller, Claims, Role},
     config::{Config, ImportArgs, IssueArgs},
     db::connect_and_migrate,
-    domain::Domain,
+    domain::{Domain, idea::import::Duplicates},
     error::DomainError,
     global_id::{self, Kind},
 };
@@ -18,14 +18,36 @@ pub async fn import(config: &Config, args: &ImportArgs) -> anyhow::Result<String
     let domain = connect_and_migrate(config).await?;
     let caller = Caller::system(args.actor.clone());
     let cohort_id = resolve_cohort(&domain, &caller, &args.cohort).await?;
-    match domain.import_ideas(&caller, cohort_id, &csv).await {
-        Ok(written) => Ok(format!(
-            "imported {} ideas from {} (events {}..{})",
-            written.value.len(),
+    let duplicates = if args.allow_duplicates {
+        Duplicates::Add
+    } else {
+        Duplicates::Skip
+    };
+    match domain
+        .import_ideas(&caller, cohort_id, &csv, duplicates)
+        .await
+    {
+        Ok(written) if written.value.ideas.is_empty() => Ok(format!(
+            "nothing imported: all {} rows of {} are already in the cohort (the same title and unit); pass --allow-duplicates to add them again",
+            written.value.skipped,
             args.file.display(),
-            written.events.first().map(|e| e.seq).unwrap_or_default(),
-            written.events.last().map(|e| e.seq).unwrap_or_default(),
         )),
+        Ok(written) => {
+            let mut report = format!(
+                "imported {} ideas from {} (events {}..{})",
+                written.value.ideas.len(),
+                args.file.display(),
+                written.events.first().map(|e| e.seq).unwrap_or_default(),
+                written.events.last().map(|e| e.seq).unwrap_or_default(),
+            );
+            if written.value.skipped > 0 {
+                report.push_str(&format!(
+                    "; {} rows were already in the cohort and were left out",
+                    written.value.skipped
+                ));
+            }
+            Ok(report)
+        }
         Err(DomainError::InvalidLines(summary, lines)) => {
             let mut report = format!("{summary}\n");
             for line in lines {

@@ -83,6 +83,10 @@ pub struct ImportArgs {
     /// Name recorded as the actor of the import in the audit trail.
     #[arg(long, default_value = "cli import")]
     pub actor: String,
+    /// Add rows whose idea (the same title and unit) is already in the cohort; by default they
+    /// are left out, so importing a file again adds nothing.
+    #[arg(long)]
+    pub allow_duplicates: bool,
     #[command(flatten)]
     pub database: DatabaseArgs,
 }

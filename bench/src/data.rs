@@ -129,10 +129,15 @@ async fn regency(
         .value;
     events += 1;
     let imported = domain
-        .import_ideas(caller, cohort.id, &csv_of(ideas, n))
+        .import_ideas(
+            caller,
+            cohort.id,
+            &csv_of(ideas, n),
+            labinov::domain::idea::import::Duplicates::Add,
+        )
         .await?;
     events += imported.events.len() as u64;
-    let ideas = imported.value;
+    let ideas = imported.value.ideas;
     let mut designed = Vec::new();
     for (i, idea) in ideas.iter().enumerate().filter(|(i, _)| i % 3 == 0) {
         let moved = domain

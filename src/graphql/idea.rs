@@ -27,7 +27,7 @@ use crate::domain::{
     Domain,
     idea::{
         IdeaColumns, IdeaFilter as DomainFilter, IdeaOrder as DomainOrder,
-        IdeaOrderField as DomainOrderField, Owners,
+        IdeaOrderField as DomainOrderField, Owners, import::Duplicates,
     },
     page::PageRequest,
     rows::{AtPosition, Columns},
@@ -1016,6 +1016,10 @@ pub struct ImportIdeasInput {
     /// innovator_position/jabatan (optional). Other columns are ignored, so a file from
     /// `GET /export/ideas.csv` imports as it is (the ideas enter at DIAGNOSE).
     pub csv: String,
+    /// Add rows whose idea (the same title, case and spacing aside, and the same unit) is already
+    /// in the cohort. By default they are left out, so importing a file again adds nothing.
+    #[graphql(default = false)]
+    pub allow_duplicates: bool,
 }
 
 /// The idea after a write, and the event recorded for it.
@@ -1043,6 +1047,9 @@ pub struct IdeaMovePayload {
 pub struct ImportIdeasPayload {
     /// Number of ideas imported.
     pub imported: usize,
+    /// Rows left out because their idea (the same title and unit) is already in the cohort: a
+    /// file imported again adds nothing (see `allowDuplicates`).
+    pub skipped: usize,
     /// The imported ideas, in file order.
     pub ideas: Vec<Idea>,
 }
@@ -1238,7 +1245,8 @@ impl IdeaMutation {
     }
 
     /// Imports ideas from CSV into a cohort, all or nothing: if any line is bad, nothing is
-    /// written and the error lists every bad line in `extensions.lines`.
+    /// written and the error lists every bad line in `extensions.lines`. Rows whose idea is
+    /// already in the cohort are left out and counted in `skipped` (unless `allowDuplicates`).
     async fn import_ideas(
         &self,
         ctx: &Context<'_>,
@@ -1247,12 +1255,23 @@ impl IdeaMutation {
         let cohort_id = ids::decode(Kind::Cohort, &input.cohort_id)?;
         let written = ctx
             .data::<Domain>()?
-            .import_ideas(&super::mutation::caller(ctx), cohort_id, &input.csv)
+            .import_ideas(
+                &super::mutation::caller(ctx),
+                cohort_id,
+                &input.csv,
+                if input.allow_duplicates {
+                    Duplicates::Add
+                } else {
+                    Duplicates::Skip
+                },
+            )
             .await?;
         super::mutation::after_write(ctx);
+        let outcome = written.value;
         Ok(ImportIdeasPayload {
-            imported: written.value.len(),
-            ideas: written.value.into_iter().map(Idea::from).collect(),
+            imported: outcome.ideas.len(),
+            skipped: outcome.skipped,
+            ideas: outcome.ideas.into_iter().map(Idea::from).collect(),
         })
     }
 }

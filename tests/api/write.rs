@@ -764,6 +764,38 @@ async fn the_demo_spreadsheet_imports_and_a_bad_file_writes_nothing() {
     assert!(ideas.iter().all(|i| i["stage"] == "DIAGNOSE"));
     assert_eq!(last_sequence(&app, "63.03").await, before_seq + 5);
 
+    // The same file again adds nothing and says so; asked to, it adds the rows again.
+    let again = app
+        .data(
+            "mutation($c: ID!, $csv: String!) { importIdeas(input: {cohortId: $c, csv: $csv}) { imported skipped } }",
+            json!({"c": cohort, "csv": csv}),
+        )
+        .await;
+    assert_eq!(again["importIdeas"]["imported"], 0);
+    assert_eq!(again["importIdeas"]["skipped"], 5);
+    assert_eq!(
+        last_sequence(&app, "63.03").await,
+        before_seq + 5,
+        "no event"
+    );
+    let shouted = csv.replace("Si-Jempol Akta Kelahiran", "  SI-JEMPOL   akta kelahiran ");
+    let data = app
+        .data(
+            "mutation($c: ID!, $csv: String!) { importIdeas(input: {cohortId: $c, csv: $csv}) { imported skipped } }",
+            json!({"c": cohort, "csv": shouted}),
+        )
+        .await;
+    assert_eq!(data["importIdeas"]["skipped"], 5, "case and spacing aside");
+    let forced = app
+        .data(
+            "mutation($c: ID!, $csv: String!) { importIdeas(input: {cohortId: $c, csv: $csv, allowDuplicates: true}) { imported skipped } }",
+            json!({"c": cohort, "csv": csv}),
+        )
+        .await;
+    assert_eq!(forced["importIdeas"]["imported"], 5);
+    assert_eq!(forced["importIdeas"]["skipped"], 0);
+    assert_eq!(last_sequence(&app, "63.03").await, before_seq + 10);
+
     let before = counts(&app).await;
     let bad = "title,unit,problem,type,form,affairs_area,initiator,submitted\n\
                Baik,Dinas Kesehatan,p,DIGITAL,GOVERNANCE,Kesehatan,ASN,2019-09-10\n\
@@ -861,6 +893,23 @@ async fn the_cli_imports_a_spreadsheet_and_reports_bad_lines() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("imported 5 ideas"));
+    let mut command = std::process::Command::new(bin);
+    command
+        .env("DATABASE_URL", &app.config.database.database_url)
+        .env("RUST_LOG", "error");
+    if let Some(schema) = &app.config.database.database_schema {
+        command.env("DATABASE_SCHEMA", schema);
+    }
+    let again = command
+        .args(["import", file, "--cohort", "63.03/2017"])
+        .output()
+        .expect("run labinov");
+    assert!(again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("nothing imported: all 5 rows"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
     let found = app
         .data(
             "{ ideas(filter: {search: \"Si-Jempol\"}) { totalCount } }",

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use entity::{Initiator, InnovationForm, InnovationType, Maturity, cohort, idea, regency, unit};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::auth::Caller;
 use crate::domain::{
@@ -155,14 +155,47 @@ fn parse_day(v: &str) -> Option<NaiveDate> {
         .find_map(|f| NaiveDate::parse_from_str(v.trim(), f).ok())
 }
 
+/// What an import does with a row whose idea (the same title and unit) is already in the cohort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Duplicates {
+    /// Leave it out: importing a file again adds nothing.
+    #[default]
+    Skip,
+    /// Add it anyway.
+    Add,
+}
+
+/// What an import wrote, and what it left out.
+#[derive(Debug, Clone)]
+pub struct ImportOutcome {
+    /// The new ideas, in file order.
+    pub ideas: Vec<idea::Model>,
+    /// Rows left out because their idea is already in the cohort.
+    pub skipped: usize,
+}
+
+/// An idea as an import recognises it again: its title (case and spacing aside) and its unit.
+fn fingerprint(title: &str, unit_id: i32) -> (String, i32) {
+    (
+        title
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase(),
+        unit_id,
+    )
+}
+
 impl Domain {
-    /// Imports ideas from CSV text into a cohort. Nothing is written unless every line is good.
+    /// Imports ideas from CSV text into a cohort. Nothing is written unless every line is good;
+    /// rows whose idea is already in the cohort are left out unless `duplicates` says add them.
     pub async fn import_ideas(
         &self,
         caller: &Caller,
         cohort_id: i32,
         csv_text: &str,
-    ) -> DomainResult<Written<Vec<idea::Model>>> {
+        duplicates: Duplicates,
+    ) -> DomainResult<Written<ImportOutcome>> {
         caller.check_may_write()?;
         let cohort = cohort::Entity::find_by_id(cohort_id)
             .one(self.db())
@@ -193,7 +226,31 @@ impl Domain {
                 .one(&work.txn)
                 .await?
                 .ok_or_else(|| DomainError::missing("cohort"))?;
-            self.insert_ideas(work, &cohort, &rows, true).await
+            let mut rows = rows;
+            let before = rows.len();
+            if duplicates == Duplicates::Skip {
+                let present: std::collections::HashSet<(String, i32)> = idea::Entity::find()
+                    .select_only()
+                    .column(idea::Column::Title)
+                    .column(idea::Column::UnitId)
+                    .filter(idea::Column::CohortId.eq(cohort.id))
+                    .into_tuple::<(String, i32)>()
+                    .all(&work.txn)
+                    .await?
+                    .into_iter()
+                    .map(|(title, unit)| fingerprint(&title, unit))
+                    .collect();
+                rows.retain(|row| {
+                    !present.contains(&fingerprint(&row.checked.title, row.new.unit_id))
+                });
+            }
+            let skipped = before - rows.len();
+            let ideas = if rows.is_empty() {
+                Vec::new()
+            } else {
+                self.insert_ideas(work, &cohort, &rows, true).await?
+            };
+            Ok(ImportOutcome { ideas, skipped })
         })
         .await
     }
