@@ -4,7 +4,7 @@ use anyhow::Context;
 
 use crate::{
     auth::{Authenticator, Caller, Claims, Role},
-    config::{Config, ImportArgs, IssueArgs},
+    config::{Config, ImportArgs, ImportUnitsArgs, IssueArgs},
     db::connect_and_migrate,
     domain::{Domain, idea::import::Duplicates},
     error::DomainError,
@@ -57,6 +57,47 @@ pub async fn import(config: &Config, args: &ImportArgs) -> anyhow::Result<String
                 report
                     .replace(" See extensions.lines.", "")
                     .replace(" are in extensions.lines.", " are listed.")
+                    .trim_end()
+                    .to_owned()
+            )
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `labinov import-units FILE --regency 63.03`: prints what was created, or every bad line.
+pub async fn import_units(config: &Config, args: &ImportUnitsArgs) -> anyhow::Result<String> {
+    let csv = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let domain = connect_and_migrate(config).await?;
+    let caller = Caller::system(args.actor.clone());
+    let regency = domain
+        .regency_by_code(&caller, args.regency.trim())
+        .await?
+        .with_context(|| format!("no regency has the code {}", args.regency.trim()))?;
+    match domain.import_units(&caller, regency.id, &csv).await {
+        Ok(written) => Ok(format!(
+            "imported {} units into {} from {}{}",
+            written.value.units.len(),
+            regency.name,
+            args.file.display(),
+            if written.value.skipped > 0 {
+                format!(
+                    "; {} were already there and were left out",
+                    written.value.skipped
+                )
+            } else {
+                String::new()
+            }
+        )),
+        Err(DomainError::InvalidLines(summary, lines)) => {
+            let mut report = format!("{summary}\n");
+            for line in lines {
+                report.push_str(&format!("  line {}: {}\n", line.line, line.message));
+            }
+            anyhow::bail!(
+                report
+                    .replace(" See extensions.lines.", "")
                     .trim_end()
                     .to_owned()
             )

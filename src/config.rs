@@ -34,6 +34,8 @@ pub enum Command {
     Schema,
     /// Import ideas from a CSV spreadsheet into a cohort, all or nothing.
     Import(ImportArgs),
+    /// Import a regency's units (name, kind, parent) from a CSV spreadsheet, all or nothing.
+    ImportUnits(ImportUnitsArgs),
     /// Bearer tokens for the API.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -87,6 +89,21 @@ pub struct ImportArgs {
     /// are left out, so importing a file again adds nothing.
     #[arg(long)]
     pub allow_duplicates: bool,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportUnitsArgs {
+    /// The CSV file: a header line, then one unit per line. Columns (English or Indonesian
+    /// headers): name, kind, and optionally parent (a unit's name) and head_title.
+    pub file: PathBuf,
+    /// The regency's Kemendagri code, e.g. 63.03.
+    #[arg(long)]
+    pub regency: String,
+    /// Name recorded as the actor of the import in the audit trail.
+    #[arg(long, default_value = "cli import")]
+    pub actor: String,
     #[command(flatten)]
     pub database: DatabaseArgs,
 }

@@ -55,6 +55,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             writeln!(out, "{report}").context("writing the report")?;
             Ok(())
         }
+        Command::ImportUnits(args) => {
+            let report =
+                cli::import_units(&Config::with_database(args.database.clone()), &args).await?;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{report}").context("writing the report")?;
+            Ok(())
+        }
         Command::Token(TokenCommand::Issue(args)) => {
             let issued = cli::issue_token(&Config::with_tokens(args.tokens.clone()), &args)?;
             let mut out = std::io::stdout().lock();

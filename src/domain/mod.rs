@@ -33,6 +33,7 @@ pub mod regency;
 pub mod review;
 pub mod rows;
 pub mod unit;
+pub mod unit_import;
 pub mod volatile;
 pub mod write;
 

@@ -211,8 +211,53 @@ pub struct UnitPayload {
 #[derive(Default)]
 pub struct UnitMutation;
 
+/// A regency's units from a spreadsheet, as CSV text.
+#[derive(async_graphql::InputObject)]
+pub struct ImportUnitsInput {
+    /// The regency the units belong to.
+    pub regency_id: ID,
+    /// CSV with a header line. Columns (English or Indonesian headers): name/nama, kind/jenis
+    /// (DINAS, BADAN, KECAMATAN, PUSKESMAS… or their Indonesian words), parent/induk (the name
+    /// of a unit already in the regency or on an earlier line; optional) and
+    /// head_title/jabatan (optional). Units already in the regency (by name) are left out.
+    pub csv: String,
+}
+
+/// What a unit import wrote.
+#[derive(async_graphql::SimpleObject)]
+pub struct ImportUnitsPayload {
+    /// Number of units created.
+    pub imported: usize,
+    /// Rows left out because a unit of that name is already in the regency.
+    pub skipped: usize,
+    /// The new units, in file order.
+    pub units: Vec<Unit>,
+}
+
 #[Object]
 impl UnitMutation {
+    /// Creates a regency's units from CSV, all or nothing: if any line is bad, nothing is
+    /// written and the error lists every bad line in `extensions.lines`. Each new unit records
+    /// a UNIT_CREATED event; units already there are counted in `skipped`.
+    async fn import_units(
+        &self,
+        ctx: &Context<'_>,
+        input: ImportUnitsInput,
+    ) -> Result<ImportUnitsPayload> {
+        let regency_id = ids::decode(Kind::Regency, &input.regency_id)?;
+        let written = ctx
+            .data::<Domain>()?
+            .import_units(&super::mutation::caller(ctx), regency_id, &input.csv)
+            .await?;
+        super::mutation::after_write(ctx);
+        let outcome = written.value;
+        Ok(ImportUnitsPayload {
+            imported: outcome.units.len(),
+            skipped: outcome.skipped,
+            units: outcome.units.into_iter().map(Unit).collect(),
+        })
+    }
+
     /// Adds a unit to a regency.
     async fn create_unit(&self, ctx: &Context<'_>, input: CreateUnitInput) -> Result<UnitPayload> {
         let new = crate::domain::unit::NewUnit {

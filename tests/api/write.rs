@@ -1016,3 +1016,89 @@ async fn graphql_over_http_status_codes_follow_the_spec() {
         Some("application/json")
     );
 }
+
+const IMPORT_UNITS: &str = "mutation($r: ID!, $csv: String!) { importUnits(input: {regencyId: $r, csv: $csv}) { imported skipped units { name kind headTitle parent { name } } } }";
+
+#[tokio::test]
+async fn units_import_from_a_spreadsheet_all_or_nothing_and_again_adds_nothing() {
+    let app = TestApp::spawn().await;
+    let regency = app
+        .data(
+            r#"mutation { createRegency(input: {code: "63.03", name: "Kabupaten Banjar", province: "Kalimantan Selatan", organiser: "Bapelitbangda"}) { regency { id } } }"#,
+            json!({}),
+        )
+        .await["createRegency"]["regency"]["id"]
+        .clone();
+    let csv = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/examples/unit-banjar.csv"
+    ))
+    .expect("the example units");
+    let data = app
+        .data(IMPORT_UNITS, json!({"r": regency, "csv": csv}))
+        .await;
+    assert_eq!(data["importUnits"]["imported"], 7);
+    let units = data["importUnits"]["units"].as_array().expect("units");
+    let sekumpul = units
+        .iter()
+        .find(|u| u["name"] == "Kelurahan Sekumpul")
+        .expect("the kelurahan");
+    assert_eq!(sekumpul["kind"], "KELURAHAN");
+    assert_eq!(sekumpul["parent"]["name"], "Kecamatan Martapura");
+    assert_eq!(sekumpul["headTitle"], "Lurah");
+    let events = app
+        .data(
+            "{ pipelineEvents(filter: {kinds: [UNIT_CREATED]}) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(events["pipelineEvents"]["totalCount"], 7);
+
+    // Again: nothing added, and said so.
+    let again = app
+        .data(IMPORT_UNITS, json!({"r": regency, "csv": csv}))
+        .await;
+    assert_eq!(again["importUnits"]["imported"], 0);
+    assert_eq!(again["importUnits"]["skipped"], 7);
+
+    // A bad file writes nothing and names every bad line.
+    let before = counts(&app).await;
+    let bad = "nama,jenis,induk\n\
+               Dinas Sosial,dinas,\n\
+               Kantor Rahasia,KANTOR,\n\
+               Desa Sungai Batang,desa,Kecamatan Tidak Ada\n\
+               Dinas Sosial,DINAS,\n";
+    let response = app
+        .gql(IMPORT_UNITS, json!({"r": regency, "csv": bad}))
+        .await;
+    assert_eq!(error_code(&response), "BAD_USER_INPUT", "{response}");
+    let numbers: Vec<u64> = response["errors"][0]["extensions"]["lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .map(|l| l["line"].as_u64().unwrap_or_default())
+        .collect();
+    assert_eq!(numbers, [3], "the kind is checked first, line by line");
+    let bad = "nama,jenis,induk\n\
+               Dinas Sosial,dinas,\n\
+               Desa Sungai Batang,desa,Kecamatan Tidak Ada\n\
+               Dinas Sosial,DINAS,\n";
+    let response = app
+        .gql(IMPORT_UNITS, json!({"r": regency, "csv": bad}))
+        .await;
+    let lines = response["errors"][0]["extensions"]["lines"]
+        .as_array()
+        .expect("lines");
+    let numbers: Vec<u64> = lines
+        .iter()
+        .map(|l| l["line"].as_u64().unwrap_or_default())
+        .collect();
+    assert_eq!(numbers, [3, 4], "{response}");
+    assert!(
+        lines[0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Kecamatan Tidak Ada")
+    );
+    assert_eq!(counts(&app).await, before, "a bad file writes nothing");
+}
