@@ -67,6 +67,8 @@ pub struct AppState {
     pub trusted_proxies: crate::http::address::TrustedProxies,
     /// Whether HTTP/2 without TLS is spoken.
     pub http2_cleartext: bool,
+    /// Request bodies in flight, per address and in all.
+    pub bodies: Arc<crate::http::bodies::BodyBudget>,
 }
 
 impl AppState {
@@ -198,6 +200,10 @@ impl App {
                     config.trusted_proxies.clone(),
                 ),
                 http2_cleartext: config.http2_cleartext,
+                bodies: crate::http::bodies::BodyBudget::new(
+                    config.limits.max_body_bytes_per_address,
+                    config.limits.max_body_bytes_in_flight,
+                ),
                 response_cache: crate::http::cache::ResponseCache::new(
                     config.response_cache_mb.saturating_mul(1024 * 1024),
                 )

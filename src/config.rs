@@ -338,8 +338,16 @@ pub struct LimitArgs {
     /// Largest request body (and CSV import), in bytes.
     #[arg(long, env = "LABINOV_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_body_bytes: usize,
-    /// Largest WebSocket message, in bytes.
-    #[arg(long, env = "LABINOV_MAX_WS_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    /// Bytes of request bodies one client address may have in flight at once (one body always
+    /// fits); 0 for no cap.
+    #[arg(long, env = "LABINOV_MAX_BODY_BYTES_PER_ADDRESS", default_value_t = 16 * 1024 * 1024)]
+    pub max_body_bytes_per_address: usize,
+    /// Bytes of request bodies the server has in flight at once, all clients together; 0 for no
+    /// cap.
+    #[arg(long, env = "LABINOV_MAX_BODY_BYTES_IN_FLIGHT", default_value_t = 256 * 1024 * 1024)]
+    pub max_body_bytes_in_flight: usize,
+    /// Largest WebSocket message, in bytes (a subscribe is a document and its variables).
+    #[arg(long, env = "LABINOV_MAX_WS_MESSAGE_BYTES", default_value_t = 256 * 1024)]
     pub max_ws_message_bytes: usize,
     /// Most subscriptions running at once on one WebSocket.
     #[arg(
@@ -424,7 +432,9 @@ impl Default for LimitArgs {
             max_input_objects: query.max_input_objects,
             max_input_items: query.max_input_items,
             max_body_bytes: 4 * 1024 * 1024,
-            max_ws_message_bytes: 4 * 1024 * 1024,
+            max_body_bytes_per_address: 16 * 1024 * 1024,
+            max_body_bytes_in_flight: 256 * 1024 * 1024,
+            max_ws_message_bytes: 256 * 1024,
             max_subscriptions_per_connection: 20,
             max_connections: 2_000,
             max_connections_per_address: 200,

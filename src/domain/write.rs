@@ -395,11 +395,20 @@ pub fn required_text(label: &str, value: &str, max: usize) -> DomainResult<Strin
     Ok(value.to_owned())
 }
 
-/// Control characters other than line breaks and tabs, and the bidirectional overrides that
-/// make text display in another order than it is stored. PostgreSQL refuses NUL outright.
+/// Control characters other than line breaks and tabs, the bidirectional marks and overrides
+/// that make text display in another order than it is stored, and the invisible characters
+/// that make two texts look alike (zero-width spaces and joiners, word joiners, the byte-order
+/// mark, line and paragraph separators). PostgreSQL refuses NUL outright.
 pub fn is_unprintable(c: char) -> bool {
     (c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+        || matches!(
+            c,
+            '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{FEFF}'
+        )
 }
 
 /// An optional text field: blank becomes absent; at most `max` characters.

@@ -82,7 +82,106 @@ impl StageCount {
 
 /// One stage of the funnel. Counts are null when public figures hide them (see
 /// `Funnel.fewerThan`).
-pub struct FunnelStage(pub aggregate::FunnelStage, pub Shown);
+pub struct FunnelStage(pub aggregate::FunnelStage, pub Shown, Row);
+
+/// Which of a row's counts are hidden: its active, stalled, dropped and current (or total), and
+/// its stall reasons by position.
+#[derive(Debug, Clone, Default)]
+pub struct Row {
+    cells: [bool; 4],
+    reasons: Vec<bool>,
+}
+
+impl Row {
+    fn show(&self, cell: usize, n: u64) -> Option<u64> {
+        (!self.cells[cell]).then_some(n)
+    }
+}
+
+/// The counts of a funnel hidden from public figures: the small ones (1 to the minimum less
+/// one) and enough others that none of them follows from the shown ones by addition. The stage ×
+/// status table with its totals, and each list of stall reasons with its stalled count, are
+/// lines whose counts add up; a line hides either none of its counts or at least two, the
+/// smallest others hidden to make it so.
+fn mask(funnel: &aggregate::Funnel, shown: Shown) -> Vec<Row> {
+    // Rows 0..5 are the stages, the last the funnel's totals; cells active, stalled, dropped, sum.
+    let mut values: Vec<[u64; 4]> = funnel
+        .stages
+        .iter()
+        .map(|s| [s.active, s.stalled, s.dropped, s.current])
+        .collect();
+    values.push([funnel.active, funnel.stalled, funnel.dropped, funnel.total]);
+    let reasons: Vec<Vec<u64>> = funnel
+        .stages
+        .iter()
+        .map(|s| &s.stalled_by_reason)
+        .chain(std::iter::once(&funnel.stalled_by_reason))
+        .map(|list| list.iter().map(|r| r.count).collect())
+        .collect();
+    let mut rows: Vec<Row> = values
+        .iter()
+        .zip(&reasons)
+        .map(|(cells, reasons)| Row {
+            cells: cells.map(|n| shown.count(n).is_none()),
+            reasons: reasons.iter().map(|n| shown.count(*n).is_none()).collect(),
+        })
+        .collect();
+    if shown.fewer_than().is_none() {
+        return rows;
+    }
+    // The count to hide next in a line that hides exactly one: the smallest shown one, a
+    // non-zero part before a zero and before the line's sum (which comes last).
+    let complete = |line: &[(u64, bool)]| -> Option<usize> {
+        if line.iter().filter(|(_, hidden)| *hidden).count() != 1 {
+            return None;
+        }
+        line.iter()
+            .enumerate()
+            .filter(|(_, (_, hidden))| !hidden)
+            .min_by_key(|(i, (n, _))| (*n == 0, *i == line.len() - 1, *n))
+            .map(|(i, _)| i)
+    };
+    loop {
+        let mut changed = false;
+        for r in 0..rows.len() {
+            let line: Vec<(u64, bool)> = (0..4).map(|c| (values[r][c], rows[r].cells[c])).collect();
+            if let Some(c) = complete(&line) {
+                rows[r].cells[c] = true;
+                changed = true;
+            }
+            // The stall reasons add up to the row's stalled count.
+            let mut line: Vec<(u64, bool)> = reasons[r]
+                .iter()
+                .zip(&rows[r].reasons)
+                .map(|(n, h)| (*n, *h))
+                .collect();
+            line.push((values[r][1], rows[r].cells[1]));
+            if let Some(i) = complete(&line) {
+                if i == line.len() - 1 {
+                    rows[r].cells[1] = true;
+                } else {
+                    rows[r].reasons[i] = true;
+                }
+                changed = true;
+            }
+        }
+        // Each status over the stages adds up to the funnel's count of it.
+        for c in 0..4 {
+            let line: Vec<(u64, bool)> = values
+                .iter()
+                .zip(&rows)
+                .map(|(value, row)| (value[c], row.cells[c]))
+                .collect();
+            if let Some(r) = complete(&line) {
+                rows[r].cells[c] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            return rows;
+        }
+    }
+}
 
 /// One stage of the funnel. Counts are null when public figures hide them (see
 /// `Funnel.fewerThan`).
@@ -100,27 +199,27 @@ impl FunnelStage {
 
     /// Ideas in this stage now, whatever their status.
     async fn current(&self) -> Option<u64> {
-        self.1.count(self.0.current)
+        self.2.show(3, self.0.current)
     }
 
     /// Ideas in this stage now and active.
     async fn active(&self) -> Option<u64> {
-        self.1.count(self.0.active)
+        self.2.show(0, self.0.active)
     }
 
     /// Ideas stalled in this stage.
     async fn stalled(&self) -> Option<u64> {
-        self.1.count(self.0.stalled)
+        self.2.show(1, self.0.stalled)
     }
 
     /// Ideas dropped in this stage.
     async fn dropped(&self) -> Option<u64> {
-        self.1.count(self.0.dropped)
+        self.2.show(2, self.0.dropped)
     }
 
     /// The ideas stalled in this stage by kind of reason, largest first.
     async fn stalled_by_reason(&self) -> Vec<ReasonCount> {
-        reason_counts(&self.0.stalled_by_reason, self.1)
+        reason_counts(&self.0.stalled_by_reason, &self.2)
     }
 
     /// `reached` divided by the previous stage's `reached` (0..1); null for DRUM_UP, when none
@@ -170,22 +269,37 @@ pub struct ReasonCount {
     pub count: Option<u64>,
 }
 
-fn reason_counts(counts: &[aggregate::ReasonCount], shown: Shown) -> Vec<ReasonCount> {
+fn reason_counts(counts: &[aggregate::ReasonCount], row: &Row) -> Vec<ReasonCount> {
     counts
         .iter()
-        .map(|c| ReasonCount {
+        .enumerate()
+        .map(|(i, c)| ReasonCount {
             reason: c.reason.into(),
-            count: shown.count(c.count),
+            count: (!row.reasons.get(i).copied().unwrap_or_default()).then_some(c.count),
         })
         .collect()
 }
 
 /// The 5D funnel of the ideas matching a filter. For callers without a token (public figures)
-/// counts from 1 to `fewerThan` − 1 read as null, so no public filter singles out an idea.
-pub struct Funnel(pub aggregate::Funnel, pub Shown);
+/// counts from 1 to `fewerThan` − 1 read as null, and so do enough others that no hidden count
+/// follows from the shown ones by addition, so no public filter singles out an idea.
+pub struct Funnel(pub aggregate::Funnel, pub Shown, Vec<Row>);
+
+impl Funnel {
+    /// The funnel as the caller sees it.
+    pub fn new(funnel: aggregate::Funnel, shown: Shown) -> Self {
+        let rows = mask(&funnel, shown);
+        Self(funnel, shown, rows)
+    }
+
+    fn totals(&self) -> &Row {
+        &self.2[self.2.len() - 1]
+    }
+}
 
 /// The 5D funnel of the ideas matching a filter. For callers without a token (public figures)
-/// counts from 1 to `fewerThan` − 1 read as null, so no public filter singles out an idea.
+/// counts from 1 to `fewerThan` − 1 read as null, and so do enough others that no hidden count
+/// follows from the shown ones by addition, so no public filter singles out an idea.
 #[Object]
 impl Funnel {
     /// The five stages in order.
@@ -194,7 +308,8 @@ impl Funnel {
             .stages
             .iter()
             .cloned()
-            .map(|stage| FunnelStage(stage, self.1))
+            .zip(&self.2)
+            .map(|(stage, row)| FunnelStage(stage, self.1, row.clone()))
             .collect()
     }
 
@@ -206,22 +321,22 @@ impl Funnel {
 
     /// All matching ideas.
     async fn total(&self) -> Option<u64> {
-        self.1.count(self.0.total)
+        self.totals().show(3, self.0.total)
     }
 
     /// Ideas active now.
     async fn active(&self) -> Option<u64> {
-        self.1.count(self.0.active)
+        self.totals().show(0, self.0.active)
     }
 
     /// Ideas stalled now.
     async fn stalled(&self) -> Option<u64> {
-        self.1.count(self.0.stalled)
+        self.totals().show(1, self.0.stalled)
     }
 
     /// Ideas dropped.
     async fn dropped(&self) -> Option<u64> {
-        self.1.count(self.0.dropped)
+        self.totals().show(2, self.0.dropped)
     }
 
     /// Ideas that reached DELIVER (were launched), whatever happened after.
@@ -231,7 +346,7 @@ impl Funnel {
 
     /// Stalled ideas by kind of reason, largest first.
     async fn stalled_by_reason(&self) -> Vec<ReasonCount> {
-        reason_counts(&self.0.stalled_by_reason, self.1)
+        reason_counts(&self.0.stalled_by_reason, self.totals())
     }
 
     /// Commitments covering these ideas, by status: signed vs fulfilled.
@@ -377,7 +492,7 @@ impl AggregateQuery {
     /// The funnel of the matching ideas: per stage reached / current / conversion, time in
     /// stage, totals, and the commitments covering them.
     async fn funnel(&self, ctx: &Context<'_>, filter: Option<IdeaFilter>) -> Result<Funnel> {
-        Ok(Funnel(
+        Ok(Funnel::new(
             ctx.data::<Domain>()?
                 .funnel(&crate::graphql::mutation::caller(ctx), &filter_of(filter)?)
                 .await?,

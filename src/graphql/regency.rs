@@ -125,7 +125,7 @@ impl Regency {
 
     /// The funnel of the regency's ideas (optionally filtered further).
     async fn funnel(&self, ctx: &Context<'_>, filter: Option<IdeaFilter>) -> Result<Funnel> {
-        Ok(Funnel(
+        Ok(Funnel::new(
             ctx.data::<Domain>()?
                 .funnel(&crate::graphql::mutation::caller(ctx), &self.scope(filter)?)
                 .await?,
@@ -231,7 +231,7 @@ impl Cohort {
             cohort_ids: Some(vec![self.0.id]),
             ..Default::default()
         };
-        Ok(Funnel(
+        Ok(Funnel::new(
             ctx.data::<Domain>()?
                 .funnel(&crate::graphql::mutation::caller(ctx), &scope)
                 .await?,

@@ -68,7 +68,7 @@ impl FunnelSnapshot {
 
     /// The funnel at that position.
     async fn funnel(&self, ctx: &Context<'_>) -> Funnel {
-        Funnel(self.0.funnel.clone(), super::aggregate::Shown::to(ctx))
+        Funnel::new(self.0.funnel.clone(), super::aggregate::Shown::to(ctx))
     }
 }
 

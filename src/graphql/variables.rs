@@ -34,8 +34,12 @@ enum ScalarKind {
     Boolean,
     /// `ID`: a string or an integer.
     Id,
-    /// `String` and the schema's own text scalars (dates, times).
+    /// `String` and the schema's own text scalars.
     Text,
+    /// `NaiveDate`: a calendar day, `YYYY-MM-DD`.
+    Date,
+    /// `DateTime`: an RFC 3339 time.
+    DateTime,
     /// `JSON`: any value.
     Any,
 }
@@ -63,6 +67,8 @@ impl InputTypes {
             let name = ty.node.name.node.to_string();
             let kind = match ty.node.kind {
                 TypeKind::Scalar if name == "JSON" => InputKind::Scalar(ScalarKind::Any),
+                TypeKind::Scalar if name == "NaiveDate" => InputKind::Scalar(ScalarKind::Date),
+                TypeKind::Scalar if name == "DateTime" => InputKind::Scalar(ScalarKind::DateTime),
                 TypeKind::Scalar => InputKind::Scalar(ScalarKind::Text),
                 TypeKind::Enum(e) => InputKind::Enum(
                     e.values
@@ -174,6 +180,16 @@ impl InputTypes {
                 Value::String(s) => printable(s, path),
                 _ => wrong("a string"),
             },
+            Some(InputKind::Scalar(ScalarKind::Date)) => match value {
+                Value::String(s) if chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() => {
+                    Ok(())
+                }
+                _ => wrong("a calendar day as YYYY-MM-DD, e.g. \"2019-09-10\""),
+            },
+            Some(InputKind::Scalar(ScalarKind::DateTime)) => match value {
+                Value::String(s) if s.parse::<chrono::DateTime<chrono::Utc>>().is_ok() => Ok(()),
+                _ => wrong("a time as RFC 3339, e.g. \"2019-09-10T09:00:00+08:00\""),
+            },
             Some(InputKind::Enum(values)) => match value {
                 Value::String(s) if values.contains(s) => Ok(()),
                 Value::Enum(e) if values.contains(e.as_str()) => Ok(()),
@@ -217,8 +233,22 @@ impl InputTypes {
     }
 }
 
-/// Names the kind of a JSON value for a sentence.
-fn describe(value: &Value) -> &'static str {
+/// Names a JSON value for a sentence: a short string as itself, anything else by its kind.
+fn describe(value: &Value) -> String {
+    match value {
+        Value::String(s)
+            if s.chars().count() <= 40
+                && !s
+                    .chars()
+                    .any(|c| c.is_control() || crate::domain::write::is_unprintable(c)) =>
+        {
+            format!("{s:?}")
+        }
+        other => kind_of(other).to_owned(),
+    }
+}
+
+fn kind_of(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Number(_) => "a number",
@@ -242,6 +272,8 @@ fn text_in(value: &Value, path: &str) -> Result<(), ServerError> {
 }
 
 fn printable(text: &str, path: &str) -> Result<(), ServerError> {
+    // A byte-order mark that starts a text is a spreadsheet's, not hidden text.
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     match text
         .chars()
         .find(|c| crate::domain::write::is_unprintable(*c))
@@ -356,6 +388,15 @@ mod tests {
                 .contains("$m.version is missing")
         );
         assert!(check(q, serde_json::json!({"m": {"id": 7, "version": 2}})).is_ok());
+        let q = "query($f: Filter!) { a(f: $f) }";
+        let bad_day = check(q, serde_json::json!({"f": {"since": "2020-13-45"}})).unwrap_err();
+        assert!(
+            bad_day.contains("$f.since")
+                && bad_day.contains("YYYY-MM-DD")
+                && bad_day.contains("2020-13-45"),
+            "{bad_day}"
+        );
+        assert!(check(q, serde_json::json!({"f": {"since": "99999-01-01"}})).is_err());
     }
 
     #[test]
@@ -377,5 +418,17 @@ mod tests {
         assert!(check("{ a(s: \"x\\u0000y\") }", serde_json::json!({})).is_err());
         assert!(check("{ a(f: {codes: [\"\\u202e\"]}) }", serde_json::json!({})).is_err());
         assert!(check("{ a(s: \"line\\nline\\ttab\") }", serde_json::json!({})).is_ok());
+        for hidden in ["\u{200B}", "\u{200E}", "\u{2028}", "a\u{FEFF}"] {
+            let q = "query($c: [String!]) { a(c: $c) }";
+            assert!(
+                check(q, serde_json::json!({"c": [hidden]})).is_err(),
+                "{hidden:?}"
+            );
+        }
+        let q = "query($c: String) { a(c: $c) }";
+        assert!(
+            check(q, serde_json::json!({"c": "\u{FEFF}title,unit"})).is_ok(),
+            "a leading BOM"
+        );
     }
 }

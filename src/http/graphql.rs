@@ -34,7 +34,39 @@ pub mod refusal {
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
     pub const TOO_MANY_STREAMS: &str = "TOO_MANY_STREAMS";
     pub const HEADERS_TOO_LARGE: &str = "REQUEST_HEADERS_TOO_LARGE";
+    pub const TOO_MANY_LARGE_REQUESTS: &str = "TOO_MANY_LARGE_REQUESTS";
     pub const TOO_MANY_SUBSCRIPTIONS: &str = "TOO_MANY_SUBSCRIPTIONS";
+}
+
+/// A body that does not fit in its address's budget (429) or the server's (503).
+fn over_body_budget(state: &AppState, over: super::bodies::Over) -> Response {
+    let (status, code, limit, max, message) = match over {
+        super::bodies::Over::Address(held) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            refusal::TOO_MANY_LARGE_REQUESTS,
+            "bodyBytesPerAddress",
+            state.limits.max_body_bytes_per_address,
+            format!(
+                "Your address is already sending {held} bytes of requests; wait for them to finish."
+            ),
+        ),
+        super::bodies::Over::Server(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            crate::error::code::SERVICE_UNAVAILABLE,
+            "bodyBytesInFlight",
+            state.limits.max_body_bytes_in_flight,
+            "The server is receiving as many large requests as it takes at once; try again in a moment.".to_owned(),
+        ),
+    };
+    let body = serde_json::json!({ "errors": [{
+        "message": message,
+        "extensions": { "code": code, "limit": limit, "max": max }
+    }]});
+    let mut response = (status, axum::Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 /// A place for one more live stream (and, for an event stream, subscription) of the client's
@@ -155,6 +187,23 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
     {
         return super::rate::too_many(wait);
     }
+    // A POST's body takes its place in the budgets before it is read, and keeps it until the
+    // answer is made.
+    let _body_place = if method == Method::POST {
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok())
+            .map_or(state.limits.max_body_bytes, |n| {
+                n.min(state.limits.max_body_bytes)
+            });
+        match state.bodies.take(peer, declared) {
+            Ok(place) => Some(place),
+            Err(over) => return over_body_budget(&state, over),
+        }
+    } else {
+        None
+    };
     let hide_schema = state.limits.no_anonymous_introspection && caller.as_user().is_none();
     let timeout = state.request_timeout;
     let read =

@@ -2,6 +2,7 @@
 //! and the connection handling that keeps slow or hostile clients from holding the server.
 
 pub mod address;
+pub mod bodies;
 pub mod cache;
 pub mod export;
 pub mod fanout;

@@ -198,8 +198,7 @@ impl Guard {
                     return Verdict::Close(close_code::UNAUTHORIZED, "Unauthorized".to_owned());
                 }
                 match envelope.payload {
-                    None => return bad_message("Invalid message received"),
-                    Some(Shape::Other) => {
+                    None | Some(Shape::Other) => {
                         return bad_message(
                             "Invalid message received: the payload of a subscribe is an object with a \"query\" string",
                         );

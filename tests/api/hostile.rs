@@ -1063,6 +1063,7 @@ async fn long_operation_ids_and_payloads_that_are_not_objects_close_with_4400() 
             json!("subscription { funnel { total } }"),
             json!([1]),
             json!(7),
+            Value::Null,
         ] {
             let mut ws = WsClient::connect(&app.ws_url(), legacy).await;
             ws.send_text(json!({"type": kind, "id": "1", "payload": payload}).to_string())
@@ -1310,6 +1311,7 @@ async fn missing_null_and_mistyped_variables_are_bad_user_input() {
             json!({"f": {"submittedFrom": 20_190_910}}),
             "$f.submittedFrom",
         ),
+        (json!({"f": {"submittedFrom": "2020-13-45"}}), "YYYY-MM-DD"),
         (json!({"f": {"stages": ["NOWHERE"]}}), "$f.stages[0]"),
         (json!({"f": {"madeUp": true}}), "no field \"madeUp\""),
     ] {
@@ -1345,14 +1347,25 @@ async fn nul_and_control_characters_in_any_string_input_are_bad_user_input() {
         let anonymous = app.gql_as(None, query, json!({})).await;
         assert_eq!(error_code(&anonymous), "BAD_USER_INPUT", "{anonymous}");
     }
-    let response = app
-        .gql_as(
-            None,
-            "query($c: [String!]) { funnel(filter: {regencyCodes: $c}) { total } }",
-            json!({"c": ["63.03\u{0}"]}),
-        )
-        .await;
-    assert_eq!(error_code(&response), "BAD_USER_INPUT", "{response}");
+    for hidden in [
+        "63.03\u{0}",
+        "63.03\u{200B}",
+        "\u{200E}63.03",
+        "63.03\u{2028}",
+    ] {
+        let response = app
+            .gql_as(
+                None,
+                "query($c: [String!]) { funnel(filter: {regencyCodes: $c}) { total } }",
+                json!({"c": [hidden]}),
+            )
+            .await;
+        assert_eq!(
+            error_code(&response),
+            "BAD_USER_INPUT",
+            "{hidden:?}: {response}"
+        );
+    }
     let filter = json!({"regencyCodes": ["63.03\u{0}"]}).to_string();
     let url = format!(
         "/export/ideas.csv?filter={}",
@@ -1625,4 +1638,191 @@ async fn public_figures_hide_counts_below_the_minimum_and_signed_in_callers_see_
         .await;
     assert_eq!(answer["data"]["funnel"]["total"], 0, "{answer}");
     assert!(answer["data"]["funnel"]["fewerThan"].is_null());
+}
+
+/// Sends the head of a POST declaring `length` bytes of body and `sent` of them; the socket.
+async fn unfinished_post(app: &TestApp, length: usize, sent: usize) -> TcpStream {
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let mut socket = TcpStream::connect(&host).await.expect("connect");
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+    );
+    socket.write_all(head.as_bytes()).await.expect("write");
+    socket.write_all(&vec![b' '; sent]).await.expect("write");
+    socket
+}
+
+/// The answer to a POST declaring `length` bytes, sent without its body.
+async fn answer_to_post_of(app: &TestApp, length: usize) -> String {
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+    );
+    let answer = raw_exchange(app, head.as_bytes()).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// The status of an anonymous query POSTed with some 60 KB of body.
+async fn large_post(app: &TestApp) -> u16 {
+    let body =
+        json!({ "query": "{ stages { count } }", "extensions": { "padding": "p".repeat(60_000) } });
+    reqwest::Client::new()
+        .post(format!("{}/graphql", app.address))
+        .json(&body)
+        .send()
+        .await
+        .expect("an answer")
+        .status()
+        .as_u16()
+}
+
+/// Sends large posts until one is answered 200 (the budget came back), within a guard.
+async fn budget_comes_back(app: &TestApp) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while large_post(app).await != 200 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the budget comes back"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Asks until the answer starts with `status` (the held body is being counted), within a guard.
+async fn answer_until(app: &TestApp, length: usize, status: &str) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = answer_to_post_of(app, length).await;
+        if answer.starts_with(status) || tokio::time::Instant::now() > deadline {
+            return answer;
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test]
+async fn request_bodies_in_flight_are_budgeted_per_address_and_in_all() {
+    let (mut config, dir) = fresh_config();
+    config.limits.max_body_bytes_per_address = 64 * 1024;
+    let app = TestApp::start(config, false, Arc::new(dir)).await;
+    // One large body arriving slowly holds most of the address's budget, so a second one is
+    // refused before its body is read, and a small one still fits.
+    let held = unfinished_post(&app, 60_000, 1_000).await;
+    let refused = answer_until(&app, 60_000, "HTTP/1.1 429").await;
+    assert!(refused.starts_with("HTTP/1.1 429"), "{refused}");
+    assert!(
+        refused.contains("TOO_MANY_LARGE_REQUESTS") && refused.contains("bodyBytesPerAddress"),
+        "{refused}"
+    );
+    let small = reqwest::Client::new()
+        .post(format!("{}/graphql", app.address))
+        .json(&json!({ "query": "{ stages { count } }" }))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(small.status().as_u16(), 200);
+    // Once the held body's connection goes, its bytes come back.
+    drop(held);
+    let answer = answer_until(&app, 60_000, "HTTP/1.1 4").await;
+    assert!(
+        !answer.starts_with("HTTP/1.1 429"),
+        "the budget comes back: {answer}"
+    );
+
+    let (mut config, dir) = fresh_config();
+    config.limits.max_body_bytes_per_address = 0;
+    config.limits.max_body_bytes_in_flight = 64 * 1024;
+    let app = TestApp::start(config, false, Arc::new(dir)).await;
+    let held = unfinished_post(&app, 60_000, 1_000).await;
+    let refused = answer_until(&app, 60_000, "HTTP/1.1 503").await;
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    assert!(
+        refused.contains("bodyBytesInFlight") && refused.to_lowercase().contains("retry-after"),
+        "{refused}"
+    );
+    drop(held);
+    budget_comes_back(&app).await;
+    still_serving_and_unchanged(&app, 0).await;
+}
+
+/// Whether no hidden count of an anonymous funnel follows from the shown ones by addition:
+/// every line of the stage × status table with its totals, and each list of stall reasons with
+/// its stalled count, hides none or at least two.
+fn no_hidden_count_follows(funnel: &Value) -> Result<(), String> {
+    let cell = |v: &Value| v.is_null();
+    let stages = funnel["stages"].as_array().cloned().unwrap_or_default();
+    let mut rows: Vec<[bool; 4]> = stages
+        .iter()
+        .map(|s| {
+            [
+                cell(&s["active"]),
+                cell(&s["stalled"]),
+                cell(&s["dropped"]),
+                cell(&s["current"]),
+            ]
+        })
+        .collect();
+    rows.push([
+        cell(&funnel["active"]),
+        cell(&funnel["stalled"]),
+        cell(&funnel["dropped"]),
+        cell(&funnel["total"]),
+    ]);
+    let lone = |hidden: usize| hidden == 1;
+    for (r, row) in rows.iter().enumerate() {
+        if lone(row.iter().filter(|h| **h).count()) {
+            return Err(format!("row {r} hides one count: {funnel}"));
+        }
+    }
+    for c in 0..4 {
+        if lone(rows.iter().filter(|row| row[c]).count()) {
+            return Err(format!("column {c} hides one count: {funnel}"));
+        }
+    }
+    let reason_lists = stages
+        .iter()
+        .map(|s| (&s["stalledByReason"], &s["stalled"]))
+        .chain(std::iter::once((
+            &funnel["stalledByReason"],
+            &funnel["stalled"],
+        )));
+    for (reasons, stalled) in reason_lists {
+        let hidden = reasons.as_array().map_or(0, |list| {
+            list.iter().filter(|r| r["count"].is_null()).count()
+        }) + usize::from(stalled.is_null());
+        if lone(hidden) {
+            return Err(format!("a stall-reason list hides one count: {funnel}"));
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_hidden_public_count_cannot_be_worked_out_from_the_shown_ones() {
+    let app = TestApp::with_demo().await;
+    let mut hidden_somewhere = false;
+    for code in ["63.03", "33.03", "72.01"] {
+        for kinds in [
+            "[KELURAHAN]",
+            "[PUSKESMAS]",
+            "[SECRETARIAT]",
+            "[KECAMATAN]",
+            "[BUMD]",
+            "[RSUD, DESA]",
+            "[DINAS]",
+            "[BADAN, INSPECTORATE]",
+        ] {
+            let query = format!(
+                r#"{{ funnel(filter: {{regencyCodes: ["{code}"], unitKinds: {kinds}}}) {{ total active stalled dropped
+                     stalledByReason {{ count }} stages {{ current active stalled dropped stalledByReason {{ count }} }} }} }}"#
+            );
+            let answer = app.gql_as(None, &query, json!({})).await;
+            let funnel = &answer["data"]["funnel"];
+            assert!(funnel.is_object(), "{answer}");
+            hidden_somewhere |= funnel.to_string().contains("null");
+            if let Err(leak) = no_hidden_count_follows(funnel) {
+                panic!("{code} {kinds}: {leak}");
+            }
+        }
+    }
+    assert!(hidden_somewhere, "the demo data has small counts to hide");
 }
