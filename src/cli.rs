@@ -4,7 +4,7 @@ use anyhow::Context;
 
 use crate::{
     auth::{Authenticator, Caller, Claims, Role},
-    config::{Config, ImportArgs, ImportUnitsArgs, IssueArgs},
+    config::{Config, ImportArgs, ImportUnitsArgs, InitArgs, IssueArgs},
     db::connect_and_migrate,
     domain::{Domain, idea::import::Duplicates},
     error::DomainError,
@@ -104,6 +104,103 @@ pub async fn import_units(config: &Config, args: &ImportUnitsArgs) -> anyhow::Re
         }
         Err(other) => Err(other.into()),
     }
+}
+
+/// What `labinov init` made: the settings file, the secret and the first token.
+#[derive(Debug)]
+pub struct Initialised {
+    pub settings: std::path::PathBuf,
+    pub token: String,
+    pub regency: String,
+}
+
+/// A fresh secret: 48 bytes from the operating system's generator, in base64.
+fn fresh_secret() -> anyhow::Result<String> {
+    use base64::Engine as _;
+    use std::io::Read as _;
+    let mut bytes = [0u8; 48];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut random| random.read_exact(&mut bytes))
+        .context("reading 48 random bytes from /dev/urandom")?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+/// `labinov init`: from an empty database, the regency, a settings file with a fresh secret
+/// (readable by its owner only) and the first REGENCY_ADMIN token, valid 30 days.
+pub async fn init(args: &InitArgs) -> anyhow::Result<Initialised> {
+    anyhow::ensure!(
+        !args.settings.exists(),
+        "{} exists already; init writes a new settings file (move it away, or start the server with it)",
+        args.settings.display()
+    );
+    let config = Config::with_database(args.database.clone());
+    let domain = connect_and_migrate(&config).await?;
+    let system = Caller::system("init");
+    anyhow::ensure!(
+        domain.is_empty(&system).await?,
+        "the database holds regencies already; init starts an empty deployment (issue tokens with `labinov token issue`)"
+    );
+    let regency = domain
+        .create_regency(
+            &system,
+            crate::domain::regency::NewRegency {
+                code: args.code.trim().to_owned(),
+                name: args.name.trim().to_owned(),
+                province: args.province.trim().to_owned(),
+                organiser: args.organiser.trim().to_owned(),
+                mou_signed_on: args.mou_signed_on,
+            },
+        )
+        .await?
+        .value;
+    let secret = fresh_secret()?;
+    let database = &args.database;
+    let mut text = format!(
+        "# labinov settings for {name}, written by `labinov init`. Keep this file secret: the\n\
+         # token secret signs every token. Every setting: docs/configuration.md.\n\
+         LABINOV_JWT_SECRET={secret}\n\
+         DATABASE_URL={url}\n\
+         LABINOV_LISTEN={listen}\n\
+         # The names clients use to reach the server, comma-separated (IP addresses always work):\n\
+         # LABINOV_ALLOWED_HOSTS=labinov.example.go.id\n\
+         # Behind a reverse proxy on this machine:\n\
+         # LABINOV_TRUSTED_PROXIES=127.0.0.1/32\n",
+        name = regency.name,
+        url = database.database_url,
+        listen = args.listen,
+    );
+    if let Some(schema) = &database.database_schema {
+        text.push_str(&format!("DATABASE_SCHEMA={schema}\n"));
+    }
+    write_private(&args.settings, &text)?;
+    let mut tokens = Config::with_database(args.database.clone()).tokens;
+    tokens.jwt_secret = Some(secret);
+    let auth = Authenticator::from_config(&Config::with_tokens(tokens), false)?;
+    let token = auth.issue(&claims(
+        &args.subject,
+        Role::RegencyAdmin,
+        Some(regency.code.clone()),
+        None,
+        std::time::Duration::from_hours(24 * 30),
+    )?)?;
+    Ok(Initialised {
+        settings: args.settings.clone(),
+        token,
+        regency: format!("{} ({})", regency.name, regency.code),
+    })
+}
+
+/// Writes `text` to a new file only its owner may read.
+fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .and_then(|mut file| file.write_all(text.as_bytes()))
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 async fn resolve_cohort(domain: &Domain, caller: &Caller, reference: &str) -> anyhow::Result<i32> {

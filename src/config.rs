@@ -26,6 +26,9 @@ pub struct Cli {
 pub enum Command {
     /// Migrate the database, then serve GraphQL on /graphql and GraphiQL on /.
     Serve(Box<ServeArgs>),
+    /// Start a real deployment: create the regency in an empty database, write a settings file
+    /// with a fresh secret, issue the first REGENCY_ADMIN token and print the next steps.
+    Init(InitArgs),
     /// Bring the database schema up to date and exit.
     Migrate(MigrateArgs),
     /// Load data into the database and exit.
@@ -104,6 +107,37 @@ pub struct ImportUnitsArgs {
     /// Name recorded as the actor of the import in the audit trail.
     #[arg(long, default_value = "cli import")]
     pub actor: String,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InitArgs {
+    /// The regency's Kemendagri code, e.g. 63.03.
+    #[arg(long)]
+    pub code: String,
+    /// The regency's name, e.g. "Kabupaten Banjar".
+    #[arg(long)]
+    pub name: String,
+    /// Its province, e.g. "Kalimantan Selatan".
+    #[arg(long)]
+    pub province: String,
+    /// The office that runs the lab.
+    #[arg(long, default_value = "Bapelitbangda")]
+    pub organiser: String,
+    /// The day the regency signed its MoU with LAN (YYYY-MM-DD), if it has.
+    #[arg(long)]
+    pub mou_signed_on: Option<chrono::NaiveDate>,
+    /// The settings file to write (environment variables, as a systemd EnvironmentFile reads
+    /// them); refused if it exists.
+    #[arg(long, default_value = "labinov.env")]
+    pub settings: PathBuf,
+    /// The address the server will listen on, written to the settings file.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+    /// Who holds the first token; recorded as the actor of their changes.
+    #[arg(long, default_value = "lab organiser")]
+    pub subject: String,
     #[command(flatten)]
     pub database: DatabaseArgs,
 }

@@ -35,6 +35,39 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tokio::spawn(labinov::app::stop_on_signal(shutdown.clone()));
             app.run_until_stopped(shutdown).await
         }
+        Command::Init(args) => {
+            let made = cli::init(&args).await?;
+            let settings = made.settings.display();
+            let host = if args.listen.ip().is_unspecified() {
+                format!("<this machine's address>:{}", args.listen.port())
+            } else {
+                args.listen.to_string()
+            };
+            let mut out = std::io::stdout().lock();
+            write!(
+                out,
+                "{regency} is ready; its settings (with a fresh token secret) are in {settings}.\n\n\
+                 Next steps:\n\
+                 1. Start the server with those settings:\n\
+                 \x20    set -a; . {settings}; set +a; labinov serve\n\
+                 2. Open GraphiQL as the lab's REGENCY_ADMIN (this token is valid 30 days):\n\
+                 \x20    http://{host}/?token={token}\n\
+                 In another terminal, load the same settings first (set -a; . {settings}; set +a), then:\n\
+                 3. Add the units from a spreadsheet (docs/examples/unit-banjar.csv shows the columns):\n\
+                 \x20    labinov import-units units.csv --regency {code}\n\
+                 4. Create the lab's edition in GraphiQL: mutation {{ createCohort(input: {{regencyId: \"…\", year: 2026, name: \"Laboratorium Inovasi 2026\"}}) {{ cohort {{ id }} }} }}\n\
+                 5. Import the ideas: labinov import ideas.csv --cohort {code}/2026\n\
+                 6. Tokens for staff and screens:\n\
+                 \x20    labinov token issue --role VIEWER --regency {code} --ttl 12h --subject \"event screen\"\n\
+                 \x20    labinov token issue --role REGENCY_ADMIN --regency {code} --ttl 8h --subject siti@example.go.id\n\n\
+                 The first token, on its own line:\n{token}\n",
+                regency = made.regency,
+                token = made.token,
+                code = args.code.trim(),
+            )
+            .context("writing the next steps")?;
+            Ok(())
+        }
         Command::Migrate(args) => {
             connect_and_migrate(&Config::with_database(args.database)).await?;
             tracing::info!("database is up to date");

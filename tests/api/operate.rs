@@ -372,3 +372,69 @@ async fn the_event_screen_says_when_its_token_cannot_read_the_regency() {
         "an expired token is said to be one"
     );
 }
+
+#[tokio::test]
+async fn init_starts_a_real_deployment_from_an_empty_database() {
+    let (config, dir) = crate::helpers::fresh_config();
+    let settings = dir.path().join("labinov.env");
+    let bin = env!("CARGO_BIN_EXE_labinov");
+    let init = |settings: &std::path::Path| {
+        let mut command = std::process::Command::new(bin);
+        command
+            .env("DATABASE_URL", &config.database.database_url)
+            .env("RUST_LOG", "error")
+            .args(["init", "--code", "90.01", "--name", "Kabupaten Uji"])
+            .args(["--province", "Uji", "--settings"])
+            .arg(settings);
+        if let Some(schema) = &config.database.database_schema {
+            command.env("DATABASE_SCHEMA", schema);
+        }
+        command.output().expect("run labinov")
+    };
+    let out = init(&settings);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("Kabupaten Uji (90.01) is ready") && stdout.contains("Next steps"));
+    let token = stdout.lines().last().expect("the token last").to_owned();
+    let written = std::fs::read_to_string(&settings).expect("the settings file");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&settings)
+            .expect("metadata")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "only its owner reads the secret");
+    }
+    let secret = written
+        .lines()
+        .find_map(|l| l.strip_prefix("LABINOV_JWT_SECRET="))
+        .expect("a secret")
+        .to_owned();
+    assert!(secret.len() >= 64, "48 random bytes in base64");
+    assert!(written.contains("LABINOV_LISTEN=0.0.0.0:8080"));
+
+    // A server started with those settings takes the token: the regency's REGENCY_ADMIN.
+    let mut serving = config.clone();
+    serving.tokens.jwt_secret = Some(secret);
+    let app = TestApp::start(serving, false, std::sync::Arc::new(dir)).await;
+    let me = app
+        .gql_as(
+            Some(&token),
+            "{ me { role regency { code name } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(me["data"]["me"]["role"], "REGENCY_ADMIN", "{me}");
+    assert_eq!(me["data"]["me"]["regency"]["code"], "90.01");
+
+    // Once is enough: the file exists, and the database is no longer empty.
+    assert!(!init(&settings).status.success());
+    let again = init(&settings.with_file_name("other.env"));
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("holds regencies already"));
+}
