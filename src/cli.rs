@@ -77,8 +77,13 @@ pub async fn import_units(config: &Config, args: &ImportUnitsArgs) -> anyhow::Re
         .with_context(|| format!("no regency has the code {}", args.regency.trim()))?;
     match domain.import_units(&caller, regency.id, &csv).await {
         Ok(written) => Ok(format!(
-            "imported {} units into {} from {}{}",
+            "imported {} {} into {} from {}{}",
             written.value.units.len(),
+            if written.value.units.len() == 1 {
+                "unit"
+            } else {
+                "units"
+            },
             regency.name,
             args.file.display(),
             if written.value.skipped > 0 {
@@ -112,6 +117,8 @@ pub struct Initialised {
     pub settings: std::path::PathBuf,
     pub token: String,
     pub regency: String,
+    /// The regency's global ID, for the mutations that name it.
+    pub regency_id: String,
 }
 
 /// A fresh secret: 48 bytes from the operating system's generator, in base64.
@@ -187,6 +194,7 @@ pub async fn init(args: &InitArgs) -> anyhow::Result<Initialised> {
         settings: args.settings.clone(),
         token,
         regency: format!("{} ({})", regency.name, regency.code),
+        regency_id: global_id::encode(Kind::Regency, regency.id),
     })
 }
 
@@ -235,7 +243,12 @@ pub struct Issued {
 pub fn issue_token(config: &Config, args: &IssueArgs) -> anyhow::Result<Issued> {
     let demo = args.demo
         || (config.tokens.jwt_secret.is_none() && config.tokens.jwt_public_keys.is_none());
-    let auth = Authenticator::from_config(config, demo)?;
+    // `--demo` signs with the public demo secret whatever secret the environment holds.
+    let mut config = config.clone();
+    if args.demo {
+        config.tokens.jwt_secret = None;
+    }
+    let auth = Authenticator::from_config(&config, demo)?;
     let mentor = args
         .mentor
         .as_deref()

@@ -55,13 +55,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                  In another terminal, load the same settings first (set -a; . {settings}; set +a), then:\n\
                  3. Add the units from a spreadsheet (docs/examples/unit-banjar.csv shows the columns):\n\
                  \x20    labinov import-units units.csv --regency {code}\n\
-                 4. Create the lab's edition in GraphiQL: mutation {{ createCohort(input: {{regencyId: \"…\", year: 2026, name: \"Laboratorium Inovasi 2026\"}}) {{ cohort {{ id }} }} }}\n\
-                 5. Import the ideas: labinov import ideas.csv --cohort {code}/2026\n\
+                 4. Create the lab's edition in GraphiQL (YEAR: the lab's year; ideas are dated on or after it):\n\
+                 \x20    mutation {{ createCohort(input: {{regencyId: \"{regency_id}\", year: YEAR, name: \"Laboratorium Inovasi YEAR\"}}) {{ cohort {{ id }} }} }}\n\
+                 5. Import the ideas (docs/examples/ide-inovasi-banjar.csv shows the columns; its ideas are of 2019):\n\
+                 \x20    labinov import ideas.csv --cohort {code}/YEAR\n\
                  6. Tokens for staff and screens:\n\
                  \x20    labinov token issue --role VIEWER --regency {code} --ttl 12h --subject \"event screen\"\n\
                  \x20    labinov token issue --role REGENCY_ADMIN --regency {code} --ttl 8h --subject siti@example.go.id\n\n\
                  The first token, on its own line:\n{token}\n",
                 regency = made.regency,
+                regency_id = made.regency_id,
                 token = made.token,
                 code = args.code.trim(),
             )

@@ -587,3 +587,23 @@ async fn health_says_alive_and_readiness_names_each_part() {
     assert_eq!(ready["listener"]["ok"], true);
     assert_eq!(ready["bus"]["mode"], "in-process");
 }
+
+#[test]
+fn token_issue_demo_signs_with_the_demo_secret_whatever_the_environment_holds() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_labinov"))
+        .env(
+            "LABINOV_JWT_SECRET",
+            "an operator's real secret, 32+ bytes long",
+        )
+        .args(["token", "issue", "--demo", "--role", "ADMIN"])
+        .output()
+        .expect("run labinov");
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let token = stdout.lines().last().expect("the token");
+    let mut config = labinov::Config::sqlite(std::path::Path::new("unused.db"));
+    config.listen = "127.0.0.1:8080".parse().expect("an address");
+    let demo = labinov::auth::Authenticator::from_config(&config, true).expect("demo mode");
+    assert!(demo.verify(token).is_ok(), "a demo server accepts it");
+    assert!(stdout.contains("public demo secret"));
+}
