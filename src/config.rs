@@ -335,7 +335,7 @@ pub struct Config {
 }
 
 /// Limits that keep one client from taking the server down; each is refused with its own
-/// `extensions.code` (see the README's "Limits" table).
+/// `extensions.code` (see the Limits table in docs/configuration.md).
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Limits")]
 pub struct LimitArgs {
