@@ -48,21 +48,24 @@ pub async fn import(config: &Config, args: &ImportArgs) -> anyhow::Result<String
             }
             Ok(report)
         }
-        Err(DomainError::InvalidLines(summary, lines)) => {
-            let mut report = format!("{summary}\n");
-            for line in lines {
-                report.push_str(&format!("  line {}: {}\n", line.line, line.message));
-            }
-            anyhow::bail!(
-                report
-                    .replace(" See extensions.lines.", "")
-                    .replace(" are in extensions.lines.", " are listed.")
-                    .trim_end()
-                    .to_owned()
-            )
-        }
+        Err(DomainError::InvalidLines(summary, lines)) => Err(bad_lines(&summary, &lines)),
         Err(other) => Err(other.into()),
     }
+}
+
+/// Every bad line of a refused import, for a terminal.
+fn bad_lines(summary: &str, lines: &[crate::error::LineError]) -> anyhow::Error {
+    let mut report = format!("{summary}\n");
+    for line in lines {
+        report.push_str(&format!("  line {}: {}\n", line.line, line.message));
+    }
+    anyhow::anyhow!(
+        report
+            .replace(" See extensions.lines.", "")
+            .replace(" are in extensions.lines.", " are listed.")
+            .trim_end()
+            .to_owned()
+    )
 }
 
 /// `labinov import-units FILE --regency 63.03`: prints what was created, or every bad line.
@@ -95,18 +98,7 @@ pub async fn import_units(config: &Config, args: &ImportUnitsArgs) -> anyhow::Re
                 String::new()
             }
         )),
-        Err(DomainError::InvalidLines(summary, lines)) => {
-            let mut report = format!("{summary}\n");
-            for line in lines {
-                report.push_str(&format!("  line {}: {}\n", line.line, line.message));
-            }
-            anyhow::bail!(
-                report
-                    .replace(" See extensions.lines.", "")
-                    .trim_end()
-                    .to_owned()
-            )
-        }
+        Err(DomainError::InvalidLines(summary, lines)) => Err(bad_lines(&summary, &lines)),
         Err(other) => Err(other.into()),
     }
 }

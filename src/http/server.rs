@@ -75,6 +75,28 @@ fn honourable_cap(configured: usize) -> usize {
     }
 }
 
+/// Runs `connection` to its end; once `stop` is cancelled, asks it (`shutdown`) to finish the
+/// request it is serving and close.
+async fn until_stopped<C, E>(
+    connection: C,
+    stop: &CancellationToken,
+    shutdown: impl FnOnce(std::pin::Pin<&mut C>),
+) -> Result<(), String>
+where
+    C: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let mut connection = std::pin::pin!(connection);
+    tokio::select! {
+        ended = connection.as_mut() => ended,
+        () = stop.cancelled() => {
+            shutdown(connection.as_mut());
+            connection.await
+        }
+    }
+    .map_err(|err| err.to_string())
+}
+
 /// Serves `router` on `listener` until `stop` is cancelled, then lets requests in flight finish
 /// (for up to `drain`).
 pub async fn serve(
@@ -162,9 +184,6 @@ pub async fn serve(
                     peer.ip()
                 };
                 request.extensions_mut().insert(request_slot.clone());
-                request
-                    .extensions_mut()
-                    .insert(axum::extract::ConnectInfo(peer));
                 request.extensions_mut().insert(ClientAddr(client));
                 request
             },
@@ -186,30 +205,23 @@ pub async fn serve(
             }
             // On stop, each connection finishes the request it is serving, then closes.
             let ended = if http2_cleartext {
-                let mut connection =
-                    std::pin::pin!(builder.serve_connection_with_upgrades(TokioIo::new(socket), service));
-                tokio::select! {
-                    ended = connection.as_mut() => ended,
-                    () = stopping.cancelled() => {
-                        connection.as_mut().graceful_shutdown();
-                        connection.await
-                    }
-                }
-                .map_err(|err| err.to_string())
+                let connection = builder.serve_connection_with_upgrades(TokioIo::new(socket), service);
+                until_stopped(
+                    connection,
+                    &stopping,
+                    hyper_util::server::conn::auto::UpgradeableConnection::graceful_shutdown,
+                )
+                .await
             } else {
-                let mut connection = std::pin::pin!(
-                    http1
-                        .serve_connection(TokioIo::new(socket), service)
-                        .with_upgrades()
-                );
-                tokio::select! {
-                    ended = connection.as_mut() => ended,
-                    () = stopping.cancelled() => {
-                        connection.as_mut().graceful_shutdown();
-                        connection.await
-                    }
-                }
-                .map_err(|err| err.to_string())
+                let connection = http1
+                    .serve_connection(TokioIo::new(socket), service)
+                    .with_upgrades();
+                until_stopped(
+                    connection,
+                    &stopping,
+                    hyper::server::conn::http1::UpgradeableConnection::graceful_shutdown,
+                )
+                .await
             };
             if let Err(err) = ended {
                 tracing::debug!(%peer, error = %err, "connection ended with an error");

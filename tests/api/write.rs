@@ -868,21 +868,26 @@ async fn a_thousand_row_import_lands_in_one_transaction() {
     assert_eq!(found["ideas"]["totalCount"], 1000);
 }
 
-#[tokio::test]
-async fn the_cli_imports_a_spreadsheet_and_reports_bad_lines() {
-    let app = TestApp::with_demo().await;
-    let bin = env!("CARGO_BIN_EXE_labinov");
-    let file = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/docs/examples/ide-inovasi-banjar.csv"
-    );
-    let mut command = std::process::Command::new(bin);
+/// The `labinov` binary, set to the database of `app`.
+fn labinov_on(app: &TestApp) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_labinov"));
     command
         .env("DATABASE_URL", &app.config.database.database_url)
         .env("RUST_LOG", "error");
     if let Some(schema) = &app.config.database.database_schema {
         command.env("DATABASE_SCHEMA", schema);
     }
+    command
+}
+
+#[tokio::test]
+async fn the_cli_imports_a_spreadsheet_and_reports_bad_lines() {
+    let app = TestApp::with_demo().await;
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/examples/ide-inovasi-banjar.csv"
+    );
+    let mut command = labinov_on(&app);
     let out = command
         .args(["import", file, "--cohort", "63.03/2017"])
         .output()
@@ -893,13 +898,7 @@ async fn the_cli_imports_a_spreadsheet_and_reports_bad_lines() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("imported 5 ideas"));
-    let mut command = std::process::Command::new(bin);
-    command
-        .env("DATABASE_URL", &app.config.database.database_url)
-        .env("RUST_LOG", "error");
-    if let Some(schema) = &app.config.database.database_schema {
-        command.env("DATABASE_SCHEMA", schema);
-    }
+    let mut command = labinov_on(&app);
     let again = command
         .args(["import", file, "--cohort", "63.03/2017"])
         .output()
@@ -922,13 +921,7 @@ async fn the_cli_imports_a_spreadsheet_and_reports_bad_lines() {
     let bad = dir.path().join("bad.csv");
     std::fs::write(&bad, "title,unit,problem,type,form,affairs_area,initiator\nX,Nowhere,p,DIGITAL,GOVERNANCE,a,ASN\n")
         .expect("write");
-    let mut command = std::process::Command::new(bin);
-    command
-        .env("DATABASE_URL", &app.config.database.database_url)
-        .env("RUST_LOG", "error");
-    if let Some(schema) = &app.config.database.database_schema {
-        command.env("DATABASE_SCHEMA", schema);
-    }
+    let mut command = labinov_on(&app);
     let out = command
         .args([
             "import",
