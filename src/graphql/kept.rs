@@ -2,7 +2,7 @@
 //! on a client's behalf (persisted query texts, parsed documents): however large or many the
 //! texts an attacker sends, what is kept stays within its budget.
 
-use std::{hash::Hash, num::NonZeroUsize};
+use std::{borrow::Borrow, hash::Hash, num::NonZeroUsize};
 
 use lru::LruCache;
 
@@ -23,11 +23,21 @@ impl<K: Hash + Eq, V> Kept<K, V> {
         }
     }
 
-    pub fn get(&mut self, key: &K) -> Option<&V> {
+    /// The value of `key`, now the most recently used; looked up by a borrowed form (`&str`
+    /// for a `String` key), so a lookup allocates nothing.
+    pub fn get<Q>(&mut self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         self.entries.get(key).map(|(v, _)| v)
     }
 
-    pub fn peek(&self, key: &K) -> Option<&V> {
+    pub fn peek<Q>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         self.entries.peek(key).map(|(v, _)| v)
     }
 

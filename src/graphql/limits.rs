@@ -128,7 +128,7 @@ impl Documents {
 
     /// The kept document of `query`, or `query` parsed now (and whether it was).
     fn parse(&self, query: &str) -> ServerResult<(Arc<ExecutableDocument>, bool)> {
-        if let Some(document) = self.lock().get(&query.to_owned()) {
+        if let Some(document) = self.lock().get(query) {
             return Ok((document.clone(), false));
         }
         Ok((Arc::new(async_graphql::parser::parse_query(query)?), true))
