@@ -8,84 +8,22 @@ use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
-    auth::{Authenticator, Caller},
-    config::{Config, LimitArgs},
+    access::Caller,
+    auth::Authenticator,
+    config::Config,
     db, demo,
     domain::Domain,
-    graphql::{self, engine::Engine, limits::QueryLimits},
-    http::{self, server::ConnectionLimits},
+    graphql::{self, limits::QueryLimits},
+    http::{
+        self,
+        server::ConnectionLimits,
+        state::{AppState, Shared},
+    },
     live,
 };
 
 /// How long requests in flight may take to finish once the server is stopping.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
-/// Shared by every request.
-#[derive(Clone)]
-pub struct AppState {
-    /// The schema and the checks and bookkeeping around every request.
-    pub engine: Engine,
-    pub domain: Domain,
-    /// The process's live event feed.
-    pub hub: live::Hub,
-    /// Interval of keep-alive pings on WebSocket and SSE connections.
-    pub keepalive: Duration,
-    /// Cancelled when the server stops: live connections close so clients reconnect.
-    pub stop: CancellationToken,
-    /// Cancelled when the server is told to stop, `shutdown_delay` before `stop`: `/readyz`
-    /// answers 503 from then on so load balancers send no new requests.
-    pub draining: CancellationToken,
-    /// The upgraded WebSockets: the server waits for them to send their close frames.
-    pub live_connections: TaskTracker,
-    /// Subscription answers shared among subscribers (also installed in the schema).
-    pub shared_results: Arc<graphql::shared::SharedResults>,
-    /// Origins other sites may call the API from.
-    pub cors_origins: Vec<String>,
-    /// Host names the server answers to besides IP addresses and localhost.
-    pub allowed_hosts: Arc<Vec<String>>,
-    /// The configured limits.
-    pub limits: Arc<LimitArgs>,
-    /// The limits on a request's shape (also held by the engine).
-    pub query_limits: Arc<QueryLimits>,
-    /// How long a GraphQL-over-HTTP request may take.
-    pub request_timeout: Duration,
-    /// How long a WebSocket may wait before `connection_init`.
-    pub connection_init_timeout: Duration,
-    /// Verifies bearer tokens and turns them into callers.
-    pub auth: Arc<Authenticator>,
-    /// Operations per token and per client address.
-    pub rate: Arc<crate::http::rate::RateLimits>,
-    /// Query texts of automatic persisted queries, by hash (also held by the engine).
-    pub persisted: Arc<graphql::persisted::PersistedQueries>,
-    /// Identical WebSocket subscriptions served by one execution.
-    pub fanout: Arc<crate::http::fanout::Fanout>,
-    /// Answers to repeated GraphQL-over-HTTP queries; None when turned off.
-    pub response_cache: Option<Arc<crate::http::cache::ResponseCache>>,
-    /// The connections, streams and subscriptions each client address holds.
-    pub per_address: Arc<crate::http::address::AddressSlots>,
-    /// The proxies whose forwarding headers name the client.
-    pub trusted_proxies: crate::http::address::TrustedProxies,
-    /// Whether HTTP/2 without TLS is spoken.
-    pub http2_cleartext: bool,
-    /// Request bodies in flight, per address and in all.
-    pub bodies: Arc<crate::http::bodies::BodyBudget>,
-}
-
-impl AppState {
-    /// The caller of a request carrying `token` (None: anonymous); UNAUTHENTICATED for a bad,
-    /// expired or foreign token.
-    pub async fn caller(&self, token: Option<&str>) -> crate::error::DomainResult<Caller> {
-        let domain = &self.domain;
-        self.auth
-            .caller(token, async |code| {
-                Ok(domain
-                    .regency_by_code(&Caller::system("token check"), &code)
-                    .await?
-                    .map(|r| r.id))
-            })
-            .await
-    }
-}
 
 /// Every minute, forgets the rate-limit state of clients that have been quiet.
 async fn forget_idle_clients(rate: Arc<crate::http::rate::RateLimits>, stop: CancellationToken) {
@@ -127,14 +65,22 @@ impl App {
         let stop = CancellationToken::new();
         let shutdown_delay = Duration::from_secs(config.shutdown_delay_secs);
         let hub = live::start(&domain, config, stop.clone()).await?;
-        let query_limits = Arc::new(config.query_limits());
+        let query_limits = Arc::new(QueryLimits::new(
+            &config.limits,
+            config.default_page_size.min(config.max_page_size) as usize,
+        ));
         let shared_results = Arc::new(graphql::shared::SharedResults::default());
         let mut persisted = graphql::persisted::PersistedQueries::new(
             config.limits.persisted_queries_kb.saturating_mul(1024),
             config.limits.max_query_bytes,
         );
         if let Some(path) = &config.trusted_documents {
-            persisted = persisted.trusting(graphql::persisted::read_trusted(path)?);
+            let own = http::own_documents().map(str::to_owned);
+            persisted = persisted.trusting(
+                graphql::persisted::read_trusted(path)?
+                    .into_iter()
+                    .chain(own),
+            );
         }
         let persisted = Arc::new(persisted);
         let mut schema = graphql::schema()
@@ -161,7 +107,7 @@ impl App {
         Ok(App {
             listener,
             shutdown_delay,
-            state: AppState {
+            state: AppState::new(Shared {
                 fanout: Arc::new(crate::http::fanout::Fanout::new(engine.clone())),
                 engine,
                 domain,
@@ -208,7 +154,7 @@ impl App {
                     config.response_cache_mb.saturating_mul(1024 * 1024),
                 )
                 .map(Arc::new),
-            },
+            }),
         })
     }
 

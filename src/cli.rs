@@ -3,7 +3,8 @@
 use anyhow::Context;
 
 use crate::{
-    auth::{Authenticator, Caller, Claims, Role},
+    access::{Caller, Role},
+    auth::{Authenticator, Claims},
     config::{Config, ImportArgs, ImportUnitsArgs, InitArgs, IssueArgs},
     db::connect_and_migrate,
     domain::{Domain, idea::import::Duplicates},

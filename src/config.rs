@@ -5,7 +5,7 @@ use std::{net::SocketAddr, path::PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::auth::{AnonymousAccess, Role};
+use crate::access::{AnonymousAccess, Role};
 
 /// labinov: a GraphQL server for regional innovation labs (Laboratorium Inovasi) run with LAN.
 ///
@@ -453,18 +453,17 @@ pub struct LimitArgs {
 
 impl Default for LimitArgs {
     fn default() -> Self {
-        let query = crate::graphql::limits::QueryLimits::default();
         Self {
-            max_query_bytes: query.max_query_bytes,
-            max_query_nesting: query.max_nesting,
-            max_query_depth: query.max_depth,
-            max_query_complexity: query.max_complexity,
-            max_aliases: query.max_aliases,
-            max_root_fields: query.max_root_fields,
-            max_input_depth: query.max_input_depth,
-            max_input_list: query.max_input_list,
-            max_input_objects: query.max_input_objects,
-            max_input_items: query.max_input_items,
+            max_query_bytes: 32 * 1024,
+            max_query_nesting: 48,
+            max_query_depth: 12,
+            max_query_complexity: 20_000,
+            max_aliases: 30,
+            max_root_fields: 20,
+            max_input_depth: 8,
+            max_input_list: 1_000,
+            max_input_objects: 100,
+            max_input_items: 2_000,
             max_body_bytes: 4 * 1024 * 1024,
             max_body_bytes_per_address: 16 * 1024 * 1024,
             max_body_bytes_in_flight: 256 * 1024 * 1024,
@@ -476,7 +475,7 @@ impl Default for LimitArgs {
             max_subscriptions_per_address: 200,
             max_header_bytes: 32 * 1024,
             persisted_queries_kb: 2048,
-            parsed_documents_kb: query.kept_documents_bytes / 1024,
+            parsed_documents_kb: 4096,
             header_timeout_secs: 10,
             request_timeout_secs: 30,
             connection_init_timeout_secs: 10,
@@ -484,27 +483,6 @@ impl Default for LimitArgs {
             no_anonymous_introspection: false,
             rate_limit_per_token: 1200,
             rate_limit_per_ip: 3000,
-        }
-    }
-}
-
-impl Config {
-    /// The limits on a request's shape.
-    pub fn query_limits(&self) -> crate::graphql::limits::QueryLimits {
-        let l = &self.limits;
-        crate::graphql::limits::QueryLimits {
-            max_query_bytes: l.max_query_bytes,
-            max_nesting: l.max_query_nesting,
-            max_depth: l.max_query_depth,
-            max_complexity: l.max_query_complexity,
-            max_aliases: l.max_aliases,
-            max_root_fields: l.max_root_fields,
-            max_input_depth: l.max_input_depth,
-            max_input_list: l.max_input_list,
-            max_input_objects: l.max_input_objects,
-            max_input_items: l.max_input_items,
-            default_page_size: self.default_page_size.min(self.max_page_size) as usize,
-            kept_documents_bytes: l.parsed_documents_kb.saturating_mul(1024),
         }
     }
 }
@@ -562,5 +540,46 @@ impl Config {
             max_page_size: 100,
             limits: LimitArgs::default(),
         }
+    }
+}
+
+/// `--role` names the access rules' roles as tokens and the schema spell them.
+impl clap::ValueEnum for Role {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Self::Admin, Self::RegencyAdmin, Self::Mentor, Self::Viewer]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let help = match self {
+            Self::Admin => "Everything: regencies, mentors, every regency's rows",
+            Self::RegencyAdmin => "Reads and writes the rows of one regency",
+            Self::Mentor => {
+                "A LAN mentor: reads every regency; writes only on ideas assigned to them"
+            }
+            Self::Viewer => "Reads one regency, or all of them; writes nothing",
+        };
+        Some(clap::builder::PossibleValue::new(self.as_str()).help(help))
+    }
+}
+
+/// `--anonymous-access none|public|read`.
+impl clap::ValueEnum for AnonymousAccess {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Self::None, Self::Public, Self::Read]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let (name, help) = match self {
+            Self::None => ("none", "Nothing at all"),
+            Self::Public => (
+                "public",
+                "The public aggregates: stages, funnel, ideaCounts and the funnel subscription",
+            ),
+            Self::Read => (
+                "read",
+                "Every read, as a VIEWER of all regencies (an open-data deployment)",
+            ),
+        };
+        Some(clap::builder::PossibleValue::new(name).help(help))
     }
 }

@@ -1,33 +1,15 @@
 //! Database connection, migrations and the counter of executed SQL statements.
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::Duration,
-};
+use std::time::Duration;
 
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 
-use crate::{config::Config, domain::Domain};
-
-/// Counts every SQL statement the server executes; read by tests now, exported as a metric later.
-#[derive(Debug, Clone, Default)]
-pub struct StatementCounter(Arc<AtomicU64>);
-
-impl StatementCounter {
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-
-    fn bump(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("labinov_sql_statements_total").increment(1);
-    }
-}
+use crate::{
+    config::Config,
+    domain::{Domain, StatementCounter},
+};
 
 /// Prepared statements kept per connection. Filters with long ID lists make large statements
 /// of many shapes; a small cache keeps the memory they hold bounded (the list items of one
@@ -82,7 +64,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<(DatabaseConnection, Sta
     })?;
     let counter = StatementCounter::default();
     let bump = counter.clone();
-    db.set_metric_callback(move |_| bump.bump());
+    db.set_metric_callback(move |_| bump.record());
     Ok((db, counter))
 }
 

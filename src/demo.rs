@@ -16,7 +16,7 @@ use entity::{
     Stage, StallReason, UnitKind,
 };
 
-use crate::auth::{Caller, Role, User};
+use crate::access::{Caller, Role, User};
 use crate::domain::{
     Domain,
     cohort::NewCohort,

@@ -8,17 +8,106 @@
 
 use async_graphql::ErrorExtensions;
 
-/// Machine-readable error codes, sent as `extensions.code`.
-pub mod code {
-    pub const NOT_FOUND: &str = "NOT_FOUND";
-    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
-    pub const CONFLICT: &str = "CONFLICT";
-    pub const INVALID_TRANSITION: &str = "INVALID_TRANSITION";
-    pub const CURSOR_EXPIRED: &str = "CURSOR_EXPIRED";
-    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
-    pub const FORBIDDEN: &str = "FORBIDDEN";
-    pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
-    pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $variant:ident = $text:literal,)*) => {
+        /// Every `extensions.code` the server sends, from the domain, the query limits and the
+        /// transports alike: one list, so a code is spelled once and documented once.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, in the order of the README's table.
+            pub const ALL: &[Self] = &[$(Self::$variant),*];
+
+            /// The code as clients read it, e.g. `NOT_FOUND`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)*
+                }
+            }
+
+            /// The code a client error carries, if it is one of ours.
+            pub fn parse(text: &str) -> Option<Self> {
+                match text {
+                    $($text => Some(Self::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// No row with this id, or one the caller may not see (never told apart).
+    NotFound = "NOT_FOUND",
+    /// The request names something wrong: a bad value, a bad cursor, a bad file line.
+    BadUserInput = "BAD_USER_INPUT",
+    /// A stale version or a name already taken.
+    Conflict = "CONFLICT",
+    /// A pipeline move the rules do not allow.
+    InvalidTransition = "INVALID_TRANSITION",
+    /// A resume cursor older than the events the server still keeps.
+    CursorExpired = "CURSOR_EXPIRED",
+    /// No token where one is needed, or a bad, expired or foreign one.
+    Unauthenticated = "UNAUTHENTICATED",
+    /// A good token without the right, or a request from an origin not allowed.
+    Forbidden = "FORBIDDEN",
+    /// The database (or the server's intake) cannot serve now; try again.
+    ServiceUnavailable = "SERVICE_UNAVAILABLE",
+    /// A failure of the server's own; the details are in its log.
+    InternalServerError = "INTERNAL_SERVER_ERROR",
+    /// A query text over the size limit.
+    QueryTooLarge = "QUERY_TOO_LARGE",
+    /// A query nested or selected deeper than the limit.
+    QueryTooDeep = "QUERY_TOO_DEEP",
+    /// A query that would resolve more fields than the limit.
+    QueryTooComplex = "QUERY_TOO_COMPLEX",
+    /// More aliased fields than the limit.
+    TooManyAliases = "TOO_MANY_ALIASES",
+    /// More top-level fields than the limit.
+    TooManyRootFields = "TOO_MANY_ROOT_FIELDS",
+    /// An automatic persisted query's hash the server does not know yet: send the text.
+    PersistedQueryNotFound = "PERSISTED_QUERY_NOT_FOUND",
+    /// A document outside the operator's trusted list.
+    DocumentNotTrusted = "DOCUMENT_NOT_TRUSTED",
+    /// A body type GraphQL-over-HTTP does not take.
+    UnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE",
+    /// A method the endpoint does not take (or a mutation over GET or SSE).
+    MethodNotAllowed = "METHOD_NOT_ALLOWED",
+    /// A request that took longer than the request time-out.
+    RequestTimeout = "REQUEST_TIMEOUT",
+    /// A body over the size limit.
+    PayloadTooLarge = "PAYLOAD_TOO_LARGE",
+    /// More operations than the per-token or per-address rate allows.
+    RateLimited = "RATE_LIMITED",
+    /// More WebSockets and event streams from one address than allowed.
+    TooManyStreams = "TOO_MANY_STREAMS",
+    /// A request head (request line and headers) over the limit.
+    RequestHeadersTooLarge = "REQUEST_HEADERS_TOO_LARGE",
+    /// More request bodies in flight from one address than its budget.
+    TooManyLargeRequests = "TOO_MANY_LARGE_REQUESTS",
+    /// More running subscriptions than a connection or an address may hold.
+    TooManySubscriptions = "TOO_MANY_SUBSCRIPTIONS",
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl From<ErrorCode> for async_graphql::Value {
+    fn from(code: ErrorCode) -> Self {
+        Self::from(code.as_str())
+    }
 }
 
 /// Requests failed with SERVICE_UNAVAILABLE since the last line logged about them.
@@ -130,17 +219,17 @@ impl DomainError {
         }
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::NotFound(_) => code::NOT_FOUND,
-            Self::BadInput(_) | Self::InvalidLines(..) => code::BAD_USER_INPUT,
-            Self::Conflict(_) => code::CONFLICT,
-            Self::InvalidTransition(_) => code::INVALID_TRANSITION,
-            Self::CursorExpired(_) => code::CURSOR_EXPIRED,
-            Self::Unauthenticated(_) => code::UNAUTHENTICATED,
-            Self::Forbidden(_) => code::FORBIDDEN,
-            Self::Unavailable(_) => code::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => code::INTERNAL_SERVER_ERROR,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::BadInput(_) | Self::InvalidLines(..) => ErrorCode::BadUserInput,
+            Self::Conflict(_) => ErrorCode::Conflict,
+            Self::InvalidTransition(_) => ErrorCode::InvalidTransition,
+            Self::CursorExpired(_) => ErrorCode::CursorExpired,
+            Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            Self::Internal(_) => ErrorCode::InternalServerError,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! labinov: a GraphQL server for regional innovation labs (Laboratorium Inovasi) run by
 //! Indonesian regencies with LAN. `main.rs` is thin; everything testable lives here.
 
+pub mod access;
 pub mod app;
 pub mod auth;
 pub mod cli;
@@ -18,7 +19,7 @@ pub mod telemetry;
 
 /// mimalloc instead of the system allocator, for every binary that links labinov: a page
 /// answer is thousands of small allocations, and glibc's malloc and free took about a fifth
-/// of the server's time on the dashboard page (docs/benchmarks.md, sixth session).
+/// of the server's time on the dashboard page (docs/benchmarks.md, "What was tuned and why").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

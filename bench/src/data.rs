@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use entity::{Decision, UnitKind};
 use labinov::{
-    auth::Caller,
+    access::Caller,
     domain::{
         Domain, cohort::NewCohort, commitment::NewCommitment, idea::moves::MoveReason,
         mentor::MentorFields, pipeline::CommitmentAction, regency::NewRegency, unit::NewUnit,

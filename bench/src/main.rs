@@ -21,7 +21,7 @@ use std::{
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use labinov::auth::{Authenticator, Role};
+use labinov::{access::Role, auth::Authenticator};
 use load::{Call, quantile_ms};
 use serde_json::{Value, json};
 use servers::Child;

@@ -17,7 +17,7 @@ use super::{
     review::{Criterion, check_rubric},
     write::{Edit, NewEvent, Target, Work, Written, on_unique, required_text},
 };
-use crate::auth::{Caller, ReadScope};
+use crate::access::{Caller, ReadScope};
 use crate::error::{DomainError, DomainResult};
 
 /// A new lab edition.

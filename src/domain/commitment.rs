@@ -17,7 +17,7 @@ use super::{
     regency_code_filter,
     write::{Edit, NewEvent, Target, Work, Written, optional_text, required_text, within_lab},
 };
-use crate::auth::{Caller, ReadScope};
+use crate::access::{Caller, ReadScope};
 use crate::error::{DomainError, DomainResult};
 
 /// A new commitment, written as a draft.

@@ -17,7 +17,7 @@ use super::{
     page::{Page, PageRequest, paginate},
     regency_code_filter,
 };
-use crate::auth::{Caller, ReadScope};
+use crate::access::{Caller, ReadScope};
 use crate::error::{DomainError, DomainResult};
 
 /// Which pipeline events to list.

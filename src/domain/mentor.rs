@@ -16,7 +16,7 @@ use super::{
     rows::{AtPosition, Columns, read_once, select_columns},
     write::{Edit, NewEvent, Target, Work, Written, on_unique, optional_text, required_text},
 };
-use crate::auth::{Caller, ReadScope};
+use crate::access::{Caller, ReadScope};
 use crate::error::{DomainError, DomainResult};
 
 /// A new mentor, or the full set of a mentor's fields.

@@ -8,10 +8,10 @@ macro_rules! by_ids {
         $(#[$doc])*
         pub async fn $name(
             &self,
-            caller: &crate::auth::Caller,
+            caller: &crate::access::Caller,
             ids: &[$id],
         ) -> DomainResult<HashMap<$id, $entity::Model>> {
-            let scope: crate::auth::ReadScope = caller.check_read()?;
+            let scope: crate::access::ReadScope = caller.check_read()?;
             let rows = $entity::Entity::find()
                 .filter($entity::Column::Id.is_in(ids.iter().copied()))
                 .filter($scope(scope))
@@ -37,7 +37,13 @@ pub mod unit_import;
 pub mod volatile;
 pub mod write;
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
 use entity::pipeline_event;
 use sea_orm::{
@@ -47,11 +53,26 @@ use sea_orm::{
 use tokio::sync::broadcast;
 
 use crate::{
-    auth::Caller,
-    db::StatementCounter,
+    access::Caller,
     error::{DomainError, DomainResult},
 };
 use page::{Page, PageLimits, PageRequest, Sort, SortValue, paginate};
+
+/// Counts every SQL statement the server executes; read by tests and exported as `labinov_sql_statements_total`.
+#[derive(Debug, Clone, Default)]
+pub struct StatementCounter(Arc<AtomicU64>);
+
+impl StatementCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Counts one statement.
+    pub fn record(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("labinov_sql_statements_total").increment(1);
+    }
+}
 
 /// Handle to the domain layer, cheap to clone; one per server, shared by all requests.
 #[derive(Clone)]

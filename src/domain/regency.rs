@@ -18,7 +18,7 @@ use super::{
         within_lab,
     },
 };
-use crate::auth::Caller;
+use crate::access::Caller;
 use crate::error::{DomainError, DomainResult};
 
 /// A new regency.

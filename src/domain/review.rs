@@ -15,7 +15,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::auth::{Caller, ReadScope};
+use crate::access::{Caller, ReadScope};
 use crate::domain::{
     Domain, group,
     write::{NewEvent, Work, Written, optional_text, required_text},

@@ -19,7 +19,7 @@ use super::{
     regency_code_filter,
     write::{Edit, NewEvent, Target, Work, Written, on_unique, optional_text, required_text},
 };
-use crate::auth::{Caller, ReadScope};
+use crate::access::{Caller, ReadScope};
 use crate::error::{DomainError, DomainResult};
 
 /// A new unit.

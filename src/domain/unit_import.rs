@@ -13,7 +13,7 @@ use super::{
     unit::NewUnit,
     write::{Written, is_unprintable},
 };
-use crate::auth::Caller;
+use crate::access::Caller;
 use crate::error::{DomainError, DomainResult, LineError};
 
 /// Most rows one unit import may hold.

@@ -12,7 +12,7 @@ use sea_orm::{
 };
 
 use super::Domain;
-use crate::auth::Caller;
+use crate::access::Caller;
 use crate::error::{DomainError, DomainResult};
 
 /// The result of a committed write and the events it recorded.

@@ -23,13 +23,18 @@ use super::{
     limits::{self, Documents, QUERIES_ONLY, QueriesOnly, QueryLimits},
     loaders::{Loaders, find},
     persisted::PersistedQueries,
+    subscription::SubscriptionKind,
     variables::InputTypes,
 };
 use crate::{
-    auth::{Caller, Principal, Role},
+    access::{Caller, Principal, Role},
     domain::Domain,
-    http::fanout::GroupExecution,
 };
+
+/// Marks a grouped execution in its request data (one execution whose answers many
+/// subscribers share): it counts as no subscriber of its own, its members are counted.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupExecution;
 
 /// The schema and the request handling around it; cheap to clone.
 #[derive(Clone)]
@@ -198,12 +203,8 @@ impl Executor for Engine {
                 .is_some();
         let active = (!group).then(|| {
             // Not validated yet: only the schema's subscription fields become label values.
-            let kind = match checked.field.as_str() {
-                "pipelineEvents" => "pipelineEvents",
-                "funnel" => "funnel",
-                "idea" => "idea",
-                _ => "other",
-            };
+            let kind =
+                SubscriptionKind::of(&checked.field).map_or("other", SubscriptionKind::field);
             crate::metrics::Open::new(
                 metrics::gauge!("labinov_subscriptions_active", "kind" => kind),
             )

@@ -8,7 +8,7 @@ use async_graphql::{
     parser::types::{ExecutableDocument, OperationType, Selection},
 };
 
-use crate::error::code;
+use crate::error::ErrorCode;
 
 /// The type and first root field of the operation a document runs.
 pub(super) fn describe(
@@ -89,13 +89,13 @@ fn give_code(error: &mut ServerError) {
     }
     if is_clients(error) {
         let extensions = error.extensions.get_or_insert_with(Default::default);
-        extensions.set("code", Value::from(code::BAD_USER_INPUT));
+        extensions.set("code", Value::from(ErrorCode::BadUserInput));
         return;
     }
     tracing::error!(message = %error.message, path = ?error.path, "request failed without an error code");
     error.message = "internal server error".to_owned();
     let extensions = error.extensions.get_or_insert_with(Default::default);
-    extensions.set("code", Value::from(code::INTERNAL_SERVER_ERROR));
+    extensions.set("code", Value::from(ErrorCode::InternalServerError));
 }
 
 #[cfg(test)]

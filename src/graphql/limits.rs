@@ -22,7 +22,7 @@ use async_graphql::{
 use async_graphql_value::Value;
 
 use super::kept::Kept;
-use crate::error::code;
+use crate::{config::LimitArgs, error::ErrorCode};
 
 /// The limits on one request; every one is configurable (see `config.rs`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,34 +58,33 @@ pub struct QueryLimits {
 
 impl Default for QueryLimits {
     fn default() -> Self {
+        Self::new(&LimitArgs::default(), 20)
+    }
+}
+
+impl QueryLimits {
+    /// The limits configured by `limits`, with pages of `default_page_size` items when a
+    /// query names no size.
+    pub fn new(limits: &LimitArgs, default_page_size: usize) -> Self {
         Self {
-            max_query_bytes: 32 * 1024,
-            max_nesting: 48,
-            max_depth: 12,
-            max_complexity: 20_000,
-            max_aliases: 30,
-            max_root_fields: 20,
-            max_input_depth: 8,
-            max_input_list: 1_000,
-            max_input_objects: 100,
-            max_input_items: 2_000,
-            default_page_size: 20,
-            kept_documents_bytes: 4 * 1024 * 1024,
+            max_query_bytes: limits.max_query_bytes,
+            max_nesting: limits.max_query_nesting,
+            max_depth: limits.max_query_depth,
+            max_complexity: limits.max_query_complexity,
+            max_aliases: limits.max_aliases,
+            max_root_fields: limits.max_root_fields,
+            max_input_depth: limits.max_input_depth,
+            max_input_list: limits.max_input_list,
+            max_input_objects: limits.max_input_objects,
+            max_input_items: limits.max_input_items,
+            default_page_size,
+            kept_documents_bytes: limits.parsed_documents_kb.saturating_mul(1024),
         }
     }
 }
 
-/// Codes of the limits, sent as `extensions.code`.
-pub mod limit_code {
-    pub const QUERY_TOO_LARGE: &str = "QUERY_TOO_LARGE";
-    pub const QUERY_TOO_DEEP: &str = "QUERY_TOO_DEEP";
-    pub const QUERY_TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
-    pub const TOO_MANY_ALIASES: &str = "TOO_MANY_ALIASES";
-    pub const TOO_MANY_ROOT_FIELDS: &str = "TOO_MANY_ROOT_FIELDS";
-}
-
 /// A refused request: the code, the limit's name and value, and the sentence.
-pub fn limit_error(code: &str, limit: &str, max: usize, message: String) -> ServerError {
+pub fn limit_error(code: ErrorCode, limit: &str, max: usize, message: String) -> ServerError {
     let mut error = ServerError::new(message, None);
     let extensions = error.extensions.get_or_insert_with(Default::default);
     extensions.set("code", code);
@@ -163,7 +162,7 @@ pub fn check(
     let query = request.query.as_str();
     if query.len() > limits.max_query_bytes {
         return Err(limit_error(
-            limit_code::QUERY_TOO_LARGE,
+            ErrorCode::QueryTooLarge,
             "queryBytes",
             limits.max_query_bytes,
             format!(
@@ -176,7 +175,7 @@ pub fn check(
     let nesting = bracket_nesting(query);
     if nesting > limits.max_nesting {
         return Err(limit_error(
-            limit_code::QUERY_TOO_DEEP,
+            ErrorCode::QueryTooDeep,
             "nesting",
             limits.max_nesting,
             format!(
@@ -232,7 +231,7 @@ pub fn check(
         }
         if size.root_fields > limits.max_root_fields {
             return Err(limit_error(
-                limit_code::TOO_MANY_ROOT_FIELDS,
+                ErrorCode::TooManyRootFields,
                 "rootFields",
                 limits.max_root_fields,
                 format!(
@@ -243,7 +242,7 @@ pub fn check(
         }
         if size.depth > limits.max_depth {
             return Err(limit_error(
-                limit_code::QUERY_TOO_DEEP,
+                ErrorCode::QueryTooDeep,
                 "depth",
                 limits.max_depth,
                 format!(
@@ -254,7 +253,7 @@ pub fn check(
         }
         if size.aliases > limits.max_aliases {
             return Err(limit_error(
-                limit_code::TOO_MANY_ALIASES,
+                ErrorCode::TooManyAliases,
                 "aliases",
                 limits.max_aliases,
                 format!(
@@ -265,7 +264,7 @@ pub fn check(
         }
         if size.complexity > limits.max_complexity {
             return Err(limit_error(
-                limit_code::QUERY_TOO_COMPLEX,
+                ErrorCode::QueryTooComplex,
                 "complexity",
                 limits.max_complexity,
                 format!(
@@ -320,7 +319,7 @@ fn saturating_display(n: usize) -> String {
 
 /// An input that is too big: BAD_USER_INPUT, with the limit named.
 fn input_error(limit: &str, max: usize, message: String) -> ServerError {
-    limit_error(code::BAD_USER_INPUT, limit, max, message)
+    limit_error(ErrorCode::BadUserInput, limit, max, message)
 }
 
 /// The deepest nesting of `{`, `[` and `(` outside strings and comments.
@@ -585,7 +584,7 @@ pub const MAX_INTROSPECTION_DEPTH: usize = 24;
 fn introspection(children: Size) -> ServerResult<Size> {
     if children.depth + 1 > MAX_INTROSPECTION_DEPTH {
         return Err(limit_error(
-            limit_code::QUERY_TOO_DEEP,
+            ErrorCode::QueryTooDeep,
             "introspectionDepth",
             MAX_INTROSPECTION_DEPTH,
             format!(

@@ -15,7 +15,7 @@ use entity::{
     stage_transition, unit,
 };
 
-use crate::{auth::Caller, domain::Domain};
+use crate::{access::Caller, domain::Domain};
 
 /// Per-operation loader over the domain layer, reading as the operation's caller.
 pub struct DomainLoader {

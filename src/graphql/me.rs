@@ -9,11 +9,11 @@ use super::{
     mutation::caller,
     regency::Regency,
 };
-use crate::auth::Caller;
+use crate::access::Caller;
 
 /// What a token lets its holder do.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-#[graphql(remote = "crate::auth::Role")]
+#[graphql(remote = "crate::access::Role")]
 pub enum Role {
     /// Everything: regencies, mentors, every regency's rows.
     Admin,
@@ -27,7 +27,7 @@ pub enum Role {
 
 /// One thing a caller may do.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-#[graphql(remote = "crate::auth::Right")]
+#[graphql(remote = "crate::access::Right")]
 pub enum Right {
     /// `stages`, `funnel`, `ideaCounts` and the funnel subscription.
     ReadPublicAggregates,

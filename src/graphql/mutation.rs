@@ -4,7 +4,7 @@ use async_graphql::Context;
 
 use super::event::PipelineEvent;
 use super::loaders::Loaders;
-use crate::{auth::Caller, error::DomainError};
+use crate::{access::Caller, error::DomainError};
 
 /// Who is asking: the caller the transport identified (anonymous until tokens exist).
 pub fn caller(ctx: &Context<'_>) -> Caller {

@@ -8,16 +8,8 @@ use std::sync::Mutex;
 use async_graphql::{Request, ServerError, Value};
 use sha2::{Digest, Sha256};
 
-use super::{
-    kept::Kept,
-    limits::{limit_code, limit_error},
-};
-
-/// The code of a hash the server does not know (the client then sends the text with it).
-pub const NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
-
-/// The code of a document outside the operator's trusted list.
-pub const NOT_TRUSTED: &str = "DOCUMENT_NOT_TRUSTED";
+use super::{kept::Kept, limits::limit_error};
+use crate::error::ErrorCode;
 
 /// Query texts by their SHA-256, the most recently used kept within a byte budget; and, when the
 /// operator gives one, the list of trusted documents, the only ones callers other than ADMIN may
@@ -80,21 +72,11 @@ impl PersistedQueries {
         }
     }
 
-    /// Runs only `documents` (and the server's own pages' documents) for callers other than
-    /// ADMIN; their hashes work without being sent first.
+    /// Runs only `documents` for callers other than ADMIN (the server's own pages send theirs
+    /// too, so they belong in it); their hashes work without being sent first.
     #[must_use]
     pub fn trusting(mut self, documents: impl IntoIterator<Item = String>) -> Self {
-        let own = crate::http::pages::live::DOCUMENTS
-            .iter()
-            .chain([crate::http::export::PROBE].iter())
-            .map(|d| (*d).to_owned());
-        self.trusted = Some(
-            documents
-                .into_iter()
-                .chain(own)
-                .map(|d| (hash(&d), d))
-                .collect(),
-        );
+        self.trusted = Some(documents.into_iter().map(|d| (hash(&d), d)).collect());
         self
     }
 
@@ -103,7 +85,7 @@ impl PersistedQueries {
         match &self.trusted {
             Some(trusted) if !trusted_caller && !trusted.contains_key(&hash(query)) => Err(coded(
                 "This server runs only the documents its operator trusts (LABINOV_TRUSTED_DOCUMENTS); send one of those.",
-                NOT_TRUSTED,
+                ErrorCode::DocumentNotTrusted,
             )),
             _ => Ok(()),
         }
@@ -130,7 +112,7 @@ impl PersistedQueries {
         if extension["version"] != 1 {
             return Err(coded(
                 "Only version 1 of the persistedQuery extension is supported.",
-                crate::error::code::BAD_USER_INPUT,
+                ErrorCode::BadUserInput,
             ));
         }
         let Some(hash) = extension["sha256Hash"]
@@ -140,7 +122,7 @@ impl PersistedQueries {
         else {
             return Err(coded(
                 "persistedQuery.sha256Hash must be the query's SHA-256 in hex.",
-                crate::error::code::BAD_USER_INPUT,
+                ErrorCode::BadUserInput,
             ));
         };
         let mut texts = self
@@ -152,13 +134,15 @@ impl PersistedQueries {
             let text = trusted
                 .cloned()
                 .or_else(|| texts.get(&hash).cloned())
-                .ok_or_else(|| coded("PersistedQueryNotFound", NOT_FOUND))?;
+                .ok_or_else(|| {
+                    coded("PersistedQueryNotFound", ErrorCode::PersistedQueryNotFound)
+                })?;
             request.query = text;
             return Ok(());
         }
         if request.query.len() > self.max_query_bytes {
             return Err(limit_error(
-                limit_code::QUERY_TOO_LARGE,
+                ErrorCode::QueryTooLarge,
                 "queryBytes",
                 self.max_query_bytes,
                 format!(
@@ -172,7 +156,7 @@ impl PersistedQueries {
         if actual != hash {
             return Err(coded(
                 "persistedQuery.sha256Hash is not the SHA-256 of the query sent with it.",
-                crate::error::code::BAD_USER_INPUT,
+                ErrorCode::BadUserInput,
             ));
         }
         let weight = hash.len() + request.query.len();
@@ -181,7 +165,7 @@ impl PersistedQueries {
     }
 }
 
-fn coded(message: &str, code: &str) -> ServerError {
+fn coded(message: &str, code: ErrorCode) -> ServerError {
     let mut error = ServerError::new(message, None);
     error
         .extensions

@@ -99,7 +99,7 @@ impl SharedResults {
     pub fn selection_of(
         &self,
         ctx: &async_graphql::Context<'_>,
-        caller: &crate::auth::Caller,
+        caller: &crate::access::Caller,
     ) -> Option<Selection> {
         use std::hash::BuildHasher;
         let class = caller.sharing_class()?;

@@ -16,15 +16,51 @@ use super::{
 };
 use crate::{
     domain::Domain,
+    error::ErrorCode,
     live::{Hub, stream},
 };
+
+/// The subscription fields of the schema, as the `kind` label of
+/// `labinov_subscriptions_active` (a test holds the list against the schema).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriptionKind {
+    PipelineEvents,
+    Funnel,
+    Ranking,
+    Idea,
+}
+
+impl SubscriptionKind {
+    pub const ALL: [Self; 4] = [
+        Self::PipelineEvents,
+        Self::Funnel,
+        Self::Ranking,
+        Self::Idea,
+    ];
+
+    /// The field's name in the schema.
+    pub const fn field(self) -> &'static str {
+        match self {
+            Self::PipelineEvents => "pipelineEvents",
+            Self::Funnel => "funnel",
+            Self::Ranking => "ranking",
+            Self::Idea => "idea",
+        }
+    }
+
+    /// The kind of a subscription to `field`; None for a field the schema lacks (validation
+    /// refuses those).
+    pub fn of(field: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.field() == field)
+    }
+}
 
 /// Whether a WebSocket message (`next`/`data` or `error`) carries a SERVICE_UNAVAILABLE error:
 /// the transports then close the connection, so the client reconnects and resumes, instead of
 /// passing on a result the database could not serve.
 pub fn database_unavailable(message: &str) -> bool {
     // Cheap first: almost no message holds the code at all.
-    if !message.contains(crate::error::code::SERVICE_UNAVAILABLE) {
+    if !message.contains(ErrorCode::ServiceUnavailable.as_str()) {
         return false;
     }
     let Ok(message) = serde_json::from_str::<serde_json::Value>(message) else {
@@ -35,7 +71,7 @@ pub fn database_unavailable(message: &str) -> bool {
     errors.is_some_and(|errors| {
         errors
             .iter()
-            .any(|e| e["extensions"]["code"] == crate::error::code::SERVICE_UNAVAILABLE)
+            .any(|e| e["extensions"]["code"] == ErrorCode::ServiceUnavailable.as_str())
     })
 }
 
@@ -44,9 +80,7 @@ pub fn database_unavailable(message: &str) -> bool {
 pub fn response_unavailable(response: &async_graphql::Response) -> bool {
     response.errors.iter().any(|e| {
         e.extensions.as_ref().and_then(|x| x.get("code"))
-            == Some(&async_graphql::Value::from(
-                crate::error::code::SERVICE_UNAVAILABLE,
-            ))
+            == Some(&async_graphql::Value::from(ErrorCode::ServiceUnavailable))
     })
 }
 
@@ -175,7 +209,29 @@ impl Subscription {
 
 #[cfg(test)]
 mod tests {
-    use super::database_unavailable;
+    use super::{SubscriptionKind, database_unavailable};
+
+    #[test]
+    fn every_subscription_field_has_its_metric_label() {
+        let sdl = crate::graphql::schema().finish().sdl();
+        let body = sdl
+            .split("type Subscription {")
+            .nth(1)
+            .and_then(|rest| rest.split("\n}").next())
+            .expect("the schema has a Subscription type");
+        // Field lines, outside the `"""` descriptions between them.
+        let mut in_description = false;
+        let mut fields: Vec<&str> = Vec::new();
+        for line in body.lines().map(str::trim) {
+            if line.starts_with("\"\"\"") {
+                in_description = !(in_description || line.len() > 3 && line.ends_with("\"\"\""));
+            } else if !in_description && line.starts_with(|c: char| c.is_ascii_lowercase()) {
+                fields.extend(line.split(['(', ':']).next());
+            }
+        }
+        let labelled: Vec<&str> = SubscriptionKind::ALL.iter().map(|k| k.field()).collect();
+        assert_eq!(fields, labelled);
+    }
 
     #[test]
     fn only_a_service_unavailable_error_closes_a_subscription() {

@@ -15,7 +15,7 @@ use async_graphql::{
     },
 };
 
-use crate::error::code;
+use crate::error::ErrorCode;
 
 /// What a named input type accepts.
 enum InputKind {
@@ -320,7 +320,7 @@ fn refused(message: String) -> ServerError {
     error
         .extensions
         .get_or_insert_with(Default::default)
-        .set("code", code::BAD_USER_INPUT);
+        .set("code", ErrorCode::BadUserInput);
     error
 }
 

@@ -8,7 +8,7 @@
 //! changes the version, so the next request finds nothing kept and runs. The key is everything
 //! the answer depends on besides the data: the document's text (a persisted query's too), the
 //! operation name, the variables and the caller
-//! ([`Caller::cache_identity`](crate::auth::Caller::cache_identity)), compared in full. Not kept: answers with an
+//! ([`Caller::cache_identity`](crate::access::Caller::cache_identity)), compared in full. Not kept: answers with an
 //! error, mutations, and answers that read the clock or the event log
 //! ([`volatile`](crate::domain::volatile)).
 

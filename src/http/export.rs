@@ -16,8 +16,7 @@ use futures_util::stream;
 
 use super::graphql::{client_error, peer_ip, request_token, unauthenticated};
 use crate::{
-    app::AppState,
-    auth::Caller,
+    access::Caller,
     domain::{
         Domain,
         idea::{
@@ -26,8 +25,9 @@ use crate::{
             import::{FORMULA_STARTS, is_guarded},
         },
     },
-    error::{DomainError, code},
+    error::{DomainError, ErrorCode},
     graphql::idea::{IdeaFilter, IdeaOrder},
+    http::state::AppState,
 };
 
 /// The document the export's parameters are checked with, as variables of a query.
@@ -150,11 +150,11 @@ pub async fn ideas_csv(State(state): State<AppState>, request: Request) -> Respo
             .as_ref()
             .and_then(|e| e.get("code"))
             .and_then(|c| match c {
-                Value::String(s) => Some(s.clone()),
+                Value::String(s) => ErrorCode::parse(s),
                 _ => None,
             })
-            .unwrap_or_else(|| code::BAD_USER_INPUT.to_owned());
-        return client_error(StatusCode::BAD_REQUEST, &code, &err.message);
+            .unwrap_or(ErrorCode::BadUserInput);
+        return client_error(StatusCode::BAD_REQUEST, code, &err.message);
     }
     let filter = match input::<IdeaFilter>("filter", variables.get("filter")).and_then(|f| {
         f.map(|f| f.to_domain().map_err(|e| DomainError::bad_input(e.message)))

@@ -28,7 +28,10 @@ use futures_util::StreamExt;
 use tokio::sync::broadcast;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use crate::{auth::Caller, graphql::engine::Engine};
+use crate::{
+    access::Caller,
+    graphql::engine::{Engine, GroupExecution},
+};
 
 /// Answers a member may fall behind its group by before it is closed (1013) to resume.
 const BACKLOG: usize = 128;
@@ -72,11 +75,10 @@ pub struct Member {
     _active: crate::metrics::Open,
 }
 
-/// A subscriber of the group's kind, counted while it lasts.
+/// A subscriber of the group's kind (groups serve `pipelineEvents`), counted while it lasts.
 fn active() -> crate::metrics::Open {
-    crate::metrics::Open::new(
-        metrics::gauge!("labinov_subscriptions_active", "kind" => "pipelineEvents"),
-    )
+    let kind = crate::graphql::subscription::SubscriptionKind::PipelineEvents.field();
+    crate::metrics::Open::new(metrics::gauge!("labinov_subscriptions_active", "kind" => kind))
 }
 
 /// The running groups of a process.
@@ -84,11 +86,6 @@ pub struct Fanout {
     engine: Engine,
     groups: Mutex<HashMap<Arc<Key>, Weak<Group>>>,
 }
-
-/// Marks a group's own execution in its request data: it counts as no subscriber of its own
-/// (its members are counted).
-#[derive(Debug, Clone, Copy)]
-pub struct GroupExecution;
 
 /// A subscribe message's payload.
 #[derive(serde::Deserialize)]

@@ -6,6 +6,11 @@
 //! an `<img>`, an EventSource) and a POST a cross-site HTML form can send (`text/plain`,
 //! form encodings) never reach a mutation.
 
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+
 use async_graphql::Executor as _;
 use async_graphql::parser::types::OperationType;
 use async_graphql_axum::{GraphQLRequest, rejection::GraphQLRejection};
@@ -17,25 +22,33 @@ use axum::{
 };
 
 use super::{cache, origin, sse, websocket};
-use crate::{app::AppState, domain::event::DataVersion, error::code};
+use crate::{domain::event::DataVersion, error::ErrorCode, http::state::AppState};
 
 /// Bytes a WebSocket reads at a time (larger messages still arrive whole: the buffer grows for
 /// them). Clients send a few small messages per connection — `connection_init`, `subscribe`,
 /// `pong` — while an idle subscriber keeps this buffer for hours.
 const WS_READ_BUFFER: usize = 1024;
 
-/// Codes of refusals made before GraphQL runs.
-pub mod refusal {
-    pub const FORBIDDEN_ORIGIN: &str = "FORBIDDEN";
-    pub const UNSUPPORTED_MEDIA_TYPE: &str = "UNSUPPORTED_MEDIA_TYPE";
-    pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
-    pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
-    pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
-    pub const RATE_LIMITED: &str = "RATE_LIMITED";
-    pub const TOO_MANY_STREAMS: &str = "TOO_MANY_STREAMS";
-    pub const HEADERS_TOO_LARGE: &str = "REQUEST_HEADERS_TOO_LARGE";
-    pub const TOO_MANY_LARGE_REQUESTS: &str = "TOO_MANY_LARGE_REQUESTS";
-    pub const TOO_MANY_SUBSCRIPTIONS: &str = "TOO_MANY_SUBSCRIPTIONS";
+/// A request body that notes in `over` when it outgrows the body limit: the GraphQL reader
+/// turns body errors into text, so the limit is recognised here, by the error's type.
+fn noting_overflow(body: axum::body::Body, over: Arc<AtomicBool>) -> axum::body::Body {
+    use http_body_util::BodyExt as _;
+    axum::body::Body::new(body.map_err(move |err| {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+        while let Some(err) = cause {
+            if err.is::<http_body_util::LengthLimitError>() {
+                over.store(true, Ordering::Relaxed);
+            }
+            cause = err.source();
+        }
+        err
+    }))
+}
+
+/// Whether the body is JSON, but not of a GraphQL request's shape.
+fn wrong_shape(err: &async_graphql::ParseRequestError) -> bool {
+    matches!(err, async_graphql::ParseRequestError::InvalidRequest(inner)
+        if inner.downcast_ref::<serde_json::Error>().is_some_and(serde_json::Error::is_data))
 }
 
 /// A body that does not fit in its address's budget (429) or the server's (503).
@@ -43,7 +56,7 @@ fn over_body_budget(state: &AppState, over: super::bodies::Over) -> Response {
     let (status, code, limit, max, message) = match over {
         super::bodies::Over::Address(held) => (
             StatusCode::TOO_MANY_REQUESTS,
-            refusal::TOO_MANY_LARGE_REQUESTS,
+            ErrorCode::TooManyLargeRequests,
             "bodyBytesPerAddress",
             state.limits.max_body_bytes_per_address,
             format!(
@@ -52,7 +65,7 @@ fn over_body_budget(state: &AppState, over: super::bodies::Over) -> Response {
         ),
         super::bodies::Over::Server(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            crate::error::code::SERVICE_UNAVAILABLE,
+            ErrorCode::ServiceUnavailable,
             "bodyBytesInFlight",
             state.limits.max_body_bytes_in_flight,
             "The server is receiving as many large requests as it takes at once; try again in a moment.".to_owned(),
@@ -91,12 +104,12 @@ fn stream_places(
             let max = state.per_address.cap(*holding);
             let (code, limit, what) = match holding {
                 Holding::Subscription => (
-                    refusal::TOO_MANY_SUBSCRIPTIONS,
+                    ErrorCode::TooManySubscriptions,
                     "subscriptionsPerAddress",
                     "subscriptions",
                 ),
                 _ => (
-                    refusal::TOO_MANY_STREAMS,
+                    ErrorCode::TooManyStreams,
                     "streamsPerAddress",
                     "WebSockets and event streams",
                 ),
@@ -128,7 +141,7 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
         let Some(protocol) = websocket::chosen_protocol(&parts.headers) else {
             return client_error(
                 StatusCode::BAD_REQUEST,
-                code::BAD_USER_INPUT,
+                ErrorCode::BadUserInput,
                 "Ask for a GraphQL WebSocket subprotocol: graphql-transport-ws or graphql-ws.",
             );
         };
@@ -162,7 +175,7 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
     if method == Method::POST && !is_json(&headers) {
         return client_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            refusal::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::UnsupportedMediaType,
             "Send GraphQL requests with Content-Type: application/json.",
         );
     }
@@ -206,27 +219,26 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
     };
     let hide_schema = state.limits.no_anonymous_introspection && caller.as_user().is_none();
     let timeout = state.request_timeout;
+    let over_limit = Arc::new(AtomicBool::new(false));
+    let body = noting_overflow(body, over_limit.clone());
     let read =
         GraphQLRequest::<GraphQLRejection>::from_request(Request::from_parts(parts, body), &state);
     // The body of a GraphQL-over-HTTP request must arrive within the request time-out too.
     let request = match tokio::time::timeout(timeout, read).await {
         Ok(Ok(request)) => request.into_inner(),
-        Ok(Err(rejection)) if rejection.0.to_string().contains("length limit exceeded") => {
-            return too_large();
-        }
+        Ok(Err(_)) if over_limit.load(Ordering::Relaxed) => return too_large(),
         Ok(Err(rejection)) => {
-            let reason = rejection.0.to_string();
-            // serde's words for JSON of the wrong shape name a type of async-graphql's.
-            let reason = if reason.contains("untagged enum") {
+            let reason = if wrong_shape(&rejection.0) {
+                // serde's words for JSON of the wrong shape name a type of async-graphql's.
                 "send a JSON object with a \"query\" string, and \"variables\", \"operationName\" \
                  and \"extensions\" if needed"
                     .to_owned()
             } else {
-                reason
+                rejection.0.to_string()
             };
             return client_error(
                 StatusCode::BAD_REQUEST,
-                code::BAD_USER_INPUT,
+                ErrorCode::BadUserInput,
                 &format!("The request is not a GraphQL request: {reason}."),
             );
         }
@@ -235,7 +247,7 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
     if request.query.trim().is_empty() && !request.extensions.contains_key("persistedQuery") {
         return client_error(
             StatusCode::BAD_REQUEST,
-            code::BAD_USER_INPUT,
+            ErrorCode::BadUserInput,
             "The request has no query: send the GraphQL document as the \"query\" string.",
         );
     }
@@ -406,7 +418,7 @@ fn answer(
 pub const CACHE_HEADER: &str = "x-labinov-cache";
 
 /// A request the server refuses before GraphQL runs, in the GraphQL error shape.
-pub fn client_error(status: StatusCode, code: &str, message: &str) -> Response {
+pub fn client_error(status: StatusCode, code: ErrorCode, message: &str) -> Response {
     let body = serde_json::json!({ "errors": [{
         "message": message,
         "extensions": { "code": code }
@@ -444,7 +456,11 @@ pub(super) fn peer_ip(extensions: &axum::http::Extensions) -> Option<std::net::I
 
 /// A request with a bad, expired or foreign token: 401 with the reason.
 pub fn unauthenticated(message: &str) -> Response {
-    let mut response = client_error(StatusCode::UNAUTHORIZED, code::UNAUTHENTICATED, message);
+    let mut response = client_error(
+        StatusCode::UNAUTHORIZED,
+        ErrorCode::Unauthenticated,
+        message,
+    );
     response.headers_mut().insert(
         header::WWW_AUTHENTICATE,
         HeaderValue::from_static(r#"Bearer error="invalid_token""#),
@@ -456,7 +472,7 @@ pub fn unauthenticated(message: &str) -> Response {
 pub fn too_large() -> Response {
     client_error(
         StatusCode::PAYLOAD_TOO_LARGE,
-        refusal::PAYLOAD_TOO_LARGE,
+        ErrorCode::PayloadTooLarge,
         "The request body is larger than this server accepts (LABINOV_MAX_BODY_BYTES); send less, or split a CSV import.",
     )
 }
@@ -464,7 +480,7 @@ pub fn too_large() -> Response {
 fn forbidden_origin() -> Response {
     client_error(
         StatusCode::FORBIDDEN,
-        refusal::FORBIDDEN_ORIGIN,
+        ErrorCode::Forbidden,
         "Pages from this origin may not open live connections to this server; ask its operator to add the origin to LABINOV_CORS_ORIGINS.",
     )
 }
@@ -472,7 +488,7 @@ fn forbidden_origin() -> Response {
 fn writes_need_post() -> Response {
     let mut response = client_error(
         StatusCode::METHOD_NOT_ALLOWED,
-        refusal::METHOD_NOT_ALLOWED,
+        ErrorCode::MethodNotAllowed,
         crate::graphql::limits::QUERIES_ONLY,
     );
     response
@@ -484,7 +500,7 @@ fn writes_need_post() -> Response {
 fn timed_out(timeout: std::time::Duration) -> Response {
     client_error(
         StatusCode::REQUEST_TIMEOUT,
-        refusal::REQUEST_TIMEOUT,
+        ErrorCode::RequestTimeout,
         &format!(
             "The request took longer than {} seconds and was stopped; send a smaller request.",
             timeout.as_secs_f32()

@@ -13,7 +13,7 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::app::AppState;
+use super::state::AppState;
 
 /// How long the database has to answer a readiness check.
 const DATABASE_TIMEOUT: Duration = Duration::from_secs(2);

@@ -13,6 +13,7 @@ pub mod pages;
 pub mod rate;
 pub mod server;
 pub mod sse;
+pub mod state;
 pub mod websocket;
 
 use axum::{
@@ -26,7 +27,14 @@ use tower_http::{
     limit::RequestBodyLimitLayer,
 };
 
-use crate::app::AppState;
+use crate::error::ErrorCode;
+use state::AppState;
+
+/// The GraphQL documents the server's own pages send (the live screen, the CSV export's
+/// check): a deployment that runs only trusted documents trusts these too.
+pub fn own_documents() -> impl Iterator<Item = &'static str> {
+    pages::live::DOCUMENTS.into_iter().chain([export::PROBE])
+}
 
 /// The router: GraphiQL on `/`, GraphQL on `/graphql`.
 pub fn router(state: AppState) -> Router {
@@ -94,12 +102,9 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
 /// Prometheus metrics, with the bus mode read now.
 async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
     let mode = state.hub.state().mode();
-    for candidate in ["in-process", "redis", "database fallback"] {
-        ::metrics::gauge!("labinov_bus_mode", "mode" => candidate).set(if candidate == mode {
-            1.0
-        } else {
-            0.0
-        });
+    for candidate in crate::live::BusMode::ALL {
+        ::metrics::gauge!("labinov_bus_mode", "mode" => candidate.as_str())
+            .set(if candidate == mode { 1.0 } else { 0.0 });
     }
     (
         [(
@@ -197,7 +202,7 @@ async fn head_within_limit(
     if head > max {
         return graphql::client_error(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            graphql::refusal::HEADERS_TOO_LARGE,
+            ErrorCode::RequestHeadersTooLarge,
             &format!(
                 "The request's headers are {head} bytes; at most {max} are accepted (LABINOV_MAX_HEADER_BYTES)."
             ),
@@ -217,7 +222,7 @@ async fn known_host(
     }
     graphql::client_error(
         StatusCode::FORBIDDEN,
-        graphql::refusal::FORBIDDEN_ORIGIN,
+        ErrorCode::Forbidden,
         "This server does not answer to that host name; its operator can add it to LABINOV_ALLOWED_HOSTS.",
     )
 }
@@ -225,7 +230,7 @@ async fn known_host(
 async fn not_found() -> Response {
     graphql::client_error(
         StatusCode::NOT_FOUND,
-        crate::error::code::NOT_FOUND,
+        ErrorCode::NotFound,
         "Nothing is served here: GraphQL is at /graphql, GraphiQL at /.",
     )
 }
@@ -238,7 +243,7 @@ async fn method_not_allowed(uri: axum::http::Uri) -> Response {
     };
     graphql::client_error(
         StatusCode::METHOD_NOT_ALLOWED,
-        graphql::refusal::METHOD_NOT_ALLOWED,
+        ErrorCode::MethodNotAllowed,
         message,
     )
 }

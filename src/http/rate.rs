@@ -13,6 +13,8 @@ use governor::{
     clock::{Clock, DefaultClock},
 };
 
+use crate::error::ErrorCode;
+
 /// The limits of one server.
 pub struct RateLimits {
     per_token: Option<DefaultKeyedRateLimiter<String>>,
@@ -89,7 +91,7 @@ pub fn too_many(wait: Duration) -> Response {
     let secs = retry_after_secs(wait);
     let body = serde_json::json!({ "errors": [{
         "message": message(wait),
-        "extensions": { "code": super::graphql::refusal::RATE_LIMITED, "retryAfter": secs }
+        "extensions": { "code": ErrorCode::RateLimited, "retryAfter": secs }
     }]});
     let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
     if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {

@@ -19,7 +19,8 @@ use axum::response::{
 };
 use futures_util::StreamExt;
 
-use crate::{app::AppState, graphql::subscription::ResumeFrom};
+use crate::error::ErrorCode;
+use crate::{graphql::subscription::ResumeFrom, http::state::AppState};
 
 /// Serves one event stream; when the caller's token expires (`expires_at`) the stream ends
 /// with a `next` event carrying an UNAUTHENTICATED error, then `complete`.
@@ -51,7 +52,7 @@ pub fn serve(
             expired.then(|| {
                 let body = serde_json::json!({ "errors": [{
                     "message": "Your token expired; reconnect with a new one.",
-                    "extensions": { "code": crate::error::code::UNAUTHENTICATED }
+                    "extensions": { "code": ErrorCode::Unauthenticated }
                 }]});
                 Ok::<_, Infallible>(
                     Event::default()

@@ -23,11 +23,12 @@ use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
+use super::state::AppState;
 use super::{
     address::{AddressSlots, Holding, Slot},
     fanout::{self, Frame},
 };
-use crate::app::AppState;
+use crate::error::ErrorCode;
 
 /// The close codes this server sends: graphql-transport-ws's own and the WebSocket standard's.
 pub mod close_code {
@@ -273,7 +274,7 @@ impl Guard {
                 "{who} {max} subscriptions, the most it may; complete one first."
             ),
             "extensions": {
-                "code": super::graphql::refusal::TOO_MANY_SUBSCRIPTIONS,
+                "code": ErrorCode::TooManySubscriptions,
                 "limit": limit,
                 "max": max,
             },
@@ -314,7 +315,7 @@ fn rate_limited(
     let error = serde_json::json!({
         "message": super::rate::message(wait),
         "extensions": {
-            "code": super::graphql::refusal::RATE_LIMITED,
+            "code": ErrorCode::RateLimited,
             "retryAfter": super::rate::retry_after_secs(wait),
         }
     });
@@ -370,7 +371,7 @@ pub async fn serve(
     // guard: a subscription joins only under the per-connection limit).
     let (grouping, mut regrouped) = mpsc::unbounded_channel::<Grouped>();
     // The caller, once `connection_init` made one: groups are by caller class.
-    let connection_caller: Arc<Mutex<Option<crate::auth::Caller>>> = Arc::new(Mutex::new(None));
+    let connection_caller: Arc<Mutex<Option<crate::access::Caller>>> = Arc::new(Mutex::new(None));
     let input = {
         let guard = guard.clone();
         let holder = holder.clone();
@@ -387,7 +388,10 @@ pub async fn serve(
                     Ok(Message::Close(_)) => return None,
                     Ok(_) => return Some(None),
                     Err(err) => {
-                        let close = if err.to_string().contains("too long") {
+                        let too_big = std::error::Error::source(&err)
+                            .and_then(|e| e.downcast_ref::<tungstenite::Error>())
+                            .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)));
+                        let close = if too_big {
                             Verdict::Close(
                                 close_code::MESSAGE_TOO_BIG,
                                 "Message too big".to_owned(),
@@ -644,7 +648,7 @@ pub async fn serve(
 /// The group membership for a client message, when it is a subscription a group can serve.
 fn joined(
     fanout: &Arc<fanout::Fanout>,
-    caller: &Mutex<Option<crate::auth::Caller>>,
+    caller: &Mutex<Option<crate::access::Caller>>,
     bytes: &[u8],
 ) -> Option<(
     String,

@@ -11,7 +11,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use super::{BusState, redis_bus::RedisBus};
-use crate::auth::Caller;
+use crate::access::Caller;
 use crate::{domain::Domain, error::DomainResult};
 
 /// The poll interval while Redis cannot be reached.

@@ -42,6 +42,30 @@ pub struct Hub {
     pub(crate) aggregates: Arc<budget::AggregateBudget>,
 }
 
+/// How events reach this process's subscribers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BusMode {
+    /// No Redis configured: events stay in this process.
+    InProcess,
+    /// Over Redis pub/sub.
+    Redis,
+    /// Redis is configured but unreachable: the listener polls the database.
+    DatabaseFallback,
+}
+
+impl BusMode {
+    pub const ALL: [Self; 3] = [Self::InProcess, Self::Redis, Self::DatabaseFallback];
+
+    /// As `/readyz` and the `labinov_bus_mode` metric name it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::InProcess => "in-process",
+            Self::Redis => "redis",
+            Self::DatabaseFallback => "database fallback",
+        }
+    }
+}
+
 /// How the live delivery of this process stands, for `/readyz`.
 #[derive(Debug, Default)]
 pub struct BusState {
@@ -59,11 +83,11 @@ impl BusState {
     }
 
     /// `in-process`, `redis`, or `database fallback` (Redis configured but unreachable).
-    pub fn mode(&self) -> &'static str {
+    pub fn mode(&self) -> BusMode {
         match (self.redis_configured, self.redis_connected()) {
-            (false, _) => "in-process",
-            (true, true) => "redis",
-            (true, false) => "database fallback",
+            (false, _) => BusMode::InProcess,
+            (true, true) => BusMode::Redis,
+            (true, false) => BusMode::DatabaseFallback,
         }
     }
 
@@ -160,7 +184,7 @@ async fn prune_forever(domain: Domain, days: u32, shutdown: CancellationToken) {
     loop {
         let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
         match domain
-            .prune_events_before(&crate::auth::Caller::system("event retention"), cutoff)
+            .prune_events_before(&crate::access::Caller::system("event retention"), cutoff)
             .await
         {
             Ok(0) => {}

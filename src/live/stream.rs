@@ -21,14 +21,14 @@ use tokio::sync::{
 
 use super::{Hub, cursor};
 use crate::{
-    auth::Caller,
+    access::Caller,
     domain::{
         Domain,
         event::{EventFilter, Positions},
         idea::{IdeaFilter, aggregate::Funnel},
         review::RankedIdea,
     },
-    error::{DomainError, DomainResult},
+    error::{DomainError, DomainResult, ErrorCode},
 };
 
 /// Events read from the database per catch-up query.
@@ -276,7 +276,7 @@ impl Drop for SharedFunnel {
 /// An error of a shared computation, handed to each of its subscribers.
 #[derive(Debug, Clone)]
 struct SharedError {
-    code: &'static str,
+    code: ErrorCode,
     message: String,
 }
 
@@ -295,13 +295,11 @@ impl From<DomainError> for SharedError {
 impl From<SharedError> for DomainError {
     fn from(err: SharedError) -> Self {
         match err.code {
-            crate::error::code::UNAUTHENTICATED => DomainError::Unauthenticated(err.message),
-            crate::error::code::FORBIDDEN => DomainError::Forbidden(err.message),
-            crate::error::code::BAD_USER_INPUT => DomainError::BadInput(err.message),
-            crate::error::code::NOT_FOUND => DomainError::NotFound(err.message),
-            crate::error::code::SERVICE_UNAVAILABLE => {
-                DomainError::Unavailable(anyhow::anyhow!(err.message))
-            }
+            ErrorCode::Unauthenticated => DomainError::Unauthenticated(err.message),
+            ErrorCode::Forbidden => DomainError::Forbidden(err.message),
+            ErrorCode::BadUserInput => DomainError::BadInput(err.message),
+            ErrorCode::NotFound => DomainError::NotFound(err.message),
+            ErrorCode::ServiceUnavailable => DomainError::Unavailable(anyhow::anyhow!(err.message)),
             _ => DomainError::Internal(anyhow::anyhow!(err.message)),
         }
     }

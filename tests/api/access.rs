@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::{body::Body, http::Request};
 use base64::Engine;
-use labinov::auth::Role;
+use labinov::access::Role;
 use serde_json::{Value, json};
 
 use crate::clients::WsClient;

@@ -5,7 +5,7 @@ use std::{path::PathBuf, process::Stdio, time::Duration};
 
 use base64::Engine;
 use futures_util::{SinkExt, StreamExt};
-use labinov::auth::Role;
+use labinov::access::Role;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_tungstenite::tungstenite::Message;

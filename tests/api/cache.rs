@@ -3,7 +3,7 @@
 
 use axum::{body::Body, http::Request};
 use http_body_util::BodyExt;
-use labinov::auth::Role;
+use labinov::access::Role;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 

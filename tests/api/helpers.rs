@@ -9,12 +9,7 @@ use axum::{Router, body::Body, http::Request};
 use http_body_util::BodyExt;
 use std::time::Duration;
 
-use labinov::{
-    App, Config,
-    auth::{Authenticator, Role},
-    domain::Domain,
-    live::Hub,
-};
+use labinov::{App, Config, access::Role, auth::Authenticator, domain::Domain, live::Hub};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use tempfile::TempDir;

@@ -810,6 +810,50 @@ async fn unknown_paths_methods_and_large_bodies_answer_with_a_code() {
     assert_eq!(error_code(&body), "PAYLOAD_TOO_LARGE");
 }
 
+/// A body sent without a `Content-Length` (chunked) is cut off by the limit as it streams in,
+/// and gets the same 413 as a body that declares its size; JSON of the wrong shape gets a
+/// sentence that names the shape, not a library's type.
+#[tokio::test]
+async fn a_streamed_body_over_the_limit_gets_413_and_a_wrong_shape_a_sentence() {
+    let app = TestApp::spawn().await;
+    let client = reqwest::Client::new();
+    let chunk = bytes::Bytes::from(vec![b' '; 64 * 1024]);
+    let chunks = std::iter::once(bytes::Bytes::from_static(
+        br#"{"query":"{ __typename }","variables":{"x":""#,
+    ))
+    .chain(std::iter::repeat_n(chunk, 80))
+    .map(Ok::<_, std::io::Error>);
+    let response = client
+        .post(format!("{}/graphql", app.address))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(response.status().as_u16(), 413);
+    let body: Value = response.json().await.unwrap_or_default();
+    assert_eq!(error_code(&body), "PAYLOAD_TOO_LARGE");
+
+    for shape in [json!(42), json!({"query": 5}), json!("text")] {
+        let response = client
+            .post(format!("{}/graphql", app.address))
+            .json(&shape)
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(response.status().as_u16(), 400, "{shape}");
+        let body: Value = response.json().await.unwrap_or_default();
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{shape}");
+        let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("\"query\" string") && !message.contains("enum"),
+            "{shape}: {message}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_cursor_ahead_of_the_stored_events_is_cursor_expired() {
     use base64::Engine;
@@ -1401,7 +1445,7 @@ async fn a_row_of_another_regency_and_a_missing_row_answer_the_same_not_found() 
     let own_unit = other["ownUnits"]["nodes"][0]["id"].clone();
     let missing_unit = json!(crate::read_helpers::global_id("Unit", 987_654));
     let missing_cohort = json!(crate::read_helpers::global_id("Cohort", 987_654));
-    let admin = crate::helpers::token(labinov::auth::Role::RegencyAdmin, Some("63.03"), None);
+    let admin = crate::helpers::token(labinov::access::Role::RegencyAdmin, Some("63.03"), None);
     let before = event_count(&app).await;
     let cases = [
         (

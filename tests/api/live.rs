@@ -5,7 +5,7 @@
 use std::{sync::Arc, time::Duration};
 
 use futures_util::StreamExt;
-use labinov::auth::Role;
+use labinov::access::Role;
 use serde_json::{Value, json};
 
 use crate::{
@@ -413,7 +413,7 @@ async fn a_slow_subscriber_is_caught_up_from_the_database_and_never_skips() {
     };
     let slow = labinov::live::stream::pipeline_events(
         app.domain.clone(),
-        labinov::auth::Caller::system("dashboard"),
+        labinov::access::Caller::system("dashboard"),
         app.hub.clone(),
         filter.clone(),
         Some(after.clone()),
@@ -422,7 +422,7 @@ async fn a_slow_subscriber_is_caught_up_from_the_database_and_never_skips() {
     .expect("a stream");
     let fast = labinov::live::stream::pipeline_events(
         app.domain.clone(),
-        labinov::auth::Caller::system("dashboard"),
+        labinov::access::Caller::system("dashboard"),
         app.hub.clone(),
         filter,
         Some(after),
@@ -502,7 +502,7 @@ async fn a_cursor_older_than_the_retained_events_is_cursor_expired() {
     let deleted = app
         .domain
         .prune_events_before(
-            &labinov::auth::Caller::system("test"),
+            &labinov::access::Caller::system("test"),
             chrono::Utc::now() + chrono::Duration::seconds(1),
         )
         .await
@@ -758,7 +758,7 @@ async fn a_jump_in_sequence_is_filled_from_the_database_before_delivery() {
     )
     .map_err(|e| e.message().to_owned())
     .expect("an idea id");
-    let actor = labinov::auth::Caller::system("another process");
+    let actor = labinov::access::Caller::system("another process");
     let mut v = version as i32;
     for n in 0..3 {
         let changes = labinov::domain::idea::moves::IdeaChanges {
@@ -1332,7 +1332,7 @@ async fn a_grouped_subscription_that_is_refused_tells_every_subscriber() {
 async fn expired_callers_and_bulky_variables_are_not_grouped() {
     let app = live_app().await;
     let caller = |expires_at| {
-        labinov::auth::Caller::user(labinov::auth::User {
+        labinov::access::Caller::user(labinov::access::User {
             subject: "siti".to_owned(),
             role: Role::Admin,
             regency: None,

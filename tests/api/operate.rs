@@ -284,7 +284,7 @@ async fn a_server_can_run_only_trusted_documents() {
     std::fs::write(&list, json!(["{ stages { count } }"]).to_string()).expect("the list");
     config.trusted_documents = Some(list);
     let app = TestApp::start(config, true, std::sync::Arc::new(dir)).await;
-    let viewer = crate::helpers::token(labinov::auth::Role::Viewer, None, None);
+    let viewer = crate::helpers::token(labinov::access::Role::Viewer, None, None);
     let trusted = app
         .gql_as(Some(&viewer), "{ stages { count } }", json!({}))
         .await;
@@ -324,7 +324,7 @@ async fn a_server_can_run_only_trusted_documents() {
 
 #[tokio::test]
 async fn the_event_screen_says_when_its_token_cannot_read_the_regency() {
-    use labinov::auth::Role;
+    use labinov::access::Role;
     let app = TestApp::with_demo().await;
     let banjar = crate::helpers::token(Role::Viewer, Some("63.03"), None);
     let (_, _, _, page) = get(&app, &format!("/live?regency=63.03&lang=en&token={banjar}")).await;

@@ -13,7 +13,7 @@ use sea_orm::{
     sea_query::{Alias, Expr, ExprTrait, Func, Query},
 };
 
-use crate::auth::Caller;
+use crate::access::Caller;
 use crate::domain::{Domain, idea::IdeaFilter};
 use crate::error::DomainResult;
 

@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use entity::{UnitKind, idea};
 use sea_orm::QueryFilter;
 
-use crate::auth::Caller;
+use crate::access::Caller;
 use crate::domain::{
     Domain,
     idea::{IdeaFilter, IdeaOrder},

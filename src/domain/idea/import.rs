@@ -7,7 +7,7 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use entity::{Initiator, InnovationForm, InnovationType, Maturity, cohort, idea, regency, unit};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
-use crate::auth::Caller;
+use crate::access::Caller;
 use crate::domain::{
     Domain,
     idea::moves::{Innovator, NewIdea, ReadyIdea, check_new_idea},

@@ -18,7 +18,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SimpleExpr},
 };
 
-use crate::auth::{Caller, ReadScope};
+use crate::access::{Caller, ReadScope};
 use crate::domain::{
     Domain, group,
     page::{Page, PageRequest, Sort, SortValue, page_of, page_select, page_statement},

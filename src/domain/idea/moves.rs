@@ -13,7 +13,7 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use crate::auth::Caller;
+use crate::access::Caller;
 use crate::domain::{
     Domain,
     pipeline::{self, IdeaState},

@@ -8,7 +8,7 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 
-use crate::{app::AppState, auth::Caller};
+use crate::{access::Caller, http::state::AppState};
 
 pub mod live;
 
