@@ -14,7 +14,7 @@ use axum::{
 };
 use futures_util::stream;
 
-use super::graphql::{client_error, peer_ip, request_token, unauthenticated};
+use super::context::{Links, Requester, client_error, unauthenticated};
 use crate::{
     access::Caller,
     domain::{
@@ -97,24 +97,13 @@ fn input<T: InputType>(
     })
 }
 
-pub async fn ideas_csv(State(state): State<AppState>, request: Request) -> Response {
+pub async fn ideas_csv(
+    State(state): State<AppState>,
+    Requester { caller, .. }: Requester<Links>,
+    request: Request,
+) -> Response {
     let (parts, _) = request.into_parts();
     let query = parts.uri.query();
-    // A download link cannot send headers: the token may come as `?token=`.
-    let token = match request_token(&parts.headers, query) {
-        Ok(token) => token,
-        Err(message) => return unauthenticated(message),
-    };
-    let caller = match state.caller(token.as_deref()).await {
-        Ok(caller) => caller,
-        Err(err) => return unauthenticated(err.message()),
-    };
-    if let Err(wait) = state.rate.check(
-        caller.as_user().map(|u| u.subject.as_str()),
-        peer_ip(&parts.extensions),
-    ) {
-        return super::rate::too_many(wait);
-    }
     let params: Vec<(String, String)> = query
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();

@@ -21,7 +21,11 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{cache, origin, sse, websocket};
+use super::{
+    cache,
+    context::{EventStreams, Requester, client_error, peer_ip, wants_event_stream},
+    origin, sse, websocket,
+};
 use crate::{domain::event::DataVersion, error::ErrorCode, http::state::AppState};
 
 /// Bytes a WebSocket reads at a time (larger messages still arrive whole: the buffer grows for
@@ -183,23 +187,12 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
     if event_stream && !origin::allowed(&headers, &state.cors_origins) {
         return forbidden_origin();
     }
-    // An EventSource cannot send headers: event streams may carry the token as `?token=`.
-    let token = match request_token(&headers, event_stream.then(|| parts.uri.query()).flatten()) {
-        Ok(token) => token,
-        Err(message) => return unauthenticated(message),
-    };
-    let caller = match state.caller(token.as_deref()).await {
-        Ok(caller) => caller,
-        Err(err) => return unauthenticated(err.message()),
-    };
+    let Requester { caller, peer, .. } =
+        match Requester::<EventStreams>::from_request_parts(&mut parts, &state).await {
+            Ok(requester) => requester,
+            Err(refused) => return refused,
+        };
     let expires_at = caller.expires_at();
-    let peer = peer_ip(&parts.extensions);
-    if let Err(wait) = state
-        .rate
-        .check(caller.as_user().map(|u| u.subject.as_str()), peer)
-    {
-        return super::rate::too_many(wait);
-    }
     // A POST's body takes its place in the budgets before it is read, and keeps it until the
     // answer is made.
     let _body_place = if method == Method::POST {
@@ -417,57 +410,6 @@ fn answer(
 /// The response header telling whether an answer came from the response cache.
 pub const CACHE_HEADER: &str = "x-labinov-cache";
 
-/// A request the server refuses before GraphQL runs, in the GraphQL error shape.
-pub fn client_error(status: StatusCode, code: ErrorCode, message: &str) -> Response {
-    let body = serde_json::json!({ "errors": [{
-        "message": message,
-        "extensions": { "code": code }
-    }]});
-    (status, axum::Json(body)).into_response()
-}
-
-/// The bearer token of a request: the `Authorization` header, or for an event stream the
-/// `token` query parameter. A header that is not a bearer token is an error.
-pub(super) fn request_token(
-    headers: &HeaderMap,
-    query: Option<&str>,
-) -> Result<Option<String>, &'static str> {
-    if let Some(value) = headers.get(header::AUTHORIZATION) {
-        let value = value.to_str().unwrap_or_default();
-        return crate::auth::bearer(value)
-            .map(|t| Some(t.to_owned()))
-            .ok_or("Send the token as Authorization: Bearer <token>.");
-    }
-    Ok(query.and_then(|q| {
-        form_urlencoded::parse(q.as_bytes())
-            .find(|(name, _)| name == "token")
-            .map(|(_, token)| token.into_owned())
-            .filter(|t| !t.is_empty())
-    }))
-}
-
-/// The client's address, as the accept loop worked it out (the forwarded one behind a trusted
-/// proxy); absent for in-process calls.
-pub(super) fn peer_ip(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
-    extensions
-        .get::<super::address::ClientAddr>()
-        .map(|client| client.0)
-}
-
-/// A request with a bad, expired or foreign token: 401 with the reason.
-pub fn unauthenticated(message: &str) -> Response {
-    let mut response = client_error(
-        StatusCode::UNAUTHORIZED,
-        ErrorCode::Unauthenticated,
-        message,
-    );
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static(r#"Bearer error="invalid_token""#),
-    );
-    response
-}
-
 /// A request body over the configured limit.
 pub fn too_large() -> Response {
     client_error(
@@ -518,14 +460,6 @@ fn is_json(headers: &HeaderMap) -> bool {
             media.eq_ignore_ascii_case("application/json")
                 || media.eq_ignore_ascii_case("application/graphql-response+json")
         })
-}
-
-fn wants_event_stream(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.contains("text/event-stream"))
 }
 
 /// Whether to answer as `application/json` (legacy clients): unless the client names

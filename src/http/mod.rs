@@ -4,6 +4,7 @@
 pub mod address;
 pub mod bodies;
 pub mod cache;
+pub mod context;
 pub mod export;
 pub mod fanout;
 pub mod graphql;
@@ -200,7 +201,7 @@ async fn head_within_limit(
             .map(|(name, value)| name.as_str().len() + value.len() + 4)
             .sum::<usize>();
     if head > max {
-        return graphql::client_error(
+        return context::client_error(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ErrorCode::RequestHeadersTooLarge,
             &format!(
@@ -220,7 +221,7 @@ async fn known_host(
     if origin::host_allowed(request.headers(), &allowed) {
         return next.run(request).await;
     }
-    graphql::client_error(
+    context::client_error(
         StatusCode::FORBIDDEN,
         ErrorCode::Forbidden,
         "This server does not answer to that host name; its operator can add it to LABINOV_ALLOWED_HOSTS.",
@@ -228,7 +229,7 @@ async fn known_host(
 }
 
 async fn not_found() -> Response {
-    graphql::client_error(
+    context::client_error(
         StatusCode::NOT_FOUND,
         ErrorCode::NotFound,
         "Nothing is served here: GraphQL is at /graphql, GraphiQL at /.",
@@ -241,7 +242,7 @@ async fn method_not_allowed(uri: axum::http::Uri) -> Response {
     } else {
         "Use GET."
     };
-    graphql::client_error(
+    context::client_error(
         StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::MethodNotAllowed,
         message,
