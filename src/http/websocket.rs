@@ -10,8 +10,11 @@
 //! ([`super::fanout`]) are taken out of the input and sent from the group's shared answers.
 
 use std::{
-    collections::HashSet,
-    sync::{Arc, Mutex},
+    collections::{HashMap, HashSet},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use async_graphql::http::{WebSocketProtocols, WsMessage};
@@ -347,6 +350,70 @@ fn payload_token(payload: &serde_json::Value) -> Result<Option<String>, &'static
     }
 }
 
+type Caller = crate::access::Caller;
+type Expiry = chrono::DateTime<chrono::Utc>;
+type MemberFeed = futures_util::stream::Abortable<
+    futures_util::stream::BoxStream<
+        'static,
+        (
+            Arc<str>,
+            Result<Frame, tokio::sync::broadcast::error::RecvError>,
+        ),
+    >,
+>;
+
+/// What the connection does after an event.
+enum Step {
+    Go,
+    /// End the connection without a close frame (the client is gone).
+    Stop,
+    /// Send a close frame, then end.
+    Close(u16, String),
+}
+
+impl Step {
+    fn close(code: u16, reason: &str) -> Self {
+        Self::Close(code, reason.to_owned())
+    }
+
+    /// Whether sending worked: on, or stop.
+    fn sent<E>(result: &Result<(), E>) -> Self {
+        if result.is_ok() { Self::Go } else { Self::Stop }
+    }
+}
+
+const TOKEN_EXPIRED: &str = "Forbidden: the token expired; reconnect with a new one";
+const DATABASE_UNAVAILABLE: &str =
+    "the database is unavailable; reconnect and resume with your last cursor";
+
+/// What the client-message reader shares with the connection.
+#[derive(Clone)]
+struct Shared {
+    guard: Arc<Mutex<Guard>>,
+    /// The token holder, once `connection_init` named one: operations count against it.
+    holder: Arc<Mutex<Option<String>>>,
+    /// The caller, once `connection_init` made one: groups are by caller class.
+    caller: Arc<Mutex<Option<Caller>>>,
+    /// Whether the client sent anything (a pong included) since the last keep-alive ping.
+    heard: Arc<AtomicBool>,
+}
+
+/// One WebSocket: the events it reacts to, one method each.
+struct Connection {
+    protocol: WebSocketProtocols,
+    sink: futures_util::stream::SplitSink<WebSocket, Message>,
+    shared: Shared,
+    /// The grouped operations' feeds, and how to stop each.
+    members: futures_util::stream::SelectAll<MemberFeed>,
+    leaving: HashMap<String, futures_util::stream::AbortHandle>,
+    /// When the members' caller's token expires: a group runs as a caller that does not, so
+    /// each answer is checked against it before it is sent, however late the loop gets to it.
+    members_expire: Option<Expiry>,
+    /// When the connection's token expires, once `connection_init` told.
+    expires_at: Option<tokio::time::Instant>,
+    ping: &'static str,
+}
+
 /// Serves one WebSocket until the client leaves, breaks the protocol, or the server stops.
 pub async fn serve(
     socket: WebSocket,
@@ -355,306 +422,367 @@ pub async fn serve(
     peer: Option<std::net::IpAddr>,
 ) {
     let _open = crate::metrics::Open::new(metrics::gauge!("labinov_websocket_connections"));
-    // The token holder, once `connection_init` named one: operations count against it.
-    let holder: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
-    let (mut sink, stream) = socket.split();
-    let guard = Arc::new(Mutex::new(Guard::new(
-        protocol,
-        state.limits.max_subscriptions_per_connection,
-        peer.map(|ip| (state.per_address.clone(), ip)),
-    )));
-    // Whether the client sent anything (a pong included) since the last keep-alive ping.
-    let heard = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let (sink, stream) = socket.split();
+    let shared = Shared {
+        guard: Arc::new(Mutex::new(Guard::new(
+            protocol,
+            state.limits.max_subscriptions_per_connection,
+            peer.map(|ip| (state.per_address.clone(), ip)),
+        ))),
+        holder: Arc::default(),
+        caller: Arc::default(),
+        heard: Arc::new(AtomicBool::new(true)),
+    };
     // What the guard decides while async-graphql reads the input: replies and a close.
     let (verdicts, mut decided) = mpsc::channel::<Verdict>(16);
     // Operations served by a group, joined and left in the client's order (bounded by the
     // guard: a subscription joins only under the per-connection limit).
     let (grouping, mut regrouped) = mpsc::unbounded_channel::<Grouped>();
-    // The caller, once `connection_init` made one: groups are by caller class.
-    let connection_caller: Arc<Mutex<Option<crate::access::Caller>>> = Arc::new(Mutex::new(None));
-    let input = {
-        let guard = guard.clone();
-        let holder = holder.clone();
-        let rate = state.rate.clone();
-        let fanout = state.fanout.clone();
-        let connection_caller = connection_caller.clone();
-        let heard = heard.clone();
-        stream
-            .map(move |message| {
-                heard.store(true, std::sync::atomic::Ordering::Relaxed);
-                let bytes = match message {
-                    Ok(Message::Text(text)) => text.as_str().as_bytes().to_vec(),
-                    Ok(Message::Binary(bytes)) => bytes.to_vec(),
-                    Ok(Message::Close(_)) => return None,
-                    Ok(_) => return Some(None),
-                    Err(err) => {
-                        let too_big = std::error::Error::source(&err)
-                            .and_then(|e| e.downcast_ref::<tungstenite::Error>())
-                            .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)));
-                        let close = if too_big {
-                            Verdict::Close(
-                                close_code::MESSAGE_TOO_BIG,
-                                "Message too big".to_owned(),
-                            )
-                        } else {
-                            Verdict::Close(close_code::PROTOCOL_ERROR, "Protocol error".to_owned())
-                        };
-                        let _ = verdicts.try_send(close);
-                        return None;
-                    }
-                };
-                let verdict = match guard.lock() {
-                    Ok(mut guard) => guard.client_message(&bytes),
-                    Err(_) => {
-                        Verdict::Close(close_code::INTERNAL_ERROR, "internal error".to_owned())
-                    }
-                };
-                match verdict {
-                    Verdict::Pass => match rate_limited(&rate, &holder, peer, protocol, &bytes) {
-                        Some(reply) => {
-                            // The refused operation is not running: its id and its place under
-                            // the per-connection limit are free again.
-                            if let (Ok(mut guard), Ok(Envelope { id: Some(id), .. })) =
-                                (guard.lock(), serde_json::from_slice::<Envelope>(&bytes))
-                            {
-                                guard.ended(&id);
-                            }
-                            let _ = verdicts.try_send(Verdict::Reply(reply));
-                            Some(None)
-                        }
-                        None => match joined(&fanout, &connection_caller, &bytes) {
-                            Some((id, member, expiry)) => {
-                                if let Ok(mut guard) = guard.lock() {
-                                    guard.grouped.insert(id.clone());
-                                }
-                                let _ = grouping.send(Grouped::Joined(id, member, expiry));
-                                Some(None)
-                            }
-                            None => Some(Some(bytes)),
-                        },
-                    },
-                    Verdict::Leave(id) => {
-                        let _ = grouping.send(Grouped::Left(id));
-                        Some(None)
-                    }
-                    Verdict::Reply(reply) => {
-                        let _ = verdicts.try_send(Verdict::Reply(reply));
-                        Some(None)
-                    }
-                    close @ Verdict::Close(..) => {
-                        let _ = verdicts.try_send(close);
-                        None
-                    }
-                }
-            })
-            .take_while(|message| futures_util::future::ready(message.is_some()))
-            .filter_map(|message| futures_util::future::ready(message.flatten()))
-    };
+    let input = client_input(stream, &state, &shared, peer, protocol, verdicts, grouping);
     // The token comes in the `connection_init` payload; the socket closes when it expires.
-    let (expiry_tx, mut expiry_rx) =
-        tokio::sync::oneshot::channel::<chrono::DateTime<chrono::Utc>>();
-    let init_state = state.clone();
-    let init_holder = holder.clone();
-    let init_caller = connection_caller.clone();
+    let (expiry_tx, mut expiry_rx) = tokio::sync::oneshot::channel::<Expiry>();
     let mut output = async_graphql::http::WebSocket::new(state.engine.clone(), input, protocol)
-        .on_connection_init(move |payload| async move {
-            let token = payload_token(&payload).map_err(async_graphql::Error::new)?;
-            let caller = init_state
-                .caller(token.as_deref())
-                .await
-                .map_err(|err| async_graphql::Error::new(err.message()))?;
-            if let Some(at) = caller.expires_at() {
-                let _ = expiry_tx.send(at);
-            }
-            if let (Some(user), Ok(mut holder)) = (caller.as_user(), init_holder.lock()) {
-                *holder = Some(user.subject.clone());
-            }
-            if let Ok(mut slot) = init_caller.lock() {
-                *slot = Some(caller.clone());
-            }
-            let mut data = async_graphql::Data::default();
-            data.insert(caller);
-            Ok(data)
-        });
-    let mut expires_at: Option<tokio::time::Instant> = None;
-    let mut expiry_pending = true;
-    let ping = match protocol {
-        WebSocketProtocols::GraphQLWS => r#"{"type":"ping"}"#,
-        WebSocketProtocols::SubscriptionsTransportWS => r#"{"type":"ka"}"#,
+        .on_connection_init(connection_init(state.clone(), shared.clone(), expiry_tx));
+    let mut connection = Connection {
+        protocol,
+        sink,
+        shared,
+        members: futures_util::stream::SelectAll::new(),
+        leaving: HashMap::new(),
+        members_expire: None,
+        expires_at: None,
+        ping: match protocol {
+            WebSocketProtocols::GraphQLWS => r#"{"type":"ping"}"#,
+            WebSocketProtocols::SubscriptionsTransportWS => r#"{"type":"ka"}"#,
+        },
     };
+    let mut expiry_pending = true;
     let mut keepalive = tokio::time::interval(state.keepalive);
     keepalive.tick().await;
     let init_deadline = tokio::time::sleep(state.connection_init_timeout);
     tokio::pin!(init_deadline);
-    let close = |code: u16, reason: String| {
-        Message::Close(Some(CloseFrame {
-            code,
-            reason: reason.into(),
-        }))
-    };
-    // The grouped operations' feeds, and how to stop each.
-    let mut members = futures_util::stream::SelectAll::new();
-    let mut leaving: std::collections::HashMap<String, futures_util::stream::AbortHandle> =
-        std::collections::HashMap::new();
-    // When the members' caller's token expires: a group runs as a caller that does not, so
-    // each answer is checked against it before it is sent, however late the loop gets to it.
-    let mut members_expire: Option<chrono::DateTime<chrono::Utc>> = None;
     loop {
-        let initialised = guard.lock().map_or(true, |g| g.initialised);
-        tokio::select! {
+        let initialised = connection.initialised();
+        let expires_at = connection.expires_at;
+        let step = tokio::select! {
             biased;
-            change = regrouped.recv() => match change {
-                Some(Grouped::Joined(id, member, expiry)) => {
-                    members_expire = expiry;
-                    let (feed, abort) = futures_util::stream::abortable(feed(id.as_str().into(), member).boxed());
-                    leaving.insert(id, abort);
-                    members.push(feed);
-                }
-                Some(Grouped::Left(id)) => {
-                    if let Some(abort) = leaving.remove(&id) {
-                        abort.abort();
-                    }
-                    // async-graphql confirms a legacy `stop` with `complete`; so does a group.
-                    if protocol == WebSocketProtocols::SubscriptionsTransportWS
-                        && sink.send(Message::Text(complete(&id).into())).await.is_err()
-                    {
-                        break;
-                    }
-                }
-                None => {}
-            },
-            Some((id, frame)) = members.next(), if !members.is_empty() => match frame {
-                Ok(Frame::Next { .. }) if members_expire.is_some_and(|at| at <= chrono::Utc::now()) => {
-                    let _ = sink.send(close(close_code::FORBIDDEN, "Forbidden: the token expired; reconnect with a new one".to_owned())).await;
-                    break;
-                }
-                Ok(Frame::Next { payload, unavailable: false }) => {
-                    let text = fanout::next_message(protocol, &id, &payload);
-                    if sink.send(Message::Text(text.into())).await.is_err() {
-                        break;
-                    }
-                }
-                Ok(Frame::Next { unavailable: true, .. }) => {
-                    let _ = sink.send(close(close_code::TRY_AGAIN_LATER, "the database is unavailable; reconnect and resume with your last cursor".to_owned())).await;
-                    break;
-                }
-                Ok(Frame::End) | Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                    if let Some(abort) = leaving.remove(&*id) {
-                        abort.abort();
-                    }
-                    if let Ok(mut guard) = guard.lock() {
-                        guard.ended(&id);
-                    }
-                    if sink.send(Message::Text(complete(&id).into())).await.is_err() {
-                        break;
-                    }
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    // This socket could not take the answers as fast as they came: the client
-                    // reconnects and resumes with its last cursor, losing nothing.
-                    let _ = sink.send(close(close_code::TRY_AGAIN_LATER, "this connection fell behind the live events; reconnect and resume with your last cursor".to_owned())).await;
-                    break;
-                }
-            },
+            change = regrouped.recv() => connection.on_regrouped(change).await,
+            Some((id, frame)) = connection.members.next(), if !connection.members.is_empty() => {
+                connection.on_member_frame(&id, frame).await
+            }
             verdict = decided.recv() => match verdict {
-                Some(Verdict::Reply(text)) => {
-                    if sink.send(Message::Text(text.into())).await.is_err() {
-                        break;
-                    }
-                }
-                Some(Verdict::Close(code, reason)) => {
-                    let _ = sink.send(close(code, reason)).await;
-                    break;
-                }
-                Some(Verdict::Pass | Verdict::Leave(_)) | None => {}
+                Some(Verdict::Reply(text)) => Step::sent(&connection.send_text(text).await),
+                Some(Verdict::Close(code, reason)) => Step::Close(code, reason),
+                Some(Verdict::Pass | Verdict::Leave(_)) | None => Step::Go,
             },
             message = output.next() => match message {
-                Some(WsMessage::Text(text)) if crate::graphql::subscription::database_unavailable(&text) => {
-                    // A result the database could not serve (an event whose fields could not
-                    // be read, or a subscription that could not start): the client would skip
-                    // the event or give up. 1013 "try again later" makes it reconnect and
-                    // resume with the cursor of the last event it got, losing nothing.
-                    let _ = sink.send(close(close_code::TRY_AGAIN_LATER, "the database is unavailable; reconnect and resume with your last cursor".to_owned())).await;
-                    break;
-                }
-                Some(WsMessage::Text(text)) => {
-                    if let Ok(mut guard) = guard.lock() {
-                        guard.server_message(&text);
-                    }
-                    if sink.send(Message::Text(text.into())).await.is_err() {
-                        break;
-                    }
-                }
-                Some(WsMessage::Close(code, reason)) => {
-                    // A refused connection_init is 4403 Forbidden in graphql-transport-ws;
-                    // async-graphql says 1002.
-                    let code = if code == close_code::PROTOCOL_ERROR && !initialised {
-                        close_code::FORBIDDEN
-                    } else {
-                        code
-                    };
-                    let _ = sink.send(close(code, reason)).await;
-                    break;
-                }
-                None => {
-                    // The input ended: say why if the guard closed it.
-                    if let Ok(Verdict::Close(code, reason)) = decided.try_recv() {
-                        let _ = sink.send(close(code, reason)).await;
-                    }
-                    break;
-                }
+                Some(message) => connection.on_answer(message, initialised).await,
+                // The input ended: say why if the guard closed it.
+                None => match decided.try_recv() {
+                    Ok(Verdict::Close(code, reason)) => Step::Close(code, reason),
+                    _ => Step::Stop,
+                },
             },
             expiry = &mut expiry_rx, if expiry_pending => {
                 expiry_pending = false;
-                if let Ok(at) = expiry {
-                    let left = (at - chrono::Utc::now()).to_std().unwrap_or_default();
-                    expires_at = Some(tokio::time::Instant::now() + left);
-                }
+                connection.on_expiry_known(expiry.ok());
+                Step::Go
             }
             () = tokio::time::sleep_until(expires_at.unwrap_or_else(tokio::time::Instant::now)), if expires_at.is_some() => {
-                let _ = sink.send(close(close_code::FORBIDDEN, "Forbidden: the token expired; reconnect with a new one".to_owned())).await;
-                break;
+                Step::close(close_code::FORBIDDEN, TOKEN_EXPIRED)
             }
             () = &mut init_deadline, if !initialised => {
-                let _ = sink.send(close(close_code::INIT_TIMEOUT, "Connection initialisation timeout".to_owned())).await;
-                break;
+                Step::close(close_code::INIT_TIMEOUT, "Connection initialisation timeout")
             }
-            _ = keepalive.tick(), if initialised => {
-                // A socket running nothing that did not answer the last ping is gone or idle on
-                // purpose: it gives its places back. (A subscriber of the legacy protocol, which
-                // has no pong, keeps its socket while it runs a subscription.)
-                let answered = heard.swap(false, std::sync::atomic::Ordering::Relaxed);
-                let idle = guard.lock().map_or(true, |g| g.running.is_empty());
-                if !answered && idle {
-                    let _ = sink.send(close(close_code::GOING_AWAY, "no answer to pings".to_owned())).await;
-                    break;
-                }
-                // A WebSocket ping, which browsers and libraries answer by themselves, and the
-                // protocol's own.
-                if sink.send(Message::Ping(Vec::new().into())).await.is_err()
-                    || sink.send(Message::Text(ping.into())).await.is_err()
-                {
-                    break;
-                }
-            }
+            _ = keepalive.tick(), if initialised => connection.on_keepalive().await,
             () = state.stop.cancelled() => {
-                let _ = sink.send(close(close_code::SERVICE_RESTART, "server restarting; reconnect and resume".to_owned())).await;
+                Step::close(close_code::SERVICE_RESTART, "server restarting; reconnect and resume")
+            }
+        };
+        match step {
+            Step::Go => {}
+            Step::Stop => break,
+            Step::Close(code, reason) => {
+                let frame = Message::Close(Some(CloseFrame {
+                    code,
+                    reason: reason.into(),
+                }));
+                let _ = connection.sink.send(frame).await;
                 break;
             }
         }
     }
 }
 
+impl Connection {
+    fn initialised(&self) -> bool {
+        self.shared.guard.lock().map_or(true, |g| g.initialised)
+    }
+
+    async fn send_text(&mut self, text: String) -> Result<(), axum::Error> {
+        self.sink.send(Message::Text(text.into())).await
+    }
+
+    /// A grouped operation joined or left, in the client's order.
+    async fn on_regrouped(&mut self, change: Option<Grouped>) -> Step {
+        match change {
+            Some(Grouped::Joined(id, member, expiry)) => {
+                self.members_expire = expiry;
+                let (feed, abort) =
+                    futures_util::stream::abortable(feed(id.as_str().into(), member).boxed());
+                self.leaving.insert(id, abort);
+                self.members.push(feed);
+                Step::Go
+            }
+            Some(Grouped::Left(id)) => {
+                if let Some(abort) = self.leaving.remove(&id) {
+                    abort.abort();
+                }
+                // async-graphql confirms a legacy `stop` with `complete`; so does a group.
+                if self.protocol == WebSocketProtocols::SubscriptionsTransportWS {
+                    Step::sent(&self.send_text(complete(&id)).await)
+                } else {
+                    Step::Go
+                }
+            }
+            None => Step::Go,
+        }
+    }
+
+    /// A group's answer (or end) for one of this connection's grouped operations.
+    async fn on_member_frame(
+        &mut self,
+        id: &str,
+        frame: Result<Frame, tokio::sync::broadcast::error::RecvError>,
+    ) -> Step {
+        match frame {
+            Ok(Frame::Next { .. })
+                if self
+                    .members_expire
+                    .is_some_and(|at| at <= chrono::Utc::now()) =>
+            {
+                Step::close(close_code::FORBIDDEN, TOKEN_EXPIRED)
+            }
+            Ok(Frame::Next {
+                payload,
+                unavailable: false,
+            }) => {
+                let text = fanout::next_message(self.protocol, id, &payload);
+                Step::sent(&self.send_text(text).await)
+            }
+            Ok(Frame::Next {
+                unavailable: true, ..
+            }) => Step::close(close_code::TRY_AGAIN_LATER, DATABASE_UNAVAILABLE),
+            Ok(Frame::End) | Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                if let Some(abort) = self.leaving.remove(id) {
+                    abort.abort();
+                }
+                if let Ok(mut guard) = self.shared.guard.lock() {
+                    guard.ended(id);
+                }
+                Step::sent(&self.send_text(complete(id)).await)
+            }
+            // This socket could not take the answers as fast as they came: the client
+            // reconnects and resumes with its last cursor, losing nothing.
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Step::close(
+                close_code::TRY_AGAIN_LATER,
+                "this connection fell behind the live events; reconnect and resume with your last cursor",
+            ),
+        }
+    }
+
+    /// A message async-graphql answers with.
+    async fn on_answer(&mut self, message: WsMessage, initialised: bool) -> Step {
+        match message {
+            WsMessage::Text(text) if crate::graphql::subscription::database_unavailable(&text) => {
+                // A result the database could not serve (an event whose fields could not be
+                // read, or a subscription that could not start): the client would skip the
+                // event or give up. 1013 "try again later" makes it reconnect and resume with
+                // the cursor of the last event it got, losing nothing.
+                Step::close(close_code::TRY_AGAIN_LATER, DATABASE_UNAVAILABLE)
+            }
+            WsMessage::Text(text) => {
+                if let Ok(mut guard) = self.shared.guard.lock() {
+                    guard.server_message(&text);
+                }
+                Step::sent(&self.send_text(text).await)
+            }
+            WsMessage::Close(code, reason) => {
+                // A refused connection_init is 4403 Forbidden in graphql-transport-ws;
+                // async-graphql says 1002.
+                let code = if code == close_code::PROTOCOL_ERROR && !initialised {
+                    close_code::FORBIDDEN
+                } else {
+                    code
+                };
+                Step::Close(code, reason)
+            }
+        }
+    }
+
+    /// `connection_init` made a caller whose token expires at `at`.
+    fn on_expiry_known(&mut self, at: Option<Expiry>) {
+        if let Some(at) = at {
+            let left = (at - chrono::Utc::now()).to_std().unwrap_or_default();
+            self.expires_at = Some(tokio::time::Instant::now() + left);
+        }
+    }
+
+    /// Time for a keep-alive ping. A socket running nothing that did not answer the last ping
+    /// is gone or idle on purpose: it gives its places back. (A subscriber of the legacy
+    /// protocol, which has no pong, keeps its socket while it runs a subscription.)
+    async fn on_keepalive(&mut self) -> Step {
+        let answered = self.shared.heard.swap(false, Ordering::Relaxed);
+        let idle = self
+            .shared
+            .guard
+            .lock()
+            .map_or(true, |g| g.running.is_empty());
+        if !answered && idle {
+            return Step::close(close_code::GOING_AWAY, "no answer to pings");
+        }
+        // A WebSocket ping, which browsers and libraries answer by themselves, and the
+        // protocol's own.
+        if self
+            .sink
+            .send(Message::Ping(Vec::new().into()))
+            .await
+            .is_err()
+        {
+            return Step::Stop;
+        }
+        Step::sent(&self.send_text(self.ping.to_owned()).await)
+    }
+}
+
+/// The client's messages as async-graphql reads them: each checked by the guard and the rate
+/// limits first; replies and closes go to `verdicts`, grouped subscriptions to `grouping`
+/// (and out of the input).
+fn client_input(
+    stream: futures_util::stream::SplitStream<WebSocket>,
+    state: &AppState,
+    shared: &Shared,
+    peer: Option<std::net::IpAddr>,
+    protocol: WebSocketProtocols,
+    verdicts: mpsc::Sender<Verdict>,
+    grouping: mpsc::UnboundedSender<Grouped>,
+) -> impl futures_util::Stream<Item = Vec<u8>> + use<> {
+    let shared = shared.clone();
+    let rate = state.rate.clone();
+    let fanout = state.fanout.clone();
+    stream
+        .map(move |message| {
+            shared.heard.store(true, Ordering::Relaxed);
+            let bytes = match message {
+                Ok(Message::Text(text)) => text.as_str().as_bytes().to_vec(),
+                Ok(Message::Binary(bytes)) => bytes.to_vec(),
+                Ok(Message::Close(_)) => return None,
+                Ok(_) => return Some(None),
+                Err(err) => {
+                    let _ = verdicts.try_send(unreadable(&err));
+                    return None;
+                }
+            };
+            let verdict = match shared.guard.lock() {
+                Ok(mut guard) => guard.client_message(&bytes),
+                Err(_) => Verdict::Close(close_code::INTERNAL_ERROR, "internal error".to_owned()),
+            };
+            match verdict {
+                Verdict::Pass => {
+                    if let Some(reply) = rate_limited(&rate, &shared.holder, peer, protocol, &bytes)
+                    {
+                        // The refused operation is not running: its id and its place under the
+                        // per-connection limit are free again.
+                        if let (Ok(mut guard), Ok(Envelope { id: Some(id), .. })) = (
+                            shared.guard.lock(),
+                            serde_json::from_slice::<Envelope>(&bytes),
+                        ) {
+                            guard.ended(&id);
+                        }
+                        let _ = verdicts.try_send(Verdict::Reply(reply));
+                        return Some(None);
+                    }
+                    let Some((id, member, expiry)) = joined(&fanout, &shared.caller, &bytes) else {
+                        return Some(Some(bytes));
+                    };
+                    if let Ok(mut guard) = shared.guard.lock() {
+                        guard.grouped.insert(id.clone());
+                    }
+                    let _ = grouping.send(Grouped::Joined(id, member, expiry));
+                    Some(None)
+                }
+                Verdict::Leave(id) => {
+                    let _ = grouping.send(Grouped::Left(id));
+                    Some(None)
+                }
+                Verdict::Reply(reply) => {
+                    let _ = verdicts.try_send(Verdict::Reply(reply));
+                    Some(None)
+                }
+                close @ Verdict::Close(..) => {
+                    let _ = verdicts.try_send(close);
+                    None
+                }
+            }
+        })
+        .take_while(|message| futures_util::future::ready(message.is_some()))
+        .filter_map(|message| futures_util::future::ready(message.flatten()))
+}
+
+/// The close for a message the socket could not read: too big (by tungstenite's own error
+/// type), or not a WebSocket message at all.
+fn unreadable(err: &axum::Error) -> Verdict {
+    let too_big = std::error::Error::source(err)
+        .and_then(|e| e.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)));
+    if too_big {
+        Verdict::Close(close_code::MESSAGE_TOO_BIG, "Message too big".to_owned())
+    } else {
+        Verdict::Close(close_code::PROTOCOL_ERROR, "Protocol error".to_owned())
+    }
+}
+
+/// What `connection_init` does: makes the caller from the payload's token, tells the
+/// connection when it expires, and hands the caller to every operation of the connection.
+fn connection_init(
+    state: AppState,
+    shared: Shared,
+    expiry: tokio::sync::oneshot::Sender<Expiry>,
+) -> impl FnOnce(
+    serde_json::Value,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = async_graphql::Result<async_graphql::Data>> + Send>,
+> + Send
++ 'static {
+    move |payload| {
+        Box::pin(async move {
+            let token = payload_token(&payload).map_err(async_graphql::Error::new)?;
+            let caller = state
+                .caller(token.as_deref())
+                .await
+                .map_err(|err| async_graphql::Error::new(err.message()))?;
+            if let Some(at) = caller.expires_at() {
+                let _ = expiry.send(at);
+            }
+            if let (Some(user), Ok(mut holder)) = (caller.as_user(), shared.holder.lock()) {
+                *holder = Some(user.subject.clone());
+            }
+            if let Ok(mut slot) = shared.caller.lock() {
+                *slot = Some(caller.clone());
+            }
+            let mut data = async_graphql::Data::default();
+            data.insert(caller);
+            Ok(data)
+        })
+    }
+}
+
 /// The group membership for a client message, when it is a subscription a group can serve.
 fn joined(
     fanout: &Arc<fanout::Fanout>,
-    caller: &Mutex<Option<crate::access::Caller>>,
+    caller: &Mutex<Option<Caller>>,
     bytes: &[u8],
-) -> Option<(
-    String,
-    fanout::Member,
-    Option<chrono::DateTime<chrono::Utc>>,
-)> {
+) -> Option<(String, fanout::Member, Option<Expiry>)> {
     let message: serde_json::Value = serde_json::from_slice(bytes).ok()?;
     if !matches!(message["type"].as_str(), Some("subscribe" | "start")) {
         return None;
