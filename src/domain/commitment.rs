@@ -1,12 +1,12 @@
 //! Writing commitments: drafting, signing, fulfilling and withdrawing.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::HashMap;
 
-use entity::{CommitmentStatus, PipelineEventKind, commitment, commitment_idea, idea};
+use entity::{CommitmentStatus, PipelineEventKind, cohort, commitment, commitment_idea, idea};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, Select, sea_query::Query,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, Select, sea_query::Query,
 };
 use serde_json::json;
 
@@ -33,6 +33,93 @@ pub struct NewCommitment {
     pub due_on: Option<NaiveDate>,
 }
 
+/// The text fields of a new commitment, checked and trimmed.
+struct CommitmentText {
+    signatory_name: String,
+    signatory_title: String,
+    counterpart: String,
+    target: String,
+}
+
+impl CommitmentText {
+    /// Checks the text fields of `new`: each is required and bounded in length.
+    fn checked(new: &NewCommitment) -> DomainResult<Self> {
+        Ok(Self {
+            signatory_name: required_text("The signatory's name", &new.signatory_name, 200)?,
+            signatory_title: required_text("The signatory's title", &new.signatory_title, 200)?,
+            counterpart: required_text("The counterpart", &new.counterpart, 200)?,
+            target: required_text("The target", &new.target, 2000)?,
+        })
+    }
+
+    /// The row of a new draft commitment with this text, made with `unit_id` in `cohort`.
+    fn into_draft(
+        self,
+        cohort: &cohort::Model,
+        unit_id: i32,
+        due_on: Option<NaiveDate>,
+        now: DateTime<Utc>,
+    ) -> commitment::ActiveModel {
+        commitment::ActiveModel {
+            regency_id: Set(cohort.regency_id),
+            cohort_id: Set(cohort.id),
+            unit_id: Set(unit_id),
+            signatory_name: Set(self.signatory_name),
+            signatory_title: Set(self.signatory_title),
+            counterpart: Set(self.counterpart),
+            target: Set(self.target),
+            due_on: Set(due_on),
+            status: Set(CommitmentStatus::Draft),
+            signed_on: Set(None),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+    }
+}
+
+/// The ideas a commitment covers, each once and in id order; a commitment covers at least one.
+fn distinct_idea_ids(ids: &[i32]) -> DomainResult<Vec<i32>> {
+    let mut idea_ids = ids.to_vec();
+    idea_ids.sort_unstable();
+    idea_ids.dedup();
+    if idea_ids.is_empty() {
+        return Err(DomainError::bad_input(
+            "A commitment covers at least one idea; ideaIds is empty.",
+        ));
+    }
+    Ok(idea_ids)
+}
+
+/// Refuses ideas a commitment in `cohort` cannot cover. Ideas of other regencies count as
+/// missing, since their titles are not the caller's to read; ideas of another cohort of the
+/// same regency are named.
+async fn check_ideas_of_cohort(
+    txn: &DatabaseTransaction,
+    cohort: &cohort::Model,
+    idea_ids: &[i32],
+) -> DomainResult<()> {
+    let ideas = idea::Entity::find()
+        .filter(idea::Column::Id.is_in(idea_ids.to_vec()))
+        .filter(idea::Column::RegencyId.eq(cohort.regency_id))
+        .all(txn)
+        .await?;
+    if ideas.len() != idea_ids.len() {
+        return Err(DomainError::not_found(format!(
+            "{} of the given ideaIds are not ideas of this regency.",
+            idea_ids.len() - ideas.len()
+        )));
+    }
+    if let Some(other) = ideas.iter().find(|i| i.cohort_id != cohort.id) {
+        return Err(DomainError::bad_input(format!(
+            "The idea \"{}\" belongs to another cohort; a commitment covers ideas of its own cohort.",
+            other.title
+        )));
+    }
+    Ok(())
+}
+
 impl Domain {
     pub async fn create_commitment(
         &self,
@@ -50,20 +137,10 @@ impl Domain {
         work: &mut Work,
         new: NewCommitment,
     ) -> DomainResult<commitment::Model> {
-        let signatory_name = required_text("The signatory's name", &new.signatory_name, 200)?;
-        let signatory_title = required_text("The signatory's title", &new.signatory_title, 200)?;
-        let counterpart = required_text("The counterpart", &new.counterpart, 200)?;
-        let target = required_text("The target", &new.target, 2000)?;
-        let mut idea_ids = new.idea_ids.clone();
-        idea_ids.sort_unstable();
-        idea_ids.dedup();
-        if idea_ids.is_empty() {
-            return Err(DomainError::bad_input(
-                "A commitment covers at least one idea; ideaIds is empty.",
-            ));
-        }
+        let text = CommitmentText::checked(&new)?;
+        let idea_ids = distinct_idea_ids(&new.idea_ids)?;
         let txn = &work.txn;
-        let cohort = entity::cohort::Entity::find_by_id(new.cohort_id)
+        let cohort = cohort::Entity::find_by_id(new.cohort_id)
             .one(txn)
             .await?
             .ok_or_else(|| DomainError::missing("cohort"))?;
@@ -74,51 +151,13 @@ impl Domain {
             return Err(DomainError::missing("unit"));
         }
         if let Some(due) = new.due_on {
-            let floor = self.lab_floor_of(txn, cohort.id).await?;
-            let latest = floor + chrono::Days::new(365 * 30);
-            if due < floor || due > latest {
-                return Err(DomainError::bad_input(format!(
-                    "The due date ({due}) must fall between the lab's start ({floor}) and {latest}."
-                )));
-            }
+            self.check_due_date(txn, cohort.id, due).await?;
         }
-        // Ideas of other regencies count as missing: their titles are not the caller's to read.
-        let ideas = idea::Entity::find()
-            .filter(idea::Column::Id.is_in(idea_ids.clone()))
-            .filter(idea::Column::RegencyId.eq(cohort.regency_id))
-            .all(txn)
+        check_ideas_of_cohort(txn, &cohort, &idea_ids).await?;
+        let row = text
+            .into_draft(&cohort, unit.id, new.due_on, work.now())
+            .insert(txn)
             .await?;
-        if ideas.len() != idea_ids.len() {
-            return Err(DomainError::not_found(format!(
-                "{} of the given ideaIds are not ideas of this regency.",
-                idea_ids.len() - ideas.len()
-            )));
-        }
-        if let Some(other) = ideas.iter().find(|i| i.cohort_id != cohort.id) {
-            return Err(DomainError::bad_input(format!(
-                "The idea \"{}\" belongs to another cohort; a commitment covers ideas of its own cohort.",
-                other.title
-            )));
-        }
-        let now = work.now();
-        let row = commitment::ActiveModel {
-            regency_id: Set(cohort.regency_id),
-            cohort_id: Set(cohort.id),
-            unit_id: Set(unit.id),
-            signatory_name: Set(signatory_name),
-            signatory_title: Set(signatory_title),
-            counterpart: Set(counterpart),
-            target: Set(target),
-            due_on: Set(new.due_on),
-            status: Set(CommitmentStatus::Draft),
-            signed_on: Set(None),
-            version: Set(1),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(txn)
-        .await?;
         commitment_idea::Entity::insert_many(idea_ids.iter().map(|idea_id| {
             commitment_idea::ActiveModel {
                 commitment_id: Set(row.id),
@@ -138,6 +177,24 @@ impl Domain {
         )
         .await?;
         Ok(row)
+    }
+
+    /// Refuses a due date outside the lab's records: not before the lab's start, and not more
+    /// than thirty years after it, which no real commitment reaches.
+    async fn check_due_date(
+        &self,
+        txn: &DatabaseTransaction,
+        cohort_id: i32,
+        due: NaiveDate,
+    ) -> DomainResult<()> {
+        let floor = self.lab_floor_of(txn, cohort_id).await?;
+        let latest = floor + chrono::Days::new(365 * 30);
+        if due < floor || due > latest {
+            return Err(DomainError::bad_input(format!(
+                "The due date ({due}) must fall between the lab's start ({floor}) and {latest}."
+            )));
+        }
+        Ok(())
     }
 
     /// Signs, fulfils or withdraws a commitment if its life cycle allows.

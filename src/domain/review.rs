@@ -289,6 +289,54 @@ pub fn rank(mut entries: Vec<(idea::Model, Option<IdeaScore>)>) -> Vec<RankedIde
         .collect()
 }
 
+/// The idea `mentor_id` reviews, locked until the review is written. Only an idea the caller
+/// may read (another counts as missing), that the mentor is assigned to now, and that is not
+/// dropped takes a review.
+async fn idea_to_review(work: &Work, idea_id: i32, mentor_id: i32) -> DomainResult<idea::Model> {
+    let idea = idea::Entity::find_by_id(idea_id)
+        .lock_exclusive()
+        .one(&work.txn)
+        .await?
+        .filter(|i| {
+            work.caller
+                .read_scope()
+                .is_ok_and(|s| s.allows(i.regency_id))
+        })
+        .ok_or_else(|| DomainError::not_found("No idea with this id exists."))?;
+    let assigned = mentor_assignment::Entity::find()
+        .filter(mentor_assignment::Column::IdeaId.eq(idea.id))
+        .filter(mentor_assignment::Column::MentorId.eq(mentor_id))
+        .filter(mentor_assignment::Column::Until.is_null())
+        .count(&work.txn)
+        .await?;
+    if assigned == 0 {
+        return Err(DomainError::Forbidden(
+            "Only the mentors assigned to an idea review it, and you are not assigned to this one."
+                .to_owned(),
+        ));
+    }
+    if idea.status == IdeaStatus::Dropped {
+        return Err(DomainError::InvalidTransition(
+            "The idea is DROPPED, which is final; it takes no more reviews.".to_owned(),
+        ));
+    }
+    Ok(idea)
+}
+
+/// Marks the mentor's current reviews of the idea at its current stage as superseded, at the
+/// work's time: a new review replaces them, and they are kept.
+async fn supersede_reviews(work: &Work, idea: &idea::Model, mentor_id: i32) -> DomainResult<()> {
+    review::Entity::update_many()
+        .col_expr(review::Column::SupersededAt, Expr::value(work.now()))
+        .filter(review::Column::IdeaId.eq(idea.id))
+        .filter(review::Column::MentorId.eq(mentor_id))
+        .filter(review::Column::Stage.eq(idea.stage))
+        .filter(review::Column::SupersededAt.is_null())
+        .exec(&work.txn)
+        .await?;
+    Ok(())
+}
+
 impl Domain {
     by_ids!(/// Reviews by id.
         reviews_by_id, review, i32, |s: ReadScope| s.on_idea(review::Column::IdeaId));
@@ -330,46 +378,14 @@ impl Domain {
     ) -> DomainResult<Reviewed> {
         let mentor_id = work.caller.check_mentor()?;
         let comment = optional_text("The comment", new.comment.as_deref(), 5000)?;
-        let idea = idea::Entity::find_by_id(new.idea_id)
-            .lock_exclusive()
-            .one(&work.txn)
-            .await?
-            .filter(|i| {
-                work.caller
-                    .read_scope()
-                    .is_ok_and(|s| s.allows(i.regency_id))
-            })
-            .ok_or_else(|| DomainError::not_found("No idea with this id exists."))?;
-        let assigned = mentor_assignment::Entity::find()
-            .filter(mentor_assignment::Column::IdeaId.eq(idea.id))
-            .filter(mentor_assignment::Column::MentorId.eq(mentor_id))
-            .filter(mentor_assignment::Column::Until.is_null())
-            .count(&work.txn)
-            .await?;
-        if assigned == 0 {
-            return Err(DomainError::Forbidden(
-                "Only the mentors assigned to an idea review it, and you are not assigned to this one.".to_owned(),
-            ));
-        }
-        if idea.status == IdeaStatus::Dropped {
-            return Err(DomainError::InvalidTransition(
-                "The idea is DROPPED, which is final; it takes no more reviews.".to_owned(),
-            ));
-        }
+        let idea = idea_to_review(work, new.idea_id, mentor_id).await?;
         let cohort = cohort::Entity::find_by_id(idea.cohort_id)
             .one(&work.txn)
             .await?
             .ok_or_else(|| DomainError::not_found("The idea's cohort no longer exists."))?;
         let (scored, total) = score_on(&rubric_of(&cohort), &new.scores)?;
         let now = work.now();
-        review::Entity::update_many()
-            .col_expr(review::Column::SupersededAt, Expr::value(now))
-            .filter(review::Column::IdeaId.eq(idea.id))
-            .filter(review::Column::MentorId.eq(mentor_id))
-            .filter(review::Column::Stage.eq(idea.stage))
-            .filter(review::Column::SupersededAt.is_null())
-            .exec(&work.txn)
-            .await?;
+        supersede_reviews(work, &idea, mentor_id).await?;
         let review = review::ActiveModel {
             idea_id: Set(idea.id),
             mentor_id: Set(mentor_id),
@@ -386,33 +402,43 @@ impl Domain {
         }
         .insert(&work.txn)
         .await?;
-        let mentor_name = mentor::Entity::find_by_id(mentor_id)
-            .one(&work.txn)
-            .await?
-            .map(|m| m.name)
-            .unwrap_or_default();
-        let event = self
-            .record_event(
-                work,
-                NewEvent {
-                    idea_id: Some(idea.id),
-                    unit_id: Some(idea.unit_id),
-                    stage: Some(idea.stage),
-                    payload: json!({
-                        "title": idea.title,
-                        "mentor": mentor_name,
-                        "recommendation": review.recommendation.as_str(),
-                        "score": f64::from(total) / 100.0,
-                    }),
-                    ..NewEvent::about(idea.regency_id, PipelineEventKind::IdeaReviewed)
-                },
-            )
-            .await?;
+        let event = self.record_review(work, &idea, &review, mentor_id).await?;
         Ok(Reviewed {
             review,
             idea,
             event,
         })
+    }
+
+    /// Records a review as an event, naming the mentor who wrote it.
+    async fn record_review(
+        &self,
+        work: &mut Work,
+        idea: &idea::Model,
+        review: &review::Model,
+        mentor_id: i32,
+    ) -> DomainResult<entity::pipeline_event::Model> {
+        let mentor_name = mentor::Entity::find_by_id(mentor_id)
+            .one(&work.txn)
+            .await?
+            .map(|m| m.name)
+            .unwrap_or_default();
+        self.record_event(
+            work,
+            NewEvent {
+                idea_id: Some(idea.id),
+                unit_id: Some(idea.unit_id),
+                stage: Some(idea.stage),
+                payload: json!({
+                    "title": idea.title,
+                    "mentor": mentor_name,
+                    "recommendation": review.recommendation.as_str(),
+                    "score": f64::from(review.total) / 100.0,
+                }),
+                ..NewEvent::about(idea.regency_id, PipelineEventKind::IdeaReviewed)
+            },
+        )
+        .await
     }
 
     /// The reviews of each idea, oldest first; with `current_only`, superseded ones are left out.

@@ -82,18 +82,7 @@ fn parse(csv_text: &str) -> DomainResult<Vec<UnitRow>> {
         .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(csv_text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|_| DomainError::bad_input("The file does not start with a header line."))?
-        .clone();
-    let columns: Vec<Option<Column>> = headers.iter().map(column_of).collect();
-    for (needed, name) in [(Column::Name, "name"), (Column::Kind, "kind")] {
-        if !columns.contains(&Some(needed)) {
-            return Err(DomainError::bad_input(format!(
-                "The header has no \"{name}\" column; the columns are name, kind, parent (optional) and head_title (optional)."
-            )));
-        }
-    }
+    let columns = header_columns(&mut reader)?;
     let kinds = UnitKind::all()
         .iter()
         .map(|k| k.as_str())
@@ -114,45 +103,9 @@ fn parse(csv_text: &str) -> DomainResult<Vec<UnitRow>> {
             });
             continue;
         };
-        let field = |wanted: Column| {
-            columns
-                .iter()
-                .position(|c| *c == Some(wanted))
-                .and_then(|i| record.get(i))
-                .unwrap_or_default()
-        };
-        let mut problems = Vec::new();
-        let name = field(Column::Name);
-        if name.is_empty() {
-            problems.push("the name is empty".to_owned());
-        } else if name.chars().count() > 200 {
-            problems.push("the name is longer than 200 characters".to_owned());
-        }
-        if [name, field(Column::Parent), field(Column::HeadTitle)]
-            .iter()
-            .any(|t| t.chars().any(is_unprintable))
-        {
-            problems.push("a cell holds an invisible control character".to_owned());
-        }
-        let kind = parse_kind(field(Column::Kind));
-        if kind.is_none() {
-            problems.push(format!(
-                "\"{}\" is not a kind of unit (one of {kinds})",
-                field(Column::Kind)
-            ));
-        }
-        match (kind, problems.is_empty()) {
-            (Some(kind), true) => rows.push(UnitRow {
-                line,
-                name: name.to_owned(),
-                kind,
-                parent: Some(field(Column::Parent).to_owned()).filter(|p| !p.is_empty()),
-                head_title: Some(field(Column::HeadTitle).to_owned()).filter(|t| !t.is_empty()),
-            }),
-            _ => errors.push(LineError {
-                line,
-                message: format!("{}.", capitalised(&problems.join("; "))),
-            }),
+        match read_row(line, &record, &columns, &kinds) {
+            Ok(row) => rows.push(row),
+            Err(error) => errors.push(error),
         }
     }
     if !errors.is_empty() {
@@ -164,6 +117,74 @@ fn parse(csv_text: &str) -> DomainResult<Vec<UnitRow>> {
         ));
     }
     Ok(rows)
+}
+
+/// The column of each header cell (None for a column the import does not read). A file
+/// without a name or kind column is refused.
+fn header_columns(reader: &mut csv::Reader<&[u8]>) -> DomainResult<Vec<Option<Column>>> {
+    let headers = reader
+        .headers()
+        .map_err(|_| DomainError::bad_input("The file does not start with a header line."))?
+        .clone();
+    let columns: Vec<Option<Column>> = headers.iter().map(column_of).collect();
+    for (needed, name) in [(Column::Name, "name"), (Column::Kind, "kind")] {
+        if !columns.contains(&Some(needed)) {
+            return Err(DomainError::bad_input(format!(
+                "The header has no \"{name}\" column; the columns are name, kind, parent (optional) and head_title (optional)."
+            )));
+        }
+    }
+    Ok(columns)
+}
+
+/// One data line as a unit to import, or its error naming everything wrong with it. `kinds`
+/// lists the kinds of unit, for the error of a kind not understood.
+fn read_row(
+    line: u64,
+    record: &csv::StringRecord,
+    columns: &[Option<Column>],
+    kinds: &str,
+) -> Result<UnitRow, LineError> {
+    let field = |wanted: Column| {
+        columns
+            .iter()
+            .position(|c| *c == Some(wanted))
+            .and_then(|i| record.get(i))
+            .unwrap_or_default()
+    };
+    let mut problems = Vec::new();
+    let name = field(Column::Name);
+    if name.is_empty() {
+        problems.push("the name is empty".to_owned());
+    } else if name.chars().count() > 200 {
+        problems.push("the name is longer than 200 characters".to_owned());
+    }
+    if [name, field(Column::Parent), field(Column::HeadTitle)]
+        .iter()
+        .any(|t| t.chars().any(is_unprintable))
+    {
+        problems.push("a cell holds an invisible control character".to_owned());
+    }
+    let kind = parse_kind(field(Column::Kind));
+    if kind.is_none() {
+        problems.push(format!(
+            "\"{}\" is not a kind of unit (one of {kinds})",
+            field(Column::Kind)
+        ));
+    }
+    match (kind, problems.is_empty()) {
+        (Some(kind), true) => Ok(UnitRow {
+            line,
+            name: name.to_owned(),
+            kind,
+            parent: Some(field(Column::Parent).to_owned()).filter(|p| !p.is_empty()),
+            head_title: Some(field(Column::HeadTitle).to_owned()).filter(|t| !t.is_empty()),
+        }),
+        _ => Err(LineError {
+            line,
+            message: format!("{}.", capitalised(&problems.join("; "))),
+        }),
+    }
 }
 
 fn capitalised(text: &str) -> String {

@@ -131,6 +131,111 @@ fn median(sorted: &[f64]) -> Option<f64> {
     }
 }
 
+/// What the funnel is computed from, each counted in SQL: the matching ideas by stage and
+/// status, by the highest stage they reached, the stalled ones by stage and reason, and the
+/// lengths of completed stays per stage.
+struct FunnelCounts {
+    /// (stage rank, status, count) rows.
+    by_stage_status: Vec<(i32, String, i64)>,
+    /// Ideas per highest stage rank reached.
+    reached_at_peak: HashMap<i32, u64>,
+    /// (stage rank, reason, count) rows of the stalled ideas.
+    stalled: Vec<(i32, StallReason, u64)>,
+    stays: HashMap<Stage, Vec<f64>>,
+}
+
+impl FunnelCounts {
+    /// The funnel: the totals, then each stage in order with its conversion from the one
+    /// before.
+    fn funnel(&self, commitments: CommitmentCounts) -> Funnel {
+        let mut funnel = Funnel {
+            stages: Vec::with_capacity(5),
+            total: 0,
+            active: 0,
+            stalled: 0,
+            dropped: 0,
+            launched: 0,
+            stalled_by_reason: by_reason(self.stalled.iter().map(|(_, r, n)| (*r, *n))),
+            commitments,
+        };
+        for (_, status, n) in &self.by_stage_status {
+            let n = *n as u64;
+            funnel.total += n;
+            match IdeaStatus::parse(status) {
+                Some(IdeaStatus::Active) => funnel.active += n,
+                Some(IdeaStatus::Stalled) => funnel.stalled += n,
+                Some(IdeaStatus::Dropped) => funnel.dropped += n,
+                None => {}
+            }
+        }
+        let mut previous_reached: Option<u64> = None;
+        for stage in Stage::ALL {
+            let reached = self.reached(stage, funnel.total);
+            funnel
+                .stages
+                .push(self.stage(stage, reached, previous_reached));
+            previous_reached = Some(reached);
+            if stage == Stage::Deliver {
+                funnel.launched = reached;
+            }
+        }
+        funnel
+    }
+
+    /// How many ideas got at least as far as `stage`, out of `total`.
+    fn reached(&self, stage: Stage, total: u64) -> u64 {
+        // Every idea comes out of the lab's drum-up, so all of them reached DRUM_UP.
+        if stage == Stage::DrumUp {
+            total
+        } else {
+            self.reached_at_peak
+                .iter()
+                .filter(|(peak, _)| **peak >= stage.rank())
+                .map(|(_, n)| *n)
+                .sum()
+        }
+    }
+
+    /// One stage of the funnel, `reached` by that many ideas, after a stage reached by
+    /// `previous_reached` (None for the first).
+    fn stage(&self, stage: Stage, reached: u64, previous_reached: Option<u64>) -> FunnelStage {
+        let here = |status: IdeaStatus| -> u64 {
+            self.by_stage_status
+                .iter()
+                .filter(|(s, st, _)| *s == stage.rank() && st == status.as_str())
+                .map(|(_, _, n)| *n as u64)
+                .sum()
+        };
+        let (active, stalled, dropped) = (
+            here(IdeaStatus::Active),
+            here(IdeaStatus::Stalled),
+            here(IdeaStatus::Dropped),
+        );
+        let mut days = self.stays.get(&stage).cloned().unwrap_or_default();
+        days.sort_by(f64::total_cmp);
+        FunnelStage {
+            stage,
+            reached,
+            current: active + stalled + dropped,
+            active,
+            stalled,
+            dropped,
+            conversion: previous_reached
+                .filter(|p| *p > 0)
+                .map(|p| reached as f64 / p as f64),
+            stalled_by_reason: by_reason(
+                self.stalled
+                    .iter()
+                    .filter(|(s, _, _)| *s == stage.rank())
+                    .map(|(_, r, n)| (*r, *n)),
+            ),
+            stays: days.len() as u64,
+            average_days: (!days.is_empty()).then(|| days.iter().sum::<f64>() / days.len() as f64),
+            median_days: median(&days),
+        }
+    }
+}
+
 impl Domain {
     /// Ideas per stage, all five stages in order.
     pub async fn stage_counts(
@@ -170,7 +275,24 @@ impl Domain {
         db: &C,
         filter: &IdeaFilter,
     ) -> DomainResult<Funnel> {
-        let by_stage_status: Vec<(i32, String, i64)> = self
+        let counts = FunnelCounts {
+            by_stage_status: self.ideas_by_stage_and_status(db, filter).await?,
+            reached_at_peak: self.ideas_by_peak_stage(db, filter).await?,
+            stalled: self.stalled_by_stage_and_reason(db, filter).await?,
+            stays: self.stage_stays(db, filter).await?,
+        };
+        let commitments = self.commitment_counts(db, filter).await?;
+        Ok(counts.funnel(commitments))
+    }
+
+    /// How many of the matching ideas are in each stage with each status, as
+    /// (stage rank, status, count) rows.
+    async fn ideas_by_stage_and_status<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        filter: &IdeaFilter,
+    ) -> DomainResult<Vec<(i32, String, i64)>> {
+        Ok(self
             .ideas_matching(filter)?
             .select_only()
             .column(idea::Column::Stage)
@@ -180,9 +302,16 @@ impl Domain {
             .group_by(idea::Column::Status)
             .into_tuple()
             .all(db)
-            .await?;
+            .await?)
+    }
 
-        // Highest stage each idea ever reached, counted per stage.
+    /// How many of the matching ideas have each stage rank as the highest they ever reached,
+    /// read from the audit trail.
+    async fn ideas_by_peak_stage<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        filter: &IdeaFilter,
+    ) -> DomainResult<HashMap<i32, u64>> {
         let peaks = Query::select()
             .expr_as(
                 Func::max(Expr::col(stage_transition::Column::ToStage)),
@@ -206,7 +335,16 @@ impl Domain {
             let n: i64 = row.try_get("", "n")?;
             reached_at_peak.insert(peak, n as u64);
         }
+        Ok(reached_at_peak)
+    }
 
+    /// How many of the matching stalled ideas are in each stage with each kind of reason, as
+    /// (stage rank, reason, count) rows; a reason not stored counts as OTHER.
+    async fn stalled_by_stage_and_reason<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        filter: &IdeaFilter,
+    ) -> DomainResult<Vec<(i32, StallReason, u64)>> {
         let stalled: Vec<(i32, Option<String>, i64)> = self
             .ideas_matching(filter)?
             .filter(idea::Column::Status.eq(IdeaStatus::Stalled))
@@ -219,7 +357,7 @@ impl Domain {
             .into_tuple()
             .all(db)
             .await?;
-        let stalled_rows: Vec<(i32, StallReason, u64)> = stalled
+        Ok(stalled
             .into_iter()
             .map(|(stage, reason, n)| {
                 let reason = reason
@@ -228,85 +366,7 @@ impl Domain {
                     .unwrap_or(StallReason::Other);
                 (stage, reason, n as u64)
             })
-            .collect();
-
-        let stays = self.stage_stays(db, filter).await?;
-        let commitments = self.commitment_counts(db, filter).await?;
-
-        let mut funnel = Funnel {
-            stages: Vec::with_capacity(5),
-            total: 0,
-            active: 0,
-            stalled: 0,
-            dropped: 0,
-            launched: 0,
-            stalled_by_reason: by_reason(stalled_rows.iter().map(|(_, r, n)| (*r, *n))),
-            commitments,
-        };
-        for (stage, status, n) in &by_stage_status {
-            let n = *n as u64;
-            funnel.total += n;
-            match IdeaStatus::parse(status) {
-                Some(IdeaStatus::Active) => funnel.active += n,
-                Some(IdeaStatus::Stalled) => funnel.stalled += n,
-                Some(IdeaStatus::Dropped) => funnel.dropped += n,
-                None => {}
-            }
-            let _ = stage;
-        }
-        let mut previous_reached: Option<u64> = None;
-        for stage in Stage::ALL {
-            // Every idea comes out of the lab's drum-up, so all of them reached DRUM_UP.
-            let reached = if stage == Stage::DrumUp {
-                funnel.total
-            } else {
-                reached_at_peak
-                    .iter()
-                    .filter(|(peak, _)| **peak >= stage.rank())
-                    .map(|(_, n)| *n)
-                    .sum()
-            };
-            let here = |status: IdeaStatus| -> u64 {
-                by_stage_status
-                    .iter()
-                    .filter(|(s, st, _)| *s == stage.rank() && st == status.as_str())
-                    .map(|(_, _, n)| *n as u64)
-                    .sum()
-            };
-            let (active, stalled, dropped) = (
-                here(IdeaStatus::Active),
-                here(IdeaStatus::Stalled),
-                here(IdeaStatus::Dropped),
-            );
-            let mut days = stays.get(&stage).cloned().unwrap_or_default();
-            days.sort_by(f64::total_cmp);
-            funnel.stages.push(FunnelStage {
-                stage,
-                reached,
-                current: active + stalled + dropped,
-                active,
-                stalled,
-                dropped,
-                conversion: previous_reached
-                    .filter(|p| *p > 0)
-                    .map(|p| reached as f64 / p as f64),
-                stalled_by_reason: by_reason(
-                    stalled_rows
-                        .iter()
-                        .filter(|(s, _, _)| *s == stage.rank())
-                        .map(|(_, r, n)| (*r, *n)),
-                ),
-                stays: days.len() as u64,
-                average_days: (!days.is_empty())
-                    .then(|| days.iter().sum::<f64>() / days.len() as f64),
-                median_days: median(&days),
-            });
-            previous_reached = Some(reached);
-            if stage == Stage::Deliver {
-                funnel.launched = reached;
-            }
-        }
-        Ok(funnel)
+            .collect())
     }
 
     /// Lengths in days of every completed stay in a stage (entered, then left), per stage.

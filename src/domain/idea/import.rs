@@ -267,36 +267,7 @@ fn parse(
         .flexible(false)
         .trim(csv::Trim::All)
         .from_reader(csv_text.trim_start_matches('\u{feff}').as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|_| DomainError::bad_input("The file is not CSV text with a header line."))?
-        .clone();
-    let columns: HashMap<Column, usize> = headers
-        .iter()
-        .enumerate()
-        .filter_map(|(i, h)| column_of(h).map(|c| (c, i)))
-        .collect();
-    let missing: Vec<&str> = REQUIRED
-        .iter()
-        .filter(|(c, _)| !columns.contains_key(c))
-        .map(|(_, name)| *name)
-        .collect();
-    if !missing.is_empty() {
-        return Err(DomainError::InvalidLines(
-            format!(
-                "The header line lacks the column(s) {}; nothing was imported.",
-                missing.join(", ")
-            ),
-            vec![LineError {
-                line: 1,
-                message: format!(
-                    "Missing column(s): {}. Required: title, unit, problem, type, form, affairs_area, initiator; optional: submitted, description, maturity, innovator, innovator_position.",
-                    missing.join(", ")
-                ),
-            }],
-        ));
-    }
-
+    let columns = header_columns(&mut reader)?;
     let mut ready = Vec::new();
     let mut errors = Vec::new();
     let mut rows = 0usize;
@@ -328,110 +299,17 @@ fn parse(
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
-        let field = |c: Column| {
-            unguarded(
-                columns
-                    .get(&c)
-                    .and_then(|i| record.get(*i))
-                    .unwrap_or_default(),
-            )
+        let cells = Cells {
+            record: &record,
+            columns: &columns,
         };
-        let mut problems = Vec::new();
-        let unit_name = field(Column::Unit);
-        let unit_id = units.get(&unit_name.trim().to_lowercase()).copied();
-        if unit_id.is_none() {
-            problems.push(format!("no unit named \"{unit_name}\" in this regency"));
-        }
-        let innovation_type = parse_type(field(Column::Type));
-        if innovation_type.is_none() {
-            problems.push(format!(
-                "type \"{}\" is not DIGITAL or NON_DIGITAL",
-                field(Column::Type)
-            ));
-        }
-        let form = parse_form(field(Column::Form));
-        if form.is_none() {
-            problems.push(format!(
-                "form \"{}\" is not GOVERNANCE, PUBLIC_SERVICE or OTHER",
-                field(Column::Form)
-            ));
-        }
-        let initiator = parse_initiator(field(Column::Initiator));
-        if initiator.is_none() {
-            problems.push(format!(
-                "initiator \"{}\" is not REGIONAL_HEAD, DPRD, WORK_UNIT, CIVIL_SERVANT or COMMUNITY",
-                field(Column::Initiator)
-            ));
-        }
-        let maturity = match field(Column::Maturity) {
-            "" => None,
-            text => {
-                let parsed = parse_maturity(text);
-                if parsed.is_none() {
-                    problems.push(format!(
-                        "maturity \"{text}\" is not INITIATIVE, TRIAL or APPLIED"
-                    ));
-                }
-                parsed
-            }
-        };
-        let submitted_at = match field(Column::Submitted) {
-            "" => None,
-            text => {
-                if let Some(at) = parse_submitted(text) {
-                    Some(at)
-                } else {
-                    problems.push(format!(
-                        "submitted date \"{text}\" is not a date like 2017-04-03 or 03/04/2017"
-                    ));
-                    None
-                }
-            }
-        };
-        let new = NewIdea {
-            cohort_id,
-            unit_id: unit_id.unwrap_or_default(),
-            title: field(Column::Title).to_owned(),
-            problem: field(Column::Problem).to_owned(),
-            description: Some(field(Column::Description).to_owned()),
-            innovation_type: innovation_type.unwrap_or(InnovationType::NonDigital),
-            form: form.unwrap_or(InnovationForm::Other),
-            affairs_area: field(Column::AffairsArea).to_owned(),
-            initiator: initiator.unwrap_or(Initiator::WorkUnit),
-            maturity,
-            submitted_at,
-            innovator: match (field(Column::Innovator), field(Column::InnovatorPosition)) {
-                ("", "") => None,
-                (name, position) => Some(Innovator {
-                    name: name.to_owned(),
-                    position: position.to_owned(),
-                }),
-            },
-        };
-        match check_new_idea(&new, floor, chrono::Utc::now()) {
-            Ok(checked) if problems.is_empty() => ready.push(ReadyIdea { new, checked }),
-            Ok(_) => {}
-            Err(err) => problems.insert(0, lowercase_first(err.message())),
-        }
-        if !problems.is_empty() {
-            errors.push(LineError {
-                line,
-                message: format!("{}.", problems.join("; ").trim_end_matches('.')),
-            });
+        match read_line(&cells, cohort_id, units, floor) {
+            Ok(idea) => ready.push(idea),
+            Err(message) => errors.push(LineError { line, message }),
         }
     }
     if !errors.is_empty() {
-        let bad = errors.len();
-        errors.truncate(MAX_REPORTED_LINES);
-        let shown = if bad > MAX_REPORTED_LINES {
-            format!(" The first {MAX_REPORTED_LINES} are in extensions.lines.")
-        } else {
-            " See extensions.lines.".to_owned()
-        };
-        return Err(DomainError::InvalidLines(
-            format!("{bad} line(s) of the file are not valid; nothing was imported.{shown}"),
-            errors,
-        ));
+        return Err(invalid_lines(errors));
     }
     if ready.is_empty() {
         return Err(DomainError::bad_input(
@@ -439,6 +317,197 @@ fn parse(
         ));
     }
     Ok(ready)
+}
+
+/// Where each known column is in the file, read from its header line. A file that lacks a
+/// required column is refused as a whole, naming the missing ones.
+fn header_columns(reader: &mut csv::Reader<&[u8]>) -> DomainResult<HashMap<Column, usize>> {
+    let headers = reader
+        .headers()
+        .map_err(|_| DomainError::bad_input("The file is not CSV text with a header line."))?
+        .clone();
+    let columns: HashMap<Column, usize> = headers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| column_of(h).map(|c| (c, i)))
+        .collect();
+    let missing: Vec<&str> = REQUIRED
+        .iter()
+        .filter(|(c, _)| !columns.contains_key(c))
+        .map(|(_, name)| *name)
+        .collect();
+    if !missing.is_empty() {
+        return Err(DomainError::InvalidLines(
+            format!(
+                "The header line lacks the column(s) {}; nothing was imported.",
+                missing.join(", ")
+            ),
+            vec![LineError {
+                line: 1,
+                message: format!(
+                    "Missing column(s): {}. Required: title, unit, problem, type, form, affairs_area, initiator; optional: submitted, description, maturity, innovator, innovator_position.",
+                    missing.join(", ")
+                ),
+            }],
+        ));
+    }
+    Ok(columns)
+}
+
+/// The cells of one data line, by column.
+struct Cells<'a> {
+    record: &'a csv::StringRecord,
+    columns: &'a HashMap<Column, usize>,
+}
+
+impl<'a> Cells<'a> {
+    /// The cell of `column`, without the export's formula guard; empty when the file has no
+    /// such column.
+    fn get(&self, column: Column) -> &'a str {
+        unguarded(
+            self.columns
+                .get(&column)
+                .and_then(|i| self.record.get(*i))
+                .unwrap_or_default(),
+        )
+    }
+}
+
+/// One data line as an idea ready to insert, or the sentence naming everything wrong with it.
+fn read_line(
+    cells: &Cells,
+    cohort_id: i32,
+    units: &HashMap<String, i32>,
+    floor: NaiveDate,
+) -> Result<ReadyIdea, String> {
+    let mut problems = Vec::new();
+    let new = new_idea_of(cells, cohort_id, units, &mut problems);
+    match check_new_idea(&new, floor, chrono::Utc::now()) {
+        Ok(checked) if problems.is_empty() => return Ok(ReadyIdea { new, checked }),
+        Ok(_) => {}
+        Err(err) => problems.insert(0, lowercase_first(err.message())),
+    }
+    Err(format!("{}.", problems.join("; ").trim_end_matches('.')))
+}
+
+/// The idea a line describes. Cells that do not read (an unknown unit, a type, form, initiator,
+/// maturity or date not understood) are noted in `problems` and stand in with a default, so
+/// the line's other fields are still checked.
+fn new_idea_of(
+    cells: &Cells,
+    cohort_id: i32,
+    units: &HashMap<String, i32>,
+    problems: &mut Vec<String>,
+) -> NewIdea {
+    let unit_name = cells.get(Column::Unit);
+    let unit_id = units.get(&unit_name.trim().to_lowercase()).copied();
+    if unit_id.is_none() {
+        problems.push(format!("no unit named \"{unit_name}\" in this regency"));
+    }
+    let innovation_type = coded(
+        problems,
+        "type",
+        "DIGITAL or NON_DIGITAL",
+        cells.get(Column::Type),
+        parse_type,
+    );
+    let form = coded(
+        problems,
+        "form",
+        "GOVERNANCE, PUBLIC_SERVICE or OTHER",
+        cells.get(Column::Form),
+        parse_form,
+    );
+    let initiator = coded(
+        problems,
+        "initiator",
+        "REGIONAL_HEAD, DPRD, WORK_UNIT, CIVIL_SERVANT or COMMUNITY",
+        cells.get(Column::Initiator),
+        parse_initiator,
+    );
+    let maturity = optional_coded(
+        problems,
+        "maturity",
+        "INITIATIVE, TRIAL or APPLIED",
+        cells.get(Column::Maturity),
+        parse_maturity,
+    );
+    let submitted_at = optional_coded(
+        problems,
+        "submitted date",
+        "a date like 2017-04-03 or 03/04/2017",
+        cells.get(Column::Submitted),
+        parse_submitted,
+    );
+    NewIdea {
+        cohort_id,
+        unit_id: unit_id.unwrap_or_default(),
+        title: cells.get(Column::Title).to_owned(),
+        problem: cells.get(Column::Problem).to_owned(),
+        description: Some(cells.get(Column::Description).to_owned()),
+        innovation_type: innovation_type.unwrap_or(InnovationType::NonDigital),
+        form: form.unwrap_or(InnovationForm::Other),
+        affairs_area: cells.get(Column::AffairsArea).to_owned(),
+        initiator: initiator.unwrap_or(Initiator::WorkUnit),
+        maturity,
+        submitted_at,
+        innovator: match (
+            cells.get(Column::Innovator),
+            cells.get(Column::InnovatorPosition),
+        ) {
+            ("", "") => None,
+            (name, position) => Some(Innovator {
+                name: name.to_owned(),
+                position: position.to_owned(),
+            }),
+        },
+    }
+}
+
+/// A cell read by `parse`. A cell that does not read is noted in `problems` as
+/// `label "text" is not expected`.
+fn coded<T>(
+    problems: &mut Vec<String>,
+    label: &str,
+    expected: &str,
+    text: &str,
+    parse: fn(&str) -> Option<T>,
+) -> Option<T> {
+    let parsed = parse(text);
+    if parsed.is_none() {
+        problems.push(format!("{label} \"{text}\" is not {expected}"));
+    }
+    parsed
+}
+
+/// Like [`coded`], for a cell that may be left empty.
+fn optional_coded<T>(
+    problems: &mut Vec<String>,
+    label: &str,
+    expected: &str,
+    text: &str,
+    parse: fn(&str) -> Option<T>,
+) -> Option<T> {
+    match text {
+        "" => None,
+        text => coded(problems, label, expected, text, parse),
+    }
+}
+
+/// The error of a file with bad lines: how many there are, and the first
+/// [`MAX_REPORTED_LINES`] of them.
+fn invalid_lines(mut errors: Vec<LineError>) -> DomainError {
+    let bad = errors.len();
+    errors.truncate(MAX_REPORTED_LINES);
+    let shown = if bad > MAX_REPORTED_LINES {
+        format!(" The first {MAX_REPORTED_LINES} are in extensions.lines.")
+    } else {
+        " See extensions.lines.".to_owned()
+    };
+    DomainError::InvalidLines(
+        format!("{bad} line(s) of the file are not valid; nothing was imported.{shown}"),
+        errors,
+    )
 }
 
 fn lowercase_first(sentence: &str) -> String {

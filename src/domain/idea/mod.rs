@@ -126,6 +126,18 @@ impl IdeaFilter {
 
     /// The SQL condition on the `idea` table, or BAD_USER_INPUT if the filter cannot match.
     pub fn condition(&self) -> DomainResult<Condition> {
+        self.check()?;
+        let all = self.with_owner_terms(Condition::all());
+        let all = self.with_pipeline_terms(all);
+        let all = self.with_description_terms(all);
+        let all = self.with_date_terms(all);
+        self.with_nested_terms(all)
+    }
+
+    /// Refuses a filter no idea can match (an empty list, a range that ends before it starts,
+    /// only stages before `stageAtLeast`) and a day count out of bounds. Nested filters are
+    /// checked as their conditions are built.
+    fn check(&self) -> DomainResult<()> {
         non_empty("regencyIds", &self.regency_ids)?;
         non_empty("regencyCodes", &self.regency_codes)?;
         non_empty("cohortIds", &self.cohort_ids)?;
@@ -159,8 +171,18 @@ impl IdeaFilter {
                 least.as_str()
             )));
         }
+        if let Some(days) = self.in_stage_longer_than_days
+            && !(0..=36_500).contains(&days)
+        {
+            return Err(DomainError::bad_input(format!(
+                "`inStageLongerThanDays` is {days}; give a number of days from 0 to 36500."
+            )));
+        }
+        Ok(())
+    }
 
-        let mut all = Condition::all();
+    /// `all` with the terms on where the idea belongs: its regency, cohort and unit.
+    fn with_owner_terms(&self, mut all: Condition) -> Condition {
         if let Some(ids) = &self.regency_ids {
             all = all.add(idea::Column::RegencyId.is_in(ids.clone()));
         }
@@ -193,6 +215,13 @@ impl IdeaFilter {
                 ),
             );
         }
+        all
+    }
+
+    /// `all` with the terms on where the idea stands in the pipeline: its stage and status,
+    /// why it stalled, how long it has been in its stage, and whether a mentor's review of it
+    /// is due.
+    fn with_pipeline_terms(&self, mut all: Condition) -> Condition {
         if let Some(stages) = &self.stages {
             all = all.add(idea::Column::Stage.is_in(stages.iter().copied()));
         }
@@ -208,48 +237,19 @@ impl IdeaFilter {
                 .add(idea::Column::StallReason.is_in(reasons.iter().copied()));
         }
         if let Some(days) = self.in_stage_longer_than_days {
-            if !(0..=36_500).contains(&days) {
-                return Err(DomainError::bad_input(format!(
-                    "`inStageLongerThanDays` is {days}; give a number of days from 0 to 36500."
-                )));
-            }
             crate::domain::volatile::mark();
             let cutoff = Utc::now() - chrono::Duration::days(i64::from(days));
             all = all.add(idea::Column::StageEnteredAt.lt(cutoff));
         }
         if let Some(mentor) = self.awaiting_review_by {
-            all = all
-                .add(idea::Column::Status.ne(IdeaStatus::Dropped))
-                .add(
-                    idea::Column::Id.in_subquery(
-                        Query::select()
-                            .column(mentor_assignment::Column::IdeaId)
-                            .from(mentor_assignment::Entity)
-                            .and_where(mentor_assignment::Column::MentorId.eq(mentor))
-                            .and_where(mentor_assignment::Column::Until.is_null())
-                            .to_owned(),
-                    ),
-                )
-                .add(
-                    Expr::exists(
-                        Query::select()
-                            .expr(Expr::val(1))
-                            .from(review::Entity)
-                            .and_where(
-                                Expr::col((review::Entity, review::Column::IdeaId))
-                                    .equals((idea::Entity, idea::Column::Id)),
-                            )
-                            .and_where(
-                                Expr::col((review::Entity, review::Column::Stage))
-                                    .equals((idea::Entity, idea::Column::Stage)),
-                            )
-                            .and_where(review::Column::MentorId.eq(mentor))
-                            .and_where(review::Column::SupersededAt.is_null())
-                            .to_owned(),
-                    )
-                    .not(),
-                );
+            all = with_awaiting_review_terms(all, mentor);
         }
+        all
+    }
+
+    /// `all` with the terms on what the idea is and who carries it: its type, form, maturity
+    /// and initiator, its mentors, and the text search over its title and problem.
+    fn with_description_terms(&self, mut all: Condition) -> Condition {
         if let Some(types) = &self.types {
             all = all.add(idea::Column::InnovationType.is_in(types.iter().copied()));
         }
@@ -280,22 +280,14 @@ impl IdeaFilter {
             .map(str::trim)
             .filter(|s| !s.is_empty())
         {
-            let escaped = search
-                .to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            let pattern = format!("%{escaped}%");
-            let contains = |column: idea::Column| -> SimpleExpr {
-                Expr::expr(Func::lower(Expr::col(column)))
-                    .like(LikeExpr::new(pattern.clone()).escape('\\'))
-            };
-            all = all.add(
-                Condition::any()
-                    .add(contains(idea::Column::Title))
-                    .add(contains(idea::Column::Problem)),
-            );
+            all = all.add(text_search(search));
         }
+        all
+    }
+
+    /// `all` with the terms on when the idea was submitted and launched. Submission times are
+    /// compared with the bounds of the days given; launch days directly.
+    fn with_date_terms(&self, mut all: Condition) -> Condition {
         if let Some(from) = self.submitted_from {
             all = all.add(idea::Column::SubmittedAt.gte(day_bounds(from).0));
         }
@@ -308,6 +300,12 @@ impl IdeaFilter {
         if let Some(to) = self.launched_to {
             all = all.add(idea::Column::LaunchedOn.lte(to));
         }
+        all
+    }
+
+    /// `all` with the nested filters: every one of `all_of`, at least one of `any_of`, and not
+    /// `none_of`.
+    fn with_nested_terms(&self, mut all: Condition) -> DomainResult<Condition> {
         for nested in &self.all_of {
             all = all.add(nested.condition()?);
         }
@@ -323,6 +321,58 @@ impl IdeaFilter {
         }
         Ok(all)
     }
+}
+
+/// `all` with the terms of the ideas awaiting `mentor`'s review: not dropped, coached by the
+/// mentor now, and without the mentor's current review at the idea's current stage.
+fn with_awaiting_review_terms(all: Condition, mentor: i32) -> Condition {
+    all.add(idea::Column::Status.ne(IdeaStatus::Dropped))
+        .add(
+            idea::Column::Id.in_subquery(
+                Query::select()
+                    .column(mentor_assignment::Column::IdeaId)
+                    .from(mentor_assignment::Entity)
+                    .and_where(mentor_assignment::Column::MentorId.eq(mentor))
+                    .and_where(mentor_assignment::Column::Until.is_null())
+                    .to_owned(),
+            ),
+        )
+        .add(
+            Expr::exists(
+                Query::select()
+                    .expr(Expr::val(1))
+                    .from(review::Entity)
+                    .and_where(
+                        Expr::col((review::Entity, review::Column::IdeaId))
+                            .equals((idea::Entity, idea::Column::Id)),
+                    )
+                    .and_where(
+                        Expr::col((review::Entity, review::Column::Stage))
+                            .equals((idea::Entity, idea::Column::Stage)),
+                    )
+                    .and_where(review::Column::MentorId.eq(mentor))
+                    .and_where(review::Column::SupersededAt.is_null())
+                    .to_owned(),
+            )
+            .not(),
+        )
+}
+
+/// Ideas whose title or problem contains `search`, case aside. The LIKE wildcards in `search`
+/// are escaped, so they match themselves.
+fn text_search(search: &str) -> Condition {
+    let escaped = search
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    let pattern = format!("%{escaped}%");
+    let contains = |column: idea::Column| -> SimpleExpr {
+        Expr::expr(Func::lower(Expr::col(column))).like(LikeExpr::new(pattern.clone()).escape('\\'))
+    };
+    Condition::any()
+        .add(contains(idea::Column::Title))
+        .add(contains(idea::Column::Problem))
 }
 
 /// Orderings of the ideas connection.

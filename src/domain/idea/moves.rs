@@ -466,6 +466,104 @@ impl Domain {
         decision: Decision,
         reason: MoveReason,
     ) -> DomainResult<Move> {
+        let asked = AskedMove::checked(decision, &reason)?;
+        let target = Target {
+            id,
+            version,
+            what: "idea",
+        };
+        self.update_versioned::<idea::Entity, _>(
+            work,
+            target,
+            async |work, current| self.apply_move(work, current, &asked).await,
+            async |work, current, updated| self.record_move(work, current, updated, &asked).await,
+        )
+        .await
+    }
+
+    /// The idea's row after the move `asked`, if the pipeline's rules allow it. Entering DELIVER
+    /// needs a signed commitment, so only then is one looked for.
+    async fn apply_move(
+        &self,
+        work: &Work,
+        current: &idea::Model,
+        asked: &AskedMove,
+    ) -> DomainResult<Edit<idea::ActiveModel>> {
+        let state = IdeaState {
+            stage: current.stage,
+            status: current.status,
+        };
+        let entering_deliver =
+            asked.decision == Decision::Advance && current.stage.next() == Some(Stage::Deliver);
+        let covered = entering_deliver
+            && self
+                .covered_by_signed_commitment(&work.txn, current.id)
+                .await?;
+        let next = pipeline::decide(state, asked.decision, asked.reason.as_deref(), covered)?;
+        Ok(Edit::new(moved_row(work, current, next, asked)))
+    }
+
+    /// Records a move in the idea's audit trail and as an event.
+    async fn record_move(
+        &self,
+        work: &mut Work,
+        current: &idea::Model,
+        updated: idea::Model,
+        asked: &AskedMove,
+    ) -> DomainResult<Move> {
+        let transition = stage_transition::ActiveModel {
+            idea_id: Set(updated.id),
+            from_stage: Set(Some(current.stage)),
+            to_stage: Set(updated.stage),
+            to_status: Set(updated.status),
+            decision: Set(asked.decision),
+            reason: Set(asked.reason.clone()),
+            reason_code: Set(asked.code),
+            actor: Set(work.caller.actor().to_owned()),
+            at: Set(work.now()),
+            ..Default::default()
+        }
+        .insert(&work.txn)
+        .await?;
+        let event = self
+            .record_event(
+                work,
+                NewEvent {
+                    idea_id: Some(updated.id),
+                    unit_id: Some(updated.unit_id),
+                    stage: Some(updated.stage),
+                    payload: json!({
+                        "from": current.stage.as_str(),
+                        "to": updated.stage.as_str(),
+                        "status": updated.status.as_str(),
+                        "reason": asked.reason,
+                        "reasonCode": asked.code.map(StallReason::as_str),
+                        "version": updated.version,
+                    }),
+                    ..NewEvent::about(updated.regency_id, event_kind(asked.decision))
+                },
+            )
+            .await?;
+        Ok(Move {
+            idea: updated,
+            transition,
+            event,
+        })
+    }
+}
+
+/// A move as asked for, its reason checked.
+struct AskedMove {
+    decision: Decision,
+    reason: Option<String>,
+    /// The kind of reason, given for a stall and only then.
+    code: Option<StallReason>,
+}
+
+impl AskedMove {
+    /// Checks `reason` for `decision`: a stall needs the kind of its reason, other moves take
+    /// none; the sentence is bounded in length.
+    fn checked(decision: Decision, reason: &MoveReason) -> DomainResult<Self> {
         let code = match (decision, reason.code) {
             (Decision::Stall, None) => {
                 return Err(DomainError::bad_input(
@@ -480,90 +578,44 @@ impl Domain {
             }
             (_, None) => None,
         };
-        let reason = optional_text("The reason", reason.text.as_deref(), 2000)?;
-        let target = Target {
-            id,
-            version,
-            what: "idea",
-        };
-        self.update_versioned::<idea::Entity, _>(
-            work,
-            target,
-            async |work, current| {
-                let state = IdeaState {
-                    stage: current.stage,
-                    status: current.status,
-                };
-                let entering_deliver =
-                    decision == Decision::Advance && current.stage.next() == Some(Stage::Deliver);
-                let covered =
-                    entering_deliver && self.covered_by_signed_commitment(&work.txn, id).await?;
-                let next = pipeline::decide(state, decision, reason.as_deref(), covered)?;
-                let mut row: idea::ActiveModel = current.clone().into();
-                row.stage = Set(next.stage);
-                row.status = Set(next.status);
-                row.status_reason = Set(match next.status {
-                    IdeaStatus::Active => None,
-                    _ => reason.clone(),
-                });
-                row.stall_reason = Set(match next.status {
-                    IdeaStatus::Stalled => code,
-                    _ => None,
-                });
-                if next.stage != current.stage {
-                    row.stage_entered_at = Set(work.now());
-                }
-                if next.stage == Stage::Deliver && current.stage == Stage::Design {
-                    row.launched_on = Set(Some(work.today()));
-                }
-                if next.stage < Stage::Deliver {
-                    row.launched_on = Set(None);
-                }
-                Ok(Edit::new(row))
-            },
-            async |work, current, updated| {
-                let transition = stage_transition::ActiveModel {
-                    idea_id: Set(id),
-                    from_stage: Set(Some(current.stage)),
-                    to_stage: Set(updated.stage),
-                    to_status: Set(updated.status),
-                    decision: Set(decision),
-                    reason: Set(reason.clone()),
-                    reason_code: Set(code),
-                    actor: Set(work.caller.actor().to_owned()),
-                    at: Set(work.now()),
-                    ..Default::default()
-                }
-                .insert(&work.txn)
-                .await?;
-                let event = self
-                    .record_event(
-                        work,
-                        NewEvent {
-                            idea_id: Some(id),
-                            unit_id: Some(updated.unit_id),
-                            stage: Some(updated.stage),
-                            payload: json!({
-                                "from": current.stage.as_str(),
-                                "to": updated.stage.as_str(),
-                                "status": updated.status.as_str(),
-                                "reason": reason,
-                                "reasonCode": code.map(StallReason::as_str),
-                                "version": updated.version,
-                            }),
-                            ..NewEvent::about(updated.regency_id, event_kind(decision))
-                        },
-                    )
-                    .await?;
-                Ok(Move {
-                    idea: updated,
-                    transition,
-                    event,
-                })
-            },
-        )
-        .await
+        Ok(Self {
+            decision,
+            reason: optional_text("The reason", reason.text.as_deref(), 2000)?,
+            code,
+        })
     }
+}
+
+/// The idea's row moved from `current` to `next`: the reason is kept while the idea is not
+/// active and the kind of reason while it is stalled; entering a stage restarts its clock,
+/// entering DELIVER from DESIGN sets the launch day, and falling back before DELIVER clears it.
+fn moved_row(
+    work: &Work,
+    current: &idea::Model,
+    next: IdeaState,
+    asked: &AskedMove,
+) -> idea::ActiveModel {
+    let mut row: idea::ActiveModel = current.clone().into();
+    row.stage = Set(next.stage);
+    row.status = Set(next.status);
+    row.status_reason = Set(match next.status {
+        IdeaStatus::Active => None,
+        _ => asked.reason.clone(),
+    });
+    row.stall_reason = Set(match next.status {
+        IdeaStatus::Stalled => asked.code,
+        _ => None,
+    });
+    if next.stage != current.stage {
+        row.stage_entered_at = Set(work.now());
+    }
+    if next.stage == Stage::Deliver && current.stage == Stage::Design {
+        row.launched_on = Set(Some(work.today()));
+    }
+    if next.stage < Stage::Deliver {
+        row.launched_on = Set(None);
+    }
+    row
 }
 
 impl Domain {
