@@ -70,34 +70,14 @@ impl App {
             config.default_page_size.min(config.max_page_size) as usize,
         ));
         let shared_results = Arc::new(graphql::shared::SharedResults::default());
-        let mut persisted = graphql::persisted::PersistedQueries::new(
-            config.limits.persisted_queries_kb.saturating_mul(1024),
-            config.limits.max_query_bytes,
-        );
-        if let Some(path) = &config.trusted_documents {
-            let own = http::own_documents().map(str::to_owned);
-            persisted = persisted.trusting(
-                graphql::persisted::read_trusted(path)?
-                    .into_iter()
-                    .chain(own),
-            );
-        }
-        let persisted = Arc::new(persisted);
-        let mut schema = graphql::schema()
-            .data(domain.clone())
-            .data(hub.clone())
-            .data(shared_results.clone())
-            .data(graphql::aggregate::PublicMinimum(
-                config.anonymous_min_count,
-            ));
-        if config.limits.disable_introspection {
-            schema = schema.disable_introspection();
-        }
-        let engine = graphql::engine::Engine::new(
-            schema.finish(),
-            query_limits.clone(),
-            persisted.clone(),
-            domain.clone(),
+        let persisted = Arc::new(persisted_queries(config)?);
+        let engine = engine(
+            config,
+            &domain,
+            &hub,
+            &shared_results,
+            &query_limits,
+            &persisted,
         );
         let rate = Arc::new(crate::http::rate::RateLimits::new(
             config.limits.rate_limit_per_token,
@@ -118,14 +98,7 @@ impl App {
                 live_connections: TaskTracker::new(),
                 shared_results,
                 cors_origins: config.cors_origins.clone(),
-                allowed_hosts: Arc::new(
-                    config
-                        .allowed_hosts
-                        .iter()
-                        .map(|h| h.trim().to_ascii_lowercase())
-                        .filter(|h| !h.is_empty())
-                        .collect(),
-                ),
+                allowed_hosts: Arc::new(allowed_hosts(config)),
                 limits: Arc::new(config.limits.clone()),
                 query_limits,
                 request_timeout: Duration::from_secs(config.limits.request_timeout_secs.max(1)),
@@ -135,13 +108,7 @@ impl App {
                 auth,
                 rate,
                 persisted,
-                per_address: crate::http::address::AddressSlots::new(
-                    crate::http::address::PerAddress {
-                        connections: config.limits.max_connections_per_address,
-                        streams: config.limits.max_streams_per_address,
-                        subscriptions: config.limits.max_subscriptions_per_address,
-                    },
-                ),
+                per_address: crate::http::address::AddressSlots::new(per_address(config)),
                 trusted_proxies: crate::http::address::TrustedProxies::new(
                     config.trusted_proxies.clone(),
                 ),
@@ -246,6 +213,73 @@ impl App {
             );
         }
         Ok(())
+    }
+}
+
+/// The persisted-query store, trusting only the configured documents (and the server's own
+/// pages' documents) when a list is configured.
+fn persisted_queries(config: &Config) -> anyhow::Result<graphql::persisted::PersistedQueries> {
+    let persisted = graphql::persisted::PersistedQueries::new(
+        config.limits.persisted_queries_kb.saturating_mul(1024),
+        config.limits.max_query_bytes,
+    );
+    Ok(match &config.trusted_documents {
+        Some(path) => {
+            let own = http::own_documents().map(str::to_owned);
+            persisted.trusting(
+                graphql::persisted::read_trusted(path)?
+                    .into_iter()
+                    .chain(own),
+            )
+        }
+        None => persisted,
+    })
+}
+
+/// The schema with the domain, the live hub and the shared answers as its data, inside the
+/// engine every transport runs.
+fn engine(
+    config: &Config,
+    domain: &Domain,
+    hub: &live::Hub,
+    shared_results: &Arc<graphql::shared::SharedResults>,
+    query_limits: &Arc<QueryLimits>,
+    persisted: &Arc<graphql::persisted::PersistedQueries>,
+) -> graphql::engine::Engine {
+    let mut schema = graphql::schema()
+        .data(domain.clone())
+        .data(hub.clone())
+        .data(shared_results.clone())
+        .data(graphql::aggregate::PublicMinimum(
+            config.anonymous_min_count,
+        ));
+    if config.limits.disable_introspection {
+        schema = schema.disable_introspection();
+    }
+    graphql::engine::Engine::new(
+        schema.finish(),
+        query_limits.clone(),
+        persisted.clone(),
+        domain.clone(),
+    )
+}
+
+/// The host names the server answers to besides IP addresses and localhost, as compared.
+fn allowed_hosts(config: &Config) -> Vec<String> {
+    config
+        .allowed_hosts
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .filter(|h| !h.is_empty())
+        .collect()
+}
+
+/// What one client address may hold.
+fn per_address(config: &Config) -> crate::http::address::PerAddress {
+    crate::http::address::PerAddress {
+        connections: config.limits.max_connections_per_address,
+        streams: config.limits.max_streams_per_address,
+        subscriptions: config.limits.max_subscriptions_per_address,
     }
 }
 

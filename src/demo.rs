@@ -7,6 +7,11 @@
 //! inside the published years, which unit holds which idea) is made up so that dashboards have
 //! something realistic to show. Every stage history obeys the pipeline rules.
 
+#![allow(
+    clippy::too_many_lines,
+    reason = "the demo data are tables, long by nature"
+)]
+
 use std::collections::BTreeMap;
 
 use anyhow::Context;

@@ -35,42 +35,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tokio::spawn(labinov::app::stop_on_signal(shutdown.clone()));
             app.run_until_stopped(shutdown).await
         }
-        Command::Init(args) => {
-            let made = cli::init(&args).await?;
-            let settings = made.settings.display();
-            let host = if args.listen.ip().is_unspecified() {
-                format!("<this machine's address>:{}", args.listen.port())
-            } else {
-                args.listen.to_string()
-            };
-            let mut out = std::io::stdout().lock();
-            write!(
-                out,
-                "{regency} is ready; its settings (with a fresh token secret) are in {settings}.\n\n\
-                 Next steps:\n\
-                 1. Start the server with those settings:\n\
-                 \x20    set -a; . {settings}; set +a; labinov serve\n\
-                 2. Open GraphiQL as the lab's REGENCY_ADMIN (this token is valid 30 days):\n\
-                 \x20    http://{host}/?token={token}\n\
-                 In another terminal, load the same settings first (set -a; . {settings}; set +a), then:\n\
-                 3. Add the units from a spreadsheet (docs/examples/unit-banjar.csv shows the columns):\n\
-                 \x20    labinov import-units units.csv --regency {code}\n\
-                 4. Create the lab's edition in GraphiQL (YEAR: the lab's year; ideas are dated on or after it):\n\
-                 \x20    mutation {{ createCohort(input: {{regencyId: \"{regency_id}\", year: YEAR, name: \"Laboratorium Inovasi YEAR\"}}) {{ cohort {{ id }} }} }}\n\
-                 5. Import the ideas (docs/examples/ide-inovasi-banjar.csv shows the columns; its ideas are of 2019):\n\
-                 \x20    labinov import ideas.csv --cohort {code}/YEAR\n\
-                 6. Tokens for staff and screens:\n\
-                 \x20    labinov token issue --role VIEWER --regency {code} --ttl 12h --subject \"event screen\"\n\
-                 \x20    labinov token issue --role REGENCY_ADMIN --regency {code} --ttl 8h --subject siti@example.go.id\n\n\
-                 The first token, on its own line:\n{token}\n",
-                regency = made.regency,
-                regency_id = made.regency_id,
-                token = made.token,
-                code = args.code.trim(),
-            )
-            .context("writing the next steps")?;
-            Ok(())
-        }
+        Command::Init(args) => init(&args).await,
         Command::Migrate(args) => {
             connect_and_migrate(&Config::with_database(args.database)).await?;
             tracing::info!("database is up to date");
@@ -98,30 +63,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             writeln!(out, "{report}").context("writing the report")?;
             Ok(())
         }
-        Command::Token(TokenCommand::Issue(args)) => {
-            let issued = cli::issue_token(&Config::with_tokens(args.tokens.clone()), &args)?;
-            let mut out = std::io::stdout().lock();
-            writeln!(
-                out,
-                "# {} token for {}, valid for {}; send it as: Authorization: Bearer <token>",
-                args.role.as_str(),
-                args.subject,
-                args.ttl
-            )
-            .and_then(|()| {
-                if issued.demo {
-                    writeln!(
-                        out,
-                        "# signed with the public demo secret: only a `serve --demo` server without LABINOV_JWT_SECRET accepts it"
-                    )
-                } else {
-                    Ok(())
-                }
-            })
-            .and_then(|()| writeln!(out, "{}", issued.token))
-            .context("writing the token")?;
-            Ok(())
-        }
+        Command::Token(TokenCommand::Issue(args)) => issue_token(&args),
         Command::Schema => {
             let mut out = std::io::stdout().lock();
             out.write_all(graphql::sdl().as_bytes())
@@ -129,6 +71,70 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `labinov init`: the regency, the settings file and the first token, then the next steps.
+async fn init(args: &labinov::config::InitArgs) -> anyhow::Result<()> {
+    let made = cli::init(args).await?;
+    let settings = made.settings.display();
+    let host = if args.listen.ip().is_unspecified() {
+        format!("<this machine's address>:{}", args.listen.port())
+    } else {
+        args.listen.to_string()
+    };
+    let mut out = std::io::stdout().lock();
+    write!(
+        out,
+        "{regency} is ready; its settings (with a fresh token secret) are in {settings}.\n\n\
+         Next steps:\n\
+         1. Start the server with those settings:\n\
+         \x20    set -a; . {settings}; set +a; labinov serve\n\
+         2. Open GraphiQL as the lab's REGENCY_ADMIN (this token is valid 30 days):\n\
+         \x20    http://{host}/?token={token}\n\
+         In another terminal, load the same settings first (set -a; . {settings}; set +a), then:\n\
+         3. Add the units from a spreadsheet (docs/examples/unit-banjar.csv shows the columns):\n\
+         \x20    labinov import-units units.csv --regency {code}\n\
+         4. Create the lab's edition in GraphiQL (YEAR: the lab's year; ideas are dated on or after it):\n\
+         \x20    mutation {{ createCohort(input: {{regencyId: \"{regency_id}\", year: YEAR, name: \"Laboratorium Inovasi YEAR\"}}) {{ cohort {{ id }} }} }}\n\
+         5. Import the ideas (docs/examples/ide-inovasi-banjar.csv shows the columns; its ideas are of 2019):\n\
+         \x20    labinov import ideas.csv --cohort {code}/YEAR\n\
+         6. Tokens for staff and screens:\n\
+         \x20    labinov token issue --role VIEWER --regency {code} --ttl 12h --subject \"event screen\"\n\
+         \x20    labinov token issue --role REGENCY_ADMIN --regency {code} --ttl 8h --subject siti@example.go.id\n\n\
+         The first token, on its own line:\n{token}\n",
+        regency = made.regency,
+        regency_id = made.regency_id,
+        token = made.token,
+        code = args.code.trim(),
+    )
+    .context("writing the next steps")?;
+    Ok(())
+}
+
+/// `labinov token issue`: the token on its own last line, what it is above it.
+fn issue_token(args: &labinov::config::IssueArgs) -> anyhow::Result<()> {
+    let issued = cli::issue_token(&Config::with_tokens(args.tokens.clone()), args)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "# {} token for {}, valid for {}; send it as: Authorization: Bearer <token>",
+        args.role.as_str(),
+        args.subject,
+        args.ttl
+    )
+    .and_then(|()| {
+        if issued.demo {
+            writeln!(
+                out,
+                "# signed with the public demo secret: only a `serve --demo` server without LABINOV_JWT_SECRET accepts it"
+            )
+        } else {
+            Ok(())
+        }
+    })
+    .and_then(|()| writeln!(out, "{}", issued.token))
+    .context("writing the token")?;
+    Ok(())
 }
 
 /// `serve --demo`: a ready token per role, and a link that opens GraphiQL with it, so a

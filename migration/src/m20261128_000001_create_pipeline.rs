@@ -1,6 +1,11 @@
 //! The pipeline schema: regencies, units, cohorts, ideas and their audit trail, mentors,
 //! commitments and the pipeline event outbox.
 
+#![allow(
+    clippy::too_many_lines,
+    reason = "a migration creates its tables in one place, in order"
+)]
+
 use sea_orm_migration::{
     prelude::*,
     schema::{

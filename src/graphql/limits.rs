@@ -13,7 +13,7 @@ use std::{
 };
 
 use async_graphql::{
-    Positioned, Request, ServerError, ServerResult, Value as ConstValue,
+    Positioned, Request, ServerError, ServerResult, Value as ConstValue, Variables,
     parser::types::{
         DocumentOperations, ExecutableDocument, Field, OperationDefinition, OperationType,
         Selection, SelectionSet,
@@ -160,6 +160,32 @@ pub fn check(
     request: &Request,
 ) -> ServerResult<Arc<ExecutableDocument>> {
     let query = request.query.as_str();
+    check_text(limits, query)?;
+    // Input objects and list items are counted over the variables, their defaults and the
+    // literal arguments together.
+    let mut tally = Tally::default();
+    for (name, value) in request.variables.iter() {
+        check_input(limits, &format!("${name}"), value, &mut tally)?;
+    }
+    let (document, parsed_now) = documents.parse(query)?;
+    let operations = operations_to_run(&document, request.operation_name.as_deref());
+    let variables = with_defaults(limits, &operations, &request.variables, &mut tally)?;
+    let mut measure = Measure::new(limits, &document, &variables);
+    for operation in operations {
+        let size = measure.selection_set(&operation.node.selection_set.node)?;
+        check_size(limits, operation.node.ty, &size)?;
+        tally.objects += size.input_objects;
+        tally.items += size.input_items;
+    }
+    check_tally(limits, &tally)?;
+    if parsed_now {
+        documents.keep(query, &document);
+    }
+    Ok(document)
+}
+
+/// The limits a query's text is held to before it is parsed: its size and its nesting.
+fn check_text(limits: &QueryLimits, query: &str) -> ServerResult<()> {
     if query.len() > limits.max_query_bytes {
         return Err(limit_error(
             ErrorCode::QueryTooLarge,
@@ -184,16 +210,17 @@ pub fn check(
             ),
         ));
     }
-    // Input objects and list items are counted over the variables, their defaults and the
-    // literal arguments together.
-    let mut tally = Tally::default();
-    for (name, value) in request.variables.iter() {
-        check_input(limits, &format!("${name}"), value, &mut tally)?;
-    }
-    let (document, parsed_now) = documents.parse(query)?;
-    let operations: Vec<&Positioned<OperationDefinition>> = match &document.operations {
+    Ok(())
+}
+
+/// The operations of `document` a request with `operation_name` may run.
+fn operations_to_run<'d>(
+    document: &'d ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Vec<&'d Positioned<OperationDefinition>> {
+    match &document.operations {
         DocumentOperations::Single(operation) => vec![operation],
-        DocumentOperations::Multiple(map) => match request.operation_name.as_deref() {
+        DocumentOperations::Multiple(map) => match operation_name {
             Some(wanted) => map
                 .iter()
                 .filter(|(name, _)| name.as_str() == wanted)
@@ -201,82 +228,95 @@ pub fn check(
                 .collect(),
             None => map.values().collect(),
         },
-    };
-    // A variable left out takes its default: it is checked, and counts, like a sent one.
-    let mut variables = request.variables.clone();
-    for operation in &operations {
+    }
+}
+
+/// The variables with the defaults of those left out: a default is checked, and counts, like a
+/// sent value.
+fn with_defaults(
+    limits: &QueryLimits,
+    operations: &[&Positioned<OperationDefinition>],
+    sent: &Variables,
+    tally: &mut Tally,
+) -> ServerResult<Variables> {
+    let mut variables = sent.clone();
+    for operation in operations {
         for definition in &operation.node.variable_definitions {
             let name = &definition.node.name.node;
             if variables.contains_key(name) {
                 continue;
             }
             if let Some(default) = &definition.node.default_value {
-                check_input(limits, &format!("${name}"), &default.node, &mut tally)?;
+                check_input(limits, &format!("${name}"), &default.node, tally)?;
                 variables.insert(name.clone(), default.node.clone());
             }
         }
     }
-    let mut measure = Measure::new(limits, &document, &variables);
-    for operation in operations {
-        let size = measure.selection_set(&operation.node.selection_set.node)?;
-        if operation.node.ty == OperationType::Subscription && size.root_fields != 1 {
-            return Err(input_error(
-                "subscriptionRootFields",
-                1,
-                format!(
-                    "A subscription selects exactly one top-level field; this one selects {}. Subscribe to each separately.",
-                    size.root_fields
-                ),
-            ));
-        }
-        if size.root_fields > limits.max_root_fields {
-            return Err(limit_error(
-                ErrorCode::TooManyRootFields,
-                "rootFields",
-                limits.max_root_fields,
-                format!(
-                    "The operation asks for {} top-level fields; at most {} are accepted. Split it into several requests.",
-                    size.root_fields, limits.max_root_fields
-                ),
-            ));
-        }
-        if size.depth > limits.max_depth {
-            return Err(limit_error(
-                ErrorCode::QueryTooDeep,
-                "depth",
-                limits.max_depth,
-                format!(
-                    "The query is {} fields deep; at most {} levels are accepted.",
-                    size.depth, limits.max_depth
-                ),
-            ));
-        }
-        if size.aliases > limits.max_aliases {
-            return Err(limit_error(
-                ErrorCode::TooManyAliases,
-                "aliases",
-                limits.max_aliases,
-                format!(
-                    "The query uses {} aliases; at most {} are accepted.",
-                    size.aliases, limits.max_aliases
-                ),
-            ));
-        }
-        if size.complexity > limits.max_complexity {
-            return Err(limit_error(
-                ErrorCode::QueryTooComplex,
-                "complexity",
-                limits.max_complexity,
-                format!(
-                    "The query could resolve up to {} fields (page sizes multiplied, fragments expanded); at most {} are accepted. Ask for smaller pages or fewer nested lists.",
-                    saturating_display(size.complexity),
-                    limits.max_complexity
-                ),
-            ));
-        }
-        tally.objects += size.input_objects;
-        tally.items += size.input_items;
+    Ok(variables)
+}
+
+/// The limits on one operation's measured selection.
+fn check_size(limits: &QueryLimits, kind: OperationType, size: &Size) -> ServerResult<()> {
+    if kind == OperationType::Subscription && size.root_fields != 1 {
+        return Err(input_error(
+            "subscriptionRootFields",
+            1,
+            format!(
+                "A subscription selects exactly one top-level field; this one selects {}. Subscribe to each separately.",
+                size.root_fields
+            ),
+        ));
     }
+    if size.root_fields > limits.max_root_fields {
+        return Err(limit_error(
+            ErrorCode::TooManyRootFields,
+            "rootFields",
+            limits.max_root_fields,
+            format!(
+                "The operation asks for {} top-level fields; at most {} are accepted. Split it into several requests.",
+                size.root_fields, limits.max_root_fields
+            ),
+        ));
+    }
+    if size.depth > limits.max_depth {
+        return Err(limit_error(
+            ErrorCode::QueryTooDeep,
+            "depth",
+            limits.max_depth,
+            format!(
+                "The query is {} fields deep; at most {} levels are accepted.",
+                size.depth, limits.max_depth
+            ),
+        ));
+    }
+    if size.aliases > limits.max_aliases {
+        return Err(limit_error(
+            ErrorCode::TooManyAliases,
+            "aliases",
+            limits.max_aliases,
+            format!(
+                "The query uses {} aliases; at most {} are accepted.",
+                size.aliases, limits.max_aliases
+            ),
+        ));
+    }
+    if size.complexity > limits.max_complexity {
+        return Err(limit_error(
+            ErrorCode::QueryTooComplex,
+            "complexity",
+            limits.max_complexity,
+            format!(
+                "The query could resolve up to {} fields (page sizes multiplied, fragments expanded); at most {} are accepted. Ask for smaller pages or fewer nested lists.",
+                saturating_display(size.complexity),
+                limits.max_complexity
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The limits on the request's input objects and list items, all arguments together.
+fn check_tally(limits: &QueryLimits, tally: &Tally) -> ServerResult<()> {
     let input_objects = tally.objects;
     if tally.items > limits.max_input_items {
         return Err(input_error(
@@ -298,10 +338,7 @@ pub fn check(
             ),
         ));
     }
-    if parsed_now {
-        documents.keep(query, &document);
-    }
-    Ok(document)
+    Ok(())
 }
 
 /// Whether parsing `query` could recurse deeper or take longer than the limits allow.

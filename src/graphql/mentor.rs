@@ -8,7 +8,7 @@ use entity::{mentor, mentor_assignment};
 
 use super::{
     connection::{Conn, Total, connection, page_request},
-    idea::{Idea, IdeaFilter, IdeaOrder, idea_page},
+    idea::{Idea, IdeaFilter, IdeaOrder, IdeasArgs},
     ids::{self, Kind},
     loaders::{self, IdeaId, Loaders, MentorId},
 };
@@ -74,12 +74,15 @@ impl Mentor {
             mentor_ids: Some(vec![self.0.id]),
             ..Default::default()
         };
-        idea_page(
-            ctx,
-            IdeaFilter::scoped(filter, scope)?,
+        IdeasArgs {
+            filter,
             order_by,
-            page_request(first, after, last, before),
-        )
+            first,
+            after,
+            last,
+            before,
+        }
+        .page_within(ctx, scope)
         .await
     }
 }
@@ -377,3 +380,16 @@ async fn assignment_payload(
         event: super::mutation::first_event(written.events)?,
     })
 }
+
+/// As [`IDEA_COLUMNS`], for the fields of an idea's mentors.
+pub(crate) const MENTOR_COLUMNS: &[(&str, &[&str])] = &[
+    ("__typename", &[]),
+    ("id", &[]),
+    ("name", &["name"]),
+    ("institution", &["institution"]),
+    ("team", &["team"]),
+    ("expertise", &["expertise"]),
+    ("contact", &["contact"]),
+    ("version", &["version"]),
+    ("ideas", &[]),
+];

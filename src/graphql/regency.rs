@@ -8,7 +8,7 @@ use super::{
     aggregate::{Funnel, StageCount},
     connection::{Conn, Total, connection, page_request},
     enums::Stage,
-    idea::{Idea, IdeaFilter, IdeaOrder, idea_page},
+    idea::{Idea, IdeaFilter, IdeaOrder, IdeasArgs},
     ids::{self, Kind},
     loaders::{self, CohortId, CohortsOfRegency, Loaders, RegencyId, UnitsOfRegency},
     unit::Unit,
@@ -114,12 +114,15 @@ impl Regency {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<Conn<Idea>> {
-        idea_page(
-            ctx,
-            self.scope(filter)?,
+        IdeasArgs {
+            filter,
             order_by,
-            page_request(first, after, last, before),
-        )
+            first,
+            after,
+            last,
+            before,
+        }
+        .page_within(ctx, DomainIdeaFilter::regency(self.0.id))
         .await
     }
 
@@ -216,12 +219,15 @@ impl Cohort {
             cohort_ids: Some(vec![self.0.id]),
             ..Default::default()
         };
-        idea_page(
-            ctx,
-            IdeaFilter::scoped(filter, scope)?,
+        IdeasArgs {
+            filter,
             order_by,
-            page_request(first, after, last, before),
-        )
+            first,
+            after,
+            last,
+            before,
+        }
+        .page_within(ctx, scope)
         .await
     }
 
@@ -543,3 +549,35 @@ impl RegencyMutation {
         })
     }
 }
+
+/// As [`IDEA_COLUMNS`], for the fields of an idea's cohort (its rubric reads them all).
+pub(crate) const COHORT_COLUMNS: &[(&str, &[&str])] = &[
+    ("__typename", &[]),
+    ("id", &[]),
+    ("year", &["year"]),
+    ("name", &["name"]),
+    ("stage", &["stage"]),
+    ("version", &["version"]),
+    ("regency", &["regency_id"]),
+    ("ideas", &[]),
+    ("funnel", &[]),
+];
+
+/// As [`IDEA_COLUMNS`], for the fields of an idea's regency.
+pub(crate) const REGENCY_COLUMNS: &[(&str, &[&str])] = &[
+    ("__typename", &[]),
+    ("id", &[]),
+    ("code", &["code"]),
+    ("name", &["name"]),
+    ("province", &["province"]),
+    ("organiser", &["organiser"]),
+    ("mouSignedOn", &["mou_signed_on"]),
+    ("lastEventSequence", &["event_seq"]),
+    ("version", &["version"]),
+    ("updatedAt", &["updated_at"]),
+    ("cohorts", &[]),
+    ("units", &[]),
+    ("ideas", &[]),
+    ("funnel", &[]),
+    ("stages", &[]),
+];

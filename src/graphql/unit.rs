@@ -6,7 +6,7 @@ use entity::unit;
 use super::{
     connection::{Conn, Total, connection, page_request},
     enums::UnitKind,
-    idea::{Idea, IdeaFilter, IdeaOrder, idea_page},
+    idea::{Idea, IdeaFilter, IdeaOrder, IdeasArgs},
     ids::{self, Kind},
     loaders::{self, ChildrenOfUnit, Loaders, RegencyId, UnitId},
     regency::Regency,
@@ -93,12 +93,15 @@ impl Unit {
             unit_ids: Some(vec![self.0.id]),
             ..Default::default()
         };
-        idea_page(
-            ctx,
-            IdeaFilter::scoped(filter, scope)?,
+        IdeasArgs {
+            filter,
             order_by,
-            page_request(first, after, last, before),
-        )
+            first,
+            after,
+            last,
+            before,
+        }
+        .page_within(ctx, scope)
         .await
     }
 }
@@ -298,3 +301,17 @@ impl UnitMutation {
         })
     }
 }
+
+/// As [`IDEA_COLUMNS`], for the fields of an idea's unit.
+pub(crate) const UNIT_COLUMNS: &[(&str, &[&str])] = &[
+    ("__typename", &[]),
+    ("id", &[]),
+    ("name", &["name"]),
+    ("kind", &["kind"]),
+    ("headTitle", &["head_title"]),
+    ("version", &["version"]),
+    ("regency", &["regency_id"]),
+    ("parent", &["parent_id"]),
+    ("children", &[]),
+    ("ideas", &[]),
+];

@@ -97,13 +97,13 @@ fn input<T: InputType>(
     })
 }
 
-pub async fn ideas_csv(
-    State(state): State<AppState>,
-    Requester { caller, .. }: Requester<Links>,
-    request: Request,
-) -> Response {
-    let (parts, _) = request.into_parts();
-    let query = parts.uri.query();
+/// The filter and order of an export link, checked as the variables of an `ideas` query are
+/// (limits, unknown fields, enum values): the export takes exactly what `ideas` takes.
+async fn checked_variables(
+    state: &AppState,
+    caller: &Caller,
+    query: Option<&str>,
+) -> Result<serde_json::Map<String, serde_json::Value>, Box<Response>> {
     let params: Vec<(String, String)> = query
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
@@ -121,7 +121,7 @@ pub async fn ideas_csv(
                 Ok(value) => {
                     variables.insert(name.to_owned(), value);
                 }
-                Err(err) => return bad_request(&err),
+                Err(err) => return Err(Box::new(bad_request(&err))),
             }
         }
     }
@@ -143,8 +143,51 @@ pub async fn ideas_csv(
                 _ => None,
             })
             .unwrap_or(ErrorCode::BadUserInput);
-        return client_error(StatusCode::BAD_REQUEST, code, &err.message);
+        return Err(Box::new(client_error(
+            StatusCode::BAD_REQUEST,
+            code,
+            &err.message,
+        )));
     }
+    Ok(variables)
+}
+
+/// The answer to an export the domain refused or failed.
+fn refusal(err: DomainError) -> Response {
+    match err {
+        err @ DomainError::Internal(_) => {
+            tracing::error!(error = %err.describe(), "export failed");
+            client_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                err.code(),
+                "The export failed on the server; try again, and tell the operator if it keeps failing.",
+            )
+        }
+        err @ DomainError::Unavailable(_) => {
+            client_error(StatusCode::SERVICE_UNAVAILABLE, err.code(), err.message())
+        }
+        err @ DomainError::Unauthenticated(_) => unauthenticated(err.message()),
+        err => {
+            let status = match err {
+                DomainError::Forbidden(_) => StatusCode::FORBIDDEN,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            client_error(status, err.code(), err.message())
+        }
+    }
+}
+
+pub async fn ideas_csv(
+    State(state): State<AppState>,
+    Requester { caller, .. }: Requester<Links>,
+    request: Request,
+) -> Response {
+    let (parts, _) = request.into_parts();
+    let query = parts.uri.query();
+    let variables = match checked_variables(&state, &caller, query).await {
+        Ok(variables) => variables,
+        Err(refused) => return *refused,
+    };
     let filter = match input::<IdeaFilter>("filter", variables.get("filter")).and_then(|f| {
         f.map(|f| f.to_domain().map_err(|e| DomainError::bad_input(e.message)))
             .transpose()
@@ -162,25 +205,7 @@ pub async fn ideas_csv(
         .await
     {
         Ok(page) => page,
-        Err(err @ DomainError::Internal(_)) => {
-            tracing::error!(error = %err.describe(), "export failed");
-            return client_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                err.code(),
-                "The export failed on the server; try again, and tell the operator if it keeps failing.",
-            );
-        }
-        Err(err @ DomainError::Unavailable(_)) => {
-            return client_error(StatusCode::SERVICE_UNAVAILABLE, err.code(), err.message());
-        }
-        Err(err @ DomainError::Unauthenticated(_)) => return unauthenticated(err.message()),
-        Err(err) => {
-            let status = match err {
-                DomainError::Forbidden(_) => StatusCode::FORBIDDEN,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            return client_error(status, err.code(), err.message());
-        }
+        Err(err) => return refusal(err),
     };
     let body = Body::from_stream(pages(state.domain.clone(), caller, filter, order, first));
     let filename = format!(

@@ -131,6 +131,99 @@ fn stream_places(
     Ok(held)
 }
 
+/// Upgrades a request to a GraphQL WebSocket: same-site or allowed origins only, one of the two
+/// subprotocols, a stream place of the client's address held for as long as the socket is open.
+async fn websocket_upgrade(state: AppState, mut parts: axum::http::request::Parts) -> Response {
+    if !origin::allowed(&parts.headers, &state.cors_origins) {
+        return forbidden_origin();
+    }
+    let Some(protocol) = websocket::chosen_protocol(&parts.headers) else {
+        return client_error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadUserInput,
+            "Ask for a GraphQL WebSocket subprotocol: graphql-transport-ws or graphql-ws.",
+        );
+    };
+    let peer = peer_ip(&parts.extensions);
+    let stream_place = match stream_places(&state, peer, false) {
+        Ok(place) => place,
+        Err(refused) => return *refused,
+    };
+    // The socket keeps its place under the connection cap for as long as it is open.
+    let slot = parts.extensions.remove::<super::server::ConnectionSlot>();
+    match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+        Ok(ws) => ws
+            .protocols([protocol.sec_websocket_protocol()])
+            .max_message_size(state.limits.max_ws_message_bytes)
+            .max_frame_size(state.limits.max_ws_message_bytes)
+            // tungstenite reads into a 128 KiB buffer per socket by default: most of an idle
+            // subscriber's memory, zeroed again as it fills. Client messages are small.
+            .read_buffer_size(WS_READ_BUFFER)
+            .on_upgrade(move |socket| async move {
+                // Counted until its close frame is sent: a stopping server waits for it.
+                let open = state.live_connections.token();
+                websocket::serve(socket, protocol, state, peer).await;
+                drop((slot, open, stream_place));
+            })
+            .into_response(),
+        Err(rejection) => rejection.into_response(),
+    }
+}
+
+/// A POST body's place in the per-address and server budgets, taken (by its declared length)
+/// before it is read and held until the answer is made; or the refusal.
+fn body_place(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: Option<std::net::IpAddr>,
+) -> Result<super::bodies::BodyPlace, Box<Response>> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .map_or(state.limits.max_body_bytes, |n| {
+            n.min(state.limits.max_body_bytes)
+        });
+    state
+        .bodies
+        .take(peer, declared)
+        .map_err(|over| Box::new(over_body_budget(state, over)))
+}
+
+/// Reads the GraphQL request within the request time-out, the body within its limit.
+async fn read_request(
+    state: &AppState,
+    parts: axum::http::request::Parts,
+    body: axum::body::Body,
+) -> Result<async_graphql::Request, Box<Response>> {
+    let timeout = state.request_timeout;
+    let over_limit = Arc::new(AtomicBool::new(false));
+    let body = noting_overflow(body, over_limit.clone());
+    let read =
+        GraphQLRequest::<GraphQLRejection>::from_request(Request::from_parts(parts, body), &state);
+    // The body of a GraphQL-over-HTTP request must arrive within the request time-out too.
+    match tokio::time::timeout(timeout, read).await {
+        Ok(Ok(request)) => Ok(request.into_inner()),
+        Ok(Err(_)) if over_limit.load(Ordering::Relaxed) => Err(Box::new(too_large())),
+        Ok(Err(rejection)) => {
+            let reason = if wrong_shape(&rejection.0) {
+                // serde's words for JSON of the wrong shape name a type of async-graphql's.
+                "send a JSON object with a \"query\" string, and \"variables\", \"operationName\" \
+                 and \"extensions\" if needed"
+                    .to_owned()
+            } else {
+                rejection.0.to_string()
+            };
+            Err(Box::new(client_error(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadUserInput,
+                &format!("The request is not a GraphQL request: {reason}."),
+            )))
+        }
+        Err(_) => Err(Box::new(timed_out(timeout))),
+    }
+}
+
 pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> Response {
     let (mut parts, body) = request.into_parts();
     let upgrade = parts
@@ -139,40 +232,7 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     if upgrade {
-        if !origin::allowed(&parts.headers, &state.cors_origins) {
-            return forbidden_origin();
-        }
-        let Some(protocol) = websocket::chosen_protocol(&parts.headers) else {
-            return client_error(
-                StatusCode::BAD_REQUEST,
-                ErrorCode::BadUserInput,
-                "Ask for a GraphQL WebSocket subprotocol: graphql-transport-ws or graphql-ws.",
-            );
-        };
-        let peer = peer_ip(&parts.extensions);
-        let stream_place = match stream_places(&state, peer, false) {
-            Ok(place) => place,
-            Err(refused) => return *refused,
-        };
-        // The socket keeps its place under the connection cap for as long as it is open.
-        let slot = parts.extensions.remove::<super::server::ConnectionSlot>();
-        return match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
-            Ok(ws) => ws
-                .protocols([protocol.sec_websocket_protocol()])
-                .max_message_size(state.limits.max_ws_message_bytes)
-                .max_frame_size(state.limits.max_ws_message_bytes)
-                // tungstenite reads into a 128 KiB buffer per socket by default: most of an idle
-                // subscriber's memory, zeroed again as it fills. Client messages are small.
-                .read_buffer_size(WS_READ_BUFFER)
-                .on_upgrade(move |socket| async move {
-                    // Counted until its close frame is sent: a stopping server waits for it.
-                    let open = state.live_connections.token();
-                    websocket::serve(socket, protocol, state, peer).await;
-                    drop((slot, open, stream_place));
-                })
-                .into_response(),
-            Err(rejection) => rejection.into_response(),
-        };
+        return websocket_upgrade(state, parts).await;
     }
     let method = parts.method.clone();
     let headers = parts.headers.clone();
@@ -196,46 +256,18 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
     // A POST's body takes its place in the budgets before it is read, and keeps it until the
     // answer is made.
     let _body_place = if method == Method::POST {
-        let declared = headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok())
-            .map_or(state.limits.max_body_bytes, |n| {
-                n.min(state.limits.max_body_bytes)
-            });
-        match state.bodies.take(peer, declared) {
+        match body_place(&state, &headers, peer) {
             Ok(place) => Some(place),
-            Err(over) => return over_body_budget(&state, over),
+            Err(refused) => return *refused,
         }
     } else {
         None
     };
     let hide_schema = state.limits.no_anonymous_introspection && caller.as_user().is_none();
     let timeout = state.request_timeout;
-    let over_limit = Arc::new(AtomicBool::new(false));
-    let body = noting_overflow(body, over_limit.clone());
-    let read =
-        GraphQLRequest::<GraphQLRejection>::from_request(Request::from_parts(parts, body), &state);
-    // The body of a GraphQL-over-HTTP request must arrive within the request time-out too.
-    let request = match tokio::time::timeout(timeout, read).await {
-        Ok(Ok(request)) => request.into_inner(),
-        Ok(Err(_)) if over_limit.load(Ordering::Relaxed) => return too_large(),
-        Ok(Err(rejection)) => {
-            let reason = if wrong_shape(&rejection.0) {
-                // serde's words for JSON of the wrong shape name a type of async-graphql's.
-                "send a JSON object with a \"query\" string, and \"variables\", \"operationName\" \
-                 and \"extensions\" if needed"
-                    .to_owned()
-            } else {
-                rejection.0.to_string()
-            };
-            return client_error(
-                StatusCode::BAD_REQUEST,
-                ErrorCode::BadUserInput,
-                &format!("The request is not a GraphQL request: {reason}."),
-            );
-        }
-        Err(_) => return timed_out(timeout),
+    let request = match read_request(&state, parts, body).await {
+        Ok(request) => request,
+        Err(refused) => return *refused,
     };
     if request.query.trim().is_empty() && !request.extensions.contains_key("persistedQuery") {
         return client_error(

@@ -97,6 +97,63 @@ where
     .map_err(|err| err.to_string())
 }
 
+/// How connections are spoken to: HTTP/1.1 alone (hyper's own HTTP/1 connection, since the
+/// auto builder reads the first bytes to pick a version whatever it is told), or HTTP/1.1 and
+/// HTTP/2 without TLS.
+#[derive(Clone)]
+struct Builders {
+    auto: Builder<TokioExecutor>,
+    http1: hyper::server::conn::http1::Builder,
+    http2_cleartext: bool,
+}
+
+impl Builders {
+    fn new(limits: &ConnectionLimits) -> Self {
+        let mut auto = Builder::new(TokioExecutor::new());
+        auto.http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_timeout)
+            // hyper reads the head into this buffer and answers 431 when it does not fit.
+            .max_buf_size(limits.max_header_bytes.max(8192));
+        auto.http2()
+            .timer(TokioTimer::new())
+            .keep_alive_interval(limits.header_timeout)
+            .max_concurrent_streams(HTTP2_STREAMS)
+            .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+            .enable_connect_protocol();
+        let mut http1 = hyper::server::conn::http1::Builder::new();
+        http1
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_timeout)
+            .max_buf_size(limits.max_header_bytes.max(8192));
+        Self {
+            auto,
+            http1,
+            http2_cleartext: limits.http2_cleartext,
+        }
+    }
+}
+
+/// Refused connections, logged at most once a second with how many there were.
+#[derive(Default)]
+struct Refusals {
+    count: u64,
+    last_warning: Option<tokio::time::Instant>,
+}
+
+impl Refusals {
+    fn note(&mut self, peer: std::net::SocketAddr, max: usize, message: &'static str) {
+        self.count += 1;
+        if self
+            .last_warning
+            .is_none_or(|at| at.elapsed() >= Duration::from_secs(1))
+        {
+            tracing::warn!(%peer, refused = self.count, max, "{message}");
+            (self.count, self.last_warning) = (0, Some(tokio::time::Instant::now()));
+        }
+    }
+}
+
 /// Serves `router` on `listener` until `stop` is cancelled, then lets requests in flight finish
 /// (for up to `drain`).
 pub async fn serve(
@@ -110,30 +167,8 @@ pub async fn serve(
     let permits = Arc::new(Semaphore::new(max_connections));
     // Every connection's task, so a stopping server can wait for them to finish.
     let connections = tokio_util::task::TaskTracker::new();
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
-        // hyper reads the head into this buffer and answers 431 when it does not fit.
-        .max_buf_size(limits.max_header_bytes.max(8192));
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(limits.header_timeout)
-        .max_concurrent_streams(HTTP2_STREAMS)
-        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
-        .enable_connect_protocol();
-    // The auto builder reads the first bytes to pick a version whatever it is told, so HTTP/1.1
-    // alone is served by hyper's own HTTP/1 connection.
-    let mut http1 = hyper::server::conn::http1::Builder::new();
-    http1
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
-        .max_buf_size(limits.max_header_bytes.max(8192));
-    let http2_cleartext = limits.http2_cleartext;
-    // Refusals are logged at most once a second, with how many there were.
-    let (mut refused, mut last_warning) = (0u64, None::<tokio::time::Instant>);
+    let builders = Builders::new(&limits);
+    let mut refusals = Refusals::default();
     loop {
         let (socket, peer) = tokio::select! {
             () = stop.cancelled() => break,
@@ -149,11 +184,11 @@ pub async fn serve(
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             drop(socket);
-            refused += 1;
-            if last_warning.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
-                tracing::warn!(%peer, refused, max = max_connections, "connections refused: too many open connections");
-                (refused, last_warning) = (0, Some(tokio::time::Instant::now()));
-            }
+            refusals.note(
+                peer,
+                max_connections,
+                "connections refused: too many open connections",
+            );
             continue;
         };
         // Trusted proxies carry many clients: those are counted by stream, not here.
@@ -164,11 +199,11 @@ pub async fn serve(
             Some(slot)
         } else {
             drop(socket);
-            refused += 1;
-            if last_warning.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
-                tracing::warn!(%peer, refused, max = limits.per_address.cap(Holding::Connection), "connections refused: too many open connections from one address");
-                (refused, last_warning) = (0, Some(tokio::time::Instant::now()));
-            }
+            refusals.note(
+                peer,
+                limits.per_address.cap(Holding::Connection),
+                "connections refused: too many open connections from one address",
+            );
             continue;
         };
         let _ = socket.set_nodelay(true);
@@ -188,46 +223,15 @@ pub async fn serve(
                 request
             },
         ));
-        let builder = builder.clone();
-        let http1 = http1.clone();
-        let stopping = stop.clone();
-        let header_timeout = limits.header_timeout;
-        connections.spawn(async move {
-            // hyper's header time-out starts with the first byte; a client that connects and
-            // says nothing is cut off here, so silent sockets cannot hold the connection cap.
-            let mut first = [0u8; 1];
-            if !matches!(
-                tokio::time::timeout(header_timeout, socket.peek(&mut first)).await,
-                Ok(Ok(n)) if n > 0
-            ) {
-                tracing::debug!(%peer, "connection closed: nothing sent within the header time-out");
-                return;
-            }
-            // On stop, each connection finishes the request it is serving, then closes.
-            let ended = if http2_cleartext {
-                let connection = builder.serve_connection_with_upgrades(TokioIo::new(socket), service);
-                until_stopped(
-                    connection,
-                    &stopping,
-                    hyper_util::server::conn::auto::UpgradeableConnection::graceful_shutdown,
-                )
-                .await
-            } else {
-                let connection = http1
-                    .serve_connection(TokioIo::new(socket), service)
-                    .with_upgrades();
-                until_stopped(
-                    connection,
-                    &stopping,
-                    hyper::server::conn::http1::UpgradeableConnection::graceful_shutdown,
-                )
-                .await
-            };
-            if let Err(err) = ended {
-                tracing::debug!(%peer, error = %err, "connection ended with an error");
-            }
-            drop(slot);
-        });
+        connections.spawn(serve_connection(
+            socket,
+            peer,
+            service,
+            builders.clone(),
+            stop.clone(),
+            limits.header_timeout,
+            slot,
+        ));
     }
     drop(listener);
     connections.close();
@@ -237,4 +241,61 @@ pub async fn serve(
     {
         tracing::warn!("connections still open after the shutdown grace period; closing them");
     }
+}
+
+/// Serves one accepted connection until the client leaves or, once `stop` is cancelled, its
+/// request in flight is answered; its slot is given back at the end.
+async fn serve_connection<S>(
+    socket: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    service: S,
+    builders: Builders,
+    stop: CancellationToken,
+    header_timeout: Duration,
+    slot: ConnectionSlot,
+) where
+    S: hyper::service::Service<Request<Incoming>, Response = axum::response::Response>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    // hyper's header time-out starts with the first byte; a client that connects and
+    // says nothing is cut off here, so silent sockets cannot hold the connection cap.
+    let mut first = [0u8; 1];
+    if !matches!(
+        tokio::time::timeout(header_timeout, socket.peek(&mut first)).await,
+        Ok(Ok(n)) if n > 0
+    ) {
+        tracing::debug!(%peer, "connection closed: nothing sent within the header time-out");
+        return;
+    }
+    // On stop, each connection finishes the request it is serving, then closes.
+    let ended = if builders.http2_cleartext {
+        let connection = builders
+            .auto
+            .serve_connection_with_upgrades(TokioIo::new(socket), service);
+        until_stopped(
+            connection,
+            &stop,
+            hyper_util::server::conn::auto::UpgradeableConnection::graceful_shutdown,
+        )
+        .await
+    } else {
+        let connection = builders
+            .http1
+            .serve_connection(TokioIo::new(socket), service)
+            .with_upgrades();
+        until_stopped(
+            connection,
+            &stop,
+            hyper::server::conn::http1::UpgradeableConnection::graceful_shutdown,
+        )
+        .await
+    };
+    if let Err(err) = ended {
+        tracing::debug!(%peer, error = %err, "connection ended with an error");
+    }
+    drop(slot);
 }

@@ -443,19 +443,7 @@ pub async fn serve(
     let (expiry_tx, mut expiry_rx) = tokio::sync::oneshot::channel::<Expiry>();
     let mut output = async_graphql::http::WebSocket::new(state.engine.clone(), input, protocol)
         .on_connection_init(connection_init(state.clone(), shared.clone(), expiry_tx));
-    let mut connection = Connection {
-        protocol,
-        sink,
-        shared,
-        members: futures_util::stream::SelectAll::new(),
-        leaving: HashMap::new(),
-        members_expire: None,
-        expires_at: None,
-        ping: match protocol {
-            WebSocketProtocols::GraphQLWS => r#"{"type":"ping"}"#,
-            WebSocketProtocols::SubscriptionsTransportWS => r#"{"type":"ka"}"#,
-        },
-    };
+    let mut connection = Connection::new(protocol, sink, shared);
     let mut expiry_pending = true;
     let mut keepalive = tokio::time::interval(state.keepalive);
     keepalive.tick().await;
@@ -499,22 +487,49 @@ pub async fn serve(
                 Step::close(close_code::SERVICE_RESTART, "server restarting; reconnect and resume")
             }
         };
-        match step {
-            Step::Go => {}
-            Step::Stop => break,
-            Step::Close(code, reason) => {
-                let frame = Message::Close(Some(CloseFrame {
-                    code,
-                    reason: reason.into(),
-                }));
-                let _ = connection.sink.send(frame).await;
-                break;
-            }
+        if connection.ended(step).await {
+            break;
         }
     }
 }
 
 impl Connection {
+    fn new(
+        protocol: WebSocketProtocols,
+        sink: futures_util::stream::SplitSink<WebSocket, Message>,
+        shared: Shared,
+    ) -> Self {
+        Self {
+            protocol,
+            sink,
+            shared,
+            members: futures_util::stream::SelectAll::new(),
+            leaving: HashMap::new(),
+            members_expire: None,
+            expires_at: None,
+            ping: match protocol {
+                WebSocketProtocols::GraphQLWS => r#"{"type":"ping"}"#,
+                WebSocketProtocols::SubscriptionsTransportWS => r#"{"type":"ka"}"#,
+            },
+        }
+    }
+
+    /// Whether `step` ends the connection (after sending its close frame, if it has one).
+    async fn ended(&mut self, step: Step) -> bool {
+        match step {
+            Step::Go => false,
+            Step::Stop => true,
+            Step::Close(code, reason) => {
+                let frame = Message::Close(Some(CloseFrame {
+                    code,
+                    reason: reason.into(),
+                }));
+                let _ = self.sink.send(frame).await;
+                true
+            }
+        }
+    }
+
     fn initialised(&self) -> bool {
         self.shared.guard.lock().map_or(true, |g| g.initialised)
     }

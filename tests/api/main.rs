@@ -3,6 +3,11 @@
 //! Backend: SQLite (a fresh file per test) by default; set `LABINOV_TEST_DATABASE_URL` to a
 //! PostgreSQL URL to run every test in its own fresh schema there instead.
 
+#![allow(
+    clippy::too_many_lines,
+    reason = "a test tells one user's story from start to end"
+)]
+
 mod access;
 mod browser;
 mod cache;

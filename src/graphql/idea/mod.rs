@@ -1,0 +1,451 @@
+//! Ideas: the type with the columns each of its fields reads, and the `ideas`/`idea` queries.
+//! The filter and ordering, the page read and the mutations have modules of their own.
+
+mod filter;
+mod mutation;
+mod page;
+
+pub use filter::{IdeaFilter, IdeaOrder, IdeaOrderField, OrderDirection};
+pub use mutation::IdeaMutation;
+pub use page::{IdeasArgs, idea_page};
+
+use std::{collections::HashMap, sync::Arc};
+
+use async_graphql::{Context, ID, Object, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::{idea, mentor, stage_transition};
+
+use super::{
+    commitment::Commitment,
+    connection::Conn,
+    enums::{
+        Decision, IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, Stage,
+        StallReason,
+    },
+    ids::{self, Kind},
+    loaders::{
+        self, AssignmentsOfIdea, CohortId, CommitmentId, CommitmentsOfIdea, CurrentReviewsOfIdea,
+        HandOversOfIdea, IdeaId, Loaders, RegencyId, ReviewsOfIdea, TransitionsOfIdea, UnitId,
+    },
+    mentor::{Mentor, MentorAssignment},
+    regency::{Cohort, Regency},
+    review::{HandOver, Innovator, Review},
+    unit::Unit,
+};
+use crate::domain::idea::Owners;
+
+/// An innovation idea moving through the 5D pipeline.
+///
+/// An idea of a page carries the page's unit, cohort, regency and mentors ([`Carried`],
+/// shared): they were read with only the columns the page's query selects, so they serve this
+/// idea's fields and never a loader another field reads from.
+pub struct Idea(pub idea::Model, Option<Arc<Carried>>);
+
+/// What the ideas of one page carry: their unit, cohort and regency and their mentors, read
+/// with only the columns the page's query selects.
+pub struct Carried {
+    owners: Owners,
+    mentors: Arc<HashMap<i32, mentor::Model>>,
+}
+
+impl From<idea::Model> for Idea {
+    fn from(model: idea::Model) -> Self {
+        Idea(model, None)
+    }
+}
+
+impl Idea {
+    /// The owner `get` finds among those the idea's page read with it, if it read them.
+    fn owners<'a, M>(&'a self, get: impl FnOnce(&'a Owners) -> Option<&'a M>) -> Option<&'a M> {
+        self.1.as_deref().and_then(|carried| get(&carried.owners))
+    }
+
+    /// The mentors the idea's page read with it (none if it read none).
+    fn carried_mentors(&self) -> Option<&Arc<HashMap<i32, mentor::Model>>> {
+        self.1.as_ref().map(|carried| &carried.mentors)
+    }
+}
+
+/// An innovation idea moving through the 5D pipeline.
+#[Object]
+impl Idea {
+    /// Global ID.
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Idea, self.0.id)
+    }
+
+    /// Short name of the innovation.
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    /// The problem the idea addresses.
+    async fn problem(&self) -> &str {
+        &self.0.problem
+    }
+
+    /// What the innovation does.
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    /// Digital or non-digital (Indeks Inovasi Daerah).
+    #[graphql(name = "type")]
+    async fn innovation_type(&self) -> InnovationType {
+        self.0.innovation_type.into()
+    }
+
+    /// Governance, public service or other (Indeks Inovasi Daerah).
+    async fn form(&self) -> InnovationForm {
+        self.0.form.into()
+    }
+
+    /// Government affairs area (urusan), free text.
+    async fn affairs_area(&self) -> &str {
+        &self.0.affairs_area
+    }
+
+    /// Who started the innovation.
+    async fn initiator(&self) -> Initiator {
+        self.0.initiator.into()
+    }
+
+    /// Current 5D stage.
+    async fn stage(&self) -> Stage {
+        self.0.stage.into()
+    }
+
+    /// Active, stalled or dropped.
+    async fn status(&self) -> IdeaStatus {
+        self.0.status.into()
+    }
+
+    /// Why the idea is stalled or dropped; null while active.
+    async fn status_reason(&self) -> Option<&str> {
+        self.0.status_reason.as_deref()
+    }
+
+    /// The kind of reason while the idea is stalled; null otherwise.
+    async fn stall_reason(&self) -> Option<StallReason> {
+        self.0.stall_reason.map(Into::into)
+    }
+
+    /// When the idea entered its current stage (its submission, last advance or revert).
+    async fn stage_entered_at(&self) -> DateTime<Utc> {
+        self.0.stage_entered_at
+    }
+
+    /// Whole days since the idea entered its current stage.
+    async fn days_in_stage(&self) -> i64 {
+        crate::domain::volatile::mark();
+        (Utc::now() - self.0.stage_entered_at).num_days().max(0)
+    }
+
+    /// The person carrying the innovation in its unit; null until one is named.
+    async fn innovator(&self) -> Option<Innovator> {
+        self.0.innovator_name.as_ref().map(|name| Innovator {
+            name: name.clone(),
+            position: self.0.innovator_position.clone().unwrap_or_default(),
+        })
+    }
+
+    /// Every hand-over of the idea to a new innovator, oldest first.
+    async fn hand_overs(&self, ctx: &Context<'_>) -> Result<Vec<HandOver>> {
+        let rows = ctx
+            .data::<Loaders>()?
+            .load_one(HandOversOfIdea(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(HandOver).collect())
+    }
+
+    /// The mentors' reviews, oldest first: the current ones, or every one with
+    /// `includeSuperseded`.
+    async fn reviews(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] include_superseded: bool,
+    ) -> Result<Vec<Review>> {
+        let loaders = ctx.data::<Loaders>()?;
+        let rows = if include_superseded {
+            loaders.load_one(ReviewsOfIdea(self.0.id)).await?
+        } else {
+            loaders.load_one(CurrentReviewsOfIdea(self.0.id)).await?
+        };
+        Ok(rows.unwrap_or_default().into_iter().map(Review).collect())
+    }
+
+    /// The idea's score, 0–100 with two decimals: the mean of the weighted scores of the
+    /// current reviews at the latest stage it was reviewed in; null while unreviewed.
+    async fn score(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
+        let reviews = ctx
+            .data::<Loaders>()?
+            .load_one(CurrentReviewsOfIdea(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(crate::domain::review::idea_score(&reviews)
+            .map(crate::domain::review::IdeaScore::points))
+    }
+
+    /// Initiative, trial or applied.
+    async fn maturity(&self) -> Maturity {
+        self.0.maturity.into()
+    }
+
+    /// When the idea was submitted.
+    async fn submitted_at(&self) -> DateTime<Utc> {
+        self.0.submitted_at
+    }
+
+    /// The day the idea entered DELIVER (its launch); null before.
+    async fn launched_on(&self) -> Option<NaiveDate> {
+        self.0.launched_on
+    }
+
+    /// Version for optimistic concurrency: pass it back with every change.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+
+    /// When the idea last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+
+    /// The unit (perangkat daerah) that owns the idea.
+    async fn unit(&self, ctx: &Context<'_>) -> Result<Unit> {
+        if let Some(unit) = self.owners(|o| o.units.get(&self.0.unit_id)) {
+            return Ok(Unit(unit.clone()));
+        }
+        Ok(Unit(
+            loaders::required(ctx.data::<Loaders>()?, UnitId(self.0.unit_id)).await?,
+        ))
+    }
+
+    /// The lab edition the idea belongs to.
+    async fn cohort(&self, ctx: &Context<'_>) -> Result<Cohort> {
+        if let Some(cohort) = self.owners(|o| o.cohorts.get(&self.0.cohort_id)) {
+            return Ok(Cohort(cohort.clone()));
+        }
+        Ok(Cohort(
+            loaders::required(ctx.data::<Loaders>()?, CohortId(self.0.cohort_id)).await?,
+        ))
+    }
+
+    /// The regency running the lab.
+    async fn regency(&self, ctx: &Context<'_>) -> Result<Regency> {
+        if let Some(regency) = self.owners(|o| o.regencies.get(&self.0.regency_id)) {
+            return Ok(Regency(regency.clone()));
+        }
+        Ok(Regency(
+            loaders::required(ctx.data::<Loaders>()?, RegencyId(self.0.regency_id)).await?,
+        ))
+    }
+
+    /// LAN mentors coaching the idea now.
+    async fn mentors(&self, ctx: &Context<'_>) -> Result<Vec<Mentor>> {
+        let loaders = ctx.data::<Loaders>()?;
+        let assignments = loaders
+            .load_one(AssignmentsOfIdea(self.0.id))
+            .await?
+            .unwrap_or_default();
+        let current: Vec<i32> = assignments
+            .iter()
+            .filter(|a| a.until.is_none())
+            .map(|a| a.mentor_id)
+            .collect();
+        if let Some(carried) = self.carried_mentors()
+            && current.iter().all(|id| carried.contains_key(id))
+        {
+            return Ok(current
+                .iter()
+                .map(|id| Mentor(carried[id].clone()))
+                .collect());
+        }
+        Ok(
+            loaders::many(loaders, current.into_iter().map(loaders::MentorId))
+                .await?
+                .into_iter()
+                .map(Mentor)
+                .collect(),
+        )
+    }
+
+    /// Every mentor assignment of the idea, current and past, oldest first.
+    async fn mentor_assignments(&self, ctx: &Context<'_>) -> Result<Vec<MentorAssignment>> {
+        let loaders = ctx.data::<Loaders>()?;
+        let assignments = loaders
+            .load_one(AssignmentsOfIdea(self.0.id))
+            .await?
+            .unwrap_or_default();
+        let mentors = self.carried_mentors();
+        Ok(assignments
+            .into_iter()
+            .map(|a| MentorAssignment(a, mentors.cloned()))
+            .collect())
+    }
+
+    /// Commitments covering the idea.
+    async fn commitments(&self, ctx: &Context<'_>) -> Result<Vec<Commitment>> {
+        let loaders = ctx.data::<Loaders>()?;
+        let ids = loaders
+            .load_one(CommitmentsOfIdea(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(loaders::many(loaders, ids.into_iter().map(CommitmentId))
+            .await?
+            .into_iter()
+            .map(Commitment)
+            .collect())
+    }
+
+    /// The audit trail: every move of the idea, oldest first, starting with its submission.
+    async fn history(&self, ctx: &Context<'_>) -> Result<Vec<StageTransition>> {
+        let loaders = ctx.data::<Loaders>()?;
+        let moves = loaders
+            .load_one(TransitionsOfIdea(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(moves.into_iter().map(StageTransition).collect())
+    }
+}
+
+/// One recorded move of an idea. Never edited, never deleted.
+pub struct StageTransition(pub stage_transition::Model);
+
+/// One recorded move of an idea. Never edited, never deleted.
+#[Object]
+impl StageTransition {
+    /// Global ID.
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::StageTransition, self.0.id)
+    }
+
+    /// Stage before the move; null for the submission.
+    async fn from_stage(&self) -> Option<Stage> {
+        self.0.from_stage.map(Into::into)
+    }
+
+    /// Stage after the move.
+    async fn to_stage(&self) -> Stage {
+        self.0.to_stage.into()
+    }
+
+    /// Status after the move.
+    async fn to_status(&self) -> IdeaStatus {
+        self.0.to_status.into()
+    }
+
+    /// What was decided.
+    async fn decision(&self) -> Decision {
+        self.0.decision.into()
+    }
+
+    /// The kind of reason of a stall; null for other moves.
+    async fn reason_code(&self) -> Option<StallReason> {
+        self.0.reason_code.map(Into::into)
+    }
+
+    /// Why (required to revert, stall, resume or drop).
+    async fn reason(&self) -> Option<&str> {
+        self.0.reason.as_deref()
+    }
+
+    /// Who made the move.
+    async fn actor(&self) -> &str {
+        &self.0.actor
+    }
+
+    /// When.
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.at
+    }
+
+    /// The idea that moved.
+    async fn idea(&self, ctx: &Context<'_>) -> Result<Idea> {
+        Ok(Idea::from(
+            loaders::required(ctx.data::<Loaders>()?, IdeaId(self.0.idea_id)).await?,
+        ))
+    }
+}
+
+/// The columns each field of an idea reads beyond its id and its owners' ids (which a page
+/// always reads). A field missing here reads every column: a new field is correct before it is
+/// fast. Tested by selecting each field alone on a page and comparing with the idea read whole.
+pub(crate) const IDEA_COLUMNS: &[(&str, &[&str])] = &[
+    ("__typename", &[]),
+    ("id", &[]),
+    ("title", &["title"]),
+    ("problem", &["problem"]),
+    ("description", &["description"]),
+    ("type", &["innovation_type"]),
+    ("form", &["form"]),
+    ("affairsArea", &["affairs_area"]),
+    ("initiator", &["initiator"]),
+    ("stage", &["stage"]),
+    ("status", &["status"]),
+    ("statusReason", &["status_reason"]),
+    ("stallReason", &["stall_reason"]),
+    ("stageEnteredAt", &["stage_entered_at"]),
+    ("daysInStage", &["stage_entered_at"]),
+    ("innovator", &["innovator_name", "innovator_position"]),
+    ("handOvers", &[]),
+    ("reviews", &[]),
+    ("score", &[]),
+    ("maturity", &["maturity"]),
+    ("submittedAt", &["submitted_at"]),
+    ("launchedOn", &["launched_on"]),
+    ("version", &["version"]),
+    ("updatedAt", &["updated_at"]),
+    ("unit", &[]),
+    ("cohort", &[]),
+    ("regency", &[]),
+    ("mentors", &[]),
+    ("mentorAssignments", &[]),
+    ("commitments", &[]),
+    ("history", &[]),
+];
+
+#[derive(Default)]
+pub struct IdeaQuery;
+
+#[Object]
+impl IdeaQuery {
+    /// Ideas matching `filter`, as a Relay connection. Page forward with `first`/`after`,
+    /// backward with `last`/`before`; the default page size and the maximum are server settings.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "a connection field: its arguments are the GraphQL API"
+    )]
+    async fn ideas(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<IdeaFilter>,
+        order_by: Option<IdeaOrder>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Conn<Idea>> {
+        IdeasArgs {
+            filter,
+            order_by,
+            first,
+            after,
+            last,
+            before,
+        }
+        .page(ctx)
+        .await
+    }
+
+    /// One idea by global ID; null if there is none.
+    async fn idea(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Idea>> {
+        let id = ids::decode(Kind::Idea, &id)?;
+        Ok(ctx
+            .data::<Loaders>()?
+            .load_one(IdeaId(id))
+            .await?
+            .map(Idea::from))
+    }
+}
