@@ -147,6 +147,7 @@ impl Domain {
         fields: MentorFields,
     ) -> DomainResult<mentor::Model> {
         work.caller.check_write(None, "mentor")?;
+        work.without_event("a new mentor adds to the mentors' versions");
         let name = required_text(
             "The mentor's name",
             fields.name.as_deref().unwrap_or_default(),
@@ -199,6 +200,7 @@ impl Domain {
         // Mentors belong to no regency, so their changes record no pipeline event.
         let written = self
             .write(caller, async |work| {
+                work.without_event("a mentor's edit moves its version");
                 self.update_versioned::<mentor::Entity, _>(
                     work,
                     target,

@@ -261,6 +261,9 @@ impl Domain {
             if !errors.is_empty() {
                 return Err(invalid(errors));
             }
+            if to_create.is_empty() {
+                work.without_event("every unit of the file is there already: nothing changes");
+            }
             let mut units = Vec::with_capacity(to_create.len());
             for row in to_create {
                 let parent_id = row.parent.as_ref().and_then(|p| known.get(&key(p)).copied());

@@ -59,6 +59,8 @@ pub(crate) struct Work {
     now: DateTime<Utc>,
     events: Vec<pipeline_event::Model>,
     grant: Grant,
+    /// Why the work may commit without an event, if it may (see [`Work::without_event`]).
+    without_event: Option<&'static str>,
     /// This process's turn at SQLite's write lock, held until the work commits or is dropped.
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
@@ -124,6 +126,15 @@ impl Work {
         self.grant = Grant::Rows;
     }
 
+    /// Lets the work commit without recording an event, for `reason`. Every other write records
+    /// one: the response cache serves an answer while the data version (the regencies' event
+    /// counters and the mentors' versions) is unchanged, so a write that moved neither would
+    /// leave stale answers served. Only writes that move a mentor's version, or change nothing,
+    /// may say so.
+    pub fn without_event(&mut self, reason: &'static str) {
+        self.without_event = Some(reason);
+    }
+
     /// A date that cannot be after the write's day.
     pub fn not_in_future(&self, label: &str, day: NaiveDate) -> DomainResult<NaiveDate> {
         not_in_future(label, day, self.today())
@@ -163,13 +174,20 @@ impl Domain {
             now: Utc::now(),
             events: Vec::new(),
             grant,
+            without_event: None,
             _turn: turn,
         })
     }
 
     /// Commits a unit of work. Every write ends here, so publishing its events after the
     /// commit happens in this one place.
+    /// A unit of work that recorded no event and gave no reason fails and is rolled back.
     pub(crate) async fn finish<T>(&self, work: Work, value: T) -> DomainResult<Written<T>> {
+        if work.events.is_empty() && work.without_event.is_none() {
+            return Err(DomainError::Internal(anyhow::anyhow!(
+                "a write recorded no event; it was rolled back"
+            )));
+        }
         work.txn.commit().await?;
         metrics::counter!("labinov_events_written_total").increment(work.events.len() as u64);
         self.published(&work.events);
@@ -635,5 +653,69 @@ mod tests {
         let tomorrow = today + chrono::Days::new(1);
         assert!(not_in_future("signedOn", tomorrow, today).is_err());
         assert!(not_in_future("signedOn", today, today).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod unrecorded_writes {
+    use entity::mentor;
+    use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
+
+    use super::*;
+
+    async fn domain(dir: &tempfile::TempDir) -> Domain {
+        let config = crate::Config::sqlite(&dir.path().join("write.db"));
+        crate::db::connect_and_migrate(&config)
+            .await
+            .expect("a database")
+    }
+
+    /// A mentor row, written without an event.
+    async fn insert_mentor(work: &Work, name: &str) -> DomainResult<()> {
+        let now = work.now();
+        mentor::ActiveModel {
+            name: Set(name.to_owned()),
+            institution: Set("LAN".to_owned()),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&work.txn)
+        .await?;
+        Ok(())
+    }
+
+    /// The response cache trusts the data version to move with every write: a write that
+    /// records no event (and says no reason) is refused and leaves nothing behind.
+    #[tokio::test]
+    async fn a_write_that_records_no_event_fails_and_leaves_nothing() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let domain = domain(&dir).await;
+        let operator = Caller::system("test");
+        let refused = domain
+            .write(&operator, async |work| {
+                insert_mentor(work, "Tanpa Jejak").await
+            })
+            .await;
+        assert!(matches!(refused, Err(DomainError::Internal(_))));
+        let rows = mentor::Entity::find()
+            .count(domain.db())
+            .await
+            .expect("a count");
+        assert_eq!(rows, 0, "the refused write was rolled back");
+
+        let allowed = domain
+            .write(&operator, async |work| {
+                work.without_event("a test's mentor adds to the mentors' versions");
+                insert_mentor(work, "Dengan Alasan").await
+            })
+            .await;
+        assert!(allowed.is_ok());
+        let rows = mentor::Entity::find()
+            .count(domain.db())
+            .await
+            .expect("a count");
+        assert_eq!(rows, 1);
     }
 }

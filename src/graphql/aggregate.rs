@@ -32,7 +32,7 @@ pub struct Shown {
 impl Shown {
     /// How counts are shown to the caller of `ctx`.
     pub fn to(ctx: &Context<'_>) -> Self {
-        if crate::graphql::mutation::caller(ctx).read_scope().is_ok() {
+        if crate::graphql::context::caller(ctx).read_scope().is_ok() {
             return Self::default();
         }
         let min = ctx
@@ -480,7 +480,7 @@ impl AggregateQuery {
     ) -> Result<Vec<StageCount>> {
         let counts = ctx
             .data::<Domain>()?
-            .stage_counts(&crate::graphql::mutation::caller(ctx), &filter_of(filter)?)
+            .stage_counts(&crate::graphql::context::caller(ctx), &filter_of(filter)?)
             .await?;
         let shown = Shown::to(ctx);
         Ok(counts
@@ -494,7 +494,7 @@ impl AggregateQuery {
     async fn funnel(&self, ctx: &Context<'_>, filter: Option<IdeaFilter>) -> Result<Funnel> {
         Ok(Funnel::new(
             ctx.data::<Domain>()?
-                .funnel(&crate::graphql::mutation::caller(ctx), &filter_of(filter)?)
+                .funnel(&crate::graphql::context::caller(ctx), &filter_of(filter)?)
                 .await?,
             Shown::to(ctx),
         ))
@@ -510,7 +510,7 @@ impl AggregateQuery {
         let groups = ctx
             .data::<Domain>()?
             .idea_counts(
-                &crate::graphql::mutation::caller(ctx),
+                &crate::graphql::context::caller(ctx),
                 group_by.into(),
                 &filter_of(filter)?,
             )

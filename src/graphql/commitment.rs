@@ -162,7 +162,7 @@ impl CommitmentQuery {
         let page = ctx
             .data::<Domain>()?
             .commitment_page(
-                &crate::graphql::mutation::caller(ctx),
+                &crate::graphql::context::caller(ctx),
                 &filter,
                 &page_request(first, after, last, before),
             )
@@ -258,7 +258,7 @@ impl CommitmentMutation {
         let written = ctx
             .data::<Domain>()?
             .step_commitment(
-                &super::mutation::caller(ctx),
+                &super::context::caller(ctx),
                 id,
                 version,
                 action,
@@ -266,10 +266,10 @@ impl CommitmentMutation {
                 reason,
             )
             .await?;
-        super::mutation::after_write(ctx);
+        super::context::after_write(ctx);
         Ok(CommitmentPayload {
             commitment: Commitment(written.value),
-            event: super::mutation::first_event(written.events)?,
+            event: super::context::first_event(written.events)?,
         })
     }
 }
@@ -298,12 +298,12 @@ impl CommitmentMutation {
         };
         let written = ctx
             .data::<Domain>()?
-            .create_commitment(&super::mutation::caller(ctx), new)
+            .create_commitment(&super::context::caller(ctx), new)
             .await?;
-        super::mutation::after_write(ctx);
+        super::context::after_write(ctx);
         Ok(CommitmentPayload {
             commitment: Commitment(written.value),
-            event: super::mutation::first_event(written.events)?,
+            event: super::context::first_event(written.events)?,
         })
     }
 

@@ -36,37 +36,37 @@ impl Total {
         Ok(match self {
             Total::Ideas(f) => {
                 domain
-                    .count_ideas(&crate::graphql::mutation::caller(ctx), f)
+                    .count_ideas(&crate::graphql::context::caller(ctx), f)
                     .await?
             }
             Total::Regencies => {
                 domain
-                    .count_regencies(&crate::graphql::mutation::caller(ctx))
+                    .count_regencies(&crate::graphql::context::caller(ctx))
                     .await?
             }
             Total::Units(f) => {
                 domain
-                    .count_units(&crate::graphql::mutation::caller(ctx), f)
+                    .count_units(&crate::graphql::context::caller(ctx), f)
                     .await?
             }
             Total::Cohorts(f) => {
                 domain
-                    .count_cohorts(&crate::graphql::mutation::caller(ctx), f)
+                    .count_cohorts(&crate::graphql::context::caller(ctx), f)
                     .await?
             }
             Total::Mentors(search) => {
                 domain
-                    .count_mentors(&crate::graphql::mutation::caller(ctx), search.as_deref())
+                    .count_mentors(&crate::graphql::context::caller(ctx), search.as_deref())
                     .await?
             }
             Total::Commitments(f) => {
                 domain
-                    .count_commitments(&crate::graphql::mutation::caller(ctx), f)
+                    .count_commitments(&crate::graphql::context::caller(ctx), f)
                     .await?
             }
             Total::Events(f) => {
                 domain
-                    .count_events(&crate::graphql::mutation::caller(ctx), f)
+                    .count_events(&crate::graphql::context::caller(ctx), f)
                     .await?
             }
         })

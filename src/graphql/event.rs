@@ -181,13 +181,13 @@ impl EventQuery {
         let request = page_request(first, after, last, before);
         let (page, resume) = if ctx.look_ahead().field("resumeCursor").exists() {
             let (page, positions) = domain
-                .event_page_and_position(&crate::graphql::mutation::caller(ctx), &filter, &request)
+                .event_page_and_position(&crate::graphql::context::caller(ctx), &filter, &request)
                 .await?;
             (page, Some(crate::live::cursor::encode(&positions)))
         } else {
             (
                 domain
-                    .event_page(&crate::graphql::mutation::caller(ctx), &filter, &request)
+                    .event_page(&crate::graphql::context::caller(ctx), &filter, &request)
                     .await?,
                 None,
             )

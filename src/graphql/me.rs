@@ -4,9 +4,9 @@ use async_graphql::{Context, Enum, Object, Result};
 use chrono::{DateTime, Utc};
 
 use super::{
+    context::caller,
     loaders::{Loaders, MentorId, RegencyId},
     mentor::Mentor,
-    mutation::caller,
     regency::Regency,
 };
 use crate::access::Caller;

@@ -161,7 +161,7 @@ impl MentorQuery {
         let page = ctx
             .data::<Domain>()?
             .mentor_page(
-                &crate::graphql::mutation::caller(ctx),
+                &crate::graphql::context::caller(ctx),
                 search.as_deref(),
                 &page_request(first, after, last, before),
             )
@@ -290,9 +290,9 @@ impl MentorMutation {
         );
         let mentor = ctx
             .data::<Domain>()?
-            .create_mentor(&crate::graphql::mutation::caller(ctx), fields)
+            .create_mentor(&crate::graphql::context::caller(ctx), fields)
             .await?;
-        super::mutation::after_write(ctx);
+        super::context::after_write(ctx);
         Ok(MentorPayload {
             mentor: Mentor(mentor),
         })
@@ -315,13 +315,13 @@ impl MentorMutation {
         let mentor = ctx
             .data::<Domain>()?
             .update_mentor(
-                &crate::graphql::mutation::caller(ctx),
+                &crate::graphql::context::caller(ctx),
                 id,
                 input.version,
                 fields,
             )
             .await?;
-        super::mutation::after_write(ctx);
+        super::context::after_write(ctx);
         Ok(MentorPayload {
             mentor: Mentor(mentor),
         })
@@ -338,7 +338,7 @@ impl MentorMutation {
         let written = ctx
             .data::<Domain>()?
             .assign_mentor(
-                &super::mutation::caller(ctx),
+                &super::context::caller(ctx),
                 idea_id,
                 mentor_id,
                 input.since,
@@ -358,7 +358,7 @@ impl MentorMutation {
         let written = ctx
             .data::<Domain>()?
             .unassign_mentor(
-                &super::mutation::caller(ctx),
+                &super::context::caller(ctx),
                 idea_id,
                 mentor_id,
                 input.until,
@@ -372,12 +372,12 @@ async fn assignment_payload(
     ctx: &Context<'_>,
     written: crate::domain::write::Written<mentor_assignment::Model>,
 ) -> Result<MentorAssignmentPayload> {
-    super::mutation::after_write(ctx);
+    super::context::after_write(ctx);
     let idea = loaders::required(ctx.data::<Loaders>()?, IdeaId(written.value.idea_id)).await?;
     Ok(MentorAssignmentPayload {
         assignment: MentorAssignment::from(written.value),
         idea: Idea::from(idea),
-        event: super::mutation::first_event(written.events)?,
+        event: super::context::first_event(written.events)?,
     })
 }
 

@@ -4,6 +4,7 @@
 pub mod aggregate;
 pub mod commitment;
 pub mod connection;
+pub mod context;
 pub mod engine;
 pub mod enums;
 pub mod errors;
@@ -15,7 +16,6 @@ pub mod limits;
 pub mod loaders;
 pub mod me;
 pub mod mentor;
-pub mod mutation;
 pub mod node;
 pub mod order;
 pub mod persisted;
@@ -73,4 +73,32 @@ pub fn sdl() -> String {
     schema()
         .finish()
         .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
+}
+
+/// The names of the fields of the schema's type `type_name` (e.g. `Mutation`), in schema
+/// order; empty when there is no such object type.
+pub fn field_names(type_name: &str) -> Vec<String> {
+    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+    let Ok(document) = async_graphql::parser::parse_schema(sdl()) else {
+        return Vec::new();
+    };
+    document
+        .definitions
+        .into_iter()
+        .find_map(|definition| match definition {
+            TypeSystemDefinition::Type(ty) if ty.node.name.node == type_name => {
+                match ty.node.kind {
+                    TypeKind::Object(object) => Some(
+                        object
+                            .fields
+                            .into_iter()
+                            .map(|field| field.node.name.node.to_string())
+                            .collect(),
+                    ),
+                    _ => None,
+                }
+            }
+            _ => None,
+        })
+        .unwrap_or_default()
 }

@@ -74,24 +74,24 @@ impl NodeQuery {
                 .await?
                 .map(|m| Node::Commitment(Commitment(m))),
             Kind::StageTransition => domain
-                .transitions_by_id(&crate::graphql::mutation::caller(ctx), &[small])
+                .transitions_by_id(&crate::graphql::context::caller(ctx), &[small])
                 .await?
                 .remove(&small)
                 .map(|m| Node::StageTransition(StageTransition(m))),
             Kind::MentorAssignment => domain
-                .assignments_by_id(&crate::graphql::mutation::caller(ctx), &[small])
+                .assignments_by_id(&crate::graphql::context::caller(ctx), &[small])
                 .await?
                 .remove(&small)
                 .map(|m| Node::MentorAssignment(MentorAssignment::from(m))),
             Kind::PipelineEvent => domain
-                .events_by_id(&crate::graphql::mutation::caller(ctx), &[raw])
+                .events_by_id(&crate::graphql::context::caller(ctx), &[raw])
                 .await
                 // Retention may prune the event without a trace in the data's version.
                 .inspect(|_| crate::domain::volatile::mark())?
                 .remove(&raw)
                 .map(|m| Node::PipelineEvent(m.into())),
             Kind::Review => domain
-                .reviews_by_id(&crate::graphql::mutation::caller(ctx), &[small])
+                .reviews_by_id(&crate::graphql::context::caller(ctx), &[small])
                 .await?
                 .remove(&small)
                 .map(|m| Node::Review(Review(m))),

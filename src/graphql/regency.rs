@@ -130,7 +130,7 @@ impl Regency {
     async fn funnel(&self, ctx: &Context<'_>, filter: Option<IdeaFilter>) -> Result<Funnel> {
         Ok(Funnel::new(
             ctx.data::<Domain>()?
-                .funnel(&crate::graphql::mutation::caller(ctx), &self.scope(filter)?)
+                .funnel(&crate::graphql::context::caller(ctx), &self.scope(filter)?)
                 .await?,
             super::aggregate::Shown::to(ctx),
         ))
@@ -144,7 +144,7 @@ impl Regency {
     ) -> Result<Vec<StageCount>> {
         let counts = ctx
             .data::<Domain>()?
-            .stage_counts(&crate::graphql::mutation::caller(ctx), &self.scope(filter)?)
+            .stage_counts(&crate::graphql::context::caller(ctx), &self.scope(filter)?)
             .await?;
         let shown = super::aggregate::Shown::to(ctx);
         Ok(counts
@@ -239,7 +239,7 @@ impl Cohort {
         };
         Ok(Funnel::new(
             ctx.data::<Domain>()?
-                .funnel(&crate::graphql::mutation::caller(ctx), &scope)
+                .funnel(&crate::graphql::context::caller(ctx), &scope)
                 .await?,
             super::aggregate::Shown::to(ctx),
         ))
@@ -274,7 +274,7 @@ impl RegencyQuery {
         let page = ctx
             .data::<Domain>()?
             .regency_page(
-                &crate::graphql::mutation::caller(ctx),
+                &crate::graphql::context::caller(ctx),
                 &page_request(first, after, last, before),
             )
             .await?;
@@ -296,7 +296,7 @@ impl RegencyQuery {
             }
             (None, Some(code)) => {
                 domain
-                    .regency_by_code(&crate::graphql::mutation::caller(ctx), &code)
+                    .regency_by_code(&crate::graphql::context::caller(ctx), &code)
                     .await?
             }
             _ => {
@@ -328,7 +328,7 @@ impl RegencyQuery {
         let page = ctx
             .data::<Domain>()?
             .cohort_page(
-                &crate::graphql::mutation::caller(ctx),
+                &crate::graphql::context::caller(ctx),
                 &filter,
                 &page_request(first, after, last, before),
             )
@@ -445,7 +445,7 @@ impl RegencyMutation {
         let written = ctx
             .data::<Domain>()?
             .create_regency(
-                &super::mutation::caller(ctx),
+                &super::context::caller(ctx),
                 crate::domain::regency::NewRegency {
                     code: input.code,
                     name: input.name,
@@ -455,10 +455,10 @@ impl RegencyMutation {
                 },
             )
             .await?;
-        super::mutation::after_write(ctx);
+        super::context::after_write(ctx);
         Ok(RegencyPayload {
             regency: Regency(written.value),
-            event: super::mutation::first_event(written.events)?,
+            event: super::context::first_event(written.events)?,
         })
     }
 
@@ -472,7 +472,7 @@ impl RegencyMutation {
         let written = ctx
             .data::<Domain>()?
             .update_regency(
-                &super::mutation::caller(ctx),
+                &super::context::caller(ctx),
                 id,
                 input.version,
                 crate::domain::regency::RegencyChanges {
@@ -483,10 +483,10 @@ impl RegencyMutation {
                 },
             )
             .await?;
-        super::mutation::after_write(ctx);
+        super::context::after_write(ctx);
         Ok(RegencyPayload {
             regency: Regency(written.value),
-            event: super::mutation::first_event(written.events)?,
+            event: super::context::first_event(written.events)?,
         })
     }
 
@@ -500,7 +500,7 @@ impl RegencyMutation {
         let written = ctx
             .data::<Domain>()?
             .create_cohort(
-                &super::mutation::caller(ctx),
+                &super::context::caller(ctx),
                 crate::domain::cohort::NewCohort {
                     regency_id,
                     year: input.year,
@@ -512,10 +512,10 @@ impl RegencyMutation {
                 },
             )
             .await?;
-        super::mutation::after_write(ctx);
+        super::context::after_write(ctx);
         Ok(CohortPayload {
             cohort: Cohort(written.value),
-            event: super::mutation::first_event(written.events)?,
+            event: super::context::first_event(written.events)?,
         })
     }
 
@@ -529,7 +529,7 @@ impl RegencyMutation {
         let written = ctx
             .data::<Domain>()?
             .update_cohort(
-                &super::mutation::caller(ctx),
+                &super::context::caller(ctx),
                 id,
                 input.version,
                 crate::domain::cohort::CohortChanges {
@@ -542,10 +542,10 @@ impl RegencyMutation {
                 },
             )
             .await?;
-        super::mutation::after_write(ctx);
+        super::context::after_write(ctx);
         Ok(CohortPayload {
             cohort: Cohort(written.value),
-            event: super::mutation::first_event(written.events)?,
+            event: super::context::first_event(written.events)?,
         })
     }
 }

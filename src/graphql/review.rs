@@ -7,13 +7,13 @@ use entity::{hand_over, review};
 
 use super::{
     connection::{Conn, page_request},
+    context,
     enums::{Recommendation, Stage},
     event::PipelineEvent,
     idea::{Idea, IdeaFilter, IdeaOrder, IdeaOrderField, OrderDirection, idea_page},
     ids::{self, Kind},
     loaders::{self, Loaders, MentorId},
     mentor::Mentor,
-    mutation,
     regency::Cohort,
 };
 use crate::domain::{
@@ -344,7 +344,7 @@ impl ReviewQuery {
         let asked = ids::decode_opt(Kind::Mentor, &mentor_id)?;
         let mentor = ctx
             .data::<Domain>()?
-            .queue_owner(&mutation::caller(ctx), asked)?;
+            .queue_owner(&context::caller(ctx), asked)?;
         let queue = DomainFilter {
             awaiting_review_by: Some(mentor),
             ..DomainFilter::default()
@@ -409,7 +409,7 @@ impl ReviewQuery {
         let cohort_id = ids::decode(Kind::Cohort, &cohort_id)?;
         let (cohort, entries) = ctx
             .data::<Domain>()?
-            .ranking(&mutation::caller(ctx), cohort_id, stage_at_least.into())
+            .ranking(&context::caller(ctx), cohort_id, stage_at_least.into())
             .await?;
         Ok(Ranking::new(cohort, stage_at_least.into(), entries))
     }
@@ -479,9 +479,9 @@ impl ReviewMutation {
         };
         let written = ctx
             .data::<Domain>()?
-            .review_idea(&mutation::caller(ctx), new)
+            .review_idea(&context::caller(ctx), new)
             .await?;
-        mutation::after_write(ctx);
+        context::after_write(ctx);
         let reviewed = written.value;
         Ok(ReviewPayload {
             review: Review(reviewed.review),

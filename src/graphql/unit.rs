@@ -155,7 +155,7 @@ impl UnitQuery {
         let page = ctx
             .data::<Domain>()?
             .unit_page(
-                &crate::graphql::mutation::caller(ctx),
+                &crate::graphql::context::caller(ctx),
                 &filter,
                 &page_request(first, after, last, before),
             )
@@ -250,9 +250,9 @@ impl UnitMutation {
         let regency_id = ids::decode(Kind::Regency, &input.regency_id)?;
         let written = ctx
             .data::<Domain>()?
-            .import_units(&super::mutation::caller(ctx), regency_id, &input.csv)
+            .import_units(&super::context::caller(ctx), regency_id, &input.csv)
             .await?;
-        super::mutation::after_write(ctx);
+        super::context::after_write(ctx);
         let outcome = written.value;
         Ok(ImportUnitsPayload {
             imported: outcome.units.len(),
@@ -272,12 +272,12 @@ impl UnitMutation {
         };
         let written = ctx
             .data::<Domain>()?
-            .create_unit(&super::mutation::caller(ctx), new)
+            .create_unit(&super::context::caller(ctx), new)
             .await?;
-        super::mutation::after_write(ctx);
+        super::context::after_write(ctx);
         Ok(UnitPayload {
             unit: Unit(written.value),
-            event: super::mutation::first_event(written.events)?,
+            event: super::context::first_event(written.events)?,
         })
     }
 
@@ -292,12 +292,12 @@ impl UnitMutation {
         };
         let written = ctx
             .data::<Domain>()?
-            .update_unit(&super::mutation::caller(ctx), id, input.version, changes)
+            .update_unit(&super::context::caller(ctx), id, input.version, changes)
             .await?;
-        super::mutation::after_write(ctx);
+        super::context::after_write(ctx);
         Ok(UnitPayload {
             unit: Unit(written.value),
-            event: super::mutation::first_event(written.events)?,
+            event: super::context::first_event(written.events)?,
         })
     }
 }

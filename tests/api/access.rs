@@ -8,7 +8,7 @@ use labinov::access::Role;
 use serde_json::{Value, json};
 
 use crate::clients::WsClient;
-use crate::helpers::{TestApp, admin_token, error_code, sign_with, token, token_for};
+use crate::helpers::{TestApp, admin_token, error_code, event_total, sign_with, token, token_for};
 
 /// A test fixture file.
 fn fixture(name: &str) -> std::path::PathBuf {
@@ -30,11 +30,11 @@ fn provider_token(claims: &impl serde::Serialize, kid: Option<&str>) -> String {
     .expect("a token")
 }
 
-const OWN: &str = "63.03";
+pub(crate) const OWN: &str = "63.03";
 const OTHER: &str = "33.03";
 
 /// The ids of one regency's rows that the mutations act on.
-struct Rows {
+pub(crate) struct Rows {
     regency: Value,
     cohort: Value,
     unit: Value,
@@ -43,7 +43,7 @@ struct Rows {
     mentor: Value,
 }
 
-async fn rows_of(app: &TestApp, code: &str) -> Rows {
+pub(crate) async fn rows_of(app: &TestApp, code: &str) -> Rows {
     let data = app
         .data(
             "query($c: String!) {
@@ -67,7 +67,7 @@ async fn rows_of(app: &TestApp, code: &str) -> Rows {
 
 /// Every mutation with inputs naming `rows`; versions are 1 (a stale version is CONFLICT, which
 /// only an allowed caller can reach).
-fn mutations(rows: &Rows) -> Vec<(&'static str, String, Value)> {
+pub(crate) fn mutations(rows: &Rows) -> Vec<(&'static str, String, Value)> {
     let m = |name: &'static str, input_type: &str, input: Value| {
         (
             name,
@@ -193,13 +193,6 @@ fn outcome(response: &Value) -> &str {
         code @ ("UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND") => code,
         _ => "ALLOWED",
     }
-}
-
-async fn event_total(app: &TestApp) -> u64 {
-    app.data("{ pipelineEvents { totalCount } }", json!({}))
-        .await["pipelineEvents"]["totalCount"]
-        .as_u64()
-        .expect("a count")
 }
 
 #[tokio::test]

@@ -335,6 +335,14 @@ impl TestApp {
 }
 
 /// The `extensions.code` of the first error of a response.
+/// How many pipeline events an ADMIN sees: what a refused write must leave unchanged.
+pub async fn event_total(app: &TestApp) -> u64 {
+    app.data("{ pipelineEvents { totalCount } }", serde_json::json!({}))
+        .await["pipelineEvents"]["totalCount"]
+        .as_u64()
+        .expect("a count")
+}
+
 pub fn error_code(response: &Value) -> &str {
     response["errors"][0]["extensions"]["code"]
         .as_str()

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use crate::clients::WsClient;
-use crate::helpers::{TestApp, error_code, token};
+use crate::helpers::{TestApp, error_code, event_total, token};
 
 const BANJAR: &str = "63.03";
 
@@ -46,13 +46,6 @@ struct Lab {
 
 fn db_id(kind: global_id::Kind, id: &Value) -> i32 {
     global_id::decode(kind, id.as_str().expect("an id")).expect("a global id")
-}
-
-async fn event_total(app: &TestApp) -> u64 {
-    app.data("{ pipelineEvents { totalCount } }", json!({}))
-        .await["pipelineEvents"]["totalCount"]
-        .as_u64()
-        .expect("a count")
 }
 
 async fn lab(app: &TestApp, rubric: Option<Value>) -> Lab {
@@ -307,6 +300,7 @@ async fn the_score_is_the_weighted_mean_of_current_reviews_and_history_is_kept()
     assert!(in_queue(&first_queue["data"]), "{first_queue}");
 
     // 80×30 + 70×25 + 60×20 + 90×15 + 50×10 = 7200 hundredths.
+    let version = app.domain.data_version().await.expect("a version");
     let first = app
         .gql_as(
             Some(&lab.mentors[0]),
@@ -315,6 +309,11 @@ async fn the_score_is_the_weighted_mean_of_current_reviews_and_history_is_kept()
         )
         .await;
     assert!(first.get("errors").is_none(), "{first}");
+    assert_ne!(
+        app.domain.data_version().await.expect("a version"),
+        version,
+        "a review moves the data version the response cache goes by"
+    );
     let review = &first["data"]["reviewIdea"];
     assert_eq!(review["review"]["total"], 72.0);
     assert_eq!(review["review"]["stage"], "DIAGNOSE");

@@ -1027,10 +1027,16 @@ async fn units_import_from_a_spreadsheet_all_or_nothing_and_again_adds_nothing()
         "/docs/examples/unit-banjar.csv"
     ))
     .expect("the example units");
+    let version = app.domain.data_version().await.expect("a version");
     let data = app
         .data(IMPORT_UNITS, json!({"r": regency, "csv": csv}))
         .await;
     assert_eq!(data["importUnits"]["imported"], 8);
+    assert_ne!(
+        app.domain.data_version().await.expect("a version"),
+        version,
+        "an import moves the data version the response cache goes by"
+    );
     let units = data["importUnits"]["units"].as_array().expect("units");
     let sekumpul = units
         .iter()

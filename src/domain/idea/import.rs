@@ -246,6 +246,7 @@ impl Domain {
             }
             let skipped = before - rows.len();
             let ideas = if rows.is_empty() {
+                work.without_event("every idea of the file is there already: nothing changes");
                 Vec::new()
             } else {
                 self.insert_ideas(work, &cohort, &rows, true).await?

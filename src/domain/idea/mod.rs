@@ -237,8 +237,7 @@ impl IdeaFilter {
                 .add(idea::Column::StallReason.is_in(reasons.iter().copied()));
         }
         if let Some(days) = self.in_stage_longer_than_days {
-            crate::domain::volatile::mark();
-            let cutoff = Utc::now() - chrono::Duration::days(i64::from(days));
+            let cutoff = crate::domain::volatile::now() - chrono::Duration::days(i64::from(days));
             all = all.add(idea::Column::StageEnteredAt.lt(cutoff));
         }
         if let Some(mentor) = self.awaiting_review_by {

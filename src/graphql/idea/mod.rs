@@ -137,8 +137,9 @@ impl Idea {
 
     /// Whole days since the idea entered its current stage.
     async fn days_in_stage(&self) -> i64 {
-        crate::domain::volatile::mark();
-        (Utc::now() - self.0.stage_entered_at).num_days().max(0)
+        (crate::domain::volatile::now() - self.0.stage_entered_at)
+            .num_days()
+            .max(0)
     }
 
     /// The person carrying the innovation in its unit; null until one is named.

@@ -194,14 +194,14 @@ impl IdeaMutation {
         let written = ctx
             .data::<Domain>()?
             .move_idea(
-                &crate::graphql::mutation::caller(ctx),
+                &crate::graphql::context::caller(ctx),
                 id,
                 version,
                 decision,
                 reason,
             )
             .await?;
-        crate::graphql::mutation::after_write(ctx);
+        crate::graphql::context::after_write(ctx);
         let moved = written.value;
         Ok(IdeaMovePayload {
             idea: Idea::from(moved.idea),
@@ -231,12 +231,12 @@ impl IdeaMutation {
         };
         let written = ctx
             .data::<Domain>()?
-            .submit_idea(&crate::graphql::mutation::caller(ctx), new)
+            .submit_idea(&crate::graphql::context::caller(ctx), new)
             .await?;
-        crate::graphql::mutation::after_write(ctx);
+        crate::graphql::context::after_write(ctx);
         Ok(IdeaPayload {
             idea: Idea::from(written.value),
-            event: crate::graphql::mutation::first_event(written.events)?,
+            event: crate::graphql::context::first_event(written.events)?,
         })
     }
 
@@ -257,16 +257,16 @@ impl IdeaMutation {
         let written = ctx
             .data::<Domain>()?
             .update_idea(
-                &crate::graphql::mutation::caller(ctx),
+                &crate::graphql::context::caller(ctx),
                 id,
                 input.version,
                 changes,
             )
             .await?;
-        crate::graphql::mutation::after_write(ctx);
+        crate::graphql::context::after_write(ctx);
         Ok(IdeaPayload {
             idea: Idea::from(written.value),
-            event: crate::graphql::mutation::first_event(written.events)?,
+            event: crate::graphql::context::first_event(written.events)?,
         })
     }
 
@@ -336,14 +336,14 @@ impl IdeaMutation {
         let written = ctx
             .data::<Domain>()?
             .hand_over_idea(
-                &crate::graphql::mutation::caller(ctx),
+                &crate::graphql::context::caller(ctx),
                 id,
                 input.version,
                 input.to.into(),
                 input.reason,
             )
             .await?;
-        crate::graphql::mutation::after_write(ctx);
+        crate::graphql::context::after_write(ctx);
         let done = written.value;
         Ok(HandOverPayload {
             idea: Idea::from(done.idea),
@@ -392,7 +392,7 @@ impl IdeaMutation {
         let written = ctx
             .data::<Domain>()?
             .import_ideas(
-                &crate::graphql::mutation::caller(ctx),
+                &crate::graphql::context::caller(ctx),
                 cohort_id,
                 &input.csv,
                 if input.allow_duplicates {
@@ -402,7 +402,7 @@ impl IdeaMutation {
                 },
             )
             .await?;
-        crate::graphql::mutation::after_write(ctx);
+        crate::graphql::context::after_write(ctx);
         let outcome = written.value;
         Ok(ImportIdeasPayload {
             imported: outcome.ideas.len(),

@@ -65,7 +65,7 @@ pub async fn idea_page(
     page: PageRequest,
 ) -> Result<Conn<Idea>> {
     let domain = ctx.data::<Domain>()?;
-    let caller = crate::graphql::mutation::caller(ctx);
+    let caller = crate::graphql::context::caller(ctx);
     let order = order.unwrap_or_default().into();
     let wants = Wants::of(ctx);
     let (page, owners) = domain
@@ -180,7 +180,7 @@ async fn prefetch(
     let prefetch = Prefetch {
         domain,
         loaders: ctx.data::<Loaders>()?,
-        caller: crate::graphql::mutation::caller(ctx),
+        caller: crate::graphql::context::caller(ctx),
         idea_ids: ideas.iter().map(|i| i.id).collect(),
     };
     let mut carried = HashMap::new();

@@ -1,4 +1,5 @@
-//! What resolvers share: the caller, and a fresh loader cache after a write.
+//! What every resolver reads from its context: the caller, the loaders (renewed after a write
+//! and before each subscription item), and the event a write recorded.
 
 use async_graphql::Context;
 
@@ -6,7 +7,8 @@ use super::event::PipelineEvent;
 use super::loaders::Loaders;
 use crate::{access::Caller, error::DomainError};
 
-/// Who is asking: the caller the transport identified (anonymous until tokens exist).
+/// Who is asking: the caller the transport identified (anonymous for an in-process request
+/// that names none).
 pub fn caller(ctx: &Context<'_>) -> Caller {
     ctx.data_opt::<Caller>()
         .cloned()
