@@ -1443,8 +1443,14 @@ async fn a_row_of_another_regency_and_a_missing_row_answer_the_same_not_found() 
     let own_cohort = other["own"]["nodes"][0]["id"].clone();
     let own_regency = other["own"]["nodes"][0]["regency"]["id"].clone();
     let own_unit = other["ownUnits"]["nodes"][0]["id"].clone();
-    let missing_unit = json!(crate::read_helpers::global_id("Unit", 987_654));
-    let missing_cohort = json!(crate::read_helpers::global_id("Cohort", 987_654));
+    let missing_unit = json!(labinov::global_id::encode(
+        labinov::global_id::Kind::Unit,
+        987_654
+    ));
+    let missing_cohort = json!(labinov::global_id::encode(
+        labinov::global_id::Kind::Cohort,
+        987_654
+    ));
     let admin = crate::helpers::token(labinov::access::Role::RegencyAdmin, Some("63.03"), None);
     let before = event_count(&app).await;
     let cases = [

@@ -20,5 +20,4 @@ mod lab;
 mod live;
 mod operate;
 mod read;
-mod read_helpers;
 mod write;

@@ -8,13 +8,11 @@ use entity::{
     IdeaStatus, InnovationType, Stage, UnitKind, idea, mentor, mentor_assignment, regency,
     stage_transition, unit,
 };
+use labinov::global_id::{self, Kind};
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
-use crate::{
-    helpers::{TestApp, error_code},
-    read_helpers::global_id,
-};
+use crate::helpers::{TestApp, error_code};
 
 /// Every row the independent counts are computed from.
 struct Rows {
@@ -123,15 +121,15 @@ async fn every_filter_agrees_with_an_independent_count() {
             r.count(|i| ["63.03", "72.01"].contains(&r.code(i))),
         ),
         (
-            json!({"regencyIds": [global_id("Regency", banjar)]}),
+            json!({"regencyIds": [global_id::encode(Kind::Regency, banjar)]}),
             r.count(|i| i.regency_id == banjar),
         ),
         (
-            json!({"cohortIds": [global_id("Cohort", some_cohort)]}),
+            json!({"cohortIds": [global_id::encode(Kind::Cohort, some_cohort)]}),
             r.count(|i| i.cohort_id == some_cohort),
         ),
         (
-            json!({"unitIds": [global_id("Unit", some_unit)]}),
+            json!({"unitIds": [global_id::encode(Kind::Unit, some_unit)]}),
             r.count(|i| i.unit_id == some_unit),
         ),
         (
@@ -172,7 +170,7 @@ async fn every_filter_agrees_with_an_independent_count() {
             r.count(|i| i.initiator == entity::Initiator::Community),
         ),
         (
-            json!({"mentorIds": [global_id("Mentor", suripto)]}),
+            json!({"mentorIds": [global_id::encode(Kind::Mentor, suripto)]}),
             r.count(|i| {
                 r.current_mentors
                     .get(&i.id)
@@ -347,9 +345,9 @@ async fn every_group_by_agrees_with_an_independent_count() {
             "TYPE" => Box::new(|i| i.innovation_type.as_str().to_owned()),
             "FORM" => Box::new(|i| i.form.as_str().to_owned()),
             "MATURITY" => Box::new(|i| i.maturity.as_str().to_owned()),
-            "REGENCY" => Box::new(|i| global_id("Regency", i.regency_id)),
-            "UNIT" => Box::new(|i| global_id("Unit", i.unit_id)),
-            "COHORT" => Box::new(|i| global_id("Cohort", i.cohort_id)),
+            "REGENCY" => Box::new(|i| global_id::encode(Kind::Regency, i.regency_id)),
+            "UNIT" => Box::new(|i| global_id::encode(Kind::Unit, i.unit_id)),
+            "COHORT" => Box::new(|i| global_id::encode(Kind::Cohort, i.cohort_id)),
             _ => Box::new(|i| i.submitted_at.format("%Y").to_string()),
         }
     };
@@ -943,7 +941,7 @@ async fn node_resolves_every_type_and_unknown_ids_are_null() {
         assert_eq!(node["node"]["__typename"], typename);
         assert_eq!(&node["node"]["id"], id);
     }
-    let missing = global_id("Idea", 999_999);
+    let missing = global_id::encode(Kind::Idea, 999_999);
     let data = app
         .data(
             "query($id: ID!) { node(id: $id) { id } idea(id: $id) { id } }",

@@ -263,7 +263,7 @@ async fn a_stale_version_is_a_conflict_and_changes_nothing() {
         )
         .await;
     assert_eq!(error_code(&edit), "CONFLICT");
-    let gone = crate::read_helpers::global_id("Idea", 9_999_999);
+    let gone = labinov::global_id::encode(labinov::global_id::Kind::Idea, 9_999_999);
     let missing = app.gql(ADVANCE, json!({"id": gone, "v": 1})).await;
     assert_eq!(error_code(&missing), "NOT_FOUND");
     assert_eq!(counts(&app).await, before);
@@ -349,7 +349,7 @@ async fn bad_input_is_refused_with_a_sentence_and_writes_nothing() {
     let cohort = &banjar["cohort"]["id"];
     let unit = &banjar["unit"]["id"];
     let before = counts(&app).await;
-    let missing_unit = crate::read_helpers::global_id("Unit", 987_654);
+    let missing_unit = labinov::global_id::encode(labinov::global_id::Kind::Unit, 987_654);
     let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
     let mut future = submission(cohort, unit, "Besok");
     future["in"]["submittedAt"] = json!(tomorrow);
@@ -396,7 +396,7 @@ async fn bad_input_is_refused_with_a_sentence_and_writes_nothing() {
     let duplicate_unit = app
         .gql(
             "mutation($r: ID!) { createUnit(input: {regencyId: $r, kind: RSUD, name: \"RSU Ratu Zaleha\"}) { unit { id } } }",
-            json!({"r": crate::read_helpers::global_id("Regency", 1)}),
+            json!({"r": labinov::global_id::encode(labinov::global_id::Kind::Regency, 1)}),
         )
         .await;
     assert_eq!(error_code(&duplicate_unit), "BAD_USER_INPUT");
