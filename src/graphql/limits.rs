@@ -494,6 +494,9 @@ struct Measure<'a> {
     document: &'a ExecutableDocument,
     variables: &'a async_graphql::Variables,
     fragments: HashMap<&'a str, Option<Size>>,
+    /// Selection sets walked so far, for the tests to see that the work follows the text.
+    #[cfg(test)]
+    walked: usize,
 }
 
 impl<'a> Measure<'a> {
@@ -507,10 +510,16 @@ impl<'a> Measure<'a> {
             document,
             variables,
             fragments: HashMap::new(),
+            #[cfg(test)]
+            walked: 0,
         }
     }
 
     fn selection_set(&mut self, set: &'a SelectionSet) -> ServerResult<Size> {
+        #[cfg(test)]
+        {
+            self.walked += 1;
+        }
         let mut total = Size::default();
         for selection in &set.items {
             let size = match &selection.node {
@@ -725,9 +734,34 @@ mod tests {
                 n - 1
             ));
         }
-        let started = std::time::Instant::now();
-        assert_eq!(check_query(&query), "TOO_MANY_ROOT_FIELDS");
-        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        let refused = check(
+            &QueryLimits::default(),
+            &Documents::default(),
+            &Request::new(query.as_str()),
+        );
+        let message = refused.as_ref().err().map(|e| e.message.clone());
+        assert_eq!(code_of(refused), "TOO_MANY_ROOT_FIELDS");
+        // Counted in full (2^30 fields, which nobody could expand), not cut short.
+        assert!(
+            message
+                .as_deref()
+                .is_some_and(|m| m.contains(&format!("asks for {} top-level", 1u64 << 30))),
+            "{message:?}"
+        );
+
+        // Measured by walking each selection set of the text once: the operation's, each
+        // fragment's, and those of `regencies` and `totalCount`; a walk that expanded the
+        // spreads would visit 2^30 of them.
+        let document = async_graphql::parser::parse_query(&query).expect("it parses");
+        let variables = Variables::default();
+        let limits = QueryLimits::default();
+        let mut measure = Measure::new(&limits, &document, &variables);
+        let operations = operations_to_run(&document, None);
+        let size = measure
+            .selection_set(&operations[0].node.selection_set.node)
+            .expect("measured");
+        assert_eq!(size.root_fields, 1 << 30);
+        assert_eq!(measure.walked, 1 + 31 + 2);
     }
 
     #[test]

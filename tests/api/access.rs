@@ -469,7 +469,7 @@ async fn live_events_reach_only_callers_who_may_see_them() {
     let app = TestApp::with_demo().await;
     let own = rows_of(&app, OWN).await;
     let other = rows_of(&app, OTHER).await;
-    let subscription = "subscription { pipelineEvents { regency { code } kind } }";
+    let subscription = "subscription { pipelineEvents { regency { code } kind sequence } }";
 
     // Without a token the event stream is refused.
     let mut anonymous = WsClient::open(&app.ws_url(), false, None)
@@ -490,12 +490,44 @@ async fn live_events_reach_only_callers_who_may_see_them() {
         )
         .await;
     viewer.subscribe("1", subscription, json!({})).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    for rows in [&other, &own] {
+    // A subscription that starts now hears the events from when it runs: write in the
+    // viewer's regency until it hears one, then read on to the last of those writes.
+    let update = "mutation($id: ID!, $v: Int!, $o: String!) { updateRegency(input: {id: $id, version: $v, organiser: $o}) { regency { version lastEventSequence } } }";
+    let mut own_version = json!(1);
+    let mut own_last = Value::Null;
+    for attempt in 0.. {
+        assert!(attempt < 20, "the viewer's subscription never delivered");
+        let written = app
+            .data(
+                update,
+                json!({ "id": own.regency, "v": own_version, "o": format!("Bappeda {attempt}") }),
+            )
+            .await;
+        own_version = written["updateRegency"]["regency"]["version"].clone();
+        own_last = written["updateRegency"]["regency"]["lastEventSequence"].clone();
+        if let Ok(heard) = tokio::time::timeout(Duration::from_secs(1), viewer.next_result()).await
+        {
+            assert_eq!(
+                heard["data"]["pipelineEvents"]["regency"]["code"], OWN,
+                "{heard}"
+            );
+            let mut heard = heard;
+            while heard["data"]["pipelineEvents"]["sequence"] != own_last {
+                heard = viewer.next_result().await;
+                assert_eq!(
+                    heard["data"]["pipelineEvents"]["regency"]["code"], OWN,
+                    "{heard}"
+                );
+            }
+            break;
+        }
+    }
+    // Now it runs: a write in another regency, then one in its own.
+    for (rows, version) in [(&other, json!(1)), (&own, own_version)] {
         let response = app
             .gql(
-                "mutation($id: ID!) { updateRegency(input: {id: $id, version: 1, organiser: \"Bappeda\"}) { __typename } }",
-                json!({ "id": rows.regency }),
+                update,
+                json!({ "id": rows.regency, "v": version, "o": "Bappeda" }),
             )
             .await;
         assert!(response.get("errors").is_none(), "{response}");
@@ -503,6 +535,11 @@ async fn live_events_reach_only_callers_who_may_see_them() {
     let first = viewer.next_result().await;
     assert_eq!(
         first["data"]["pipelineEvents"]["regency"]["code"], OWN,
+        "{first}"
+    );
+    assert_eq!(
+        first["data"]["pipelineEvents"]["sequence"],
+        own_last.as_i64().expect("a sequence") + 1,
         "{first}"
     );
     viewer.expect_nothing_for(Duration::from_millis(300)).await;

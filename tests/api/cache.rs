@@ -206,13 +206,15 @@ async fn a_token_past_its_expiry_is_never_answered_from_the_cache() {
     let app = TestApp::with_demo().await;
     // Valid for one or two more seconds: asked now, then again once it has expired (the verifier
     // lets it in for a few seconds of leeway; the query itself refuses it).
-    let short = crate::helpers::token_for(
+    let claims = labinov::cli::claims(
         "kortsiktig",
         Role::Admin,
         None,
         None,
         std::time::Duration::from_secs(2),
-    );
+    )
+    .expect("valid claims");
+    let short = crate::helpers::sign_with(crate::helpers::TEST_SECRET, &claims);
     let query = "{ me { subject rights } }";
     let (kept, fresh) = ask(&app, &short, query, json!({})).await;
     assert_eq!(kept.as_deref(), Some("miss"), "{fresh:#}");
@@ -222,7 +224,11 @@ async fn a_token_past_its_expiry_is_never_answered_from_the_cache() {
             .is_some_and(|r| !r.is_empty()),
         "{fresh:#}"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    // The token expires on the clock the server reads: wait for that, not for a guessed time.
+    crate::helpers::wait_until("the token to expire", || async {
+        chrono::Utc::now().timestamp() >= claims.exp
+    })
+    .await;
     let (cache, late) = ask(&app, &short, query, json!({})).await;
     assert_eq!(cache, None, "{late:#}");
     assert_ne!(

@@ -142,15 +142,25 @@ impl WsClient {
         }
     }
 
-    /// Waits `quiet` and fails if a result arrives meanwhile.
+    /// Waits `quiet` and fails if a result arrives meanwhile, or if the socket closes or
+    /// fails: silence is an open connection that says nothing, not one that is gone.
     pub async fn expect_nothing_for(&mut self, quiet: Duration) {
         let deadline = tokio::time::Instant::now() + quiet;
         loop {
-            // The quiet window ended, or the server closed: silence either way.
-            let Ok(Some(Ok(Message::Text(text)))) =
-                tokio::time::timeout_at(deadline, self.socket.next()).await
-            else {
-                return;
+            let message = match tokio::time::timeout_at(deadline, self.socket.next()).await {
+                Err(_) => return,
+                Ok(None) => panic!("expected silence on an open socket; the socket ended"),
+                Ok(Some(Err(err))) => {
+                    panic!("expected silence on an open socket; the socket failed: {err}")
+                }
+                Ok(Some(Ok(message))) => message,
+            };
+            let text = match message {
+                Message::Text(text) => text,
+                Message::Close(frame) => {
+                    panic!("expected silence on an open socket; the server closed it: {frame:?}")
+                }
+                _ => continue,
             };
             let value: Value = serde_json::from_str(&text).expect("JSON");
             match value["type"].as_str() {

@@ -334,7 +334,42 @@ impl TestApp {
     }
 }
 
-/// The `extensions.code` of the first error of a response.
+/// Polls `probe` until it yields a value and returns it. The deadline ([`PATIENCE`]) is only a
+/// guard: past it the test fails, naming `what` it waited for.
+///
+/// [`PATIENCE`]: crate::clients::PATIENCE
+pub async fn wait_for<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + crate::clients::PATIENCE;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited {:?} for {what}",
+            crate::clients::PATIENCE
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Polls `condition` until it holds (see [`wait_for`]).
+pub async fn wait_until<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    wait_for(what, || {
+        let holds = condition();
+        async move { holds.await.then_some(()) }
+    })
+    .await;
+}
+
 /// How many pipeline events an ADMIN sees: what a refused write must leave unchanged.
 pub async fn event_total(app: &TestApp) -> u64 {
     app.data("{ pipelineEvents { totalCount } }", serde_json::json!({}))
@@ -343,6 +378,7 @@ pub async fn event_total(app: &TestApp) -> u64 {
         .expect("a count")
 }
 
+/// The `extensions.code` of the first error of a response.
 pub fn error_code(response: &Value) -> &str {
     response["errors"][0]["extensions"]["code"]
         .as_str()

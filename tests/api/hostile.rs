@@ -11,7 +11,7 @@ use tokio::{
 
 use crate::{
     clients::{SseClient, WsClient},
-    helpers::{TestApp, error_code, fresh_config},
+    helpers::{TestApp, error_code, fresh_config, wait_until},
 };
 
 /// The number of pipeline events: every write records one, so an unchanged count means
@@ -510,31 +510,49 @@ async fn connections_beyond_the_cap_are_closed_at_once() {
     config.limits.max_connections = 4;
     let app = TestApp::start(config, false, Arc::new(dir)).await;
     let host = app.address.trim_start_matches("http://").to_owned();
+    // The server accepts in the order the kernel queued the connections (one accept loop),
+    // so the four held ones have their places before the extra one is looked at.
     let mut held = Vec::new();
     for _ in 0..4 {
         held.push(TcpStream::connect(&host).await.expect("connect"));
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
     let mut extra = TcpStream::connect(&host).await.expect("the kernel accepts");
     assert!(closed_within(&mut extra, Duration::from_secs(3)).await);
     drop(held);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    served_again(&app).await;
     still_serving_and_unchanged(&app, 0).await;
 
-    // Open WebSockets keep their places after the upgrade.
+    // Open WebSockets keep their places after the upgrade (each has its acknowledgement, so
+    // each was accepted).
     let mut sockets = Vec::new();
     for _ in 0..4 {
         sockets.push(WsClient::connect(&app.ws_url(), false).await);
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
     let mut extra = TcpStream::connect(&host).await.expect("the kernel accepts");
     assert!(
         closed_within(&mut extra, Duration::from_secs(3)).await,
         "four open WebSockets fill a cap of four"
     );
     drop(sockets);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    served_again(&app).await;
     still_serving_and_unchanged(&app, 0).await;
+}
+
+/// Waits until a request over a new connection is answered: the server noticed the closed
+/// sockets and gave their places back.
+async fn served_again(app: &TestApp) {
+    let client = reqwest::Client::new();
+    wait_until("a new connection to be served again", || async {
+        client
+            .get(format!("{}/healthz", app.address))
+            // Not kept alive: this connection gives its place back at once.
+            .header("connection", "close")
+            .timeout(Duration::from_secs(1))
+            .send()
+            .await
+            .is_ok_and(|response| response.status().is_success())
+    })
+    .await;
 }
 
 /// A mutation's payload or its error code.
@@ -1126,6 +1144,9 @@ async fn long_operation_ids_and_payloads_that_are_not_objects_close_with_4400() 
 async fn a_socket_that_runs_nothing_and_answers_no_ping_is_closed() {
     let (mut config, dir) = fresh_config();
     config.keepalive_secs = 1;
+    // Two WebSockets per address: while both are open a third is refused, which shows when
+    // the server has closed one without reading from it.
+    config.limits.max_streams_per_address = 2;
     let app = TestApp::start(config, false, Arc::new(dir)).await;
     // A client that answers: still open after several pings, and still served.
     let mut answering = WsClient::connect(&app.ws_url(), false).await;
@@ -1138,9 +1159,14 @@ async fn a_socket_that_runs_nothing_and_answers_no_ping_is_closed() {
         )
         .await;
     assert!(answering.next_result().await["data"]["funnel"].is_object());
-    // A client that initialises and then reads nothing (so answers no ping) and runs nothing.
+    // A client that initialises and then reads nothing (reading would answer the WebSocket
+    // pings) and runs nothing: its place comes back once the server has closed it.
     let mut silent = WsClient::connect(&app.ws_url(), false).await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    let url = app.ws_url();
+    wait_until("the silent socket's place to come back", || async {
+        WsClient::open(&url, false, None).await.is_ok()
+    })
+    .await;
     let (code, reason) = silent.close_frame().await.expect("a close frame");
     assert_eq!(code, 1001, "{reason}");
 }

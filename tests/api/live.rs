@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::{
     clients::{SseClient, WsClient},
-    helpers::{TestApp, error_code, fresh_config, token},
+    helpers::{TestApp, error_code, fresh_config, token, wait_until},
 };
 
 const EVENTS: &str = "subscription($f: PipelineEventFilter, $after: String) {
@@ -471,8 +471,9 @@ async fn a_slow_subscriber_is_caught_up_from_the_database_and_never_skips() {
         json!({"c": cohort["cohorts"]["nodes"][0]["id"], "csv": csv}),
     )
     .await;
+    // The fast reader saw all 5000: the hub has sent them all, more than it buffers, so the
+    // slow subscriber has lagged by now and must be caught up from the database.
     let fast_seen = fast_reader.await.expect("the fast reader");
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let mut slow = Box::pin(slow);
     let mut slow_seen = Vec::new();
     while slow_seen.len() < 5000 {
@@ -606,10 +607,19 @@ async fn two_instances_sharing_one_redis_deliver_each_others_writes() {
     let (mut config, dir) = fresh_config();
     config.redis_url = Some(redis);
     config.redis_channel_prefix = unique_prefix();
-    // No database poll: what reaches the second instance comes through Redis.
+    // No database poll within the test: the reader's listener learns of the writer's events
+    // from Redis alone (it polls every 250 ms only while Redis is unreachable, which the bus
+    // mode below rules out).
     config.live_poll_ms = 3_600_000;
     let writer = TestApp::start(config, true, Arc::new(dir)).await;
     let reader = writer.another_instance().await;
+    for app in [&writer, &reader] {
+        assert_eq!(
+            bus_mode_within(app, "redis").await,
+            "redis",
+            "both instances hold the Redis channel"
+        );
+    }
     let after = cursor_now(&writer, "63.03").await;
     let mut client = WsClient::connect(&reader.ws_url(), false).await;
     client
@@ -619,14 +629,24 @@ async fn two_instances_sharing_one_redis_deliver_each_others_writes() {
             json!({"f": {"regencyCodes": ["63.03"]}, "after": after}),
         )
         .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The first event may reach the subscriber from its catch-up read of the database (when
+    // the write beats the subscription's start); once it has arrived, that read is over and
+    // the subscription only hears what the reader's listener emits.
     let (id, version) = an_idea(&writer, "63.03").await;
-    rename(&writer, &id, version, 3, "via redis").await;
+    let version = rename(&writer, &id, version, 1, "via redis").await;
     let start = event_of(&client.next_result().await)["sequence"]
         .as_i64()
         .expect("a sequence");
+    rename(&writer, &id, version, 2, "over redis").await;
     for n in 1..=2 {
         assert_eq!(event_of(&client.next_result().await)["sequence"], start + n);
+    }
+    for app in [&writer, &reader] {
+        assert_eq!(
+            bus_mode_within(app, "redis").await,
+            "redis",
+            "Redis stayed up throughout, so no fallback poll delivered the events"
+        );
     }
 }
 
@@ -907,15 +927,19 @@ async fn identical_funnel_subscriptions_share_one_computation() {
     let purbalingga =
         "subscription { funnel(filter: {regencyCodes: [\"33.03\"]}) { funnel { total } } }";
     let mut screens = Vec::new();
+    let mut dropped_before = None;
     for n in 0..3 {
         let mut client = WsClient::connect(&app.ws_url(), false).await;
         client.subscribe(&format!("s{n}"), banggai, json!({})).await;
-        assert_eq!(
-            client.next_result().await["data"]["funnel"]["funnel"]["total"],
-            190
-        );
+        let first = client.next_result().await;
+        assert_eq!(first["data"]["funnel"]["funnel"]["total"], 190, "{first}");
+        let dropped = first["data"]["funnel"]["funnel"]["dropped"]
+            .as_u64()
+            .expect("a dropped count");
+        assert_eq!(*dropped_before.get_or_insert(dropped), dropped);
         screens.push(client);
     }
+    let dropped_before = dropped_before.expect("three screens");
     let mut other = WsClient::connect(&app.ws_url(), false).await;
     other.subscribe("p", purbalingga, json!({})).await;
     assert_eq!(
@@ -938,20 +962,26 @@ async fn identical_funnel_subscriptions_share_one_computation() {
         json!({"id": idea["id"], "v": idea["version"]}),
     )
     .await;
+    // The drop leaves the total as it was and moves the idea into `dropped`: the update must
+    // show the one more dropped idea.
     for client in &mut screens {
         let update = client.next_result().await;
+        assert_eq!(
+            update["data"]["funnel"]["funnel"]["dropped"],
+            dropped_before + 1,
+            "{update}"
+        );
         assert_eq!(update["data"]["funnel"]["funnel"]["total"], 190, "{update}");
     }
     other.expect_nothing_for(Duration::from_millis(400)).await;
 
     // The computation stops with its last subscriber.
     drop(screens);
-    let mut waited = 0;
-    while app.hub.funnel_computations() != 1 && waited < 50 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        waited += 1;
-    }
-    assert_eq!(app.hub.funnel_computations(), 1);
+    wait_until(
+        "the shared computation to stop with its last subscriber",
+        || async { app.hub.funnel_computations() == 1 },
+    )
+    .await;
 }
 
 /// `/readyz`'s status code and body.
@@ -1027,6 +1057,17 @@ async fn an_exhausted_pool_answers_service_unavailable_and_recovers_without_a_re
     )
     .await
     .expect("the lock");
+    let locker = sea_orm::ConnectionTrait::query_one_raw(
+        &lock,
+        sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT pg_backend_pid() AS pid",
+        ),
+    )
+    .await
+    .expect("the lock's session")
+    .and_then(|row| row.try_get::<i32>("", "pid").ok())
+    .expect("a backend pid");
     let blocked: Vec<_> = (0..2)
         .map(|n| {
             let (address, id) = (app.address.clone(), id.clone());
@@ -1048,18 +1089,41 @@ async fn an_exhausted_pool_answers_service_unavailable_and_recovers_without_a_re
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-
-    // No connection is left: a read is refused with a code within the acquire timeout.
-    let began = std::time::Instant::now();
-    let refused = app
-        .gql("{ ideas(first: 1) { totalCount } }", json!({}))
-        .await;
-    assert_eq!(error_code(&refused), "SERVICE_UNAVAILABLE", "{refused}");
-    assert!(
-        began.elapsed() < Duration::from_secs(5),
-        "refused, not hung"
+    // Both writes wait behind the lock (one on it, the other maybe on the first's row), each
+    // holding one of the pool's connections.
+    let watcher = app.db().await;
+    let behind_the_lock = format!(
+        "WITH RECURSIVE waiting(pid) AS (
+            SELECT pid FROM pg_stat_activity WHERE {locker} = ANY(pg_blocking_pids(pid))
+            UNION
+            SELECT a.pid FROM pg_stat_activity a JOIN waiting w ON w.pid = ANY(pg_blocking_pids(a.pid))
+        ) SELECT count(*) AS n FROM waiting"
     );
+    wait_until("both writes to wait behind the lock", || async {
+        let waiting = sea_orm::ConnectionTrait::query_one_raw(
+            &watcher,
+            sea_orm::Statement::from_string(
+                sea_orm::DatabaseBackend::Postgres,
+                behind_the_lock.clone(),
+            ),
+        )
+        .await
+        .expect("pg_stat_activity reads")
+        .and_then(|row| row.try_get::<i64>("", "n").ok())
+        .unwrap_or_default();
+        waiting == 2
+    })
+    .await;
+
+    // No connection is left: a read is refused with a code (after the acquire time-out), not
+    // left waiting; the patience window only guards against a hang.
+    let refused = tokio::time::timeout(
+        crate::clients::PATIENCE,
+        app.gql("{ ideas(first: 1) { totalCount } }", json!({})),
+    )
+    .await
+    .expect("refused, not hung");
+    assert_eq!(error_code(&refused), "SERVICE_UNAVAILABLE", "{refused}");
     let message = refused["errors"][0]["message"].as_str().unwrap_or_default();
     assert!(
         message.contains("try again") && !message.contains("pool") && !message.contains("SQL"),
@@ -1177,7 +1241,11 @@ async fn an_event_the_database_cannot_serve_closes_the_socket_and_is_resent_on_r
     let filter = json!({"f": {"regencyCodes": ["63.03"]}, "after": after});
     let mut ws = WsClient::connect(&app.ws_url(), false).await;
     ws.subscribe("s", query, filter).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The subscription runs once it has delivered an event: a first write, read whole.
+    let version = rename(&app, &id, version, 1, "readable").await;
+    let readable = event_of(&ws.next_result().await).clone();
+    assert_eq!(readable["idea"]["title"], "readable 0");
+    assert!(readable["idea"]["unit"]["name"].is_string(), "{readable}");
 
     // The unit table is locked outside the server: the write goes through (it does not read
     // units), but the event's `idea { unit }` cannot be read before the statement time-out.
@@ -1201,13 +1269,13 @@ async fn an_event_the_database_cannot_serve_closes_the_socket_and_is_resent_on_r
     );
     lock.rollback().await.expect("the lock released");
 
-    // The client resumes with the last cursor it had (the one it subscribed with) and gets
-    // the event whole.
+    // The client resumes with the last cursor it had (that of the event it read) and gets the
+    // event whole.
     let mut ws = WsClient::connect(&app.ws_url(), false).await;
     ws.subscribe(
         "s",
         query,
-        json!({"f": {"regencyCodes": ["63.03"]}, "after": after}),
+        json!({"f": {"regencyCodes": ["63.03"]}, "after": readable["cursor"]}),
     )
     .await;
     let event = event_of(&ws.next_result().await).clone();
@@ -1302,11 +1370,10 @@ async fn identical_subscriptions_that_start_now_run_once_and_each_gets_its_own_m
     members[1]
         .send_text(json!({"type": "complete", "id": "same"}).to_string())
         .await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while app.fanout.groups() > 1 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(app.fanout.groups(), 1, "only the staff's group is left");
+    wait_until("only the staff's group to be left", || async {
+        app.fanout.groups() == 1
+    })
+    .await;
 }
 
 #[tokio::test]
