@@ -7,6 +7,11 @@
 //! cargo run -p bench -- --quick                # seconds: what CI runs so the harness cannot rot
 //! ```
 
+#![allow(
+    clippy::too_many_lines,
+    reason = "a benchmark section or a fault drill is one scenario told from start to end, like a test"
+)]
+
 mod data;
 mod drill;
 mod follow;

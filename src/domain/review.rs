@@ -550,6 +550,77 @@ impl Domain {
 mod tests {
     use super::*;
 
+    /// An idea of id `id`, submitted on day `submitted` of 2019 and launched on day `launched`.
+    fn idea_of(id: i32, submitted: u32, launched: Option<u32>) -> idea::Model {
+        let day = |d: u32| chrono::NaiveDate::from_yo_opt(2019, d).expect("a day of 2019");
+        let at = day(submitted)
+            .and_hms_opt(8, 0, 0)
+            .expect("a time")
+            .and_utc();
+        idea::Model {
+            id,
+            regency_id: 1,
+            cohort_id: 1,
+            unit_id: 1,
+            title: format!("Ide {id}"),
+            problem: String::new(),
+            description: String::new(),
+            innovation_type: entity::InnovationType::Digital,
+            form: entity::InnovationForm::PublicService,
+            affairs_area: String::new(),
+            initiator: entity::Initiator::WorkUnit,
+            stage: Stage::Deliver,
+            status: entity::IdeaStatus::Active,
+            status_reason: None,
+            stall_reason: None,
+            stage_entered_at: at,
+            innovator_name: None,
+            innovator_position: None,
+            maturity: entity::Maturity::Trial,
+            submitted_at: at,
+            launched_on: launched.map(day),
+            version: 1,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    fn score(hundredths: i64, reviews: usize) -> IdeaScore {
+        IdeaScore {
+            hundredths,
+            reviews,
+            stage: Stage::Deliver,
+        }
+    }
+
+    /// The README's order: the higher score, then more current reviews, then the earlier
+    /// launch (launched before never launched), then the earlier submission, then the smaller
+    /// id; unscored ideas last. Each pair below differs only in the key it tests.
+    #[test]
+    fn the_ranking_breaks_every_tie_the_same_way() {
+        let ranked = rank(vec![
+            (idea_of(9, 10, None), None),
+            (idea_of(8, 10, Some(60)), Some(score(7000, 2))),
+            (idea_of(7, 10, Some(60)), Some(score(7000, 3))),
+            (idea_of(6, 10, Some(50)), Some(score(7000, 2))),
+            (idea_of(5, 12, Some(60)), Some(score(7000, 2))),
+            (idea_of(4, 10, Some(60)), Some(score(7000, 2))),
+            (idea_of(3, 10, None), Some(score(7000, 2))),
+            (idea_of(2, 10, None), Some(score(9000, 1))),
+            (idea_of(1, 10, None), None),
+        ]);
+        let order: Vec<i32> = ranked.iter().map(|r| r.idea.id).collect();
+        // 2: the best score; 7: more reviews; 6: the earliest launch; 4 before 8: the smaller
+        // id; 5: a later submission; 3: never launched; 1 and 9: unscored, by id.
+        assert_eq!(order, [2, 7, 6, 4, 8, 5, 3, 1, 9]);
+        let places: Vec<usize> = ranked.iter().map(|r| r.rank).collect();
+        assert_eq!(
+            places,
+            (1..=9).collect::<Vec<_>>(),
+            "every idea has its own place"
+        );
+    }
+
     fn scores(values: &[(&str, i32)]) -> Vec<CriterionScore> {
         values
             .iter()

@@ -19,5 +19,6 @@ mod introspection;
 mod lab;
 mod live;
 mod operate;
+mod promises;
 mod read;
 mod write;
