@@ -875,3 +875,57 @@ async fn a_token_not_valid_yet_or_with_an_impossible_expiry_is_refused_with_a_se
         );
     }
 }
+
+/// A VIEWER of one regency reads nothing of another through a filter naming it, a cursor taken
+/// from the other regency's pages, or the other regency's ranking.
+#[tokio::test]
+async fn a_viewer_reads_no_other_regency_through_filters_cursors_or_rankings() {
+    let app = TestApp::with_demo().await;
+    let viewer = token(Role::Viewer, Some(OWN), None);
+    let other = app
+        .data(
+            "query($o: String!) { cohorts(filter: {regencyCodes: [$o]}) { nodes { id } }
+               ideas(filter: {regencyCodes: [$o]}, first: 2) { totalCount pageInfo { endCursor } } }",
+            json!({"o": OTHER}),
+        )
+        .await;
+    assert!(
+        other["ideas"]["totalCount"].as_u64() > Some(0),
+        "the other regency has ideas"
+    );
+
+    let named = app
+        .gql_as(
+            Some(&viewer),
+            "query($o: String!) { ideas(filter: {regencyCodes: [$o]}) { totalCount nodes { id } } }",
+            json!({"o": OTHER}),
+        )
+        .await;
+    assert_eq!(named["data"]["ideas"]["totalCount"], 0, "{named}");
+    assert_eq!(named["data"]["ideas"]["nodes"], json!([]), "{named}");
+
+    let forged = app
+        .gql_as(
+            Some(&viewer),
+            "query($a: String) { ideas(first: 100, after: $a) { nodes { regency { code } } } }",
+            json!({"a": other["ideas"]["pageInfo"]["endCursor"]}),
+        )
+        .await;
+    let codes: Vec<&Value> = forged["data"]["ideas"]["nodes"]
+        .as_array()
+        .map(|nodes| nodes.iter().map(|n| &n["regency"]["code"]).collect())
+        .unwrap_or_default();
+    assert!(
+        codes.iter().all(|code| *code == OWN),
+        "a cursor of the other regency shows only the viewer's own: {forged}"
+    );
+
+    let ranking = app
+        .gql_as(
+            Some(&viewer),
+            "query($c: ID!) { ranking(cohortId: $c) { total entries { idea { id } } } }",
+            json!({"c": other["cohorts"]["nodes"][0]["id"]}),
+        )
+        .await;
+    assert_eq!(error_code(&ranking), "NOT_FOUND", "{ranking}");
+}

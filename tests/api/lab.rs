@@ -1018,3 +1018,181 @@ async fn the_export_keeps_spreadsheets_from_running_formulas() {
     assert!(titles.contains(&"=HYPERLINK(\"http://x\")"), "{titles:?}");
     assert!(titles.contains(&"'=dikutip"), "{titles:?}");
 }
+
+/// GETs an export link as a browser would follow it: the token in the link, no header.
+async fn export_link(app: &TestApp, pairs: &[(&str, String)]) -> (u16, String) {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in pairs {
+        query.append_pair(name, value);
+    }
+    let request = Request::get(format!("/export/ideas.csv?{}", query.finish()))
+        .body(Body::empty())
+        .expect("a request");
+    let response = app.router().oneshot(request).await.expect("an answer");
+    let status = response.status().as_u16();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("a body")
+        .to_bytes();
+    (status, String::from_utf8(bytes.to_vec()).expect("UTF-8"))
+}
+
+/// The README's export promises beyond the `=` guard: every formula start is guarded, lines
+/// end in CRLF, `orderBy` orders the rows as the query would, a link may carry its token, and
+/// the link's parameters are held to the query limits.
+#[tokio::test]
+async fn the_export_guards_formulas_writes_crlf_orders_and_takes_a_link_token() {
+    let app = TestApp::with_demo().await;
+    let lab = lab(&app, None).await;
+    let titles = ["+62 811 5550", "-tanpa kertas", "@warga"];
+    for (idea, title) in lab.ideas.iter().zip(titles) {
+        app.data(
+            "mutation($i: ID!, $t: String!) { updateIdea(input: {id: $i, version: 1, title: $t}) { idea { title } } }",
+            json!({"i": idea, "t": title}),
+        )
+        .await;
+    }
+    let filter = json!({"cohortIds": [lab.cohort]});
+    let order = json!({"field": "TITLE", "direction": "DESC"});
+    let admin = crate::helpers::admin_token();
+    let (status, body) = export_link(
+        &app,
+        &[
+            ("filter", filter.to_string()),
+            ("orderBy", order.to_string()),
+            ("token", admin.clone()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "a link with its token: {body}");
+    assert!(body.contains("\r\n"), "CRLF lines");
+    assert!(
+        body.match_indices('\n')
+            .all(|(at, _)| at > 0 && body.as_bytes()[at - 1] == b'\r'),
+        "every line ends in CRLF"
+    );
+    let rows = records(&body);
+    let exported: Vec<&str> = rows.iter().map(|r| r["title"].as_str()).collect();
+    for title in titles {
+        let guarded = format!("'{title}");
+        assert!(
+            exported.contains(&guarded.as_str()),
+            "{title} guarded: {exported:?}"
+        );
+    }
+    // The rows in the order the same query gives.
+    let listed = app
+        .data(
+            "query($f: IdeaFilter, $o: IdeaOrder) { ideas(filter: $f, orderBy: $o) { nodes { id } } }",
+            json!({"f": filter, "o": order}),
+        )
+        .await;
+    let listed: Vec<&str> = listed["ideas"]["nodes"]
+        .as_array()
+        .expect("ideas")
+        .iter()
+        .map(|n| n["id"].as_str().expect("an id"))
+        .collect();
+    let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str()).collect();
+    assert_eq!(
+        ids, listed,
+        "orderBy orders the export as it orders the query"
+    );
+
+    // Without the token the link reads as anonymous: refused.
+    let (status, _) = export_link(&app, &[("filter", filter.to_string())]).await;
+    assert_eq!(status, 401);
+    // A list longer than a query's variables may hold is refused the same way.
+    let long: Vec<String> = (0..1001).map(|n| format!("kode-{n}")).collect();
+    let (status, body) = export_link(
+        &app,
+        &[
+            ("filter", json!({"regencyCodes": long}).to_string()),
+            ("token", admin),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let body: Value = serde_json::from_str(&body).expect("a JSON error");
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+}
+
+/// A mentor's review queue lists the longest waiting first (not the oldest id), and a mentor
+/// unassigned from an idea can no longer review it, nor find it in the queue.
+#[tokio::test]
+async fn the_review_queue_is_longest_waiting_first_and_unassigning_ends_the_review() {
+    let app = TestApp::with_demo().await;
+    let lab = lab(&app, None).await;
+    let mentors = app
+        .data("{ mentors(first: 1) { nodes { id } } }", json!({}))
+        .await;
+    let mentor = mentors["mentors"]["nodes"][0]["id"].clone();
+    let unit = app
+        .data(
+            "query($c: String!) { regency(code: $c) { units { id } } }",
+            json!({"c": BANJAR}),
+        )
+        .await["regency"]["units"][0]["id"]
+        .clone();
+    // Submitted last (the largest id) but waiting since before the others.
+    let earliest = app
+        .data(
+            "mutation($c: ID!, $u: ID!) { submitIdea(input: {cohortId: $c, unitId: $u, title: \"Ide Terlama\",
+               problem: \"Antrean panjang\", type: DIGITAL, form: PUBLIC_SERVICE, affairsArea: \"Kesehatan\",
+               initiator: WORK_UNIT, submittedAt: \"2026-01-01T08:00:00Z\"}) { idea { id } } }",
+            json!({"c": lab.cohort, "u": unit}),
+        )
+        .await["submitIdea"]["idea"]["id"]
+        .clone();
+    app.data(
+        "mutation($i: ID!, $m: ID!) { assignMentor(input: {ideaId: $i, mentorId: $m}) { assignment { current } } }",
+        json!({"i": earliest, "m": mentor}),
+    )
+    .await;
+    let queue = async || {
+        let answer = app
+            .gql_as(
+                Some(&lab.mentors[0]),
+                "query($c: ID!) { reviewQueue(filter: {cohortIds: [$c]}) { nodes { id } } }",
+                json!({"c": lab.cohort}),
+            )
+            .await;
+        answer["data"]["reviewQueue"]["nodes"]
+            .as_array()
+            .expect("a queue")
+            .iter()
+            .map(|n| n["id"].clone())
+            .collect::<Vec<Value>>()
+    };
+    let mut expected = vec![earliest];
+    expected.extend(lab.ideas.iter().cloned());
+    assert_eq!(queue().await, expected, "longest waiting first");
+
+    let unassigned = app
+        .data(
+            "mutation($i: ID!, $m: ID!) { unassignMentor(input: {ideaId: $i, mentorId: $m}) { assignment { current } } }",
+            json!({"i": lab.ideas[1], "m": mentor}),
+        )
+        .await;
+    assert_eq!(unassigned["unassignMentor"]["assignment"]["current"], false);
+    let before = event_total(&app).await;
+    let review = app
+        .gql_as(
+            Some(&lab.mentors[0]),
+            SCORE,
+            json!({"i": lab.ideas[1], "s": scores([80, 70, 60, 90, 50]), "r": "ADVANCE"}),
+        )
+        .await;
+    assert_eq!(error_code(&review), "FORBIDDEN", "{review}");
+    assert_eq!(
+        event_total(&app).await,
+        before,
+        "the refused review wrote nothing"
+    );
+    assert!(
+        !queue().await.contains(&lab.ideas[1]),
+        "the idea left the queue"
+    );
+}
