@@ -929,3 +929,34 @@ async fn a_viewer_reads_no_other_regency_through_filters_cursors_or_rankings() {
         .await;
     assert_eq!(error_code(&ranking), "NOT_FOUND", "{ranking}");
 }
+
+/// The `idea(id)` and `ranking` subscriptions answer a VIEWER about another regency's idea or
+/// cohort exactly as about one that does not exist.
+#[tokio::test]
+async fn a_viewer_subscribes_to_no_other_regencys_idea_or_ranking() {
+    let app = TestApp::with_demo().await;
+    let other = rows_of(&app, OTHER).await;
+    let own = rows_of(&app, OWN).await;
+    let mut viewer = WsClient::open(&app.ws_url(), false, None)
+        .await
+        .expect("the socket opens");
+    viewer
+        .init_with(
+            json!({ "Authorization": format!("Bearer {}", token(Role::Viewer, Some(OWN), None)) }),
+        )
+        .await;
+    let idea = "subscription($i: ID!) { idea(id: $i) { id title } }";
+    let ranking = "subscription($c: ID!) { ranking(cohortId: $c) { total } }";
+    viewer.subscribe("1", idea, json!({"i": other.idea})).await;
+    let refused = viewer.next_result().await;
+    assert_eq!(error_code(&refused), "NOT_FOUND", "{refused}");
+    viewer
+        .subscribe("2", ranking, json!({"c": other.cohort}))
+        .await;
+    let refused = viewer.next_result().await;
+    assert_eq!(error_code(&refused), "NOT_FOUND", "{refused}");
+    // The same subscriptions on the viewer's own regency answer.
+    viewer.subscribe("3", idea, json!({"i": own.idea})).await;
+    let answered = viewer.next_result().await;
+    assert_eq!(answered["data"]["idea"]["id"], own.idea, "{answered}");
+}

@@ -180,3 +180,77 @@ async fn the_total_count_is_the_number_of_ideas_the_pages_hold() {
         "every one of Banjar's ideas"
     );
 }
+
+/// When each event of the server's history happened, paged through as an ADMIN.
+async fn event_times(app: &TestApp) -> Vec<chrono::DateTime<chrono::Utc>> {
+    let (mut times, mut after) = (Vec::new(), Value::Null);
+    loop {
+        let data = app
+            .data(
+                "query($a: String) { pipelineEvents(first: 100, after: $a) {
+                    pageInfo { hasNextPage endCursor } nodes { occurredAt } } }",
+                json!({ "a": after }),
+            )
+            .await;
+        let page = &data["pipelineEvents"];
+        for node in page["nodes"].as_array().expect("events") {
+            let at = node["occurredAt"].as_str().expect("a time");
+            times.push(at.parse().expect("an RFC 3339 time"));
+        }
+        if page["pageInfo"]["hasNextPage"] != true {
+            return times;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+}
+
+/// `LABINOV_EVENT_RETENTION_DAYS` prunes the history by itself: a server started with it on
+/// the demo data removes the events older than the window and keeps the newer ones; without it
+/// (the default) every event stays.
+#[tokio::test]
+async fn event_retention_prunes_what_is_older_than_its_window_and_nothing_without_it() {
+    let kept = TestApp::with_demo().await;
+    let mut times = event_times(&kept).await;
+    times.sort();
+    let middle = times[times.len() / 2];
+    let days = (chrono::Utc::now() - middle).num_days();
+    assert!(days > 1, "the demo's history spans more than its last days");
+    let cutoff = chrono::Utc::now() - chrono::Duration::days(days);
+    let older = times.iter().filter(|at| **at < cutoff).count();
+    assert!(
+        older > 0 && older < times.len(),
+        "the window splits the history"
+    );
+
+    let (mut config, dir) = fresh_config();
+    config.event_retention_days = u32::try_from(days).expect("days");
+    let pruned = TestApp::start(config, true, Arc::new(dir)).await;
+    let (app, all) = (&pruned, times.len());
+    crate::helpers::wait_until("the retention pruner's first round", move || async move {
+        crate::helpers::event_total(app).await < all as u64
+    })
+    .await;
+    // The pruning is one statement: once the count shows it, every page does.
+    let left = event_times(&pruned).await;
+    // The pruner ran once the window was set: what is left is the window's, every one of it
+    // (an event within a minute of the edge may fall either way).
+    let slack = chrono::Duration::minutes(1);
+    let oldest = left.iter().min().copied();
+    assert!(
+        left.iter().all(|at| *at >= cutoff - slack),
+        "nothing older is left: {oldest:?}, cutoff {cutoff}, {} of {} left",
+        left.len(),
+        times.len()
+    );
+    let newer = times.iter().filter(|at| **at >= cutoff + slack).count();
+    assert!(
+        left.len() >= newer,
+        "every newer event is kept ({} of {newer})",
+        left.len()
+    );
+    assert_eq!(
+        event_times(&kept).await.len(),
+        times.len(),
+        "without the flag, nothing goes"
+    );
+}
