@@ -1196,3 +1196,39 @@ async fn the_review_queue_is_longest_waiting_first_and_unassigning_ends_the_revi
         "the idea left the queue"
     );
 }
+
+/// A dropped idea leaves the ranking; the others keep their places in order.
+#[tokio::test]
+async fn a_dropped_idea_is_left_out_of_the_ranking() {
+    let app = TestApp::with_demo().await;
+    let lab = lab(&app, None).await;
+    let ranked = async || {
+        let answer = app
+            .data(
+                "query($c: ID!) { ranking(cohortId: $c, stageAtLeast: DIAGNOSE) { total entries { rank idea { id } } } }",
+                json!({"c": lab.cohort}),
+            )
+            .await;
+        answer["ranking"]["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .map(|e| e["idea"]["id"].clone())
+            .collect::<Vec<Value>>()
+    };
+    let before = ranked().await;
+    assert_eq!(before.len(), 3, "the lab's three ideas: {before:?}");
+    let dropped = app
+        .data(
+            "mutation($i: ID!) { dropIdea(input: {id: $i, version: 1, reason: \"Tidak dilanjutkan\"}) { idea { status } } }",
+            json!({"i": lab.ideas[1]}),
+        )
+        .await;
+    assert_eq!(dropped["dropIdea"]["idea"]["status"], "DROPPED");
+    let after = ranked().await;
+    let expected: Vec<Value> = before
+        .into_iter()
+        .filter(|id| *id != lab.ideas[1])
+        .collect();
+    assert_eq!(after, expected);
+}

@@ -1438,3 +1438,65 @@ async fn expired_callers_and_bulky_variables_are_not_grouped() {
         "the last member to leave ends the group"
     );
 }
+
+/// A member of a subscription group that stops reading falls behind the group's shared
+/// answers; more than 128 behind, it is closed with 1013 (try again later) so it reconnects
+/// and resumes with its cursor, instead of holding the group's memory.
+#[tokio::test]
+async fn a_group_member_too_far_behind_is_closed_with_1013() {
+    let app = TestApp::with_demo().await;
+    let idea = app
+        .data("{ ideas(first: 1) { nodes { id version } } }", json!({}))
+        .await["ideas"]["nodes"][0]
+        .clone();
+    // Each answer carries the idea's long description 29 times (about 145 KB), so a few hundred
+    // answers fill the sockets' buffers and the group's backlog behind them.
+    let fields: String = (1..30).map(|n| format!(" d{n}: description")).collect();
+    let subscription =
+        format!("subscription {{ pipelineEvents {{ sequence idea {{ id{fields} }} }} }}");
+    let mut member = WsClient::connect(&app.ws_url(), false).await;
+    member.subscribe("1", &subscription, json!({})).await;
+    let update = "mutation($i: ID!, $v: Int!, $d: String!) { updateIdea(input: {id: $i, version: $v, description: $d}) { idea { version } } }";
+    let mut version = idea["version"].clone();
+    let mut write = async |n: usize| {
+        let description = format!("{n} ")
+            .repeat(2500)
+            .chars()
+            .take(5000)
+            .collect::<String>();
+        let written = app
+            .data(
+                update,
+                json!({"i": idea["id"], "v": version, "d": description}),
+            )
+            .await;
+        version = written["updateIdea"]["idea"]["version"].clone();
+    };
+    // The subscription runs once it delivers: write until it does.
+    for n in 0.. {
+        assert!(n < 20, "the subscription never delivered");
+        write(n).await;
+        if tokio::time::timeout(Duration::from_secs(1), member.next_result())
+            .await
+            .is_ok()
+        {
+            break;
+        }
+    }
+    // Then it stops reading while 300 answers come.
+    for n in 100..400 {
+        write(n).await;
+    }
+    let (messages, code) = member.messages_then_close().await;
+    assert_eq!(
+        code,
+        Some(1013),
+        "closed for falling behind after {} messages",
+        messages.len()
+    );
+    assert!(
+        messages.len() < 300,
+        "it did not get every answer ({})",
+        messages.len()
+    );
+}

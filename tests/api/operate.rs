@@ -438,3 +438,116 @@ async fn init_starts_a_real_deployment_from_an_empty_database() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("holds regencies already"));
 }
+
+/// The README: one log line per request with the path, never the query string (which may hold
+/// a token); tokens and secrets are never logged. The real binary at the most verbose level of
+/// its own code is sent a token every way a client can send one, and a marked query string.
+#[tokio::test]
+async fn tokens_secrets_and_query_strings_never_reach_the_logs() {
+    use std::io::BufRead;
+    let (config, _dir) = crate::helpers::fresh_config();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_labinov"));
+    command
+        .env("DATABASE_URL", &config.database.database_url)
+        .env("LABINOV_JWT_SECRET", crate::helpers::TEST_SECRET)
+        .env("LABINOV_LISTEN", "127.0.0.1:0")
+        .env("RUST_LOG", "labinov=trace,info")
+        .arg("serve")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    if let Some(schema) = &config.database.database_schema {
+        command.env("DATABASE_SCHEMA", schema);
+    }
+    let mut server = command.spawn().expect("the server starts");
+    let stderr = server.stderr.take().expect("its log");
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let (port_tx, port_rx) = std::sync::mpsc::channel();
+    let reader = {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
+                    let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                    let _ = port_tx.send(port);
+                }
+                let mut log = log.lock().expect("the log");
+                log.push_str(&line);
+                log.push('\n');
+            }
+        })
+    };
+    let port = port_rx
+        .recv_timeout(crate::clients::PATIENCE)
+        .expect("the server says where it listens");
+    let base = format!("http://127.0.0.1:{port}");
+    let token = crate::helpers::admin_token();
+    let marker = "RAHASIA-DI-URL";
+    let client = reqwest::Client::new();
+    // A header, a link's `?token=`, an event stream's `?token=`, a bad token, a query string.
+    client
+        .post(format!("{base}/graphql"))
+        .bearer_auth(&token)
+        .json(&json!({ "query": "{ me { role } }" }))
+        .send()
+        .await
+        .expect("an answer");
+    client
+        .get(format!(
+            "{base}/export/ideas.csv?token={token}&filter=%7B%7D"
+        ))
+        .send()
+        .await
+        .expect("an answer");
+    let stream = client
+        .get(format!(
+            "{base}/graphql?query=subscription%7Bfunnel%7Btotal%7D%7D&token={token}"
+        ))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .expect("an answer");
+    drop(stream);
+    client
+        .post(format!("{base}/graphql"))
+        .bearer_auth(format!("{token}x"))
+        .json(&json!({ "query": "{ stages { stage } }" }))
+        .send()
+        .await
+        .expect("an answer");
+    client
+        .get(format!(
+            "{base}/graphql?query=%7B__typename%7D&note={marker}"
+        ))
+        .send()
+        .await
+        .expect("an answer");
+    let socket =
+        crate::clients::WsClient::connect(&format!("ws://127.0.0.1:{port}/graphql"), false).await;
+    // `connect` sends the token in `connection_init`.
+    drop(socket);
+    // Stopped as an operator would, so every line is written.
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    let _ = server.wait();
+    reader.join().expect("the log is read");
+    let log = log.lock().expect("the log").clone();
+    assert!(log.contains("/graphql"), "requests are logged: {log}");
+    assert!(
+        log.contains("/export/ideas.csv"),
+        "requests are logged: {log}"
+    );
+    let signature = token.rsplit('.').next().expect("a signature");
+    assert!(!log.contains(signature), "a token reached the log:\n{log}");
+    assert!(
+        !log.contains(crate::helpers::TEST_SECRET),
+        "the secret reached the log"
+    );
+    assert!(
+        !log.contains(marker),
+        "a query string reached the log:\n{log}"
+    );
+}
