@@ -18,7 +18,7 @@ macro_rules! error_codes {
         }
 
         impl ErrorCode {
-            /// Every code, in the order of the README's table.
+            /// Every code, in the order listed here.
             pub const ALL: &[Self] = &[$(Self::$variant),*];
 
             /// The code as clients read it, e.g. `NOT_FOUND`.
@@ -360,6 +360,26 @@ mod tests {
             .and_then(|e| e.get("code"))
             .map(std::string::ToString::to_string)
             .unwrap_or_default()
+    }
+
+    /// A client reads what a code means in the README or the configuration reference: every
+    /// code the server can send is explained there.
+    #[test]
+    fn every_code_is_documented() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let docs: String = ["README.md", "docs/configuration.md"]
+            .iter()
+            .map(|file| std::fs::read_to_string(root.join(file)).expect("the docs"))
+            .collect();
+        let missing: Vec<&str> = ErrorCode::ALL
+            .iter()
+            .map(|code| code.as_str())
+            .filter(|code| !docs.contains(code))
+            .collect();
+        assert!(missing.is_empty(), "undocumented codes: {missing:?}");
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::parse(code.as_str()), Some(*code));
+        }
     }
 
     #[test]
