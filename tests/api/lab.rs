@@ -762,10 +762,21 @@ async fn an_idea_is_handed_over_to_a_new_innovator_and_the_history_is_kept() {
 /// GETs the export with `filter` as a token's holder; returns the status, the content type and
 /// the body.
 async fn export(app: &TestApp, filter: &Value, token: Option<&str>) -> (u16, String, String) {
-    let query: String = form_urlencoded::Serializer::new(String::new())
-        .append_pair("filter", &filter.to_string())
-        .finish();
-    let mut request = Request::get(format!("/export/ideas.csv?{query}"));
+    get_export(app, &[("filter", filter.to_string())], token).await
+}
+
+/// GETs the export with the query parameters `pairs` and, when given, `token` in the
+/// `Authorization` header; returns the status, the content type and the body.
+async fn get_export(
+    app: &TestApp,
+    pairs: &[(&str, String)],
+    token: Option<&str>,
+) -> (u16, String, String) {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in pairs {
+        query.append_pair(name, value);
+    }
+    let mut request = Request::get(format!("/export/ideas.csv?{}", query.finish()));
     if let Some(token) = token {
         request = request.header("authorization", format!("Bearer {token}"));
     }
@@ -1021,22 +1032,8 @@ async fn the_export_keeps_spreadsheets_from_running_formulas() {
 
 /// GETs an export link as a browser would follow it: the token in the link, no header.
 async fn export_link(app: &TestApp, pairs: &[(&str, String)]) -> (u16, String) {
-    let mut query = form_urlencoded::Serializer::new(String::new());
-    for (name, value) in pairs {
-        query.append_pair(name, value);
-    }
-    let request = Request::get(format!("/export/ideas.csv?{}", query.finish()))
-        .body(Body::empty())
-        .expect("a request");
-    let response = app.router().oneshot(request).await.expect("an answer");
-    let status = response.status().as_u16();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("a body")
-        .to_bytes();
-    (status, String::from_utf8(bytes.to_vec()).expect("UTF-8"))
+    let (status, _, body) = get_export(app, pairs, None).await;
+    (status, body)
 }
 
 /// The README's export promises beyond the `=` guard: every formula start is guarded, lines
