@@ -13,7 +13,7 @@ use serde_json::json;
 use super::{
     Domain, by_name, contains, group,
     page::{Page, PageRequest, SortValue},
-    rows::{AtPosition, Columns, read_once, select_columns},
+    rows::{AtPosition, Columns, Seen, read_once, select_columns},
     write::{Edit, NewEvent, Target, Work, Written, on_unique, optional_text, required_text},
 };
 use crate::access::{Caller, ReadScope};
@@ -65,7 +65,7 @@ impl Domain {
         columns: Columns,
     ) -> DomainResult<(
         HashMap<i32, Vec<mentor_assignment::Model>>,
-        HashMap<i32, mentor::Model>,
+        HashMap<i32, Seen<mentor::Model>>,
     )> {
         use sea_orm::{ConnectionTrait, QuerySelect, QueryTrait, sea_query::JoinType};
 
@@ -78,7 +78,7 @@ impl Domain {
                 .to(mentor::Column::Id)
                 .into(),
         );
-        let columns = columns.and(Columns::of::<mentor::Model>(&["id"]));
+        let columns = columns.and(Columns::of::<mentor::Model>(&[mentor::Column::Id]));
         let statement = select_columns::<_, mentor::Model>(select, "m_", columns)
             .0
             .build(self.db().get_database_backend());

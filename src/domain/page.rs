@@ -264,26 +264,39 @@ pub fn page_statement<E: EntityTrait>(
 
 /// The page made of the rows a [`page_select`] read, each with its cursor.
 pub fn page_of<E: EntityTrait>(
-    mut rows: Vec<E::Model>,
+    rows: Vec<E::Model>,
     sort: &Sort<E>,
     shape: PageShape,
 ) -> Page<E::Model> {
+    let Ok(page) = page_of_rows(rows, sort, shape, |row| {
+        Ok::<_, std::convert::Infallible>(row)
+    });
+    page
+}
+
+/// As [`page_of`], for rows that are not the entity's model: `model` gives the model the sort
+/// reads its key from (its id and sort column), or fails.
+pub fn page_of_rows<E: EntityTrait, R, X>(
+    mut rows: Vec<R>,
+    sort: &Sort<E>,
+    shape: PageShape,
+    model: impl Fn(&R) -> Result<&E::Model, X>,
+) -> Result<Page<R>, X> {
     let more = rows.len() as u64 > shape.size;
     rows.truncate(shape.size as usize);
     if shape.backward {
         rows.reverse();
     }
-    let edges = rows
-        .into_iter()
-        .map(|row| {
-            let id = (sort.id_of)(&row);
-            let key = sort
-                .value_of
-                .map_or(SortValue::Int(id), |value_of| value_of(&row));
-            (encode_cursor(sort.name, key, id), row)
-        })
-        .collect();
-    if shape.backward {
+    let mut edges = Vec::with_capacity(rows.len());
+    for row in rows {
+        let read = model(&row)?;
+        let id = (sort.id_of)(read);
+        let key = sort
+            .value_of
+            .map_or(SortValue::Int(id), |value_of| value_of(read));
+        edges.push((encode_cursor(sort.name, key, id), row));
+    }
+    Ok(if shape.backward {
         Page {
             edges,
             has_previous_page: more,
@@ -295,7 +308,7 @@ pub fn page_of<E: EntityTrait>(
             has_previous_page: shape.after,
             has_next_page: more,
         }
-    }
+    })
 }
 
 /// Runs `select` for one page in `sort` order.

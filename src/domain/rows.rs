@@ -4,15 +4,16 @@
 //! quarter of the server's time. Reading by position skips both.
 //!
 //! A reader can also read only some of its columns ([`Columns`]): a page reads the columns its
-//! query selects, and the model's other fields hold a blank value ([`Blank`]) that no resolver
-//! of that query reads.
+//! query selects. What it reads is a [`Seen`] model, not the entity's model: its fields are
+//! reached through one accessor per column, which answers [`Unread`] for a column the read left
+//! out, so no resolver can take a column it did not ask for as a value.
 
 use std::collections::{HashMap, hash_map::Entry};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{
-    IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, Stage, UnitKind, cohort, idea,
-    mentor, mentor_assignment, regency, unit,
+    IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, Stage, StallReason, UnitKind,
+    cohort, idea, mentor, mentor_assignment, regency, unit,
 };
 use sea_orm::{DbErr, EntityTrait, QueryResult, QuerySelect, Select};
 
@@ -27,18 +28,15 @@ impl Columns {
     /// No column.
     pub const NONE: Columns = Columns(0);
 
-    /// The columns of `M` named `names`.
-    ///
-    /// # Panics
-    /// When a name is not one of `M`'s columns: a mistake in the caller's code.
-    pub fn of<M: AtPosition>(names: &[&str]) -> Columns {
+    /// The columns `of` of `M`'s entity.
+    pub fn of<M: AtPosition>(of: &[<M::Entity as EntityTrait>::Column]) -> Columns {
+        use sea_orm::IdenStatic;
         let mut columns = Columns::NONE;
-        for name in names {
-            let at = M::COLUMNS
-                .iter()
-                .position(|column| column == name)
-                .unwrap_or_else(|| panic!("{name} is not a column of {}", M::COLUMNS[0]));
-            columns.0 |= 1 << at;
+        for column in of {
+            // Every column of the entity is in COLUMNS (a test compares them).
+            if let Some(at) = M::COLUMNS.iter().position(|c| *c == column.as_str()) {
+                columns.0 |= 1 << at;
+            }
         }
         columns
     }
@@ -55,24 +53,97 @@ impl Columns {
     }
 }
 
-/// The value a model's field holds when its column was not read. No resolver of the query the
-/// model was read for looks at it.
-pub trait Blank {
-    /// The blank value.
-    fn blank() -> Self;
+/// A model read with some of its columns. Its accessors (one per column, generated beside the
+/// readers below) answer [`Unread`] for a column the read left out; [`Seen::whole`] gives the
+/// model itself only when every column was read.
+#[derive(Clone, Debug)]
+pub struct Seen<M> {
+    /// The model; a field whose column was not read holds a filler no accessor hands out.
+    model: M,
+    columns: Columns,
 }
 
-macro_rules! blank {
+impl<M: AtPosition> Seen<M> {
+    /// A model read whole.
+    pub fn all(model: M) -> Self {
+        Seen {
+            model,
+            columns: Columns::ALL,
+        }
+    }
+
+    /// The model, when every column was read.
+    pub fn whole(&self) -> Result<&M, Unread> {
+        self.reading(Columns::ALL)
+    }
+
+    /// The model itself, when every column was read.
+    pub fn into_whole(self) -> Result<M, Unread> {
+        self.whole()?;
+        Ok(self.model)
+    }
+
+    /// The model, for a reader of only the `needed` columns, when they were all read.
+    pub fn reading(&self, needed: Columns) -> Result<&M, Unread> {
+        match (0..M::COLUMNS.len()).find(|&at| needed.has(at) && !self.columns.has(at)) {
+            None => Ok(&self.model),
+            Some(at) => Err(Unread {
+                table: M::TABLE,
+                column: M::COLUMNS[at],
+            }),
+        }
+    }
+
+    /// The field at column `at`, if it was read.
+    fn field<'a, T>(
+        &'a self,
+        at: usize,
+        get: impl FnOnce(&'a M) -> &'a T,
+    ) -> Result<&'a T, Unread> {
+        if self.columns.has(at) {
+            Ok(get(&self.model))
+        } else {
+            Err(Unread {
+                table: M::TABLE,
+                column: M::COLUMNS[at],
+            })
+        }
+    }
+}
+
+impl<M: AtPosition> From<M> for Seen<M> {
+    fn from(model: M) -> Self {
+        Seen::all(model)
+    }
+}
+
+/// A resolver asked for a column its query's read left out: the field → column table beside
+/// the resolver misses it. A fault of the server's, answered as an internal error.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the {column} column of {table} was not read for this query (see the field → column table beside its resolver)"
+)]
+pub struct Unread {
+    table: &'static str,
+    column: &'static str,
+}
+
+/// What a field whose column was not read holds inside a [`Seen`]; never handed out.
+trait Filler {
+    fn filler() -> Self;
+}
+
+macro_rules! filler {
     ($($ty:ty => $value:expr),* $(,)?) => {$(
-        impl Blank for $ty {
-            fn blank() -> Self {
+        impl Filler for $ty {
+            fn filler() -> Self {
                 $value
             }
         }
     )*};
 }
 
-blank! {
+filler! {
     i32 => 0,
     i64 => 0,
     String => String::new(),
@@ -87,8 +158,8 @@ blank! {
     UnitKind => UnitKind::Dinas,
 }
 
-impl<T> Blank for Option<T> {
-    fn blank() -> Self {
+impl<T> Filler for Option<T> {
+    fn filler() -> Self {
         None
     }
 }
@@ -98,67 +169,122 @@ pub trait AtPosition: Sized {
     /// The entity whose columns these are.
     type Entity: EntityTrait<Model = Self>;
 
-    /// The column names in the order [`Self::at`] reads them.
+    /// The entity's table, for messages.
+    const TABLE: &'static str;
+
+    /// The column names in the order [`Self::at`] reads them; the first is the id.
     const COLUMNS: &'static [&'static str];
 
+    /// The id column.
+    const ID: <Self::Entity as EntityTrait>::Column;
+
     /// The model whose first column is at position `at`, every column read.
-    fn at(row: &QueryResult, at: usize) -> Result<Self, DbErr> {
-        Self::at_only(row, at, Columns::ALL)
-    }
+    fn at(row: &QueryResult, at: usize) -> Result<Self, DbErr>;
 
     /// The model whose first read column is at position `at`, only `columns` read (in their
-    /// order, one after the other); the other fields are [`Blank`].
-    fn at_only(row: &QueryResult, at: usize, columns: Columns) -> Result<Self, DbErr>;
+    /// order, one after the other).
+    fn at_only(row: &QueryResult, at: usize, columns: Columns) -> Result<Seen<Self>, DbErr>;
 }
 
 macro_rules! at_position {
-    ($($entity:ident { $($field:ident),* $(,)? })*) => {$(
+    ($($entity:ident { $id:ident: $id_ty:ty, $($field:ident: $ty:ty),* $(,)? })*) => {$(
         impl AtPosition for $entity::Model {
             type Entity = $entity::Entity;
 
-            const COLUMNS: &'static [&'static str] = &[$(stringify!($field)),*];
+            const TABLE: &'static str = stringify!($entity);
 
-            fn at_only(row: &QueryResult, at: usize, columns: Columns) -> Result<Self, DbErr> {
+            const COLUMNS: &'static [&'static str] = &[stringify!($id), $(stringify!($field)),*];
+
+            const ID: $entity::Column = $entity::Column::Id;
+
+            fn at(row: &QueryResult, at: usize) -> Result<Self, DbErr> {
+                Ok(Self::at_only(row, at, Columns::ALL)?.model)
+            }
+
+            fn at_only(row: &QueryResult, at: usize, columns: Columns) -> Result<Seen<Self>, DbErr> {
                 let mut next = at;
                 let mut index = 0;
+                let $id = if columns.has(index) {
+                    next += 1;
+                    row.try_get_by_index(next - 1)?
+                } else {
+                    Filler::filler()
+                };
                 $(
+                    index += 1;
                     let $field = if columns.has(index) {
                         next += 1;
                         row.try_get_by_index(next - 1)?
                     } else {
-                        Blank::blank()
+                        Filler::filler()
                     };
-                    index += 1;
                 )*
                 let _ = (next, index);
-                Ok(Self { $($field),* })
+                Ok(Seen { model: Self { $id, $($field),* }, columns })
             }
         }
+
+        /// One accessor per column; each answers [`Unread`] when its column was not read.
+        impl Seen<$entity::Model> {
+            /// The id, read with every model.
+            pub fn $id(&self) -> $id_ty {
+                debug_assert!(self.columns.has(0), "every read model is read with its id");
+                self.model.$id
+            }
+
+            at_position!(@accessors 1usize; $($field: $ty,)*);
+        }
     )*};
+    (@accessors $at:expr; $field:ident: $ty:ty, $($rest:ident: $rest_ty:ty,)*) => {
+        #[doc = concat!("The `", stringify!($field), "` column.")]
+        pub fn $field(&self) -> Result<&$ty, Unread> {
+            self.field($at, |model| &model.$field)
+        }
+
+        at_position!(@accessors $at + 1usize; $($rest: $rest_ty,)*);
+    };
+    (@accessors $at:expr;) => {};
 }
 
 at_position! {
     idea {
-        id, regency_id, cohort_id, unit_id, title, problem, description, innovation_type, form,
-        affairs_area, initiator, stage, status, status_reason, stall_reason, stage_entered_at,
-        innovator_name, innovator_position, maturity, submitted_at, launched_on, version,
-        created_at, updated_at,
+        id: i32, regency_id: i32, cohort_id: i32, unit_id: i32, title: String, problem: String,
+        description: String, innovation_type: InnovationType, form: InnovationForm,
+        affairs_area: String, initiator: Initiator, stage: Stage, status: IdeaStatus,
+        status_reason: Option<String>, stall_reason: Option<StallReason>,
+        stage_entered_at: DateTime<Utc>, innovator_name: Option<String>,
+        innovator_position: Option<String>, maturity: Maturity, submitted_at: DateTime<Utc>,
+        launched_on: Option<NaiveDate>, version: i32, created_at: DateTime<Utc>,
+        updated_at: DateTime<Utc>,
     }
-    unit { id, regency_id, parent_id, kind, name, head_title, version, created_at, updated_at }
-    cohort { id, regency_id, year, name, stage, rubric, version, created_at, updated_at }
+    unit {
+        id: i32, regency_id: i32, parent_id: Option<i32>, kind: UnitKind, name: String,
+        head_title: String, version: i32, created_at: DateTime<Utc>, updated_at: DateTime<Utc>,
+    }
+    cohort {
+        id: i32, regency_id: i32, year: i32, name: String, stage: Stage, rubric: Option<String>,
+        version: i32, created_at: DateTime<Utc>, updated_at: DateTime<Utc>,
+    }
     regency {
-        id, code, name, province, organiser, mou_signed_on, event_seq, version, created_at,
-        updated_at,
+        id: i32, code: String, name: String, province: String, organiser: String,
+        mou_signed_on: Option<NaiveDate>, event_seq: i64, version: i32, created_at: DateTime<Utc>,
+        updated_at: DateTime<Utc>,
     }
-    mentor { id, name, institution, team, expertise, contact, version, created_at, updated_at }
-    mentor_assignment { id, mentor_id, idea_id, since, until }
+    mentor {
+        id: i32, name: String, institution: String, team: Option<String>,
+        expertise: Option<String>, contact: Option<String>, version: i32,
+        created_at: DateTime<Utc>, updated_at: DateTime<Utc>,
+    }
+    mentor_assignment {
+        id: i32, mentor_id: i32, idea_id: i32, since: NaiveDate, until: Option<NaiveDate>,
+    }
 }
 
 /// Reads the model whose read columns start at `at` into `models`, unless its id (its first
 /// column, which `columns` must hold) is there already: the rows of a joined page repeat the
 /// same few units, cohorts, regencies and mentors.
 pub fn read_once<M: AtPosition, S: std::hash::BuildHasher>(
-    models: &mut HashMap<i32, M, S>,
+    models: &mut HashMap<i32, Seen<M>, S>,
     row: &QueryResult,
     at: usize,
     columns: Columns,
@@ -212,6 +338,44 @@ mod tests {
         assert_eq!(
             mentor_assignment::Model::COLUMNS,
             columns::<mentor_assignment::Model>()
+        );
+    }
+
+    /// A model read with some columns hands out those and refuses the others: a resolver that
+    /// reads a column its query did not select gets an error, never a blank it would show.
+    #[tokio::test]
+    async fn a_column_left_out_is_an_error_never_a_value() {
+        use sea_orm::{ConnectionTrait, Database, Statement};
+
+        let db = Database::connect("sqlite::memory:").await.expect("SQLite");
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT 7, 'Kartu Tani Pintar'",
+            ))
+            .await
+            .expect("a query")
+            .expect("a row");
+        let seen = idea::Model::at_only(
+            &row,
+            0,
+            Columns::of::<idea::Model>(&[idea::Column::Id, idea::Column::Title]),
+        )
+        .expect("two columns");
+        assert_eq!(seen.id(), 7);
+        assert_eq!(seen.title().expect("read"), "Kartu Tani Pintar");
+        let unread = seen.problem().expect_err("not read").to_string();
+        assert!(unread.contains("problem column of idea"), "{unread}");
+        assert!(seen.stage().is_err() && seen.version().is_err());
+        assert!(seen.whole().is_err());
+        assert!(seen.clone().into_whole().is_err());
+        assert!(
+            seen.reading(Columns::of::<idea::Model>(&[idea::Column::Title]))
+                .is_ok()
+        );
+        assert!(
+            seen.reading(Columns::of::<idea::Model>(&[idea::Column::Stage]))
+                .is_err()
         );
     }
 }

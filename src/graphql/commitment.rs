@@ -70,21 +70,21 @@ impl Commitment {
 
     /// The committing unit.
     async fn unit(&self, ctx: &Context<'_>) -> Result<Unit> {
-        Ok(Unit(
+        Ok(Unit::from(
             loaders::required(ctx.data::<Loaders>()?, UnitId(self.0.unit_id)).await?,
         ))
     }
 
     /// The lab edition.
     async fn cohort(&self, ctx: &Context<'_>) -> Result<Cohort> {
-        Ok(Cohort(
+        Ok(Cohort::from(
             loaders::required(ctx.data::<Loaders>()?, CohortId(self.0.cohort_id)).await?,
         ))
     }
 
     /// The regency.
     async fn regency(&self, ctx: &Context<'_>) -> Result<Regency> {
-        Ok(Regency(
+        Ok(Regency::from(
             loaders::required(ctx.data::<Loaders>()?, RegencyId(self.0.regency_id)).await?,
         ))
     }

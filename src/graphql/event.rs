@@ -87,7 +87,7 @@ impl PipelineEvent {
 
     /// The regency where it happened.
     async fn regency(&self, ctx: &Context<'_>) -> Result<Regency> {
-        Ok(Regency(
+        Ok(Regency::from(
             loaders::required(ctx.data::<Loaders>()?, RegencyId(self.model.regency_id)).await?,
         ))
     }
@@ -109,7 +109,11 @@ impl PipelineEvent {
         let Some(id) = self.model.unit_id else {
             return Ok(None);
         };
-        Ok(ctx.data::<Loaders>()?.load_one(UnitId(id)).await?.map(Unit))
+        Ok(ctx
+            .data::<Loaders>()?
+            .load_one(UnitId(id))
+            .await?
+            .map(Unit::from))
     }
 
     /// The commitment concerned, if any.

@@ -75,7 +75,7 @@ impl Me {
             .data::<Loaders>()?
             .load_one(RegencyId(grant.id))
             .await?
-            .map(Regency))
+            .map(Regency::from))
     }
 
     /// The mentor a MENTOR token speaks for.
@@ -87,7 +87,7 @@ impl Me {
             .data::<Loaders>()?
             .load_one(MentorId(id))
             .await?
-            .map(Mentor))
+            .map(Mentor::from))
     }
 
     /// When the token stops being accepted; a live subscription ends then.

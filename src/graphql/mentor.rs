@@ -12,47 +12,57 @@ use super::{
     ids::{self, Kind},
     loaders::{self, IdeaId, Loaders, MentorId},
 };
-use crate::domain::{Domain, idea::IdeaFilter as DomainIdeaFilter};
+use crate::domain::{Domain, idea::IdeaFilter as DomainIdeaFilter, rows::Seen};
 
 /// A LAN mentor (Tim Road Map Inovasi) who coaches ideas in many regencies.
-pub struct Mentor(pub mentor::Model);
+pub struct Mentor(pub Seen<mentor::Model>);
+
+impl From<mentor::Model> for Mentor {
+    fn from(model: mentor::Model) -> Self {
+        Mentor(Seen::all(model))
+    }
+}
 
 /// A LAN mentor (Tim Road Map Inovasi) who coaches ideas in many regencies.
 #[Object]
+#[allow(
+    clippy::unused_async,
+    reason = "async-graphql resolvers are async, also those that only read a column"
+)]
 impl Mentor {
     /// Global ID.
     pub async fn id(&self) -> ID {
-        ids::encode(Kind::Mentor, self.0.id)
+        ids::encode(Kind::Mentor, self.0.id())
     }
 
     /// Full name.
-    async fn name(&self) -> &str {
-        &self.0.name
+    async fn name(&self) -> Result<&str> {
+        Ok(self.0.name()?)
     }
 
     /// Institution, e.g. Lembaga Administrasi Negara (LAN).
-    async fn institution(&self) -> &str {
-        &self.0.institution
+    async fn institution(&self) -> Result<&str> {
+        Ok(self.0.institution()?)
     }
 
     /// Team within the institution.
-    async fn team(&self) -> Option<&str> {
-        self.0.team.as_deref()
+    async fn team(&self) -> Result<Option<&str>> {
+        Ok(self.0.team()?.as_deref())
     }
 
     /// Fields of expertise.
-    async fn expertise(&self) -> Option<&str> {
-        self.0.expertise.as_deref()
+    async fn expertise(&self) -> Result<Option<&str>> {
+        Ok(self.0.expertise()?.as_deref())
     }
 
     /// How to reach the mentor.
-    async fn contact(&self) -> Option<&str> {
-        self.0.contact.as_deref()
+    async fn contact(&self) -> Result<Option<&str>> {
+        Ok(self.0.contact()?.as_deref())
     }
 
     /// Version for optimistic concurrency.
-    async fn version(&self) -> i32 {
-        self.0.version
+    async fn version(&self) -> Result<i32> {
+        Ok(*self.0.version()?)
     }
 
     /// Ideas the mentor coaches now, in every regency, optionally filtered further.
@@ -71,7 +81,7 @@ impl Mentor {
         before: Option<String>,
     ) -> Result<Conn<Idea>> {
         let scope = DomainIdeaFilter {
-            mentor_ids: Some(vec![self.0.id]),
+            mentor_ids: Some(vec![self.0.id()]),
             ..Default::default()
         };
         IdeasArgs {
@@ -91,7 +101,7 @@ impl Mentor {
 /// read (with the columns its query selects).
 pub struct MentorAssignment(
     pub mentor_assignment::Model,
-    pub Option<Arc<HashMap<i32, mentor::Model>>>,
+    pub Option<Arc<HashMap<i32, Seen<mentor::Model>>>>,
 );
 
 impl From<mentor_assignment::Model> for MentorAssignment {
@@ -129,7 +139,7 @@ impl MentorAssignment {
         if let Some(mentor) = self.1.as_ref().and_then(|m| m.get(&self.0.mentor_id)) {
             return Ok(Mentor(mentor.clone()));
         }
-        Ok(Mentor(
+        Ok(Mentor::from(
             loaders::required(ctx.data::<Loaders>()?, MentorId(self.0.mentor_id)).await?,
         ))
     }
@@ -166,7 +176,7 @@ impl MentorQuery {
                 &page_request(first, after, last, before),
             )
             .await?;
-        Ok(connection(page, Total::Mentors(search), Mentor))
+        Ok(connection(page, Total::Mentors(search), Mentor::from))
     }
 
     /// One mentor by global ID; null if there is none.
@@ -176,7 +186,7 @@ impl MentorQuery {
             .data::<Loaders>()?
             .load_one(MentorId(id))
             .await?
-            .map(Mentor))
+            .map(Mentor::from))
     }
 }
 
@@ -294,7 +304,7 @@ impl MentorMutation {
             .await?;
         super::context::after_write(ctx);
         Ok(MentorPayload {
-            mentor: Mentor(mentor),
+            mentor: Mentor::from(mentor),
         })
     }
 
@@ -323,7 +333,7 @@ impl MentorMutation {
             .await?;
         super::context::after_write(ctx);
         Ok(MentorPayload {
-            mentor: Mentor(mentor),
+            mentor: Mentor::from(mentor),
         })
     }
 
@@ -382,14 +392,14 @@ async fn assignment_payload(
 }
 
 /// As [`IDEA_COLUMNS`], for the fields of an idea's mentors.
-pub(crate) const MENTOR_COLUMNS: &[(&str, &[&str])] = &[
+pub(crate) const MENTOR_COLUMNS: &[(&str, &[mentor::Column])] = &[
     ("__typename", &[]),
     ("id", &[]),
-    ("name", &["name"]),
-    ("institution", &["institution"]),
-    ("team", &["team"]),
-    ("expertise", &["expertise"]),
-    ("contact", &["contact"]),
-    ("version", &["version"]),
+    ("name", &[mentor::Column::Name]),
+    ("institution", &[mentor::Column::Institution]),
+    ("team", &[mentor::Column::Team]),
+    ("expertise", &[mentor::Column::Expertise]),
+    ("contact", &[mentor::Column::Contact]),
+    ("version", &[mentor::Column::Version]),
     ("ideas", &[]),
 ];

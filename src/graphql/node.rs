@@ -52,15 +52,15 @@ impl NodeQuery {
             Kind::Regency => loaders
                 .load_one(RegencyId(small))
                 .await?
-                .map(|m| Node::Regency(Regency(m))),
+                .map(|m| Node::Regency(Regency::from(m))),
             Kind::Unit => loaders
                 .load_one(UnitId(small))
                 .await?
-                .map(|m| Node::Unit(Unit(m))),
+                .map(|m| Node::Unit(Unit::from(m))),
             Kind::Cohort => loaders
                 .load_one(CohortId(small))
                 .await?
-                .map(|m| Node::Cohort(Cohort(m))),
+                .map(|m| Node::Cohort(Cohort::from(m))),
             Kind::Idea => loaders
                 .load_one(IdeaId(small))
                 .await?
@@ -68,7 +68,7 @@ impl NodeQuery {
             Kind::Mentor => loaders
                 .load_one(MentorId(small))
                 .await?
-                .map(|m| Node::Mentor(Mentor(m))),
+                .map(|m| Node::Mentor(Mentor::from(m))),
             Kind::Commitment => loaders
                 .load_one(CommitmentId(small))
                 .await?

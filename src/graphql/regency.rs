@@ -16,77 +16,88 @@ use super::{
 use crate::{
     domain::{
         Domain, cohort::CohortFilter as DomainCohortFilter, idea::IdeaFilter as DomainIdeaFilter,
+        rows::Seen,
     },
     error::DomainError,
 };
 
 /// A regency or city (kabupaten/kota) that runs an innovation lab with LAN.
-pub struct Regency(pub regency::Model);
+pub struct Regency(pub Seen<regency::Model>);
+
+impl From<regency::Model> for Regency {
+    fn from(model: regency::Model) -> Self {
+        Regency(Seen::all(model))
+    }
+}
 
 impl Regency {
     fn scope(&self, filter: Option<IdeaFilter>) -> Result<DomainIdeaFilter> {
-        IdeaFilter::scoped(filter, DomainIdeaFilter::regency(self.0.id))
+        IdeaFilter::scoped(filter, DomainIdeaFilter::regency(self.0.id()))
     }
 }
 
 /// A regency or city (kabupaten/kota) that runs an innovation lab with LAN.
 #[Object]
+#[allow(
+    clippy::unused_async,
+    reason = "async-graphql resolvers are async, also those that only read a column"
+)]
 impl Regency {
     /// Global ID.
     pub async fn id(&self) -> ID {
-        ids::encode(Kind::Regency, self.0.id)
+        ids::encode(Kind::Regency, self.0.id())
     }
 
     /// Kemendagri code, e.g. "63.03" for Kabupaten Banjar.
-    async fn code(&self) -> &str {
-        &self.0.code
+    async fn code(&self) -> Result<&str> {
+        Ok(self.0.code()?)
     }
 
     /// Official name, e.g. "Kabupaten Banjar".
-    async fn name(&self) -> &str {
-        &self.0.name
+    async fn name(&self) -> Result<&str> {
+        Ok(self.0.name()?)
     }
 
     /// Province the regency belongs to.
-    async fn province(&self) -> &str {
-        &self.0.province
+    async fn province(&self) -> Result<&str> {
+        Ok(self.0.province()?)
     }
 
     /// The body that organises the lab, e.g. Bapelitbangda.
-    async fn organiser(&self) -> &str {
-        &self.0.organiser
+    async fn organiser(&self) -> Result<&str> {
+        Ok(self.0.organiser()?)
     }
 
     /// Date the regency signed its innovation-lab MoU with LAN, if known.
-    async fn mou_signed_on(&self) -> Option<NaiveDate> {
-        self.0.mou_signed_on
+    async fn mou_signed_on(&self) -> Result<Option<NaiveDate>> {
+        Ok(*self.0.mou_signed_on()?)
     }
 
     /// Sequence number of the latest pipeline event in this regency.
-    async fn last_event_sequence(&self) -> i64 {
-        self.0.event_seq
+    async fn last_event_sequence(&self) -> Result<i64> {
+        Ok(*self.0.event_seq()?)
     }
 
     /// Version for optimistic concurrency; pass it back when updating.
-    async fn version(&self) -> i32 {
-        self.0.version
+    async fn version(&self) -> Result<i32> {
+        Ok(*self.0.version()?)
     }
 
     /// When the record was last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> Result<DateTime<Utc>> {
+        Ok(*self.0.updated_at()?)
     }
 
     /// The regency's lab editions, newest first.
     async fn cohorts(&self, ctx: &Context<'_>) -> Result<Vec<Cohort>> {
         let cohorts = ctx
             .data::<Loaders>()?
-            .load_one(CohortsOfRegency(self.0.id))
+            .load_one(CohortsOfRegency(self.0.id()))
             .await?;
         Ok(cohorts
             .unwrap_or_default()
             .into_iter()
-            .map(Cohort)
+            .map(Cohort::from)
             .collect())
     }
 
@@ -94,9 +105,13 @@ impl Regency {
     async fn units(&self, ctx: &Context<'_>) -> Result<Vec<Unit>> {
         let units = ctx
             .data::<Loaders>()?
-            .load_one(UnitsOfRegency(self.0.id))
+            .load_one(UnitsOfRegency(self.0.id()))
             .await?;
-        Ok(units.unwrap_or_default().into_iter().map(Unit).collect())
+        Ok(units
+            .unwrap_or_default()
+            .into_iter()
+            .map(Unit::from)
+            .collect())
     }
 
     /// The regency's ideas, optionally filtered further.
@@ -122,7 +137,7 @@ impl Regency {
             last,
             before,
         }
-        .page_within(ctx, DomainIdeaFilter::regency(self.0.id))
+        .page_within(ctx, DomainIdeaFilter::regency(self.0.id()))
         .await
     }
 
@@ -155,48 +170,58 @@ impl Regency {
 }
 
 /// One edition of a regency's innovation lab.
-pub struct Cohort(pub cohort::Model);
+pub struct Cohort(pub Seen<cohort::Model>);
+
+impl From<cohort::Model> for Cohort {
+    fn from(model: cohort::Model) -> Self {
+        Cohort(Seen::all(model))
+    }
+}
 
 /// One edition of a regency's innovation lab.
 #[Object]
+#[allow(
+    clippy::unused_async,
+    reason = "async-graphql resolvers are async, also those that only read a column"
+)]
 impl Cohort {
     /// Global ID.
     pub async fn id(&self) -> ID {
-        ids::encode(Kind::Cohort, self.0.id)
+        ids::encode(Kind::Cohort, self.0.id())
     }
 
     /// Year the edition started.
-    async fn year(&self) -> i32 {
-        self.0.year
+    async fn year(&self) -> Result<i32> {
+        Ok(*self.0.year()?)
     }
 
     /// Name of the edition, e.g. "Laboratorium Inovasi Kabupaten Banjar 2017".
-    async fn name(&self) -> &str {
-        &self.0.name
+    async fn name(&self) -> Result<&str> {
+        Ok(self.0.name()?)
     }
 
     /// Where the lab itself is in the 5D cycle.
-    async fn stage(&self) -> Stage {
-        self.0.stage.into()
+    async fn stage(&self) -> Result<Stage> {
+        Ok((*self.0.stage()?).into())
     }
 
     /// The criteria its ideas are reviewed on, with their weights (summing to 100).
-    async fn rubric(&self) -> Vec<super::review::RubricCriterion> {
-        crate::domain::review::rubric_of(&self.0)
+    async fn rubric(&self) -> Result<Vec<super::review::RubricCriterion>> {
+        Ok(crate::domain::review::rubric_of(self.0.whole()?)
             .into_iter()
             .map(Into::into)
-            .collect()
+            .collect())
     }
 
     /// Version for optimistic concurrency.
-    async fn version(&self) -> i32 {
-        self.0.version
+    async fn version(&self) -> Result<i32> {
+        Ok(*self.0.version()?)
     }
 
     /// The regency running this edition.
     async fn regency(&self, ctx: &Context<'_>) -> Result<Regency> {
-        Ok(Regency(
-            loaders::required(ctx.data::<Loaders>()?, RegencyId(self.0.regency_id)).await?,
+        Ok(Regency::from(
+            loaders::required(ctx.data::<Loaders>()?, RegencyId(*self.0.regency_id()?)).await?,
         ))
     }
 
@@ -216,7 +241,7 @@ impl Cohort {
         before: Option<String>,
     ) -> Result<Conn<Idea>> {
         let scope = DomainIdeaFilter {
-            cohort_ids: Some(vec![self.0.id]),
+            cohort_ids: Some(vec![self.0.id()]),
             ..Default::default()
         };
         IdeasArgs {
@@ -234,7 +259,7 @@ impl Cohort {
     /// The funnel of the edition's ideas.
     async fn funnel(&self, ctx: &Context<'_>) -> Result<Funnel> {
         let scope = DomainIdeaFilter {
-            cohort_ids: Some(vec![self.0.id]),
+            cohort_ids: Some(vec![self.0.id()]),
             ..Default::default()
         };
         Ok(Funnel::new(
@@ -278,7 +303,7 @@ impl RegencyQuery {
                 &page_request(first, after, last, before),
             )
             .await?;
-        Ok(connection(page, Total::Regencies, Regency))
+        Ok(connection(page, Total::Regencies, Regency::from))
     }
 
     /// One regency, by global `id` or Kemendagri `code` (give exactly one); null if none matches.
@@ -306,7 +331,7 @@ impl RegencyQuery {
                 .into());
             }
         };
-        Ok(found.map(Regency))
+        Ok(found.map(Regency::from))
     }
 
     /// Lab editions, in the order they were created.
@@ -333,7 +358,7 @@ impl RegencyQuery {
                 &page_request(first, after, last, before),
             )
             .await?;
-        Ok(connection(page, Total::Cohorts(filter), Cohort))
+        Ok(connection(page, Total::Cohorts(filter), Cohort::from))
     }
 
     /// One lab edition by global ID; null if there is none.
@@ -343,7 +368,7 @@ impl RegencyQuery {
             .data::<Loaders>()?
             .load_one(CohortId(id))
             .await?
-            .map(Cohort))
+            .map(Cohort::from))
     }
 }
 
@@ -457,7 +482,7 @@ impl RegencyMutation {
             .await?;
         super::context::after_write(ctx);
         Ok(RegencyPayload {
-            regency: Regency(written.value),
+            regency: Regency::from(written.value),
             event: super::context::first_event(written.events)?,
         })
     }
@@ -485,7 +510,7 @@ impl RegencyMutation {
             .await?;
         super::context::after_write(ctx);
         Ok(RegencyPayload {
-            regency: Regency(written.value),
+            regency: Regency::from(written.value),
             event: super::context::first_event(written.events)?,
         })
     }
@@ -514,7 +539,7 @@ impl RegencyMutation {
             .await?;
         super::context::after_write(ctx);
         Ok(CohortPayload {
-            cohort: Cohort(written.value),
+            cohort: Cohort::from(written.value),
             event: super::context::first_event(written.events)?,
         })
     }
@@ -544,37 +569,37 @@ impl RegencyMutation {
             .await?;
         super::context::after_write(ctx);
         Ok(CohortPayload {
-            cohort: Cohort(written.value),
+            cohort: Cohort::from(written.value),
             event: super::context::first_event(written.events)?,
         })
     }
 }
 
 /// As [`IDEA_COLUMNS`], for the fields of an idea's cohort (its rubric reads them all).
-pub(crate) const COHORT_COLUMNS: &[(&str, &[&str])] = &[
+pub(crate) const COHORT_COLUMNS: &[(&str, &[cohort::Column])] = &[
     ("__typename", &[]),
     ("id", &[]),
-    ("year", &["year"]),
-    ("name", &["name"]),
-    ("stage", &["stage"]),
-    ("version", &["version"]),
-    ("regency", &["regency_id"]),
+    ("year", &[cohort::Column::Year]),
+    ("name", &[cohort::Column::Name]),
+    ("stage", &[cohort::Column::Stage]),
+    ("version", &[cohort::Column::Version]),
+    ("regency", &[cohort::Column::RegencyId]),
     ("ideas", &[]),
     ("funnel", &[]),
 ];
 
 /// As [`IDEA_COLUMNS`], for the fields of an idea's regency.
-pub(crate) const REGENCY_COLUMNS: &[(&str, &[&str])] = &[
+pub(crate) const REGENCY_COLUMNS: &[(&str, &[regency::Column])] = &[
     ("__typename", &[]),
     ("id", &[]),
-    ("code", &["code"]),
-    ("name", &["name"]),
-    ("province", &["province"]),
-    ("organiser", &["organiser"]),
-    ("mouSignedOn", &["mou_signed_on"]),
-    ("lastEventSequence", &["event_seq"]),
-    ("version", &["version"]),
-    ("updatedAt", &["updated_at"]),
+    ("code", &[regency::Column::Code]),
+    ("name", &[regency::Column::Name]),
+    ("province", &[regency::Column::Province]),
+    ("organiser", &[regency::Column::Organiser]),
+    ("mouSignedOn", &[regency::Column::MouSignedOn]),
+    ("lastEventSequence", &[regency::Column::EventSeq]),
+    ("version", &[regency::Column::Version]),
+    ("updatedAt", &[regency::Column::UpdatedAt]),
     ("cohorts", &[]),
     ("units", &[]),
     ("ideas", &[]),

@@ -92,7 +92,7 @@ impl Review {
 
     /// The mentor who wrote it.
     async fn mentor(&self, ctx: &Context<'_>) -> Result<Mentor> {
-        Ok(Mentor(
+        Ok(Mentor::from(
             loaders::required(ctx.data::<Loaders>()?, MentorId(self.0.mentor_id)).await?,
         ))
     }
@@ -257,7 +257,7 @@ pub struct Ranking {
 impl Ranking {
     /// The lab edition ranked.
     async fn cohort(&self) -> Cohort {
-        Cohort(self.cohort.clone())
+        Cohort::from(self.cohort.clone())
     }
 
     /// The stage the ideas are at or past.

@@ -12,66 +12,80 @@ use super::{
     regency::Regency,
 };
 use crate::domain::{
-    Domain, idea::IdeaFilter as DomainIdeaFilter, unit::UnitFilter as DomainFilter,
+    Domain, idea::IdeaFilter as DomainIdeaFilter, rows::Seen, unit::UnitFilter as DomainFilter,
 };
 
 /// A regional government unit that owns ideas and signs commitments.
-pub struct Unit(pub unit::Model);
+pub struct Unit(pub Seen<unit::Model>);
+
+impl From<unit::Model> for Unit {
+    fn from(model: unit::Model) -> Self {
+        Unit(Seen::all(model))
+    }
+}
 
 /// A regional government unit that owns ideas and signs commitments.
 #[Object]
+#[allow(
+    clippy::unused_async,
+    reason = "async-graphql resolvers are async, also those that only read a column"
+)]
 impl Unit {
     /// Global ID.
     pub async fn id(&self) -> ID {
-        ids::encode(Kind::Unit, self.0.id)
+        ids::encode(Kind::Unit, self.0.id())
     }
 
     /// Name, unique within the regency.
-    async fn name(&self) -> &str {
-        &self.0.name
+    async fn name(&self) -> Result<&str> {
+        Ok(self.0.name()?)
     }
 
     /// Kind of unit.
-    async fn kind(&self) -> UnitKind {
-        self.0.kind.into()
+    async fn kind(&self) -> Result<UnitKind> {
+        Ok((*self.0.kind()?).into())
     }
 
     /// Title of the unit's head: Kepala, Camat, Lurah, Direktur…
-    async fn head_title(&self) -> &str {
-        &self.0.head_title
+    async fn head_title(&self) -> Result<&str> {
+        Ok(self.0.head_title()?)
     }
 
     /// Version for optimistic concurrency.
-    async fn version(&self) -> i32 {
-        self.0.version
+    async fn version(&self) -> Result<i32> {
+        Ok(*self.0.version()?)
     }
 
     /// The regency the unit belongs to.
     async fn regency(&self, ctx: &Context<'_>) -> Result<Regency> {
-        Ok(Regency(
-            loaders::required(ctx.data::<Loaders>()?, RegencyId(self.0.regency_id)).await?,
+        Ok(Regency::from(
+            loaders::required(ctx.data::<Loaders>()?, RegencyId(*self.0.regency_id()?)).await?,
         ))
     }
 
     /// The unit above this one (the kecamatan of a kelurahan, the health office of a puskesmas).
     async fn parent(&self, ctx: &Context<'_>) -> Result<Option<Unit>> {
-        let Some(parent) = self.0.parent_id else {
+        let Some(parent) = *self.0.parent_id()? else {
             return Ok(None);
         };
         Ok(ctx
             .data::<Loaders>()?
             .load_one(UnitId(parent))
             .await?
-            .map(Unit))
+            .map(Unit::from))
     }
 
     /// Units under this one, by name.
     async fn children(&self, ctx: &Context<'_>) -> Result<Vec<Unit>> {
         let children = ctx
             .data::<Loaders>()?
-            .load_one(ChildrenOfUnit(self.0.id))
+            .load_one(ChildrenOfUnit(self.0.id()))
             .await?;
-        Ok(children.unwrap_or_default().into_iter().map(Unit).collect())
+        Ok(children
+            .unwrap_or_default()
+            .into_iter()
+            .map(Unit::from)
+            .collect())
     }
 
     /// The unit's ideas, optionally filtered further.
@@ -90,7 +104,7 @@ impl Unit {
         before: Option<String>,
     ) -> Result<Conn<Idea>> {
         let scope = DomainIdeaFilter {
-            unit_ids: Some(vec![self.0.id]),
+            unit_ids: Some(vec![self.0.id()]),
             ..Default::default()
         };
         IdeasArgs {
@@ -160,13 +174,17 @@ impl UnitQuery {
                 &page_request(first, after, last, before),
             )
             .await?;
-        Ok(connection(page, Total::Units(filter), Unit))
+        Ok(connection(page, Total::Units(filter), Unit::from))
     }
 
     /// One unit by global ID; null if there is none.
     async fn unit(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Unit>> {
         let id = ids::decode(Kind::Unit, &id)?;
-        Ok(ctx.data::<Loaders>()?.load_one(UnitId(id)).await?.map(Unit))
+        Ok(ctx
+            .data::<Loaders>()?
+            .load_one(UnitId(id))
+            .await?
+            .map(Unit::from))
     }
 }
 
@@ -257,7 +275,7 @@ impl UnitMutation {
         Ok(ImportUnitsPayload {
             imported: outcome.units.len(),
             skipped: outcome.skipped,
-            units: outcome.units.into_iter().map(Unit).collect(),
+            units: outcome.units.into_iter().map(Unit::from).collect(),
         })
     }
 
@@ -276,7 +294,7 @@ impl UnitMutation {
             .await?;
         super::context::after_write(ctx);
         Ok(UnitPayload {
-            unit: Unit(written.value),
+            unit: Unit::from(written.value),
             event: super::context::first_event(written.events)?,
         })
     }
@@ -296,22 +314,22 @@ impl UnitMutation {
             .await?;
         super::context::after_write(ctx);
         Ok(UnitPayload {
-            unit: Unit(written.value),
+            unit: Unit::from(written.value),
             event: super::context::first_event(written.events)?,
         })
     }
 }
 
 /// As [`IDEA_COLUMNS`], for the fields of an idea's unit.
-pub(crate) const UNIT_COLUMNS: &[(&str, &[&str])] = &[
+pub(crate) const UNIT_COLUMNS: &[(&str, &[unit::Column])] = &[
     ("__typename", &[]),
     ("id", &[]),
-    ("name", &["name"]),
-    ("kind", &["kind"]),
-    ("headTitle", &["head_title"]),
-    ("version", &["version"]),
-    ("regency", &["regency_id"]),
-    ("parent", &["parent_id"]),
+    ("name", &[unit::Column::Name]),
+    ("kind", &[unit::Column::Kind]),
+    ("headTitle", &[unit::Column::HeadTitle]),
+    ("version", &[unit::Column::Version]),
+    ("regency", &[unit::Column::RegencyId]),
+    ("parent", &[unit::Column::ParentId]),
     ("children", &[]),
     ("ideas", &[]),
 ];

@@ -21,8 +21,8 @@ use sea_orm::{
 use crate::access::{Caller, ReadScope};
 use crate::domain::{
     Domain, group,
-    page::{Page, PageRequest, Sort, SortValue, page_of, page_select, page_statement},
-    rows::{AtPosition, Columns, read_once, select_columns},
+    page::{Page, PageRequest, Sort, SortValue, page_of_rows, page_select, page_statement},
+    rows::{AtPosition, Columns, Seen, read_once, select_columns},
 };
 use crate::error::{DomainError, DomainResult};
 
@@ -466,16 +466,16 @@ impl Domain {
 /// ([`IdeaColumns`]).
 #[derive(Debug, Default)]
 pub struct Owners {
-    pub units: HashMap<i32, unit::Model>,
-    pub cohorts: HashMap<i32, cohort::Model>,
-    pub regencies: HashMap<i32, regency::Model>,
+    pub units: HashMap<i32, Seen<unit::Model>>,
+    pub cohorts: HashMap<i32, Seen<cohort::Model>>,
+    pub regencies: HashMap<i32, Seen<regency::Model>>,
 }
 
 /// The columns a page of ideas reads: the idea's, and those of its unit, cohort and regency
-/// when the page joins them (`None`: not joined). A model's other fields are blank
-/// ([`crate::domain::rows::Blank`]), so models read with fewer than all columns are for the
-/// query that asked for them only, never for a cache another query reads. The page adds what
-/// it needs itself: each model's id, the idea's owners' ids and its sort column.
+/// when the page joins them (`None`: not joined). What is read is [`Seen`]: a model read with
+/// fewer than all columns is for the query that asked for them only, never for a cache another
+/// query reads. The page adds what it needs itself: each model's id, the idea's owners' ids and
+/// its sort column.
 #[derive(Clone, Copy, Debug)]
 pub struct IdeaColumns {
     pub idea: Columns,
@@ -534,7 +534,7 @@ fn join<M: AtPosition>(
     let Some(columns) = columns else {
         return (select, at);
     };
-    let columns = columns.and(Columns::of::<M>(&["id"]));
+    let columns = columns.and(Columns::of::<M>(&[M::ID]));
     *joined = Some((at, columns));
     let (select, added) = select_columns::<_, M>(
         select.join(sea_orm::sea_query::JoinType::InnerJoin, relation),
@@ -556,8 +556,8 @@ impl Domain {
         order: IdeaOrder,
         page: &PageRequest,
         columns: IdeaColumns,
-    ) -> DomainResult<(Page<idea::Model>, Owners)> {
-        use sea_orm::{ConnectionTrait, IdenStatic};
+    ) -> DomainResult<(Page<Seen<idea::Model>>, Owners)> {
+        use sea_orm::ConnectionTrait;
 
         let scope = caller.check_read()?;
         let sort = order.sort();
@@ -570,11 +570,11 @@ impl Domain {
         )?;
         let columns = IdeaColumns {
             idea: columns.idea.and(Columns::of::<idea::Model>(&[
-                "id",
-                "regency_id",
-                "cohort_id",
-                "unit_id",
-                sort.column.as_str(),
+                idea::Column::Id,
+                idea::Column::RegencyId,
+                idea::Column::CohortId,
+                idea::Column::UnitId,
+                sort.column,
             ])),
             ..columns
         };
@@ -595,7 +595,10 @@ impl Domain {
                 read_once(&mut owners.regencies, row, at, columns)?;
             }
         }
-        Ok((page_of(ideas, &sort, shape), owners))
+        let key = Columns::of::<idea::Model>(&[idea::Column::Id, sort.column]);
+        let page = page_of_rows(ideas, &sort, shape, |idea| idea.reading(key))
+            .map_err(|unread| DomainError::Internal(unread.into()))?;
+        Ok((page, owners))
     }
 
     by_ids!(/// Ideas by id.
@@ -672,8 +675,8 @@ mod tests {
     #[test]
     fn a_page_selects_only_the_columns_and_joins_only_the_owners_asked_for() {
         let columns = IdeaColumns {
-            idea: Columns::of::<idea::Model>(&["title", "stage"]),
-            unit: Some(Columns::of::<unit::Model>(&["name"])),
+            idea: Columns::of::<idea::Model>(&[idea::Column::Title, idea::Column::Stage]),
+            unit: Some(Columns::of::<unit::Model>(&[unit::Column::Name])),
             cohort: None,
             regency: None,
         };
@@ -695,7 +698,10 @@ mod tests {
         assert_eq!(
             joined,
             [
-                Some((2, Columns::of::<unit::Model>(&["id", "name"]))),
+                Some((
+                    2,
+                    Columns::of::<unit::Model>(&[unit::Column::Id, unit::Column::Name])
+                )),
                 None,
                 None
             ]

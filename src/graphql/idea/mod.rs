@@ -32,25 +32,25 @@ use super::{
     review::{HandOver, Innovator, Review},
     unit::Unit,
 };
-use crate::domain::idea::Owners;
+use crate::domain::{idea::Owners, rows::Seen};
 
 /// An innovation idea moving through the 5D pipeline.
 ///
 /// An idea of a page carries the page's unit, cohort, regency and mentors ([`Carried`],
 /// shared): they were read with only the columns the page's query selects, so they serve this
 /// idea's fields and never a loader another field reads from.
-pub struct Idea(pub idea::Model, Option<Arc<Carried>>);
+pub struct Idea(pub Seen<idea::Model>, Option<Arc<Carried>>);
 
 /// What the ideas of one page carry: their unit, cohort and regency and their mentors, read
 /// with only the columns the page's query selects.
 pub struct Carried {
     owners: Owners,
-    mentors: Arc<HashMap<i32, mentor::Model>>,
+    mentors: Arc<HashMap<i32, Seen<mentor::Model>>>,
 }
 
 impl From<idea::Model> for Idea {
     fn from(model: idea::Model) -> Self {
-        Idea(model, None)
+        Idea(Seen::all(model), None)
     }
 }
 
@@ -61,100 +61,107 @@ impl Idea {
     }
 
     /// The mentors the idea's page read with it (none if it read none).
-    fn carried_mentors(&self) -> Option<&Arc<HashMap<i32, mentor::Model>>> {
+    fn carried_mentors(&self) -> Option<&Arc<HashMap<i32, Seen<mentor::Model>>>> {
         self.1.as_ref().map(|carried| &carried.mentors)
     }
 }
 
 /// An innovation idea moving through the 5D pipeline.
 #[Object]
+#[allow(
+    clippy::unused_async,
+    reason = "async-graphql resolvers are async, also those that only read a column"
+)]
 impl Idea {
     /// Global ID.
     pub async fn id(&self) -> ID {
-        ids::encode(Kind::Idea, self.0.id)
+        ids::encode(Kind::Idea, self.0.id())
     }
 
     /// Short name of the innovation.
-    async fn title(&self) -> &str {
-        &self.0.title
+    async fn title(&self) -> Result<&str> {
+        Ok(self.0.title()?)
     }
 
     /// The problem the idea addresses.
-    async fn problem(&self) -> &str {
-        &self.0.problem
+    async fn problem(&self) -> Result<&str> {
+        Ok(self.0.problem()?)
     }
 
     /// What the innovation does.
-    async fn description(&self) -> &str {
-        &self.0.description
+    async fn description(&self) -> Result<&str> {
+        Ok(self.0.description()?)
     }
 
     /// Digital or non-digital (Indeks Inovasi Daerah).
     #[graphql(name = "type")]
-    async fn innovation_type(&self) -> InnovationType {
-        self.0.innovation_type.into()
+    async fn innovation_type(&self) -> Result<InnovationType> {
+        Ok((*self.0.innovation_type()?).into())
     }
 
     /// Governance, public service or other (Indeks Inovasi Daerah).
-    async fn form(&self) -> InnovationForm {
-        self.0.form.into()
+    async fn form(&self) -> Result<InnovationForm> {
+        Ok((*self.0.form()?).into())
     }
 
     /// Government affairs area (urusan), free text.
-    async fn affairs_area(&self) -> &str {
-        &self.0.affairs_area
+    async fn affairs_area(&self) -> Result<&str> {
+        Ok(self.0.affairs_area()?)
     }
 
     /// Who started the innovation.
-    async fn initiator(&self) -> Initiator {
-        self.0.initiator.into()
+    async fn initiator(&self) -> Result<Initiator> {
+        Ok((*self.0.initiator()?).into())
     }
 
     /// Current 5D stage.
-    async fn stage(&self) -> Stage {
-        self.0.stage.into()
+    async fn stage(&self) -> Result<Stage> {
+        Ok((*self.0.stage()?).into())
     }
 
     /// Active, stalled or dropped.
-    async fn status(&self) -> IdeaStatus {
-        self.0.status.into()
+    async fn status(&self) -> Result<IdeaStatus> {
+        Ok((*self.0.status()?).into())
     }
 
     /// Why the idea is stalled or dropped; null while active.
-    async fn status_reason(&self) -> Option<&str> {
-        self.0.status_reason.as_deref()
+    async fn status_reason(&self) -> Result<Option<&str>> {
+        Ok(self.0.status_reason()?.as_deref())
     }
 
     /// The kind of reason while the idea is stalled; null otherwise.
-    async fn stall_reason(&self) -> Option<StallReason> {
-        self.0.stall_reason.map(Into::into)
+    async fn stall_reason(&self) -> Result<Option<StallReason>> {
+        Ok(self.0.stall_reason()?.map(Into::into))
     }
 
     /// When the idea entered its current stage (its submission, last advance or revert).
-    async fn stage_entered_at(&self) -> DateTime<Utc> {
-        self.0.stage_entered_at
+    async fn stage_entered_at(&self) -> Result<DateTime<Utc>> {
+        Ok(*self.0.stage_entered_at()?)
     }
 
     /// Whole days since the idea entered its current stage.
-    async fn days_in_stage(&self) -> i64 {
-        (crate::domain::volatile::now() - self.0.stage_entered_at)
-            .num_days()
-            .max(0)
+    async fn days_in_stage(&self) -> Result<i64> {
+        Ok(
+            (crate::domain::volatile::now() - *self.0.stage_entered_at()?)
+                .num_days()
+                .max(0),
+        )
     }
 
     /// The person carrying the innovation in its unit; null until one is named.
-    async fn innovator(&self) -> Option<Innovator> {
-        self.0.innovator_name.as_ref().map(|name| Innovator {
+    async fn innovator(&self) -> Result<Option<Innovator>> {
+        let position = self.0.innovator_position()?;
+        Ok(self.0.innovator_name()?.as_ref().map(|name| Innovator {
             name: name.clone(),
-            position: self.0.innovator_position.clone().unwrap_or_default(),
-        })
+            position: position.clone().unwrap_or_default(),
+        }))
     }
 
     /// Every hand-over of the idea to a new innovator, oldest first.
     async fn hand_overs(&self, ctx: &Context<'_>) -> Result<Vec<HandOver>> {
         let rows = ctx
             .data::<Loaders>()?
-            .load_one(HandOversOfIdea(self.0.id))
+            .load_one(HandOversOfIdea(self.0.id()))
             .await?
             .unwrap_or_default();
         Ok(rows.into_iter().map(HandOver).collect())
@@ -169,9 +176,9 @@ impl Idea {
     ) -> Result<Vec<Review>> {
         let loaders = ctx.data::<Loaders>()?;
         let rows = if include_superseded {
-            loaders.load_one(ReviewsOfIdea(self.0.id)).await?
+            loaders.load_one(ReviewsOfIdea(self.0.id())).await?
         } else {
-            loaders.load_one(CurrentReviewsOfIdea(self.0.id)).await?
+            loaders.load_one(CurrentReviewsOfIdea(self.0.id())).await?
         };
         Ok(rows.unwrap_or_default().into_iter().map(Review).collect())
     }
@@ -181,7 +188,7 @@ impl Idea {
     async fn score(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
         let reviews = ctx
             .data::<Loaders>()?
-            .load_one(CurrentReviewsOfIdea(self.0.id))
+            .load_one(CurrentReviewsOfIdea(self.0.id()))
             .await?
             .unwrap_or_default();
         Ok(crate::domain::review::idea_score(&reviews)
@@ -189,57 +196,60 @@ impl Idea {
     }
 
     /// Initiative, trial or applied.
-    async fn maturity(&self) -> Maturity {
-        self.0.maturity.into()
+    async fn maturity(&self) -> Result<Maturity> {
+        Ok((*self.0.maturity()?).into())
     }
 
     /// When the idea was submitted.
-    async fn submitted_at(&self) -> DateTime<Utc> {
-        self.0.submitted_at
+    async fn submitted_at(&self) -> Result<DateTime<Utc>> {
+        Ok(*self.0.submitted_at()?)
     }
 
     /// The day the idea entered DELIVER (its launch); null before.
-    async fn launched_on(&self) -> Option<NaiveDate> {
-        self.0.launched_on
+    async fn launched_on(&self) -> Result<Option<NaiveDate>> {
+        Ok(*self.0.launched_on()?)
     }
 
     /// Version for optimistic concurrency: pass it back with every change.
-    async fn version(&self) -> i32 {
-        self.0.version
+    async fn version(&self) -> Result<i32> {
+        Ok(*self.0.version()?)
     }
 
     /// When the idea last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self) -> Result<DateTime<Utc>> {
+        Ok(*self.0.updated_at()?)
     }
 
     /// The unit (perangkat daerah) that owns the idea.
     async fn unit(&self, ctx: &Context<'_>) -> Result<Unit> {
-        if let Some(unit) = self.owners(|o| o.units.get(&self.0.unit_id)) {
+        let id = *self.0.unit_id()?;
+        if let Some(unit) = self.owners(|o| o.units.get(&id)) {
             return Ok(Unit(unit.clone()));
         }
-        Ok(Unit(
-            loaders::required(ctx.data::<Loaders>()?, UnitId(self.0.unit_id)).await?,
+        Ok(Unit::from(
+            loaders::required(ctx.data::<Loaders>()?, UnitId(id)).await?,
         ))
     }
 
     /// The lab edition the idea belongs to.
     async fn cohort(&self, ctx: &Context<'_>) -> Result<Cohort> {
-        if let Some(cohort) = self.owners(|o| o.cohorts.get(&self.0.cohort_id)) {
+        let id = *self.0.cohort_id()?;
+        if let Some(cohort) = self.owners(|o| o.cohorts.get(&id)) {
             return Ok(Cohort(cohort.clone()));
         }
-        Ok(Cohort(
-            loaders::required(ctx.data::<Loaders>()?, CohortId(self.0.cohort_id)).await?,
+        Ok(Cohort::from(
+            loaders::required(ctx.data::<Loaders>()?, CohortId(id)).await?,
         ))
     }
 
     /// The regency running the lab.
     async fn regency(&self, ctx: &Context<'_>) -> Result<Regency> {
-        if let Some(regency) = self.owners(|o| o.regencies.get(&self.0.regency_id)) {
+        let id = *self.0.regency_id()?;
+        if let Some(regency) = self.owners(|o| o.regencies.get(&id)) {
             return Ok(Regency(regency.clone()));
         }
-        Ok(Regency(
-            loaders::required(ctx.data::<Loaders>()?, RegencyId(self.0.regency_id)).await?,
+        Ok(Regency::from(
+            loaders::required(ctx.data::<Loaders>()?, RegencyId(id)).await?,
         ))
     }
 
@@ -247,7 +257,7 @@ impl Idea {
     async fn mentors(&self, ctx: &Context<'_>) -> Result<Vec<Mentor>> {
         let loaders = ctx.data::<Loaders>()?;
         let assignments = loaders
-            .load_one(AssignmentsOfIdea(self.0.id))
+            .load_one(AssignmentsOfIdea(self.0.id()))
             .await?
             .unwrap_or_default();
         let current: Vec<i32> = assignments
@@ -267,7 +277,7 @@ impl Idea {
             loaders::many(loaders, current.into_iter().map(loaders::MentorId))
                 .await?
                 .into_iter()
-                .map(Mentor)
+                .map(Mentor::from)
                 .collect(),
         )
     }
@@ -276,7 +286,7 @@ impl Idea {
     async fn mentor_assignments(&self, ctx: &Context<'_>) -> Result<Vec<MentorAssignment>> {
         let loaders = ctx.data::<Loaders>()?;
         let assignments = loaders
-            .load_one(AssignmentsOfIdea(self.0.id))
+            .load_one(AssignmentsOfIdea(self.0.id()))
             .await?
             .unwrap_or_default();
         let mentors = self.carried_mentors();
@@ -290,7 +300,7 @@ impl Idea {
     async fn commitments(&self, ctx: &Context<'_>) -> Result<Vec<Commitment>> {
         let loaders = ctx.data::<Loaders>()?;
         let ids = loaders
-            .load_one(CommitmentsOfIdea(self.0.id))
+            .load_one(CommitmentsOfIdea(self.0.id()))
             .await?
             .unwrap_or_default();
         Ok(loaders::many(loaders, ids.into_iter().map(CommitmentId))
@@ -304,7 +314,7 @@ impl Idea {
     async fn history(&self, ctx: &Context<'_>) -> Result<Vec<StageTransition>> {
         let loaders = ctx.data::<Loaders>()?;
         let moves = loaders
-            .load_one(TransitionsOfIdea(self.0.id))
+            .load_one(TransitionsOfIdea(self.0.id()))
             .await?
             .unwrap_or_default();
         Ok(moves.into_iter().map(StageTransition).collect())
@@ -373,31 +383,34 @@ impl StageTransition {
 /// The columns each field of an idea reads beyond its id and its owners' ids (which a page
 /// always reads). A field missing here reads every column: a new field is correct before it is
 /// fast. Tested by selecting each field alone on a page and comparing with the idea read whole.
-pub(crate) const IDEA_COLUMNS: &[(&str, &[&str])] = &[
+pub(crate) const IDEA_COLUMNS: &[(&str, &[idea::Column])] = &[
     ("__typename", &[]),
     ("id", &[]),
-    ("title", &["title"]),
-    ("problem", &["problem"]),
-    ("description", &["description"]),
-    ("type", &["innovation_type"]),
-    ("form", &["form"]),
-    ("affairsArea", &["affairs_area"]),
-    ("initiator", &["initiator"]),
-    ("stage", &["stage"]),
-    ("status", &["status"]),
-    ("statusReason", &["status_reason"]),
-    ("stallReason", &["stall_reason"]),
-    ("stageEnteredAt", &["stage_entered_at"]),
-    ("daysInStage", &["stage_entered_at"]),
-    ("innovator", &["innovator_name", "innovator_position"]),
+    ("title", &[idea::Column::Title]),
+    ("problem", &[idea::Column::Problem]),
+    ("description", &[idea::Column::Description]),
+    ("type", &[idea::Column::InnovationType]),
+    ("form", &[idea::Column::Form]),
+    ("affairsArea", &[idea::Column::AffairsArea]),
+    ("initiator", &[idea::Column::Initiator]),
+    ("stage", &[idea::Column::Stage]),
+    ("status", &[idea::Column::Status]),
+    ("statusReason", &[idea::Column::StatusReason]),
+    ("stallReason", &[idea::Column::StallReason]),
+    ("stageEnteredAt", &[idea::Column::StageEnteredAt]),
+    ("daysInStage", &[idea::Column::StageEnteredAt]),
+    (
+        "innovator",
+        &[idea::Column::InnovatorName, idea::Column::InnovatorPosition],
+    ),
     ("handOvers", &[]),
     ("reviews", &[]),
     ("score", &[]),
-    ("maturity", &["maturity"]),
-    ("submittedAt", &["submitted_at"]),
-    ("launchedOn", &["launched_on"]),
-    ("version", &["version"]),
-    ("updatedAt", &["updated_at"]),
+    ("maturity", &[idea::Column::Maturity]),
+    ("submittedAt", &[idea::Column::SubmittedAt]),
+    ("launchedOn", &[idea::Column::LaunchedOn]),
+    ("version", &[idea::Column::Version]),
+    ("updatedAt", &[idea::Column::UpdatedAt]),
     ("unit", &[]),
     ("cohort", &[]),
     ("regency", &[]),

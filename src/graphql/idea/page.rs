@@ -11,7 +11,7 @@ use crate::domain::{
     Domain,
     idea::{IdeaColumns, IdeaFilter as DomainFilter, Owners},
     page::PageRequest,
-    rows::{AtPosition, Columns},
+    rows::{AtPosition, Columns, Seen},
 };
 use crate::graphql::{
     connection::{Conn, Total, connection, page_request},
@@ -71,7 +71,7 @@ pub async fn idea_page(
     let (page, owners) = domain
         .ideas_with_owners(&caller, &filter, order, &page, wants.columns())
         .await?;
-    let ideas: Vec<&idea::Model> = page.edges.iter().map(|(_, m)| m).collect();
+    let ideas: Vec<&Seen<idea::Model>> = page.edges.iter().map(|(_, m)| m).collect();
     let mentors = prefetch(ctx, domain, &wants, &ideas, &owners).await?;
     let carried = Arc::new(Carried {
         owners,
@@ -83,7 +83,10 @@ pub async fn idea_page(
 }
 
 /// The columns of `M` that `fields` read, by `table`; every column when one is not in it.
-fn columns_of<M: AtPosition>(fields: &[SelectionField<'_>], table: &[(&str, &[&str])]) -> Columns {
+fn columns_of<M: AtPosition>(
+    fields: &[SelectionField<'_>],
+    table: &[(&str, &[<M::Entity as sea_orm::EntityTrait>::Column])],
+) -> Columns {
     let mut columns = Columns::NONE;
     for field in fields {
         match table.iter().find(|(name, _)| *name == field.name()) {
@@ -171,9 +174,9 @@ async fn prefetch(
     ctx: &Context<'_>,
     domain: &Domain,
     wants: &Wants<'_>,
-    ideas: &[&idea::Model],
+    ideas: &[&Seen<idea::Model>],
     owners: &Owners,
-) -> Result<HashMap<i32, mentor::Model>> {
+) -> Result<HashMap<i32, Seen<mentor::Model>>> {
     if ideas.is_empty() {
         return Ok(HashMap::new());
     }
@@ -181,12 +184,16 @@ async fn prefetch(
         domain,
         loaders: ctx.data::<Loaders>()?,
         caller: crate::graphql::context::caller(ctx),
-        idea_ids: ideas.iter().map(|i| i.id).collect(),
+        idea_ids: ideas.iter().map(|i| i.id()).collect(),
     };
     let mut carried = HashMap::new();
     if wants.one(&["unit", "parent"]) {
         // Whole units, read apart from the page: they may serve any field.
-        let parents = distinct(owners.units.values().filter_map(|u| u.parent_id));
+        let mut parents = Vec::new();
+        for unit in owners.units.values() {
+            parents.extend(*unit.parent_id()?);
+        }
+        let parents = distinct(parents.into_iter());
         prefetch.units(&parents).await?;
     }
     if wants.one(&["mentors"]) || wants.one(&["mentorAssignments"]) {
@@ -242,7 +249,7 @@ impl Prefetch<'_> {
     /// The ideas' mentor assignments, with their mentors when the query selects them: whole
     /// mentors go to the loaders, mentors read with some columns are returned for the ideas to
     /// carry.
-    async fn assignments(&self, wants: &Wants<'_>) -> Result<HashMap<i32, mentor::Model>> {
+    async fn assignments(&self, wants: &Wants<'_>) -> Result<HashMap<i32, Seen<mentor::Model>>> {
         let mut carried = HashMap::new();
         let (caller, ids) = (&self.caller, &self.idea_ids);
         let mut assignments =
@@ -254,13 +261,11 @@ impl Prefetch<'_> {
                     .await?;
                 if mentor_columns == Columns::ALL {
                     // Whole mentors may serve any field.
-                    self.loaders
-                        .feed_many(
-                            mentors
-                                .into_iter()
-                                .map(|(id, m)| (loaders::MentorId(id), m)),
-                        )
-                        .await;
+                    let mut whole = Vec::with_capacity(mentors.len());
+                    for (id, mentor) in mentors {
+                        whole.push((loaders::MentorId(id), mentor.into_whole()?));
+                    }
+                    self.loaders.feed_many(whole).await;
                 } else {
                     carried = mentors;
                 }
@@ -303,31 +308,5 @@ impl Prefetch<'_> {
             )
             .await;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every column a field table names is one of its model's: a misspelt one would panic when
-    /// a query selects the field (the integration tests select only the leaf fields).
-    #[test]
-    fn the_field_tables_name_only_their_models_columns() {
-        for (_, names) in IDEA_COLUMNS {
-            Columns::of::<idea::Model>(names);
-        }
-        for (_, names) in UNIT_COLUMNS {
-            Columns::of::<unit::Model>(names);
-        }
-        for (_, names) in COHORT_COLUMNS {
-            Columns::of::<cohort::Model>(names);
-        }
-        for (_, names) in REGENCY_COLUMNS {
-            Columns::of::<regency::Model>(names);
-        }
-        for (_, names) in MENTOR_COLUMNS {
-            Columns::of::<mentor::Model>(names);
-        }
     }
 }
