@@ -9,12 +9,9 @@ use std::{
     time::Duration,
 };
 
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::{
-    Message, client::IntoClientRequest, http::HeaderValue, protocol::frame::coding::CloseCode,
-};
 use tokio_util::sync::CancellationToken;
+use wire::{sse, ws};
 
 /// The subscription every follower runs.
 const SUBSCRIPTION: &str = "subscription($f: PipelineEventFilter, $after: String) { pipelineEvents(filter: $f, after: $after) { sequence cursor regency { code } } }";
@@ -225,97 +222,70 @@ async fn websocket(
     log: &Mutex<Log>,
     stop: &CancellationToken,
 ) -> Ended {
-    let legacy = protocol == Protocol::LegacyWs;
-    let Ok(mut request) = format!("ws://127.0.0.1:{port}/graphql").into_client_request() else {
-        return Ended::Refused;
+    let subprotocol = if protocol == Protocol::LegacyWs {
+        ws::Protocol::Legacy
+    } else {
+        ws::Protocol::TransportWs
     };
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        HeaderValue::from_static(if legacy {
-            "graphql-ws"
-        } else {
-            "graphql-transport-ws"
-        }),
-    );
-    let Ok(Ok((mut socket, _))) = tokio::time::timeout(
+    let url = format!("ws://127.0.0.1:{port}/graphql");
+    let Ok(Ok(mut socket)) = tokio::time::timeout(
         Duration::from_secs(5),
-        tokio_tungstenite::connect_async(request),
+        ws::Socket::open(&url, subprotocol, &[]),
     )
     .await
     else {
         return Ended::Reconnect;
     };
-    let init =
-        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}});
-    let subscribe = json!({
-        "id": "1",
-        "type": if legacy { "start" } else { "subscribe" },
-        "payload": {"query": SUBSCRIPTION, "variables": variables},
-    });
-    if socket.send(Message::text(init.to_string())).await.is_err() {
+    let init = json!({"type": "connection_init", "payload": ws::Socket::bearer(token)});
+    if socket.send(&init).await.is_err() {
         return Ended::Reconnect;
     }
     let mut subscribed = false;
     loop {
-        let message = tokio::select! {
+        let received = tokio::select! {
             () = stop.cancelled() => {
-                let _ = socket.close(None).await;
+                socket.close().await;
                 return Ended::Stopped;
             }
-            message = socket.next() => message,
+            received = socket.receive() => received,
         };
-        let text = match message {
-            Some(Ok(Message::Text(text))) => text,
-            Some(Ok(Message::Close(frame))) => {
-                if let Some(frame) = frame {
-                    lock(log).close_codes.push(u16::from(frame.code));
-                    if matches!(
-                        frame.code,
-                        CloseCode::Policy | CloseCode::Library(4400..=4499)
-                    ) {
-                        lock(log)
-                            .errors
-                            .push(format!("closed {}: {}", frame.code, frame.reason));
-                        return Ended::Refused;
-                    }
+        match received {
+            Err(ws::WireError::NotJson(_)) => {}
+            Err(ws::WireError::Closed(Some((code, reason)))) => {
+                lock(log).close_codes.push(code);
+                // 1008 (policy) and 44xx: the server refused this client for good.
+                if code == 1008 || (4400..=4499).contains(&code) {
+                    lock(log).errors.push(format!("closed {code}: {reason}"));
+                    return Ended::Refused;
                 }
                 return Ended::Reconnect;
             }
-            Some(Ok(_)) => continue,
-            Some(Err(_)) | None => return Ended::Reconnect,
-        };
-        let Ok(value) = serde_json::from_str::<Value>(&text) else {
-            continue;
-        };
-        match value["type"].as_str() {
-            Some("connection_ack") if !subscribed => {
+            Err(_) => return Ended::Reconnect,
+            Ok(ws::Received::Ack) if !subscribed => {
                 subscribed = true;
                 if socket
-                    .send(Message::text(subscribe.to_string()))
+                    .subscribe("1", SUBSCRIPTION, variables)
                     .await
                     .is_err()
                 {
                     return Ended::Reconnect;
                 }
             }
-            Some("next" | "data") if !record(&value["payload"], cursor, log) => {
+            Ok(ws::Received::Result { payload, .. }) if !record(&payload, cursor, log) => {
                 return Ended::Refused;
             }
-            Some("error" | "connection_error") => {
-                lock(log).errors.push(value["payload"].to_string());
+            Ok(ws::Received::Error { payload, .. } | ws::Received::ConnectionError(payload)) => {
+                lock(log).errors.push(payload.to_string());
                 return Ended::Refused;
             }
-            Some("complete") => {
+            Ok(ws::Received::Complete { .. }) => {
                 // This subscription never ends by itself: a client would stop here for good.
                 lock(log)
                     .errors
                     .push("the server completed the subscription".to_owned());
                 return Ended::Refused;
             }
-            Some("ping") => {
-                let _ = socket.send(Message::text(r#"{"type":"pong"}"#)).await;
-            }
-            _ => {}
+            Ok(_) => {}
         }
     }
 }
@@ -352,47 +322,24 @@ async fn sse(
         lock(log).errors.push(format!("{status}: {body}"));
         return Ended::Refused;
     }
-    let mut body = response.bytes_stream();
-    let mut buffer = String::new();
+    let mut events = sse::EventStream::new(response);
     loop {
-        let chunk = tokio::select! {
+        let event = tokio::select! {
             () = stop.cancelled() => return Ended::Stopped,
-            chunk = body.next() => chunk,
+            event = events.next_event() => event,
         };
-        let Some(Ok(chunk)) = chunk else {
+        let Some(event) = event else {
             return Ended::Reconnect;
         };
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find("\n\n") {
-            let block: String = buffer.drain(..end + 2).collect();
-            let mut kind = "message";
-            let mut data = String::new();
-            for line in block.lines() {
-                if let Some(value) = line.strip_prefix("event:") {
-                    kind = match value.trim() {
-                        "next" => "next",
-                        "complete" => "complete",
-                        _ => "other",
-                    };
-                } else if let Some(value) = line.strip_prefix("data:") {
-                    data.push_str(value.trim_start());
-                }
-            }
-            if kind == "complete" {
+        match event.event.as_str() {
+            "complete" => {
                 lock(log)
                     .errors
                     .push("the server completed the event stream".to_owned());
                 return Ended::Refused;
             }
-            if kind != "next" {
-                continue;
-            }
-            let Ok(payload) = serde_json::from_str::<Value>(&data) else {
-                continue;
-            };
-            if !record(&payload, cursor, log) {
-                return Ended::Refused;
-            }
+            "next" if !record(&event.json(), cursor, log) => return Ended::Refused,
+            _ => {}
         }
     }
 }

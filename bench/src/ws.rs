@@ -5,10 +5,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures_util::{SinkExt, StreamExt, stream};
-use serde_json::{Value, json};
+use futures_util::{StreamExt, stream};
+use serde_json::Value;
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
+use wire::ws::{Protocol, Received, Socket};
 
 /// A result a subscriber received: which subscriber, when, and what.
 pub struct Arrival {
@@ -93,41 +93,34 @@ pub async fn open(
         let sender = sender.clone();
         tasks.spawn(async move {
             loop {
-                let message = match socket.next().await {
-                    Some(Ok(message)) => message,
-                    ended => {
+                let received = match socket.receive().await {
+                    Ok(received) => received,
+                    Err(ended) => {
                         // The server closed the socket, or it broke: this subscriber is done.
                         let mut err = std::io::stderr().lock();
-                        let _ = writeln!(err, "subscriber {subscriber}: socket ended: {ended:?}");
+                        let _ = writeln!(err, "subscriber {subscriber}: socket ended: {ended}");
                         return;
                     }
-                };
-                let Message::Text(text) = message else {
-                    continue;
                 };
                 let at = Instant::now();
-                let Ok(value) = serde_json::from_str::<Value>(&text) else {
-                    continue;
-                };
-                // The floor sends graphql-transport-ws `next` messages too, without a handshake.
-                if value["type"] == "next" {
-                    let payload = value["payload"].clone();
-                    if sender
-                        .send(Arrival {
-                            subscriber,
-                            at,
-                            payload,
-                        })
-                        .is_err()
-                    {
-                        return;
-                    }
-                } else if value["type"] == "error" || value["type"] == "complete" {
+                let payload = match received {
+                    // The floor sends graphql-transport-ws `next` messages too, without a handshake.
+                    Received::Result { payload, .. } => payload,
                     // A subscription the server refused or ended: say so, it will not deliver.
-                    let mut err = std::io::stderr().lock();
-                    let _ = writeln!(err, "subscriber {subscriber}: {text}");
-                } else if value["type"] == "ping" {
-                    let _ = socket.send(Message::text(r#"{"type":"pong"}"#)).await;
+                    refused @ (Received::Error { .. } | Received::Complete { .. }) => {
+                        let mut err = std::io::stderr().lock();
+                        let _ = writeln!(err, "subscriber {subscriber}: {refused:?}");
+                        continue;
+                    }
+                    _ => continue,
+                };
+                let arrival = Arrival {
+                    subscriber,
+                    at,
+                    payload,
+                };
+                if sender.send(arrival).is_err() {
+                    return;
                 }
             }
         });
@@ -135,42 +128,18 @@ pub async fn open(
     Ok(Subscribers { tasks, arrivals })
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 async fn connect(
     url: &str,
     token: &str,
     (query, variables): Operation,
     raw: bool,
 ) -> anyhow::Result<Socket> {
-    let mut request = url.into_client_request()?;
-    if !raw {
-        request.headers_mut().insert(
-            "sec-websocket-protocol",
-            HeaderValue::from_static("graphql-transport-ws"),
-        );
-    }
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
     if raw {
-        return Ok(socket);
+        return Ok(Socket::open_plain(url).await?);
     }
+    let mut socket = Socket::open(url, Protocol::TransportWs, &[]).await?;
     // An empty token subscribes anonymously.
-    let payload = if token.is_empty() {
-        json!({})
-    } else {
-        json!({"Authorization": format!("Bearer {token}")})
-    };
-    let init = json!({"type": "connection_init", "payload": payload});
-    socket.send(Message::text(init.to_string())).await?;
-    loop {
-        match socket.next().await {
-            Some(Ok(Message::Text(text))) if text.contains("connection_ack") => break,
-            Some(Ok(_)) => {}
-            other => anyhow::bail!("no connection_ack: {other:?}"),
-        }
-    }
-    let subscribe = json!({"id": "1", "type": "subscribe", "payload": {"query": query, "variables": variables}});
-    socket.send(Message::text(subscribe.to_string())).await?;
+    socket.init(Socket::bearer(token)).await?;
+    socket.subscribe("1", &query, &variables).await?;
     Ok(socket)
 }

@@ -1,21 +1,20 @@
-//! Real protocol clients for live tests: graphql-transport-ws, the legacy
-//! subscriptions-transport-ws, and GraphQL over SSE.
+//! The live tests' clients: the `wire` crate's protocol clients (the ones the benchmark harness
+//! uses too) with the tests' patience window and ADMIN token, failing the test where the
+//! protocol goes wrong.
 
-use std::{pin::Pin, time::Duration};
+use std::time::Duration;
 
-use futures_util::{SinkExt, Stream, StreamExt};
 use serde_json::{Value, json};
-use tokio_tungstenite::{
-    MaybeTlsStream, WebSocketStream,
-    tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
+use wire::{
+    sse::{EventStream, SseEvent},
+    ws::{Protocol, Received, Socket, WireError},
 };
 
 /// Longest wait for a message a test expects.
 pub const PATIENCE: Duration = Duration::from_secs(15);
 
 pub struct WsClient {
-    socket: WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>,
-    legacy: bool,
+    socket: Socket,
 }
 
 impl WsClient {
@@ -31,112 +30,62 @@ impl WsClient {
     /// Opens the socket without `connection_init`, sending `origin` as a browser would;
     /// the HTTP status when the server refuses the upgrade.
     pub async fn open(url: &str, legacy: bool, origin: Option<&str>) -> Result<WsClient, u16> {
-        let mut request = url.into_client_request().expect("a WebSocket URL");
         let protocol = if legacy {
-            "graphql-ws"
+            Protocol::Legacy
         } else {
-            "graphql-transport-ws"
+            Protocol::TransportWs
         };
-        request
-            .headers_mut()
-            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(protocol));
-        if let Some(origin) = origin {
-            request.headers_mut().insert(
-                "Origin",
-                HeaderValue::from_str(origin).expect("an origin header"),
-            );
-        }
-        let (socket, response) = match tokio_tungstenite::connect_async(request).await {
-            Ok(opened) => opened,
-            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-                return Err(response.status().as_u16());
-            }
+        let headers: Vec<_> = origin
+            .map(|origin| ("origin", origin))
+            .into_iter()
+            .collect();
+        match Socket::open(url, protocol, &headers).await {
+            Ok(socket) => Ok(WsClient { socket }),
+            Err(WireError::Refused(status)) => Err(status),
             Err(err) => panic!("the WebSocket handshake fails oddly: {err}"),
-        };
-        assert_eq!(
-            response
-                .headers()
-                .get("sec-websocket-protocol")
-                .and_then(|v| v.to_str().ok()),
-            Some(protocol)
-        );
-        Ok(WsClient { socket, legacy })
+        }
     }
 
     /// Sends `connection_init` with an ADMIN token and waits for the acknowledgement.
     pub async fn init(&mut self) {
-        let payload =
-            json!({ "Authorization": format!("Bearer {}", crate::helpers::admin_token()) });
-        self.init_with(payload).await;
+        self.init_with(Socket::bearer(&crate::helpers::admin_token()))
+            .await;
     }
 
     /// Sends `connection_init` with `payload` and waits for the acknowledgement.
     pub async fn init_with(&mut self, payload: Value) {
-        self.send(json!({"type": "connection_init", "payload": payload}))
-            .await;
-        loop {
-            let message = self.receive().await.expect("a connection_ack");
-            if message["type"] == "connection_ack" {
-                break;
-            }
-        }
+        tokio::time::timeout(PATIENCE, self.socket.init(payload))
+            .await
+            .expect("a connection_ack within the patience window")
+            .expect("a connection_ack");
     }
 
     /// Sends one text message as it is.
     pub async fn send_text(&mut self, text: String) {
         self.socket
-            .send(Message::Text(text.into()))
+            .send_text(text)
             .await
             .expect("the message is sent");
-    }
-
-    async fn send(&mut self, message: Value) {
-        self.socket
-            .send(Message::Text(message.to_string().into()))
-            .await
-            .expect("the message is sent");
-    }
-
-    /// The next protocol message (answering pings); None when the server closed.
-    async fn receive(&mut self) -> Option<Value> {
-        loop {
-            let message = tokio::time::timeout(PATIENCE, self.socket.next())
-                .await
-                .expect("a message within the patience window")?;
-            match message {
-                Ok(Message::Text(text)) => {
-                    let value: Value = serde_json::from_str(&text).expect("JSON");
-                    match value["type"].as_str() {
-                        Some("ping") => self.send(json!({"type": "pong"})).await,
-                        Some("ka" | "pong") => {}
-                        _ => return Some(value),
-                    }
-                }
-                Ok(Message::Close(_)) | Err(_) => return None,
-                Ok(_) => {}
-            }
-        }
     }
 
     /// Starts an operation under `id`.
     pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
-        let kind = if self.legacy { "start" } else { "subscribe" };
-        self.send(
-            json!({"id": id, "type": kind, "payload": {"query": query, "variables": variables}}),
-        )
-        .await;
+        self.socket
+            .subscribe(id, query, &variables)
+            .await
+            .expect("the message is sent");
     }
 
     /// The next result of any operation: its `payload` (`data` and maybe `errors`).
     pub async fn next_result(&mut self) -> Value {
         loop {
-            let message = self
-                .receive()
+            let received = tokio::time::timeout(PATIENCE, self.socket.receive())
                 .await
+                .expect("a message within the patience window")
                 .expect("the server keeps the connection open");
-            match message["type"].as_str() {
-                Some("next" | "data") => return message["payload"].clone(),
-                Some("error") => return json!({"errors": message["payload"]}),
+            match received {
+                Received::Result { payload, .. } => return payload,
+                Received::Error { payload, .. } => return json!({"errors": payload}),
                 _ => {}
             }
         }
@@ -145,45 +94,23 @@ impl WsClient {
     /// Waits `quiet` and fails if a result arrives meanwhile, or if the socket closes or
     /// fails: silence is an open connection that says nothing, not one that is gone.
     pub async fn expect_nothing_for(&mut self, quiet: Duration) {
-        let deadline = tokio::time::Instant::now() + quiet;
-        loop {
-            let message = match tokio::time::timeout_at(deadline, self.socket.next()).await {
-                Err(_) => return,
-                Ok(None) => panic!("expected silence on an open socket; the socket ended"),
-                Ok(Some(Err(err))) => {
-                    panic!("expected silence on an open socket; the socket failed: {err}")
-                }
-                Ok(Some(Ok(message))) => message,
-            };
-            let text = match message {
-                Message::Text(text) => text,
-                Message::Close(frame) => {
-                    panic!("expected silence on an open socket; the server closed it: {frame:?}")
-                }
-                _ => continue,
-            };
-            let value: Value = serde_json::from_str(&text).expect("JSON");
-            match value["type"].as_str() {
-                Some("ping") => self.send(json!({"type": "pong"})).await,
-                Some("ka" | "pong") => {}
-                _ => panic!("expected silence, got {value}"),
-            }
+        match tokio::time::timeout(quiet, self.socket.receive()).await {
+            Err(_) => {}
+            Ok(Ok(message)) => panic!("expected silence, got {message:?}"),
+            Ok(Err(err)) => panic!("expected silence on an open socket; {err}"),
         }
     }
 
     /// The type of the next raw message the server sends, pings included.
     pub async fn next_raw_type(&mut self) -> Option<String> {
         loop {
-            match tokio::time::timeout(PATIENCE, self.socket.next())
+            match tokio::time::timeout(PATIENCE, self.socket.next_json())
                 .await
-                .ok()??
+                .ok()?
             {
-                Ok(Message::Text(text)) => {
-                    let value: Value = serde_json::from_str(&text).expect("JSON");
-                    return value["type"].as_str().map(str::to_owned);
-                }
-                Ok(Message::Close(_)) | Err(_) => return None,
-                Ok(_) => {}
+                Ok(Some(value)) => return value["type"].as_str().map(str::to_owned),
+                Ok(None) => {}
+                Err(_) => return None,
             }
         }
     }
@@ -195,30 +122,25 @@ impl WsClient {
 
     /// Reads until the server closes; the close frame's code and reason.
     pub async fn close_frame(&mut self) -> Option<(u16, String)> {
-        loop {
-            match tokio::time::timeout(PATIENCE, self.socket.next()).await {
-                Ok(Some(Ok(Message::Close(frame)))) => {
-                    return frame.map(|f| (u16::from(f.code), f.reason.to_string()));
-                }
-                Ok(Some(Ok(_))) => {}
-                _ => return None,
-            }
-        }
+        self.read_until_close().await.1
     }
 
     /// The text messages the server sends until it closes the socket, and the close code.
     pub async fn messages_then_close(&mut self) -> (Vec<Value>, Option<u16>) {
+        let (messages, frame) = self.read_until_close().await;
+        (messages, frame.map(|(code, _)| code))
+    }
+
+    /// Every JSON message until the server closes (or the patience runs out), and the close
+    /// frame it sent.
+    async fn read_until_close(&mut self) -> (Vec<Value>, Option<(u16, String)>) {
         let mut messages = Vec::new();
         loop {
-            match tokio::time::timeout(PATIENCE, self.socket.next()).await {
-                Ok(Some(Ok(Message::Close(frame)))) => {
-                    return (messages, frame.map(|f| u16::from(f.code)));
-                }
-                Ok(Some(Ok(Message::Text(text)))) => {
-                    messages.extend(serde_json::from_str::<Value>(&text).ok());
-                }
-                Ok(Some(Ok(_))) => {}
-                _ => return (messages, None),
+            match tokio::time::timeout(PATIENCE, self.socket.next_json()).await {
+                Ok(Ok(Some(value))) => messages.push(value),
+                Ok(Ok(None) | Err(WireError::NotJson(_))) => {}
+                Ok(Err(WireError::Closed(frame))) => return (messages, frame),
+                Ok(Err(_)) | Err(_) => return (messages, None),
             }
         }
     }
@@ -226,16 +148,7 @@ impl WsClient {
 
 /// A GraphQL-over-SSE subscription read with a plain HTTP client, as an EventSource would.
 pub struct SseClient {
-    body: Pin<Box<dyn Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
-    buffer: String,
-}
-
-/// One server-sent event.
-#[derive(Debug, Clone)]
-pub struct SseEvent {
-    pub event: String,
-    pub id: Option<String>,
-    pub data: Value,
+    events: EventStream,
 }
 
 impl SseClient {
@@ -264,41 +177,14 @@ impl SseClient {
                 .is_some_and(|v| v.starts_with("text/event-stream"))
         );
         SseClient {
-            body: Box::pin(response.bytes_stream()),
-            buffer: String::new(),
+            events: EventStream::new(response),
         }
     }
 
     /// The next event (keep-alive comments skipped); None when the stream ended.
     pub async fn next_event(&mut self) -> Option<SseEvent> {
-        loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
-                let mut event = SseEvent {
-                    event: "message".into(),
-                    id: None,
-                    data: Value::Null,
-                };
-                let mut data = String::new();
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("event:") {
-                        event.event = v.trim().to_owned();
-                    } else if let Some(v) = line.strip_prefix("id:") {
-                        event.id = Some(v.trim().to_owned());
-                    } else if let Some(v) = line.strip_prefix("data:") {
-                        data.push_str(v.trim_start());
-                    }
-                }
-                if block.lines().all(|l| l.starts_with(':') || l.is_empty()) {
-                    continue;
-                }
-                event.data = serde_json::from_str(&data).unwrap_or(Value::Null);
-                return Some(event);
-            }
-            let chunk = tokio::time::timeout(PATIENCE, self.body.next())
-                .await
-                .expect("an event within the patience window")?;
-            self.buffer.push_str(&String::from_utf8_lossy(&chunk.ok()?));
-        }
+        tokio::time::timeout(PATIENCE, self.events.next_event())
+            .await
+            .expect("an event within the patience window")
     }
 }

@@ -394,7 +394,7 @@ async fn subscription_errors_over_websocket_and_sse_carry_a_code() {
     .await;
     let event = sse.next_event().await.expect("an event");
     assert_eq!(
-        error_code(&event.data),
+        error_code(&event.json()),
         "BAD_USER_INPUT",
         "{:?}",
         event.data

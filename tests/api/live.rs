@@ -127,7 +127,7 @@ async fn a_mutation_reaches_graphql_ws_legacy_ws_and_sse_subscribers() {
     for event in [
         event_of(&from_modern),
         event_of(&from_legacy),
-        event_of(&from_sse.data),
+        event_of(&from_sse.json()),
     ] {
         assert_eq!(event["kind"], "IDEA_ADVANCED");
         assert_eq!(event["sequence"], sequence);
@@ -138,7 +138,7 @@ async fn a_mutation_reaches_graphql_ws_legacy_ws_and_sse_subscribers() {
     // SSE events carry the cursor as their id, so an EventSource resumes by itself.
     assert_eq!(
         from_sse.id.as_deref(),
-        event_of(&from_sse.data)["cursor"].as_str()
+        event_of(&from_sse.json())["cursor"].as_str()
     );
 }
 
@@ -394,7 +394,7 @@ async fn subscribers_resume_without_loss_after_a_server_restart() {
         assert_eq!(event_of(&ws.next_result().await)["sequence"], start + n);
         let event = sse.next_event().await.expect("an SSE event");
         assert_eq!(
-            event_of(&event.data)["sequence"],
+            event_of(&event.json())["sequence"],
             start + n,
             "SSE resumes from Last-Event-ID"
         );
