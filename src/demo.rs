@@ -12,18 +12,19 @@
     reason = "the demo data are tables, long by nature"
 )]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Context;
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use entity::{
-    Decision, IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, Recommendation,
-    Stage, StallReason, UnitKind,
+    Decision, IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, MilestoneStatus,
+    Recommendation, Stage, StallReason, UnitKind,
 };
 
 use crate::access::{Caller, Role, User};
 use crate::domain::{
     Domain,
+    action_plan::{ActionPlan, MilestoneDraft, PlanDraft},
     cohort::NewCohort,
     commitment::NewCommitment,
     idea::moves::{IdeaChanges, Innovator, MoveReason, NewIdea},
@@ -725,7 +726,8 @@ fn plan_moves(lab: &Lab, goal: IdeaState, index: usize, rng: &mut Rng) -> Vec<Pl
         };
         let last = moves.last().map_or(cal.submit.0, |m| m.day);
         let day = rng.day_in(window).max(last + Days::new(1));
-        let to = pipeline::decide(*state, decision, reason, true).unwrap_or(*state);
+        let to = pipeline::decide(*state, decision, reason, pipeline::Readiness::READY)
+            .unwrap_or(*state);
         moves.push(PlannedMove {
             decision,
             to,
@@ -920,6 +922,14 @@ enum Step {
         mentor: i32,
         round: u32,
     },
+    /// The idea's action plan is written, the day it entered DESIGN.
+    Plan(usize),
+    /// The milestones of the idea's plan due by the step's day are marked done (all of them,
+    /// with `all`, on the day it reached DISPLAY).
+    MilestonesDone {
+        idea: usize,
+        all: bool,
+    },
 }
 
 /// A commitment the lab's history signs: a unit's promise for some of its ideas.
@@ -940,6 +950,8 @@ struct Created {
     cohort: i32,
     ideas: Vec<(i32, i32)>,
     commitments: Vec<(i32, i32)>,
+    /// The action plans written so far, by idea index.
+    action_plans: HashMap<usize, ActionPlan>,
 }
 
 impl Lab {
@@ -1074,6 +1086,7 @@ impl Lab {
             if self.reviews_launched {
                 steps.extend(self.launch_reviews(i, plan, coaches));
             }
+            steps.extend(action_plan_steps(i, plan));
             // Ideas that reached DESIGN are coached by a LAN mentor; every seventh changed
             // mentor after two months, unless it was dropped by then.
             if let Some(since) = plan.day_entered(Stage::Design) {
@@ -1416,6 +1429,19 @@ impl Lab {
                 let review = self.review_of(idea, round, made.ideas[idea].0);
                 domain.review_idea_in(work, review).await?;
             }
+            Step::Plan(i) => {
+                let design = work.today();
+                let draft = action_plan_of(&ideas[i], made.ideas[i].0, design);
+                let written = domain.write_action_plan_in(work, draft).await?;
+                made.action_plans.insert(i, written);
+            }
+            Step::MilestonesDone { idea, all } => {
+                if let Some(current) = made.action_plans.get(&idea) {
+                    let draft = milestones_done(current, work.today(), all);
+                    let written = domain.write_action_plan_in(work, draft).await?;
+                    made.action_plans.insert(idea, written);
+                }
+            }
             Step::Fulfil(c) => {
                 let (id, version) = made.commitments[c];
                 let fulfilled = domain
@@ -1425,6 +1451,110 @@ impl Lab {
             }
         }
         Ok(())
+    }
+}
+
+/// When an idea's action plan is written and its milestones done: every idea that reaches
+/// DELIVER has a plan from the day it entered DESIGN (and every other idea that reached DESIGN
+/// too); 60 days into DELIVER the milestones due by then are done, and all of them the day it
+/// reaches DISPLAY. Nothing is written after the idea was dropped.
+fn action_plan_steps(i: usize, plan: &PlannedIdea) -> Vec<(DateTime<Utc>, Step)> {
+    let minute = i as u32;
+    let dropped_by = |day: NaiveDate| {
+        plan.moves
+            .iter()
+            .any(|m| m.decision == Decision::Drop && m.day <= day)
+    };
+    let mut steps = Vec::new();
+    let Some(design) = plan.day_entered(Stage::Design) else {
+        return steps;
+    };
+    let delivers = plan.day_entered(Stage::Deliver);
+    if delivers.is_none() && (i % 2 == 1 || dropped_by(design)) {
+        return steps;
+    }
+    steps.push((at(design, minute), Step::Plan(i)));
+    if let Some(deliver) = delivers {
+        let later = deliver + Days::new(60);
+        let display = plan.day_entered(Stage::Display);
+        if !dropped_by(later) && display.is_none_or(|d| later < d) {
+            steps.push((
+                at(later, minute),
+                Step::MilestonesDone {
+                    idea: i,
+                    all: false,
+                },
+            ));
+        }
+        if let Some(display) = display.filter(|d| !dropped_by(*d)) {
+            steps.push((
+                at(display, minute),
+                Step::MilestonesDone { idea: i, all: true },
+            ));
+        }
+    }
+    steps
+}
+
+/// A made-up action plan for an idea: four milestones from the day it entered DESIGN.
+fn action_plan_of(idea: &NewIdea, idea_id: i32, design: NaiveDate) -> PlanDraft {
+    let owner = idea.innovator.clone().unwrap_or(Innovator {
+        name: "Tim Inovasi".to_owned(),
+        position: "Sekretariat Laboratorium Inovasi".to_owned(),
+    });
+    let steps = [
+        ("Menyusun SOP dan rancangan layanan", 30),
+        ("Sosialisasi kepada pemangku kepentingan", 75),
+        ("Uji coba layanan", 120),
+        ("Evaluasi dan pelaporan hasil", 180),
+    ];
+    PlanDraft {
+        idea_id,
+        version: None,
+        goal: format!("Menerapkan \"{}\" sebagai layanan rutin", idea.title),
+        milestones: steps
+            .iter()
+            .map(|(title, days)| MilestoneDraft {
+                id: None,
+                title: (*title).to_owned(),
+                owner_name: owner.name.clone(),
+                owner_position: owner.position.clone(),
+                due_on: design + Days::new(*days),
+                status: MilestoneStatus::Planned,
+                done_on: None,
+                note: None,
+            })
+            .collect(),
+    }
+}
+
+/// The plan again, with the milestones due by `day` (all, with `all`) done.
+fn milestones_done(current: &ActionPlan, day: NaiveDate, all: bool) -> PlanDraft {
+    PlanDraft {
+        idea_id: current.plan.idea_id,
+        version: Some(current.plan.version),
+        goal: current.plan.goal.clone(),
+        milestones: current
+            .milestones
+            .iter()
+            .map(|m| {
+                let done = m.status == MilestoneStatus::Done || all || m.due_on <= day;
+                MilestoneDraft {
+                    id: Some(m.id),
+                    title: m.title.clone(),
+                    owner_name: m.owner_name.clone(),
+                    owner_position: m.owner_position.clone(),
+                    due_on: m.due_on,
+                    status: if done {
+                        MilestoneStatus::Done
+                    } else {
+                        m.status
+                    },
+                    done_on: done.then(|| m.done_on.unwrap_or(m.due_on.min(day))),
+                    note: None,
+                }
+            })
+            .collect(),
     }
 }
 

@@ -18,10 +18,11 @@ pub enum Kind {
     MentorAssignment,
     PipelineEvent,
     Review,
+    Milestone,
 }
 
 impl Kind {
-    const ALL: [Kind; 10] = [
+    const ALL: [Kind; 11] = [
         Kind::Regency,
         Kind::Unit,
         Kind::Cohort,
@@ -32,6 +33,7 @@ impl Kind {
         Kind::MentorAssignment,
         Kind::PipelineEvent,
         Kind::Review,
+        Kind::Milestone,
     ];
 
     pub fn name(self) -> &'static str {
@@ -46,6 +48,7 @@ impl Kind {
             Kind::MentorAssignment => "MentorAssignment",
             Kind::PipelineEvent => "PipelineEvent",
             Kind::Review => "Review",
+            Kind::Milestone => "Milestone",
         }
     }
 }

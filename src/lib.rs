@@ -1,6 +1,9 @@
 //! labinov: a GraphQL server for regional innovation labs (Laboratorium Inovasi) run by
 //! Indonesian regencies with LAN. `main.rs` is thin; everything testable lives here.
 
+// serde_json's `json!` recurses once per key: the /live page's label tables need more than 128.
+#![recursion_limit = "256"]
+
 pub mod access;
 pub mod app;
 pub mod auth;

@@ -190,6 +190,16 @@ text_enum!(
 );
 
 text_enum!(
+    /// How far a milestone of an action plan got.
+    MilestoneStatus {
+        Planned = "PLANNED",
+        InProgress = "IN_PROGRESS",
+        Done = "DONE",
+        Dropped = "DROPPED",
+    }
+);
+
+text_enum!(
     /// What a pipeline event records.
     PipelineEventKind {
         RegencyCreated = "REGENCY_CREATED",
@@ -213,6 +223,8 @@ text_enum!(
         CommitmentSigned = "COMMITMENT_SIGNED",
         CommitmentFulfilled = "COMMITMENT_FULFILLED",
         CommitmentWithdrawn = "COMMITMENT_WITHDRAWN",
+        ActionPlanWritten = "ACTION_PLAN_WRITTEN",
+        MilestoneDone = "MILESTONE_DONE",
     }
 );
 

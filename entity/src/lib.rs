@@ -1,6 +1,8 @@
 //! The persistence model of labinov: sea-orm entities and the enums they store.
 //! No GraphQL here; the server converts these models into its API types.
 
+pub mod action_plan;
+pub mod action_plan_revision;
 pub mod cohort;
 pub mod commitment;
 pub mod commitment_idea;
@@ -9,6 +11,7 @@ pub mod hand_over;
 pub mod idea;
 pub mod mentor;
 pub mod mentor_assignment;
+pub mod milestone;
 pub mod pipeline_event;
 pub mod regency;
 pub mod review;

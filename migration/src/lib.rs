@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_create_pipeline;
 mod m20261129_000001_case_insensitive_names;
 mod m20261129_000002_lab_work;
+mod m20261206_000001_action_plans;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_create_pipeline::Migration),
             Box::new(m20261129_000001_case_insensitive_names::Migration),
             Box::new(m20261129_000002_lab_work::Migration),
+            Box::new(m20261206_000001_action_plans::Migration),
         ]
     }
 }

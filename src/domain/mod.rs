@@ -22,6 +22,7 @@ macro_rules! by_ids {
     };
 }
 
+pub mod action_plan;
 pub mod cohort;
 pub mod commitment;
 pub mod event;

@@ -38,16 +38,58 @@ fn refuse<T>(sentence: impl Into<String>) -> Result<T, RuleViolation> {
     Err(RuleViolation(sentence.into()))
 }
 
+/// What entering DELIVER needs, as far as the idea has it: the launching is the commitment made
+/// real, carrying out the plan it commits to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Readiness {
+    /// A signed (or fulfilled) commitment covers the idea.
+    pub signed_commitment: bool,
+    /// The idea has an action plan with at least one milestone that is not dropped.
+    pub planned_milestone: bool,
+}
+
+impl Readiness {
+    /// Everything DELIVER needs.
+    pub const READY: Readiness = Readiness {
+        signed_commitment: true,
+        planned_milestone: true,
+    };
+    /// Nothing DELIVER needs.
+    pub const NOTHING: Readiness = Readiness {
+        signed_commitment: false,
+        planned_milestone: false,
+    };
+
+    /// Refuses with a sentence that names what is missing.
+    fn check(self) -> Result<(), RuleViolation> {
+        match (self.signed_commitment, self.planned_milestone) {
+            (true, true) => Ok(()),
+            (false, true) => refuse(
+                "An idea cannot enter DELIVER without a signed commitment covering it; \
+                 sign a commitment for it first.",
+            ),
+            (true, false) => refuse(
+                "An idea cannot enter DELIVER without an action plan with at least one milestone; \
+                 write its plan (writeActionPlan) first.",
+            ),
+            (false, false) => refuse(
+                "An idea cannot enter DELIVER without a signed commitment covering it and an \
+                 action plan with at least one milestone; sign a commitment for it and write its \
+                 plan first.",
+            ),
+        }
+    }
+}
+
 /// Decides where `decision` takes an idea in `state`.
 ///
 /// `reason` must be given (not blank) for REVERT, STALL, RESUME and DROP.
-/// `covered_by_signed_commitment` says whether a signed commitment covers the idea; it is
-/// required to enter DELIVER.
+/// `deliver` says what the idea has of what entering DELIVER needs.
 pub fn decide(
     state: IdeaState,
     decision: Decision,
     reason: Option<&str>,
-    covered_by_signed_commitment: bool,
+    deliver: Readiness,
 ) -> Result<IdeaState, RuleViolation> {
     let has_reason = reason.is_some_and(|r| !r.trim().is_empty());
     if state.status == IdeaStatus::Dropped {
@@ -62,11 +104,8 @@ pub fn decide(
             let Some(next) = state.stage.next() else {
                 return refuse("DISPLAY is the last stage; the idea cannot advance further.");
             };
-            if next == Stage::Deliver && !covered_by_signed_commitment {
-                return refuse(
-                    "An idea cannot enter DELIVER without a signed commitment covering it; \
-                     sign a commitment for it first.",
-                );
+            if next == Stage::Deliver {
+                deliver.check()?;
             }
             Ok(IdeaState {
                 stage: next,
@@ -176,8 +215,8 @@ pub struct RecordedMove<'a> {
     pub to_stage: Stage,
     pub to_status: IdeaStatus,
     pub reason: Option<&'a str>,
-    /// Whether a signed commitment covered the idea when the move was made.
-    pub covered_by_signed_commitment: bool,
+    /// What the idea had of what DELIVER needs when the move was made.
+    pub deliver: Readiness,
 }
 
 /// Replays an audit trail from the submission and returns the state it leads to, or the first
@@ -200,7 +239,7 @@ pub fn replay<'a>(moves: impl IntoIterator<Item = RecordedMove<'a>>) -> Result<I
                 m.from_stage, state.stage
             ));
         }
-        let next = decide(state, m.decision, m.reason, m.covered_by_signed_commitment)
+        let next = decide(state, m.decision, m.reason, m.deliver)
             .map_err(|v| format!("move {i} ({}) breaks a rule: {v}", m.decision.as_str()))?;
         if next.stage != m.to_stage || next.status != m.to_status {
             return Err(format!(
@@ -225,33 +264,77 @@ mod tests {
 
     #[test]
     fn advance_moves_exactly_one_stage_forward() {
-        let next = decide(at(Stage::Diagnose, ACTIVE), Decision::Advance, None, false);
+        let next = decide(
+            at(Stage::Diagnose, ACTIVE),
+            Decision::Advance,
+            None,
+            Readiness::NOTHING,
+        );
         assert_eq!(next, Ok(at(Stage::Design, ACTIVE)));
     }
 
     #[test]
     fn display_is_the_last_stage() {
-        let err = decide(at(Stage::Display, ACTIVE), Decision::Advance, None, true).unwrap_err();
+        let err = decide(
+            at(Stage::Display, ACTIVE),
+            Decision::Advance,
+            None,
+            Readiness::READY,
+        )
+        .unwrap_err();
         assert!(err.0.contains("last stage"), "{err}");
     }
 
     #[test]
-    fn deliver_needs_a_signed_commitment() {
-        let err = decide(at(Stage::Design, ACTIVE), Decision::Advance, None, false).unwrap_err();
+    fn deliver_needs_a_signed_commitment_and_a_plan_with_a_milestone() {
+        let design = at(Stage::Design, ACTIVE);
+        let err = decide(design, Decision::Advance, None, Readiness::NOTHING).unwrap_err();
+        assert!(
+            err.0.contains("signed commitment") && err.0.contains("action plan"),
+            "{err}"
+        );
+        let unplanned = Readiness {
+            planned_milestone: false,
+            ..Readiness::READY
+        };
+        let err = decide(design, Decision::Advance, None, unplanned).unwrap_err();
+        assert!(
+            err.0.contains("action plan with at least one milestone"),
+            "{err}"
+        );
+        assert!(!err.0.contains("commitment covering"), "{err}");
+        let unsigned = Readiness {
+            signed_commitment: false,
+            ..Readiness::READY
+        };
+        let err = decide(design, Decision::Advance, None, unsigned).unwrap_err();
         assert!(err.0.contains("signed commitment"), "{err}");
-        let ok = decide(at(Stage::Design, ACTIVE), Decision::Advance, None, true);
+        let ok = decide(
+            at(Stage::Design, ACTIVE),
+            Decision::Advance,
+            None,
+            Readiness::READY,
+        );
         assert_eq!(ok, Ok(at(Stage::Deliver, ACTIVE)));
     }
 
     #[test]
     fn revert_needs_a_reason_and_stops_at_diagnose() {
-        assert!(decide(at(Stage::Design, ACTIVE), Decision::Revert, None, false).is_err());
+        assert!(
+            decide(
+                at(Stage::Design, ACTIVE),
+                Decision::Revert,
+                None,
+                Readiness::NOTHING
+            )
+            .is_err()
+        );
         assert!(
             decide(
                 at(Stage::Design, ACTIVE),
                 Decision::Revert,
                 Some("  "),
-                false
+                Readiness::NOTHING
             )
             .is_err()
         );
@@ -260,7 +343,7 @@ mod tests {
                 at(Stage::Design, ACTIVE),
                 Decision::Revert,
                 Some("plan too vague"),
-                false
+                Readiness::NOTHING
             ),
             Ok(at(Stage::Diagnose, ACTIVE))
         );
@@ -268,7 +351,7 @@ mod tests {
             at(Stage::Diagnose, ACTIVE),
             Decision::Revert,
             Some("x"),
-            false,
+            Readiness::NOTHING,
         )
         .unwrap_err();
         assert!(err.0.contains("DIAGNOSE"), "{err}");
@@ -277,21 +360,34 @@ mod tests {
     #[test]
     fn stall_resume_and_drop_need_reasons() {
         for decision in [Decision::Stall, Decision::Drop] {
-            assert!(decide(at(Stage::Design, ACTIVE), decision, None, false).is_err());
+            assert!(
+                decide(
+                    at(Stage::Design, ACTIVE),
+                    decision,
+                    None,
+                    Readiness::NOTHING
+                )
+                .is_err()
+            );
         }
         let stalled = at(Stage::Design, IdeaStatus::Stalled);
-        assert!(decide(stalled, Decision::Resume, None, false).is_err());
+        assert!(decide(stalled, Decision::Resume, None, Readiness::NOTHING).is_err());
         assert_eq!(
             decide(
                 at(Stage::Design, ACTIVE),
                 Decision::Stall,
                 Some("budget cut"),
-                false
+                Readiness::NOTHING
             ),
             Ok(stalled)
         );
         assert_eq!(
-            decide(stalled, Decision::Resume, Some("budget restored"), false),
+            decide(
+                stalled,
+                Decision::Resume,
+                Some("budget restored"),
+                Readiness::NOTHING
+            ),
             Ok(at(Stage::Design, ACTIVE))
         );
     }
@@ -299,10 +395,18 @@ mod tests {
     #[test]
     fn a_stalled_idea_must_resume_before_moving() {
         let stalled = at(Stage::Design, IdeaStatus::Stalled);
-        assert!(decide(stalled, Decision::Advance, None, true).is_err());
-        assert!(decide(stalled, Decision::Revert, Some("x"), true).is_err());
-        assert!(decide(stalled, Decision::Stall, Some("x"), true).is_err());
-        assert!(decide(at(Stage::Design, ACTIVE), Decision::Resume, Some("x"), true).is_err());
+        assert!(decide(stalled, Decision::Advance, None, Readiness::READY).is_err());
+        assert!(decide(stalled, Decision::Revert, Some("x"), Readiness::READY).is_err());
+        assert!(decide(stalled, Decision::Stall, Some("x"), Readiness::READY).is_err());
+        assert!(
+            decide(
+                at(Stage::Design, ACTIVE),
+                Decision::Resume,
+                Some("x"),
+                Readiness::READY
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -315,7 +419,7 @@ mod tests {
             Decision::Resume,
             Decision::Drop,
         ] {
-            let err = decide(dropped, decision, Some("because"), true).unwrap_err();
+            let err = decide(dropped, decision, Some("because"), Readiness::READY).unwrap_err();
             assert!(err.0.contains("final"), "{err}");
         }
     }
@@ -342,7 +446,7 @@ mod tests {
             to_stage: Stage::Diagnose,
             to_status: ACTIVE,
             reason: None,
-            covered_by_signed_commitment: false,
+            deliver: Readiness::NOTHING,
         };
         let skip = RecordedMove {
             decision: Decision::Advance,
@@ -350,7 +454,7 @@ mod tests {
             to_stage: Stage::Deliver,
             to_status: ACTIVE,
             reason: None,
-            covered_by_signed_commitment: true,
+            deliver: Readiness::READY,
         };
         assert!(replay([submit.clone(), skip]).is_err());
         assert_eq!(replay([submit]), Ok(IdeaState::SUBMITTED));

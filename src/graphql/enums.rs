@@ -172,6 +172,20 @@ pub enum CommitmentStatus {
     Withdrawn,
 }
 
+/// How far a milestone of an action plan got.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[graphql(remote = "entity::MilestoneStatus")]
+pub enum MilestoneStatus {
+    /// Not started.
+    Planned,
+    /// Under way.
+    InProgress,
+    /// Done, on its done date.
+    Done,
+    /// Given up; it no longer counts towards the plan's progress.
+    Dropped,
+}
+
 /// What a pipeline event records.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[graphql(remote = "entity::PipelineEventKind")]
@@ -218,4 +232,8 @@ pub enum PipelineEventKind {
     CommitmentFulfilled,
     /// A commitment was withdrawn.
     CommitmentWithdrawn,
+    /// An idea's action plan was written or changed (a new version).
+    ActionPlanWritten,
+    /// A milestone of an idea's action plan was done.
+    MilestoneDone,
 }

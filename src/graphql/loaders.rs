@@ -169,6 +169,8 @@ loader!(/// Every review of an idea, superseded ones included.
     ReviewsOfIdea => Vec<review::Model>, all_reviews_of_ideas);
 loader!(/// The hand-overs of an idea.
     HandOversOfIdea => Vec<hand_over::Model>, hand_overs_of_ideas);
+loader!(/// The action plan of an idea, with its milestones.
+    ActionPlanOfIdea => crate::domain::action_plan::ActionPlan, action_plans_of);
 
 pub(crate) fn find<T: 'static>(data: &async_graphql::Data) -> Option<&T> {
     data.get(&std::any::TypeId::of::<T>())

@@ -1,6 +1,7 @@
 //! The GraphQL API: one `schema()` builder without data, used by the server, the tests and
 //! the SDL export alike, so the checked-in `schema.graphql` is exactly what runs.
 
+pub mod action_plan;
 pub mod aggregate;
 pub mod commitment;
 pub mod connection;
@@ -53,6 +54,7 @@ pub struct Mutation(
     mentor::MentorMutation,
     commitment::CommitmentMutation,
     review::ReviewMutation,
+    action_plan::ActionPlanMutation,
 );
 
 pub type LabinovSchema = Schema<Query, Mutation, subscription::Subscription>;

@@ -3,6 +3,7 @@
 use async_graphql::{Context, ID, Interface, Object, Result};
 
 use super::{
+    action_plan::Milestone,
     commitment::Commitment,
     event::PipelineEvent,
     idea::{Idea, StageTransition},
@@ -33,6 +34,7 @@ pub enum Node {
     Commitment(Commitment),
     PipelineEvent(PipelineEvent),
     Review(Review),
+    Milestone(Milestone),
 }
 
 #[derive(Default)]
@@ -95,6 +97,11 @@ impl NodeQuery {
                 .await?
                 .remove(&small)
                 .map(|m| Node::Review(Review(m))),
+            Kind::Milestone => domain
+                .milestones_by_id(&crate::graphql::context::caller(ctx), &[small])
+                .await?
+                .remove(&small)
+                .map(|m| Node::Milestone(Milestone(m))),
         })
     }
 }

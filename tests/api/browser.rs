@@ -244,6 +244,54 @@ async fn the_event_screen_shows_a_change_live_and_graphiql_works_offline() {
             && text(&newest).contains(unit["name"].as_str().unwrap_or_default()),
         "the event in words: {newest}"
     );
+
+    // A milestone done arrives in words, with the plan's progress.
+    let idea = &submitted["data"]["submitIdea"]["idea"]["id"];
+    app.data(
+        "mutation($i: ID!) { advanceIdea(input: {id: $i, version: 1}) { idea { stage } } }",
+        json!({ "i": idea }),
+    )
+    .await;
+    let due = (chrono::Utc::now().date_naive() + chrono::Days::new(30)).to_string();
+    let steps = [
+        "Menyusun jadwal kunjungan",
+        "Uji coba di dua desa",
+        "Evaluasi",
+    ];
+    let milestones: Vec<Value> = steps
+        .iter()
+        .map(|t| json!({"title": t, "ownerName": "Siti Aminah", "ownerPosition": "Bidan Desa", "dueOn": due}))
+        .collect();
+    let write = "mutation($input: WriteActionPlanInput!) { writeActionPlan(input: $input) { actionPlan { milestones { id } } } }";
+    let plan = app
+        .data(
+            write,
+            json!({"input": {"ideaId": idea, "goal": "Posyandu mendatangi lansia", "milestones": milestones}}),
+        )
+        .await;
+    let mut done = milestones.clone();
+    for (m, written) in done.iter_mut().zip(
+        plan["writeActionPlan"]["actionPlan"]["milestones"]
+            .as_array()
+            .expect("milestones"),
+    ) {
+        m["id"] = written["id"].clone();
+    }
+    done[0]["status"] = json!("DONE");
+    app.data(
+        write,
+        json!({"input": {"ideaId": idea, "version": 1, "goal": "Posyandu mendatangi lansia", "milestones": done}}),
+    )
+    .await;
+    let newest = browser
+        .wait_for("document.querySelector('#ticker li').textContent", |v| {
+            text(v).contains("milestones done")
+        })
+        .await;
+    assert!(
+        text(&newest).contains("Posyandu Lansia Keliling: 1 of 3 milestones done"),
+        "the milestone in words: {newest}"
+    );
     browser.screenshot("live", 1920, 1080).await;
     browser.screenshot("live", 1280, 720).await;
 

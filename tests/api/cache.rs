@@ -321,6 +321,18 @@ async fn every_mutation_moves_the_data_version() {
                 .await;
             variables["input"]["version"] = node["node"]["version"].clone();
         }
+        // An action plan is written over the version the idea's plan has, if it has one.
+        if let Some(idea) = variables["input"]["ideaId"].as_str()
+            && name == "writeActionPlan"
+        {
+            let plan = app
+                .data(
+                    "query($id: ID!) { node(id: $id) { ... on Idea { actionPlan { version } } } }",
+                    json!({ "id": idea }),
+                )
+                .await;
+            variables["input"]["version"] = plan["node"]["actionPlan"]["version"].clone();
+        }
         let before = app.domain.data_version().await.expect("a version");
         let response = app.gql_as(Some(&admin), &query, variables).await;
         let after = app.domain.data_version().await.expect("a version");

@@ -4,9 +4,9 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{Datelike, NaiveDate};
 use entity::{
-    CommitmentStatus, IdeaStatus, PipelineEventKind, Stage, UnitKind, cohort, commitment,
-    commitment_idea, hand_over, idea, mentor, pipeline_event, regency, review, stage_transition,
-    unit,
+    CommitmentStatus, IdeaStatus, PipelineEventKind, Stage, UnitKind, action_plan,
+    action_plan_revision, cohort, commitment, commitment_idea, hand_over, idea, mentor,
+    pipeline_event, regency, review, stage_transition, unit,
 };
 use labinov::{
     db,
@@ -251,6 +251,28 @@ async fn every_demo_idea_replays_to_its_current_stage() {
             signings_of.entry(link.idea_id).or_default().push(*day);
         }
     }
+    // The first version of each idea's action plan, and when it was written with a milestone.
+    let plan_ideas: HashMap<i32, i32> = action_plan::Entity::find()
+        .all(db)
+        .await
+        .expect("action plans")
+        .into_iter()
+        .map(|p| (p.id, p.idea_id))
+        .collect();
+    let mut planned_at: HashMap<i32, chrono::DateTime<chrono::Utc>> = HashMap::new();
+    for revision in action_plan_revision::Entity::find()
+        .all(db)
+        .await
+        .expect("revisions")
+    {
+        let milestones: serde_json::Value =
+            serde_json::from_str(&revision.milestones).expect("JSON milestones");
+        if milestones.as_array().is_some_and(|m| !m.is_empty()) {
+            let idea = plan_ideas[&revision.action_plan_id];
+            let first = planned_at.entry(idea).or_insert(revision.at);
+            *first = (*first).min(revision.at);
+        }
+    }
     let mut by_idea: HashMap<i32, Vec<&stage_transition::Model>> = HashMap::new();
     for t in &trail {
         by_idea.entry(t.idea_id).or_default().push(t);
@@ -265,7 +287,10 @@ async fn every_demo_idea_replays_to_its_current_stage() {
             to_stage: t.to_stage,
             to_status: t.to_status,
             reason: t.reason.as_deref(),
-            covered_by_signed_commitment: signings.iter().any(|d| *d <= t.at.date_naive()),
+            deliver: pipeline::Readiness {
+                signed_commitment: signings.iter().any(|d| *d <= t.at.date_naive()),
+                planned_milestone: planned_at.get(&idea.id).is_some_and(|at| *at <= t.at),
+            },
         }))
         .unwrap_or_else(|e| panic!("idea {} ({}): {e}", idea.id, idea.title));
         assert_eq!(

@@ -111,7 +111,7 @@ enum DemoTemplate {
 }
 
 /// Tables in the order their foreign keys allow filling them.
-const TABLES: [&str; 12] = [
+const TABLES: [&str; 15] = [
     "regency",
     "unit",
     "cohort",
@@ -124,6 +124,9 @@ const TABLES: [&str; 12] = [
     "commitment",
     "commitment_idea",
     "pipeline_event",
+    "action_plan",
+    "milestone",
+    "action_plan_revision",
 ];
 
 async fn demo_template() -> &'static DemoTemplate {
@@ -183,6 +186,27 @@ async fn copy_demo(config: &Config) {
                 .database_schema
                 .as_deref()
                 .unwrap_or_default();
+            // Every table the migrations make is copied: a new one missing from TABLES fails here.
+            let mut made: Vec<String> = db
+                .query_all_raw(sea_orm::Statement::from_string(
+                    db.get_database_backend(),
+                    format!(
+                        "SELECT table_name::text FROM information_schema.tables \
+                         WHERE table_schema = '{template}' AND table_name <> 'seaql_migrations'"
+                    ),
+                ))
+                .await
+                .expect("the template's tables")
+                .iter()
+                .map(|row| row.try_get_by_index::<String>(0).expect("a table name"))
+                .collect();
+            made.sort();
+            let mut copied: Vec<String> = TABLES.iter().map(|t| (*t).to_owned()).collect();
+            copied.sort();
+            assert_eq!(
+                made, copied,
+                "helpers::TABLES lists every table of the schema"
+            );
             for table in TABLES {
                 db.execute_unprepared(&format!(
                     r#"INSERT INTO "{schema}".{table} SELECT * FROM "{template}".{table}"#

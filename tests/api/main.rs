@@ -19,6 +19,7 @@ mod introspection;
 mod lab;
 mod live;
 mod operate;
+mod plans;
 mod promises;
 mod read;
 mod write;

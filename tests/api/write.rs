@@ -67,7 +67,7 @@ async fn move_idea(app: &TestApp, mutation: &str, id: &Value, version: i64, reas
 }
 
 #[tokio::test]
-async fn an_idea_advances_one_stage_and_needs_a_signed_commitment_to_deliver() {
+async fn an_idea_advances_one_stage_and_needs_a_signed_commitment_and_a_plan_to_deliver() {
     let app = TestApp::with_demo().await;
     let idea = an_idea(
         &app,
@@ -135,6 +135,27 @@ async fn an_idea_advances_one_stage_and_needs_a_signed_commitment_to_deliver() {
         )
         .await;
     assert_eq!(signed["signCommitment"]["commitment"]["status"], "SIGNED");
+
+    // Signed, but no action plan yet: refused, with the rule in a sentence.
+    let unplanned = app
+        .gql(ADVANCE, json!({"id": idea["id"], "v": version}))
+        .await;
+    assert_eq!(error_code(&unplanned), "INVALID_TRANSITION");
+    assert!(
+        unplanned["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("action plan with at least one milestone"),
+        "{unplanned}"
+    );
+    let due = (chrono::Utc::now().date_naive() + chrono::Days::new(30)).to_string();
+    app.data(
+        "mutation($i: ID!, $due: NaiveDate!) { writeActionPlan(input: {ideaId: $i, goal: \"Meluncurkan layanan\",
+           milestones: [{title: \"Uji coba\", ownerName: \"Siti Aminah\", ownerPosition: \"Kepala Seksi\", dueOn: $due}]})
+           { actionPlan { version } } }",
+        json!({"i": idea["id"], "due": due}),
+    )
+    .await;
     let delivered = app
         .data(ADVANCE, json!({"id": idea["id"], "v": version}))
         .await;

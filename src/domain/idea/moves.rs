@@ -55,7 +55,7 @@ pub struct Innovator {
 
 /// Longest run of digits an innovator's name or position may hold: NIK (16 digits) and NIP
 /// (18 digits) are personal data labinov does not keep.
-const MAX_DIGIT_RUN: usize = 6;
+pub(crate) const MAX_DIGIT_RUN: usize = 6;
 
 /// The longest run of digits in `text`, in any script, counting through the spaces, dots,
 /// dashes and slashes people write between groups of digits ("6303 0112 3456 7890").
@@ -482,7 +482,7 @@ impl Domain {
     }
 
     /// The idea's row after the move `asked`, if the pipeline's rules allow it. Entering DELIVER
-    /// needs a signed commitment, so only then is one looked for.
+    /// needs a signed commitment and a planned milestone, so only then are they looked for.
     async fn apply_move(
         &self,
         work: &Work,
@@ -495,11 +495,20 @@ impl Domain {
         };
         let entering_deliver =
             asked.decision == Decision::Advance && current.stage.next() == Some(Stage::Deliver);
-        let covered = entering_deliver
-            && self
-                .covered_by_signed_commitment(&work.txn, current.id)
-                .await?;
-        let next = pipeline::decide(state, asked.decision, asked.reason.as_deref(), covered)?;
+        let readiness = if entering_deliver {
+            pipeline::Readiness {
+                signed_commitment: self
+                    .covered_by_signed_commitment(&work.txn, current.id)
+                    .await?,
+                planned_milestone: crate::domain::action_plan::has_planned_milestone(
+                    &work.txn, current.id,
+                )
+                .await?,
+            }
+        } else {
+            pipeline::Readiness::NOTHING
+        };
+        let next = pipeline::decide(state, asked.decision, asked.reason.as_deref(), readiness)?;
         Ok(Edit::new(moved_row(work, current, next, asked)))
     }
 

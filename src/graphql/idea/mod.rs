@@ -16,6 +16,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use entity::{idea, mentor, stage_transition};
 
 use super::{
+    action_plan::{ActionPlan, Progress, progress_today},
     commitment::Commitment,
     connection::Conn,
     enums::{
@@ -24,8 +25,9 @@ use super::{
     },
     ids::{self, Kind},
     loaders::{
-        self, AssignmentsOfIdea, CohortId, CommitmentId, CommitmentsOfIdea, CurrentReviewsOfIdea,
-        HandOversOfIdea, IdeaId, Loaders, RegencyId, ReviewsOfIdea, TransitionsOfIdea, UnitId,
+        self, ActionPlanOfIdea, AssignmentsOfIdea, CohortId, CommitmentId, CommitmentsOfIdea,
+        CurrentReviewsOfIdea, HandOversOfIdea, IdeaId, Loaders, RegencyId, ReviewsOfIdea,
+        TransitionsOfIdea, UnitId,
     },
     mentor::{Mentor, MentorAssignment},
     regency::{Cohort, Regency},
@@ -155,6 +157,25 @@ impl Idea {
             name: name.clone(),
             position: position.clone().unwrap_or_default(),
         }))
+    }
+
+    /// The idea's action plan (rencana aksi), if one was written.
+    async fn action_plan(&self, ctx: &Context<'_>) -> Result<Option<ActionPlan>> {
+        Ok(ctx
+            .data::<Loaders>()?
+            .load_one(ActionPlanOfIdea(self.0.id()))
+            .await?
+            .map(ActionPlan))
+    }
+
+    /// How far the idea's action plan got (null without a plan): milestones done of those
+    /// planned, and how many are overdue today.
+    async fn progress(&self, ctx: &Context<'_>) -> Result<Option<Progress>> {
+        Ok(ctx
+            .data::<Loaders>()?
+            .load_one(ActionPlanOfIdea(self.0.id()))
+            .await?
+            .map(|plan| progress_today(&plan)))
     }
 
     /// Every hand-over of the idea to a new innovator, oldest first.
@@ -404,6 +425,8 @@ pub(crate) const IDEA_COLUMNS: &[(&str, &[idea::Column])] = &[
         &[idea::Column::InnovatorName, idea::Column::InnovatorPosition],
     ),
     ("handOvers", &[]),
+    ("actionPlan", &[]),
+    ("progress", &[]),
     ("reviews", &[]),
     ("score", &[]),
     ("maturity", &[idea::Column::Maturity]),

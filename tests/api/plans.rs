@@ -1,0 +1,281 @@
+//! Action plans (rencana aksi): written in DESIGN, versioned with their history, checked like
+//! every other input, read by the idea's regency only, and recorded as events.
+
+use chrono::{Days, Utc};
+use labinov::access::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, error_code, event_total, token};
+
+const WRITE: &str = "mutation($input: WriteActionPlanInput!) { writeActionPlan(input: $input) {
+    actionPlan { goal version progress { done planned overdue }
+                 milestones { id position title ownerName ownerPosition dueOn status doneOn overdue }
+                 revisions { version goal actor milestones } }
+    event { kind sequence payload } } }";
+
+const PLAN: &str = "query($id: ID!) { idea: node(id: $id) { ... on Idea {
+    stage progress { done planned overdue }
+    actionPlan { goal version milestones { id title status doneOn } } } } }";
+
+/// An active idea of Banjar in DESIGN without a plan: its id.
+async fn idea_in_design(app: &TestApp) -> Value {
+    let data = app
+        .data(
+            "{ ideas(filter: {regencyCodes: [\"63.03\"], stages: [DESIGN], statuses: [ACTIVE]}, first: 50) {
+                nodes { id actionPlan { version } } } }",
+            json!({}),
+        )
+        .await;
+    data["ideas"]["nodes"]
+        .as_array()
+        .and_then(|ideas| ideas.iter().find(|i| i["actionPlan"].is_null()))
+        .map(|i| i["id"].clone())
+        .expect("an idea in DESIGN without a plan")
+}
+
+fn day(offset_days: i64) -> String {
+    let today = Utc::now().date_naive();
+    let day = if offset_days >= 0 {
+        today + Days::new(offset_days.unsigned_abs())
+    } else {
+        today - Days::new(offset_days.unsigned_abs())
+    };
+    day.to_string()
+}
+
+fn milestone(title: &str, due: &str) -> Value {
+    json!({"title": title, "ownerName": "Siti Aminah", "ownerPosition": "Kepala Seksi Pelayanan", "dueOn": due})
+}
+
+#[tokio::test]
+async fn a_plan_is_written_versioned_and_its_history_kept() {
+    let app = TestApp::with_demo().await;
+    let idea = idea_in_design(&app).await;
+    let first = app
+        .data(
+            WRITE,
+            json!({"input": {"ideaId": idea, "goal": "Layanan antar obat bagi lansia", "milestones": [
+                milestone("Menyusun SOP", &day(-10)),
+                milestone("Uji coba di dua desa", &day(20)),
+            ]}}),
+        )
+        .await;
+    let plan = &first["writeActionPlan"]["actionPlan"];
+    assert_eq!(plan["version"], 1);
+    assert_eq!(
+        plan["progress"],
+        json!({"done": 0, "planned": 2, "overdue": 1})
+    );
+    assert_eq!(plan["milestones"][0]["overdue"], true);
+    assert_eq!(plan["milestones"][1]["position"], 2);
+    assert_eq!(
+        first["writeActionPlan"]["event"]["kind"],
+        "ACTION_PLAN_WRITTEN"
+    );
+
+    // Version 2 keeps the first milestone (marked done), drops the second, adds a third.
+    let kept = plan["milestones"][0]["id"].clone();
+    let mut done = milestone("Menyusun SOP", &day(-10));
+    done["id"] = kept.clone();
+    done["status"] = json!("DONE");
+    done["doneOn"] = json!(day(-3));
+    let before = event_total(&app).await;
+    let second = app
+        .data(
+            WRITE,
+            json!({"input": {"ideaId": idea, "version": 1, "goal": "Layanan antar obat bagi lansia", "milestones": [
+                done, milestone("Peluncuran", &day(60)),
+            ]}}),
+        )
+        .await;
+    let plan = &second["writeActionPlan"]["actionPlan"];
+    assert_eq!(plan["version"], 2);
+    assert_eq!(
+        plan["milestones"][0]["id"], kept,
+        "a listed milestone keeps its id"
+    );
+    assert_eq!(plan["milestones"][0]["doneOn"], day(-3).as_str());
+    assert_eq!(
+        plan["progress"],
+        json!({"done": 1, "planned": 2, "overdue": 0})
+    );
+    let revisions = plan["revisions"].as_array().expect("revisions");
+    assert_eq!(revisions.len(), 2);
+    assert_eq!(
+        revisions[0]["milestones"][1]["title"],
+        "Uji coba di dua desa"
+    );
+    // ACTION_PLAN_WRITTEN and MILESTONE_DONE, in one write.
+    assert_eq!(event_total(&app).await, before + 2);
+    let events = app
+        .data(
+            "query($i: ID!) { pipelineEvents(filter: {ideaId: $i}, last: 2) { nodes { kind payload } } }",
+            json!({"i": idea}),
+        )
+        .await;
+    let kinds: Vec<&str> = events["pipelineEvents"]["nodes"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert_eq!(kinds, ["ACTION_PLAN_WRITTEN", "MILESTONE_DONE"]);
+
+    // A stale version is a CONFLICT and writes nothing; so is a first write over an existing plan.
+    let before = event_total(&app).await;
+    for version in [json!(1), Value::Null] {
+        let stale = app
+            .gql(
+                WRITE,
+                json!({"input": {"ideaId": idea, "version": version, "goal": "Lain", "milestones": []}}),
+            )
+            .await;
+        assert_eq!(error_code(&stale), "CONFLICT", "{stale}");
+    }
+    assert_eq!(event_total(&app).await, before);
+    let read = app.data(PLAN, json!({"id": idea})).await;
+    assert_eq!(read["idea"]["actionPlan"]["version"], 2);
+    assert_eq!(read["idea"]["progress"]["done"], 1);
+}
+
+#[tokio::test]
+async fn bad_plans_are_refused_with_a_sentence_and_change_nothing() {
+    let app = TestApp::with_demo().await;
+    let idea = idea_in_design(&app).await;
+    let diagnose = app
+        .data(
+            "{ ideas(filter: {regencyCodes: [\"63.03\"], stages: [DIAGNOSE], statuses: [ACTIVE]}, first: 1) { nodes { id } } }",
+            json!({}),
+        )
+        .await["ideas"]["nodes"][0]["id"]
+        .clone();
+    let mut nik = milestone("Uji", &day(10));
+    nik["ownerName"] = json!("Siti 6303012345670001");
+    let mut future = milestone("Uji", &day(10));
+    future["status"] = json!("DONE");
+    future["doneOn"] = json!(day(5));
+    let mut early = milestone("Uji", &day(10));
+    early["doneOn"] = json!(day(-1));
+    let cases = [
+        (
+            json!({"ideaId": idea, "goal": "  ", "milestones": []}),
+            "BAD_USER_INPUT",
+            "goal",
+        ),
+        (
+            json!({"ideaId": idea, "goal": "G", "milestones": [nik]}),
+            "BAD_USER_INPUT",
+            "identity number",
+        ),
+        (
+            json!({"ideaId": idea, "goal": "G", "milestones": [future]}),
+            "BAD_USER_INPUT",
+            "in the future",
+        ),
+        (
+            json!({"ideaId": idea, "goal": "G", "milestones": [early]}),
+            "BAD_USER_INPUT",
+            "only a DONE milestone",
+        ),
+        (
+            json!({"ideaId": idea, "goal": "G", "milestones": [milestone("Uji", "1990-01-01")]}),
+            "BAD_USER_INPUT",
+            "lab's start",
+        ),
+        (
+            json!({"ideaId": diagnose, "goal": "G", "milestones": []}),
+            "INVALID_TRANSITION",
+            "written in DESIGN",
+        ),
+    ];
+    let before = event_total(&app).await;
+    for (input, code, words) in cases {
+        let refused = app.gql(WRITE, json!({ "input": input })).await;
+        assert_eq!(error_code(&refused), code, "{refused}");
+        let message = refused["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(words), "{message}");
+    }
+    let too_many: Vec<Value> = (0..51)
+        .map(|n| milestone(&format!("Langkah {n}"), &day(10)))
+        .collect();
+    let refused = app
+        .gql(
+            WRITE,
+            json!({"input": {"ideaId": idea, "goal": "G", "milestones": too_many}}),
+        )
+        .await;
+    assert_eq!(error_code(&refused), "BAD_USER_INPUT");
+    assert_eq!(event_total(&app).await, before);
+    let read = app.data(PLAN, json!({"id": idea})).await;
+    assert_eq!(read["idea"]["actionPlan"], Value::Null);
+}
+
+#[tokio::test]
+async fn the_regency_admin_writes_a_viewer_reads_and_other_regencies_see_nothing() {
+    let app = TestApp::with_demo().await;
+    let idea = idea_in_design(&app).await;
+    let input = json!({"input": {"ideaId": idea, "goal": "Layanan", "milestones": [milestone("Uji", &day(10))]}});
+    let before = event_total(&app).await;
+    let viewer = token(Role::Viewer, Some("63.03"), None);
+    let mentor = token(Role::Mentor, None, Some(1));
+    let other_admin = token(Role::RegencyAdmin, Some("33.03"), None);
+    for (who, caller, code) in [
+        ("anonymous", None, "UNAUTHENTICATED"),
+        ("VIEWER", Some(viewer.as_str()), "FORBIDDEN"),
+        ("MENTOR", Some(mentor.as_str()), "FORBIDDEN"),
+        (
+            "Purbalingga's REGENCY_ADMIN",
+            Some(other_admin.as_str()),
+            "NOT_FOUND",
+        ),
+    ] {
+        let refused = app.gql_as(caller, WRITE, input.clone()).await;
+        assert_eq!(error_code(&refused), code, "{who}: {refused}");
+    }
+    assert_eq!(event_total(&app).await, before);
+
+    let own_admin = token(Role::RegencyAdmin, Some("63.03"), None);
+    let written = app.gql_as(Some(&own_admin), WRITE, input).await;
+    assert_eq!(
+        written["data"]["writeActionPlan"]["actionPlan"]["version"], 1,
+        "{written}"
+    );
+
+    let read = app.gql_as(Some(&viewer), PLAN, json!({"id": idea})).await;
+    assert_eq!(
+        read["data"]["idea"]["actionPlan"]["goal"], "Layanan",
+        "{read}"
+    );
+    let other_viewer = token(Role::Viewer, Some("33.03"), None);
+    let hidden = app
+        .gql_as(Some(&other_viewer), PLAN, json!({"id": idea}))
+        .await;
+    assert_eq!(hidden["data"]["idea"], Value::Null, "{hidden}");
+}
+
+#[tokio::test]
+async fn the_demo_plans_every_idea_that_reached_deliver() {
+    let app = TestApp::with_demo().await;
+    let data = app
+        .data(
+            "{ ideas(filter: {regencyCodes: [\"63.03\"], stages: [DELIVER, DISPLAY]}, first: 100) {
+                totalCount nodes { stage actionPlan { milestones { status } } progress { done planned } } } }",
+            json!({}),
+        )
+        .await;
+    let ideas = data["ideas"]["nodes"].as_array().expect("ideas");
+    assert!(!ideas.is_empty());
+    for idea in ideas {
+        let planned = idea["progress"]["planned"].as_i64().unwrap_or_default();
+        assert!(
+            planned >= 1,
+            "an idea in DELIVER has a planned milestone: {idea}"
+        );
+        if idea["stage"] == "DISPLAY" {
+            assert_eq!(
+                idea["progress"]["done"], idea["progress"]["planned"],
+                "{idea}"
+            );
+        }
+    }
+}
