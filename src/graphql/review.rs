@@ -358,9 +358,10 @@ impl ReviewQuery {
         .await
     }
 
-    /// Ideas that have not moved for more than `days` days: active or stalled, before DISPLAY,
-    /// in their stage since longest first — the organiser's follow-up list. `filter` narrows it
-    /// (a regency, a cohort, a stall reason).
+    /// Ideas that need following up: active or stalled, before DISPLAY, that have not moved for
+    /// more than `days` days or whose action plan has a milestone past its due date and not
+    /// done; in their stage since longest first — the organiser's follow-up list. `filter`
+    /// narrows it (a regency, a cohort, a stall reason).
     async fn stale_ideas(
         &self,
         ctx: &Context<'_>,
@@ -376,7 +377,16 @@ impl ReviewQuery {
             .into());
         }
         let stale = DomainFilter {
-            in_stage_longer_than_days: Some(days),
+            any_of: vec![
+                DomainFilter {
+                    in_stage_longer_than_days: Some(days),
+                    ..DomainFilter::default()
+                },
+                DomainFilter {
+                    overdue_milestones: Some(true),
+                    ..DomainFilter::default()
+                },
+            ],
             statuses: Some(vec![
                 entity::IdeaStatus::Active,
                 entity::IdeaStatus::Stalled,

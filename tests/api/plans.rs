@@ -279,3 +279,67 @@ async fn the_demo_plans_every_idea_that_reached_deliver() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_overdue_milestone_puts_the_idea_on_the_follow_up_list() {
+    let app = TestApp::with_demo().await;
+    let idea = idea_in_design(&app).await;
+    let title = app
+        .data(
+            "query($id: ID!) { node(id: $id) { ... on Idea { title } } }",
+            json!({"id": idea}),
+        )
+        .await["node"]["title"]
+        .as_str()
+        .expect("a title")
+        .to_owned();
+    let listed = async |app: &TestApp, filter: &str| -> bool {
+        let data = app
+            .data(
+                &format!(
+                    "query($t: String!) {{ ideas(filter: {{search: $t, {filter}}}, first: 100) {{ nodes {{ id }} }}
+                       staleIdeas(days: 36500, filter: {{search: $t}}, first: 100) {{ nodes {{ id }} }} }}"
+                ),
+                json!({"t": title}),
+            )
+            .await;
+        let has = |list: &Value| {
+            list["nodes"]
+                .as_array()
+                .is_some_and(|nodes| nodes.iter().any(|n| n["id"] == idea))
+        };
+        assert_eq!(
+            has(&data["ideas"]),
+            has(&data["staleIdeas"]),
+            "staleIdeas lists an idea in DESIGN that moved today exactly when it is overdue"
+        );
+        has(&data["ideas"])
+    };
+    assert!(
+        !listed(&app, "overdueMilestones: true").await,
+        "no plan, nothing overdue"
+    );
+    app.data(
+        WRITE,
+        json!({"input": {"ideaId": idea, "goal": "Layanan", "milestones": [
+            milestone("Menyusun SOP", &day(-1)), milestone("Uji coba", &day(30)),
+        ]}}),
+    )
+    .await;
+    assert!(listed(&app, "overdueMilestones: true").await);
+    let plan = app.data(PLAN, json!({"id": idea})).await;
+    let mut done = milestone("Menyusun SOP", &day(-1));
+    done["id"] = plan["idea"]["actionPlan"]["milestones"][0]["id"].clone();
+    done["status"] = json!("DONE");
+    app.data(
+        WRITE,
+        json!({"input": {"ideaId": idea, "version": 1, "goal": "Layanan", "milestones": [
+            done, milestone("Uji coba", &day(30)),
+        ]}}),
+    )
+    .await;
+    assert!(
+        !listed(&app, "overdueMilestones: true").await,
+        "done is not overdue"
+    );
+}

@@ -618,6 +618,10 @@ fn private_part(filter: &IdeaFilter) -> Option<&'static str> {
             "a filter on days in a stage",
         ),
         (
+            filter.overdue_milestones.is_some(),
+            "a filter on overdue milestones",
+        ),
+        (
             filter.submitted_from.is_some() || filter.submitted_to.is_some(),
             "a filter on submission dates",
         ),

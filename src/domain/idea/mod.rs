@@ -9,8 +9,9 @@ use std::collections::HashMap;
 
 use chrono::{Days, NaiveDate, TimeZone, Utc};
 use entity::{
-    IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, Stage, StallReason, UnitKind,
-    cohort, hand_over, idea, mentor_assignment, regency, review, stage_transition, unit,
+    IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, MilestoneStatus, Stage,
+    StallReason, UnitKind, cohort, hand_over, idea, mentor_assignment, milestone, regency, review,
+    stage_transition, unit,
 };
 use sea_orm::{
     ColumnTrait, Condition, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
@@ -42,6 +43,9 @@ pub struct IdeaFilter {
     pub stall_reasons: Option<Vec<StallReason>>,
     /// Ideas that entered their current stage more than this many days ago.
     pub in_stage_longer_than_days: Option<i32>,
+    /// Ideas whose action plan has (true) or has no (false) milestone past its due date and
+    /// not done.
+    pub overdue_milestones: Option<bool>,
     /// Ideas a mentor coaches that still wait for the mentor's review at their current stage
     /// (not dropped). Not a client filter: `reviewQueue` sets it.
     pub awaiting_review_by: Option<i32>,
@@ -242,6 +246,23 @@ impl IdeaFilter {
         }
         if let Some(mentor) = self.awaiting_review_by {
             all = with_awaiting_review_terms(all, mentor);
+        }
+        if let Some(overdue) = self.overdue_milestones {
+            let today = crate::domain::volatile::now().date_naive();
+            let late = Query::select()
+                .column(milestone::Column::IdeaId)
+                .from(milestone::Entity)
+                .and_where(milestone::Column::DueOn.lt(today))
+                .and_where(
+                    milestone::Column::Status
+                        .is_in([MilestoneStatus::Planned, MilestoneStatus::InProgress]),
+                )
+                .to_owned();
+            all = all.add(if overdue {
+                idea::Column::Id.in_subquery(late)
+            } else {
+                idea::Column::Id.not_in_subquery(late)
+            });
         }
         all
     }

@@ -37,6 +37,9 @@ pub struct IdeaFilter {
     pub stall_reasons: Option<Vec<StallReason>>,
     /// Ideas that entered their current stage more than this many days ago (0–36500).
     pub in_stage_longer_than_days: Option<i32>,
+    /// Ideas whose action plan has (true) or has no (false) milestone past its due date and
+    /// not done.
+    pub overdue_milestones: Option<bool>,
     /// Ideas of these types.
     pub types: Option<Vec<InnovationType>>,
     /// Ideas of these forms.
@@ -87,6 +90,7 @@ impl IdeaFilter {
             statuses: convert(&self.statuses),
             stall_reasons: convert(&self.stall_reasons),
             in_stage_longer_than_days: self.in_stage_longer_than_days,
+            overdue_milestones: self.overdue_milestones,
             awaiting_review_by: None,
             types: convert(&self.types),
             forms: convert(&self.forms),
