@@ -225,6 +225,7 @@ text_enum!(
         CommitmentWithdrawn = "COMMITMENT_WITHDRAWN",
         ActionPlanWritten = "ACTION_PLAN_WRITTEN",
         MilestoneDone = "MILESTONE_DONE",
+        MilestoneCommented = "MILESTONE_COMMENTED",
     }
 );
 

@@ -12,6 +12,7 @@ pub mod idea;
 pub mod mentor;
 pub mod mentor_assignment;
 pub mod milestone;
+pub mod milestone_comment;
 pub mod pipeline_event;
 pub mod regency;
 pub mod review;

@@ -1,5 +1,5 @@
-//! The work inside the stages: an idea's action plan (rencana aksi), its milestones and the
-//! plan's revisions.
+//! The work inside the stages: an idea's action plan (rencana aksi), its milestones, the plan's
+//! revisions and the mentors' coaching log.
 
 use sea_orm_migration::{
     prelude::*,
@@ -40,6 +40,19 @@ enum Milestone {
     Note,
     CreatedAt,
     UpdatedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum MilestoneComment {
+    Table,
+    Id,
+    RegencyId,
+    MilestoneId,
+    IdeaId,
+    MentorId,
+    Comment,
+    WrittenOn,
+    CreatedAt,
 }
 
 #[derive(DeriveIden, Clone, Copy)]
@@ -138,12 +151,43 @@ fn action_plan_revision() -> TableCreateStatement {
         .to_owned()
 }
 
+fn milestone_comment() -> TableCreateStatement {
+    Table::create()
+        .table(MilestoneComment::Table)
+        .if_not_exists()
+        .col(pk_auto(MilestoneComment::Id))
+        .col(integer(MilestoneComment::RegencyId))
+        .col(integer(MilestoneComment::MilestoneId))
+        .col(integer(MilestoneComment::IdeaId))
+        .col(integer(MilestoneComment::MentorId))
+        .col(text(MilestoneComment::Comment))
+        .col(date(MilestoneComment::WrittenOn))
+        .col(timestamp_with_time_zone(MilestoneComment::CreatedAt))
+        .foreign_key(&mut restrict(
+            MilestoneComment::Table,
+            MilestoneComment::MilestoneId,
+            "milestone",
+        ))
+        .foreign_key(&mut restrict(
+            MilestoneComment::Table,
+            MilestoneComment::IdeaId,
+            "idea",
+        ))
+        .foreign_key(&mut restrict(
+            MilestoneComment::Table,
+            MilestoneComment::MentorId,
+            "mentor",
+        ))
+        .to_owned()
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.create_table(action_plan()).await?;
         manager.create_table(milestone()).await?;
         manager.create_table(action_plan_revision()).await?;
+        manager.create_table(milestone_comment()).await?;
         for (name, table, first, second) in [
             (
                 "ix_milestone_plan",
@@ -173,6 +217,17 @@ impl MigrationTrait for Migration {
         manager
             .create_index(
                 Index::create()
+                    .name("ix_milestone_comment_milestone")
+                    .table(MilestoneComment::Table)
+                    .col(MilestoneComment::MilestoneId)
+                    .col(MilestoneComment::Id)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
                     .name("ix_action_plan_revision_plan")
                     .table(ActionPlanRevision::Table)
                     .col(ActionPlanRevision::ActionPlanId)
@@ -186,6 +241,7 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
+            MilestoneComment::Table.into_iden(),
             ActionPlanRevision::Table.into_iden(),
             Milestone::Table.into_iden(),
             ActionPlan::Table.into_iden(),

@@ -8,11 +8,11 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use entity::{
     IdeaStatus, MilestoneStatus, PipelineEventKind, Stage, action_plan, action_plan_revision, idea,
-    milestone,
+    mentor, mentor_assignment, milestone, milestone_comment,
 };
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::json;
 
@@ -469,6 +469,126 @@ impl Domain {
             .order_by_asc(action_plan_revision::Column::Version)
             .all(self.db())
             .await?)
+    }
+}
+
+/// A mentor's comment for a milestone's coaching log.
+#[derive(Debug, Clone)]
+pub struct NewComment {
+    pub milestone_id: i32,
+    pub comment: String,
+    /// The day of the coaching; today when none.
+    pub on: Option<NaiveDate>,
+}
+
+impl Domain {
+    /// Writes in a milestone's coaching log, as the LAN mentor coaching its idea now.
+    pub async fn comment_on_milestone(
+        &self,
+        caller: &Caller,
+        new: NewComment,
+    ) -> DomainResult<Written<milestone_comment::Model>> {
+        let mut work = self.begin_mentor_work(caller).await?;
+        let value = self.comment_on_milestone_in(&mut work, new).await?;
+        self.finish(work, value).await
+    }
+
+    pub(crate) async fn comment_on_milestone_in(
+        &self,
+        work: &mut Work,
+        new: NewComment,
+    ) -> DomainResult<milestone_comment::Model> {
+        let mentor_id = work.caller.check_mentor()?;
+        let comment = required_text("The comment", &new.comment, 5000)?;
+        let missing = || DomainError::missing("milestone");
+        let milestone = milestone::Entity::find_by_id(new.milestone_id)
+            .one(&work.txn)
+            .await?
+            .filter(|m| {
+                work.caller
+                    .read_scope()
+                    .is_ok_and(|s| s.allows(m.regency_id))
+            })
+            .ok_or_else(missing)?;
+        let assigned = mentor_assignment::Entity::find()
+            .filter(mentor_assignment::Column::IdeaId.eq(milestone.idea_id))
+            .filter(mentor_assignment::Column::MentorId.eq(mentor_id))
+            .filter(mentor_assignment::Column::Until.is_null())
+            .count(&work.txn)
+            .await?;
+        if assigned == 0 {
+            return Err(DomainError::Forbidden(
+                "Only the mentors coaching an idea write in its milestones' coaching log, and you do not coach this one."
+                    .to_owned(),
+            ));
+        }
+        let idea = idea::Entity::find_by_id(milestone.idea_id)
+            .one(&work.txn)
+            .await?
+            .ok_or_else(missing)?;
+        let floor = self.lab_floor_of(&work.txn, idea.cohort_id).await?;
+        let on = match new.on {
+            Some(day) => super::write::within_lab(
+                "The coaching day",
+                work.not_in_future("The coaching day", day)?,
+                floor,
+            )?,
+            None => work.today(),
+        };
+        let row = milestone_comment::ActiveModel {
+            regency_id: Set(milestone.regency_id),
+            milestone_id: Set(milestone.id),
+            idea_id: Set(idea.id),
+            mentor_id: Set(mentor_id),
+            comment: Set(comment),
+            written_on: Set(on),
+            created_at: Set(work.now()),
+            ..Default::default()
+        }
+        .insert(&work.txn)
+        .await?;
+        let mentor_name = mentor::Entity::find_by_id(mentor_id)
+            .one(&work.txn)
+            .await?
+            .map(|m| m.name)
+            .unwrap_or_default();
+        self.record_events(
+            work,
+            idea.regency_id,
+            vec![NewEvent {
+                idea_id: Some(idea.id),
+                unit_id: Some(idea.unit_id),
+                stage: Some(idea.stage),
+                payload: json!({
+                    "title": idea.title,
+                    "milestone": milestone.title,
+                    "mentor": mentor_name,
+                }),
+                ..NewEvent::about(idea.regency_id, PipelineEventKind::MilestoneCommented)
+            }],
+        )
+        .await?;
+        Ok(row)
+    }
+
+    /// The coaching log of each milestone the caller may read, oldest first.
+    pub async fn comments_of_milestones(
+        &self,
+        caller: &Caller,
+        milestone_ids: &[i32],
+    ) -> DomainResult<HashMap<i32, Vec<milestone_comment::Model>>> {
+        let scope = caller.check_read()?;
+        let mut log: HashMap<i32, Vec<milestone_comment::Model>> = HashMap::new();
+        for row in milestone_comment::Entity::find()
+            .filter(milestone_comment::Column::MilestoneId.is_in(milestone_ids.iter().copied()))
+            .filter(scope.on(milestone_comment::Column::RegencyId))
+            .order_by_asc(milestone_comment::Column::Id)
+            .all(self.db())
+            .await?
+        {
+            log.entry(row.milestone_id).or_default().push(row);
+        }
+        Ok(log)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::{action_plan_revision, milestone};
+use entity::{action_plan_revision, milestone, milestone_comment};
 
 use super::{
     context,
@@ -10,11 +10,12 @@ use super::{
     event::PipelineEvent,
     idea::Idea,
     ids::{self, Kind},
-    loaders::{IdeaId, Loaders},
+    loaders::{CommentsOfMilestone, IdeaId, Loaders, MentorId},
+    mentor::Mentor,
 };
 use crate::domain::{
     Domain,
-    action_plan::{self as domain, MilestoneDraft, PlanDraft},
+    action_plan::{self as domain, MilestoneDraft, NewComment, PlanDraft},
     volatile,
 };
 
@@ -147,11 +148,52 @@ impl Milestone {
         self.0.note.as_deref()
     }
 
+    /// The coaching log: the mentors' comments, oldest first.
+    async fn comments(&self, ctx: &Context<'_>) -> Result<Vec<MilestoneComment>> {
+        let rows = ctx
+            .data::<Loaders>()?
+            .load_one(CommentsOfMilestone(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(MilestoneComment).collect())
+    }
+
     /// Whether it is past its due date and not done (today, by the server's clock).
     async fn overdue(&self) -> bool {
         self.0.status != entity::MilestoneStatus::Done
             && self.0.status != entity::MilestoneStatus::Dropped
             && self.0.due_on < volatile::now().date_naive()
+    }
+}
+
+/// A LAN mentor's comment in a milestone's coaching log.
+pub struct MilestoneComment(pub milestone_comment::Model);
+
+/// A LAN mentor's comment in a milestone's coaching log.
+#[Object]
+impl MilestoneComment {
+    /// What the mentor noted.
+    async fn comment(&self) -> &str {
+        &self.0.comment
+    }
+
+    /// The day of the coaching.
+    async fn written_on(&self) -> NaiveDate {
+        self.0.written_on
+    }
+
+    /// When it was written.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// The mentor who wrote it.
+    async fn mentor(&self, ctx: &Context<'_>) -> Result<Option<Mentor>> {
+        Ok(ctx
+            .data::<Loaders>()?
+            .load_one(MentorId(self.0.mentor_id))
+            .await?
+            .map(Mentor::from))
     }
 }
 
@@ -236,6 +278,26 @@ pub struct ActionPlanPayload {
     pub event: PipelineEvent,
 }
 
+/// A comment for a milestone's coaching log.
+#[derive(InputObject)]
+pub struct CommentOnMilestoneInput {
+    /// The milestone, of an idea you coach.
+    pub milestone_id: ID,
+    /// What you noted (at most 5,000 characters).
+    pub comment: String,
+    /// The day of the coaching: within the lab's life, not in the future; today when left out.
+    pub on: Option<NaiveDate>,
+}
+
+/// What `commentOnMilestone` returns.
+#[derive(SimpleObject)]
+pub struct MilestoneCommentPayload {
+    /// The comment as written.
+    pub comment: MilestoneComment,
+    /// The MILESTONE_COMMENTED event it recorded.
+    pub event: PipelineEvent,
+}
+
 #[derive(Default)]
 pub struct ActionPlanMutation;
 
@@ -283,6 +345,29 @@ impl ActionPlanMutation {
         context::after_write(ctx);
         Ok(ActionPlanPayload {
             action_plan: ActionPlan(written.value),
+            event: context::first_event(written.events)?,
+        })
+    }
+
+    /// Writes in a milestone's coaching log: a LAN mentor (MENTOR token) coaching the idea now.
+    /// Mentors comment on plans; they do not change them.
+    async fn comment_on_milestone(
+        &self,
+        ctx: &Context<'_>,
+        input: CommentOnMilestoneInput,
+    ) -> Result<MilestoneCommentPayload> {
+        let new = NewComment {
+            milestone_id: ids::decode(Kind::Milestone, &input.milestone_id)?,
+            comment: input.comment,
+            on: input.on,
+        };
+        let written = ctx
+            .data::<Domain>()?
+            .comment_on_milestone(&context::caller(ctx), new)
+            .await?;
+        context::after_write(ctx);
+        Ok(MilestoneCommentPayload {
+            comment: MilestoneComment(written.value),
             event: context::first_event(written.events)?,
         })
     }

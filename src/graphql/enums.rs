@@ -236,4 +236,6 @@ pub enum PipelineEventKind {
     ActionPlanWritten,
     /// A milestone of an idea's action plan was done.
     MilestoneDone,
+    /// A mentor wrote in the coaching log of a milestone.
+    MilestoneCommented,
 }

@@ -171,6 +171,8 @@ loader!(/// The hand-overs of an idea.
     HandOversOfIdea => Vec<hand_over::Model>, hand_overs_of_ideas);
 loader!(/// The action plan of an idea, with its milestones.
     ActionPlanOfIdea => crate::domain::action_plan::ActionPlan, action_plans_of);
+loader!(/// The coaching log of a milestone.
+    CommentsOfMilestone => Vec<entity::milestone_comment::Model>, comments_of_milestones);
 
 pub(crate) fn find<T: 'static>(data: &async_graphql::Data) -> Option<&T> {
     data.get(&std::any::TypeId::of::<T>())

@@ -111,7 +111,7 @@ enum DemoTemplate {
 }
 
 /// Tables in the order their foreign keys allow filling them.
-const TABLES: [&str; 15] = [
+const TABLES: [&str; 16] = [
     "regency",
     "unit",
     "cohort",
@@ -127,6 +127,7 @@ const TABLES: [&str; 15] = [
     "action_plan",
     "milestone",
     "action_plan_revision",
+    "milestone_comment",
 ];
 
 async fn demo_template() -> &'static DemoTemplate {

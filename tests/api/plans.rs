@@ -343,3 +343,105 @@ async fn an_overdue_milestone_puts_the_idea_on_the_follow_up_list() {
         "done is not overdue"
     );
 }
+
+#[tokio::test]
+async fn the_coaching_mentor_comments_on_milestones_and_nobody_else_does() {
+    let app = TestApp::with_demo().await;
+    let idea = idea_in_design(&app).await;
+    let written = app
+        .data(
+            WRITE,
+            json!({"input": {"ideaId": idea, "goal": "Layanan", "milestones": [milestone("Uji coba", &day(30))]}}),
+        )
+        .await;
+    let milestone_id = written["writeActionPlan"]["actionPlan"]["milestones"][0]["id"].clone();
+    // The idea's coach (the demo assigned one to every idea that reached DESIGN) and a mentor
+    // who does not coach it.
+    let coaching = app
+        .data(
+            "query($id: ID!) { node(id: $id) { ... on Idea { mentors { id name } } } }",
+            json!({"id": idea}),
+        )
+        .await;
+    let coach = coaching["node"]["mentors"][0].clone();
+    assert!(coach.is_object(), "the idea has a coach: {coaching}");
+    let mentors = app
+        .data("{ mentors(first: 10) { nodes { id name } } }", json!({}))
+        .await;
+    let other = mentors["mentors"]["nodes"]
+        .as_array()
+        .and_then(|all| all.iter().find(|m| m["id"] != coach["id"]).cloned())
+        .expect("another mentor");
+    let as_mentor = |m: &Value| {
+        let id = labinov::global_id::decode(
+            labinov::global_id::Kind::Mentor,
+            m["id"].as_str().expect("an id"),
+        )
+        .expect("a mentor id");
+        token(Role::Mentor, None, Some(id))
+    };
+    let comment = "mutation($m: ID!, $on: NaiveDate) { commentOnMilestone(input: {milestoneId: $m, comment: \"Jadwal uji coba perlu disepakati dengan kepala desa\", on: $on}) {
+        comment { comment writtenOn mentor { name } } event { kind payload } } }";
+
+    // Not the coach, not a mentor, a day in the future: refused, nothing written.
+    let before = event_total(&app).await;
+    let regency_admin = token(Role::RegencyAdmin, Some("63.03"), None);
+    for (who, caller, on, code) in [
+        (
+            "another mentor",
+            as_mentor(&other),
+            Value::Null,
+            "FORBIDDEN",
+        ),
+        (
+            "the regency's admin",
+            regency_admin,
+            Value::Null,
+            "FORBIDDEN",
+        ),
+        (
+            "the coach, tomorrow",
+            as_mentor(&coach),
+            json!(day(1)),
+            "BAD_USER_INPUT",
+        ),
+    ] {
+        let refused = app
+            .gql_as(Some(&caller), comment, json!({"m": milestone_id, "on": on}))
+            .await;
+        assert_eq!(error_code(&refused), code, "{who}: {refused}");
+    }
+    let anonymous = app
+        .gql_as(None, comment, json!({"m": milestone_id, "on": Value::Null}))
+        .await;
+    assert_eq!(error_code(&anonymous), "UNAUTHENTICATED");
+    assert_eq!(event_total(&app).await, before);
+
+    let done = app
+        .gql_as(
+            Some(&as_mentor(&coach)),
+            comment,
+            json!({"m": milestone_id, "on": day(0)}),
+        )
+        .await;
+    let done = &done["data"]["commentOnMilestone"];
+    assert_eq!(done["comment"]["mentor"]["name"], coach["name"], "{done}");
+    assert_eq!(done["event"]["kind"], "MILESTONE_COMMENTED");
+    assert_eq!(event_total(&app).await, before + 1);
+    // The coach cannot change the plan itself.
+    let edit = app
+        .gql_as(
+            Some(&as_mentor(&coach)),
+            WRITE,
+            json!({"input": {"ideaId": idea, "version": 1, "goal": "Lain", "milestones": []}}),
+        )
+        .await;
+    assert_eq!(error_code(&edit), "FORBIDDEN");
+    let log = app
+        .data(
+            "query($id: ID!) { node(id: $id) { ... on Milestone { comments { comment writtenOn } } } }",
+            json!({"id": milestone_id}),
+        )
+        .await;
+    assert_eq!(log["node"]["comments"][0]["writtenOn"], day(0).as_str());
+}
