@@ -19,6 +19,7 @@ use crate::{
     access::Caller,
     domain::{
         Domain,
+        action_plan::Progress,
         idea::{
             IdeaFilter as DomainFilter, IdeaOrder as DomainOrder,
             export::{ExportPage, ExportRow},
@@ -35,7 +36,7 @@ use crate::{
 pub const PROBE: &str = "query Export($filter: IdeaFilter, $orderBy: IdeaOrder) { ideas(filter: $filter, orderBy: $orderBy) @skip(if: true) { totalCount } }";
 
 /// The header line; the columns `labinov import` reads keep its names.
-pub const COLUMNS: [&str; 25] = [
+pub const COLUMNS: [&str; 28] = [
     "id",
     "regency",
     "cohort",
@@ -61,6 +62,9 @@ pub const COLUMNS: [&str; 25] = [
     "mentors",
     "score",
     "reviews",
+    "milestones_done",
+    "milestones_planned",
+    "milestones_overdue",
 ];
 
 fn bad_request(err: &DomainError) -> Response {
@@ -294,7 +298,13 @@ fn write_rows(out: &mut Vec<u8>, header: bool, rows: &[ExportRow]) -> csv::Resul
             .unwrap_or_default();
         let reviews = row.score.map(|s| s.reviews.to_string()).unwrap_or_default();
         let mentors = row.mentors.join("; ");
-        let record: [std::borrow::Cow<'_, str>; 25] = [
+        let progress = |n: fn(&Progress) -> usize| {
+            row.progress
+                .as_ref()
+                .map(|p| n(p).to_string())
+                .unwrap_or_default()
+        };
+        let record: [std::borrow::Cow<'_, str>; 28] = [
             crate::global_id::encode(crate::global_id::Kind::Idea, idea.id).into(),
             row.regency_code.as_str().into(),
             guarded(&row.cohort),
@@ -329,6 +339,101 @@ fn write_rows(out: &mut Vec<u8>, header: bool, rows: &[ExportRow]) -> csv::Resul
             guarded(&mentors),
             score.into(),
             reviews.into(),
+            progress(|p| p.done).into(),
+            progress(|p| p.planned).into(),
+            progress(|p| p.overdue).into(),
+        ];
+        writer.write_record(record.iter().map(|c| c.as_bytes()))?;
+    }
+    writer.flush()?;
+    Ok(())
+}
+
+/// The columns of an action plan's export, one row per milestone.
+pub const PLAN_COLUMNS: [&str; 10] = [
+    "position",
+    "title",
+    "owner_name",
+    "owner_position",
+    "due_on",
+    "status",
+    "done_on",
+    "overdue",
+    "note",
+    "goal",
+];
+
+/// `GET /export/plan.csv?idea=<ID>`: an idea's action plan as a spreadsheet, one row per
+/// milestone, read as the caller (an idea of another regency, or without a plan, is 404).
+pub async fn plan_csv(
+    State(state): State<AppState>,
+    Requester { caller, .. }: Requester<Links>,
+    request: Request,
+) -> Response {
+    let params: Vec<(String, String)> = request
+        .uri()
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let Some((_, id)) = params.iter().find(|(name, _)| name == "idea") else {
+        return bad_request(&DomainError::bad_input(
+            "Name the idea: /export/plan.csv?idea=<the idea's ID>.",
+        ));
+    };
+    let idea_id = match crate::global_id::decode(crate::global_id::Kind::Idea, id) {
+        Ok(id) => id,
+        Err(err) => return bad_request(&err),
+    };
+    let plan = match state.domain.action_plans_of(&caller, &[idea_id]).await {
+        Ok(mut plans) => plans.remove(&idea_id),
+        Err(err) => return refusal(err),
+    };
+    let Some(plan) = plan else {
+        let missing =
+            DomainError::not_found("No idea with this ID has an action plan you may read.");
+        return client_error(StatusCode::NOT_FOUND, missing.code(), missing.message());
+    };
+    let mut out = "\u{feff}".as_bytes().to_vec();
+    if let Err(err) = write_plan(&mut out, &plan) {
+        return refusal(DomainError::Internal(err.into()));
+    }
+    let mut response = (StatusCode::OK, out).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let filename = format!("attachment; filename=\"labinov-plan-{idea_id}.csv\"");
+    if let Ok(value) = HeaderValue::from_str(&filename) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
+}
+
+fn write_plan(out: &mut Vec<u8>, plan: &crate::domain::action_plan::ActionPlan) -> csv::Result<()> {
+    let today = crate::domain::volatile::now().date_naive();
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(out);
+    writer.write_record(PLAN_COLUMNS)?;
+    for m in &plan.milestones {
+        let overdue = m.due_on < today
+            && !matches!(
+                m.status,
+                entity::MilestoneStatus::Done | entity::MilestoneStatus::Dropped
+            );
+        let record: [std::borrow::Cow<'_, str>; 10] = [
+            m.position.to_string().into(),
+            guarded(&m.title),
+            guarded(&m.owner_name),
+            guarded(&m.owner_position),
+            m.due_on.to_string().into(),
+            m.status.as_str().into(),
+            m.done_on.map(|d| d.to_string()).unwrap_or_default().into(),
+            if overdue { "yes" } else { "no" }.into(),
+            guarded(m.note.as_deref().unwrap_or_default()),
+            guarded(&plan.plan.goal),
         ];
         writer.write_record(record.iter().map(|c| c.as_bytes()))?;
     }

@@ -48,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics))
         .route("/export/ideas.csv", get(export::ideas_csv))
+        .route("/export/plan.csv", get(export::plan_csv))
         .route(
             "/graphql",
             get(graphql::graphql_entry).post(graphql::graphql_entry),

@@ -445,3 +445,107 @@ async fn the_coaching_mentor_comments_on_milestones_and_nobody_else_does() {
         .await;
     assert_eq!(log["node"]["comments"][0]["writtenOn"], day(0).as_str());
 }
+
+/// GETs `path` as `token`'s holder; the status and the body.
+async fn get(app: &TestApp, path: &str, token: Option<&str>) -> (u16, String) {
+    use axum::{body::Body, http::Request};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let mut request = Request::get(path);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = app
+        .router()
+        .oneshot(request.body(Body::empty()).expect("a request"))
+        .await
+        .expect("an answer");
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("a body")
+        .to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn a_plan_exports_as_csv_and_the_ideas_export_carries_its_progress() {
+    let app = TestApp::with_demo().await;
+    let idea = idea_in_design(&app).await;
+    let mut done = milestone("=HYPERLINK(\"http://x\")", &day(-5));
+    done["status"] = json!("DONE");
+    app.data(
+        WRITE,
+        json!({"input": {"ideaId": idea, "goal": "Layanan antar obat", "milestones": [
+            done, milestone("Uji coba", &day(-1)), milestone("Peluncuran", &day(40)),
+        ]}}),
+    )
+    .await;
+    let id = idea.as_str().expect("an id");
+    let admin = crate::helpers::admin_token();
+    let (status, body) = get(&app, &format!("/export/plan.csv?idea={id}"), Some(&admin)).await;
+    assert_eq!(status, 200, "{body}");
+    let lines: Vec<&str> = body.trim_start_matches('\u{feff}').split("\r\n").collect();
+    assert_eq!(
+        lines[0],
+        "position,title,owner_name,owner_position,due_on,status,done_on,overdue,note,goal"
+    );
+    assert!(
+        lines[1].starts_with("1,\"'=HYPERLINK"),
+        "a formula is guarded: {}",
+        lines[1]
+    );
+    assert!(lines[1].contains(",DONE,"), "{}", lines[1]);
+    assert!(
+        lines[2].contains(",PLANNED,,yes,"),
+        "past due and not done: {}",
+        lines[2]
+    );
+    assert!(lines[3].contains(",PLANNED,,no,"), "{}", lines[3]);
+
+    // Another regency's reader finds nothing; without a token the export asks for one.
+    let other = token(Role::Viewer, Some("33.03"), None);
+    let path = format!("/export/plan.csv?idea={id}");
+    assert_eq!(get(&app, &path, Some(&other)).await.0, 404);
+    assert_eq!(get(&app, &path, None).await.0, 401);
+    assert_eq!(
+        get(&app, "/export/plan.csv?idea=nonsense", Some(&admin))
+            .await
+            .0,
+        400
+    );
+
+    // The ideas export names the plan's progress.
+    let title = app
+        .data(
+            "query($id: ID!) { node(id: $id) { ... on Idea { title } } }",
+            json!({"id": idea}),
+        )
+        .await["node"]["title"]
+        .as_str()
+        .expect("a title")
+        .to_owned();
+    let filter = json!({"search": title}).to_string();
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.append_pair("filter", &filter);
+    let (status, body) = get(
+        &app,
+        &format!("/export/ideas.csv?{}", query.finish()),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let mut reader = csv::Reader::from_reader(body.trim_start_matches('\u{feff}').as_bytes());
+    let headers = reader.headers().expect("a header").clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).expect(name);
+    let row = reader
+        .records()
+        .filter_map(Result::ok)
+        .find(|r| r.get(0) == Some(id))
+        .expect("the idea's row");
+    assert_eq!(row.get(column("milestones_done")), Some("1"));
+    assert_eq!(row.get(column("milestones_planned")), Some("3"));
+    assert_eq!(row.get(column("milestones_overdue")), Some("1"));
+}

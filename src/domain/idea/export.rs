@@ -1,6 +1,6 @@
 //! Reading ideas for the CSV export: pages of ideas with what a spreadsheet row shows (the
-//! regency, cohort and unit by name, the current mentors, the score), a fixed handful of
-//! statements per page.
+//! regency, cohort and unit by name, the current mentors, the score, the action plan's
+//! progress), a fixed handful of statements per page.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -10,6 +10,7 @@ use sea_orm::QueryFilter;
 use crate::access::Caller;
 use crate::domain::{
     Domain,
+    action_plan::Progress,
     idea::{IdeaFilter, IdeaOrder},
     page::{PageLimits, PageRequest, paginate},
     review::{IdeaScore, idea_score},
@@ -30,6 +31,8 @@ pub struct ExportRow {
     /// Names of the mentors coaching it now.
     pub mentors: Vec<String>,
     pub score: Option<IdeaScore>,
+    /// How far its action plan got today, if it has one.
+    pub progress: Option<Progress>,
 }
 
 /// A page of the export and the cursor of its last row, if more follow.
@@ -98,6 +101,8 @@ impl Domain {
             .map(|(id, m)| (id, m.name))
             .collect();
         let reviews = self.current_reviews_of_ideas(caller, &ids).await?;
+        let plans = self.action_plans_of(caller, &ids).await?;
+        let today = crate::domain::volatile::now().date_naive();
         let rows = ideas
             .into_iter()
             .map(|idea| ExportRow {
@@ -118,6 +123,7 @@ impl Domain {
                     .filter_map(|m| mentors.get(&m).cloned())
                     .collect(),
                 score: reviews.get(&idea.id).and_then(|r| idea_score(r)),
+                progress: plans.get(&idea.id).map(|p| p.progress(today)),
                 idea,
             })
             .collect();
