@@ -31,6 +31,13 @@ pub enum Command {
     Init(InitArgs),
     /// Bring the database schema up to date and exit.
     Migrate(MigrateArgs),
+    /// Copy the SQLite database to a new file, consistent even while the server runs and
+    /// writes. PostgreSQL: use pg_dump.
+    Backup(BackupArgs),
+    /// Put a backup made by `labinov backup` in place of the SQLite database; refused while a
+    /// server runs on it. The database it replaces is kept beside it. PostgreSQL: use
+    /// pg_restore.
+    Restore(RestoreArgs),
     /// Load data into the database and exit.
     Seed(SeedArgs),
     /// Print the GraphQL schema (SDL) to standard output.
@@ -144,6 +151,22 @@ pub struct InitArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct MigrateArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// The backup file to write; refused if it exists.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    /// The backup file to restore, as `labinov backup` wrote it.
+    pub file: PathBuf,
     #[command(flatten)]
     pub database: DatabaseArgs,
 }
