@@ -110,10 +110,14 @@ pub struct Contents {
 
 impl std::fmt::Display for Contents {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let counted =
+            |n: i64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         write!(
             f,
-            "{} regencies, {} ideas, {} events",
-            self.regencies, self.ideas, self.events
+            "{}, {}, {}",
+            counted(self.regencies, "regency", "regencies"),
+            counted(self.ideas, "idea", "ideas"),
+            counted(self.events, "event", "events")
         )
     }
 }
