@@ -72,12 +72,17 @@ impl DatabaseLock {
     /// the refusal what could not start while another process holds it.
     fn take(database: &Path, what: &str) -> anyhow::Result<Self> {
         let path = lock_path(database);
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+        // Read-only when it exists (flock needs no more), so a lock file made by another user
+        // (root running a restore) never keeps the server's user out.
+        let file = match File::open(&path) {
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path),
+            opened => opened,
+        }
+        .with_context(|| format!("cannot open the lock file {}", path.display()))?;
         match file.try_lock() {
             Ok(()) => Ok(Self { _file: file }),
             Err(TryLockError::WouldBlock) => Err(anyhow::anyhow!(
@@ -174,6 +179,10 @@ pub async fn restore(
         .await
         .with_context(|| format!("cannot copy {} beside the database", backup.display()))?;
     source.close().await.ok();
+    if let Err(err) = same_owner(&incoming, &target) {
+        remove_if_present(&incoming)?;
+        return Err(err);
+    }
     let kept = keep_aside(&target)?;
     std::fs::rename(&incoming, &target)
         .with_context(|| format!("cannot move {} to {}", incoming.display(), target.display()))?;
@@ -299,6 +308,25 @@ fn keep_aside(database: &Path) -> anyhow::Result<Option<PathBuf>> {
     std::fs::rename(database, &kept)
         .with_context(|| format!("cannot move {} aside", database.display()))?;
     Ok(Some(kept))
+}
+
+/// Refuses a restore whose new file would belong to another user than the database it
+/// replaces (root restoring the `labinov` user's database): the server could not write it.
+fn same_owner(incoming: &Path, database: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(new), Ok(old)) = (incoming.metadata(), database.metadata()) {
+            anyhow::ensure!(
+                new.uid() == old.uid(),
+                "{} belongs to another user (uid {}) than the one running this restore (uid {}); run it as that user (docs/deploy.md: as_labinov restore FILE); nothing was changed",
+                database.display(),
+                old.uid(),
+                new.uid()
+            );
+        }
+    }
+    Ok(())
 }
 
 fn remove_if_present(path: &Path) -> anyhow::Result<()> {
