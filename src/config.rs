@@ -31,6 +31,13 @@ pub enum Command {
     Init(InitArgs),
     /// Bring the database schema up to date and exit.
     Migrate(MigrateArgs),
+    /// Copy the SQLite database to a new file, consistent even while the server runs and
+    /// writes. PostgreSQL: use pg_dump.
+    Backup(BackupArgs),
+    /// Put a backup made by `labinov backup` in place of the SQLite database; refused while a
+    /// server runs on it. The database it replaces is kept beside it. PostgreSQL: use
+    /// pg_restore.
+    Restore(RestoreArgs),
     /// Load data into the database and exit.
     Seed(SeedArgs),
     /// Print the GraphQL schema (SDL) to standard output.
@@ -144,6 +151,22 @@ pub struct InitArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct MigrateArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// The backup file to write; refused if it exists.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    /// The backup file to restore, as `labinov backup` wrote it.
+    pub file: PathBuf,
     #[command(flatten)]
     pub database: DatabaseArgs,
 }
@@ -581,5 +604,59 @@ impl clap::ValueEnum for AnonymousAccess {
             ),
         };
         Some(clap::builder::PossibleValue::new(name).help(help))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every environment variable `labinov serve` reads, as clap defines them.
+    fn serve_environment() -> Vec<String> {
+        let command = Cli::command();
+        let serve = command.find_subcommand("serve").expect("a serve command");
+        command
+            .get_arguments()
+            .chain(serve.get_arguments())
+            .filter_map(clap::Arg::get_env)
+            .map(|name| name.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    /// The names `deploy/labinov.env` sets or shows commented out (`# NAME=value`).
+    fn packaged_settings() -> Vec<&'static str> {
+        include_str!("../deploy/labinov.env")
+            .lines()
+            .map(|line| line.trim_start_matches('#').trim())
+            .filter_map(|line| line.split_once('=').map(|(name, _)| name))
+            .filter(|name| {
+                !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_packaged_settings_file_lists_every_setting_of_serve() {
+        let environment = serve_environment();
+        assert!(environment.len() > 50, "{environment:?}");
+        let listed = packaged_settings();
+        let missing: Vec<_> = environment
+            .iter()
+            .filter(|name| !listed.contains(&name.as_str()))
+            .collect();
+        assert!(missing.is_empty(), "deploy/labinov.env lacks {missing:?}");
+        let unknown: Vec<_> = listed
+            .iter()
+            .filter(|name| **name != "RUST_LOG" && !environment.iter().any(|e| e == *name))
+            .collect();
+        assert!(
+            unknown.is_empty(),
+            "deploy/labinov.env names settings labinov does not read: {unknown:?}"
+        );
     }
 }

@@ -3,7 +3,7 @@ use std::{io::Write, process::ExitCode};
 use anyhow::Context;
 use clap::Parser;
 use labinov::{
-    App, cli,
+    App, backup, cli,
     config::{Cli, Command, Config, TokenCommand},
     db::connect_and_migrate,
     demo, graphql, telemetry,
@@ -27,6 +27,8 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
+            // Held until the process ends, so no restore replaces the database under it.
+            let _lock = backup::DatabaseLock::for_server(&args.config.database)?;
             let app = App::build(&args.config, args.demo).await?;
             if args.demo {
                 print_demo_tokens(&app).await?;
@@ -39,6 +41,34 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(args) => {
             connect_and_migrate(&Config::with_database(args.database)).await?;
             tracing::info!("database is up to date");
+            Ok(())
+        }
+        Command::Backup(args) => {
+            let contents = backup::backup(&args.database, &args.file).await?;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "backed up to {} ({contents})", args.file.display())
+                .context("writing the report")?;
+            Ok(())
+        }
+        Command::Restore(args) => {
+            let (contents, kept) = backup::restore(&args.database, &args.file).await?;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "restored {} ({contents})", args.file.display())
+                .and_then(|()| match kept {
+                    Some(kept) => writeln!(
+                        out,
+                        "the database it replaced is kept as {}",
+                        kept.display()
+                    ),
+                    None => Ok(()),
+                })
+                .and_then(|()| {
+                    writeln!(
+                        out,
+                        "start the server again; subscribers whose cursor is newer than the backup get CURSOR_EXPIRED and reload"
+                    )
+                })
+                .context("writing the report")?;
             Ok(())
         }
         Command::Seed(args) => {

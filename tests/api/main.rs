@@ -9,6 +9,7 @@
 )]
 
 mod access;
+mod backup;
 mod browser;
 mod cache;
 mod clients;
