@@ -230,9 +230,12 @@ text_enum!(
 );
 
 impl PipelineEventKind {
-    /// Whether an event of this kind can change a funnel (ideas and commitments).
+    /// Whether an event of this kind can change a funnel (ideas, commitments, and the action
+    /// plans' milestones counted per stage).
     pub fn affects_funnel(self) -> bool {
         let text = self.as_str();
-        text.starts_with("IDEA_") || text.starts_with("COMMITMENT_")
+        text.starts_with("IDEA_")
+            || text.starts_with("COMMITMENT_")
+            || matches!(self, Self::ActionPlanWritten | Self::MilestoneDone)
     }
 }

@@ -257,6 +257,8 @@ pub struct RankedIdea {
     pub rank: usize,
     pub idea: idea::Model,
     pub score: Option<IdeaScore>,
+    /// Its action plan's milestones (done, planned), if it has a plan.
+    pub milestones: Option<(usize, usize)>,
 }
 
 /// Orders ideas for a ranking: by score (unscored last), then more current reviews, then the
@@ -285,6 +287,7 @@ pub fn rank(mut entries: Vec<(idea::Model, Option<IdeaScore>)>) -> Vec<RankedIde
             rank: i + 1,
             idea,
             score,
+            milestones: None,
         })
         .collect()
 }
@@ -512,7 +515,25 @@ impl Domain {
                 (idea, idea_score)
             })
             .collect();
-        Ok((cohort, rank(entries)))
+        let mut ranked = rank(entries);
+        let mut plans = HashMap::new();
+        for chunk in ids.chunks(1000) {
+            plans.extend(self.action_plans_of(caller, chunk).await?);
+        }
+        for entry in &mut ranked {
+            entry.milestones = plans.get(&entry.idea.id).map(|plan| {
+                let counted = plan
+                    .milestones
+                    .iter()
+                    .filter(|m| m.status != entity::MilestoneStatus::Dropped);
+                let done = counted
+                    .clone()
+                    .filter(|m| m.status == entity::MilestoneStatus::Done)
+                    .count();
+                (done, counted.count())
+            });
+        }
+        Ok((cohort, ranked))
     }
 
     /// A cohort the caller may read, or NOT_FOUND.

@@ -80,6 +80,15 @@ impl StageCount {
     }
 }
 
+/// Milestones of action plans counted together.
+#[derive(SimpleObject)]
+pub struct MilestoneCounts {
+    /// Milestones done.
+    pub done: u64,
+    /// Milestones planned (dropped ones left out).
+    pub planned: u64,
+}
+
 /// One stage of the funnel. Counts are null when public figures hide them (see
 /// `Funnel.fewerThan`).
 pub struct FunnelStage(pub aggregate::FunnelStage, pub Shown, Row);
@@ -244,6 +253,14 @@ impl FunnelStage {
     async fn median_days(&self) -> Option<f64> {
         self.1.count(self.0.stays)?;
         self.0.median_days
+    }
+    /// The milestones of the action plans of the ideas in this stage now: done of planned
+    /// (dropped ones left out). Null for public figures.
+    async fn milestones(&self) -> Option<MilestoneCounts> {
+        self.1.fewer_than().is_none().then_some(MilestoneCounts {
+            done: self.0.milestones_done,
+            planned: self.0.milestones_planned,
+        })
     }
 }
 

@@ -5,12 +5,14 @@ use chrono::NaiveDate;
 use entity::commitment;
 
 use super::{
+    action_plan::ActionPlan,
     connection::{Conn, Total, connection, page_request},
     enums::CommitmentStatus,
     idea::Idea,
     ids::{self, Kind},
     loaders::{
-        self, CohortId, CommitmentId, IdeaId, IdeasOfCommitment, Loaders, RegencyId, UnitId,
+        self, ActionPlanOfIdea, CohortId, CommitmentId, IdeaId, IdeasOfCommitment, Loaders,
+        RegencyId, UnitId,
     },
     regency::{Cohort, Regency},
     unit::Unit,
@@ -101,6 +103,23 @@ impl Commitment {
             .into_iter()
             .map(Idea::from)
             .collect())
+    }
+
+    /// The action plans the commitment commits to: those of the ideas it covers (an idea
+    /// without a plan yet has none here).
+    async fn action_plans(&self, ctx: &Context<'_>) -> Result<Vec<ActionPlan>> {
+        let loaders = ctx.data::<Loaders>()?;
+        let ids = loaders
+            .load_one(IdeasOfCommitment(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(
+            loaders::many(loaders, ids.into_iter().map(ActionPlanOfIdea))
+                .await?
+                .into_iter()
+                .map(ActionPlan)
+                .collect(),
+        )
     }
 }
 

@@ -239,6 +239,17 @@ impl RankingEntry {
     async fn review_count(&self) -> usize {
         self.0.score.map_or(0, |s| s.reviews)
     }
+
+    /// Its action plan's milestones, done of planned (dropped ones left out); null without a
+    /// plan. Shown next to the score on the Display screen.
+    async fn milestones(&self) -> Option<super::aggregate::MilestoneCounts> {
+        self.0
+            .milestones
+            .map(|(done, planned)| super::aggregate::MilestoneCounts {
+                done: done as u64,
+                planned: planned as u64,
+            })
+    }
 }
 
 /// A cohort's ideas at or past a stage, ordered by score. Ties are broken the same way every

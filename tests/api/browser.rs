@@ -431,6 +431,14 @@ async fn the_ranking_view_follows_a_review_live() {
         .eval("document.getElementById('ranking-title').textContent")
         .await;
     assert_eq!(text(&heading), "Innovation ranking · Deliver and beyond");
+    // Each launched idea's plan progress stands next to its unit and stage.
+    let unit_line = browser
+        .eval("document.querySelector('#ranking li .unit').textContent")
+        .await;
+    assert!(
+        text(&unit_line).contains("/4 milestones"),
+        "progress beside the score: {unit_line}"
+    );
 
     // The tenth idea's mentor scores it full marks: it moves to the top, live.
     let tenth = &entries[9]["idea"];

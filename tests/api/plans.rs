@@ -549,3 +549,43 @@ async fn a_plan_exports_as_csv_and_the_ideas_export_carries_its_progress() {
     assert_eq!(row.get(column("milestones_planned")), Some("3"));
     assert_eq!(row.get(column("milestones_overdue")), Some("1"));
 }
+
+#[tokio::test]
+async fn the_funnel_counts_milestones_per_stage_for_signed_in_callers() {
+    let app = TestApp::with_demo().await;
+    let funnel = "{ funnel(filter: {regencyCodes: [\"63.03\"]}) { stages { stage milestones { done planned } } } }";
+    let design = |data: &Value| {
+        data["funnel"]["stages"]
+            .as_array()
+            .and_then(|stages| stages.iter().find(|s| s["stage"] == "DESIGN"))
+            .map(|s| s["milestones"].clone())
+            .expect("the DESIGN stage")
+    };
+    let before = design(&app.data(funnel, json!({})).await);
+    let idea = idea_in_design(&app).await;
+    let mut done = milestone("Menyusun SOP", &day(-2));
+    done["status"] = json!("DONE");
+    let mut dropped = milestone("Studi banding", &day(5));
+    dropped["status"] = json!("DROPPED");
+    app.data(
+        WRITE,
+        json!({"input": {"ideaId": idea, "goal": "Layanan", "milestones": [
+            done, milestone("Uji coba", &day(30)), dropped,
+        ]}}),
+    )
+    .await;
+    let after = design(&app.data(funnel, json!({})).await);
+    let n = |v: &Value, key: &str| v[key].as_u64().expect("a count");
+    assert_eq!(
+        n(&after, "planned"),
+        n(&before, "planned") + 2,
+        "dropped ones do not count"
+    );
+    assert_eq!(n(&after, "done"), n(&before, "done") + 1);
+    let public = app.gql_as(None, funnel, json!({})).await;
+    assert_eq!(
+        design(&public["data"]),
+        Value::Null,
+        "public figures leave milestones out"
+    );
+}

@@ -156,6 +156,17 @@ async fn an_idea_advances_one_stage_and_needs_a_signed_commitment_and_a_plan_to_
         json!({"i": idea["id"], "due": due}),
     )
     .await;
+    // The signed commitment points at the plan it commits to.
+    let committed = app
+        .data(
+            "query($id: ID!) { node(id: $id) { ... on Commitment { actionPlans { goal } } } }",
+            json!({"id": commitment["id"]}),
+        )
+        .await;
+    assert_eq!(
+        committed["node"]["actionPlans"],
+        json!([{"goal": "Meluncurkan layanan"}])
+    );
     let delivered = app
         .data(ADVANCE, json!({"id": idea["id"], "v": version}))
         .await;

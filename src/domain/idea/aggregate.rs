@@ -5,11 +5,12 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::{
-    CommitmentStatus, IdeaStatus, Stage, StallReason, commitment, commitment_idea, idea, regency,
-    stage_transition, unit,
+    CommitmentStatus, IdeaStatus, MilestoneStatus, Stage, StallReason, commitment, commitment_idea,
+    idea, milestone, regency, stage_transition, unit,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
     sea_query::{Alias, Expr, ExprTrait, Func, Query},
 };
 
@@ -43,6 +44,10 @@ pub struct FunnelStage {
     pub stays: u64,
     pub average_days: Option<f64>,
     pub median_days: Option<f64>,
+    /// Milestones of the action plans of the ideas in this stage now: done, and planned
+    /// (dropped ones left out).
+    pub milestones_done: u64,
+    pub milestones_planned: u64,
 }
 
 /// The funnel of the ideas matching a filter.
@@ -232,6 +237,8 @@ impl FunnelCounts {
             stays: days.len() as u64,
             average_days: (!days.is_empty()).then(|| days.iter().sum::<f64>() / days.len() as f64),
             median_days: median(&days),
+            milestones_done: 0,
+            milestones_planned: 0,
         }
     }
 }
@@ -282,7 +289,47 @@ impl Domain {
             stays: self.stage_stays(db, filter).await?,
         };
         let commitments = self.commitment_counts(db, filter).await?;
-        Ok(counts.funnel(commitments))
+        let mut funnel = counts.funnel(commitments);
+        for (rank, status, n) in self.milestones_by_stage(db, filter).await? {
+            if let Some(stage) = funnel.stages.iter_mut().find(|s| s.stage.rank() == rank) {
+                stage.milestones_planned += n as u64;
+                if status == MilestoneStatus::Done.as_str() {
+                    stage.milestones_done += n as u64;
+                }
+            }
+        }
+        Ok(funnel)
+    }
+
+    /// The milestones (dropped ones left out) of the matching ideas' plans, by the idea's
+    /// stage and the milestone's status, as (stage rank, status, count) rows.
+    async fn milestones_by_stage<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        filter: &IdeaFilter,
+    ) -> DomainResult<Vec<(i32, String, i64)>> {
+        let ideas = self
+            .ideas_matching(filter)?
+            .select_only()
+            .column(idea::Column::Id)
+            .into_query();
+        let to_idea: sea_orm::RelationDef = milestone::Entity::belongs_to(idea::Entity)
+            .from(milestone::Column::IdeaId)
+            .to(idea::Column::Id)
+            .into();
+        Ok(milestone::Entity::find()
+            .select_only()
+            .column(idea::Column::Stage)
+            .column(milestone::Column::Status)
+            .column_as(milestone::Column::Id.count(), "n")
+            .join(sea_orm::JoinType::InnerJoin, to_idea)
+            .filter(milestone::Column::IdeaId.in_subquery(ideas))
+            .filter(milestone::Column::Status.ne(MilestoneStatus::Dropped))
+            .group_by(idea::Column::Stage)
+            .group_by(milestone::Column::Status)
+            .into_tuple()
+            .all(db)
+            .await?)
     }
 
     /// How many of the matching ideas are in each stage with each status, as

@@ -97,6 +97,7 @@ fn indonesian_labels() -> serde_json::Value {
         "rankingFrom": "tahap {stage} ke atas",
         "points": "poin",
         "review": "penilaian",
+        "milestones": "{done}/{planned} tonggak",
         "reviews": "penilaian",
         "unscored": "belum dinilai",
         "noRanking": "Belum ada inovasi pada tahap ini.",
@@ -141,6 +142,7 @@ fn english_labels() -> serde_json::Value {
         "rankingFrom": "{stage} and beyond",
         "points": "points",
         "review": "review",
+        "milestones": "{done}/{planned} milestones",
         "reviews": "reviews",
         "unscored": "not yet scored",
         "noRanking": "No innovation has reached this stage yet.",
@@ -278,7 +280,7 @@ const PAGE: &str = include_str!("live.html");
 pub const DOCUMENTS: [&str; 4] = [FUNNEL, HISTORY, EVENTS, RANKING];
 const FUNNEL: &str = "subscription($f: IdeaFilter) { funnel(filter: $f) { funnel { fewerThan total launched stages { stage reached current } } } }";
 const HISTORY: &str = "query($c: [String!]) { pipelineEvents(filter: { regencyCodes: $c }, last: 6) { nodes { kind stage occurredAt payload idea { title } unit { name } } resumeCursor } }";
-const RANKING: &str = "subscription($c: ID!, $s: Stage!) { ranking(cohortId: $c, stageAtLeast: $s) { total scored entries(first: 10) { rank score reviewCount idea { title stage unit { name } } } } }";
+const RANKING: &str = "subscription($c: ID!, $s: Stage!) { ranking(cohortId: $c, stageAtLeast: $s) { total scored entries(first: 10) { rank score reviewCount milestones { done planned } idea { title stage unit { name } } } } }";
 const EVENTS: &str = "subscription($f: PipelineEventFilter, $a: String) { pipelineEvents(filter: $f, after: $a) { kind stage occurredAt payload idea { title } unit { name } } }";
 
 #[cfg(test)]
