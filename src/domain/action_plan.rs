@@ -318,6 +318,17 @@ impl Domain {
             .map(|m| (m.id, m))
             .collect();
         let kept: Vec<i32> = drafts.iter().filter_map(|d| d.id).collect();
+        let mut seen = std::collections::HashSet::new();
+        if let Some(twice) = kept.iter().find(|id| !seen.insert(**id)) {
+            let position = drafts
+                .iter()
+                .rposition(|d| d.id == Some(*twice))
+                .unwrap_or(0)
+                + 1;
+            return Err(DomainError::bad_input(format!(
+                "Milestone {position} repeats the id of an earlier one; list each milestone once."
+            )));
+        }
         if let Some(unknown) = kept.iter().find(|id| !existing.contains_key(id)) {
             return Err(DomainError::not_found(format!(
                 "Milestone {unknown} is not a milestone of this plan; leave its id out to add a new one."

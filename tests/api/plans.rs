@@ -132,6 +132,16 @@ async fn a_plan_is_written_versioned_and_its_history_kept() {
             .await;
         assert_eq!(error_code(&stale), "CONFLICT", "{stale}");
     }
+    // One milestone listed twice is refused.
+    let mut twice = milestone("Menyusun SOP", &day(-10));
+    twice["id"] = kept.clone();
+    let repeated = app
+        .gql(
+            WRITE,
+            json!({"input": {"ideaId": idea, "version": 2, "goal": "Lain", "milestones": [twice.clone(), twice]}}),
+        )
+        .await;
+    assert_eq!(error_code(&repeated), "BAD_USER_INPUT", "{repeated}");
     assert_eq!(event_total(&app).await, before);
     let read = app.data(PLAN, json!({"id": idea})).await;
     assert_eq!(read["idea"]["actionPlan"]["version"], 2);
