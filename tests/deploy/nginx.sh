@@ -6,12 +6,12 @@
 # 127.0.0.1, on free ports; everything started here is stopped and removed on exit.
 #
 #   LABINOV_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
-#   LABINOV_TEST_REDIS_URL=redis://127.0.0.1:6379 LABINOV_BIN=target/release/labinov \
+#   LABINOV_TEST_REDIS_URL=redis://127.0.0.1:6379 LABINOV_BIN=target/dist/labinov \
 #     tests/deploy/nginx.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-bin=$(realpath "${LABINOV_BIN:-target/release/labinov}")
+bin=$(realpath "${LABINOV_BIN:-target/dist/labinov}")
 admin_url=${LABINOV_TEST_DATABASE_URL:?set LABINOV_TEST_DATABASE_URL to a PostgreSQL database the user may CREATE DATABASE from}
 redis_url=${LABINOV_TEST_REDIS_URL:-redis://127.0.0.1:6379}
 rate_limit=30
