@@ -6,8 +6,8 @@
 # stays) and purges it (the data goes). Needs root, as CI runs. Leaves nothing behind.
 #
 #   tests/deploy/package.sh            # the package as docs/deploy.md builds it (profile dist)
-#   LABINOV_DEB_PROFILE=release tests/deploy/package.sh   # the same package from the release
-#                                                         # profile, reusing a release build
+#   LABINOV_DEB_PROFILE=dev tests/deploy/package.sh   # the same package from the debug build
+#                                                     # the tests made (what CI runs)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
