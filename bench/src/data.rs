@@ -9,8 +9,15 @@ use entity::{Decision, UnitKind};
 use labinov::{
     access::Caller,
     domain::{
-        Domain, cohort::NewCohort, commitment::NewCommitment, idea::moves::MoveReason,
-        mentor::MentorFields, pipeline::CommitmentAction, regency::NewRegency, unit::NewUnit,
+        Domain,
+        action_plan::{MilestoneDraft, PlanDraft},
+        cohort::NewCohort,
+        commitment::NewCommitment,
+        idea::moves::MoveReason,
+        mentor::MentorFields,
+        pipeline::CommitmentAction,
+        regency::NewRegency,
+        unit::NewUnit,
     },
 };
 
@@ -73,7 +80,7 @@ pub fn csv_of(ideas: usize, seed: usize) -> String {
 
 /// Builds one regency: its units, a 2024 lab edition, `ideas` ideas imported at DIAGNOSE, a
 /// third of them advanced to DESIGN with a mentor, a third of those launched under a signed
-/// commitment, a tenth of the rest stalled.
+/// commitment and a one-milestone action plan, a tenth of the rest stalled.
 async fn regency(
     domain: &Domain,
     caller: &Caller,
@@ -186,6 +193,24 @@ async fn regency(
             .await?;
         events += 2;
         for idea in &launched {
+            // DELIVER needs an action plan with a milestone as well as the signed commitment.
+            let plan = PlanDraft {
+                idea_id: idea.id,
+                version: None,
+                goal: "Meluncurkan layanan".to_owned(),
+                milestones: vec![MilestoneDraft {
+                    id: None,
+                    title: "Uji coba".to_owned(),
+                    owner_name: "Siti Aminah".to_owned(),
+                    owner_position: "Kepala Seksi".to_owned(),
+                    due_on: chrono::NaiveDate::from_ymd_opt(2024, 12, 31).unwrap_or_default(),
+                    status: entity::MilestoneStatus::Planned,
+                    done_on: None,
+                    note: None,
+                }],
+            };
+            domain.write_action_plan(caller, plan).await?;
+            events += 1;
             domain
                 .move_idea(
                     caller,
