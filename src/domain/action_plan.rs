@@ -11,8 +11,8 @@ use entity::{
     mentor, mentor_assignment, milestone, milestone_comment,
 };
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder,
 };
 use serde_json::json;
 
@@ -89,23 +89,6 @@ impl ActionPlan {
         }
         progress
     }
-}
-
-/// Whether the idea has an action plan with at least one milestone that is not dropped (what
-/// entering DELIVER needs).
-pub(crate) async fn has_planned_milestone(
-    txn: &DatabaseTransaction,
-    idea_id: i32,
-) -> DomainResult<bool> {
-    let found = milestone::Entity::find()
-        .select_only()
-        .column(milestone::Column::Id)
-        .filter(milestone::Column::IdeaId.eq(idea_id))
-        .filter(milestone::Column::Status.ne(MilestoneStatus::Dropped))
-        .into_tuple::<i32>()
-        .one(txn)
-        .await?;
-    Ok(found.is_some())
 }
 
 /// A milestone checked against the lab's calendar: text trimmed and bounded, no identity

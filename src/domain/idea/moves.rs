@@ -500,10 +500,7 @@ impl Domain {
                 signed_commitment: self
                     .covered_by_signed_commitment(&work.txn, current.id)
                     .await?,
-                planned_milestone: crate::domain::action_plan::has_planned_milestone(
-                    &work.txn, current.id,
-                )
-                .await?,
+                planned_milestone: has_planned_milestone(&work.txn, current.id).await?,
             }
         } else {
             pipeline::Readiness::NOTHING
@@ -737,4 +734,18 @@ pub fn event_kind(decision: Decision) -> PipelineEventKind {
         Decision::Resume => PipelineEventKind::IdeaResumed,
         Decision::Drop => PipelineEventKind::IdeaDropped,
     }
+}
+
+/// Whether the idea has an action plan with at least one milestone that is not dropped (what
+/// entering DELIVER needs besides the signed commitment).
+async fn has_planned_milestone(txn: &DatabaseTransaction, idea_id: i32) -> DomainResult<bool> {
+    let found = entity::milestone::Entity::find()
+        .select_only()
+        .column(entity::milestone::Column::Id)
+        .filter(entity::milestone::Column::IdeaId.eq(idea_id))
+        .filter(entity::milestone::Column::Status.ne(entity::MilestoneStatus::Dropped))
+        .into_tuple::<i32>()
+        .one(txn)
+        .await?;
+    Ok(found.is_some())
 }
