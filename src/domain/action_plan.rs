@@ -8,11 +8,10 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use entity::{
     IdeaStatus, MilestoneStatus, PipelineEventKind, Stage, action_plan, action_plan_revision, idea,
-    mentor, mentor_assignment, milestone, milestone_comment,
+    mentor, milestone, milestone_comment,
 };
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 use serde_json::json;
 
@@ -67,27 +66,41 @@ pub struct Progress {
     pub overdue: usize,
 }
 
+/// Whether a milestone is past its due date on `today` and neither done nor dropped.
+pub fn is_overdue(m: &milestone::Model, today: NaiveDate) -> bool {
+    matches!(
+        m.status,
+        MilestoneStatus::Planned | MilestoneStatus::InProgress
+    ) && m.due_on < today
+}
+
 impl ActionPlan {
-    /// The plan's progress on `today`.
-    pub fn progress(&self, today: NaiveDate) -> Progress {
+    /// Milestones done and planned (dropped ones left out); no reading of the clock.
+    pub fn done_of_planned(&self) -> (usize, usize) {
         let counted = self
             .milestones
             .iter()
             .filter(|m| m.status != MilestoneStatus::Dropped);
-        let mut progress = Progress {
-            done: 0,
-            planned: 0,
-            overdue: 0,
-        };
-        for m in counted {
-            progress.planned += 1;
-            if m.status == MilestoneStatus::Done {
-                progress.done += 1;
-            } else if m.due_on < today {
-                progress.overdue += 1;
-            }
+        let done = counted
+            .clone()
+            .filter(|m| m.status == MilestoneStatus::Done)
+            .count();
+        (done, counted.count())
+    }
+
+    /// The plan's progress on `today`.
+    pub fn progress(&self, today: NaiveDate) -> Progress {
+        let (done, planned) = self.done_of_planned();
+        let overdue = self
+            .milestones
+            .iter()
+            .filter(|m| is_overdue(m, today))
+            .count();
+        Progress {
+            done,
+            planned,
+            overdue,
         }
-        progress
     }
 }
 
@@ -504,13 +517,10 @@ impl Domain {
                     .is_ok_and(|s| s.allows(m.regency_id))
             })
             .ok_or_else(missing)?;
-        let assigned = mentor_assignment::Entity::find()
-            .filter(mentor_assignment::Column::IdeaId.eq(milestone.idea_id))
-            .filter(mentor_assignment::Column::MentorId.eq(mentor_id))
-            .filter(mentor_assignment::Column::Until.is_null())
-            .count(&work.txn)
-            .await?;
-        if assigned == 0 {
+        if super::mentor::current_assignment(&work.txn, milestone.idea_id, mentor_id)
+            .await?
+            .is_none()
+        {
             return Err(DomainError::Forbidden(
                 "Only the mentors coaching an idea write in its milestones' coaching log, and you do not coach this one."
                     .to_owned(),

@@ -278,9 +278,7 @@ impl Domain {
                 "The idea was dropped; a dropped idea gets no new mentor.",
             ));
         }
-        let current = self
-            .current_assignment(&work.txn, idea_id, mentor_id)
-            .await?;
+        let current = current_assignment(&work.txn, idea_id, mentor_id).await?;
         if current.is_some() {
             return Err(DomainError::bad_input(format!(
                 "{} already coaches this idea.",
@@ -339,8 +337,7 @@ impl Domain {
             .await?
             .ok_or_else(|| DomainError::not_found("No idea with this id exists."))?;
         work.caller.check_write(Some(idea.regency_id), "idea")?;
-        let current = self
-            .current_assignment(&work.txn, idea_id, mentor_id)
+        let current = current_assignment(&work.txn, idea_id, mentor_id)
             .await?
             .ok_or_else(|| {
                 DomainError::bad_input("That mentor does not currently coach this idea.")
@@ -367,18 +364,18 @@ impl Domain {
         .await?;
         Ok(row)
     }
+}
 
-    async fn current_assignment(
-        &self,
-        txn: &DatabaseTransaction,
-        idea_id: i32,
-        mentor_id: i32,
-    ) -> DomainResult<Option<mentor_assignment::Model>> {
-        Ok(mentor_assignment::Entity::find()
-            .filter(mentor_assignment::Column::IdeaId.eq(idea_id))
-            .filter(mentor_assignment::Column::MentorId.eq(mentor_id))
-            .filter(mentor_assignment::Column::Until.is_null())
-            .one(txn)
-            .await?)
-    }
+/// The mentor's current assignment to the idea, if the mentor coaches it now.
+pub(crate) async fn current_assignment(
+    txn: &DatabaseTransaction,
+    idea_id: i32,
+    mentor_id: i32,
+) -> DomainResult<Option<mentor_assignment::Model>> {
+    Ok(mentor_assignment::Entity::find()
+        .filter(mentor_assignment::Column::IdeaId.eq(idea_id))
+        .filter(mentor_assignment::Column::MentorId.eq(mentor_id))
+        .filter(mentor_assignment::Column::Until.is_null())
+        .one(txn)
+        .await?)
 }

@@ -4,10 +4,7 @@
 
 use std::collections::HashMap;
 
-use entity::{
-    IdeaStatus, PipelineEventKind, Recommendation, Stage, cohort, idea, mentor, mentor_assignment,
-    review,
-};
+use entity::{IdeaStatus, PipelineEventKind, Recommendation, Stage, cohort, idea, mentor, review};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, sea_query::Expr,
@@ -306,13 +303,10 @@ async fn idea_to_review(work: &Work, idea_id: i32, mentor_id: i32) -> DomainResu
                 .is_ok_and(|s| s.allows(i.regency_id))
         })
         .ok_or_else(|| DomainError::not_found("No idea with this id exists."))?;
-    let assigned = mentor_assignment::Entity::find()
-        .filter(mentor_assignment::Column::IdeaId.eq(idea.id))
-        .filter(mentor_assignment::Column::MentorId.eq(mentor_id))
-        .filter(mentor_assignment::Column::Until.is_null())
-        .count(&work.txn)
-        .await?;
-    if assigned == 0 {
+    if super::mentor::current_assignment(&work.txn, idea.id, mentor_id)
+        .await?
+        .is_none()
+    {
         return Err(DomainError::Forbidden(
             "Only the mentors assigned to an idea review it, and you are not assigned to this one."
                 .to_owned(),
@@ -521,17 +515,9 @@ impl Domain {
             plans.extend(self.action_plans_of(caller, chunk).await?);
         }
         for entry in &mut ranked {
-            entry.milestones = plans.get(&entry.idea.id).map(|plan| {
-                let counted = plan
-                    .milestones
-                    .iter()
-                    .filter(|m| m.status != entity::MilestoneStatus::Dropped);
-                let done = counted
-                    .clone()
-                    .filter(|m| m.status == entity::MilestoneStatus::Done)
-                    .count();
-                (done, counted.count())
-            });
+            entry.milestones = plans
+                .get(&entry.idea.id)
+                .map(super::action_plan::ActionPlan::done_of_planned);
         }
         Ok((cohort, ranked))
     }

@@ -160,9 +160,7 @@ impl Milestone {
 
     /// Whether it is past its due date and not done (today, by the server's clock).
     async fn overdue(&self) -> bool {
-        self.0.status != entity::MilestoneStatus::Done
-            && self.0.status != entity::MilestoneStatus::Dropped
-            && self.0.due_on < volatile::now().date_naive()
+        domain::is_overdue(&self.0, volatile::now().date_naive())
     }
 }
 

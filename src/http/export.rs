@@ -418,11 +418,7 @@ fn write_plan(out: &mut Vec<u8>, plan: &crate::domain::action_plan::ActionPlan) 
         .from_writer(out);
     writer.write_record(PLAN_COLUMNS)?;
     for m in &plan.milestones {
-        let overdue = m.due_on < today
-            && !matches!(
-                m.status,
-                entity::MilestoneStatus::Done | entity::MilestoneStatus::Dropped
-            );
+        let overdue = crate::domain::action_plan::is_overdue(m, today);
         let record: [std::borrow::Cow<'_, str>; 10] = [
             m.position.to_string().into(),
             guarded(&m.title),

@@ -33,6 +33,18 @@ async fn idea_in_design(app: &TestApp) -> Value {
         .expect("an idea in DESIGN without a plan")
 }
 
+/// The title of the idea with this id.
+async fn title_of(app: &TestApp, idea: &Value) -> String {
+    app.data(
+        "query($id: ID!) { node(id: $id) { ... on Idea { title } } }",
+        json!({"id": idea}),
+    )
+    .await["node"]["title"]
+        .as_str()
+        .expect("a title")
+        .to_owned()
+}
+
 fn day(offset_days: i64) -> String {
     let today = Utc::now().date_naive();
     let day = if offset_days >= 0 {
@@ -294,15 +306,7 @@ async fn the_demo_plans_every_idea_that_reached_deliver() {
 async fn an_overdue_milestone_puts_the_idea_on_the_follow_up_list() {
     let app = TestApp::with_demo().await;
     let idea = idea_in_design(&app).await;
-    let title = app
-        .data(
-            "query($id: ID!) { node(id: $id) { ... on Idea { title } } }",
-            json!({"id": idea}),
-        )
-        .await["node"]["title"]
-        .as_str()
-        .expect("a title")
-        .to_owned();
+    let title = title_of(&app, &idea).await;
     let listed = async |app: &TestApp, filter: &str| -> bool {
         let data = app
             .data(
@@ -528,15 +532,7 @@ async fn a_plan_exports_as_csv_and_the_ideas_export_carries_its_progress() {
     );
 
     // The ideas export names the plan's progress.
-    let title = app
-        .data(
-            "query($id: ID!) { node(id: $id) { ... on Idea { title } } }",
-            json!({"id": idea}),
-        )
-        .await["node"]["title"]
-        .as_str()
-        .expect("a title")
-        .to_owned();
+    let title = title_of(&app, &idea).await;
     let filter = json!({"search": title}).to_string();
     let mut query = form_urlencoded::Serializer::new(String::new());
     query.append_pair("filter", &filter);
