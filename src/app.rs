@@ -102,6 +102,7 @@ impl App {
                 limits: Arc::new(config.limits.clone()),
                 query_limits,
                 request_timeout: Duration::from_secs(config.limits.request_timeout_secs.max(1)),
+                upload_timeout: Duration::from_secs(config.limits.upload_timeout_secs.max(1)),
                 connection_init_timeout: Duration::from_secs(
                     config.limits.connection_init_timeout_secs.max(1),
                 ),

@@ -403,6 +403,17 @@ pub struct LimitArgs {
     /// cap.
     #[arg(long, env = "LABINOV_MAX_BODY_BYTES_IN_FLIGHT", default_value_t = 256 * 1024 * 1024)]
     pub max_body_bytes_in_flight: usize,
+    /// Largest evidence file, in bytes; an upload's whole request may be this much larger
+    /// than LABINOV_MAX_BODY_BYTES.
+    #[arg(long, env = "LABINOV_EVIDENCE_MAX_BYTES", default_value_t = 20 * 1024 * 1024)]
+    pub evidence_max_bytes: usize,
+    /// Most evidence files one idea holds.
+    #[arg(long, env = "LABINOV_EVIDENCE_MAX_FILES", default_value_t = 30)]
+    pub evidence_max_files: usize,
+    /// Seconds an upload (a multipart GraphQL request or a POST to /evidence) may take, reading
+    /// its body included.
+    #[arg(long, env = "LABINOV_UPLOAD_TIMEOUT_SECS", default_value_t = 300)]
+    pub upload_timeout_secs: u64,
     /// Largest WebSocket message, in bytes (a subscribe is a document and its variables).
     #[arg(long, env = "LABINOV_MAX_WS_MESSAGE_BYTES", default_value_t = 256 * 1024)]
     pub max_ws_message_bytes: usize,
@@ -490,6 +501,9 @@ impl Default for LimitArgs {
             max_body_bytes: 4 * 1024 * 1024,
             max_body_bytes_per_address: 16 * 1024 * 1024,
             max_body_bytes_in_flight: 256 * 1024 * 1024,
+            evidence_max_bytes: 20 * 1024 * 1024,
+            evidence_max_files: 30,
+            upload_timeout_secs: 300,
             max_ws_message_bytes: 256 * 1024,
             max_subscriptions_per_connection: 20,
             max_connections: 2_000,

@@ -122,5 +122,12 @@ pub async fn connect_and_migrate(config: &Config) -> anyhow::Result<Domain> {
         default: config.default_page_size.min(config.max_page_size),
         max: config.max_page_size,
     };
-    Ok(Domain::new(connection, statements, limits))
+    Ok(
+        Domain::new(connection, statements, limits).with_evidence_limits(
+            crate::domain::evidence::EvidenceLimits {
+                max_bytes: config.limits.evidence_max_bytes,
+                max_files: config.limits.evidence_max_files,
+            },
+        ),
+    )
 }

@@ -12,6 +12,8 @@
     reason = "the demo data are tables, long by nature"
 )]
 
+mod files;
+
 use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Context;
@@ -27,6 +29,7 @@ use crate::domain::{
     action_plan::{ActionPlan, MilestoneDraft, PlanDraft},
     cohort::NewCohort,
     commitment::NewCommitment,
+    evidence::NewEvidence,
     idea::moves::{IdeaChanges, Innovator, MoveReason, NewIdea},
     mentor::MentorFields,
     pipeline::{self, CommitmentAction, IdeaState},
@@ -930,6 +933,9 @@ enum Step {
         idea: usize,
         all: bool,
     },
+    /// Evidence of the idea's work is attached the day it reaches DISPLAY (one idea in three):
+    /// a photo of its trial and a short report.
+    Evidence(usize),
 }
 
 /// A commitment the lab's history signs: a unit's promise for some of its ideas.
@@ -1442,6 +1448,17 @@ impl Lab {
                     made.action_plans.insert(idea, written);
                 }
             }
+            Step::Evidence(i) => {
+                let trial = made
+                    .action_plans
+                    .get(&i)
+                    .and_then(|plan| plan.milestones.get(2))
+                    .map(|m| m.id);
+                let idea = &ideas[i];
+                for new in demo_evidence(idea, made.ideas[i].0, trial, i, work.today()) {
+                    domain.add_evidence_in(work, new).await?;
+                }
+            }
             Step::Fulfil(c) => {
                 let (id, version) = made.commitments[c];
                 let fulfilled = domain
@@ -1491,9 +1508,64 @@ fn action_plan_steps(i: usize, plan: &PlannedIdea) -> Vec<(DateTime<Utc>, Step)>
                 at(display, minute),
                 Step::MilestonesDone { idea: i, all: true },
             ));
+            if i.is_multiple_of(3) {
+                steps.push((at(display, minute), Step::Evidence(i)));
+            }
         }
     }
     steps
+}
+
+/// The made-up evidence of an idea that reached DISPLAY: a photo of its trial (attached to the
+/// plan's trial milestone) and a one-page report of its results.
+fn demo_evidence(
+    idea: &NewIdea,
+    idea_id: i32,
+    trial: Option<i32>,
+    seed: usize,
+    day: NaiveDate,
+) -> Vec<NewEvidence> {
+    let slug: String = idea
+        .title
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect::<String>()
+        .split('-')
+        .filter(|part| !part.is_empty())
+        .take(5)
+        .collect::<Vec<_>>()
+        .join("-");
+    let report = files::report(
+        &format!("Laporan hasil: {}", idea.title),
+        &[
+            format!(
+                "Unit pelaksana: {}",
+                idea.innovator
+                    .as_ref()
+                    .map_or("Tim Inovasi", |i| i.position.as_str())
+            ),
+            format!("Tanggal: {day}"),
+            "Semua tonggak rencana aksi selesai; layanan berjalan rutin.".to_owned(),
+            "Dokumen contoh untuk data demo labinov (isi rekaan).".to_owned(),
+        ],
+    );
+    vec![
+        NewEvidence {
+            idea_id,
+            milestone_id: trial,
+            name: format!("foto-uji-coba-{slug}.png"),
+            description: Some("Foto kegiatan uji coba layanan".to_owned()),
+            bytes: files::photo(seed),
+        },
+        NewEvidence {
+            idea_id,
+            milestone_id: None,
+            name: format!("laporan-hasil-{slug}.pdf"),
+            description: Some("Laporan hasil penerapan inovasi".to_owned()),
+            bytes: report,
+        },
+    ]
 }
 
 /// A made-up action plan for an idea: four milestones from the day it entered DESIGN.

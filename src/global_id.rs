@@ -19,10 +19,11 @@ pub enum Kind {
     PipelineEvent,
     Review,
     Milestone,
+    Evidence,
 }
 
 impl Kind {
-    const ALL: [Kind; 11] = [
+    const ALL: [Kind; 12] = [
         Kind::Regency,
         Kind::Unit,
         Kind::Cohort,
@@ -34,6 +35,7 @@ impl Kind {
         Kind::PipelineEvent,
         Kind::Review,
         Kind::Milestone,
+        Kind::Evidence,
     ];
 
     pub fn name(self) -> &'static str {
@@ -49,6 +51,7 @@ impl Kind {
             Kind::PipelineEvent => "PipelineEvent",
             Kind::Review => "Review",
             Kind::Milestone => "Milestone",
+            Kind::Evidence => "Evidence",
         }
     }
 }

@@ -5,6 +5,8 @@
 //! ```sh
 //! cargo run --release -p bench                 # the full run (minutes)
 //! cargo run -p bench -- --quick                # seconds: what CI runs so the harness cannot rot
+//! LABINOV_BENCH_SERVER=target/debug/labinov ./target/release/bench --only tax,big
+//!                                              # another build of the server, same load
 //! ```
 
 #![allow(
@@ -325,6 +327,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     ));
     report.line(format!(
         "machine: {cores} cores; servers pinned to core 0, load from the others: {pinned}"
+    ));
+    report.line(format!(
+        "labinov measured: {}",
+        std::env::var(servers::SERVER_ENV)
+            .unwrap_or_else(|_| "the harness's own build of it".to_owned())
     ));
 
     // The database.

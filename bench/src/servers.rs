@@ -166,14 +166,25 @@ pub fn pin_self_away_from_servers() -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// The labinov binary to measure instead of the harness's own build of it, e.g.
+/// `LABINOV_BENCH_SERVER=target/debug/labinov`: the same server, built another way.
+pub const SERVER_ENV: &str = "LABINOV_BENCH_SERVER";
+
 /// Starts `bench <args>` as a child on the first core and waits until `ready` answers 200.
+/// `bench serve-labinov <labinov arguments>` runs [`SERVER_ENV`]'s binary with those
+/// arguments when it is set.
 pub async fn spawn(
     args: &[String],
     env: &[(&str, String)],
     port: u16,
     ready: &str,
 ) -> anyhow::Result<Child> {
-    let exe = std::env::current_exe()?;
+    let (exe, args) = match (args.split_first(), std::env::var_os(SERVER_ENV)) {
+        (Some((mode, rest)), Some(server)) if mode == "serve-labinov" => {
+            (std::path::PathBuf::from(server), rest)
+        }
+        _ => (std::env::current_exe()?, args),
+    };
     // The harness pinned itself away from core 0 already, so it cannot count cores any more.
     let pinned = has_taskset() && num_cpus_online() > 1;
     let mut command = if pinned {

@@ -226,6 +226,8 @@ text_enum!(
         ActionPlanWritten = "ACTION_PLAN_WRITTEN",
         MilestoneDone = "MILESTONE_DONE",
         MilestoneCommented = "MILESTONE_COMMENTED",
+        EvidenceAdded = "EVIDENCE_ADDED",
+        EvidenceRemoved = "EVIDENCE_REMOVED",
     }
 );
 

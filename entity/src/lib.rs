@@ -7,6 +7,8 @@ pub mod cohort;
 pub mod commitment;
 pub mod commitment_idea;
 pub mod enums;
+pub mod evidence;
+pub mod evidence_blob;
 pub mod hand_over;
 pub mod idea;
 pub mod mentor;

@@ -8,6 +8,7 @@ mod m20261128_000001_create_pipeline;
 mod m20261129_000001_case_insensitive_names;
 mod m20261129_000002_lab_work;
 mod m20261206_000001_action_plans;
+mod m20261207_000001_evidence;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_case_insensitive_names::Migration),
             Box::new(m20261129_000002_lab_work::Migration),
             Box::new(m20261206_000001_action_plans::Migration),
+            Box::new(m20261207_000001_evidence::Migration),
         ]
     }
 }

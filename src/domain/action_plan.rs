@@ -391,21 +391,16 @@ impl Domain {
             milestones: saved.to_vec(),
         };
         let progress = written.progress(work.today());
-        let about = |kind| NewEvent {
-            idea_id: Some(idea.id),
-            unit_id: Some(idea.unit_id),
-            stage: Some(idea.stage),
-            ..NewEvent::about(idea.regency_id, kind)
-        };
-        let mut events = vec![NewEvent {
-            payload: json!({
+        let mut events = vec![NewEvent::of_idea(
+            idea,
+            PipelineEventKind::ActionPlanWritten,
+            json!({
                 "title": idea.title,
                 "version": plan.version,
                 "done": progress.done,
                 "planned": progress.planned,
             }),
-            ..about(PipelineEventKind::ActionPlanWritten)
-        }];
+        )];
         let was_done = |id: i32| {
             before
                 .iter()
@@ -413,8 +408,10 @@ impl Domain {
         };
         for m in saved {
             if m.status == MilestoneStatus::Done && !was_done(m.id) {
-                events.push(NewEvent {
-                    payload: json!({
+                events.push(NewEvent::of_idea(
+                    idea,
+                    PipelineEventKind::MilestoneDone,
+                    json!({
                         "title": idea.title,
                         "milestone": m.title,
                         "position": m.position,
@@ -422,8 +419,7 @@ impl Domain {
                         "done": progress.done,
                         "planned": progress.planned,
                     }),
-                    ..about(PipelineEventKind::MilestoneDone)
-                });
+                ));
             }
         }
         self.record_events(work, idea.regency_id, events).await?;
@@ -559,17 +555,15 @@ impl Domain {
         self.record_events(
             work,
             idea.regency_id,
-            vec![NewEvent {
-                idea_id: Some(idea.id),
-                unit_id: Some(idea.unit_id),
-                stage: Some(idea.stage),
-                payload: json!({
+            vec![NewEvent::of_idea(
+                &idea,
+                PipelineEventKind::MilestoneCommented,
+                json!({
                     "title": idea.title,
                     "milestone": milestone.title,
                     "mentor": mentor_name,
                 }),
-                ..NewEvent::about(idea.regency_id, PipelineEventKind::MilestoneCommented)
-            }],
+            )],
         )
         .await?;
         Ok(row)

@@ -26,6 +26,7 @@ pub mod action_plan;
 pub mod cohort;
 pub mod commitment;
 pub mod event;
+pub mod evidence;
 pub mod idea;
 pub mod mentor;
 pub mod page;
@@ -85,6 +86,9 @@ pub struct Domain {
     /// SQLite's one write lock, taken in this process in arrival order; see
     /// [`write::WriteGate`].
     writers: Option<write::WriteGate>,
+    /// Where evidence bytes are kept, and how much is kept.
+    evidence_store: Arc<dyn evidence::EvidenceStore>,
+    evidence_limits: evidence::EvidenceLimits,
 }
 
 impl Domain {
@@ -98,7 +102,21 @@ impl Domain {
             limits,
             committed,
             writers,
+            evidence_store: Arc::new(evidence::DatabaseStore),
+            evidence_limits: evidence::EvidenceLimits::default(),
         }
+    }
+
+    /// The same domain keeping evidence within `limits`.
+    #[must_use]
+    pub fn with_evidence_limits(mut self, limits: evidence::EvidenceLimits) -> Self {
+        self.evidence_limits = limits;
+        self
+    }
+
+    /// How much evidence is kept.
+    pub fn evidence_limits(&self) -> evidence::EvidenceLimits {
+        self.evidence_limits
     }
 
     /// Events of this process's writes, as they are committed.

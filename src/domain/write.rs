@@ -35,6 +35,21 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
+    /// An event of `kind` about `idea`, in its unit and stage, saying `payload`.
+    pub fn of_idea(
+        idea: &entity::idea::Model,
+        kind: PipelineEventKind,
+        payload: serde_json::Value,
+    ) -> Self {
+        Self {
+            idea_id: Some(idea.id),
+            unit_id: Some(idea.unit_id),
+            stage: Some(idea.stage),
+            payload,
+            ..Self::about(idea.regency_id, kind)
+        }
+    }
+
     /// An event of `kind` in a regency, about nothing in particular yet.
     pub fn about(regency_id: i32, kind: PipelineEventKind) -> Self {
         Self {

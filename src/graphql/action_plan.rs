@@ -8,9 +8,10 @@ use super::{
     context,
     enums::MilestoneStatus,
     event::PipelineEvent,
+    evidence::Evidence,
     idea::Idea,
     ids::{self, Kind},
-    loaders::{CommentsOfMilestone, IdeaId, Loaders, MentorId},
+    loaders::{CommentsOfMilestone, EvidenceOfIdea, IdeaId, Loaders, MentorId},
     mentor::Mentor,
 };
 use crate::domain::{
@@ -156,6 +157,20 @@ impl Milestone {
             .await?
             .unwrap_or_default();
         Ok(rows.into_iter().map(MilestoneComment).collect())
+    }
+
+    /// The files attached to the idea as evidence of this milestone, oldest first.
+    async fn evidence(&self, ctx: &Context<'_>) -> Result<Vec<Evidence>> {
+        let rows = ctx
+            .data::<Loaders>()?
+            .load_one(EvidenceOfIdea(self.0.idea_id))
+            .await?
+            .unwrap_or_default();
+        Ok(rows
+            .into_iter()
+            .filter(|e| e.milestone_id == Some(self.0.id))
+            .map(Evidence)
+            .collect())
     }
 
     /// Whether it is past its due date and not done (today, by the server's clock).

@@ -238,4 +238,8 @@ pub enum PipelineEventKind {
     MilestoneDone,
     /// A mentor wrote in the coaching log of a milestone.
     MilestoneCommented,
+    /// A file was attached to an idea as evidence.
+    EvidenceAdded,
+    /// An evidence file was removed from an idea.
+    EvidenceRemoved,
 }

@@ -48,11 +48,9 @@ impl PipelineEvent {
     /// from a query it covers this event's regency only: to resume after a page of the
     /// `pipelineEvents` query, use the connection's `resumeCursor`.
     async fn cursor(&self) -> String {
-        self.cursor.clone().unwrap_or_else(|| {
-            let mut positions = crate::domain::event::Positions::default();
-            positions.seen.insert(self.model.regency_id, self.model.seq);
-            crate::live::cursor::encode(&positions)
-        })
+        self.cursor
+            .clone()
+            .unwrap_or_else(|| crate::live::cursor::after_event(&self.model))
     }
 
     /// Position in the regency's event sequence: 1, 2, 3… without gaps.

@@ -173,6 +173,8 @@ loader!(/// The action plan of an idea, with its milestones.
     ActionPlanOfIdea => crate::domain::action_plan::ActionPlan, action_plans_of);
 loader!(/// The coaching log of a milestone.
     CommentsOfMilestone => Vec<entity::milestone_comment::Model>, comments_of_milestones);
+loader!(/// The evidence files of an idea, oldest first.
+    EvidenceOfIdea => Vec<entity::evidence::Model>, evidence_of_ideas);
 
 pub(crate) fn find<T: 'static>(data: &async_graphql::Data) -> Option<&T> {
     data.get(&std::any::TypeId::of::<T>())

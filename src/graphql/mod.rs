@@ -10,6 +10,7 @@ pub mod engine;
 pub mod enums;
 pub mod errors;
 pub mod event;
+pub mod evidence;
 pub mod idea;
 pub mod ids;
 pub mod kept;
@@ -55,6 +56,7 @@ pub struct Mutation(
     commitment::CommitmentMutation,
     review::ReviewMutation,
     action_plan::ActionPlanMutation,
+    evidence::EvidenceMutation,
 );
 
 pub type LabinovSchema = Schema<Query, Mutation, subscription::Subscription>;

@@ -6,6 +6,7 @@ use super::{
     action_plan::Milestone,
     commitment::Commitment,
     event::PipelineEvent,
+    evidence::Evidence,
     idea::{Idea, StageTransition},
     ids::{self, Kind},
     loaders::{CohortId, CommitmentId, IdeaId, Loaders, MentorId, RegencyId, UnitId},
@@ -35,6 +36,7 @@ pub enum Node {
     PipelineEvent(PipelineEvent),
     Review(Review),
     Milestone(Milestone),
+    Evidence(Evidence),
 }
 
 #[derive(Default)]
@@ -102,6 +104,11 @@ impl NodeQuery {
                 .await?
                 .remove(&small)
                 .map(|m| Node::Milestone(Milestone(m))),
+            Kind::Evidence => domain
+                .evidence_by_id(&crate::graphql::context::caller(ctx), &[small])
+                .await?
+                .remove(&small)
+                .map(|m| Node::Evidence(Evidence(m))),
         })
     }
 }

@@ -38,6 +38,16 @@ impl TokenPlaces for Links {
     }
 }
 
+/// Uploads carry their token in the `Authorization` header only: a cross-site form can send a
+/// POST with any body, but not that header.
+pub struct HeaderOnly;
+
+impl TokenPlaces for HeaderOnly {
+    fn in_query(_: &Parts) -> bool {
+        false
+    }
+}
+
 /// The caller and address of a request within its rate limits; refused with 401 for a bad,
 /// expired or foreign token and 429 past a limit.
 pub struct Requester<P> {
@@ -117,6 +127,53 @@ pub fn client_error(status: StatusCode, code: ErrorCode, message: &str) -> Respo
         "extensions": { "code": code }
     }]});
     (status, axum::Json(body)).into_response()
+}
+
+/// A URL's query parameters, decoded.
+pub struct QueryParams(Vec<(String, String)>);
+
+impl QueryParams {
+    pub fn of(query: Option<&str>) -> Self {
+        Self(
+            query
+                .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+                .unwrap_or_default(),
+        )
+    }
+
+    /// The first value of parameter `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A domain refusal outside GraphQL, as its HTTP status with the code and sentence; a failure
+/// of the server's own is logged and answered without its details (`what` names the request,
+/// e.g. "The export").
+pub fn refused(err: &crate::error::DomainError, what: &str) -> Response {
+    use crate::error::DomainError;
+    let status = match err {
+        DomainError::Internal(_) => {
+            tracing::error!(error = %err.describe(), "{what} failed");
+            return client_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                err.code(),
+                &format!(
+                    "{what} failed on the server; try again, and tell the operator if it keeps failing."
+                ),
+            );
+        }
+        DomainError::Unauthenticated(_) => return unauthenticated(err.message()),
+        DomainError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        DomainError::Forbidden(_) => StatusCode::FORBIDDEN,
+        DomainError::NotFound(_) => StatusCode::NOT_FOUND,
+        DomainError::Conflict(_) => StatusCode::CONFLICT,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    client_error(status, err.code(), err.message())
 }
 
 /// Whether the client asks for GraphQL over SSE (`Accept: text/event-stream`).

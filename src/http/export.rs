@@ -14,7 +14,7 @@ use axum::{
 };
 use futures_util::stream;
 
-use super::context::{Links, Requester, client_error, unauthenticated};
+use super::context::{Links, QueryParams, Requester, client_error, refused};
 use crate::{
     access::Caller,
     domain::{
@@ -36,7 +36,7 @@ use crate::{
 pub const PROBE: &str = "query Export($filter: IdeaFilter, $orderBy: IdeaOrder) { ideas(filter: $filter, orderBy: $orderBy) @skip(if: true) { totalCount } }";
 
 /// The header line; the columns `labinov import` reads keep its names.
-pub const COLUMNS: [&str; 28] = [
+pub const COLUMNS: [&str; 29] = [
     "id",
     "regency",
     "cohort",
@@ -65,6 +65,7 @@ pub const COLUMNS: [&str; 28] = [
     "milestones_done",
     "milestones_planned",
     "milestones_overdue",
+    "evidence_files",
 ];
 
 fn bad_request(err: &DomainError) -> Response {
@@ -108,15 +109,8 @@ async fn checked_variables(
     caller: &Caller,
     query: Option<&str>,
 ) -> Result<serde_json::Map<String, serde_json::Value>, Box<Response>> {
-    let params: Vec<(String, String)> = query
-        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default();
-    let param = |name: &str| {
-        params
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let params = QueryParams::of(query);
+    let param = |name: &str| params.get(name);
     // The same limits as a query's variables: nesting, list lengths, size.
     let mut variables = serde_json::Map::new();
     for name in ["filter", "orderBy"] {
@@ -156,30 +150,8 @@ async fn checked_variables(
     Ok(variables)
 }
 
-/// The answer to an export the domain refused or failed.
-fn refusal(err: DomainError) -> Response {
-    match err {
-        err @ DomainError::Internal(_) => {
-            tracing::error!(error = %err.describe(), "export failed");
-            client_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                err.code(),
-                "The export failed on the server; try again, and tell the operator if it keeps failing.",
-            )
-        }
-        err @ DomainError::Unavailable(_) => {
-            client_error(StatusCode::SERVICE_UNAVAILABLE, err.code(), err.message())
-        }
-        err @ DomainError::Unauthenticated(_) => unauthenticated(err.message()),
-        err => {
-            let status = match err {
-                DomainError::Forbidden(_) => StatusCode::FORBIDDEN,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            client_error(status, err.code(), err.message())
-        }
-    }
-}
+/// What an export's refusals call it.
+const EXPORT: &str = "The export";
 
 pub async fn ideas_csv(
     State(state): State<AppState>,
@@ -209,7 +181,7 @@ pub async fn ideas_csv(
         .await
     {
         Ok(page) => page,
-        Err(err) => return refusal(err),
+        Err(err) => return refused(&err, EXPORT),
     };
     let body = Body::from_stream(pages(state.domain.clone(), caller, filter, order, first));
     let filename = format!(
@@ -304,7 +276,7 @@ fn write_rows(out: &mut Vec<u8>, header: bool, rows: &[ExportRow]) -> csv::Resul
                 .map(|p| n(p).to_string())
                 .unwrap_or_default()
         };
-        let record: [std::borrow::Cow<'_, str>; 28] = [
+        let record: [std::borrow::Cow<'_, str>; 29] = [
             crate::global_id::encode(crate::global_id::Kind::Idea, idea.id).into(),
             row.regency_code.as_str().into(),
             guarded(&row.cohort),
@@ -342,6 +314,7 @@ fn write_rows(out: &mut Vec<u8>, header: bool, rows: &[ExportRow]) -> csv::Resul
             progress(|p| p.done).into(),
             progress(|p| p.planned).into(),
             progress(|p| p.overdue).into(),
+            row.evidence.to_string().into(),
         ];
         writer.write_record(record.iter().map(|c| c.as_bytes()))?;
     }
@@ -370,12 +343,8 @@ pub async fn plan_csv(
     Requester { caller, .. }: Requester<Links>,
     request: Request,
 ) -> Response {
-    let params: Vec<(String, String)> = request
-        .uri()
-        .query()
-        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default();
-    let Some((_, id)) = params.iter().find(|(name, _)| name == "idea") else {
+    let params = QueryParams::of(request.uri().query());
+    let Some(id) = params.get("idea") else {
         return bad_request(&DomainError::bad_input(
             "Name the idea: /export/plan.csv?idea=<the idea's ID>.",
         ));
@@ -386,7 +355,7 @@ pub async fn plan_csv(
     };
     let plan = match state.domain.action_plans_of(&caller, &[idea_id]).await {
         Ok(mut plans) => plans.remove(&idea_id),
-        Err(err) => return refusal(err),
+        Err(err) => return refused(&err, EXPORT),
     };
     let Some(plan) = plan else {
         let missing =
@@ -395,7 +364,7 @@ pub async fn plan_csv(
     };
     let mut out = "\u{feff}".as_bytes().to_vec();
     if let Err(err) = write_plan(&mut out, &plan) {
-        return refusal(DomainError::Internal(err.into()));
+        return refused(&DomainError::Internal(err.into()), EXPORT);
     }
     let mut response = (StatusCode::OK, out).into_response();
     let headers = response.headers_mut();

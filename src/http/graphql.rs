@@ -2,9 +2,10 @@
 //! subscriptions-transport-ws; `Accept: text/event-stream` gets GraphQL over SSE; anything else
 //! is GraphQL over HTTP.
 //!
-//! Writes only come through POST with a JSON body or an initialised WebSocket: a GET (a link,
-//! an `<img>`, an EventSource) and a POST a cross-site HTML form can send (`text/plain`,
-//! form encodings) never reach a mutation.
+//! Writes only come through POST with a JSON body, a multipart upload carrying its token in the
+//! `Authorization` header, or an initialised WebSocket: a GET (a link, an `<img>`, an
+//! EventSource) and a POST a cross-site HTML form can send (`text/plain`, form encodings without
+//! that header) never reach a mutation.
 
 use std::sync::{
     Arc,
@@ -170,40 +171,129 @@ async fn websocket_upgrade(state: AppState, mut parts: axum::http::request::Part
     }
 }
 
-/// A POST body's place in the per-address and server budgets, taken (by its declared length)
-/// before it is read and held until the answer is made; or the refusal.
-fn body_place(
+/// A POST body's place in the per-address and server budgets, taken (by its declared length,
+/// at most `limit`) before it is read and held until the answer is made; or the refusal.
+pub(super) fn body_place(
     state: &AppState,
     headers: &HeaderMap,
     peer: Option<std::net::IpAddr>,
+    limit: usize,
 ) -> Result<super::bodies::BodyPlace, Box<Response>> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
-        .map_or(state.limits.max_body_bytes, |n| {
-            n.min(state.limits.max_body_bytes)
-        });
+        .map_or(limit, |n| n.min(limit));
     state
         .bodies
         .take(peer, declared)
         .map_err(|over| Box::new(over_body_budget(state, over)))
 }
 
-/// Reads the GraphQL request within the request time-out, the body within its limit.
+/// A POST body's place in the budgets, as for [`body_place`]; an upload is a write, so it
+/// first needs a user's token, in the header a cross-site form cannot send.
+fn post_place(
+    state: &AppState,
+    headers: &HeaderMap,
+    caller: &crate::access::Caller,
+    peer: Option<std::net::IpAddr>,
+    upload: bool,
+) -> Result<super::bodies::BodyPlace, Box<Response>> {
+    if !upload {
+        return body_place(state, headers, peer, state.limits.max_body_bytes);
+    }
+    if caller.as_user().is_none() || !headers.contains_key(header::AUTHORIZATION) {
+        return Err(Box::new(super::context::unauthenticated(
+            "File uploads need a REGENCY_ADMIN or ADMIN token in the Authorization header (Bearer …).",
+        )));
+    }
+    body_place(state, headers, peer, upload_body_limit(state))
+}
+
+/// How long a request may take, reading its body included: an upload's time, or a request's.
+fn time_limit(state: &AppState, upload: bool) -> std::time::Duration {
+    if upload {
+        state.upload_timeout
+    } else {
+        state.request_timeout
+    }
+}
+
+/// The largest body of a multipart upload: one file of the evidence limit and the request
+/// around it.
+pub fn upload_body_limit(state: &AppState) -> usize {
+    state.limits.evidence_max_bytes + super::evidence::MULTIPART_OVERHEAD
+}
+
+/// Files one multipart request may carry.
+const FILES_PER_UPLOAD: usize = 10;
+
+/// Reads a multipart upload (the GraphQL multipart request spec): every file at most the
+/// evidence limit, spooled to a temporary file, the whole body within [`upload_body_limit`].
+async fn read_upload(
+    state: &AppState,
+    parts: axum::http::request::Parts,
+    body: axum::body::Body,
+) -> Result<async_graphql::Request, GraphQLRejection> {
+    use futures_util::TryStreamExt as _;
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let reader = body
+        .into_data_stream()
+        .map_err(|err| std::io::Error::other(err.to_string()))
+        .into_async_read();
+    let options = async_graphql::http::MultipartOptions::default()
+        .max_file_size(state.limits.evidence_max_bytes)
+        .max_num_files(FILES_PER_UPLOAD);
+    Ok(async_graphql::http::receive_body(content_type, reader, options).await?)
+}
+
+/// Reads the GraphQL request within the request time-out (an upload's), the body within its
+/// limit.
 async fn read_request(
     state: &AppState,
     parts: axum::http::request::Parts,
     body: axum::body::Body,
+    upload: bool,
 ) -> Result<async_graphql::Request, Box<Response>> {
-    let timeout = state.request_timeout;
+    let timeout = time_limit(state, upload);
     let over_limit = Arc::new(AtomicBool::new(false));
+    // The route takes bodies as large as an upload's; other requests keep the body limit.
+    let body = if upload {
+        body
+    } else {
+        axum::body::Body::new(http_body_util::Limited::new(
+            body,
+            state.limits.max_body_bytes,
+        ))
+    };
     let body = noting_overflow(body, over_limit.clone());
-    let read =
-        GraphQLRequest::<GraphQLRejection>::from_request(Request::from_parts(parts, body), &state);
+    let read = async {
+        if upload {
+            read_upload(state, parts, body).await
+        } else {
+            GraphQLRequest::<GraphQLRejection>::from_request(
+                Request::from_parts(parts, body),
+                &state,
+            )
+            .await
+            .map(GraphQLRequest::into_inner)
+        }
+    };
     // The body of a GraphQL-over-HTTP request must arrive within the request time-out too.
     match tokio::time::timeout(timeout, read).await {
-        Ok(Ok(request)) => Ok(request.into_inner()),
+        Ok(Ok(request)) => Ok(request),
+        Ok(Err(GraphQLRejection(async_graphql::ParseRequestError::PayloadTooLarge))) if upload => {
+            Err(Box::new(super::evidence::file_too_large(
+                state.limits.evidence_max_bytes,
+            )))
+        }
+        Ok(Err(_)) if over_limit.load(Ordering::Relaxed) && upload => Err(Box::new(
+            super::evidence::file_too_large(state.limits.evidence_max_bytes),
+        )),
         Ok(Err(_)) if over_limit.load(Ordering::Relaxed) => Err(Box::new(too_large())),
         Ok(Err(rejection)) => {
             let reason = if wrong_shape(&rejection.0) {
@@ -236,11 +326,12 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
     }
     let method = parts.method.clone();
     let headers = parts.headers.clone();
-    if method == Method::POST && !is_json(&headers) {
+    let upload = method == Method::POST && is_multipart(&headers);
+    if method == Method::POST && !is_json(&headers) && !upload {
         return client_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::UnsupportedMediaType,
-            "Send GraphQL requests with Content-Type: application/json.",
+            "Send GraphQL requests with Content-Type: application/json (multipart/form-data for file uploads).",
         );
     }
     let event_stream = wants_event_stream(&headers);
@@ -256,7 +347,7 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
     // A POST's body takes its place in the budgets before it is read, and keeps it until the
     // answer is made.
     let _body_place = if method == Method::POST {
-        match body_place(&state, &headers, peer) {
+        match post_place(&state, &headers, &caller, peer, upload) {
             Ok(place) => Some(place),
             Err(refused) => return *refused,
         }
@@ -264,8 +355,8 @@ pub async fn graphql_entry(State(state): State<AppState>, request: Request) -> R
         None
     };
     let hide_schema = state.limits.no_anonymous_introspection && caller.as_user().is_none();
-    let timeout = state.request_timeout;
-    let request = match read_request(&state, parts, body).await {
+    let timeout = time_limit(&state, upload);
+    let request = match read_request(&state, parts, body, upload).await {
         Ok(request) => request,
         Err(refused) => return *refused,
     };
@@ -471,7 +562,7 @@ fn writes_need_post() -> Response {
     response
 }
 
-fn timed_out(timeout: std::time::Duration) -> Response {
+pub(super) fn timed_out(timeout: std::time::Duration) -> Response {
     client_error(
         StatusCode::REQUEST_TIMEOUT,
         ErrorCode::RequestTimeout,
@@ -492,6 +583,14 @@ fn is_json(headers: &HeaderMap) -> bool {
             media.eq_ignore_ascii_case("application/json")
                 || media.eq_ignore_ascii_case("application/graphql-response+json")
         })
+}
+
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("multipart/form-data"))
 }
 
 /// Whether to answer as `application/json` (legacy clients): unless the client names

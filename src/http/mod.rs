@@ -5,6 +5,7 @@ pub mod address;
 pub mod bodies;
 pub mod cache;
 pub mod context;
+pub mod evidence;
 pub mod export;
 pub mod fanout;
 pub mod graphql;
@@ -21,7 +22,7 @@ use axum::{
     Router,
     http::{HeaderName, HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
 };
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
@@ -40,6 +41,17 @@ pub fn own_documents() -> impl Iterator<Item = &'static str> {
 /// The router: GraphiQL on `/`, GraphQL on `/graphql`.
 pub fn router(state: AppState) -> Router {
     let cors = cors(&state.cors_origins);
+    // The routes that take uploads read bodies up to a file's size (the GraphQL URL keeps
+    // other requests within the body limit itself); the rest within the body limit.
+    let uploads = Router::new()
+        .route(
+            "/graphql",
+            get(graphql::graphql_entry).post(graphql::graphql_entry),
+        )
+        .route("/evidence", post(evidence::upload))
+        .layer(RequestBodyLimitLayer::new(
+            graphql::upload_body_limit(&state).max(state.limits.max_body_bytes),
+        ));
     let router = Router::new()
         .route("/", get(pages::graphiql))
         .route("/live", get(pages::live_screen))
@@ -49,14 +61,15 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/export/ideas.csv", get(export::ideas_csv))
         .route("/export/plan.csv", get(export::plan_csv))
-        .route(
-            "/graphql",
-            get(graphql::graphql_entry).post(graphql::graphql_entry),
-        )
+        .route("/evidence/{id}", get(evidence::download))
+        .layer(RequestBodyLimitLayer::new(state.limits.max_body_bytes))
+        .merge(uploads)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(RequestBodyLimitLayer::new(state.limits.max_body_bytes))
-        .layer(axum::middleware::map_response(coded_payload_too_large))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            coded_payload_too_large,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.allowed_hosts.clone(),
             known_host,
@@ -136,6 +149,9 @@ async fn observe(request: axum::extract::Request, next: axum::middleware::Next) 
         "/readyz",
         "/metrics",
         "/export/ideas.csv",
+        "/export/plan.csv",
+        "/evidence",
+        "/evidence/{id}",
     ]
     .contains(&route.as_str())
         || route.starts_with("/assets/")
@@ -251,9 +267,33 @@ async fn method_not_allowed(uri: axum::http::Uri) -> Response {
 }
 
 /// The body limit answers 413 in plain text; clients get the GraphQL error shape instead.
-async fn coded_payload_too_large(response: Response) -> Response {
-    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return graphql::too_large();
+/// The body limit's bare 413 as a coded error naming the limit an upload or a request went over.
+async fn coded_payload_too_large(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let upload = request.uri().path() == "/evidence"
+        || request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("multipart/")
+            });
+    let response = next.run(request).await;
+    let coded = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !coded {
+        return if upload {
+            evidence::file_too_large(state.limits.evidence_max_bytes)
+        } else {
+            graphql::too_large()
+        };
     }
     response
 }

@@ -61,6 +61,8 @@ pub struct Shared {
     pub query_limits: Arc<QueryLimits>,
     /// How long a GraphQL-over-HTTP request may take.
     pub request_timeout: Duration,
+    /// How long an upload (multipart GraphQL or `POST /evidence`) may take.
+    pub upload_timeout: Duration,
     /// How long a WebSocket may wait before `connection_init`.
     pub connection_init_timeout: Duration,
     /// Verifies bearer tokens and turns them into callers.

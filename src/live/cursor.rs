@@ -17,6 +17,13 @@ pub fn encode(positions: &Positions) -> String {
     URL_SAFE_NO_PAD.encode(format!("{VERSION};{floor};{}", seen.join(",")))
 }
 
+/// The cursor to resume after `event`, in its regency only.
+pub fn after_event(event: &entity::pipeline_event::Model) -> String {
+    let mut positions = Positions::default();
+    positions.seen.insert(event.regency_id, event.seq);
+    encode(&positions)
+}
+
 /// Decodes a cursor made by [`encode`].
 pub fn decode(cursor: &str) -> Result<Positions, DomainError> {
     let malformed = || {

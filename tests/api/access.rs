@@ -41,6 +41,10 @@ pub(crate) struct Rows {
     idea: Value,
     commitment: Value,
     mentor: Value,
+    /// Two evidence files of an idea at DISPLAY: the table removes the first, and the ADMIN
+    /// after the REGENCY_ADMIN removes the second.
+    evidence: Value,
+    spare_evidence: Value,
 }
 
 pub(crate) async fn rows_of(app: &TestApp, code: &str) -> Rows {
@@ -51,6 +55,8 @@ pub(crate) async fn rows_of(app: &TestApp, code: &str) -> Rows {
                 ideas(filter: {regencyCodes: [$c]}, first: 1) { nodes { id } }
                 commitments(filter: {regencyCodes: [$c]}, first: 1) { nodes { id } }
                 mentors(first: 1) { nodes { id } }
+                displayed: ideas(filter: {regencyCodes: [$c], stages: [DISPLAY]}, first: 50) {
+                    nodes { evidence { id } } }
             }",
             json!({ "c": code }),
         )
@@ -62,7 +68,18 @@ pub(crate) async fn rows_of(app: &TestApp, code: &str) -> Rows {
         idea: data["ideas"]["nodes"][0]["id"].clone(),
         commitment: data["commitments"]["nodes"][0]["id"].clone(),
         mentor: data["mentors"]["nodes"][0]["id"].clone(),
+        evidence: demo_evidence(&data, 0),
+        spare_evidence: demo_evidence(&data, 1),
     }
+}
+
+/// The id of file `n` of the first displayed idea with evidence.
+fn demo_evidence(data: &Value, n: usize) -> Value {
+    data["displayed"]["nodes"]
+        .as_array()
+        .and_then(|ideas| ideas.iter().find_map(|i| i["evidence"].get(n)))
+        .map(|e| e["id"].clone())
+        .expect("demo evidence in the regency")
 }
 
 /// Every mutation with inputs naming `rows`; versions are 1 (a stale version is CONFLICT, which
@@ -126,6 +143,11 @@ pub(crate) fn mutations(rows: &Rows) -> Vec<(&'static str, String, Value)> {
             json!({"ideaId": rows.idea, "goal": "Uji akses", "milestones": [
                 {"title": "Uji", "ownerName": "Penguji", "ownerPosition": "Kepala Seksi", "dueOn": "2020-06-01"}
             ]}),
+        ),
+        m(
+            "removeEvidence",
+            "RemoveEvidenceInput",
+            json!({"id": rows.evidence}),
         ),
         m("revertIdea", "MoveIdeaInput", moved(&rows.idea)),
         m(
@@ -281,6 +303,10 @@ async fn every_mutation_by_role_and_regency() {
             expected,
             "{name} by its REGENCY_ADMIN: {response}"
         );
+        let mut variables = variables;
+        if name == "removeEvidence" {
+            variables["input"]["id"] = own.spare_evidence.clone();
+        }
         let response = app.gql_as(Some(&admin), &query, variables).await;
         assert_eq!(outcome(&response), "ALLOWED", "{name} by ADMIN: {response}");
     }

@@ -271,7 +271,7 @@ async fn fields_come_in_the_order_asked_so_every_answer_is_the_same_bytes() {
 
 /// Mutations of the schema that the table in `access.rs` leaves out, and the test that runs
 /// each with a check of the data version.
-const RUN_ELSEWHERE: [(&str, &str); 3] = [
+const RUN_ELSEWHERE: [(&str, &str); 4] = [
     (
         "importUnits",
         "write::units_import_from_a_spreadsheet_all_or_nothing_and_again_adds_nothing",
@@ -283,6 +283,10 @@ const RUN_ELSEWHERE: [(&str, &str); 3] = [
     (
         "commentOnMilestone",
         "plans::the_coaching_mentor_comments_on_milestones_and_nobody_else_does",
+    ),
+    (
+        "addEvidence",
+        "evidence::a_photo_sent_as_a_multipart_request_is_kept_by_its_bytes_and_downloads_as_an_attachment",
     ),
 ];
 

@@ -111,7 +111,7 @@ enum DemoTemplate {
 }
 
 /// Tables in the order their foreign keys allow filling them.
-const TABLES: [&str; 16] = [
+const TABLES: [&str; 18] = [
     "regency",
     "unit",
     "cohort",
@@ -128,6 +128,8 @@ const TABLES: [&str; 16] = [
     "milestone",
     "action_plan_revision",
     "milestone_comment",
+    "evidence",
+    "evidence_blob",
 ];
 
 async fn demo_template() -> &'static DemoTemplate {
@@ -214,7 +216,8 @@ async fn copy_demo(config: &Config) {
                 ))
                 .await
                 .expect("the demo rows are copied");
-                if table != "commitment_idea" {
+                // Tables keyed by another table's id have no sequence of their own.
+                if !["commitment_idea", "evidence_blob"].contains(&table) {
                     db.execute_unprepared(&format!(
                         r#"SELECT setval(pg_get_serial_sequence('"{schema}".{table}', 'id'), (SELECT COALESCE(MAX(id), 0) + 1 FROM "{schema}".{table}), false)"#
                     ))

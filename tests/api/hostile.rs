@@ -233,7 +233,7 @@ async fn oversized_searches_and_id_lists_are_bad_user_input() {
 }
 
 #[tokio::test]
-async fn writes_come_only_through_post_with_a_json_body() {
+async fn writes_need_a_json_body_or_an_upload_with_its_token_in_the_header() {
     let app = TestApp::with_demo().await;
     let before = event_count(&app).await;
     let mutation = r#"mutation { createMentor(input: {name: "Penyusup", institution: "X"}) { mentor { id } } }"#;
@@ -242,11 +242,7 @@ async fn writes_come_only_through_post_with_a_json_body() {
     assert_eq!(status, 405);
     assert_eq!(error_code(&body), "METHOD_NOT_ALLOWED");
     // A form on any site can POST text/plain or a form encoding without a CORS preflight.
-    for content_type in [
-        "text/plain",
-        "application/x-www-form-urlencoded",
-        "multipart/form-data; boundary=x",
-    ] {
+    for content_type in ["text/plain", "application/x-www-form-urlencoded"] {
         let response = reqwest::Client::new()
             .post(format!("{}/graphql", app.address))
             .bearer_auth(crate::helpers::admin_token())
@@ -258,6 +254,31 @@ async fn writes_come_only_through_post_with_a_json_body() {
         assert_eq!(response.status().as_u16(), 415, "{content_type}");
         let body: Value = response.json().await.unwrap_or_default();
         assert_eq!(error_code(&body), "UNSUPPORTED_MEDIA_TYPE");
+    }
+    // It can POST multipart/form-data too, the uploads' encoding, but not with an
+    // Authorization header, and uploads take the token from that header only.
+    let form = format!(
+        "--x\r\ncontent-disposition: form-data; name=\"operations\"\r\n\r\n{}\r\n--x\r\ncontent-disposition: form-data; name=\"map\"\r\n\r\n{{}}\r\n--x--\r\n",
+        json!({ "query": mutation })
+    );
+    for url in [
+        format!("{}/graphql", app.address),
+        format!(
+            "{}/graphql?token={}",
+            app.address,
+            crate::helpers::admin_token()
+        ),
+    ] {
+        let response = reqwest::Client::new()
+            .post(url)
+            .header("content-type", "multipart/form-data; boundary=x")
+            .body(form.clone())
+            .send()
+            .await
+            .expect("the server answers");
+        assert_eq!(response.status().as_u16(), 401);
+        let body: Value = response.json().await.unwrap_or_default();
+        assert_eq!(error_code(&body), "UNAUTHENTICATED");
     }
     still_serving_and_unchanged(&app, before).await;
 }

@@ -13,6 +13,7 @@ mod backup;
 mod browser;
 mod cache;
 mod clients;
+mod evidence;
 mod foundation;
 mod helpers;
 mod hostile;

@@ -1,6 +1,6 @@
 //! Reading ideas for the CSV export: pages of ideas with what a spreadsheet row shows (the
 //! regency, cohort and unit by name, the current mentors, the score, the action plan's
-//! progress), a fixed handful of statements per page.
+//! progress, the evidence files), a fixed handful of statements per page.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -33,6 +33,8 @@ pub struct ExportRow {
     pub score: Option<IdeaScore>,
     /// How far its action plan got today, if it has one.
     pub progress: Option<Progress>,
+    /// Evidence files attached to it.
+    pub evidence: i64,
 }
 
 /// A page of the export and the cursor of its last row, if more follow.
@@ -102,6 +104,7 @@ impl Domain {
             .collect();
         let reviews = self.current_reviews_of_ideas(caller, &ids).await?;
         let plans = self.action_plans_of(caller, &ids).await?;
+        let evidence = self.evidence_counts(caller, &ids).await?;
         let today = crate::domain::volatile::now().date_naive();
         let rows = ideas
             .into_iter()
@@ -124,6 +127,7 @@ impl Domain {
                     .collect(),
                 score: reviews.get(&idea.id).and_then(|r| idea_score(r)),
                 progress: plans.get(&idea.id).map(|p| p.progress(today)),
+                evidence: evidence.get(&idea.id).copied().unwrap_or_default(),
                 idea,
             })
             .collect();

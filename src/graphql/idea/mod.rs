@@ -178,6 +178,19 @@ impl Idea {
             .map(|plan| progress_today(&plan)))
     }
 
+    /// The files attached as evidence of the idea's work, oldest first.
+    async fn evidence(&self, ctx: &Context<'_>) -> Result<Vec<crate::graphql::evidence::Evidence>> {
+        let rows = ctx
+            .data::<Loaders>()?
+            .load_one(crate::graphql::loaders::EvidenceOfIdea(self.0.id()))
+            .await?
+            .unwrap_or_default();
+        Ok(rows
+            .into_iter()
+            .map(crate::graphql::evidence::Evidence)
+            .collect())
+    }
+
     /// Every hand-over of the idea to a new innovator, oldest first.
     async fn hand_overs(&self, ctx: &Context<'_>) -> Result<Vec<HandOver>> {
         let rows = ctx
