@@ -292,6 +292,34 @@ async fn the_event_screen_shows_a_change_live_and_graphiql_works_offline() {
         text(&newest).contains("Posyandu Lansia Keliling: 1 of 3 milestones done"),
         "the milestone in words: {newest}"
     );
+
+    // Evidence arrives in words too; its name is shown as text, never as markup.
+    let uploaded = reqwest::Client::new()
+        .post(format!("{}/evidence", app.address))
+        .query(&[
+            ("idea", idea.as_str().unwrap_or_default()),
+            ("name", "<img src=x onerror=alert(1)>.pdf"),
+        ])
+        .bearer_auth(crate::helpers::admin_token())
+        .body(b"%PDF-1.4\n% laporan\n%%EOF\n".to_vec())
+        .send()
+        .await
+        .expect("the upload is answered");
+    assert_eq!(uploaded.status().as_u16(), 201);
+    let newest = browser
+        .wait_for("document.querySelector('#ticker li').textContent", |v| {
+            text(v).contains("New evidence")
+        })
+        .await;
+    assert!(
+        text(&newest).contains("New evidence for Posyandu Lansia Keliling: <img src=x onerror=alert(1)>.pdf"),
+        "the evidence in words: {newest}"
+    );
+    assert_eq!(
+        browser.eval("document.querySelectorAll('#ticker img').length").await,
+        json!(0),
+        "no markup from a file name"
+    );
     browser.screenshot("live", 1920, 1080).await;
     browser.screenshot("live", 1280, 720).await;
 
