@@ -312,11 +312,15 @@ async fn the_event_screen_shows_a_change_live_and_graphiql_works_offline() {
         })
         .await;
     assert!(
-        text(&newest).contains("New evidence for Posyandu Lansia Keliling: <img src=x onerror=alert(1)>.pdf"),
+        text(&newest).contains(
+            "New evidence for Posyandu Lansia Keliling: <img src=x onerror=alert(1)>.pdf"
+        ),
         "the evidence in words: {newest}"
     );
     assert_eq!(
-        browser.eval("document.querySelectorAll('#ticker img').length").await,
+        browser
+            .eval("document.querySelectorAll('#ticker img').length")
+            .await,
         json!(0),
         "no markup from a file name"
     );

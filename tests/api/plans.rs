@@ -595,3 +595,38 @@ async fn the_funnel_counts_milestones_per_stage_for_signed_in_callers() {
         "public figures leave milestones out"
     );
 }
+
+#[tokio::test]
+async fn idea_counts_group_the_ideas_with_overdue_milestones_for_signed_in_callers_only() {
+    let app = TestApp::with_demo().await;
+    let query = "query($f: IdeaFilter) { ideaCounts(groupBy: STAGE, filter: $f) { key count }
+        ideas(filter: $f) { totalCount } }";
+    let filter = json!({"f": {"regencyCodes": ["63.03"], "overdueMilestones": true}});
+    let data = app.data(query, filter.clone()).await;
+    let counted: i64 = data["ideaCounts"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .filter_map(|g| g["count"].as_i64())
+        .sum();
+    let listed = data["ideas"]["totalCount"].as_i64().expect("a total");
+    assert!(listed > 0, "the demo has launched ideas behind their plans");
+    assert_eq!(counted, listed, "{data}");
+    assert!(
+        data["ideaCounts"]
+            .as_array()
+            .expect("groups")
+            .iter()
+            .all(|g| g["key"] == "DELIVER" || g["key"] == "DESIGN"),
+        "displayed ideas have done every milestone: {data}"
+    );
+    // Plans are not public: the public figures do not answer about them.
+    let anonymous = app
+        .gql_as(
+            None,
+            "query($f: IdeaFilter) { ideaCounts(groupBy: STAGE, filter: $f) { key count } }",
+            filter,
+        )
+        .await;
+    assert_eq!(error_code(&anonymous), "UNAUTHENTICATED", "{anonymous}");
+}
