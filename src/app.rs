@@ -114,10 +114,8 @@ impl App {
                     config.trusted_proxies.clone(),
                 ),
                 http2_cleartext: config.http2_cleartext,
-                bodies: crate::http::bodies::BodyBudget::new(
-                    config.limits.max_body_bytes_per_address,
-                    config.limits.max_body_bytes_in_flight,
-                ),
+                bodies: body_budget(config),
+                downloads: body_budget(config),
                 response_cache: crate::http::cache::ResponseCache::new(
                     config.response_cache_mb.saturating_mul(1024 * 1024),
                 )
@@ -327,4 +325,12 @@ pub async fn stop_on_signal(shutdown: CancellationToken) {
     }
     tracing::info!("shutting down");
     shutdown.cancel();
+}
+
+/// Bytes in flight per client address and in all, as the limits set them.
+fn body_budget(config: &Config) -> Arc<crate::http::bodies::BodyBudget> {
+    crate::http::bodies::BodyBudget::new(
+        config.limits.max_body_bytes_per_address,
+        config.limits.max_body_bytes_in_flight,
+    )
 }

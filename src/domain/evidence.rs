@@ -108,7 +108,16 @@ const KEPT: &str = "photos (JPEG, PNG, WebP, GIF, HEIC), PDFs and office documen
 /// What `bytes` are, read from the bytes themselves; a type not kept, or an image declaring
 /// more than [`MAX_IMAGE_PIXELS`], is refused with the reason.
 pub fn sniff(bytes: &[u8]) -> DomainResult<&'static FileType> {
-    let found = infer::get(bytes).map(|t| t.mime_type());
+    let mut found = infer::get(bytes).map(|t| t.mime_type());
+    if found.is_some_and(|mime| mime == "application/zip" || mime.contains("openxmlformats")) {
+        let entries = zip_entries(bytes);
+        if entries.iter().any(|name| name.ends_with("vbaProject.bin")) {
+            return Err(DomainError::bad_input(
+                "This office document carries macros (vbaProject.bin); save it without them (.docx, .xlsx, .pptx) and send it again.",
+            ));
+        }
+        found = ooxml_type(&entries).or(found);
+    }
     let Some(file_type) = found.and_then(|mime| ACCEPTED.iter().find(|t| t.mime == mime)) else {
         return Err(DomainError::bad_input(match found {
             Some(mime) => {
@@ -138,13 +147,79 @@ pub fn sniff(bytes: &[u8]) -> DomainResult<&'static FileType> {
     Ok(file_type)
 }
 
+/// The names of a zip archive's entries, read from its central directory (nothing is
+/// decompressed); empty for a damaged or truncated archive.
+fn zip_entries(bytes: &[u8]) -> Vec<String> {
+    const END: [u8; 4] = [0x50, 0x4b, 0x05, 0x06];
+    const ENTRY: [u8; 4] = [0x50, 0x4b, 0x01, 0x02];
+    let u16_at = |at: usize| {
+        bytes
+            .get(at..at + 2)
+            .map(|b| usize::from(u16::from_le_bytes([b[0], b[1]])))
+    };
+    let u32_at = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    };
+    // The end record is in the last 22 bytes plus a comment of at most 64 KiB.
+    let floor = bytes.len().saturating_sub(22 + 65_535);
+    let Some(end) = (floor..bytes.len().saturating_sub(21))
+        .rev()
+        .find(|&at| bytes[at..].starts_with(&END))
+    else {
+        return Vec::new();
+    };
+    let (Some(count), Some(mut at)) = (u16_at(end + 10), u32_at(end + 16)) else {
+        return Vec::new();
+    };
+    let mut names = Vec::with_capacity(count.min(4096));
+    for _ in 0..count.min(65_535) {
+        if !bytes.get(at..).is_some_and(|b| b.starts_with(&ENTRY)) {
+            break;
+        }
+        let (Some(name_len), Some(extra), Some(comment)) =
+            (u16_at(at + 28), u16_at(at + 30), u16_at(at + 32))
+        else {
+            break;
+        };
+        let Some(name) = bytes.get(at + 46..at + 46 + name_len) else {
+            break;
+        };
+        names.push(String::from_utf8_lossy(name).into_owned());
+        at += 46 + name_len + extra + comment;
+    }
+    names
+}
+
+/// The office format a zip archive's entries make: a content-types part and the main part of
+/// Word, Excel or PowerPoint, in whatever order the writer put them.
+fn ooxml_type(entries: &[String]) -> Option<&'static str> {
+    let has = |name: &str| entries.iter().any(|e| e == name);
+    if !has("[Content_Types].xml") {
+        return None;
+    }
+    [
+        ("word/document.xml", ACCEPTED[6].mime),
+        ("xl/workbook.xml", ACCEPTED[7].mime),
+        ("ppt/presentation.xml", ACCEPTED[8].mime),
+    ]
+    .into_iter()
+    .find_map(|(part, mime)| has(part).then_some(mime))
+}
+
 /// The name a file is kept under: the last part of what was sent (no folders), without control
 /// characters or quotes, at most 200 characters, ending in an extension of its real type.
 pub fn file_name(sent: &str, file_type: &FileType) -> String {
     let base = sent.rsplit(['/', '\\']).next().unwrap_or_default();
     let cleaned: String = base
         .chars()
-        .filter(|c| !c.is_control() && !matches!(c, '"' | '\u{2028}' | '\u{2029}'))
+        .filter(|c| {
+            !c.is_control()
+                // Quotes, line separators and the marks that reorder text ("gnp.exe" shown
+                // backwards) have no place in a file name.
+                && !matches!(c, '"' | '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
         .collect();
     let cleaned = cleaned.trim().trim_start_matches('.').trim();
     let stem: String = cleaned.chars().take(200).collect();
@@ -267,9 +342,18 @@ async fn room_for(
             same.name
         )));
     }
+    files_with_room(txn, idea_id, limits).await
+}
+
+/// How many files the idea holds; BAD_USER_INPUT when it holds as many as it may.
+async fn files_with_room(
+    conn: &impl sea_orm::ConnectionTrait,
+    idea_id: i32,
+    limits: EvidenceLimits,
+) -> DomainResult<u64> {
     let held = evidence::Entity::find()
         .filter(evidence::Column::IdeaId.eq(idea_id))
-        .count(txn)
+        .count(conn)
         .await?;
     if held as usize >= limits.max_files {
         return Err(DomainError::bad_input(format!(
@@ -464,21 +548,38 @@ impl Domain {
         Ok(rows.into_iter().collect())
     }
 
-    /// A file and its bytes, for a download: NOT_FOUND for one the caller may not read.
-    pub async fn evidence_file(
-        &self,
-        caller: &Caller,
-        id: i32,
-    ) -> DomainResult<(evidence::Model, Vec<u8>)> {
+    /// Whether the caller may attach a file to the idea now (its rights, the idea not dropped,
+    /// room for one more): what an upload checks before its body is read. The write checks
+    /// again in its transaction.
+    pub async fn may_attach(&self, caller: &Caller, idea_id: i32) -> DomainResult<()> {
+        caller.check_may_write()?;
+        let idea = idea::Entity::find_by_id(idea_id)
+            .one(self.db())
+            .await?
+            .ok_or_else(|| DomainError::missing("idea"))?;
+        caller.check_write(Some(idea.regency_id), "idea")?;
+        if idea.status == IdeaStatus::Dropped {
+            return Err(DomainError::InvalidTransition(
+                "The idea was dropped; no more evidence is attached to it.".to_owned(),
+            ));
+        }
+        files_with_room(self.db(), idea_id, self.evidence_limits).await?;
+        Ok(())
+    }
+
+    /// An evidence file's row, for a download: NOT_FOUND for one the caller may not read.
+    pub async fn evidence_row(&self, caller: &Caller, id: i32) -> DomainResult<evidence::Model> {
         let scope = caller.check_read()?;
-        let missing = || DomainError::missing("evidence file");
-        let row = evidence::Entity::find_by_id(id)
+        evidence::Entity::find_by_id(id)
             .filter(scope.on(evidence::Column::RegencyId))
             .one(self.db())
             .await?
-            .ok_or_else(missing)?;
-        let bytes = self
-            .evidence_store
+            .ok_or_else(|| DomainError::missing("evidence file"))
+    }
+
+    /// The bytes of a file whose row the caller read ([`evidence_row`](Self::evidence_row)).
+    pub async fn evidence_bytes(&self, row: &evidence::Model) -> DomainResult<Vec<u8>> {
+        self.evidence_store
             .get(self.db(), row.id)
             .await?
             .ok_or_else(|| {
@@ -486,8 +587,7 @@ impl Domain {
                     "evidence {} has no bytes in the store",
                     row.id
                 ))
-            })?;
-        Ok((row, bytes))
+            })
     }
 }
 
@@ -539,8 +639,71 @@ mod tests {
         );
     }
 
+    /// A zip archive of empty stored entries named `names`, in that order.
+    fn zip(names: &[&str]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut directory = Vec::new();
+        for name in names {
+            let offset = out.len() as u32;
+            out.extend(b"PK\x03\x04\x14\0\0\0\0\0\0\0\0\0");
+            out.extend([0u8; 12]);
+            out.extend((name.len() as u16).to_le_bytes());
+            out.extend([0, 0]);
+            out.extend(name.as_bytes());
+            directory.extend(b"PK\x01\x02\x14\0\x14\0\0\0\0\0\0\0\0\0");
+            directory.extend([0u8; 12]);
+            directory.extend((name.len() as u16).to_le_bytes());
+            directory.extend([0u8; 12]);
+            directory.extend(offset.to_le_bytes());
+            directory.extend(name.as_bytes());
+        }
+        let at = out.len() as u32;
+        let size = directory.len() as u32;
+        out.extend(&directory);
+        out.extend(b"PK\x05\x06\0\0\0\0");
+        out.extend((names.len() as u16).to_le_bytes());
+        out.extend((names.len() as u16).to_le_bytes());
+        out.extend(size.to_le_bytes());
+        out.extend(at.to_le_bytes());
+        out.extend([0, 0]);
+        out
+    }
+
+    #[test]
+    fn an_office_file_is_known_by_its_parts_in_any_order_and_macros_are_refused() {
+        let docx = zip(&[
+            "[Content_Types].xml",
+            "_rels/.rels",
+            "docProps/core.xml",
+            "docProps/app.xml",
+            "word/document.xml",
+        ]);
+        assert_eq!(
+            sniff(&docx).map(|t| t.mime).ok(),
+            Some(ACCEPTED[6].mime),
+            "a Word file whatever the order of its parts"
+        );
+        let xlsx = zip(&["xl/workbook.xml", "[Content_Types].xml"]);
+        assert_eq!(sniff(&xlsx).map(|t| t.mime).ok(), Some(ACCEPTED[7].mime));
+        let with_macros = zip(&[
+            "[Content_Types].xml",
+            "word/document.xml",
+            "word/vbaProject.bin",
+        ]);
+        assert!(
+            matches!(sniff(&with_macros), Err(DomainError::BadInput(s)) if s.contains("macros")),
+            "a macro-enabled document is refused"
+        );
+        let plain = zip(&["index.html", "word/document.xml"]);
+        assert!(sniff(&plain).is_err(), "a zip is not an office file");
+    }
+
     #[test]
     fn a_name_keeps_its_last_part_and_gets_its_real_extension() {
+        assert_eq!(
+            file_name("\u{202e}gnp.exe.png", &ACCEPTED[1]),
+            "gnp.exe.png"
+        );
         let jpeg = &ACCEPTED[0];
         assert_eq!(file_name("../../etc/passwd", jpeg), "passwd.jpg");
         assert_eq!(file_name("C:\\foto\\Posyandu.JPEG", jpeg), "Posyandu.JPEG");

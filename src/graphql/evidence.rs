@@ -1,7 +1,10 @@
 //! Evidence files in the API: the `Evidence` type, and `addEvidence` (a GraphQL multipart
 //! request) and `removeEvidence`. Files are downloaded from their `url`, not through GraphQL.
 
-use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject, Upload};
+use async_graphql::{
+    Context, ID, InputObject, InputValueError, InputValueResult, Object, Result, Scalar,
+    ScalarType, SimpleObject, Value,
+};
 use chrono::{DateTime, Utc};
 use entity::evidence;
 
@@ -99,6 +102,60 @@ impl Evidence {
     }
 }
 
+/// How a multipart request marks a variable its map fills with a file.
+const FILE_MARK: &str = "#__graphql_file__:";
+
+/// A file sent in a GraphQL multipart request: null in `operations`, named in `map`.
+pub struct Upload(usize);
+
+/// A file sent as a part of a GraphQL multipart request
+/// (https://github.com/jaydenseric/graphql-multipart-request-spec): give the variable null in
+/// `operations` and name it in `map`.
+#[Scalar(
+    name = "Upload",
+    specified_by_url = "https://github.com/jaydenseric/graphql-multipart-request-spec"
+)]
+impl ScalarType for Upload {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        if let Value::String(text) = &value
+            && let Some(index) = text
+                .strip_prefix(FILE_MARK)
+                .and_then(|n| n.parse::<usize>().ok())
+        {
+            return Ok(Self(index));
+        }
+        Err(InputValueError::custom(
+            "send the file as a part of a multipart request (its variable null in `operations`, named in `map`)",
+        ))
+    }
+
+    fn is_valid(value: &Value) -> bool {
+        matches!(value, Value::String(_))
+    }
+
+    fn to_value(&self) -> Value {
+        Value::Null
+    }
+}
+
+impl Upload {
+    /// The file this request carries for it, read from the start.
+    fn value(&self, ctx: &Context<'_>) -> Result<async_graphql::UploadValue, DomainError> {
+        let missing = || {
+            DomainError::bad_input(
+                "The file is missing: send it as a part of a GraphQL multipart request, named in `map`.",
+            )
+        };
+        let upload = ctx.query_env.uploads.get(self.0).ok_or_else(missing)?;
+        let mut copy = upload
+            .try_clone()
+            .map_err(|e| DomainError::Internal(e.into()))?;
+        // Another field may have read the same part.
+        std::io::Seek::rewind(&mut copy.content).map_err(|e| DomainError::Internal(e.into()))?;
+        Ok(copy)
+    }
+}
+
 /// A file to attach to an idea, sent as a GraphQL multipart request.
 #[derive(InputObject)]
 pub struct AddEvidenceInput {
@@ -151,16 +208,23 @@ impl EvidenceMutation {
         input: AddEvidenceInput,
     ) -> Result<AddEvidencePayload> {
         let domain = ctx.data::<Domain>()?;
+        // A caller who may write nothing gets no further.
+        context::caller(ctx).check_may_write()?;
+        if input
+            .description
+            .as_deref()
+            .is_some_and(|d| d.starts_with(FILE_MARK))
+        {
+            return Err(
+                DomainError::bad_input("A file goes in `file`, not in `description`.").into(),
+            );
+        }
         let idea_id = ids::decode(Kind::Idea, &input.idea_id)?;
         let milestone_id = input
             .milestone_id
             .map(|id| ids::decode(Kind::Milestone, &id))
             .transpose()?;
-        let upload = input.file.value(ctx).map_err(|_| {
-            DomainError::bad_input(
-                "The file is missing: send it as the `file` part of a GraphQL multipart request.",
-            )
-        })?;
+        let upload = input.file.value(ctx)?;
         let name = upload.filename.clone();
         let max = domain.evidence_limits().max_bytes;
         let bytes = read_upload(upload, max).await?;

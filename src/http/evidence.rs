@@ -58,7 +58,19 @@ pub async fn upload(
         Ok(new) => new,
         Err(err) => return refused(&err, UPLOAD),
     };
+    // Refusals the server can make without the file come before its body is read.
     let max = state.domain.evidence_limits().max_bytes;
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return file_too_large(max);
+    }
+    if let Err(err) = state.domain.may_attach(&caller, new.idea_id).await {
+        return refused(&err, UPLOAD);
+    }
     let _place = match super::graphql::body_place(&state, &parts.headers, peer, max) {
         Ok(place) => place,
         Err(refusal) => return *refusal,
@@ -128,30 +140,50 @@ fn created(
     response
 }
 
-/// `GET /evidence/<ID>`: the file, as an attachment, to a caller who may read its idea.
+/// `GET /evidence/<ID>`: the file, as an attachment, to a caller who may read its idea. The
+/// bytes are held in memory until sent, so a download takes its size from the same per-address
+/// and server budgets as request bodies (429 or 503 past them).
 pub async fn download(
     State(state): State<AppState>,
-    Requester { caller, .. }: Requester<Links>,
+    Requester { caller, peer, .. }: Requester<Links>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let id = match global_id::decode(Kind::Evidence, &id) {
-        Ok(id) => id,
-        Err(err) => return refused(&err, "The download"),
-    };
-    let (row, bytes) = match state.domain.evidence_file(&caller, id).await {
-        Ok(file) => file,
-        Err(err) => return refused(&err, "The download"),
+    const DOWNLOAD: &str = "The download";
+    let row = match global_id::decode(Kind::Evidence, &id) {
+        Ok(id) => match state.domain.evidence_row(&caller, id).await {
+            Ok(row) => row,
+            Err(err) => return refused(&err, DOWNLOAD),
+        },
+        Err(err) => return refused(&err, DOWNLOAD),
     };
     let etag = format!("\"{}\"", row.sha256);
     let unchanged = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag));
+        .is_some_and(|v| {
+            v.split(',')
+                .map(|tag| tag.trim().trim_start_matches("W/"))
+                .any(|tag| tag == etag || tag == "*")
+        });
     let mut response = if unchanged {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        (StatusCode::OK, Body::from(bytes)).into_response()
+        let size = usize::try_from(row.size).unwrap_or(usize::MAX);
+        let place = match state.downloads.take(peer, size) {
+            Ok(place) => place,
+            Err(over) => return super::graphql::over_body_budget(&state, over),
+        };
+        match state.domain.evidence_bytes(&row).await {
+            Ok(bytes) => {
+                let length = bytes.len();
+                let mut ok = (StatusCode::OK, sent_in_chunks(bytes, place)).into_response();
+                ok.headers_mut()
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+                ok
+            }
+            Err(err) => return refused(&err, DOWNLOAD),
+        }
     };
     let out = response.headers_mut();
     // Only the types kept reach here; the header still comes from the row, never the request.
@@ -178,6 +210,22 @@ pub async fn download(
         HeaderValue::from_static("private, no-cache"),
     );
     response
+}
+
+/// Bytes sent to the client a piece at a time, keeping their place in the download budget
+/// until the last piece is taken.
+fn sent_in_chunks(bytes: Vec<u8>, place: super::bodies::BodyPlace) -> Body {
+    const PIECE: usize = 64 * 1024;
+    let bytes = axum::body::Bytes::from(bytes);
+    let pieces = futures_util::stream::unfold((bytes, Some(place)), |(mut rest, place)| async {
+        if rest.is_empty() {
+            drop(place);
+            return None;
+        }
+        let piece = rest.split_to(rest.len().min(PIECE));
+        Some((Ok::<_, std::convert::Infallible>(piece), (rest, place)))
+    });
+    Body::from_stream(pieces)
 }
 
 /// `attachment` with the name in ASCII (other characters as `_`) and in full as RFC 8187's

@@ -57,7 +57,7 @@ fn wrong_shape(err: &async_graphql::ParseRequestError) -> bool {
 }
 
 /// A body that does not fit in its address's budget (429) or the server's (503).
-fn over_body_budget(state: &AppState, over: super::bodies::Over) -> Response {
+pub(super) fn over_body_budget(state: &AppState, over: super::bodies::Over) -> Response {
     let (status, code, limit, max, message) = match over {
         super::bodies::Over::Address(held) => (
             StatusCode::TOO_MANY_REQUESTS,
@@ -207,6 +207,10 @@ fn post_place(
             "File uploads need a REGENCY_ADMIN or ADMIN token in the Authorization header (Bearer …).",
         )));
     }
+    // A token that may write nothing is turned back before its body is read.
+    caller
+        .check_may_write()
+        .map_err(|err| Box::new(super::context::refused(&err, "The upload")))?;
     body_place(state, headers, peer, upload_body_limit(state))
 }
 

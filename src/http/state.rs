@@ -83,6 +83,9 @@ pub struct Shared {
     pub http2_cleartext: bool,
     /// Request bodies in flight, per address and in all.
     pub bodies: Arc<super::bodies::BodyBudget>,
+    /// Evidence files being downloaded, held in memory until sent: per address and in all,
+    /// within the same amounts as request bodies.
+    pub downloads: Arc<super::bodies::BodyBudget>,
 }
 
 impl AppState {

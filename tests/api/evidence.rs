@@ -346,20 +346,13 @@ async fn every_limit_refuses_with_its_reason_and_keeps_nothing() {
         assert_eq!(status, expected, "{what} by POST: {body}");
     }
 
-    // Two files fit; the same file again is the same evidence; a third is past the count.
-    for n in 0..2 {
-        let (status, body) = post_file(
-            &app,
-            &regency_admin,
-            &idea,
-            "laporan.pdf",
-            pdf(&n.to_string()),
-        )
-        .await;
-        assert_eq!(status, 201, "{body}");
-    }
+    // The same file again is the same evidence; two files fit; a third is past the count.
+    let (status, body) = post_file(&app, &regency_admin, &idea, "laporan.pdf", pdf("0")).await;
+    assert_eq!(status, 201, "{body}");
     let (status, body) = post_file(&app, &regency_admin, &idea, "lagi.pdf", pdf("0")).await;
     assert_eq!((status, error_code(&body)), (409, "CONFLICT"), "{body}");
+    let (status, body) = post_file(&app, &regency_admin, &idea, "kedua.pdf", pdf("1")).await;
+    assert_eq!(status, 201, "{body}");
     let (_, body) = upload(
         &app,
         Some(&regency_admin),
@@ -600,4 +593,90 @@ async fn evidence_shows_a_milestone_and_stays_when_the_plan_drops_it_and_goes_wh
             .as_u16(),
         404
     );
+}
+
+#[tokio::test]
+async fn a_forged_file_marker_is_bad_input_never_a_crash() {
+    let app = TestApp::with_demo().await;
+    let idea = idea_of(&app, OWN).await;
+    let regency_admin = token(Role::RegencyAdmin, Some(OWN), None);
+    for marker in ["#__graphql_file__:0", "#__graphql_file__:x", "0"] {
+        for token in [None, Some(regency_admin.as_str())] {
+            let response = app
+                .gql_as(
+                    token,
+                    "mutation($i: AddEvidenceInput!) { addEvidence(input: $i) { evidence { id } } }",
+                    json!({"i": {"ideaId": idea, "file": marker}}),
+                )
+                .await;
+            let code = error_code(&response);
+            assert!(
+                ["BAD_USER_INPUT", "UNAUTHENTICATED"].contains(&code),
+                "{marker} by {token:?}: {response}"
+            );
+        }
+    }
+    // The server is still serving.
+    app.data("{ stages { stage } }", json!({})).await;
+}
+
+#[tokio::test]
+async fn a_caller_who_may_not_attach_is_refused_before_the_file_is_sent() {
+    let app = TestApp::with_demo().await;
+    let idea = idea_of(&app, OWN).await;
+    let viewer = token(Role::Viewer, Some(OWN), None);
+    let other_admin = token(Role::RegencyAdmin, Some(OTHER), None);
+    for (who, token, status) in [
+        ("VIEWER", &viewer, 403),
+        ("another regency's admin", &other_admin, 404),
+    ] {
+        // The body announces 20 MB, sends one piece and then waits: an answer can only come
+        // before the file does.
+        let first = futures_util::stream::once(async {
+            Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"%PDF-1.4\n"))
+        });
+        let body = reqwest::Body::wrap_stream(futures_util::StreamExt::chain(
+            first,
+            futures_util::stream::pending(),
+        ));
+        let response = reqwest::Client::new()
+            .post(format!("{}/evidence", app.address))
+            .query(&[
+                ("idea", idea.as_str().unwrap_or_default()),
+                ("name", "x.pdf"),
+            ])
+            .bearer_auth(token)
+            .header("content-length", "20000000")
+            .body(body)
+            .send()
+            .await
+            .expect("an answer before the body");
+        assert_eq!(response.status().as_u16(), status, "{who}");
+    }
+}
+
+#[tokio::test]
+async fn downloads_share_a_budget_so_held_files_cannot_take_the_memory() {
+    let (mut config, dir) = fresh_config();
+    // One file fits alone whatever its size; a second at once does not.
+    config.limits.max_body_bytes_in_flight = 64 * 1024;
+    config.limits.max_body_bytes_per_address = 0;
+    let app = TestApp::start(config, true, Arc::new(dir)).await;
+    let idea = idea_of(&app, OWN).await;
+    let mut big = pdf("a large report");
+    big.resize(16 * 1024 * 1024, b' ');
+    let (status, body) = post_file(&app, &admin_token(), &idea, "besar.pdf", big.clone()).await;
+    assert_eq!(status, 201, "{body}");
+    let url = body["evidence"]["url"].as_str().expect("a path").to_owned();
+
+    // The first download is held open, unread; the second waits its turn.
+    let held = download(&app, &url, Some(&admin_token())).await;
+    assert_eq!(held.status().as_u16(), 200);
+    let refused = download(&app, &url, Some(&admin_token())).await;
+    assert_eq!(refused.status().as_u16(), 503);
+    let body: Value = refused.json().await.expect("a coded error");
+    assert_eq!(error_code(&body), "SERVICE_UNAVAILABLE", "{body}");
+    assert_eq!(held.bytes().await.expect("the whole file").len(), big.len());
+    let again = download(&app, &url, Some(&admin_token())).await;
+    assert_eq!(again.status().as_u16(), 200, "the budget is given back");
 }
