@@ -30,7 +30,7 @@ pub struct PageLimits {
 /// One page of rows, each with its cursor.
 #[derive(Debug, Clone)]
 pub struct Page<M> {
-    pub edges: Vec<(String, M)>,
+    pub edges: Vec<(PageCursor, M)>,
     pub has_previous_page: bool,
     pub has_next_page: bool,
 }
@@ -65,6 +65,30 @@ pub struct Sort<E: EntityTrait> {
     pub id_of: fn(&E::Model) -> i64,
 }
 
+/// Where a row stands in its ordering. It becomes an opaque cursor text only when a client
+/// asks for one: most pages are read for their nodes, and encoding every row's cursor showed
+/// in the profile of the dashboard page.
+#[derive(Debug, Clone)]
+pub struct PageCursor {
+    order: &'static str,
+    value: SortValue,
+    id: i64,
+}
+
+impl PageCursor {
+    /// The opaque cursor text clients send back as `after` or `before`.
+    pub fn encode(&self) -> String {
+        encode_cursor(self.order, &self.value, self.id)
+    }
+}
+
+#[derive(Serialize)]
+struct CursorOut<'a> {
+    o: &'a str,
+    v: &'a SortValue,
+    i: i64,
+}
+
 #[derive(Serialize, Deserialize)]
 struct Cursor {
     /// Ordering name.
@@ -75,9 +99,9 @@ struct Cursor {
     i: i64,
 }
 
-fn encode_cursor(order: &str, value: SortValue, id: i64) -> String {
-    let json = serde_json::to_vec(&Cursor {
-        o: order.to_owned(),
+fn encode_cursor(order: &str, value: &SortValue, id: i64) -> String {
+    let json = serde_json::to_vec(&CursorOut {
+        o: order,
         v: value,
         i: id,
     })
@@ -294,7 +318,14 @@ pub fn page_of_rows<E: EntityTrait, R, X>(
         let key = sort
             .value_of
             .map_or(SortValue::Int(id), |value_of| value_of(read));
-        edges.push((encode_cursor(sort.name, key, id), row));
+        edges.push((
+            PageCursor {
+                order: sort.name,
+                value: key,
+                id,
+            },
+            row,
+        ));
     }
     Ok(if shape.backward {
         Page {
@@ -335,7 +366,7 @@ mod tests {
 
     #[test]
     fn a_cursor_is_refused_for_another_ordering() {
-        let cursor = encode_cursor("TITLE", SortValue::Text("x".into()), 3);
+        let cursor = encode_cursor("TITLE", &SortValue::Text("x".into()), 3);
         assert!(decode_cursor(&cursor, "TITLE").is_ok());
         assert!(matches!(
             decode_cursor(&cursor, "STAGE"),
@@ -356,7 +387,7 @@ mod tests {
             default: 20,
             max: 100,
         };
-        let cursor = encode_cursor("TITLE", SortValue::Text("m".into()), 3);
+        let cursor = encode_cursor("TITLE", &SortValue::Text("m".into()), 3);
         for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
             for (request, limit) in [
                 (

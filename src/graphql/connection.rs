@@ -3,7 +3,7 @@
 
 use async_graphql::{
     Context, Object, ObjectType, OutputType, Result,
-    connection::{Connection, Edge, EmptyFields},
+    connection::{Connection, CursorType, Edge, EmptyFields},
 };
 
 use crate::domain::{
@@ -12,7 +12,7 @@ use crate::domain::{
     commitment::CommitmentFilter,
     event::EventFilter,
     idea::IdeaFilter,
-    page::{Page, PageRequest},
+    page::{Page, PageCursor, PageRequest},
     unit::UnitFilter,
 };
 
@@ -73,7 +73,22 @@ impl Total {
     }
 }
 
-pub type Conn<N> = Connection<String, N, Total, EmptyFields>;
+pub type Conn<N> = Connection<PageCursor, N, Total, EmptyFields>;
+
+/// A row's cursor, encoded when an edge's `cursor` or `pageInfo`'s start or end is asked for.
+impl CursorType for PageCursor {
+    type Error = &'static str;
+
+    /// Cursors come back as arguments, read by the domain against their ordering; a
+    /// connection never reads one itself.
+    fn decode_cursor(_: &str) -> Result<Self, Self::Error> {
+        Err("cursors are read by the domain")
+    }
+
+    fn encode_cursor(&self) -> String {
+        self.encode()
+    }
+}
 
 /// Arguments every connection takes.
 pub fn page_request(
@@ -100,7 +115,7 @@ pub fn connection_with<M, N: OutputType, F: ObjectType>(
     page: Page<M>,
     fields: F,
     node: impl Fn(M) -> N,
-) -> Connection<String, N, F, EmptyFields> {
+) -> Connection<PageCursor, N, F, EmptyFields> {
     let mut connection =
         Connection::with_additional_fields(page.has_previous_page, page.has_next_page, fields);
     connection.edges.extend(

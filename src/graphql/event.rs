@@ -177,7 +177,9 @@ impl EventQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<String, PipelineEvent, EventPageFields, EmptyFields>> {
+    ) -> Result<
+        Connection<crate::domain::page::PageCursor, PipelineEvent, EventPageFields, EmptyFields>,
+    > {
         let filter = filter.unwrap_or_default().to_domain()?;
         let domain = ctx.data::<Domain>()?;
         let request = page_request(first, after, last, before);

@@ -300,7 +300,12 @@ async fn read_request(
         )),
         Ok(Err(_)) if over_limit.load(Ordering::Relaxed) => Err(Box::new(too_large())),
         Ok(Err(rejection)) => {
-            let reason = if wrong_shape(&rejection.0) {
+            let reason = if matches!(
+                rejection.0,
+                async_graphql::ParseRequestError::MissingOperatorsPart
+            ) {
+                "the multipart request has no `operations` part".to_owned()
+            } else if wrong_shape(&rejection.0) {
                 // serde's words for JSON of the wrong shape name a type of async-graphql's.
                 "send a JSON object with a \"query\" string, and \"variables\", \"operationName\" \
                  and \"extensions\" if needed"

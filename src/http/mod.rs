@@ -254,10 +254,10 @@ async fn not_found() -> Response {
 }
 
 async fn method_not_allowed(uri: axum::http::Uri) -> Response {
-    let message = if uri.path() == "/graphql" {
-        "Use GET or POST."
-    } else {
-        "Use GET."
+    let message = match uri.path() {
+        "/graphql" => "Use GET or POST.",
+        "/evidence" => "Use POST, with the file as the body.",
+        _ => "Use GET.",
     };
     context::client_error(
         StatusCode::METHOD_NOT_ALLOWED,
@@ -266,7 +266,6 @@ async fn method_not_allowed(uri: axum::http::Uri) -> Response {
     )
 }
 
-/// The body limit answers 413 in plain text; clients get the GraphQL error shape instead.
 /// The body limit's bare 413 as a coded error naming the limit an upload or a request went over.
 async fn coded_payload_too_large(
     axum::extract::State(state): axum::extract::State<AppState>,

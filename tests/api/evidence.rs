@@ -616,6 +616,23 @@ async fn a_forged_file_marker_is_bad_input_never_a_crash() {
             );
         }
     }
+    // A multipart request without its operations says so.
+    let response = reqwest::Client::new()
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(&regency_admin)
+        .multipart(Form::new().text("map", "{}"))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(response.status().as_u16(), 400);
+    let body: Value = response.json().await.expect("a coded error");
+    assert_eq!(error_code(&body), "BAD_USER_INPUT");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("`operations`")),
+        "{body}"
+    );
     // The server is still serving.
     app.data("{ stages { stage } }", json!({})).await;
 }

@@ -74,7 +74,7 @@ impl Domain {
         let page = paginate(self.db(), select, &order.sort(), &request, limits).await?;
         let next = page
             .has_next_page
-            .then(|| page.edges.last().map(|(cursor, _)| cursor.clone()))
+            .then(|| page.edges.last().map(|(cursor, _)| cursor.encode()))
             .flatten();
         let ideas: Vec<idea::Model> = page.edges.into_iter().map(|(_, idea)| idea).collect();
         let ids: Vec<i32> = ideas.iter().map(|i| i.id).collect();
