@@ -38,6 +38,17 @@ pub fn file_too_large(max: usize) -> Response {
     )
 }
 
+/// A multipart upload over one of its limits.
+pub fn upload_too_large(max: usize, files: usize) -> Response {
+    client_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::PayloadTooLarge,
+        &format!(
+            "The upload is larger than this server takes: at most {files} files in one request, each at most {max} bytes (LABINOV_EVIDENCE_MAX_BYTES)."
+        ),
+    )
+}
+
 /// `POST /evidence?idea=<ID>&name=<file name>[&milestone=<ID>][&description=…]`: the body is
 /// the file. 201 with the file as kept and the EVIDENCE_ADDED event.
 pub async fn upload(

@@ -252,7 +252,14 @@ async fn read_upload(
     let options = async_graphql::http::MultipartOptions::default()
         .max_file_size(state.limits.evidence_max_bytes)
         .max_num_files(FILES_PER_UPLOAD);
-    Ok(async_graphql::http::receive_body(content_type, reader, options).await?)
+    let request = async_graphql::http::receive_body(content_type, reader, options).await?;
+    // async-graphql's count only sizes the stream; the files are counted here.
+    if request.uploads.len() > FILES_PER_UPLOAD {
+        return Err(GraphQLRejection(
+            async_graphql::ParseRequestError::PayloadTooLarge,
+        ));
+    }
+    Ok(request)
 }
 
 /// Reads the GraphQL request within the request time-out (an upload's), the body within its
@@ -291,8 +298,9 @@ async fn read_request(
     match tokio::time::timeout(timeout, read).await {
         Ok(Ok(request)) => Ok(request),
         Ok(Err(GraphQLRejection(async_graphql::ParseRequestError::PayloadTooLarge))) if upload => {
-            Err(Box::new(super::evidence::file_too_large(
+            Err(Box::new(super::evidence::upload_too_large(
                 state.limits.evidence_max_bytes,
+                FILES_PER_UPLOAD,
             )))
         }
         Ok(Err(_)) if over_limit.load(Ordering::Relaxed) && upload => Err(Box::new(

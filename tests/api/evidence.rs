@@ -697,3 +697,44 @@ async fn downloads_share_a_budget_so_held_files_cannot_take_the_memory() {
     let again = download(&app, &url, Some(&admin_token())).await;
     assert_eq!(again.status().as_u16(), 200, "the budget is given back");
 }
+
+#[tokio::test]
+async fn a_multipart_request_carries_at_most_ten_files() {
+    let app = TestApp::with_demo().await;
+    let idea = idea_of(&app, OWN).await;
+    let regency_admin = token(Role::RegencyAdmin, Some(OWN), None);
+    let events = event_total(&app).await;
+    let operations = json!({
+        "query": ADD,
+        "variables": {"input": {"ideaId": idea, "file": null}},
+    });
+    let map: serde_json::Map<String, Value> = (0..11)
+        .map(|n| (n.to_string(), json!(["variables.input.file"])))
+        .collect();
+    let mut form = Form::new()
+        .text("operations", operations.to_string())
+        .text("map", Value::Object(map).to_string());
+    for n in 0..11 {
+        form = form.part(
+            n.to_string(),
+            Part::bytes(pdf(&format!("file {n}"))).file_name(format!("{n}.pdf")),
+        );
+    }
+    let response = reqwest::Client::new()
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(&regency_admin)
+        .multipart(form)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(response.status().as_u16(), 413);
+    let body: Value = response.json().await.expect("a coded error");
+    assert_eq!(error_code(&body), "PAYLOAD_TOO_LARGE", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("at most 10 files")),
+        "{body}"
+    );
+    assert_eq!(event_total(&app).await, events, "nothing was kept");
+}
