@@ -15,39 +15,15 @@ use axum::{
 use serde_json::json;
 
 use super::{
-    context::{HeaderOnly, Links, QueryParams, Requester, client_error, refused},
+    context::{HeaderOnly, Links, QueryParams, Requester, refused},
     state::AppState,
+    uploads,
 };
 use crate::{
     domain::evidence::NewEvidence,
-    error::{DomainError, ErrorCode},
+    error::DomainError,
     global_id::{self, Kind},
 };
-
-/// Bytes a multipart upload request may carry beyond its file (the operations and the map).
-pub const MULTIPART_OVERHEAD: usize = 64 * 1024;
-
-/// A file larger than evidence may be.
-pub fn file_too_large(max: usize) -> Response {
-    client_error(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        ErrorCode::PayloadTooLarge,
-        &format!(
-            "The file is larger than this server keeps: evidence files are at most {max} bytes (LABINOV_EVIDENCE_MAX_BYTES)."
-        ),
-    )
-}
-
-/// A multipart upload over one of its limits.
-pub fn upload_too_large(max: usize, files: usize) -> Response {
-    client_error(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        ErrorCode::PayloadTooLarge,
-        &format!(
-            "The upload is larger than this server takes: at most {files} files in one request, each at most {max} bytes (LABINOV_EVIDENCE_MAX_BYTES)."
-        ),
-    )
-}
 
 /// `POST /evidence?idea=<ID>&name=<file name>[&milestone=<ID>][&description=…]`: the body is
 /// the file. 201 with the file as kept and the EVIDENCE_ADDED event.
@@ -77,7 +53,7 @@ pub async fn upload(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
-        return file_too_large(max);
+        return uploads::file_too_large(max);
     }
     if let Err(err) = state.domain.may_attach(&caller, new.idea_id).await {
         return refused(&err, UPLOAD);
@@ -89,7 +65,7 @@ pub async fn upload(
     let read = axum::body::to_bytes(body, max);
     new.bytes = match tokio::time::timeout(state.upload_timeout, read).await {
         Ok(Ok(bytes)) => bytes.to_vec(),
-        Ok(Err(_)) => return file_too_large(max),
+        Ok(Err(_)) => return uploads::file_too_large(max),
         Err(_) => return super::graphql::timed_out(state.upload_timeout),
     };
     match state.domain.add_evidence(&caller, new).await {

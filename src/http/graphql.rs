@@ -25,7 +25,7 @@ use axum::{
 use super::{
     cache,
     context::{EventStreams, Requester, client_error, peer_ip, wants_event_stream},
-    origin, sse, websocket,
+    origin, sse, uploads, websocket,
 };
 use crate::{domain::event::DataVersion, error::ErrorCode, http::state::AppState};
 
@@ -211,7 +211,7 @@ fn post_place(
     caller
         .check_may_write()
         .map_err(|err| Box::new(super::context::refused(&err, "The upload")))?;
-    body_place(state, headers, peer, upload_body_limit(state))
+    body_place(state, headers, peer, uploads::body_limit(state))
 }
 
 /// How long a request may take, reading its body included: an upload's time, or a request's.
@@ -223,17 +223,8 @@ fn time_limit(state: &AppState, upload: bool) -> std::time::Duration {
     }
 }
 
-/// The largest body of a multipart upload: one file of the evidence limit and the request
-/// around it.
-pub fn upload_body_limit(state: &AppState) -> usize {
-    state.limits.evidence_max_bytes + super::evidence::MULTIPART_OVERHEAD
-}
-
-/// Files one multipart request may carry.
-const FILES_PER_UPLOAD: usize = 10;
-
 /// Reads a multipart upload (the GraphQL multipart request spec): every file at most the
-/// evidence limit, spooled to a temporary file, the whole body within [`upload_body_limit`].
+/// evidence limit, spooled to a temporary file, the whole body within [`uploads::body_limit`].
 async fn read_upload(
     state: &AppState,
     parts: axum::http::request::Parts,
@@ -251,10 +242,10 @@ async fn read_upload(
         .into_async_read();
     let options = async_graphql::http::MultipartOptions::default()
         .max_file_size(state.limits.evidence_max_bytes)
-        .max_num_files(FILES_PER_UPLOAD);
+        .max_num_files(uploads::FILES_PER_REQUEST);
     let request = async_graphql::http::receive_body(content_type, reader, options).await?;
     // async-graphql's count only sizes the stream; the files are counted here.
-    if request.uploads.len() > FILES_PER_UPLOAD {
+    if request.uploads.len() > uploads::FILES_PER_REQUEST {
         return Err(GraphQLRejection(
             async_graphql::ParseRequestError::PayloadTooLarge,
         ));
@@ -298,13 +289,10 @@ async fn read_request(
     match tokio::time::timeout(timeout, read).await {
         Ok(Ok(request)) => Ok(request),
         Ok(Err(GraphQLRejection(async_graphql::ParseRequestError::PayloadTooLarge))) if upload => {
-            Err(Box::new(super::evidence::upload_too_large(
-                state.limits.evidence_max_bytes,
-                FILES_PER_UPLOAD,
-            )))
+            Err(Box::new(uploads::too_large(state)))
         }
         Ok(Err(_)) if over_limit.load(Ordering::Relaxed) && upload => Err(Box::new(
-            super::evidence::file_too_large(state.limits.evidence_max_bytes),
+            uploads::file_too_large(state.limits.evidence_max_bytes),
         )),
         Ok(Err(_)) if over_limit.load(Ordering::Relaxed) => Err(Box::new(too_large())),
         Ok(Err(rejection)) => {

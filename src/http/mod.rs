@@ -16,6 +16,7 @@ pub mod rate;
 pub mod server;
 pub mod sse;
 pub mod state;
+pub mod uploads;
 pub mod websocket;
 
 use axum::{
@@ -50,7 +51,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/evidence", post(evidence::upload))
         .layer(RequestBodyLimitLayer::new(
-            graphql::upload_body_limit(&state).max(state.limits.max_body_bytes),
+            uploads::body_limit(&state).max(state.limits.max_body_bytes),
         ));
     let router = Router::new()
         .route("/", get(pages::graphiql))
@@ -289,7 +290,7 @@ async fn coded_payload_too_large(
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
     if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !coded {
         return if upload {
-            evidence::file_too_large(state.limits.evidence_max_bytes)
+            uploads::file_too_large(state.limits.evidence_max_bytes)
         } else {
             graphql::too_large()
         };
