@@ -56,16 +56,32 @@ pub async fn connect(config: &Config) -> anyhow::Result<(DatabaseConnection, Sta
             opts.options([("statement_timeout", format!("{statement_timeout}s"))])
         }
     });
-    let mut db = Database::connect(options).await.with_context(|| {
-        format!(
-            "cannot connect to the database at {}",
-            redact(&config.database.database_url)
-        )
-    })?;
+    let mut db = Database::connect(options)
+        .await
+        .map_err(|err| cannot_connect(&config.database.database_url, &err))?;
     let counter = StatementCounter::default();
     let bump = counter.clone();
     db.set_metric_callback(move |_| bump.record());
     Ok((db, counter))
+}
+
+/// Why the database at `url` cannot be reached, in one sentence: the deepest cause (the
+/// driver's own words, once), and what to do when the database itself is missing.
+fn cannot_connect(url: &str, err: &sea_orm::DbErr) -> anyhow::Error {
+    let mut cause: &dyn std::error::Error = err;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    let reason = cause.to_string();
+    let hint = if reason.contains("does not exist") && reason.contains("database") {
+        "; create it first (psql -h HOST -U USER -c 'CREATE DATABASE name'): labinov makes its tables, not the database"
+    } else {
+        ""
+    };
+    anyhow::anyhow!(
+        "cannot connect to the database at {}: {reason}{hint}",
+        redact(url)
+    )
 }
 
 /// Applies every pending migration; a no-op on an up-to-date database.
@@ -83,7 +99,7 @@ async fn ensure_schema(url: &str, schema: &str) -> anyhow::Result<()> {
     );
     let db = Database::connect(url)
         .await
-        .with_context(|| format!("cannot connect to the database at {}", redact(url)))?;
+        .map_err(|err| cannot_connect(url, &err))?;
     db.execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
         .await
         .context("creating the database schema")?;

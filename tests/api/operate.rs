@@ -551,3 +551,28 @@ async fn tokens_secrets_and_query_strings_never_reach_the_logs() {
         "a query string reached the log:\n{log}"
     );
 }
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: LABINOV_TEST_DATABASE_URL"]
+async fn a_missing_postgresql_database_is_named_with_what_to_do() {
+    let url = std::env::var("LABINOV_TEST_DATABASE_URL")
+        .expect("set LABINOV_TEST_DATABASE_URL to run the PostgreSQL tests");
+    let (base, _) = url.rsplit_once('/').expect("the URL names a database");
+    let (mut config, _dir) = crate::helpers::fresh_config();
+    config.database.database_url = format!("{base}/labinov_never_created");
+    config.database.database_schema = None;
+    let Err(err) = labinov::App::build(&config, false).await else {
+        panic!("a server on a database that does not exist must not start");
+    };
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("labinov_never_created\" does not exist")
+            && message.contains("CREATE DATABASE"),
+        "{message}"
+    );
+    assert_eq!(
+        message.matches("does not exist").count(),
+        1,
+        "the cause said once: {message}"
+    );
+}
