@@ -1,6 +1,6 @@
 // Through nginx (docs/deploy/nginx.conf) in front of two labinov instances, as clients meet
 // it: a query, a mutation, a graphql-ws subscription that receives the mutation's event, an
-// SSE stream that resumes with Last-Event-ID after the instance serving it is stopped, and the
+// evidence file larger than the body limit uploaded and downloaded, an SSE stream that resumes with Last-Event-ID after the instance serving it is stopped, and the
 // per-address rate limit counted for each forwarded client on its own. Run by
 // tests/deploy/nginx.sh, which sets:
 //   BASE       https://127.0.0.1:PORT (nginx; NODE_EXTRA_CA_CERTS trusts its certificate)
@@ -215,6 +215,60 @@ async function main() {
   assert.equal(wsEvent.data.pipelineEvents.kind, "REGENCY_CREATED");
   unsubscribe();
   await ws.dispose();
+
+  step("an evidence file larger than the body limit goes up through the proxy and comes back");
+  // From its own address, so its requests count towards no other step's rate limit.
+  const uploader = { from: "192.0.2.20" };
+  const made = async (query, variables) => {
+    const { status, body } = await post(query, variables, uploader);
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.equal(body.errors, undefined, JSON.stringify(body.errors));
+    return body.data;
+  };
+  // In a regency of its own: the SSE step below counts every event of 91.01.
+  const lab = await made(
+    `mutation { createRegency(input: {code: "91.02", name: "Kabupaten Unggah", province: "Uji", organiser: "Bapelitbangda"}) { regency { id } } }`,
+  );
+  const labId = lab.createRegency.regency.id;
+  const cohort = await made(
+    `mutation($r: ID!) { createCohort(input: {regencyId: $r, year: 2026, name: "Laboratorium Inovasi Proksi"}) { cohort { id } } }`,
+    { r: labId },
+  );
+  const healthOffice = await made(
+    `mutation($r: ID!) { createUnit(input: {regencyId: $r, kind: DINAS, name: "Dinas Kesehatan"}) { unit { id } } }`,
+    { r: labId },
+  );
+  const submitted = await made(
+    `mutation($c: ID!, $u: ID!) { submitIdea(input: {cohortId: $c, unitId: $u, title: "Posyandu Proksi",
+       problem: "Uji unggah lewat proksi", type: NON_DIGITAL, form: PUBLIC_SERVICE, affairsArea: "Kesehatan",
+       initiator: CIVIL_SERVANT}) { idea { id } } }`,
+    { c: cohort.createCohort.cohort.id, u: healthOffice.createUnit.unit.id },
+  );
+  // 6 MiB: over nginx's 4m default and labinov's body limit, within the evidence limit.
+  const report = new Uint8Array(6 * 1024 * 1024).fill(0x20);
+  report.set(new TextEncoder().encode("%PDF-1.4\n"), 0);
+  const form = new FormData();
+  form.append(
+    "operations",
+    JSON.stringify({
+      query: "mutation($f: Upload!, $i: ID!) { addEvidence(input: {ideaId: $i, file: $f}) { evidence { size url contentType } } }",
+      variables: { f: null, i: submitted.submitIdea.idea.id },
+    }),
+  );
+  form.append("map", JSON.stringify({ 0: ["variables.f"] }));
+  form.append("0", new Blob([report], { type: "application/pdf" }), "laporan-proksi.pdf");
+  const headers = { authorization: `Bearer ${TOKEN}`, "x-forwarded-for": uploader.from };
+  const uploaded = await fetch(`${BASE}/graphql`, { method: "POST", headers, body: form });
+  const upload = await uploaded.json();
+  assert.equal(uploaded.status, 200, JSON.stringify(upload));
+  assert.equal(upload.errors, undefined, JSON.stringify(upload.errors));
+  const evidence = upload.data.addEvidence.evidence;
+  assert.equal(evidence.size, report.length);
+  assert.equal(evidence.contentType, "application/pdf");
+  const downloaded = await fetch(`${BASE}${evidence.url}`, { headers });
+  assert.equal(downloaded.status, 200);
+  assert.equal(downloaded.headers.get("x-content-type-options"), "nosniff");
+  assert.equal((await downloaded.arrayBuffer()).byteLength, report.length);
 
   step("an SSE stream resumes with Last-Event-ID after its instance is stopped");
   const stream = new EventStream(
