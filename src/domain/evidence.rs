@@ -111,7 +111,11 @@ pub fn sniff(bytes: &[u8]) -> DomainResult<&'static FileType> {
     let mut found = infer::get(bytes).map(|t| t.mime_type());
     if found.is_some_and(|mime| mime == "application/zip" || mime.contains("openxmlformats")) {
         let entries = zip_entries(bytes);
-        if entries.iter().any(|name| name.ends_with("vbaProject.bin")) {
+        // By part name: nothing is unpacked, so a macro part under another name is not seen.
+        if entries
+            .iter()
+            .any(|name| name.to_ascii_lowercase().ends_with("vbaproject.bin"))
+        {
             return Err(DomainError::bad_input(
                 "This office document carries macros (vbaProject.bin); save it without them (.docx, .xlsx, .pptx) and send it again.",
             ));
@@ -218,7 +222,7 @@ pub fn file_name(sent: &str, file_type: &FileType) -> String {
             !c.is_control()
                 // Quotes, line separators and the marks that reorder text ("gnp.exe" shown
                 // backwards) have no place in a file name.
-                && !matches!(c, '"' | '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+                && !matches!(c, '"' | '\u{2028}' | '\u{2029}' | '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
         })
         .collect();
     let cleaned = cleaned.trim().trim_start_matches('.').trim();
@@ -239,12 +243,12 @@ pub fn file_name(sent: &str, file_type: &FileType) -> String {
 /// Where evidence bytes are kept. The database store keeps them in the write's transaction;
 /// an object store would put them before the row commits (and sweep ones whose row never did).
 pub trait EvidenceStore: Send + Sync {
-    /// Keeps the bytes of evidence `id`.
+    /// Keeps the bytes of evidence `id` (taken, not copied: a file may be 20 MB).
     fn put<'a>(
         &'a self,
         txn: &'a DatabaseTransaction,
         id: i32,
-        bytes: &'a [u8],
+        bytes: Vec<u8>,
     ) -> BoxFuture<'a, DomainResult<()>>;
 
     /// The bytes of evidence `id`, if kept.
@@ -270,12 +274,12 @@ impl EvidenceStore for DatabaseStore {
         &'a self,
         txn: &'a DatabaseTransaction,
         id: i32,
-        bytes: &'a [u8],
+        bytes: Vec<u8>,
     ) -> BoxFuture<'a, DomainResult<()>> {
         Box::pin(async move {
             evidence_blob::ActiveModel {
                 evidence_id: Set(id),
-                bytes: Set(bytes.to_vec()),
+                bytes: Set(bytes),
             }
             .insert(txn)
             .await?;
@@ -443,7 +447,7 @@ impl Domain {
         .insert(&work.txn)
         .await?;
         self.evidence_store
-            .put(&work.txn, row.id, &new.bytes)
+            .put(&work.txn, row.id, new.bytes)
             .await?;
         self.record_events(
             work,
@@ -688,7 +692,7 @@ mod tests {
         let with_macros = zip(&[
             "[Content_Types].xml",
             "word/document.xml",
-            "word/vbaProject.bin",
+            "word/VBAPROJECT.BIN",
         ]);
         assert!(
             matches!(sniff(&with_macros), Err(DomainError::BadInput(s)) if s.contains("macros")),
@@ -704,6 +708,7 @@ mod tests {
             file_name("\u{202e}gnp.exe.png", &ACCEPTED[1]),
             "gnp.exe.png"
         );
+        assert_eq!(file_name("ab\u{061c}.png", &ACCEPTED[1]), "ab.png");
         let jpeg = &ACCEPTED[0];
         assert_eq!(file_name("../../etc/passwd", jpeg), "passwd.jpg");
         assert_eq!(file_name("C:\\foto\\Posyandu.JPEG", jpeg), "Posyandu.JPEG");
