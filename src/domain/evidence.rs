@@ -312,6 +312,17 @@ impl EvidenceStore for DatabaseStore {
     }
 }
 
+/// Whether the caller may attach files to `idea`: its regency's rights, and an idea not dropped.
+fn attachable(caller: &Caller, idea: &idea::Model) -> DomainResult<()> {
+    caller.check_write(Some(idea.regency_id), "idea")?;
+    if idea.status == IdeaStatus::Dropped {
+        return Err(DomainError::InvalidTransition(
+            "The idea was dropped; no more evidence is attached to it.".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 /// The type of a file that fits the limits, or the reason it does not.
 fn checked_file(bytes: &[u8], limits: EvidenceLimits) -> DomainResult<&'static FileType> {
     if bytes.is_empty() {
@@ -406,12 +417,7 @@ impl Domain {
             .one(&work.txn)
             .await?
             .ok_or_else(|| DomainError::missing("idea"))?;
-        work.caller.check_write(Some(idea.regency_id), "idea")?;
-        if idea.status == IdeaStatus::Dropped {
-            return Err(DomainError::InvalidTransition(
-                "The idea was dropped; no more evidence is attached to it.".to_owned(),
-            ));
-        }
+        attachable(&work.caller, &idea)?;
         let file_type = checked_file(&new.bytes, limits)?;
         let description = optional_text("The description", new.description.as_deref(), 2000)?;
         let milestone = match new.milestone_id {
@@ -561,12 +567,7 @@ impl Domain {
             .one(self.db())
             .await?
             .ok_or_else(|| DomainError::missing("idea"))?;
-        caller.check_write(Some(idea.regency_id), "idea")?;
-        if idea.status == IdeaStatus::Dropped {
-            return Err(DomainError::InvalidTransition(
-                "The idea was dropped; no more evidence is attached to it.".to_owned(),
-            ));
-        }
+        attachable(caller, &idea)?;
         files_with_room(self.db(), idea_id, self.evidence_limits).await?;
         Ok(())
     }

@@ -47,12 +47,7 @@ pub async fn upload(
     };
     // Refusals the server can make without the file come before its body is read.
     let max = state.domain.evidence_limits().max_bytes;
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max as u64) {
+    if super::graphql::declared_length(&parts.headers).is_some_and(|n| n > max) {
         return uploads::file_too_large(max);
     }
     if let Err(err) = state.domain.may_attach(&caller, new.idea_id).await {

@@ -179,11 +179,7 @@ pub(super) fn body_place(
     peer: Option<std::net::IpAddr>,
     limit: usize,
 ) -> Result<super::bodies::BodyPlace, Box<Response>> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        .map_or(limit, |n| n.min(limit));
+    let declared = declared_length(headers).map_or(limit, |n| n.min(limit));
     state
         .bodies
         .take(peer, declared)
@@ -590,7 +586,16 @@ fn is_json(headers: &HeaderMap) -> bool {
         })
 }
 
-fn is_multipart(headers: &HeaderMap) -> bool {
+/// The body length a request declares (`Content-Length`), if it declares one.
+pub(super) fn declared_length(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+}
+
+/// Whether the body is a multipart form: a GraphQL multipart upload.
+pub(super) fn is_multipart(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

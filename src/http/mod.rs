@@ -273,16 +273,7 @@ async fn coded_payload_too_large(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let upload = request.uri().path() == "/evidence"
-        || request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.trim_start()
-                    .to_ascii_lowercase()
-                    .starts_with("multipart/")
-            });
+    let upload = request.uri().path() == "/evidence" || graphql::is_multipart(request.headers());
     let response = next.run(request).await;
     let coded = response
         .headers()

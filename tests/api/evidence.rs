@@ -77,9 +77,7 @@ async fn upload(
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
-    let response = request.send().await.expect("the server answers");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    answered(request.send().await.expect("the server answers")).await
 }
 
 /// POSTs `bytes` to `/evidence?idea=…&name=…`: the status and the body.
@@ -98,6 +96,11 @@ async fn post_file(
         .send()
         .await
         .expect("the server answers");
+    answered(response).await
+}
+
+/// A response's status and JSON body (null when it has none).
+async fn answered(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }
@@ -380,8 +383,8 @@ async fn every_limit_refuses_with_its_reason_and_keeps_nothing() {
         .send()
         .await
         .expect("an answer");
-    assert_eq!(response.status().as_u16(), 413);
-    let body: Value = response.json().await.expect("a coded error");
+    let (status, body) = answered(response).await;
+    assert_eq!(status, 413);
     assert_eq!(error_code(&body), "PAYLOAD_TOO_LARGE", "{body}");
 
     assert_eq!(
@@ -624,8 +627,8 @@ async fn a_forged_file_marker_is_bad_input_never_a_crash() {
         .send()
         .await
         .expect("an answer");
-    assert_eq!(response.status().as_u16(), 400);
-    let body: Value = response.json().await.expect("a coded error");
+    let (status, body) = answered(response).await;
+    assert_eq!(status, 400);
     assert_eq!(error_code(&body), "BAD_USER_INPUT");
     assert!(
         body["errors"][0]["message"]
@@ -727,8 +730,8 @@ async fn a_multipart_request_carries_at_most_ten_files() {
         .send()
         .await
         .expect("an answer");
-    assert_eq!(response.status().as_u16(), 413);
-    let body: Value = response.json().await.expect("a coded error");
+    let (status, body) = answered(response).await;
+    assert_eq!(status, 413);
     assert_eq!(error_code(&body), "PAYLOAD_TOO_LARGE", "{body}");
     assert!(
         body["errors"][0]["message"]
