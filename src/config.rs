@@ -218,6 +218,17 @@ pub struct DatabaseArgs {
     /// cancelled and the request gets SERVICE_UNAVAILABLE; 0 means no limit.
     #[arg(long, env = "DATABASE_STATEMENT_TIMEOUT_SECS", default_value_t = 30)]
     pub database_statement_timeout_secs: u64,
+
+    /// PostgreSQL read replicas of DATABASE_URL, comma-separated URLs (streaming replicas).
+    /// Queries, exports and the catch-up of resuming subscriptions read from one that holds
+    /// everything the caller may have seen; writes and everything else use the primary.
+    #[arg(long, env = "DATABASE_REPLICA_URLS", value_delimiter = ',')]
+    pub database_replica_urls: Vec<String>,
+
+    /// Milliseconds a read waits for a replica that is behind the primary before the primary
+    /// answers it instead.
+    #[arg(long, env = "DATABASE_REPLICA_WAIT_MS", default_value_t = 100)]
+    pub database_replica_wait_ms: u64,
 }
 
 /// How bearer tokens are signed and verified.
@@ -550,6 +561,8 @@ impl Config {
                 database_max_connections: 10,
                 database_acquire_timeout_secs: 5,
                 database_statement_timeout_secs: 30,
+                database_replica_urls: Vec::new(),
+                database_replica_wait_ms: 100,
             },
             redis_url: None,
             redis_channel_prefix: "labinov:".to_owned(),

@@ -8,7 +8,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 
 use crate::{
     config::Config,
-    domain::{Domain, StatementCounter},
+    domain::{Domain, StatementCounter, replica::Replicas},
 };
 
 /// Prepared statements kept per connection. Filters with long ID lists make large statements
@@ -28,7 +28,62 @@ pub async fn connect(config: &Config) -> anyhow::Result<(DatabaseConnection, Sta
     if let Some(schema) = &config.database.database_schema {
         ensure_schema(&config.database.database_url, schema).await?;
     }
-    let mut options = ConnectOptions::new(config.database.database_url.clone());
+    let options = pool_options(config, &config.database.database_url);
+    let mut db = Database::connect(options)
+        .await
+        .map_err(|err| cannot_connect(&config.database.database_url, &err))?;
+    let counter = StatementCounter::default();
+    let bump = counter.clone();
+    db.set_metric_callback(move |_| bump.record());
+    Ok((db, counter))
+}
+
+/// The read replicas of the configuration, each in a pool of its own that connects when first
+/// used: a replica that is down at start-up is skipped until it answers, the server starts.
+async fn connect_replicas(
+    config: &Config,
+    counter: &StatementCounter,
+) -> anyhow::Result<Option<Replicas>> {
+    let urls: Vec<&String> = config
+        .database
+        .database_replica_urls
+        .iter()
+        .filter(|url| !url.trim().is_empty())
+        .collect();
+    if urls.is_empty() {
+        return Ok(None);
+    }
+    anyhow::ensure!(
+        config.database.database_url.starts_with("postgres"),
+        "DATABASE_REPLICA_URLS needs a PostgreSQL DATABASE_URL: SQLite has no replicas"
+    );
+    let mut members = Vec::with_capacity(urls.len());
+    for url in urls {
+        anyhow::ensure!(
+            url.starts_with("postgres"),
+            "every URL of DATABASE_REPLICA_URLS is a PostgreSQL URL (postgres://USER@HOST/DB); {} is not",
+            redact(url)
+        );
+        let mut options = pool_options(config, url);
+        options
+            .connect_lazy(true)
+            .connect_timeout(Duration::from_secs(2));
+        let mut db = Database::connect(options)
+            .await
+            .map_err(|err| cannot_connect(url, &err))?;
+        let bump = counter.clone();
+        db.set_metric_callback(move |_| bump.record());
+        members.push((redact(url), db));
+    }
+    Ok(Some(Replicas::new(
+        members,
+        Duration::from_millis(config.database.database_replica_wait_ms),
+    )))
+}
+
+/// How a pool of the configuration connects to `url`.
+fn pool_options(config: &Config, url: &str) -> ConnectOptions {
+    let mut options = ConnectOptions::new(url.to_owned());
     options
         .max_connections(config.database.database_max_connections)
         .connect_timeout(Duration::from_secs(10))
@@ -56,13 +111,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<(DatabaseConnection, Sta
             opts.options([("statement_timeout", format!("{statement_timeout}s"))])
         }
     });
-    let mut db = Database::connect(options)
-        .await
-        .map_err(|err| cannot_connect(&config.database.database_url, &err))?;
-    let counter = StatementCounter::default();
-    let bump = counter.clone();
-    db.set_metric_callback(move |_| bump.record());
-    Ok((db, counter))
+    options
 }
 
 /// Why the database at `url` cannot be reached, in one sentence: the deepest cause (the
@@ -134,16 +183,19 @@ pub async fn connect_and_migrate(config: &Config) -> anyhow::Result<Domain> {
         migrations.close().await.ok();
     }
     let (connection, statements) = connect(config).await?;
+    let replicas = connect_replicas(config, &statements).await?;
     let limits = crate::domain::page::PageLimits {
         default: config.default_page_size.min(config.max_page_size),
         max: config.max_page_size,
     };
-    Ok(
-        Domain::new(connection, statements, limits).with_evidence_limits(
-            crate::domain::evidence::EvidenceLimits {
-                max_bytes: config.limits.evidence_max_bytes,
-                max_files: config.limits.evidence_max_files,
-            },
-        ),
-    )
+    let domain = Domain::new(connection, statements, limits).with_evidence_limits(
+        crate::domain::evidence::EvidenceLimits {
+            max_bytes: config.limits.evidence_max_bytes,
+            max_files: config.limits.evidence_max_files,
+        },
+    );
+    Ok(match replicas {
+        Some(replicas) => domain.with_replicas(replicas),
+        None => domain,
+    })
 }

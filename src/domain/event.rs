@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 use entity::{PipelineEventKind, Stage, pipeline_event, regency};
 use sea_orm::{
-    AccessMode, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, IsolationLevel,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    AccessMode, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
+    EntityTrait, IsolationLevel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use sea_orm::{PaginatorTrait, Select};
 
@@ -58,6 +58,24 @@ pub struct Positions {
     pub floor: Option<i32>,
     /// Last sequence number seen, per regency.
     pub seen: BTreeMap<i32, i64>,
+}
+
+/// The data version of one database (the primary, or a replica).
+pub(super) async fn data_version_on(db: &DatabaseConnection) -> DomainResult<DataVersion> {
+    const SQL: &str = "SELECT \
+        (SELECT CAST(COALESCE(SUM(event_seq), 0) AS BIGINT) FROM regency) AS events, \
+        (SELECT CAST(COALESCE(SUM(version), 0) + COUNT(*) AS BIGINT) FROM mentor) AS mentors";
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(backend, SQL))
+        .await?
+        .ok_or_else(|| {
+            DomainError::Internal(anyhow::anyhow!("the version query returned no row"))
+        })?;
+    Ok(DataVersion {
+        events: row.try_get("", "events")?,
+        mentors: row.try_get("", "mentors")?,
+    })
 }
 
 /// What [`Domain::data_version`] reads: equal versions, equal data.
@@ -141,22 +159,9 @@ impl Domain {
     /// mentor (the only rows outside regencies) raises the mentor's version. Both sums only grow,
     /// so an unchanged version means unchanged data, on every instance sharing the database.
     /// Retention's pruning of events and the clock are outside it; see [`super::volatile`].
+    /// Always read on the primary: it is what a replica must have caught up with.
     pub async fn data_version(&self) -> DomainResult<DataVersion> {
-        const SQL: &str = "SELECT \
-            (SELECT CAST(COALESCE(SUM(event_seq), 0) AS BIGINT) FROM regency) AS events, \
-            (SELECT CAST(COALESCE(SUM(version), 0) + COUNT(*) AS BIGINT) FROM mentor) AS mentors";
-        let backend = self.db().get_database_backend();
-        let row = self
-            .db()
-            .query_one_raw(sea_orm::Statement::from_string(backend, SQL))
-            .await?
-            .ok_or_else(|| {
-                DomainError::Internal(anyhow::anyhow!("the version query returned no row"))
-            })?;
-        Ok(DataVersion {
-            events: row.try_get("", "events")?,
-            mentors: row.try_get("", "mentors")?,
-        })
+        data_version_on(self.primary()).await
     }
 
     async fn event_heads_on<C: ConnectionTrait>(
@@ -304,7 +309,7 @@ impl Domain {
         caller.check_write(None, "event")?;
         let result = pipeline_event::Entity::delete_many()
             .filter(pipeline_event::Column::OccurredAt.lt(cutoff))
-            .exec(self.db())
+            .exec(self.primary())
             .await?;
         Ok(result.rows_affected)
     }

@@ -32,6 +32,7 @@ pub mod mentor;
 pub mod page;
 pub mod pipeline;
 pub mod regency;
+pub mod replica;
 pub mod review;
 pub mod rows;
 pub mod unit;
@@ -79,7 +80,13 @@ impl StatementCounter {
 /// Handle to the domain layer, cheap to clone; one per server, shared by all requests.
 #[derive(Clone)]
 pub struct Domain {
+    /// Where this handle reads: the primary, or a replica that holds what the caller has seen
+    /// (see [`Domain::reader`]).
     db: DatabaseConnection,
+    /// Where every write, version check and read of one's own write goes.
+    primary: DatabaseConnection,
+    /// Read replicas of the primary, if any (PostgreSQL).
+    replicas: Option<Arc<replica::Replicas>>,
     statements: StatementCounter,
     limits: PageLimits,
     committed: broadcast::Sender<pipeline_event::Model>,
@@ -97,7 +104,9 @@ impl Domain {
         let writers = (db.get_database_backend() == sea_orm::DbBackend::Sqlite)
             .then(write::WriteGate::default);
         Self {
+            primary: db.clone(),
             db,
+            replicas: None,
             statements,
             limits,
             committed,
@@ -105,6 +114,52 @@ impl Domain {
             evidence_store: Arc::new(evidence::DatabaseStore),
             evidence_limits: evidence::EvidenceLimits::default(),
         }
+    }
+
+    /// The same domain, reading from `replicas` when they hold what a caller has seen.
+    #[must_use]
+    pub fn with_replicas(mut self, replicas: replica::Replicas) -> Self {
+        self.replicas = Some(Arc::new(replicas));
+        self
+    }
+
+    /// The read replicas, if any.
+    pub fn replicas(&self) -> Option<&replica::Replicas> {
+        self.replicas.as_deref()
+    }
+
+    /// The domain for a read that must show at least the data of version `seen` (the primary's
+    /// version now when None): reading from a replica that holds it, or from the primary when
+    /// none does within the wait. Writes made through the handle still go to the primary. A
+    /// clone of `self` when there are no replicas (then nothing is read to decide).
+    pub async fn reader(&self, seen: Option<event::DataVersion>) -> Domain {
+        let Some(replicas) = &self.replicas else {
+            return self.clone();
+        };
+        let required = match seen {
+            Some(version) => version,
+            None => match self.data_version().await {
+                Ok(version) => version,
+                // The primary will say what is wrong when the read runs there.
+                Err(_) => return self.clone(),
+            },
+        };
+        match replicas.pick(required).await {
+            Some(db) => Domain {
+                db: db.clone(),
+                ..self.clone()
+            },
+            None => self.clone(),
+        }
+    }
+
+    /// How each replica stands against the primary, for readiness.
+    pub async fn replica_reports(&self) -> Vec<replica::ReplicaReport> {
+        let Some(replicas) = &self.replicas else {
+            return Vec::new();
+        };
+        let primary = self.data_version().await.ok();
+        replicas.report(primary).await
     }
 
     /// The same domain keeping evidence within `limits`.
@@ -137,8 +192,14 @@ impl Domain {
         self.limits
     }
 
+    /// Where this handle reads.
     pub(crate) fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// The primary: where writes go.
+    pub(crate) fn primary(&self) -> &DatabaseConnection {
+        &self.primary
     }
 
     /// Number of SQL statements executed since start-up.
@@ -151,7 +212,7 @@ impl Domain {
     /// Whether the database answers a trivial statement.
     pub async fn ping(&self) -> DomainResult<()> {
         use sea_orm::ConnectionTrait;
-        self.db().execute_unprepared("SELECT 1").await?;
+        self.primary().execute_unprepared("SELECT 1").await?;
         Ok(())
     }
 

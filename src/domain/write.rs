@@ -177,7 +177,7 @@ impl Domain {
             None => None,
         };
         let txn = self
-            .db()
+            .primary()
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                 ..Default::default()

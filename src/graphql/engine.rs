@@ -36,6 +36,12 @@ use crate::{
 #[derive(Debug, Clone, Copy)]
 pub struct GroupExecution;
 
+/// The data version a query's answer must not be older than, when the transport read it
+/// already (the response cache does, to look the answer up): a query then reads from a replica
+/// that holds it without reading the version a second time.
+#[derive(Debug, Clone, Copy)]
+pub struct SeenVersion(pub crate::domain::event::DataVersion);
+
 /// The schema and the request handling around it; cheap to clone.
 #[derive(Clone)]
 pub struct Engine(Arc<Inner>);
@@ -131,11 +137,14 @@ impl Engine {
     /// (so only the schema's own names reach the metrics).
     async fn run(&self, checked: Checked) -> Response {
         let Checked {
-            request,
+            mut request,
             kind,
             field,
             document,
         } = checked;
+        if kind == "query" {
+            self.read_from_replica(&mut request).await;
+        }
         if kind == "subscription" {
             // Over a transport without streams: async-graphql says so.
             return errors::with_codes(Box::pin(self.0.schema.execute(request)).await);
@@ -166,6 +175,25 @@ impl Engine {
         metrics::histogram!("labinov_graphql_operation_duration_seconds", "type" => kind)
             .record(started.elapsed().as_secs_f64());
         response
+    }
+}
+
+impl Engine {
+    /// Lets a query read from a read replica that holds everything its caller may have seen
+    /// (see [`Domain::reader`]); its loaders read there too. Mutations read on the primary:
+    /// their answers show their own writes.
+    async fn read_from_replica(&self, request: &mut Request) {
+        let domain = &self.0.domain;
+        if domain.replicas().is_none() {
+            return;
+        }
+        let seen = find::<SeenVersion>(&request.data).map(|seen| seen.0);
+        let reader = domain.reader(seen).await;
+        let caller = find::<Caller>(&request.data)
+            .cloned()
+            .unwrap_or_else(Caller::anonymous);
+        request.data.insert(Loaders::new(&reader, &caller));
+        request.data.insert(reader);
     }
 }
 

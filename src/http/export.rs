@@ -175,15 +175,13 @@ pub async fn ideas_csv(
         Ok(order) => order.unwrap_or_default().into(),
         Err(err) => return bad_request(&err),
     };
-    let first = match state
-        .domain
-        .export_page(&caller, &filter, order, None)
-        .await
-    {
+    // With read replicas, one that holds what the caller may have seen reads every page.
+    let domain = state.domain.reader(None).await;
+    let first = match domain.export_page(&caller, &filter, order, None).await {
         Ok(page) => page,
         Err(err) => return refused(&err, EXPORT),
     };
-    let body = Body::from_stream(pages(state.domain.clone(), caller, filter, order, first));
+    let body = Body::from_stream(pages(domain, caller, filter, order, first));
     let filename = format!(
         "attachment; filename=\"labinov-ideas-{}.csv\"",
         chrono::Utc::now().format("%Y%m%d-%H%M")
@@ -353,7 +351,8 @@ pub async fn plan_csv(
         Ok(id) => id,
         Err(err) => return bad_request(&err),
     };
-    let plan = match state.domain.action_plans_of(&caller, &[idea_id]).await {
+    let domain = state.domain.reader(None).await;
+    let plan = match domain.action_plans_of(&caller, &[idea_id]).await {
         Ok(mut plans) => plans.remove(&idea_id),
         Err(err) => return refused(&err, EXPORT),
     };

@@ -425,6 +425,11 @@ async fn graphql_over_http(
         Kept::Miss(key, version) => Some((key, version)),
         Kept::Hit(_) | Kept::Skip => None,
     };
+    let request = match &keep {
+        // The version just read bounds what the answer may be older than (a replica's).
+        Some((_, version)) => request.data(crate::graphql::engine::SeenVersion(*version)),
+        None => request,
+    };
     let (response, volatile) =
         crate::domain::volatile::tracking(state.engine.execute(request)).await;
     let request_error = crate::graphql::errors::refused_before_running(&response);

@@ -1,7 +1,8 @@
 //! `/healthz`: the process is alive. `/readyz`: it can serve, with a JSON body that says
 //! what is wrong when it cannot: the database answers, the event listener runs, and how the
 //! event bus stands (a Redis outage degrades live delivery to database polling; it does not
-//! make the server unready, since nothing is lost).
+//! make the server unready, since nothing is lost), and how each read replica stands (one that
+//! is down or behind is skipped by reads, so it does not make the server unready either).
 
 use std::time::Duration;
 
@@ -45,6 +46,10 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             "problem": "Redis cannot be reached; live events are read from the database every 250 ms until it is back",
         }),
     };
+    // A replica that is down or behind is skipped by reads: it does not make the server unready.
+    let replicas = tokio::time::timeout(DATABASE_TIMEOUT * 2, state.domain.replica_reports())
+        .await
+        .unwrap_or_default();
     let draining = state.draining.is_cancelled();
     let ready = database["ok"] == true && listener["ok"] == true && !draining;
     let status = if ready {
@@ -58,6 +63,9 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         "listener": listener,
         "bus": bus,
     });
+    if !replicas.is_empty() {
+        body["replicas"] = json!(replicas);
+    }
     if draining {
         body["draining"] = json!({
             "problem": "the server is shutting down; send new requests to another instance",

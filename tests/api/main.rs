@@ -24,4 +24,5 @@ mod operate;
 mod plans;
 mod promises;
 mod read;
+mod replica;
 mod write;

@@ -1,0 +1,284 @@
+//! PostgreSQL read replicas: which one may answer a read, and when the primary must.
+//!
+//! A read may go to a replica only when the replica holds everything the caller could already
+//! have seen. The measure is the data version ([`DataVersion`]: the regencies' event counters
+//! and the mentors' versions, both only growing, raised in the same transaction as every change
+//! they count): the version of the primary when the read starts bounds what any answer given
+//! before could have shown (the caller's own writes included, on any instance), and a replica
+//! whose version is at least as high holds all of it. A replica behind that is waited for
+//! briefly (`DATABASE_REPLICA_WAIT_MS`); past the wait, or when every replica is down, the
+//! primary answers. A replica that fails is skipped for a few seconds, then tried again.
+
+use std::{
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use sea_orm::DatabaseConnection;
+
+use super::event::{DataVersion, data_version_on};
+
+/// How long a replica that failed is left alone before it is tried again.
+const DOWN_FOR: Duration = Duration::from_secs(5);
+
+/// How often a replica that is behind is asked again while a read waits for it.
+const POLL: Duration = Duration::from_millis(5);
+
+/// How long a replica's version may be asked for before it counts as failed.
+const ASK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The replicas of one primary, tried in turn.
+pub struct Replicas {
+    members: Vec<Replica>,
+    /// Longest a read waits for a replica to catch up before the primary answers it.
+    wait: Duration,
+    next: AtomicUsize,
+    /// Reads the primary answered because every replica was behind or down.
+    fell_back: AtomicU64,
+}
+
+/// One replica: its pool and what is known of it.
+pub struct Replica {
+    /// Its URL without the password, for readiness and logs.
+    name: String,
+    db: DatabaseConnection,
+    known: Mutex<Known>,
+    /// One version read at a time: concurrent reads that find the replica behind share it.
+    asking: tokio::sync::Mutex<()>,
+    /// Reads it answered.
+    served: AtomicU64,
+}
+
+#[derive(Default)]
+struct Known {
+    /// The highest version read from it, and when.
+    version: Option<(DataVersion, Instant)>,
+    /// Since when it has been behind the versions reads asked for.
+    behind_since: Option<Instant>,
+    /// Skipped until then, and why.
+    down: Option<(Instant, String)>,
+}
+
+/// How a replica stands for a read that needs `required`.
+enum Standing {
+    Ready,
+    /// Behind, and worth waiting for: it was in step until a moment ago.
+    Catching,
+    /// Behind for longer than a read waits, or down: the primary answers without waiting.
+    Skipped,
+}
+
+/// What readiness shows of one replica.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReplicaReport {
+    pub name: String,
+    pub ok: bool,
+    /// Events the primary has that the replica has not applied yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub behind_events: Option<i64>,
+    /// Reads it answered since start-up.
+    pub reads: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+fn not_older(version: DataVersion, than: DataVersion) -> bool {
+    version.events >= than.events && version.mentors >= than.mentors
+}
+
+impl Replicas {
+    /// Replicas `(name, pool)`, read when they hold what the caller saw, waited for up to `wait`.
+    pub fn new(members: Vec<(String, DatabaseConnection)>, wait: Duration) -> Self {
+        Self {
+            members: members
+                .into_iter()
+                .map(|(name, db)| Replica {
+                    name,
+                    db,
+                    known: Mutex::default(),
+                    asking: tokio::sync::Mutex::new(()),
+                    served: AtomicU64::new(0),
+                })
+                .collect(),
+            wait,
+            next: AtomicUsize::new(0),
+            fell_back: AtomicU64::new(0),
+        }
+    }
+
+    /// Reads the primary answered because no replica could (every one behind or down).
+    pub fn fell_back(&self) -> u64 {
+        self.fell_back.load(Ordering::Relaxed)
+    }
+
+    /// Reads the replicas answered, all together.
+    pub fn served(&self) -> u64 {
+        self.members
+            .iter()
+            .map(|m| m.served.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// A replica holding at least `required`, taking turns among those that do; None when the
+    /// primary must answer (every replica down, or still behind after the wait).
+    pub(super) async fn pick(&self, required: DataVersion) -> Option<&DatabaseConnection> {
+        let deadline = Instant::now() + self.wait;
+        loop {
+            let first = self.next.fetch_add(1, Ordering::Relaxed);
+            let mut catching = false;
+            for turn in 0..self.members.len() {
+                let replica = &self.members[(first + turn) % self.members.len()];
+                match replica.standing(required, self.wait).await {
+                    Standing::Ready => {
+                        replica.served.fetch_add(1, Ordering::Relaxed);
+                        metrics::counter!("labinov_replica_reads_total", "answered_by" => "replica")
+                            .increment(1);
+                        return Some(&replica.db);
+                    }
+                    Standing::Catching => catching = true,
+                    Standing::Skipped => {}
+                }
+            }
+            if !catching || Instant::now() >= deadline {
+                self.fell_back.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("labinov_replica_reads_total", "answered_by" => "primary")
+                    .increment(1);
+                return None;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// How every replica stands against the primary's version `primary` (None: unknown).
+    pub(super) async fn report(&self, primary: Option<DataVersion>) -> Vec<ReplicaReport> {
+        let mut reports = Vec::with_capacity(self.members.len());
+        for replica in &self.members {
+            let reads = replica.served.load(Ordering::Relaxed);
+            let report = match replica.ask().await {
+                Ok(version) => ReplicaReport {
+                    name: replica.name.clone(),
+                    ok: true,
+                    behind_events: primary.map(|p| (p.events - version.events).max(0)),
+                    reads,
+                    problem: None,
+                },
+                Err(problem) => ReplicaReport {
+                    name: replica.name.clone(),
+                    ok: false,
+                    behind_events: None,
+                    reads,
+                    problem: Some(format!(
+                        "{problem}; reads go to the primary and the other replicas"
+                    )),
+                },
+            };
+            reports.push(report);
+        }
+        reports
+    }
+}
+
+impl Replica {
+    fn known(&self) -> std::sync::MutexGuard<'_, Known> {
+        self.known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    async fn standing(&self, required: DataVersion, wait: Duration) -> Standing {
+        let asked_at = Instant::now();
+        {
+            let known = self.known();
+            if known
+                .down
+                .as_ref()
+                .is_some_and(|(until, _)| *until > asked_at)
+            {
+                return Standing::Skipped;
+            }
+            if known.version.is_some_and(|(v, _)| not_older(v, required)) {
+                return Standing::Ready;
+            }
+        }
+        // Behind as far as is known: read its version, once for all the reads waiting.
+        let _asking = self.asking.lock().await;
+        let fresh = self
+            .known()
+            .version
+            .filter(|(_, read_at)| *read_at >= asked_at);
+        let version = match fresh {
+            Some((version, _)) => version,
+            None => match self.ask().await {
+                Ok(version) => version,
+                Err(_) => return Standing::Skipped,
+            },
+        };
+        let mut known = self.known();
+        if not_older(version, required) {
+            known.behind_since = None;
+            return Standing::Ready;
+        }
+        let since = *known.behind_since.get_or_insert(asked_at);
+        if since.elapsed() > wait {
+            Standing::Skipped
+        } else {
+            Standing::Catching
+        }
+    }
+
+    /// Reads the replica's version now; a failure marks it down for a while.
+    async fn ask(&self) -> Result<DataVersion, String> {
+        let asked = tokio::time::timeout(ASK_TIMEOUT, data_version_on(&self.db)).await;
+        let (problem, detail) = match asked {
+            Ok(Ok(version)) => {
+                let mut known = self.known();
+                if known.down.take().is_some() {
+                    tracing::info!(replica = %self.name, "the read replica answers again");
+                }
+                let newest = match known.version {
+                    Some((old, _)) if not_older(old, version) => old,
+                    _ => version,
+                };
+                known.version = Some((newest, Instant::now()));
+                return Ok(newest);
+            }
+            Ok(Err(err)) => (
+                "the replica cannot be reached or refused a query".to_owned(),
+                format!("{err:?}"),
+            ),
+            Err(_) => {
+                let problem = format!(
+                    "the replica did not answer within {} s",
+                    ASK_TIMEOUT.as_secs()
+                );
+                (problem.clone(), problem)
+            }
+        };
+        let mut known = self.known();
+        if known.down.is_none() {
+            tracing::warn!(replica = %self.name, error = %detail, "skipping a read replica for {} s", DOWN_FOR.as_secs());
+        }
+        known.down = Some((Instant::now() + DOWN_FOR, problem.clone()));
+        Err(problem)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(events: i64, mentors: i64) -> DataVersion {
+        DataVersion { events, mentors }
+    }
+
+    #[test]
+    fn a_replica_must_hold_both_counters_of_what_was_seen() {
+        assert!(not_older(version(5, 3), version(5, 3)));
+        assert!(not_older(version(6, 3), version(5, 3)));
+        assert!(!not_older(version(6, 2), version(5, 3)));
+        assert!(!not_older(version(4, 9), version(5, 3)));
+    }
+}
