@@ -264,6 +264,16 @@ pub struct Config {
     #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,
 
+    /// Seed nodes of a Redis Cluster (comma-separated URLs) for the event bus instead of one
+    /// Redis: events travel on sharded channels (`SPUBLISH`/`SSUBSCRIBE`, Redis 7 or newer).
+    #[arg(
+        long,
+        env = "REDIS_CLUSTER_URLS",
+        value_delimiter = ',',
+        conflicts_with = "redis_url"
+    )]
+    pub redis_cluster_urls: Vec<String>,
+
     /// Prefix of the Redis pub/sub channel; instances sharing one prefix see each other's events.
     #[arg(long, env = "REDIS_CHANNEL_PREFIX", default_value = "labinov:")]
     pub redis_channel_prefix: String,
@@ -565,6 +575,7 @@ impl Config {
                 database_replica_wait_ms: 100,
             },
             redis_url: None,
+            redis_cluster_urls: Vec::new(),
             redis_channel_prefix: "labinov:".to_owned(),
             live_poll_ms: 1000,
             live_aggregate_percent: 50,

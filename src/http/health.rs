@@ -39,6 +39,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     };
     let bus = match (bus_state.redis_configured, bus_state.redis_connected()) {
         (false, _) => json!({ "mode": "in-process", "ok": true }),
+        (true, true) if bus_state.redis_cluster => json!({ "mode": "redis cluster", "ok": true }),
         (true, true) => json!({ "mode": "redis", "ok": true }),
         (true, false) => json!({
             "mode": "database fallback",

@@ -71,6 +71,8 @@ impl BusMode {
 pub struct BusState {
     /// Whether a Redis bus is configured (otherwise events stay in the process).
     pub redis_configured: bool,
+    /// Whether that bus is a Redis Cluster (sharded channels).
+    pub redis_cluster: bool,
     redis_connected: AtomicBool,
     listener_running: AtomicBool,
     database_readable: AtomicBool,
@@ -139,7 +141,17 @@ pub async fn start(
     shutdown: CancellationToken,
 ) -> anyhow::Result<Hub> {
     let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
+    let cluster: Vec<String> = config
+        .redis_cluster_urls
+        .iter()
+        .filter(|url| !url.trim().is_empty())
+        .cloned()
+        .collect();
     let redis = match &config.redis_url {
+        _ if !cluster.is_empty() => Some(redis_bus::RedisBus::cluster(
+            &cluster,
+            &config.redis_channel_prefix,
+        )?),
         Some(url) if !url.trim().is_empty() => {
             Some(redis_bus::RedisBus::new(url, &config.redis_channel_prefix)?)
         }
@@ -153,6 +165,7 @@ pub async fn start(
     }
     let state = Arc::new(BusState {
         redis_configured: redis.is_some(),
+        redis_cluster: !cluster.is_empty(),
         ..BusState::default()
     });
     let listener = listener::Listener::new(domain.clone(), events.clone(), state.clone())

@@ -1500,3 +1500,255 @@ async fn a_group_member_too_far_behind_is_closed_with_1013() {
         messages.len()
     );
 }
+
+/// A Redis Cluster of the test's own: three primaries and a replica of each, on free ports,
+/// with a one-second node time-out so a killed primary fails over quickly; killed when dropped.
+struct OwnRedisCluster {
+    _dir: tempfile::TempDir,
+    nodes: Vec<OwnRedis>,
+}
+
+impl OwnRedisCluster {
+    fn start() -> OwnRedisCluster {
+        let dir = tempfile::tempdir().expect("a directory");
+        let mut nodes = Vec::new();
+        for _ in 0..6 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .expect("a free port");
+            let child = std::process::Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "1000"])
+                .args(["--cluster-config-file", &format!("nodes-{port}.conf")])
+                .arg("--dir")
+                .arg(dir.path())
+                .args(["--save", "", "--appendonly", "no"])
+                // Replicas sync at once (not after the default 5 s): a replica that never
+                // synced does not take over its primary.
+                .args(["--repl-diskless-sync-delay", "0"])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("redis-server runs");
+            let mut node = OwnRedis {
+                port,
+                child: Some(child),
+            };
+            node.wait_ready();
+            nodes.push(node);
+        }
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let created = std::process::Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(&addresses)
+            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .output()
+            .expect("redis-cli runs");
+        assert!(
+            created.status.success(),
+            "the cluster is created: {}",
+            String::from_utf8_lossy(&created.stdout)
+        );
+        let cluster = OwnRedisCluster { _dir: dir, nodes };
+        cluster.wait_ok();
+        cluster
+    }
+
+    fn cli(&self, port: u16, args: &[&str]) -> String {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-p", &port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until every live node says the cluster is ok (all slots served).
+    fn wait_ok(&self) {
+        for _ in 0..200 {
+            let ok = self.nodes.iter().filter(|n| n.child.is_some()).all(|n| {
+                self.cli(n.port, &["cluster", "info"])
+                    .contains("cluster_state:ok")
+            });
+            if ok {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the Redis Cluster did not become ok");
+    }
+
+    fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(OwnRedis::url).collect()
+    }
+
+    /// Kills the primary serving `slot`; returns its port.
+    fn kill_primary_of(&mut self, slot: u16) -> u16 {
+        let nodes = self.cli(self.nodes[0].port, &["cluster", "nodes"]);
+        let port = nodes
+            .lines()
+            .find_map(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                let primary = fields.get(2).is_some_and(|flags| flags.contains("master"));
+                let serves = fields.iter().skip(8).any(|range| {
+                    let (from, to) = range.split_once('-').unwrap_or((range, range));
+                    from.parse::<u16>().is_ok_and(|from| from <= slot)
+                        && to.parse::<u16>().is_ok_and(|to| slot <= to)
+                });
+                (primary && serves).then(|| {
+                    fields[1]
+                        .split('@')
+                        .next()
+                        .and_then(|addr| addr.rsplit(':').next())
+                        .and_then(|port| port.parse::<u16>().ok())
+                        .expect("a node's port")
+                })
+            })
+            .expect("a primary serves the slot");
+        let node = self
+            .nodes
+            .iter_mut()
+            .find(|n| n.port == port)
+            .expect("the node is ours");
+        node.kill();
+        port
+    }
+
+    fn slot_of(&self, channel: &str) -> u16 {
+        self.cli(self.nodes[0].port, &["cluster", "keyslot", channel])
+            .trim()
+            .parse()
+            .expect("a slot")
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs redis-server and redis-cli (7 or newer) on the PATH"]
+async fn a_redis_cluster_carries_events_on_sharded_channels_and_loses_none_when_a_primary_dies() {
+    let mut cluster = OwnRedisCluster::start();
+    let (mut config, dir) = fresh_config();
+    config.redis_cluster_urls = cluster.urls();
+    let prefix = unique_prefix();
+    config.redis_channel_prefix = prefix.clone();
+    // No database poll while the cluster serves: the reader learns of the writer's events from
+    // the sharded channels alone (it polls every 250 ms only while the bus is down).
+    config.live_poll_ms = 3_600_000;
+    let writer = TestApp::start(config, true, Arc::new(dir)).await;
+    let reader = writer.another_instance().await;
+    for app in [&writer, &reader] {
+        assert_eq!(bus_mode_within(app, "redis cluster").await, "redis cluster");
+    }
+
+    // A listener of the test's own on every sharded channel sees the writes go by.
+    let (pushes, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    let mut own = redis::cluster::ClusterClientBuilder::new(cluster.urls())
+        .use_protocol(redis::ProtocolVersion::RESP3)
+        .push_sender(pushes)
+        .build()
+        .expect("a cluster client")
+        .get_async_connection()
+        .await
+        .expect("a cluster connection");
+    let channels: Vec<String> = (0..labinov::live::redis_bus::SHARDS)
+        .map(|shard| {
+            labinov::live::redis_bus::RedisBus::shard_channel(
+                &format!("{prefix}pipeline-events"),
+                shard,
+            )
+        })
+        .collect();
+    for channel in &channels {
+        own.ssubscribe(channel)
+            .await
+            .expect("a sharded subscription");
+    }
+
+    let after = cursor_now(&writer, "72.01").await;
+    let mut client = WsClient::connect(&reader.ws_url(), false).await;
+    client
+        .subscribe(
+            "c",
+            EVENTS,
+            json!({"f": {"regencyCodes": ["72.01"]}, "after": after}),
+        )
+        .await;
+    let data = writer
+        .data(
+            "{ ideas(filter: {regencyCodes: [\"72.01\"]}, first: 1) { nodes { id version } } }",
+            json!({}),
+        )
+        .await;
+    let id = data["ideas"]["nodes"][0]["id"].clone();
+    let mut version = data["ideas"]["nodes"][0]["version"]
+        .as_i64()
+        .expect("version");
+    let mut received = Vec::new();
+    version = rename(&writer, &id, version, 5, "gugus").await;
+    for _ in 0..5 {
+        received.push(
+            event_of(&client.next_result().await)["sequence"]
+                .as_i64()
+                .unwrap_or_default(),
+        );
+    }
+    // The writes went over a sharded channel, as SMESSAGEs on exactly one channel.
+    let mut carried = std::collections::BTreeSet::new();
+    while let Ok(push) = heard.try_recv() {
+        if push.kind == redis::PushKind::SMessage {
+            let channel: String = redis::from_redis_value_ref(&push.data[0]).expect("a channel");
+            carried.insert(channel);
+        }
+    }
+    assert_eq!(
+        carried.len(),
+        1,
+        "one regency, one sharded channel: {carried:?}"
+    );
+    let channel = carried.into_iter().next().unwrap_or_default();
+    assert!(channels.contains(&channel), "{channel}");
+    drop(own);
+
+    // The primary serving that channel dies between writes; writes go on.
+    let killed = cluster.kill_primary_of(cluster.slot_of(&channel));
+    assert_eq!(
+        bus_mode_within(&reader, "database fallback").await,
+        "database fallback",
+        "the reader notices its channel's node is gone and reads the database meanwhile"
+    );
+    version = rename(&writer, &id, version, 5, "gagal").await;
+    for _ in 0..5 {
+        received.push(
+            event_of(&client.next_result().await)["sequence"]
+                .as_i64()
+                .unwrap_or_default(),
+        );
+    }
+    // Its replica takes over; the bus follows it back onto the sharded channels.
+    cluster.wait_ok();
+    for app in [&writer, &reader] {
+        assert_eq!(
+            bus_mode_within(app, "redis cluster").await,
+            "redis cluster",
+            "the bus is back on the cluster after primary {killed} failed over"
+        );
+    }
+    rename(&writer, &id, version, 5, "pulih").await;
+    for _ in 0..5 {
+        received.push(
+            event_of(&client.next_result().await)["sequence"]
+                .as_i64()
+                .unwrap_or_default(),
+        );
+    }
+    let first = received[0];
+    assert_eq!(
+        received,
+        (first..first + 15).collect::<Vec<_>>(),
+        "every event once, in order"
+    );
+    client.expect_nothing_for(Duration::from_millis(500)).await;
+}
