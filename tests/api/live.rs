@@ -1712,15 +1712,32 @@ async fn a_redis_cluster_carries_events_on_sharded_channels_and_loses_none_when_
     assert!(channels.contains(&channel), "{channel}");
     drop(own);
 
-    // The primary serving that channel dies between writes; writes go on.
-    let killed = cluster.kill_primary_of(cluster.slot_of(&channel));
+    // The primary serving that channel dies in the middle of twenty writes; the writes go on.
+    let slot = cluster.slot_of(&channel);
+    let before = received[received.len() - 1];
+    let (renamed, (killed, written_then)) =
+        tokio::join!(rename(&writer, &id, version, 20, "gagal"), async {
+            wait_until("three of the twenty writes are in", || async {
+                newest_event(&writer, "72.01").await["sequence"].as_i64() >= Some(before + 3)
+            })
+            .await;
+            let killed = cluster.kill_primary_of(slot);
+            (
+                killed,
+                newest_event(&writer, "72.01").await["sequence"].as_i64(),
+            )
+        });
+    version = renamed;
+    assert!(
+        written_then < Some(before + 20),
+        "the primary died while the writes went on"
+    );
     assert_eq!(
         bus_mode_within(&reader, "database fallback").await,
         "database fallback",
         "the reader notices its channel's node is gone and reads the database meanwhile"
     );
-    version = rename(&writer, &id, version, 5, "gagal").await;
-    for _ in 0..5 {
+    for _ in 0..20 {
         received.push(
             event_of(&client.next_result().await)["sequence"]
                 .as_i64()
@@ -1747,7 +1764,7 @@ async fn a_redis_cluster_carries_events_on_sharded_channels_and_loses_none_when_
     let first = received[0];
     assert_eq!(
         received,
-        (first..first + 15).collect::<Vec<_>>(),
+        (first..first + 30).collect::<Vec<_>>(),
         "every event once, in order"
     );
     client.expect_nothing_for(Duration::from_millis(500)).await;
