@@ -18,6 +18,7 @@ mod data;
 mod drill;
 mod follow;
 mod load;
+mod scale;
 mod servers;
 mod ws;
 
@@ -109,9 +110,22 @@ struct RunArgs {
     /// Subscriber counts of the fan-out measurement, e.g. 1000,10000.
     #[arg(long, value_delimiter = ',')]
     fanout: Option<Vec<usize>>,
-    /// Only these measurements: tax, statements, big, funnel, aggregates, fanout, writes.
+    /// Only these measurements: tax, statements, big, funnel, aggregates, fanout, writes, scale.
     #[arg(long, value_delimiter = ',')]
     only: Option<Vec<String>>,
+    /// The Redis the instances of the scale-out measurement share.
+    #[arg(
+        long,
+        env = "LABINOV_BENCH_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379"
+    )]
+    redis_url: String,
+    /// Instance counts of the scale-out measurement, e.g. 1,2,4.
+    #[arg(long, value_delimiter = ',')]
+    instances: Option<Vec<usize>>,
+    /// Subscribers spread over the instances in the scale-out measurement.
+    #[arg(long)]
+    scale_subscribers: Option<usize>,
 }
 
 impl RunArgs {
@@ -124,16 +138,19 @@ impl RunArgs {
 
 /// How much of everything a run uses.
 #[derive(Debug, Clone)]
-struct Plan {
+pub(crate) struct Plan {
     scale: data::Scale,
     duration: Duration,
     warmup: Duration,
     concurrency: usize,
     fanout: Vec<usize>,
-    writes_per_second: u32,
-    fanout_writes: usize,
+    pub(crate) writes_per_second: u32,
+    pub(crate) fanout_writes: usize,
     funnels: usize,
     write_clients: usize,
+    /// Instance counts and subscribers of the scale-out measurement.
+    pub(crate) instances: Vec<usize>,
+    pub(crate) scale_subscribers: usize,
 }
 
 impl Plan {
@@ -152,6 +169,8 @@ impl Plan {
                 fanout_writes: 5,
                 funnels: 10,
                 write_clients: 8,
+                instances: vec![1, 2],
+                scale_subscribers: 20,
             }
         } else {
             Self {
@@ -167,6 +186,8 @@ impl Plan {
                 fanout_writes: 25,
                 funnels: 1_000,
                 write_clients: 8,
+                instances: vec![1, 2, 4],
+                scale_subscribers: 10_000,
             }
         }
     }
@@ -269,7 +290,7 @@ async fn start_labinov(database: &[String], port: u16) -> anyhow::Result<Child> 
 }
 
 /// labinov with `extra` settings on top of [`server_env`].
-async fn start_labinov_with(
+pub(crate) async fn start_labinov_with(
     database: &[String],
     port: u16,
     extra: &[(&'static str, String)],
@@ -312,6 +333,12 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     plan.scale.ideas = args.ideas.unwrap_or(plan.scale.ideas).max(1);
     if let Some(fanout) = &args.fanout {
         plan.fanout.clone_from(fanout);
+    }
+    if let Some(instances) = &args.instances {
+        plan.instances.clone_from(instances);
+    }
+    if let Some(subscribers) = args.scale_subscribers {
+        plan.scale_subscribers = subscribers.max(1);
     }
     let started = Instant::now();
     let mut report = Report(Vec::new());
@@ -597,6 +624,10 @@ async fn measure(
     // 8. Writes and reads beside many distinct anonymous funnel subscriptions.
     if args.wants("aggregates") {
         aggregates_beside_writes(&database, &token, plan, dataset, report).await?;
+    }
+    // 9. Scale-out: several instances sharing the database and Redis.
+    if args.wants("scale") {
+        scale::scale_out(&database, &args.redis_url, &token, plan, dataset, report).await?;
     }
     // 4 and 5. Fan-out of live events, against the floor of broadcasting pre-serialized bytes.
     if args.wants("fanout") {
@@ -902,7 +933,13 @@ async fn aggregates_beside_writes(
 }
 
 /// `submitIdea` of an idea titled `title` into `cohort` and `unit`.
-fn submit_idea(server: &Child, token: &str, cohort: &str, unit: &str, title: &str) -> Call {
+pub(crate) fn submit_idea(
+    server: &Child,
+    token: &str,
+    cohort: &str,
+    unit: &str,
+    title: &str,
+) -> Call {
     graphql(
         server,
         token,
