@@ -156,9 +156,11 @@ async fn ensure_schema(url: &str, schema: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The URL without its password, for messages.
+/// The URL without its password and without its query parameters (which may hold one), for
+/// messages and readiness.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
+    let url = url.split_once('?').map_or(url, |(before, _)| before);
+    match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let credentials = &url[scheme + 3..at];
             match credentials.split_once(':') {
@@ -198,4 +200,29 @@ pub async fn connect_and_migrate(config: &Config) -> anyhow::Result<Domain> {
         Some(replicas) => domain.with_replicas(replicas),
         None => domain,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn messages_never_show_a_password() {
+        assert_eq!(
+            redact("postgres://labinov:s3cret@db.example/labinov"),
+            "postgres://labinov:***@db.example/labinov"
+        );
+        assert_eq!(
+            redact("postgres://labinov:p@ss@db.example/labinov"),
+            "postgres://labinov:***@db.example/labinov"
+        );
+        assert_eq!(
+            redact("postgres://db.example/labinov?user=labinov&password=s3cret"),
+            "postgres://db.example/labinov"
+        );
+        assert_eq!(
+            redact("sqlite://labinov.db?mode=rwc"),
+            "sqlite://labinov.db"
+        );
+    }
 }

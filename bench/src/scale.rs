@@ -24,7 +24,7 @@ pub async fn scale_out(
         plan.fanout_writes, plan.writes_per_second
     ));
     let redis_pid = redis_pid(redis_url).await;
-    for &count in &plan.instances {
+    for &count in plan.instances.iter().filter(|&&n| n > 0) {
         let prefix = format!("bench-scale-{}-{count}:", std::process::id());
         let extra = [
             ("REDIS_URL", redis_url.to_owned()),

@@ -87,6 +87,8 @@ pub struct Domain {
     primary: DatabaseConnection,
     /// Read replicas of the primary, if any (PostgreSQL).
     replicas: Option<Arc<replica::Replicas>>,
+    /// Which replica this handle reads from, if it reads from one.
+    reading_replica: Option<usize>,
     statements: StatementCounter,
     limits: PageLimits,
     committed: broadcast::Sender<pipeline_event::Model>,
@@ -107,6 +109,7 @@ impl Domain {
             primary: db.clone(),
             db,
             replicas: None,
+            reading_replica: None,
             statements,
             limits,
             committed,
@@ -145,11 +148,21 @@ impl Domain {
             },
         };
         match replicas.pick(required).await {
-            Some(db) => Domain {
+            Some((index, db)) => Domain {
                 db: db.clone(),
+                reading_replica: Some(index),
                 ..self.clone()
             },
             None => self.clone(),
+        }
+    }
+
+    /// Says that a read through this handle found the database unavailable: when the handle
+    /// reads from a replica, that replica is skipped for a while, so the caller's retry (and
+    /// everyone else's reads) go elsewhere.
+    pub fn read_failed(&self) {
+        if let (Some(replicas), Some(index)) = (&self.replicas, self.reading_replica) {
+            replicas.failed(index);
         }
     }
 

@@ -30,6 +30,13 @@ const POLL: Duration = Duration::from_millis(5);
 /// How long a replica's version may be asked for before it counts as failed.
 const ASK_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How long readiness waits for each replica's version (all are asked at once).
+const REPORT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long a version read from a replica is trusted without asking again: a replica that
+/// stopped since is found within this time, not only once a write moves the primary.
+const TRUSTED_FOR: Duration = Duration::from_millis(500);
+
 /// The replicas of one primary, tried in turn.
 pub struct Replicas {
     members: Vec<Replica>,
@@ -122,21 +129,23 @@ impl Replicas {
             .sum()
     }
 
-    /// A replica holding at least `required`, taking turns among those that do; None when the
-    /// primary must answer (every replica down, or still behind after the wait).
-    pub(super) async fn pick(&self, required: DataVersion) -> Option<&DatabaseConnection> {
+    /// A replica holding at least `required`, taking turns among those that do, with its
+    /// index; None when the primary must answer (every replica down, or still behind after the
+    /// wait).
+    pub(super) async fn pick(&self, required: DataVersion) -> Option<(usize, &DatabaseConnection)> {
         let deadline = Instant::now() + self.wait;
         loop {
             let first = self.next.fetch_add(1, Ordering::Relaxed);
             let mut catching = false;
             for turn in 0..self.members.len() {
-                let replica = &self.members[(first + turn) % self.members.len()];
+                let index = (first + turn) % self.members.len();
+                let replica = &self.members[index];
                 match replica.standing(required, self.wait).await {
                     Standing::Ready => {
                         replica.served.fetch_add(1, Ordering::Relaxed);
                         metrics::counter!("labinov_replica_reads_total", "answered_by" => "replica")
                             .increment(1);
-                        return Some(&replica.db);
+                        return Some((index, &replica.db));
                     }
                     Standing::Catching => catching = true,
                     Standing::Skipped => {}
@@ -152,12 +161,28 @@ impl Replicas {
         }
     }
 
-    /// How every replica stands against the primary's version `primary` (None: unknown).
+    /// A read on replica `index` could not be served by it (its connection failed): it is
+    /// skipped from now on, for [`DOWN_FOR`], instead of failing the next reads too.
+    pub(super) fn failed(&self, index: usize) {
+        if let Some(replica) = self.members.get(index) {
+            replica.mark_down("a read on the replica failed".to_owned(), "a read failed");
+        }
+    }
+
+    /// How every replica stands against the primary's version `primary` (None: unknown), all
+    /// asked at once, each within [`REPORT_TIMEOUT`].
     pub(super) async fn report(&self, primary: Option<DataVersion>) -> Vec<ReplicaReport> {
-        let mut reports = Vec::with_capacity(self.members.len());
-        for replica in &self.members {
+        let asked = self.members.iter().map(|replica| async move {
             let reads = replica.served.load(Ordering::Relaxed);
-            let report = match replica.ask().await {
+            let answer = tokio::time::timeout(REPORT_TIMEOUT, replica.ask())
+                .await
+                .unwrap_or_else(|_| {
+                    Err(format!(
+                        "the replica did not answer within {} s",
+                        REPORT_TIMEOUT.as_secs()
+                    ))
+                });
+            match answer {
                 Ok(version) => ReplicaReport {
                     name: replica.name.clone(),
                     ok: true,
@@ -174,10 +199,9 @@ impl Replicas {
                         "{problem}; reads go to the primary and the other replicas"
                     )),
                 },
-            };
-            reports.push(report);
-        }
-        reports
+            }
+        });
+        futures_util::future::join_all(asked).await
     }
 }
 
@@ -188,23 +212,32 @@ impl Replica {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Whether it is skipped now (down), as of `at`.
+    fn is_down(&self, at: Instant) -> bool {
+        self.known()
+            .down
+            .as_ref()
+            .is_some_and(|(until, _)| *until > at)
+    }
+
     async fn standing(&self, required: DataVersion, wait: Duration) -> Standing {
         let asked_at = Instant::now();
-        {
-            let known = self.known();
-            if known
-                .down
-                .as_ref()
-                .is_some_and(|(until, _)| *until > asked_at)
-            {
-                return Standing::Skipped;
-            }
-            if known.version.is_some_and(|(v, _)| not_older(v, required)) {
-                return Standing::Ready;
-            }
+        if self.is_down(asked_at) {
+            return Standing::Skipped;
         }
-        // Behind as far as is known: read its version, once for all the reads waiting.
+        if self.known().version.is_some_and(|(version, read_at)| {
+            read_at.elapsed() < TRUSTED_FOR && not_older(version, required)
+        }) {
+            self.known().behind_since = None;
+            return Standing::Ready;
+        }
+        // Behind as far as is known, or not asked lately: read its version, once for all the
+        // reads waiting.
         let _asking = self.asking.lock().await;
+        if self.is_down(asked_at) {
+            // The read before this one found it down.
+            return Standing::Skipped;
+        }
         let fresh = self
             .known()
             .version
@@ -238,12 +271,10 @@ impl Replica {
                 if known.down.take().is_some() {
                     tracing::info!(replica = %self.name, "the read replica answers again");
                 }
-                let newest = match known.version {
-                    Some((old, _)) if not_older(old, version) => old,
-                    _ => version,
-                };
-                known.version = Some((newest, Instant::now()));
-                return Ok(newest);
+                // As read, even if lower than before: a replica rebuilt from an older copy is
+                // behind, whatever it said before.
+                known.version = Some((version, Instant::now()));
+                return Ok(version);
             }
             Ok(Err(err)) => (
                 "the replica cannot be reached or refused a query".to_owned(),
@@ -257,12 +288,17 @@ impl Replica {
                 (problem.clone(), problem)
             }
         };
+        self.mark_down(problem.clone(), &detail);
+        Err(problem)
+    }
+
+    fn mark_down(&self, problem: String, detail: &str) {
         let mut known = self.known();
         if known.down.is_none() {
             tracing::warn!(replica = %self.name, error = %detail, "skipping a read replica for {} s", DOWN_FOR.as_secs());
         }
-        known.down = Some((Instant::now() + DOWN_FOR, problem.clone()));
-        Err(problem)
+        known.down = Some((Instant::now() + DOWN_FOR, problem));
+        known.version = None;
     }
 }
 

@@ -142,9 +142,16 @@ impl Engine {
             field,
             document,
         } = checked;
-        if kind == "query" {
-            self.read_from_replica(&mut request).await;
-        }
+        // With read replicas a query reads from one; should that replica fail under it, the
+        // query runs again on the primary (`again` keeps what that takes).
+        let (reader, again) = if kind == "query" {
+            match self.read_from_replica(&mut request).await {
+                Some(reader) => (Some(reader), Some(Again::of(&request))),
+                None => (None, None),
+            }
+        } else {
+            (None, None)
+        };
         if kind == "subscription" {
             // Over a transport without streams: async-graphql says so.
             return errors::with_codes(Box::pin(self.0.schema.execute(request)).await);
@@ -161,8 +168,17 @@ impl Engine {
         let started = std::time::Instant::now();
         // Boxed: async-graphql's future is some 16 KB, too big to move around on the stack.
         let mut response = Box::pin(self.0.schema.execute(request))
-            .instrument(span)
+            .instrument(span.clone())
             .await;
+        if let (Some(reader), Some(again), Some(document)) = (reader, again, &document)
+            && response.errors.iter().any(errors::is_unavailable)
+        {
+            reader.read_failed();
+            let request = again.on(&self.0.domain, document);
+            response = Box::pin(self.0.schema.execute(request))
+                .instrument(span)
+                .await;
+        }
         if errors::refused_before_running(&response) {
             return errors::with_codes(response);
         }
@@ -178,22 +194,59 @@ impl Engine {
     }
 }
 
+/// What running a query again takes, on the primary after its replica failed under it.
+struct Again {
+    query: String,
+    operation_name: Option<String>,
+    variables: async_graphql::Variables,
+    extensions: async_graphql::Extensions,
+    introspection_mode: async_graphql::IntrospectionMode,
+    caller: Caller,
+}
+
+impl Again {
+    fn of(request: &Request) -> Self {
+        Self {
+            query: request.query.clone(),
+            operation_name: request.operation_name.clone(),
+            variables: request.variables.clone(),
+            extensions: request.extensions.clone(),
+            introspection_mode: request.introspection_mode,
+            caller: find::<Caller>(&request.data)
+                .cloned()
+                .unwrap_or_else(Caller::anonymous),
+        }
+    }
+
+    /// The request again, reading from `primary`, its document already checked.
+    fn on(self, primary: &Domain, document: &ExecutableDocument) -> Request {
+        let mut request = Request::new(self.query);
+        request.operation_name = self.operation_name;
+        request.variables = self.variables;
+        request.extensions = self.extensions;
+        request.introspection_mode = self.introspection_mode;
+        request.set_parsed_query(document.clone());
+        request.data.insert(Loaders::new(primary, &self.caller));
+        request.data.insert(self.caller);
+        request
+    }
+}
+
 impl Engine {
     /// Lets a query read from a read replica that holds everything its caller may have seen
     /// (see [`Domain::reader`]); its loaders read there too. Mutations read on the primary:
     /// their answers show their own writes.
-    async fn read_from_replica(&self, request: &mut Request) {
+    async fn read_from_replica(&self, request: &mut Request) -> Option<Domain> {
         let domain = &self.0.domain;
-        if domain.replicas().is_none() {
-            return;
-        }
+        domain.replicas()?;
         let seen = find::<SeenVersion>(&request.data).map(|seen| seen.0);
         let reader = domain.reader(seen).await;
         let caller = find::<Caller>(&request.data)
             .cloned()
             .unwrap_or_else(Caller::anonymous);
         request.data.insert(Loaders::new(&reader, &caller));
-        request.data.insert(reader);
+        request.data.insert(reader.clone());
+        Some(reader)
     }
 }
 

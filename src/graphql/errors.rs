@@ -63,6 +63,15 @@ pub fn refused_before_running(response: &Response) -> bool {
         && response.errors.iter().all(|e| e.path.is_empty())
 }
 
+/// Whether an error says the database could not serve (SERVICE_UNAVAILABLE).
+pub(super) fn is_unavailable(error: &ServerError) -> bool {
+    error
+        .extensions
+        .as_ref()
+        .and_then(|e| e.get("code"))
+        .is_some_and(|code| *code == Value::from(ErrorCode::ServiceUnavailable))
+}
+
 /// Gives every error of an answer its code.
 pub(super) fn with_codes(mut response: Response) -> Response {
     for error in &mut response.errors {

@@ -10,7 +10,10 @@ use futures_util::StreamExt;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use super::{BusState, redis_bus::RedisBus};
+use super::{
+    BusState,
+    redis_bus::{EventStream, RedisBus},
+};
 use crate::access::Caller;
 use crate::{domain::Domain, error::DomainResult};
 
@@ -103,15 +106,7 @@ impl Listener {
         shutdown: CancellationToken,
     ) {
         let mut local = self.domain.committed_events();
-        let mut redis_stream = None;
-        if let Some(bus) = &redis {
-            redis_stream = bus.subscribe().await;
-            if redis_stream.is_none() {
-                tracing::warn!(
-                    "cannot reach Redis; reading new events from the database until it is back"
-                );
-            }
-        }
+        let mut redis_stream = first_subscription(redis.as_ref()).await;
         // The poll runs on a steady beat, however busy the other sources are: a stream of this
         // process's own events must not starve the reading of other processes' events.
         let period_for = |redis_down: bool| {
@@ -121,13 +116,12 @@ impl Listener {
                 poll_every
             }
         };
-        let beat_of = |period: Duration| {
-            let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-            beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            beat
-        };
         let mut period = period_for(redis.is_some() && redis_stream.is_none());
         let mut beat = beat_of(period);
+        // A new subscription is made beside the loop: connecting to a Redis (Cluster) that is
+        // failing over can take a second or more, and the listener meanwhile goes on handing
+        // out this process's events and reading the database.
+        let mut subscribing: Option<tokio::task::JoinHandle<Option<EventStream>>> = None;
         loop {
             self.state.set_redis_connected(redis_stream.is_some());
             let wanted = period_for(redis.is_some() && redis_stream.is_none());
@@ -138,6 +132,12 @@ impl Listener {
             let next_redis = async {
                 match redis_stream.as_mut() {
                     Some(stream) => stream.next().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let subscribed = async {
+                match subscribing.as_mut() {
+                    Some(attempt) => attempt.await.ok().flatten(),
                     None => std::future::pending().await,
                 }
             };
@@ -153,12 +153,19 @@ impl Listener {
                     redis_stream = None;
                     self.poll().await
                 },
+                stream = subscribed => {
+                    subscribing = None;
+                    if stream.is_some() {
+                        tracing::info!("Redis event channel is back");
+                        redis_stream = stream;
+                    }
+                    // What was published before the subscription held is in the database.
+                    self.poll().await
+                }
                 _ = beat.tick() => {
-                    if let (Some(bus), None) = (&redis, &redis_stream) {
-                        redis_stream = bus.subscribe().await;
-                        if redis_stream.is_some() {
-                            tracing::info!("Redis event channel is back");
-                        }
+                    if let (Some(bus), None, None) = (&redis, &redis_stream, &subscribing) {
+                        let bus = bus.clone();
+                        subscribing = Some(tokio::spawn(async move { bus.subscribe().await }));
                     }
                     self.poll().await
                 }
@@ -169,6 +176,25 @@ impl Listener {
                 tokio::time::sleep(FALLBACK_POLL).await;
             }
         }
+        if let Some(attempt) = subscribing {
+            attempt.abort();
+        }
         self.state.set_listener_running(false);
     }
+}
+
+/// The bus subscription the listener starts with, if Redis is configured and reachable.
+async fn first_subscription(redis: Option<&RedisBus>) -> Option<EventStream> {
+    let stream = redis?.subscribe().await;
+    if stream.is_none() {
+        tracing::warn!("cannot reach Redis; reading new events from the database until it is back");
+    }
+    stream
+}
+
+/// A beat of `period`, its first tick one period from now; late ticks are not made up for.
+fn beat_of(period: Duration) -> tokio::time::Interval {
+    let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    beat
 }

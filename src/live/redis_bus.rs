@@ -17,6 +17,9 @@ use super::message;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// Messages from the cluster held for the listener before it must read the database instead.
+const PUSH_BUFFER: usize = 4096;
+
 /// A stream of events received from Redis; ends when the connection is lost.
 pub type EventStream = Pin<Box<dyn Stream<Item = pipeline_event::Model> + Send>>;
 
@@ -93,11 +96,12 @@ impl RedisBus {
     }
 
     /// Subscribes to every sharded channel of the deployment on the cluster. The stream ends
-    /// when a node's connection drops (a node down, a failover): messages may have been missed
-    /// then, so the listener reads the database and subscribes again with the cluster's new
-    /// slot map.
+    /// when a node's connection drops (a node down, a failover), when a channel moves to
+    /// another node, or when the listener falls behind: messages may have been missed then, so
+    /// the listener reads the database and subscribes again with the cluster's new slot map.
     async fn subscribe_shards(&self, seeds: &[String]) -> Option<EventStream> {
-        let (pushes, mut received) = tokio::sync::mpsc::unbounded_channel();
+        // Bounded: a listener that falls this far behind ends the stream and reads the database.
+        let (pushes, mut received) = broadcast::channel(PUSH_BUFFER);
         let connect = async {
             let mut connection = cluster_client(seeds)
                 .use_protocol(redis::ProtocolVersion::RESP3)
@@ -112,7 +116,7 @@ impl RedisBus {
             }
             Ok::<_, redis::RedisError>(connection)
         };
-        let connection = match tokio::time::timeout(CONNECT_TIMEOUT * 4, connect).await {
+        let connection = match tokio::time::timeout(CONNECT_TIMEOUT * 2, connect).await {
             Ok(Ok(connection)) => connection,
             Ok(Err(err)) => {
                 tracing::debug!(error = %err, "cannot subscribe to the Redis Cluster's event channels");
@@ -126,7 +130,7 @@ impl RedisBus {
         Some(Box::pin(async_stream::stream! {
             // The subscriptions live as long as their connection.
             let _connection = connection;
-            while let Some(push) = received.recv().await {
+            while let Ok(push) = received.recv().await {
                 match push.kind {
                     redis::PushKind::SMessage => {
                         let payload = push
@@ -139,6 +143,12 @@ impl RedisBus {
                     }
                     redis::PushKind::Disconnection => {
                         tracing::debug!("a Redis Cluster node's connection dropped");
+                        return;
+                    }
+                    // A slot of ours moved to another node, which drops its subscribers: read
+                    // the database and subscribe again where the channel lives now.
+                    redis::PushKind::SUnsubscribe => {
+                        tracing::debug!("a sharded channel moved to another Redis Cluster node");
                         return;
                     }
                     _ => {}

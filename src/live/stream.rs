@@ -86,7 +86,8 @@ impl Follower {
     /// The next page of stored events after the positions, in order, and whether more may
     /// follow. Catch-up goes page by page, so memory does not grow with the events missed.
     /// With read replicas, a replica holding every event committed when the page is read
-    /// answers (the one that made the follower jump among them), else the primary.
+    /// answers (so also the live event that sent the follower back to catch-up), else the
+    /// primary.
     async fn catch_up_page(&mut self, domain: &Domain) -> DomainResult<(Vec<Delivery>, bool)> {
         let batch = domain
             .reader(None)

@@ -1501,6 +1501,25 @@ async fn a_group_member_too_far_behind_is_closed_with_1013() {
     );
 }
 
+/// `n` free ports for Redis Cluster nodes: below 55536, since a node also listens on its port
+/// plus 10,000 (the cluster bus), and with that port free too.
+fn cluster_ports(n: usize) -> Vec<u16> {
+    let start = 20_000
+        + (std::process::id() as u16 % 300) * 100
+        + (std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default()
+            % 97) as u16;
+    let free = |port: u16| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
+    let ports: Vec<u16> = (start..55_000)
+        .filter(|&port| free(port) && free(port + 10_000))
+        .take(n)
+        .collect();
+    assert_eq!(ports.len(), n, "free ports for the cluster");
+    ports
+}
+
 /// A Redis Cluster of the test's own: three primaries and a replica of each, on free ports,
 /// with a one-second node time-out so a killed primary fails over quickly; killed when dropped.
 struct OwnRedisCluster {
@@ -1512,11 +1531,7 @@ impl OwnRedisCluster {
     fn start() -> OwnRedisCluster {
         let dir = tempfile::tempdir().expect("a directory");
         let mut nodes = Vec::new();
-        for _ in 0..6 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map(|a| a.port())
-                .expect("a free port");
+        for port in cluster_ports(6) {
             let child = std::process::Command::new("redis-server")
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "1000"])
@@ -1626,10 +1641,11 @@ impl OwnRedisCluster {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs redis-server and redis-cli (7 or newer) on the PATH"]
 async fn a_redis_cluster_carries_events_on_sharded_channels_and_loses_none_when_a_primary_dies() {
-    let mut cluster = OwnRedisCluster::start();
+    // The cluster's set-up and checks block (processes, redis-cli): on a thread of their own.
+    let mut cluster = tokio::task::block_in_place(OwnRedisCluster::start);
     let (mut config, dir) = fresh_config();
     config.redis_cluster_urls = cluster.urls();
     let prefix = unique_prefix();
@@ -1721,7 +1737,7 @@ async fn a_redis_cluster_carries_events_on_sharded_channels_and_loses_none_when_
                 newest_event(&writer, "72.01").await["sequence"].as_i64() >= Some(before + 3)
             })
             .await;
-            let killed = cluster.kill_primary_of(slot);
+            let killed = tokio::task::block_in_place(|| cluster.kill_primary_of(slot));
             (
                 killed,
                 newest_event(&writer, "72.01").await["sequence"].as_i64(),
@@ -1745,7 +1761,7 @@ async fn a_redis_cluster_carries_events_on_sharded_channels_and_loses_none_when_
         );
     }
     // Its replica takes over; the bus follows it back onto the sharded channels.
-    cluster.wait_ok();
+    tokio::task::block_in_place(|| cluster.wait_ok());
     for app in [&writer, &reader] {
         assert_eq!(
             bus_mode_within(app, "redis cluster").await,
