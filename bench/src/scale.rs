@@ -118,8 +118,15 @@ pub async fn scale_out(
         let redis_spent = redis_pid.map_or(0.0, |pid| {
             (servers::cpu_of(pid) - redis_before) * 1000.0 / writes_done
         });
+        // A PostgreSQL backend that exits meanwhile takes its CPU time out of the sum: then
+        // the figure is unknown, not negative.
         let postgres_spent =
             (servers::postgres_cpu_seconds() - postgres_before) * 1000.0 / writes_done;
+        let postgres_spent = if postgres_spent >= 0.0 {
+            format!("{postgres_spent:.1}")
+        } else {
+            "—".to_owned()
+        };
         report.line(format!(
             "| {count} | {} of {} | {:.1} / {:.1} / {:.1} | {} | {:.1} | {:.2} | {} |",
             latencies.len(),
