@@ -78,10 +78,12 @@ enum Standing {
     Skipped,
 }
 
-/// What readiness shows of one replica.
+/// What readiness shows of one replica. `/readyz` answers anyone, so a replica is named by
+/// its place in `DATABASE_REPLICA_URLS` (1 for the first), never by its address; the logs name
+/// its address (without the password).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ReplicaReport {
-    pub name: String,
+    pub replica: usize,
     pub ok: bool,
     /// Events the primary has that the replica has not applied yet.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -172,35 +174,39 @@ impl Replicas {
     /// How every replica stands against the primary's version `primary` (None: unknown), all
     /// asked at once, each within [`REPORT_TIMEOUT`].
     pub(super) async fn report(&self, primary: Option<DataVersion>) -> Vec<ReplicaReport> {
-        let asked = self.members.iter().map(|replica| async move {
-            let reads = replica.served.load(Ordering::Relaxed);
-            let answer = tokio::time::timeout(REPORT_TIMEOUT, replica.ask())
-                .await
-                .unwrap_or_else(|_| {
-                    Err(format!(
-                        "the replica did not answer within {} s",
-                        REPORT_TIMEOUT.as_secs()
-                    ))
-                });
-            match answer {
-                Ok(version) => ReplicaReport {
-                    name: replica.name.clone(),
-                    ok: true,
-                    behind_events: primary.map(|p| (p.events - version.events).max(0)),
-                    reads,
-                    problem: None,
-                },
-                Err(problem) => ReplicaReport {
-                    name: replica.name.clone(),
-                    ok: false,
-                    behind_events: None,
-                    reads,
-                    problem: Some(format!(
-                        "{problem}; reads go to the primary and the other replicas"
-                    )),
-                },
-            }
-        });
+        let asked = self
+            .members
+            .iter()
+            .enumerate()
+            .map(|(index, replica)| async move {
+                let reads = replica.served.load(Ordering::Relaxed);
+                let answer = tokio::time::timeout(REPORT_TIMEOUT, replica.ask())
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(format!(
+                            "the replica did not answer within {} s",
+                            REPORT_TIMEOUT.as_secs()
+                        ))
+                    });
+                match answer {
+                    Ok(version) => ReplicaReport {
+                        replica: index + 1,
+                        ok: true,
+                        behind_events: primary.map(|p| (p.events - version.events).max(0)),
+                        reads,
+                        problem: None,
+                    },
+                    Err(problem) => ReplicaReport {
+                        replica: index + 1,
+                        ok: false,
+                        behind_events: None,
+                        reads,
+                        problem: Some(format!(
+                            "{problem}; reads go to the primary and the other replicas"
+                        )),
+                    },
+                }
+            });
         futures_util::future::join_all(asked).await
     }
 }
