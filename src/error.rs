@@ -265,6 +265,8 @@ fn database_unavailable(err: &sea_orm::DbErr) -> bool {
             code.starts_with("08")
                 || code.starts_with("57")
                 || code == "53300"
+                // A read replica cancelling a query its replay conflicts with.
+                || code == "40001"
                 || code == "5"
                 || code == "261"
                 || code == "517"

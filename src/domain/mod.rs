@@ -157,22 +157,45 @@ impl Domain {
         }
     }
 
-    /// Says that a read through this handle found the database unavailable: when the handle
-    /// reads from a replica, that replica is skipped for a while, so the caller's retry (and
-    /// everyone else's reads) go elsewhere.
-    pub fn read_failed(&self) {
-        if let (Some(replicas), Some(index)) = (&self.replicas, self.reading_replica) {
-            replicas.failed(index);
+    /// Whether this handle reads from a replica (not the primary).
+    pub fn reads_replica(&self) -> bool {
+        self.reading_replica.is_some()
+    }
+
+    /// After a read through this handle found the database unavailable: whether it read from a
+    /// replica that is down (its version cannot be read now). That replica is then skipped for
+    /// a while, so this read (again, on the primary) and everyone else's go elsewhere. False
+    /// for a replica that answers: the read failed for another reason (a statement time-out,
+    /// a query cancelled by replay), which the primary would not cure.
+    pub async fn replica_is_down(&self) -> bool {
+        match (&self.replicas, self.reading_replica) {
+            (Some(replicas), Some(index)) => replicas.is_down(index).await,
+            _ => false,
         }
     }
 
-    /// How each replica stands against the primary, for readiness.
+    /// How each replica stands against the primary, for readiness; each asked at once, within
+    /// a second.
     pub async fn replica_reports(&self) -> Vec<replica::ReplicaReport> {
         let Some(replicas) = &self.replicas else {
             return Vec::new();
         };
-        let primary = self.data_version().await.ok();
-        replicas.report(primary).await
+        let primary = async {
+            tokio::time::timeout(replica::REPORT_TIMEOUT, self.data_version())
+                .await
+                .ok()
+                .and_then(Result::ok)
+        };
+        let (primary, reports) = tokio::join!(primary, replicas.report());
+        reports
+            .into_iter()
+            .map(|(mut report, version)| {
+                report.behind_events = primary
+                    .zip(version)
+                    .map(|(primary, version)| Ord::max(primary.events - version.events, 0));
+                report
+            })
+            .collect()
     }
 
     /// The same domain keeping evidence within `limits`.

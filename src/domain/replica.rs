@@ -31,7 +31,7 @@ const POLL: Duration = Duration::from_millis(5);
 const ASK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long readiness waits for each replica's version (all are asked at once).
-const REPORT_TIMEOUT: Duration = Duration::from_secs(1);
+pub(super) const REPORT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How long a version read from a replica is trusted without asking again: a replica that
 /// stopped since is found within this time, not only once a write moves the primary.
@@ -163,17 +163,19 @@ impl Replicas {
         }
     }
 
-    /// A read on replica `index` could not be served by it (its connection failed): it is
-    /// skipped from now on, for [`DOWN_FOR`], instead of failing the next reads too.
-    pub(super) fn failed(&self, index: usize) {
-        if let Some(replica) = self.members.get(index) {
-            replica.mark_down("a read on the replica failed".to_owned(), "a read failed");
+    /// After a read on replica `index` failed: whether the replica is down (its version cannot
+    /// be read now; it is then skipped for [`DOWN_FOR`]).
+    pub(super) async fn is_down(&self, index: usize) -> bool {
+        match self.members.get(index) {
+            Some(replica) => replica.ask().await.is_err(),
+            None => false,
         }
     }
 
-    /// How every replica stands against the primary's version `primary` (None: unknown), all
-    /// asked at once, each within [`REPORT_TIMEOUT`].
-    pub(super) async fn report(&self, primary: Option<DataVersion>) -> Vec<ReplicaReport> {
+    /// How every replica stands, with the version it holds (None when it did not answer), all
+    /// asked at once, each within [`REPORT_TIMEOUT`]; `behind_events` is left for the caller,
+    /// who knows the primary's version.
+    pub(super) async fn report(&self) -> Vec<(ReplicaReport, Option<DataVersion>)> {
         let asked = self
             .members
             .iter()
@@ -188,24 +190,16 @@ impl Replicas {
                             REPORT_TIMEOUT.as_secs()
                         ))
                     });
-                match answer {
-                    Ok(version) => ReplicaReport {
-                        replica: index + 1,
-                        ok: true,
-                        behind_events: primary.map(|p| (p.events - version.events).max(0)),
-                        reads,
-                        problem: None,
-                    },
-                    Err(problem) => ReplicaReport {
-                        replica: index + 1,
-                        ok: false,
-                        behind_events: None,
-                        reads,
-                        problem: Some(format!(
-                            "{problem}; reads go to the primary and the other replicas"
-                        )),
-                    },
-                }
+                let report = ReplicaReport {
+                    replica: index + 1,
+                    ok: answer.is_ok(),
+                    behind_events: None,
+                    reads,
+                    problem: answer.as_ref().err().map(|problem| {
+                        format!("{problem}; reads go to the primary and the other replicas")
+                    }),
+                };
+                (report, answer.ok())
             });
         futures_util::future::join_all(asked).await
     }

@@ -146,8 +146,11 @@ impl Engine {
         // query runs again on the primary (`again` keeps what that takes).
         let (reader, again) = if kind == "query" {
             match self.read_from_replica(&mut request).await {
-                Some(reader) => (Some(reader), Some(Again::of(&request))),
-                None => (None, None),
+                Some(reader) if reader.reads_replica() => {
+                    let again = Again::of(&request);
+                    (Some(reader), Some(again))
+                }
+                _ => (None, None),
             }
         } else {
             (None, None)
@@ -172,8 +175,8 @@ impl Engine {
             .await;
         if let (Some(reader), Some(again), Some(document)) = (reader, again, &document)
             && response.errors.iter().any(errors::is_unavailable)
+            && reader.replica_is_down().await
         {
-            reader.read_failed();
             let request = again.on(&self.0.domain, document);
             response = Box::pin(self.0.schema.execute(request))
                 .instrument(span)

@@ -49,18 +49,26 @@ pub enum BusMode {
     InProcess,
     /// Over Redis pub/sub.
     Redis,
+    /// Over a Redis Cluster's sharded pub/sub.
+    RedisCluster,
     /// Redis is configured but unreachable: the listener polls the database.
     DatabaseFallback,
 }
 
 impl BusMode {
-    pub const ALL: [Self; 3] = [Self::InProcess, Self::Redis, Self::DatabaseFallback];
+    pub const ALL: [Self; 4] = [
+        Self::InProcess,
+        Self::Redis,
+        Self::RedisCluster,
+        Self::DatabaseFallback,
+    ];
 
     /// As `/readyz` and the `labinov_bus_mode` metric name it.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::InProcess => "in-process",
             Self::Redis => "redis",
+            Self::RedisCluster => "redis cluster",
             Self::DatabaseFallback => "database fallback",
         }
     }
@@ -84,10 +92,12 @@ impl BusState {
         self.redis_connected.load(Ordering::Relaxed)
     }
 
-    /// `in-process`, `redis`, or `database fallback` (Redis configured but unreachable).
+    /// `in-process`, `redis`, `redis cluster`, or `database fallback` (Redis configured but
+    /// unreachable).
     pub fn mode(&self) -> BusMode {
         match (self.redis_configured, self.redis_connected()) {
             (false, _) => BusMode::InProcess,
+            (true, true) if self.redis_cluster => BusMode::RedisCluster,
             (true, true) => BusMode::Redis,
             (true, false) => BusMode::DatabaseFallback,
         }

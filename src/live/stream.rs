@@ -89,11 +89,21 @@ impl Follower {
     /// answers (so also the live event that sent the follower back to catch-up), else the
     /// primary.
     async fn catch_up_page(&mut self, domain: &Domain) -> DomainResult<(Vec<Delivery>, bool)> {
-        let batch = domain
-            .reader(None)
+        let reader = domain.reader(None).await;
+        let scope = self.scope.as_deref();
+        let batch = match reader
+            .events_after(&self.caller, &self.positions, scope, BATCH)
             .await
-            .events_after(&self.caller, &self.positions, self.scope.as_deref(), BATCH)
-            .await?;
+        {
+            Ok(batch) => batch,
+            // Its replica went down under it: the primary reads the page instead.
+            Err(DomainError::Unavailable(_)) if reader.replica_is_down().await => {
+                domain
+                    .events_after(&self.caller, &self.positions, scope, BATCH)
+                    .await?
+            }
+            Err(err) => return Err(err),
+        };
         let more = batch.len() as u64 == BATCH;
         let mut out = Vec::new();
         for event in batch {
