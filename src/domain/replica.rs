@@ -8,6 +8,12 @@
 //! whose version is at least as high holds all of it. A replica behind that is waited for
 //! briefly (`DATABASE_REPLICA_WAIT_MS`); past the wait, or when every replica is down, the
 //! primary answers. A replica that fails is skipped for a few seconds, then tried again.
+//!
+//! The comparison is of sums, which assumes the primary shows commits in the order its WAL
+//! holds them. PostgreSQL may show two concurrent commits in the other order for a moment;
+//! a read in that moment, on a replica between the two, could find the sums equal while the
+//! replica lacks the later-logged commit. Per-regency heads would close that window at the
+//! price of reading every regency's counter per read.
 
 use std::{
     sync::{
@@ -49,7 +55,7 @@ pub struct Replicas {
 
 /// One replica: its pool and what is known of it.
 pub struct Replica {
-    /// Its URL without the password, for readiness and logs.
+    /// Its URL without the password, for logs.
     name: String,
     db: DatabaseConnection,
     known: Mutex<Known>,
@@ -61,12 +67,12 @@ pub struct Replica {
 
 #[derive(Default)]
 struct Known {
-    /// The highest version read from it, and when.
+    /// The version last read from it, and when.
     version: Option<(DataVersion, Instant)>,
     /// Since when it has been behind the versions reads asked for.
     behind_since: Option<Instant>,
-    /// Skipped until then, and why.
-    down: Option<(Instant, String)>,
+    /// Skipped until then.
+    down: Option<Instant>,
 }
 
 /// How a replica stands for a read that needs `required`.
@@ -214,10 +220,7 @@ impl Replica {
 
     /// Whether it is skipped now (down), as of `at`.
     fn is_down(&self, at: Instant) -> bool {
-        self.known()
-            .down
-            .as_ref()
-            .is_some_and(|(until, _)| *until > at)
+        self.known().down.as_ref().is_some_and(|until| *until > at)
     }
 
     async fn standing(&self, required: DataVersion, wait: Duration) -> Standing {
@@ -288,16 +291,16 @@ impl Replica {
                 (problem.clone(), problem)
             }
         };
-        self.mark_down(problem.clone(), &detail);
+        self.mark_down(&detail);
         Err(problem)
     }
 
-    fn mark_down(&self, problem: String, detail: &str) {
+    fn mark_down(&self, detail: &str) {
         let mut known = self.known();
         if known.down.is_none() {
             tracing::warn!(replica = %self.name, error = %detail, "skipping a read replica for {} s", DOWN_FOR.as_secs());
         }
-        known.down = Some((Instant::now() + DOWN_FOR, problem));
+        known.down = Some(Instant::now() + DOWN_FOR);
         known.version = None;
     }
 }
