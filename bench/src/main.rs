@@ -120,6 +120,12 @@ struct RunArgs {
         default_value = "redis://127.0.0.1:6379"
     )]
     redis_url: String,
+    /// A Redis Cluster (seed nodes, comma-separated) the scale-out instances share instead.
+    #[arg(long, env = "LABINOV_BENCH_REDIS_CLUSTER_URLS", value_delimiter = ',')]
+    redis_cluster_urls: Vec<String>,
+    /// Streaming replicas of the benchmark's database for the scale-out instances.
+    #[arg(long, env = "LABINOV_BENCH_REPLICA_URLS", value_delimiter = ',')]
+    replica_urls: Vec<String>,
     /// Instance counts of the scale-out measurement, e.g. 1,2,4.
     #[arg(long, value_delimiter = ',')]
     instances: Option<Vec<usize>>,
@@ -627,7 +633,12 @@ async fn measure(
     }
     // 9. Scale-out: several instances sharing the database and Redis.
     if args.wants("scale") {
-        scale::scale_out(&database, &args.redis_url, &token, plan, dataset, report).await?;
+        let shared = scale::Shared {
+            redis_url: args.redis_url.clone(),
+            cluster: args.redis_cluster_urls.clone(),
+            replicas: args.replica_urls.clone(),
+        };
+        scale::scale_out(&database, &shared, &token, plan, dataset, report).await?;
     }
     // 4 and 5. Fan-out of live events, against the floor of broadcasting pre-serialized bytes.
     if args.wants("fanout") {

@@ -8,10 +8,62 @@ use serde_json::json;
 
 use crate::{Plan, Report, data, load, servers, start_labinov_with, submit_idea, ws};
 
+/// What the instances share besides the database: the bus, and read replicas of the database.
+pub struct Shared {
+    /// One Redis (used when `cluster` is empty).
+    pub redis_url: String,
+    /// The seed nodes of a Redis Cluster instead.
+    pub cluster: Vec<String>,
+    /// Streaming replicas of the benchmark's database.
+    pub replicas: Vec<String>,
+}
+
+impl Shared {
+    /// The instances' settings for it, on the channel prefix `prefix`.
+    fn settings(&self, prefix: String) -> Vec<(&'static str, String)> {
+        let mut settings = vec![("REDIS_CHANNEL_PREFIX", prefix)];
+        if self.cluster.is_empty() {
+            settings.push(("REDIS_URL", self.redis_url.clone()));
+        } else {
+            settings.push(("REDIS_CLUSTER_URLS", self.cluster.join(",")));
+        }
+        if !self.replicas.is_empty() {
+            settings.push(("DATABASE_REPLICA_URLS", self.replicas.join(",")));
+        }
+        settings
+    }
+
+    fn described(&self) -> String {
+        let bus = if self.cluster.is_empty() {
+            "one Redis".to_owned()
+        } else {
+            format!("a Redis Cluster ({} nodes)", self.cluster.len())
+        };
+        match self.replicas.len() {
+            0 => format!("PostgreSQL and {bus}"),
+            n => format!("PostgreSQL ({n} read replica(s)) and {bus}"),
+        }
+    }
+
+    /// The Redis processes on this machine, to read their CPU time.
+    async fn redis_pids(&self) -> Vec<u32> {
+        let urls = if self.cluster.is_empty() {
+            std::slice::from_ref(&self.redis_url)
+        } else {
+            &self.cluster[..]
+        };
+        let mut pids = Vec::new();
+        for url in urls {
+            pids.extend(redis_pid(url).await);
+        }
+        pids
+    }
+}
+
 /// Runs the scale-out measurement for each instance count of the plan.
 pub async fn scale_out(
     database: &[String],
-    redis_url: &str,
+    shared: &Shared,
     token: &str,
     plan: &Plan,
     dataset: &data::Dataset,
@@ -19,17 +71,15 @@ pub async fn scale_out(
 ) -> anyhow::Result<()> {
     let subscribers = plan.scale_subscribers;
     report.line(format!(
-        "\n## 9. Scale-out: {subscribers} pipelineEvents subscribers spread over N instances sharing PostgreSQL and Redis, {} writes at {}/s sent to the instances in turn\n\
+        "\n## 9. Scale-out: {subscribers} pipelineEvents subscribers spread over N instances sharing {}, {} writes at {}/s sent to the instances in turn\n\
          | instances | delivered | p50 / p99 / max ms | CPU per instance, ms per write | all instances, ms per write | Redis ms per write | PostgreSQL ms per write |\n| --- | --- | --- | --- | --- | --- | --- |",
-        plan.fanout_writes, plan.writes_per_second
+        shared.described(), plan.fanout_writes, plan.writes_per_second
     ));
-    let redis_pid = redis_pid(redis_url).await;
+    let redis_pids = shared.redis_pids().await;
+    let redis_cpu = || redis_pids.iter().copied().map(servers::cpu_of).sum::<f64>();
     for &count in plan.instances.iter().filter(|&&n| n > 0) {
         let prefix = format!("bench-scale-{}-{count}:", std::process::id());
-        let extra = [
-            ("REDIS_URL", redis_url.to_owned()),
-            ("REDIS_CHANNEL_PREFIX", prefix),
-        ];
+        let extra = shared.settings(prefix);
         let mut servers = Vec::with_capacity(count);
         for _ in 0..count {
             servers.push(start_labinov_with(database, servers::free_port()?, &extra).await?);
@@ -79,7 +129,7 @@ pub async fn scale_out(
             group.drain();
         }
         let cpu_before: Vec<f64> = servers.iter().map(servers::Child::cpu_seconds).collect();
-        let redis_before = redis_pid.map_or(0.0, servers::cpu_of);
+        let redis_before = redis_cpu();
         let postgres_before = servers::postgres_cpu_seconds();
         let gap = Duration::from_secs_f64(1.0 / f64::from(plan.writes_per_second.max(1)));
         let mut tick = tokio::time::interval(gap);
@@ -115,9 +165,7 @@ pub async fn scale_out(
             .zip(&cpu_before)
             .map(|(s, before)| (s.cpu_seconds() - before) * 1000.0 / writes_done)
             .collect();
-        let redis_spent = redis_pid.map_or(0.0, |pid| {
-            (servers::cpu_of(pid) - redis_before) * 1000.0 / writes_done
-        });
+        let redis_spent = (redis_cpu() - redis_before) * 1000.0 / writes_done;
         // A PostgreSQL backend that exits meanwhile takes its CPU time out of the sum: then
         // the figure is unknown, not negative.
         let postgres_spent =
