@@ -201,6 +201,11 @@ impl Plan {
 
 const SECRET: &str = "labinov benchmark secret, loopback only, 32+ bytes";
 
+/// What the fan-out subscribers ask: the events of one regency, with the payload that carries
+/// each write's number.
+pub(crate) const FANOUT_SUBSCRIPTION: &str =
+    "subscription($f: PipelineEventFilter) { pipelineEvents(filter: $f) { sequence payload } }";
+
 const DASHBOARD: &str = "query($n: Int) { ideas(first: $n) { nodes { id title stage unit { name } cohort { name } regency { name } mentorAssignments { mentor { name } } } } }";
 
 fn main() -> anyhow::Result<()> {
@@ -668,13 +673,13 @@ async fn measure(
             let server = &fresh;
             let before = server.rss_kib();
             let operations: Vec<ws::Operation> = (0..n)
-            .map(|_| {
-                (
-                    "subscription($f: PipelineEventFilter) { pipelineEvents(filter: $f) { sequence payload } }".to_owned(),
-                    json!({"f": {"regencyCodes": [code]}}),
-                )
-            })
-            .collect();
+                .map(|_| {
+                    (
+                        FANOUT_SUBSCRIPTION.to_owned(),
+                        json!({"f": {"regencyCodes": [code]}}),
+                    )
+                })
+                .collect();
             let mut subscribers = ws::open(
                 &format!("ws://127.0.0.1:{}/graphql", server.port),
                 &token,

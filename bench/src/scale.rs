@@ -94,7 +94,7 @@ pub async fn scale_out(
             let operations: Vec<ws::Operation> = (0..share)
                 .map(|_| {
                     (
-                        "subscription($f: PipelineEventFilter) { pipelineEvents(filter: $f) { sequence payload } }".to_owned(),
+                        crate::FANOUT_SUBSCRIPTION.to_owned(),
                         json!({"f": {"regencyCodes": [code]}}),
                     )
                 })

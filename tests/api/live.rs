@@ -670,16 +670,7 @@ async fn no_event_is_lost_or_repeated_when_redis_dies_and_returns() {
             json!({"f": {"regencyCodes": ["72.01"]}, "after": after}),
         )
         .await;
-    let data = writer
-        .data(
-            "{ ideas(filter: {regencyCodes: [\"72.01\"]}, first: 1) { nodes { id version } } }",
-            json!({}),
-        )
-        .await;
-    let id = data["ideas"]["nodes"][0]["id"].clone();
-    let mut version = data["ideas"]["nodes"][0]["version"]
-        .as_i64()
-        .expect("version");
+    let (id, mut version) = first_idea(&writer, "72.01").await;
 
     version = rename(&writer, &id, version, 10, "sebelum").await;
     let first = event_of(&client.next_result().await)["sequence"]
@@ -703,13 +694,7 @@ async fn no_event_is_lost_or_repeated_when_redis_dies_and_returns() {
     );
     // Writes go on while Redis is down.
     version = rename(&writer, &id, version, 10, "padam").await;
-    for _ in 0..10 {
-        received.push(
-            event_of(&client.next_result().await)["sequence"]
-                .as_i64()
-                .unwrap_or_default(),
-        );
-    }
+    received.extend(sequences(&mut client, 10).await);
 
     let _redis = OwnRedis::start_on(redis.port);
     assert_eq!(
@@ -718,15 +703,34 @@ async fn no_event_is_lost_or_repeated_when_redis_dies_and_returns() {
         "the bus recovers"
     );
     rename(&writer, &id, version, 10, "pulih").await;
-    for _ in 0..10 {
-        received.push(
-            event_of(&client.next_result().await)["sequence"]
-                .as_i64()
-                .unwrap_or_default(),
-        );
-    }
+    received.extend(sequences(&mut client, 10).await);
     assert_eq!(received, (first..first + 30).collect::<Vec<_>>());
     client.expect_nothing_for(Duration::from_millis(500)).await;
+}
+
+/// The first idea of a regency: its id and version.
+async fn first_idea(app: &TestApp, code: &str) -> (Value, i64) {
+    let data = app
+        .data(
+            "query($c: String!) { ideas(filter: {regencyCodes: [$c]}, first: 1) { nodes { id version } } }",
+            json!({"c": code}),
+        )
+        .await;
+    let idea = &data["ideas"]["nodes"][0];
+    (
+        idea["id"].clone(),
+        idea["version"].as_i64().expect("version"),
+    )
+}
+
+/// The sequences of the next `n` events a subscriber receives.
+async fn sequences(client: &mut WsClient, n: usize) -> Vec<i64> {
+    let mut received = Vec::with_capacity(n);
+    for _ in 0..n {
+        let result = client.next_result().await;
+        received.push(event_of(&result)["sequence"].as_i64().unwrap_or_default());
+    }
+    received
 }
 
 /// Polls `/readyz` until its bus mode is `wanted` (for up to 15 s); returns the last mode seen.
@@ -1692,25 +1696,9 @@ async fn a_redis_cluster_carries_events_on_sharded_channels_and_loses_none_when_
             json!({"f": {"regencyCodes": ["72.01"]}, "after": after}),
         )
         .await;
-    let data = writer
-        .data(
-            "{ ideas(filter: {regencyCodes: [\"72.01\"]}, first: 1) { nodes { id version } } }",
-            json!({}),
-        )
-        .await;
-    let id = data["ideas"]["nodes"][0]["id"].clone();
-    let mut version = data["ideas"]["nodes"][0]["version"]
-        .as_i64()
-        .expect("version");
-    let mut received = Vec::new();
+    let (id, mut version) = first_idea(&writer, "72.01").await;
     version = rename(&writer, &id, version, 5, "gugus").await;
-    for _ in 0..5 {
-        received.push(
-            event_of(&client.next_result().await)["sequence"]
-                .as_i64()
-                .unwrap_or_default(),
-        );
-    }
+    let mut received = sequences(&mut client, 5).await;
     // The writes went over a sharded channel, as SMESSAGEs on exactly one channel.
     let mut carried = std::collections::BTreeSet::new();
     while let Ok(push) = heard.try_recv() {
@@ -1753,13 +1741,7 @@ async fn a_redis_cluster_carries_events_on_sharded_channels_and_loses_none_when_
         "database fallback",
         "the reader notices its channel's node is gone and reads the database meanwhile"
     );
-    for _ in 0..20 {
-        received.push(
-            event_of(&client.next_result().await)["sequence"]
-                .as_i64()
-                .unwrap_or_default(),
-        );
-    }
+    received.extend(sequences(&mut client, 20).await);
     // Its replica takes over; the bus follows it back onto the sharded channels.
     tokio::task::block_in_place(|| cluster.wait_ok());
     for app in [&writer, &reader] {
@@ -1770,13 +1752,7 @@ async fn a_redis_cluster_carries_events_on_sharded_channels_and_loses_none_when_
         );
     }
     rename(&writer, &id, version, 5, "pulih").await;
-    for _ in 0..5 {
-        received.push(
-            event_of(&client.next_result().await)["sequence"]
-                .as_i64()
-                .unwrap_or_default(),
-        );
-    }
+    received.extend(sequences(&mut client, 5).await);
     let first = received[0];
     assert_eq!(
         received,
