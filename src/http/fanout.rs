@@ -1,9 +1,9 @@
 //! Identical live subscriptions served once. A projector wall or a room of dashboards opens
-//! the same `pipelineEvents` subscription hundreds or thousands of times; each subscriber used
-//! to run it on its own: follow the event feed, resolve the answer through the executor,
-//! serialize it and send it. Here the first subscriber of a kind starts one execution (a
-//! group), every answer is serialized once, and each member only wraps the shared bytes in its
-//! own message (`next` or `data`, with its own id) and writes its socket.
+//! the same `pipelineEvents` subscription hundreds or thousands of times. Here the first
+//! subscriber of a kind starts one execution (a group); every answer is serialized once and the
+//! group writes it into each member's socket itself ([`super::outlet`]), wrapped in the
+//! member's own message (`next` or `data`, with its own id): no task of the member's is woken
+//! and nothing is queued for it while its socket takes what it is given.
 //!
 //! What may be grouped is exact: the same document text, operation name and variables, by
 //! callers of one class (role, regency, mentor: what they may see, not who they are), for a
@@ -11,33 +11,38 @@
 //! resumes from a cursor catches up on its own. Validation, limits and access are checked by
 //! the group's execution: members of one group would get the same verdict. A group's answer
 //! with an error ends the group for new members (later subscribers start their own), and a
-//! member that falls behind the group is closed with 1013 so its client resumes with the
-//! cursor of the last event it got.
+//! member whose socket falls more than [`super::outlet::BACKLOG`] messages behind is closed
+//! with 1013 so its client resumes with the cursor of the last event it got.
 
 use async_graphql::Executor as _;
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, Weak},
+    sync::{
+        Arc, Mutex, MutexGuard, PoisonError, Weak,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
 };
 
 use async_graphql::{
-    Data, Request, Response,
+    Data, Request,
+    http::WebSocketProtocols,
     parser::types::{OperationType, Selection},
 };
+use axum::extract::ws::Message;
 use futures_util::StreamExt;
-use tokio::sync::broadcast;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+use super::outlet::{Closing, Outlet};
 use crate::{
     access::Caller,
     graphql::engine::{Engine, GroupExecution},
 };
 
-/// Answers a member may fall behind its group by before it is closed (1013) to resume.
-const BACKLOG: usize = 128;
 /// Subscriptions with more variables than this (as JSON) run on their own: a dashboard's are
 /// a few dozen bytes, and a group keeps its key for as long as it runs.
 const MAX_VARIABLES: usize = 4096;
+/// Members a group writes to before it lets other tasks run.
+const WRITES_PER_TURN: usize = 256;
 
 /// What makes two subscriptions the same.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -48,31 +53,99 @@ struct Key {
     variables: String,
 }
 
-/// One answer of a group, serialized once, or the end of the group's stream.
-#[derive(Debug, Clone)]
-pub enum Frame {
-    /// A response, as JSON, and whether it carries SERVICE_UNAVAILABLE (the member's
-    /// connection then closes with 1013 so the client resumes).
-    Next {
-        payload: Arc<str>,
-        unavailable: bool,
-    },
-    /// The execution ended: members send `complete`.
-    End,
+/// A member's place in its group: where and how its answers are written.
+struct Seat {
+    outlet: Arc<Outlet>,
+    /// The operation's id, for its `complete`.
+    id: Arc<str>,
+    /// The start of its `next` (or legacy `data`) message, up to the payload.
+    opening: Box<str>,
+    /// When its caller's token expires: a group runs as a caller that does not, so each answer
+    /// is checked against it before it is written.
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Cleared when the operation is completed, so nothing more is written for it.
+    present: AtomicBool,
+}
+
+/// A group's members, shared by the group and its execution.
+#[derive(Default)]
+struct Seats {
+    next: AtomicU64,
+    taken: Mutex<Taken>,
+}
+
+#[derive(Default)]
+struct Taken {
+    seats: HashMap<u64, Arc<Seat>>,
+    /// The execution ended: whoever still sits down is told at once.
+    over: bool,
+}
+
+impl Seats {
+    fn lock(&self) -> MutexGuard<'_, Taken> {
+        self.taken.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn take(&self, seat: Arc<Seat>) -> u64 {
+        let number = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut taken = self.lock();
+        if taken.over {
+            drop(taken);
+            seat.outlet.ended(seat.id.clone(), || true);
+        } else {
+            taken.seats.insert(number, seat);
+        }
+        number
+    }
+
+    /// The members now, so writing to them holds no lock.
+    fn now(&self) -> Vec<Arc<Seat>> {
+        self.lock().seats.values().cloned().collect()
+    }
+
+    /// The members when the execution ended; none sits down after.
+    fn last(&self) -> Vec<Arc<Seat>> {
+        let mut taken = self.lock();
+        taken.over = true;
+        taken.seats.values().cloned().collect()
+    }
 }
 
 /// A running group: members hold it; the last one to leave stops its execution.
 pub struct Group {
-    frames: broadcast::Sender<Frame>,
+    seats: Arc<Seats>,
     _stop: DropGuard,
 }
 
-/// A member's place in a group: its feed of frames.
+/// A member's place in a group. Dropping it leaves the group: nothing more is written for it.
 pub struct Member {
-    pub frames: broadcast::Receiver<Frame>,
-    _group: Arc<Group>,
+    group: Arc<Group>,
+    seat: Arc<Seat>,
+    number: u64,
     /// Counted in `labinov_subscriptions_active` while it lasts.
     _active: crate::metrics::Open,
+}
+
+impl std::fmt::Debug for Member {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Member")
+            .field("id", &self.seat.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Member {
+    /// Whether this membership is the operation `id` a group said has ended.
+    pub fn is(&self, id: &Arc<str>) -> bool {
+        Arc::ptr_eq(&self.seat.id, id)
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.seat.present.store(false, Ordering::Release);
+        self.group.seats.lock().seats.remove(&self.number);
+    }
 }
 
 /// A subscriber of the group's kind (groups serve `pipelineEvents`), counted while it lasts.
@@ -97,6 +170,14 @@ struct Payload {
     extensions: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
+/// Who joins: the operation's id and protocol, its caller, and its connection's socket.
+pub struct Joining<'a> {
+    pub id: &'a str,
+    pub protocol: WebSocketProtocols,
+    pub caller: &'a Caller,
+    pub outlet: &'a Arc<Outlet>,
+}
+
 impl Fanout {
     pub fn new(engine: Engine) -> Self {
         Self {
@@ -113,16 +194,14 @@ impl Fanout {
             .count()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<Key>, Weak<Group>>> {
-        self.groups
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, HashMap<Arc<Key>, Weak<Group>>> {
+        self.groups.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A membership for the subscription in a subscribe message's `payload`, by `caller`:
-    /// in a running group or a new one. None when it cannot be grouped: the connection then
-    /// runs it on its own.
-    pub fn join(self: &Arc<Self>, payload: &serde_json::Value, caller: &Caller) -> Option<Member> {
+    /// A membership for the subscription in a subscribe message's `payload`: in a running
+    /// group or a new one. None when it cannot be grouped: the connection then runs it on its
+    /// own.
+    pub fn join(self: &Arc<Self>, payload: &serde_json::Value, who: &Joining) -> Option<Member> {
         let payload: Payload = serde_json::from_value(payload.clone()).ok()?;
         if payload.extensions.as_ref().is_some_and(|e| !e.is_empty())
             || !starts_now(
@@ -133,6 +212,7 @@ impl Fanout {
         {
             return None;
         }
+        let caller = who.caller;
         // A caller already past its token's expiry (within the verifier's leeway) runs on its
         // own and is told so; a member's own expiry is checked before each answer it is sent.
         if caller
@@ -155,19 +235,22 @@ impl Fanout {
             operation: payload.operation_name,
             variables,
         });
+        let seat = Arc::new(Seat {
+            outlet: who.outlet.clone(),
+            id: who.id.into(),
+            opening: opening(who.protocol, who.id).into(),
+            expires_at: caller.expires_at(),
+            present: AtomicBool::new(true),
+        });
         let mut groups = self.lock();
         if let Some(group) = groups.get(&key).and_then(Weak::upgrade) {
-            return Some(Member {
-                frames: group.frames.subscribe(),
-                _group: group,
-                _active: active(),
-            });
+            drop(groups);
+            return Some(seated(group, seat));
         }
         groups.retain(|_, g| g.strong_count() > 0);
-        let (frames, receiver) = broadcast::channel(BACKLOG);
         let stop = CancellationToken::new();
         let group = Arc::new(Group {
-            frames: frames.clone(),
+            seats: Arc::default(),
             _stop: stop.clone().drop_guard(),
         });
         groups.insert(key.clone(), Arc::downgrade(&group));
@@ -183,19 +266,16 @@ impl Fanout {
         data.insert(stand_in);
         data.insert(GroupExecution);
         let stream = self.engine.execute_stream(request, Some(Arc::new(data)));
-        tokio::spawn(run(
-            Arc::downgrade(self),
+        let running = Running {
+            fanout: Arc::downgrade(self),
             key,
-            Arc::downgrade(&group),
-            stream,
-            frames,
-            stop,
-        ));
-        Some(Member {
-            frames: receiver,
-            _group: group,
-            _active: active(),
-        })
+            group: Arc::downgrade(&group),
+            seats: group.seats.clone(),
+        };
+        // Seated before the execution starts, so the first answer reaches it.
+        let member = seated(group, seat);
+        tokio::spawn(running.run(stream, stop));
+        Some(member)
     }
 
     /// Takes the group out of the registry, so later subscribers start their own.
@@ -207,48 +287,89 @@ impl Fanout {
     }
 }
 
-/// Runs a group's execution until it ends or its last member leaves.
-async fn run(
+fn seated(group: Arc<Group>, seat: Arc<Seat>) -> Member {
+    let number = group.seats.take(seat.clone());
+    Member {
+        group,
+        seat,
+        number,
+        _active: active(),
+    }
+}
+
+/// A group's execution.
+struct Running {
     fanout: Weak<Fanout>,
     key: Arc<Key>,
     group: Weak<Group>,
-    mut stream: futures_util::stream::BoxStream<'static, Response>,
-    frames: broadcast::Sender<Frame>,
-    stop: CancellationToken,
-) {
-    let _running = crate::metrics::Open::new(metrics::gauge!("labinov_subscription_groups"));
-    let delivered = metrics::counter!("labinov_events_delivered_total");
-    loop {
-        let response = tokio::select! {
-            () = stop.cancelled() => break,
-            response = stream.next() => response,
-        };
-        let Some(response) = response else { break };
-        if response.is_err()
-            && let Some(fanout) = fanout.upgrade()
-        {
-            // An answer with an error is not kept for anyone who comes later.
-            fanout.forget(&key, &group);
+    seats: Arc<Seats>,
+}
+
+impl Running {
+    /// Runs the execution until it ends or the last member leaves, writing each answer to
+    /// every member's socket.
+    async fn run(
+        self,
+        mut stream: futures_util::stream::BoxStream<'static, async_graphql::Response>,
+        stop: CancellationToken,
+    ) {
+        let _running = crate::metrics::Open::new(metrics::gauge!("labinov_subscription_groups"));
+        let delivered = metrics::counter!("labinov_events_delivered_total");
+        loop {
+            let response = tokio::select! {
+                () = stop.cancelled() => break,
+                response = stream.next() => response,
+            };
+            let Some(response) = response else { break };
+            if response.is_err()
+                && let Some(fanout) = self.fanout.upgrade()
+            {
+                // An answer with an error is not kept for anyone who comes later.
+                fanout.forget(&self.key, &self.group);
+            }
+            let unavailable = crate::graphql::subscription::response_unavailable(&response);
+            let Ok(payload) = serde_json::to_string(&response) else {
+                break;
+            };
+            let members = self.write(&payload, unavailable).await;
+            // The execution counted one delivery per event; the other members got it too.
+            delivered.increment(members.saturating_sub(1) as u64);
         }
-        let unavailable = crate::graphql::subscription::response_unavailable(&response);
-        let Ok(payload) = serde_json::to_string(&response) else {
-            break;
-        };
-        let members = frames
-            .send(Frame::Next {
-                payload: payload.into(),
-                unavailable,
-            })
-            .unwrap_or(0);
-        // The execution counted one delivery per event; the other members got it too.
-        delivered.increment(members.saturating_sub(1) as u64);
+        // Out of the registry before the end is told: whoever joins later starts anew, and
+        // whoever joined before gets the end.
+        if let Some(fanout) = self.fanout.upgrade() {
+            fanout.forget(&self.key, &self.group);
+        }
+        for seat in self.seats.last() {
+            seat.outlet
+                .ended(seat.id.clone(), || seat.present.load(Ordering::Acquire));
+        }
     }
-    // Out of the registry before the end is sent: whoever joins later starts anew, and
-    // whoever joined before gets the end.
-    if let Some(fanout) = fanout.upgrade() {
-        fanout.forget(&key, &group);
+
+    /// Writes one answer to every member; how many there were.
+    async fn write(&self, payload: &str, unavailable: bool) -> usize {
+        let seats = self.seats.now();
+        let now = chrono::Utc::now();
+        for (n, seat) in seats.iter().enumerate() {
+            if seat.expires_at.is_some_and(|at| at <= now) {
+                seat.outlet.close(Closing::TokenExpired);
+            } else if unavailable {
+                seat.outlet.close(Closing::DatabaseUnavailable);
+            } else {
+                let mut text = String::with_capacity(seat.opening.len() + payload.len() + 1);
+                text.push_str(&seat.opening);
+                text.push_str(payload);
+                text.push('}');
+                seat.outlet.offer(Message::Text(text.into()), || {
+                    seat.present.load(Ordering::Acquire)
+                });
+            }
+            if n % WRITES_PER_TURN == WRITES_PER_TURN - 1 {
+                tokio::task::yield_now().await;
+            }
+        }
+        seats.len()
     }
-    let _ = frames.send(Frame::End);
 }
 
 /// Whether `query` is a subscription that starts now: its operation (`operation`, or the only
@@ -303,27 +424,15 @@ fn starts_now(query: &str, operation: Option<&str>, variables: Option<&serde_jso
             .all(|(name, value)| name.node != "after" || null_after(&value.node))
 }
 
-/// The message a member sends for a frame: `next` (graphql-transport-ws) or `data` (the
-/// legacy protocol) with its own id around the shared payload.
-pub fn next_message(
-    protocol: async_graphql::http::WebSocketProtocols,
-    id: &str,
-    payload: &str,
-) -> String {
+/// The start of a member's message for an answer, up to its payload: `next`
+/// (graphql-transport-ws) or `data` (the legacy protocol) with its own id.
+fn opening(protocol: WebSocketProtocols, id: &str) -> String {
     let kind = match protocol {
-        async_graphql::http::WebSocketProtocols::GraphQLWS => "next",
-        async_graphql::http::WebSocketProtocols::SubscriptionsTransportWS => "data",
+        WebSocketProtocols::GraphQLWS => "next",
+        WebSocketProtocols::SubscriptionsTransportWS => "data",
     };
     let id = serde_json::to_string(id).unwrap_or_else(|_| "\"\"".to_owned());
-    let mut message = String::with_capacity(payload.len() + id.len() + 40);
-    message.push_str(r#"{"type":""#);
-    message.push_str(kind);
-    message.push_str(r#"","id":"#);
-    message.push_str(&id);
-    message.push_str(r#","payload":"#);
-    message.push_str(payload);
-    message.push('}');
-    message
+    format!(r#"{{"type":"{kind}","id":{id},"payload":"#)
 }
 
 #[cfg(test)]
@@ -393,14 +502,17 @@ mod tests {
 
     #[test]
     fn a_member_wraps_the_shared_payload_in_its_own_message() {
-        use async_graphql::http::WebSocketProtocols;
-        let message = next_message(WebSocketProtocols::GraphQLWS, "a\"b", r#"{"data":{}}"#);
+        let message = format!(
+            "{}{}}}",
+            opening(WebSocketProtocols::GraphQLWS, "a\"b"),
+            r#"{"data":{}}"#
+        );
         let parsed: serde_json::Value = serde_json::from_str(&message).unwrap();
         assert_eq!(
             parsed,
             serde_json::json!({"type": "next", "id": "a\"b", "payload": {"data": {}}})
         );
-        let legacy = next_message(WebSocketProtocols::SubscriptionsTransportWS, "1", "{}");
-        assert_eq!(legacy, r#"{"type":"data","id":"1","payload":{}}"#);
+        let legacy = opening(WebSocketProtocols::SubscriptionsTransportWS, "1");
+        assert_eq!(legacy, r#"{"type":"data","id":"1","payload":"#);
     }
 }

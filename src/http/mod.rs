@@ -11,6 +11,7 @@ pub mod fanout;
 pub mod graphql;
 pub mod health;
 pub mod origin;
+pub mod outlet;
 pub mod pages;
 pub mod rate;
 pub mod server;

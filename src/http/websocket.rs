@@ -7,10 +7,11 @@
 //! time-out (4408), nothing before it (4401), no second one (4429), no two subscriptions with one
 //! id (4409), well-formed messages (4400), messages within the size limit (1009) and a bounded
 //! number of subscriptions per connection. Subscriptions a group can serve
-//! ([`super::fanout`]) are taken out of the input and sent from the group's shared answers.
+//! ([`super::fanout`]) are taken out of the input: their group writes its shared answers into
+//! the socket's [`Outlet`], the writing half the connection sends through as well.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashMap,
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
@@ -22,14 +23,15 @@ use axum::{
     extract::ws::{CloseFrame, Message, WebSocket},
     http::{HeaderMap, header},
 };
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use super::state::AppState;
 use super::{
     address::{AddressSlots, Holding, Slot},
-    fanout::{self, Frame},
+    fanout,
+    outlet::{Closing, Event, Outlet},
 };
 use crate::error::ErrorCode;
 
@@ -65,17 +67,6 @@ enum Verdict {
     Close(u16, String),
     /// Stop sending this grouped operation's answers.
     Leave(String),
-}
-
-/// A change to the connection's grouped operations, in the order the client asked.
-enum Grouped {
-    /// A member, and when its caller's token expires (none for anonymous callers).
-    Joined(
-        String,
-        fanout::Member,
-        Option<chrono::DateTime<chrono::Utc>>,
-    ),
-    Left(String),
 }
 
 #[derive(Deserialize)]
@@ -148,8 +139,9 @@ struct Guard {
     initialised: bool,
     /// The running operations, each with its place under its address's subscription cap.
     running: std::collections::HashMap<String, Option<Slot>>,
-    /// The running operations served by a group ([`super::fanout`]), not by async-graphql.
-    grouped: HashSet<String>,
+    /// The running operations served by a group ([`super::fanout`]), not by async-graphql:
+    /// dropping a membership leaves its group.
+    grouped: HashMap<String, fanout::Member>,
     max_running: usize,
     /// Where the client's address holds its subscriptions (none for in-process calls).
     places: Option<(Arc<AddressSlots>, std::net::IpAddr)>,
@@ -169,7 +161,7 @@ impl Guard {
             protocol,
             initialised: false,
             running: std::collections::HashMap::new(),
-            grouped: HashSet::new(),
+            grouped: HashMap::new(),
             max_running,
             places,
         }
@@ -245,7 +237,7 @@ impl Guard {
             "complete" | "stop" => {
                 if let Some(id) = envelope.id {
                     self.running.remove(&id);
-                    if self.grouped.remove(&id) {
+                    if self.grouped.remove(&id).is_some() {
                         return Verdict::Leave(id);
                     }
                 }
@@ -352,15 +344,6 @@ fn payload_token(payload: &serde_json::Value) -> Result<Option<String>, &'static
 
 type Caller = crate::access::Caller;
 type Expiry = chrono::DateTime<chrono::Utc>;
-type MemberFeed = futures_util::stream::Abortable<
-    futures_util::stream::BoxStream<
-        'static,
-        (
-            Arc<str>,
-            Result<Frame, tokio::sync::broadcast::error::RecvError>,
-        ),
-    >,
->;
 
 /// What the connection does after an event.
 enum Step {
@@ -385,6 +368,8 @@ impl Step {
 const TOKEN_EXPIRED: &str = "Forbidden: the token expired; reconnect with a new one";
 const DATABASE_UNAVAILABLE: &str =
     "the database is unavailable; reconnect and resume with your last cursor";
+const FELL_BEHIND: &str =
+    "this connection fell behind the live events; reconnect and resume with your last cursor";
 
 /// What the client-message reader shares with the connection.
 #[derive(Clone)]
@@ -400,15 +385,9 @@ struct Shared {
 
 /// One WebSocket: the events it reacts to, one method each.
 struct Connection {
-    protocol: WebSocketProtocols,
-    sink: futures_util::stream::SplitSink<WebSocket, Message>,
+    /// The socket's writing half, which its groups write to as well.
+    outlet: Arc<Outlet>,
     shared: Shared,
-    /// The grouped operations' feeds, and how to stop each.
-    members: futures_util::stream::SelectAll<MemberFeed>,
-    leaving: HashMap<String, futures_util::stream::AbortHandle>,
-    /// When the members' caller's token expires: a group runs as a caller that does not, so
-    /// each answer is checked against it before it is sent, however late the loop gets to it.
-    members_expire: Option<Expiry>,
     /// When the connection's token expires, once `connection_init` told.
     expires_at: Option<tokio::time::Instant>,
     ping: &'static str,
@@ -435,15 +414,13 @@ pub async fn serve(
     };
     // What the guard decides while async-graphql reads the input: replies and a close.
     let (verdicts, mut decided) = mpsc::channel::<Verdict>(16);
-    // Operations served by a group, joined and left in the client's order (bounded by the
-    // guard: a subscription joins only under the per-connection limit).
-    let (grouping, mut regrouped) = mpsc::unbounded_channel::<Grouped>();
-    let input = client_input(stream, &state, &shared, peer, protocol, verdicts, grouping);
+    let outlet = Outlet::new(sink);
+    let input = client_input(stream, &state, &shared, peer, protocol, verdicts, &outlet);
     // The token comes in the `connection_init` payload; the socket closes when it expires.
     let (expiry_tx, mut expiry_rx) = tokio::sync::oneshot::channel::<Expiry>();
     let mut output = async_graphql::http::WebSocket::new(state.engine.clone(), input, protocol)
         .on_connection_init(connection_init(state.clone(), shared.clone(), expiry_tx));
-    let mut connection = Connection::new(protocol, sink, shared);
+    let mut connection = Connection::new(protocol, outlet, shared);
     let mut expiry_pending = true;
     let mut keepalive = tokio::time::interval(state.keepalive);
     keepalive.tick().await;
@@ -454,10 +431,7 @@ pub async fn serve(
         let expires_at = connection.expires_at;
         let step = tokio::select! {
             biased;
-            change = regrouped.recv() => connection.on_regrouped(change).await,
-            Some((id, frame)) = connection.members.next(), if !connection.members.is_empty() => {
-                connection.on_member_frame(&id, frame).await
-            }
+            event = connection.outlet.event() => connection.on_outlet(event).await,
             verdict = decided.recv() => match verdict {
                 Some(Verdict::Reply(text)) => Step::sent(&connection.send_text(text).await),
                 Some(Verdict::Close(code, reason)) => Step::Close(code, reason),
@@ -494,18 +468,10 @@ pub async fn serve(
 }
 
 impl Connection {
-    fn new(
-        protocol: WebSocketProtocols,
-        sink: futures_util::stream::SplitSink<WebSocket, Message>,
-        shared: Shared,
-    ) -> Self {
+    fn new(protocol: WebSocketProtocols, outlet: Arc<Outlet>, shared: Shared) -> Self {
         Self {
-            protocol,
-            sink,
+            outlet,
             shared,
-            members: futures_util::stream::SelectAll::new(),
-            leaving: HashMap::new(),
-            members_expire: None,
             expires_at: None,
             ping: match protocol {
                 WebSocketProtocols::GraphQLWS => r#"{"type":"ping"}"#,
@@ -524,7 +490,7 @@ impl Connection {
                     code,
                     reason: reason.into(),
                 }));
-                let _ = self.sink.send(frame).await;
+                let _ = self.outlet.send(frame).await;
                 true
             }
         }
@@ -534,75 +500,41 @@ impl Connection {
         self.shared.guard.lock().map_or(true, |g| g.initialised)
     }
 
-    async fn send_text(&mut self, text: String) -> Result<(), axum::Error> {
-        self.sink.send(Message::Text(text.into())).await
+    async fn send_text(&mut self, text: String) -> Result<(), ()> {
+        self.outlet.send(Message::Text(text.into())).await
     }
 
-    /// A grouped operation joined or left, in the client's order.
-    async fn on_regrouped(&mut self, change: Option<Grouped>) -> Step {
-        match change {
-            Some(Grouped::Joined(id, member, expiry)) => {
-                self.members_expire = expiry;
-                let (feed, abort) =
-                    futures_util::stream::abortable(feed(id.as_str().into(), member).boxed());
-                self.leaving.insert(id, abort);
-                self.members.push(feed);
-                Step::Go
+    /// What the connection's groups left for it to do.
+    async fn on_outlet(&mut self, event: Event) -> Step {
+        match event {
+            Event::Broken => Step::Stop,
+            Event::Close(Closing::FellBehind) => {
+                // This socket could not take the answers as fast as they came: the client
+                // reconnects and resumes with its last cursor, losing nothing.
+                Step::close(close_code::TRY_AGAIN_LATER, FELL_BEHIND)
             }
-            Some(Grouped::Left(id)) => {
-                if let Some(abort) = self.leaving.remove(&id) {
-                    abort.abort();
-                }
-                // async-graphql confirms a legacy `stop` with `complete`; so does a group.
-                if self.protocol == WebSocketProtocols::SubscriptionsTransportWS {
-                    Step::sent(&self.send_text(complete(&id)).await)
-                } else {
-                    Step::Go
-                }
-            }
-            None => Step::Go,
-        }
-    }
-
-    /// A group's answer (or end) for one of this connection's grouped operations.
-    async fn on_member_frame(
-        &mut self,
-        id: &str,
-        frame: Result<Frame, tokio::sync::broadcast::error::RecvError>,
-    ) -> Step {
-        match frame {
-            Ok(Frame::Next { .. })
-                if self
-                    .members_expire
-                    .is_some_and(|at| at <= chrono::Utc::now()) =>
-            {
+            Event::Close(Closing::TokenExpired) => {
                 Step::close(close_code::FORBIDDEN, TOKEN_EXPIRED)
             }
-            Ok(Frame::Next {
-                payload,
-                unavailable: false,
-            }) => {
-                let text = fanout::next_message(self.protocol, id, &payload);
-                Step::sent(&self.send_text(text).await)
+            Event::Close(Closing::DatabaseUnavailable) => {
+                Step::close(close_code::TRY_AGAIN_LATER, DATABASE_UNAVAILABLE)
             }
-            Ok(Frame::Next {
-                unavailable: true, ..
-            }) => Step::close(close_code::TRY_AGAIN_LATER, DATABASE_UNAVAILABLE),
-            Ok(Frame::End) | Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                if let Some(abort) = self.leaving.remove(id) {
-                    abort.abort();
+            Event::Ended(ids) => {
+                for id in ids {
+                    // Only if the operation is still the one that ended (an id may be reused).
+                    let ours = self.shared.guard.lock().is_ok_and(|mut guard| {
+                        let ours = guard.grouped.get(&*id).is_some_and(|m| m.is(&id));
+                        if ours {
+                            guard.ended(&id);
+                        }
+                        ours
+                    });
+                    if ours && self.send_text(complete(&id)).await.is_err() {
+                        return Step::Stop;
+                    }
                 }
-                if let Ok(mut guard) = self.shared.guard.lock() {
-                    guard.ended(id);
-                }
-                Step::sent(&self.send_text(complete(id)).await)
+                Step::Go
             }
-            // This socket could not take the answers as fast as they came: the client
-            // reconnects and resumes with its last cursor, losing nothing.
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Step::close(
-                close_code::TRY_AGAIN_LATER,
-                "this connection fell behind the live events; reconnect and resume with your last cursor",
-            ),
         }
     }
 
@@ -659,7 +591,7 @@ impl Connection {
         // A WebSocket ping, which browsers and libraries answer by themselves, and the
         // protocol's own.
         if self
-            .sink
+            .outlet
             .send(Message::Ping(Vec::new().into()))
             .await
             .is_err()
@@ -671,8 +603,8 @@ impl Connection {
 }
 
 /// The client's messages as async-graphql reads them: each checked by the guard and the rate
-/// limits first; replies and closes go to `verdicts`, grouped subscriptions to `grouping`
-/// (and out of the input).
+/// limits first; replies and closes go to `verdicts`; grouped subscriptions join their group
+/// (and are taken out of the input).
 fn client_input(
     stream: futures_util::stream::SplitStream<WebSocket>,
     state: &AppState,
@@ -680,9 +612,10 @@ fn client_input(
     peer: Option<std::net::IpAddr>,
     protocol: WebSocketProtocols,
     verdicts: mpsc::Sender<Verdict>,
-    grouping: mpsc::UnboundedSender<Grouped>,
+    outlet: &Arc<Outlet>,
 ) -> impl futures_util::Stream<Item = Vec<u8>> + use<> {
     let shared = shared.clone();
+    let outlet = outlet.clone();
     let rate = state.rate.clone();
     let fanout = state.fanout.clone();
     stream
@@ -717,17 +650,21 @@ fn client_input(
                         let _ = verdicts.try_send(Verdict::Reply(reply));
                         return Some(None);
                     }
-                    let Some((id, member, expiry)) = joined(&fanout, &shared.caller, &bytes) else {
+                    let Some((id, member)) =
+                        joined(&fanout, &shared.caller, &outlet, protocol, &bytes)
+                    else {
                         return Some(Some(bytes));
                     };
                     if let Ok(mut guard) = shared.guard.lock() {
-                        guard.grouped.insert(id.clone());
+                        guard.grouped.insert(id, member);
                     }
-                    let _ = grouping.send(Grouped::Joined(id, member, expiry));
                     Some(None)
                 }
                 Verdict::Leave(id) => {
-                    let _ = grouping.send(Grouped::Left(id));
+                    // async-graphql confirms a legacy `stop` with `complete`; so does a group.
+                    if protocol == WebSocketProtocols::SubscriptionsTransportWS {
+                        outlet.push(Message::Text(complete(&id).into()));
+                    }
                     Some(None)
                 }
                 Verdict::Reply(reply) => {
@@ -796,35 +733,24 @@ fn connection_init(
 fn joined(
     fanout: &Arc<fanout::Fanout>,
     caller: &Mutex<Option<Caller>>,
+    outlet: &Arc<Outlet>,
+    protocol: WebSocketProtocols,
     bytes: &[u8],
-) -> Option<(String, fanout::Member, Option<Expiry>)> {
+) -> Option<(String, fanout::Member)> {
     let message: serde_json::Value = serde_json::from_slice(bytes).ok()?;
     if !matches!(message["type"].as_str(), Some("subscribe" | "start")) {
         return None;
     }
     let id = message["id"].as_str()?.to_owned();
     let caller = caller.lock().ok()?.clone()?;
-    let member = fanout.join(&message["payload"], &caller)?;
-    Some((id, member, caller.expires_at()))
-}
-
-/// A grouped operation's answers, tagged with its id.
-fn feed(
-    id: Arc<str>,
-    member: fanout::Member,
-) -> impl futures_util::Stream<
-    Item = (
-        Arc<str>,
-        Result<Frame, tokio::sync::broadcast::error::RecvError>,
-    ),
-> + Send {
-    futures_util::stream::unfold(member, move |mut member| {
-        let id = id.clone();
-        async move {
-            let frame = member.frames.recv().await;
-            Some(((id, frame), member))
-        }
-    })
+    let joining = fanout::Joining {
+        id: &id,
+        protocol,
+        caller: &caller,
+        outlet,
+    };
+    let member = fanout.join(&message["payload"], &joining)?;
+    Some((id, member))
 }
 
 fn complete(id: &str) -> String {

@@ -1413,16 +1413,26 @@ async fn expired_callers_and_bulky_variables_are_not_grouped() {
     };
     let payload = json!({"query": "subscription { pipelineEvents { sequence } }"});
     let now = chrono::Utc::now();
+    let outlet = labinov::http::outlet::Outlet::new(futures_util::SinkExt::sink_map_err(
+        futures_util::sink::drain(),
+        axum::Error::new,
+    ));
+    let (expired, valid) = (
+        caller(now - chrono::Duration::seconds(2)),
+        caller(now + chrono::Duration::hours(1)),
+    );
+    let joining = |caller| labinov::http::fanout::Joining {
+        id: "1",
+        protocol: async_graphql::http::WebSocketProtocols::GraphQLWS,
+        caller,
+        outlet: &outlet,
+    };
     // A token past its expiry (still within the verifier's leeway) runs on its own and is
     // told so there.
-    assert!(
-        app.fanout
-            .join(&payload, &caller(now - chrono::Duration::seconds(2)))
-            .is_none()
-    );
+    assert!(app.fanout.join(&payload, &joining(&expired)).is_none());
     let member = app
         .fanout
-        .join(&payload, &caller(now + chrono::Duration::hours(1)))
+        .join(&payload, &joining(&valid))
         .expect("a valid caller joins a group");
     assert_eq!(app.fanout.groups(), 1);
     let bulky = json!({
@@ -1430,9 +1440,7 @@ async fn expired_callers_and_bulky_variables_are_not_grouped() {
         "variables": {"x": "x".repeat(10_000)},
     });
     assert!(
-        app.fanout
-            .join(&bulky, &caller(now + chrono::Duration::hours(1)))
-            .is_none(),
+        app.fanout.join(&bulky, &joining(&valid)).is_none(),
         "a group keeps its key while it runs: bulky variables run on their own"
     );
     drop(member);

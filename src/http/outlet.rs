@@ -1,0 +1,399 @@
+//! A WebSocket's writing half, shared by its connection and by the subscription groups it is a
+//! member of ([`super::fanout`]). A group writes its answer into every member's socket itself,
+//! one after the other, without waking each connection: the connection's task is woken only
+//! when a socket cannot take the message at once (it then writes what waits), when the group
+//! ended, or when the connection must close.
+//!
+//! Messages from the connection and from its groups go out in the order they were offered; a
+//! socket that cannot keep up holds at most [`BACKLOG`] waiting messages before the connection
+//! is told to close (1013) so its client resumes with its last cursor.
+
+use std::{
+    collections::VecDeque,
+    pin::Pin,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    task::{Context, Poll, Waker},
+};
+
+use axum::extract::ws::Message;
+use futures_util::Sink;
+
+/// Messages a socket may have waiting behind a full send buffer before its connection closes.
+pub const BACKLOG: usize = 128;
+
+/// Why a group asks a member's connection to close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closing {
+    /// The socket fell more than [`BACKLOG`] messages behind.
+    FellBehind,
+    /// The caller's token expired while the group ran.
+    TokenExpired,
+    /// The group's answer could not be read from the database.
+    DatabaseUnavailable,
+}
+
+/// What the connection has to act on.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The socket failed: the client is gone.
+    Broken,
+    /// Close the connection.
+    Close(Closing),
+    /// These grouped operations ended: send each its `complete`.
+    Ended(Vec<Arc<str>>),
+}
+
+/// Where messages go: a WebSocket's writing half.
+pub type Socket = Pin<Box<dyn Sink<Message, Error = axum::Error> + Send>>;
+
+/// The writing half of one WebSocket.
+pub struct Outlet {
+    state: Mutex<State>,
+}
+
+struct State {
+    sink: Socket,
+    /// The connection's task: woken for anything it has to do, and by the socket when it can
+    /// take more.
+    waker: Option<Waker>,
+    /// Messages offered while the socket could not take them, in order.
+    waiting: VecDeque<Message>,
+    /// Whether messages written to the sink still wait to be flushed to the socket.
+    unflushed: bool,
+    /// Why the connection closes; from then on groups write nothing more to it.
+    closing: Option<Closing>,
+    /// Whether the connection was told.
+    told: bool,
+    ended: Vec<Arc<str>>,
+    broken: bool,
+}
+
+impl Outlet {
+    pub fn new(sink: impl Sink<Message, Error = axum::Error> + Send + 'static) -> Arc<Self> {
+        Arc::new(Self {
+            state: Mutex::new(State {
+                sink: Box::pin(sink),
+                waker: None,
+                waiting: VecDeque::new(),
+                unflushed: false,
+                closing: None,
+                told: false,
+                ended: Vec::new(),
+                broken: false,
+            }),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A group's message: written to the socket now if it can take it, else kept for the
+    /// connection to write. `still` is asked with the socket held: whether the message is still
+    /// wanted (its operation may have been completed meanwhile).
+    pub fn offer(&self, message: Message, still: impl FnOnce() -> bool) {
+        let mut state = self.lock();
+        if state.closing.is_some() || state.broken || !still() {
+            return;
+        }
+        let state = &mut *state;
+        if state.waiting.is_empty()
+            && !state.unflushed
+            && let Some(waker) = &state.waker
+        {
+            let mut cx = Context::from_waker(waker);
+            match write(&mut state.sink, message, &mut cx) {
+                Written::Flushed => return,
+                Written::Unflushed => {
+                    // The socket wakes the connection when it can take the rest.
+                    state.unflushed = true;
+                    return;
+                }
+                Written::Failed => {
+                    state.broken = true;
+                    state.wake();
+                    return;
+                }
+                Written::NotNow(message) => state.waiting.push_back(message),
+            }
+        } else {
+            state.waiting.push_back(message);
+        }
+        if state.waiting.len() > BACKLOG {
+            state.waiting.clear();
+            state.closing = Some(Closing::FellBehind);
+        }
+        state.wake();
+    }
+
+    /// Asks the connection to close (the first reason given wins).
+    pub fn close(&self, why: Closing) {
+        let mut state = self.lock();
+        state.closing.get_or_insert(why);
+        state.wake();
+    }
+
+    /// Tells the connection a grouped operation ended. `still`: as for [`Self::offer`].
+    pub fn ended(&self, id: Arc<str>, still: impl FnOnce() -> bool) {
+        let mut state = self.lock();
+        if still() {
+            state.ended.push(id);
+            state.wake();
+        }
+    }
+
+    /// Sends a message of the connection's own, after every message offered before it.
+    pub async fn send(&self, message: Message) -> Result<(), ()> {
+        let mut message = Some(message);
+        std::future::poll_fn(|cx| {
+            let mut state = self.lock();
+            state.remember(cx.waker());
+            if let Some(message) = message.take() {
+                state.waiting.push_back(message);
+            }
+            state.write_waiting(cx)
+        })
+        .await
+    }
+
+    /// Queues a message of the connection's own without waiting for it to go out.
+    pub fn push(&self, message: Message) {
+        let mut state = self.lock();
+        state.waiting.push_back(message);
+        state.wake();
+    }
+
+    /// The next thing the connection must act on; meanwhile writes what waits for the socket.
+    pub fn poll_event(&self, cx: &mut Context<'_>) -> Poll<Event> {
+        let mut state = self.lock();
+        state.remember(cx.waker());
+        if state.broken {
+            return Poll::Ready(Event::Broken);
+        }
+        if let Some(why) = state.closing
+            && !state.told
+        {
+            state.told = true;
+            return Poll::Ready(Event::Close(why));
+        }
+        if !state.ended.is_empty() {
+            return Poll::Ready(Event::Ended(std::mem::take(&mut state.ended)));
+        }
+        match state.write_waiting(cx) {
+            Poll::Ready(Err(())) => Poll::Ready(Event::Broken),
+            Poll::Ready(Ok(())) | Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// The next event, as a future.
+    pub async fn event(&self) -> Event {
+        std::future::poll_fn(|cx| self.poll_event(cx)).await
+    }
+}
+
+/// How a direct write went.
+enum Written {
+    Flushed,
+    /// In the sink, not yet all on the socket.
+    Unflushed,
+    /// The sink cannot take it now: the message back.
+    NotNow(Message),
+    Failed,
+}
+
+fn write(sink: &mut Socket, message: Message, cx: &mut Context<'_>) -> Written {
+    match sink.as_mut().poll_ready(cx) {
+        Poll::Ready(Ok(())) => {}
+        Poll::Ready(Err(_)) => return Written::Failed,
+        Poll::Pending => return Written::NotNow(message),
+    }
+    if sink.as_mut().start_send(message).is_err() {
+        return Written::Failed;
+    }
+    match sink.as_mut().poll_flush(cx) {
+        Poll::Ready(Ok(())) => Written::Flushed,
+        Poll::Ready(Err(_)) => Written::Failed,
+        Poll::Pending => Written::Unflushed,
+    }
+}
+
+impl State {
+    fn remember(&mut self, waker: &Waker) {
+        if !self.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            self.waker = Some(waker.clone());
+        }
+    }
+
+    fn wake(&self) {
+        if let Some(waker) = &self.waker {
+            waker.wake_by_ref();
+        }
+    }
+
+    /// Writes what waits and flushes it: ready when all of it is on the socket.
+    fn write_waiting(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
+        if self.broken {
+            return Poll::Ready(Err(()));
+        }
+        while let Some(message) = self.waiting.pop_front() {
+            match self.sink.as_mut().poll_ready(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(_)) => return self.fail(),
+                Poll::Pending => {
+                    self.waiting.push_front(message);
+                    return Poll::Pending;
+                }
+            }
+            if self.sink.as_mut().start_send(message).is_err() {
+                return self.fail();
+            }
+            self.unflushed = true;
+        }
+        if self.unflushed {
+            match self.sink.as_mut().poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.unflushed = false,
+                Poll::Ready(Err(_)) => return self.fail(),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn fail(&mut self) -> Poll<Result<(), ()>> {
+        self.broken = true;
+        self.waiting.clear();
+        Poll::Ready(Err(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A socket that takes `room` messages, then is not ready until given more room.
+    #[derive(Default)]
+    struct Wire {
+        room: usize,
+        sent: Vec<String>,
+    }
+
+    #[derive(Clone, Default)]
+    struct Socket(Arc<Mutex<Wire>>);
+
+    impl Socket {
+        fn with_room(room: usize) -> Self {
+            let socket = Self::default();
+            socket.room(room);
+            socket
+        }
+        fn room(&self, room: usize) {
+            self.0.lock().unwrap().room = room;
+        }
+        fn sent(&self) -> Vec<String> {
+            self.0.lock().unwrap().sent.clone()
+        }
+    }
+
+    impl Sink<Message> for Socket {
+        type Error = axum::Error;
+        fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            if self.0.lock().unwrap().room > 0 {
+                Poll::Ready(Ok(()))
+            } else {
+                Poll::Pending
+            }
+        }
+        fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Self::Error> {
+            let mut wire = self.0.lock().unwrap();
+            wire.room -= 1;
+            if let Message::Text(text) = message {
+                wire.sent.push(text.as_str().to_owned());
+            }
+            Ok(())
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// A waker that counts its wake-ups.
+    struct Count(AtomicUsize);
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn text(s: &str) -> Message {
+        Message::Text(s.into())
+    }
+
+    #[test]
+    fn a_group_writes_straight_to_a_socket_with_room_without_waking_its_connection() {
+        let socket = Socket::with_room(10);
+        let outlet = Outlet::new(socket.clone());
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        assert_eq!(outlet.poll_event(&mut cx), Poll::Pending);
+        outlet.offer(text("a"), || true);
+        outlet.offer(text("b"), || true);
+        outlet.offer(text("gone"), || false);
+        assert_eq!(socket.sent(), ["a", "b"]);
+        assert_eq!(count.0.load(Ordering::Relaxed), 0, "nobody woken");
+    }
+
+    #[test]
+    fn a_full_socket_keeps_messages_in_order_then_closes_the_connection_past_the_backlog() {
+        let socket = Socket::with_room(1);
+        let outlet = Outlet::new(socket.clone());
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        assert_eq!(outlet.poll_event(&mut cx), Poll::Pending);
+        outlet.offer(text("1"), || true);
+        outlet.offer(text("2"), || true);
+        outlet.push(text("own"));
+        outlet.offer(text("3"), || true);
+        assert_eq!(socket.sent(), ["1"]);
+        assert!(count.0.load(Ordering::Relaxed) >= 1, "the connection woken");
+        // Room again: the connection writes what waited, in order.
+        socket.room(10);
+        assert_eq!(outlet.poll_event(&mut cx), Poll::Pending);
+        assert_eq!(socket.sent(), ["1", "2", "own", "3"]);
+        // A socket that takes nothing more: past the backlog the connection is told to close.
+        socket.room(0);
+        for n in 0..=BACKLOG {
+            outlet.offer(text(&n.to_string()), || true);
+        }
+        assert_eq!(
+            outlet.poll_event(&mut cx),
+            Poll::Ready(Event::Close(Closing::FellBehind))
+        );
+        assert!(outlet.lock().waiting.is_empty(), "the backlog let go");
+        // Told once; nothing more is written to a closing connection.
+        outlet.offer(text("late"), || true);
+        assert!(outlet.lock().waiting.is_empty());
+        assert_eq!(outlet.poll_event(&mut cx), Poll::Pending);
+    }
+
+    #[test]
+    fn ended_operations_reach_the_connection() {
+        let outlet = Outlet::new(Socket::default());
+        let waker = Waker::from(Arc::new(Count(AtomicUsize::new(0))));
+        let mut cx = Context::from_waker(&waker);
+        outlet.ended("1".into(), || true);
+        outlet.ended("2".into(), || false);
+        assert_eq!(
+            outlet.poll_event(&mut cx),
+            Poll::Ready(Event::Ended(vec!["1".into()]))
+        );
+    }
+}
