@@ -124,7 +124,22 @@ pub async fn run(call: &Call, concurrency: usize, duration: Duration, warmup: Du
     run
 }
 
-/// Sends `call` `times` times one after the other; the latencies.
+/// Sends `call` once, without a warm-up: one write is one event.
+pub async fn once(call: &Call) -> Run {
+    let client = client(1);
+    let sent = Instant::now();
+    let mut run = Run::default();
+    if call.send(&client).await.is_ok() {
+        run.latencies.push(sent.elapsed());
+    } else {
+        run.errors += 1;
+    }
+    run.elapsed = sent.elapsed();
+    run
+}
+
+/// Sends `call` `times` times one after the other, after one warm-up call that is not
+/// counted; the latencies.
 pub async fn sequential(call: &Call, times: usize) -> Run {
     let client = client(1);
     let _ = call.send(&client).await;

@@ -610,7 +610,7 @@ async fn measure(
             subscribers.drain();
             let cpu = server.cpu_seconds();
             let sent = Instant::now();
-            load::sequential(&submit(format!("funnel write {distinct}")), 1).await;
+            load::once(&submit(format!("funnel write {distinct}"))).await;
             let updates = subscribers
                 .collect(plan.funnels, Duration::from_mins(5))
                 .await;
@@ -692,7 +692,7 @@ async fn measure(
             // socket sent it: warm-up writes go until every subscriber received one.
             let mut live = std::collections::HashSet::new();
             for attempt in 0..20 {
-                load::sequential(&submit(format!("fan-out warm-up {attempt}")), 1).await;
+                load::once(&submit(format!("fan-out warm-up {attempt}"))).await;
                 let within = Duration::from_secs(2) + Duration::from_millis(n as u64);
                 // Every arrival counts, from live subscribers too: reading only as many
                 // arrivals as subscribers are missing would leave the late ones' arrivals
@@ -715,7 +715,7 @@ async fn measure(
             let per_subscription = (server.rss_kib().saturating_sub(before)) as f64 / n as f64;
             let ours = fan_out(&mut subscribers, delivering, plan, |k| {
                 let call = submit(format!("bench-write-{k}"));
-                async move { load::sequential(&call, 1).await }
+                async move { load::once(&call).await }
             })
             .await;
             subscribers.close().await;

@@ -113,7 +113,7 @@ pub async fn scale_out(
         };
         // Warm-up writes until every subscriber has received one.
         for attempt in 0..20 {
-            load::sequential(&submit(attempt, format!("scale warm-up {attempt}")), 1).await;
+            load::once(&submit(attempt, format!("scale warm-up {attempt}"))).await;
             let within = Duration::from_secs(2) + Duration::from_millis(subscribers as u64);
             let mut all = true;
             for (share, group) in &mut groups {
@@ -139,7 +139,7 @@ pub async fn scale_out(
             tick.tick().await;
             sent.push(Instant::now());
             let call = submit(k, format!("bench-write-{k}"));
-            writes.spawn(async move { load::sequential(&call, 1).await });
+            writes.spawn(async move { load::once(&call).await });
         }
         let mut latencies = Vec::new();
         let collected = futures_util::future::join_all(groups.iter_mut().map(|(share, group)| {
