@@ -28,7 +28,6 @@ use async_graphql::{
     http::WebSocketProtocols,
     parser::types::{OperationType, Selection},
 };
-use axum::extract::ws::Message;
 use futures_util::StreamExt;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
@@ -59,7 +58,7 @@ struct Seat {
     /// The operation's id, for its `complete`.
     id: Arc<str>,
     /// The start of its `next` (or legacy `data`) message, up to the payload.
-    opening: Box<str>,
+    opening: Arc<str>,
     /// When its caller's token expires: a group runs as a caller that does not, so each answer
     /// is checked against it before it is written.
     expires_at: Option<chrono::DateTime<chrono::Utc>>,
@@ -331,7 +330,7 @@ impl Running {
             let Ok(payload) = serde_json::to_string(&response) else {
                 break;
             };
-            let members = self.write(&payload, unavailable).await;
+            let members = self.write(&payload.into(), unavailable).await;
             // The execution counted one delivery per event; the other members got it too.
             delivered.increment(members.saturating_sub(1) as u64);
         }
@@ -347,7 +346,7 @@ impl Running {
     }
 
     /// Writes one answer to every member; how many there were.
-    async fn write(&self, payload: &str, unavailable: bool) -> usize {
+    async fn write(&self, payload: &Arc<str>, unavailable: bool) -> usize {
         let seats = self.seats.now();
         let now = chrono::Utc::now();
         for (n, seat) in seats.iter().enumerate() {
@@ -356,11 +355,7 @@ impl Running {
             } else if unavailable {
                 seat.outlet.close(Closing::DatabaseUnavailable);
             } else {
-                let mut text = String::with_capacity(seat.opening.len() + payload.len() + 1);
-                text.push_str(&seat.opening);
-                text.push_str(payload);
-                text.push('}');
-                seat.outlet.offer(Message::Text(text.into()), || {
+                seat.outlet.offer(&seat.opening, payload, || {
                     seat.present.load(Ordering::Acquire)
                 });
             }

@@ -57,7 +57,7 @@ struct State {
     /// take more.
     waker: Option<Waker>,
     /// Messages offered while the socket could not take them, in order.
-    waiting: VecDeque<Message>,
+    waiting: VecDeque<Waiting>,
     /// Whether messages written to the sink still wait to be flushed to the socket.
     unflushed: bool,
     /// Why the connection closes; from then on groups write nothing more to it.
@@ -88,10 +88,11 @@ impl Outlet {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A group's message: written to the socket now if it can take it, else kept for the
-    /// connection to write. `still` is asked with the socket held: whether the message is still
-    /// wanted (its operation may have been completed meanwhile).
-    pub fn offer(&self, message: Message, still: impl FnOnce() -> bool) {
+    /// A group's answer — the member's `opening`, the `payload` every member shares, and the
+    /// message's closing brace: written to the socket now if it can take it, else kept (as the
+    /// two shared parts) for the connection to write. `still` is asked with the socket held:
+    /// whether the answer is still wanted (its operation may have been completed meanwhile).
+    pub fn offer(&self, opening: &Arc<str>, payload: &Arc<str>, still: impl FnOnce() -> bool) {
         let mut state = self.lock();
         if state.closing.is_some() || state.broken || !still() {
             return;
@@ -102,6 +103,7 @@ impl Outlet {
             && let Some(waker) = &state.waker
         {
             let mut cx = Context::from_waker(waker);
+            let message = Message::Text(answer(opening, payload).into());
             match write(&mut state.sink, message, &mut cx) {
                 Written::Flushed => return,
                 Written::Unflushed => {
@@ -114,10 +116,13 @@ impl Outlet {
                     state.wake();
                     return;
                 }
-                Written::NotNow(message) => state.waiting.push_back(message),
+                Written::NotNow(message) => state.waiting.push_back(Waiting::Own(message)),
             }
         } else {
-            state.waiting.push_back(message);
+            state.waiting.push_back(Waiting::Shared {
+                opening: opening.clone(),
+                payload: payload.clone(),
+            });
         }
         if state.waiting.len() > BACKLOG {
             state.waiting.clear();
@@ -149,7 +154,7 @@ impl Outlet {
             let mut state = self.lock();
             state.remember(cx.waker());
             if let Some(message) = message.take() {
-                state.waiting.push_back(message);
+                state.waiting.push_back(Waiting::Own(message));
             }
             state.write_waiting(cx)
         })
@@ -159,7 +164,7 @@ impl Outlet {
     /// Queues a message of the connection's own without waiting for it to go out.
     pub fn push(&self, message: Message) {
         let mut state = self.lock();
-        state.waiting.push_back(message);
+        state.waiting.push_back(Waiting::Own(message));
         state.wake();
     }
 
@@ -189,6 +194,36 @@ impl Outlet {
     pub async fn event(&self) -> Event {
         std::future::poll_fn(|cx| self.poll_event(cx)).await
     }
+}
+
+/// A message waiting for the socket.
+enum Waiting {
+    /// The connection's own, or a group's answer already put together.
+    Own(Message),
+    /// A group's answer, put together when it is written: a member that falls behind holds
+    /// the payload its group shares, not a copy.
+    Shared {
+        opening: Arc<str>,
+        payload: Arc<str>,
+    },
+}
+
+impl Waiting {
+    fn message(self) -> Message {
+        match self {
+            Self::Own(message) => message,
+            Self::Shared { opening, payload } => Message::Text(answer(&opening, &payload).into()),
+        }
+    }
+}
+
+/// A group's answer for one member: its opening, the shared payload, the closing brace.
+fn answer(opening: &str, payload: &str) -> String {
+    let mut text = String::with_capacity(opening.len() + payload.len() + 1);
+    text.push_str(opening);
+    text.push_str(payload);
+    text.push('}');
+    text
 }
 
 /// How a direct write went.
@@ -244,7 +279,7 @@ impl State {
                     return Poll::Pending;
                 }
             }
-            if self.sink.as_mut().start_send(message).is_err() {
+            if self.sink.as_mut().start_send(message.message()).is_err() {
                 return self.fail();
             }
             self.unflushed = true;
@@ -335,6 +370,11 @@ mod tests {
         Message::Text(s.into())
     }
 
+    /// A group's answer whose payload is `s`, for a member whose opening is `<`.
+    fn offer(outlet: &Outlet, s: &str, still: bool) {
+        outlet.offer(&"<".into(), &s.into(), || still);
+    }
+
     #[test]
     fn a_group_writes_straight_to_a_socket_with_room_without_waking_its_connection() {
         let socket = Socket::with_room(10);
@@ -343,10 +383,10 @@ mod tests {
         let waker = Waker::from(count.clone());
         let mut cx = Context::from_waker(&waker);
         assert_eq!(outlet.poll_event(&mut cx), Poll::Pending);
-        outlet.offer(text("a"), || true);
-        outlet.offer(text("b"), || true);
-        outlet.offer(text("gone"), || false);
-        assert_eq!(socket.sent(), ["a", "b"]);
+        offer(&outlet, "a", true);
+        offer(&outlet, "b", true);
+        offer(&outlet, "gone", false);
+        assert_eq!(socket.sent(), ["<a}", "<b}"]);
         assert_eq!(count.0.load(Ordering::Relaxed), 0, "nobody woken");
     }
 
@@ -358,20 +398,20 @@ mod tests {
         let waker = Waker::from(count.clone());
         let mut cx = Context::from_waker(&waker);
         assert_eq!(outlet.poll_event(&mut cx), Poll::Pending);
-        outlet.offer(text("1"), || true);
-        outlet.offer(text("2"), || true);
+        offer(&outlet, "1", true);
+        offer(&outlet, "2", true);
         outlet.push(text("own"));
-        outlet.offer(text("3"), || true);
-        assert_eq!(socket.sent(), ["1"]);
+        offer(&outlet, "3", true);
+        assert_eq!(socket.sent(), ["<1}"]);
         assert!(count.0.load(Ordering::Relaxed) >= 1, "the connection woken");
         // Room again: the connection writes what waited, in order.
         socket.room(10);
         assert_eq!(outlet.poll_event(&mut cx), Poll::Pending);
-        assert_eq!(socket.sent(), ["1", "2", "own", "3"]);
+        assert_eq!(socket.sent(), ["<1}", "<2}", "own", "<3}"]);
         // A socket that takes nothing more: past the backlog the connection is told to close.
         socket.room(0);
         for n in 0..=BACKLOG {
-            outlet.offer(text(&n.to_string()), || true);
+            offer(&outlet, &n.to_string(), true);
         }
         assert_eq!(
             outlet.poll_event(&mut cx),
@@ -379,7 +419,7 @@ mod tests {
         );
         assert!(outlet.lock().waiting.is_empty(), "the backlog let go");
         // Told once; nothing more is written to a closing connection.
-        outlet.offer(text("late"), || true);
+        offer(&outlet, "late", true);
         assert!(outlet.lock().waiting.is_empty());
         assert_eq!(outlet.poll_event(&mut cx), Poll::Pending);
     }
