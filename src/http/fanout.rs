@@ -40,7 +40,8 @@ use crate::{
 /// Subscriptions with more variables than this (as JSON) run on their own: a dashboard's are
 /// a few dozen bytes, and a group keeps its key for as long as it runs.
 const MAX_VARIABLES: usize = 4096;
-/// Members a group writes to before it lets other tasks run.
+/// Members a group writes to, at most, before it lets other tasks run (tokio's budget for a
+/// task's turn is smaller still, and the group yields when it runs out).
 const WRITES_PER_TURN: usize = 256;
 
 /// What makes two subscriptions the same.
@@ -63,7 +64,7 @@ struct Seat {
     /// is checked against it before it is written.
     expires_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Cleared when the operation is completed, so nothing more is written for it.
-    present: AtomicBool,
+    present: Arc<AtomicBool>,
 }
 
 /// A group's members, shared by the group and its execution.
@@ -90,7 +91,7 @@ impl Seats {
         let mut taken = self.lock();
         if taken.over {
             drop(taken);
-            seat.outlet.ended(seat.id.clone(), || true);
+            seat.outlet.ended(seat.id.clone(), &seat.present);
         } else {
             taken.seats.insert(number, seat);
         }
@@ -239,7 +240,7 @@ impl Fanout {
             id: who.id.into(),
             opening: opening(who.protocol, who.id).into(),
             expires_at: caller.expires_at(),
-            present: AtomicBool::new(true),
+            present: Arc::new(AtomicBool::new(true)),
         });
         let mut groups = self.lock();
         if let Some(group) = groups.get(&key).and_then(Weak::upgrade) {
@@ -340,8 +341,7 @@ impl Running {
             fanout.forget(&self.key, &self.group);
         }
         for seat in self.seats.last() {
-            seat.outlet
-                .ended(seat.id.clone(), || seat.present.load(Ordering::Acquire));
+            seat.outlet.ended(seat.id.clone(), &seat.present);
         }
     }
 
@@ -350,17 +350,19 @@ impl Running {
         let seats = self.seats.now();
         let now = chrono::Utc::now();
         for (n, seat) in seats.iter().enumerate() {
+            // Each socket write spends the task's budget: with none left the socket would
+            // answer "not now" and the member's connection would be woken to write instead.
+            if n % WRITES_PER_TURN == WRITES_PER_TURN - 1
+                || !tokio::task::coop::has_budget_remaining()
+            {
+                tokio::task::yield_now().await;
+            }
             if seat.expires_at.is_some_and(|at| at <= now) {
                 seat.outlet.close(Closing::TokenExpired);
             } else if unavailable {
                 seat.outlet.close(Closing::DatabaseUnavailable);
             } else {
-                seat.outlet.offer(&seat.opening, payload, || {
-                    seat.present.load(Ordering::Acquire)
-                });
-            }
-            if n % WRITES_PER_TURN == WRITES_PER_TURN - 1 {
-                tokio::task::yield_now().await;
+                seat.outlet.offer(&seat.opening, payload, &seat.present);
             }
         }
         seats.len()

@@ -11,7 +11,10 @@
 use std::{
     collections::VecDeque,
     pin::Pin,
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    sync::{
+        Arc, Mutex, MutexGuard, PoisonError,
+        atomic::{AtomicBool, Ordering},
+    },
     task::{Context, Poll, Waker},
 };
 
@@ -58,6 +61,8 @@ struct State {
     waker: Option<Waker>,
     /// Messages offered while the socket could not take them, in order.
     waiting: VecDeque<Waiting>,
+    /// How many messages have left `waiting` (written, or let go): the next one's number.
+    done: u64,
     /// Whether messages written to the sink still wait to be flushed to the socket.
     unflushed: bool,
     /// Why the connection closes; from then on groups write nothing more to it.
@@ -75,6 +80,7 @@ impl Outlet {
                 sink: Box::pin(sink),
                 waker: None,
                 waiting: VecDeque::new(),
+                done: 0,
                 unflushed: false,
                 closing: None,
                 told: false,
@@ -90,11 +96,11 @@ impl Outlet {
 
     /// A group's answer — the member's `opening`, the `payload` every member shares, and the
     /// message's closing brace: written to the socket now if it can take it, else kept (as the
-    /// two shared parts) for the connection to write. `still` is asked with the socket held:
-    /// whether the answer is still wanted (its operation may have been completed meanwhile).
-    pub fn offer(&self, opening: &Arc<str>, payload: &Arc<str>, still: impl FnOnce() -> bool) {
+    /// two shared parts) for the connection to write. Nothing is written once `present` is
+    /// cleared (its operation completed), however long the answer waited.
+    pub fn offer(&self, opening: &Arc<str>, payload: &Arc<str>, present: &Arc<AtomicBool>) {
         let mut state = self.lock();
-        if state.closing.is_some() || state.broken || !still() {
+        if state.closing.is_some() || state.broken || !present.load(Ordering::Acquire) {
             return;
         }
         let state = &mut *state;
@@ -116,18 +122,15 @@ impl Outlet {
                     state.wake();
                     return;
                 }
-                Written::NotNow(message) => state.waiting.push_back(Waiting::Own(message)),
+                Written::NotNow => {}
             }
-        } else {
-            state.waiting.push_back(Waiting::Shared {
-                opening: opening.clone(),
-                payload: payload.clone(),
-            });
         }
-        if state.waiting.len() > BACKLOG {
-            state.waiting.clear();
-            state.closing = Some(Closing::FellBehind);
-        }
+        state.waiting.push_back(Waiting::Shared {
+            opening: opening.clone(),
+            payload: payload.clone(),
+            present: present.clone(),
+        });
+        state.bound();
         state.wake();
     }
 
@@ -138,25 +141,29 @@ impl Outlet {
         state.wake();
     }
 
-    /// Tells the connection a grouped operation ended. `still`: as for [`Self::offer`].
-    pub fn ended(&self, id: Arc<str>, still: impl FnOnce() -> bool) {
+    /// Tells the connection a grouped operation ended, unless it was completed already.
+    pub fn ended(&self, id: Arc<str>, present: &AtomicBool) {
         let mut state = self.lock();
-        if still() {
+        if present.load(Ordering::Acquire) {
             state.ended.push(id);
             state.wake();
         }
     }
 
-    /// Sends a message of the connection's own, after every message offered before it.
+    /// Sends a message of the connection's own, after every message offered before it: ready
+    /// once it is on the socket (or let go with the rest when the connection fell behind).
     pub async fn send(&self, message: Message) -> Result<(), ()> {
         let mut message = Some(message);
+        let mut number = None;
         std::future::poll_fn(|cx| {
             let mut state = self.lock();
             state.remember(cx.waker());
-            if let Some(message) = message.take() {
-                state.waiting.push_back(Waiting::Own(message));
-            }
-            state.write_waiting(cx)
+            let last = *number.get_or_insert_with(|| {
+                let number = state.done + state.waiting.len() as u64;
+                state.waiting.extend(message.take().map(Waiting::Own));
+                number
+            });
+            state.write_waiting(cx, last)
         })
         .await
     }
@@ -165,6 +172,7 @@ impl Outlet {
     pub fn push(&self, message: Message) {
         let mut state = self.lock();
         state.waiting.push_back(Waiting::Own(message));
+        state.bound();
         state.wake();
     }
 
@@ -184,7 +192,7 @@ impl Outlet {
         if !state.ended.is_empty() {
             return Poll::Ready(Event::Ended(std::mem::take(&mut state.ended)));
         }
-        match state.write_waiting(cx) {
+        match state.write_waiting(cx, u64::MAX) {
             Poll::Ready(Err(())) => Poll::Ready(Event::Broken),
             Poll::Ready(Ok(())) | Poll::Pending => Poll::Pending,
         }
@@ -205,14 +213,23 @@ enum Waiting {
     Shared {
         opening: Arc<str>,
         payload: Arc<str>,
+        /// Cleared when its operation is completed: then it is not written.
+        present: Arc<AtomicBool>,
     },
 }
 
 impl Waiting {
-    fn message(self) -> Message {
+    /// The message to write, or None if its operation was completed meanwhile.
+    fn message(self) -> Option<Message> {
         match self {
-            Self::Own(message) => message,
-            Self::Shared { opening, payload } => Message::Text(answer(&opening, &payload).into()),
+            Self::Own(message) => Some(message),
+            Self::Shared {
+                opening,
+                payload,
+                present,
+            } => present
+                .load(Ordering::Acquire)
+                .then(|| Message::Text(answer(&opening, &payload).into())),
         }
     }
 }
@@ -231,8 +248,8 @@ enum Written {
     Flushed,
     /// In the sink, not yet all on the socket.
     Unflushed,
-    /// The sink cannot take it now: the message back.
-    NotNow(Message),
+    /// The sink cannot take it now.
+    NotNow,
     Failed,
 }
 
@@ -240,7 +257,7 @@ fn write(sink: &mut Socket, message: Message, cx: &mut Context<'_>) -> Written {
     match sink.as_mut().poll_ready(cx) {
         Poll::Ready(Ok(())) => {}
         Poll::Ready(Err(_)) => return Written::Failed,
-        Poll::Pending => return Written::NotNow(message),
+        Poll::Pending => return Written::NotNow,
     }
     if sink.as_mut().start_send(message).is_err() {
         return Written::Failed;
@@ -265,21 +282,28 @@ impl State {
         }
     }
 
-    /// Writes what waits and flushes it: ready when all of it is on the socket.
-    fn write_waiting(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
+    /// Writes what waits, up to and including message number `last`, and flushes it: ready
+    /// when that much is on the socket.
+    fn write_waiting(&mut self, cx: &mut Context<'_>, last: u64) -> Poll<Result<(), ()>> {
         if self.broken {
             return Poll::Ready(Err(()));
         }
-        while let Some(message) = self.waiting.pop_front() {
+        while self.done <= last
+            && let Some(waiting) = self.waiting.pop_front()
+        {
             match self.sink.as_mut().poll_ready(cx) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(_)) => return self.fail(),
                 Poll::Pending => {
-                    self.waiting.push_front(message);
+                    self.waiting.push_front(waiting);
                     return Poll::Pending;
                 }
             }
-            if self.sink.as_mut().start_send(message.message()).is_err() {
+            self.done += 1;
+            let Some(message) = waiting.message() else {
+                continue;
+            };
+            if self.sink.as_mut().start_send(message).is_err() {
                 return self.fail();
             }
             self.unflushed = true;
@@ -294,9 +318,22 @@ impl State {
         Poll::Ready(Ok(()))
     }
 
+    /// Past [`BACKLOG`] waiting messages the socket is not keeping up: let them go and close.
+    fn bound(&mut self) {
+        if self.waiting.len() > BACKLOG {
+            self.let_go();
+            self.closing.get_or_insert(Closing::FellBehind);
+        }
+    }
+
+    fn let_go(&mut self) {
+        self.done += self.waiting.len() as u64;
+        self.waiting.clear();
+    }
+
     fn fail(&mut self) -> Poll<Result<(), ()>> {
         self.broken = true;
-        self.waiting.clear();
+        self.let_go();
         Poll::Ready(Err(()))
     }
 }
@@ -371,8 +408,8 @@ mod tests {
     }
 
     /// A group's answer whose payload is `s`, for a member whose opening is `<`.
-    fn offer(outlet: &Outlet, s: &str, still: bool) {
-        outlet.offer(&"<".into(), &s.into(), || still);
+    fn offer(outlet: &Outlet, s: &str, present: bool) {
+        outlet.offer(&"<".into(), &s.into(), &Arc::new(AtomicBool::new(present)));
     }
 
     #[test]
@@ -425,12 +462,41 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_waiting_for_a_completed_operation_is_not_written() {
+        let socket = Socket::with_room(0);
+        let outlet = Outlet::new(socket.clone());
+        let waker = Waker::from(Arc::new(Count(AtomicUsize::new(0))));
+        let mut cx = Context::from_waker(&waker);
+        assert_eq!(outlet.poll_event(&mut cx), Poll::Pending);
+        let present = Arc::new(AtomicBool::new(true));
+        outlet.offer(&"<".into(), &"old".into(), &present);
+        present.store(false, Ordering::Release);
+        socket.room(10);
+        assert_eq!(outlet.poll_event(&mut cx), Poll::Pending);
+        assert!(socket.sent().is_empty(), "{:?}", socket.sent());
+    }
+
+    #[test]
+    fn the_connections_own_message_is_sent_without_waiting_for_later_answers() {
+        let socket = Socket::with_room(0);
+        let outlet = Outlet::new(socket.clone());
+        let waker = Waker::from(Arc::new(Count(AtomicUsize::new(0))));
+        let mut cx = Context::from_waker(&waker);
+        let mut send = std::pin::pin!(outlet.send(text("ping")));
+        assert_eq!(send.as_mut().poll(&mut cx), Poll::Pending);
+        offer(&outlet, "later", true);
+        socket.room(1);
+        assert_eq!(send.as_mut().poll(&mut cx), Poll::Ready(Ok(())));
+        assert_eq!(socket.sent(), ["ping"]);
+    }
+
+    #[test]
     fn ended_operations_reach_the_connection() {
         let outlet = Outlet::new(Socket::default());
         let waker = Waker::from(Arc::new(Count(AtomicUsize::new(0))));
         let mut cx = Context::from_waker(&waker);
-        outlet.ended("1".into(), || true);
-        outlet.ended("2".into(), || false);
+        outlet.ended("1".into(), &AtomicBool::new(true));
+        outlet.ended("2".into(), &AtomicBool::new(false));
         assert_eq!(
             outlet.poll_event(&mut cx),
             Poll::Ready(Event::Ended(vec!["1".into()]))

@@ -365,6 +365,8 @@ impl Step {
     }
 }
 
+/// How long a close frame may wait for a socket that is not being read.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 const TOKEN_EXPIRED: &str = "Forbidden: the token expired; reconnect with a new one";
 const DATABASE_UNAVAILABLE: &str =
     "the database is unavailable; reconnect and resume with your last cursor";
@@ -490,7 +492,8 @@ impl Connection {
                     code,
                     reason: reason.into(),
                 }));
-                let _ = self.outlet.send(frame).await;
+                // A client that stopped reading does not hold the connection open.
+                let _ = tokio::time::timeout(CLOSE_WAIT, self.outlet.send(frame)).await;
                 true
             }
         }
