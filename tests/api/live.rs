@@ -1451,18 +1451,14 @@ async fn expired_callers_and_bulky_variables_are_not_grouped() {
     );
 }
 
-/// A member of a subscription group that stops reading falls behind the group's shared
-/// answers; more than 128 behind, it is closed with 1013 (try again later) so it reconnects
-/// and resumes with its cursor, instead of holding the group's memory.
-#[tokio::test]
-async fn a_group_member_too_far_behind_is_closed_with_1013() {
-    let app = TestApp::with_demo().await;
+/// A member of a subscription group that stops reading while 300 large answers come: each
+/// answer carries the idea's long description 29 times (about 145 KB), so a few hundred fill
+/// the sockets' buffers and the member's backlog behind them.
+async fn a_member_that_stops_reading(app: &TestApp) -> WsClient {
     let idea = app
         .data("{ ideas(first: 1) { nodes { id version } } }", json!({}))
         .await["ideas"]["nodes"][0]
         .clone();
-    // Each answer carries the idea's long description 29 times (about 145 KB), so a few hundred
-    // answers fill the sockets' buffers and the group's backlog behind them.
     let fields: String = (1..30).map(|n| format!(" d{n}: description")).collect();
     let subscription =
         format!("subscription {{ pipelineEvents {{ sequence idea {{ id{fields} }} }} }}");
@@ -1499,6 +1495,15 @@ async fn a_group_member_too_far_behind_is_closed_with_1013() {
     for n in 100..400 {
         write(n).await;
     }
+    member
+}
+
+/// A member that falls more than 128 answers behind its group is closed with 1013 (try again
+/// later) so it reconnects and resumes with its cursor, instead of holding the group's memory.
+#[tokio::test]
+async fn a_group_member_too_far_behind_is_closed_with_1013() {
+    let app = TestApp::with_demo().await;
+    let mut member = a_member_that_stops_reading(&app).await;
     let (messages, code) = member.messages_then_close().await;
     assert_eq!(
         code,
@@ -1511,6 +1516,26 @@ async fn a_group_member_too_far_behind_is_closed_with_1013() {
         "it did not get every answer ({})",
         messages.len()
     );
+}
+
+/// A member that fell behind and never reads again does not keep its connection: the close
+/// frame waits a few seconds at most, then the connection ends and its address's place is free.
+#[tokio::test]
+async fn a_group_member_that_never_reads_again_gives_its_place_back() {
+    let (mut config, dir) = fresh_config();
+    config.limits.max_streams_per_address = 1;
+    let app = TestApp::start(config, true, Arc::new(dir)).await;
+    let member = a_member_that_stops_reading(&app).await;
+    assert_eq!(
+        WsClient::open(&app.ws_url(), false, None).await.err(),
+        Some(429),
+        "the member still holds the address's one stream"
+    );
+    wait_until("the silent member's place is free again", || async {
+        WsClient::open(&app.ws_url(), false, None).await.is_ok()
+    })
+    .await;
+    drop(member);
 }
 
 /// `n` free ports for Redis Cluster nodes: below 55536, since a node also listens on its port
