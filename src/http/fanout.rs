@@ -332,7 +332,8 @@ impl Running {
                 break;
             };
             let members = self.write(&payload.into(), unavailable).await;
-            // The execution counted one delivery per event; the other members got it too.
+            // The execution counted one delivery per event; the other members it reached got
+            // it too.
             delivered.increment(members.saturating_sub(1) as u64);
         }
         // Out of the registry before the end is told: whoever joins later starts anew, and
@@ -345,10 +346,11 @@ impl Running {
         }
     }
 
-    /// Writes one answer to every member; how many there were.
+    /// Writes one answer to every member; how many it was written (or queued) for.
     async fn write(&self, payload: &Arc<str>, unavailable: bool) -> usize {
         let seats = self.seats.now();
         let now = chrono::Utc::now();
+        let mut reached = 0;
         for (n, seat) in seats.iter().enumerate() {
             // Each socket write spends the task's budget: with none left the socket would
             // answer "not now" and the member's connection would be woken to write instead.
@@ -362,10 +364,10 @@ impl Running {
             } else if unavailable {
                 seat.outlet.close(Closing::DatabaseUnavailable);
             } else {
-                seat.outlet.offer(&seat.opening, payload, &seat.present);
+                reached += usize::from(seat.outlet.offer(&seat.opening, payload, &seat.present));
             }
         }
-        seats.len()
+        reached
     }
 }
 

@@ -97,11 +97,12 @@ impl Outlet {
     /// A group's answer — the member's `opening`, the `payload` every member shares, and the
     /// message's closing brace: written to the socket now if it can take it, else kept (as the
     /// two shared parts) for the connection to write. Nothing is written once `present` is
-    /// cleared (its operation completed), however long the answer waited.
-    pub fn offer(&self, opening: &Arc<str>, payload: &Arc<str>, present: &Arc<AtomicBool>) {
+    /// cleared (its operation completed), however long the answer waited. Whether the answer
+    /// was taken: false for a closing connection or a completed operation.
+    pub fn offer(&self, opening: &Arc<str>, payload: &Arc<str>, present: &Arc<AtomicBool>) -> bool {
         let mut state = self.lock();
         if state.closing.is_some() || state.broken || !present.load(Ordering::Acquire) {
-            return;
+            return false;
         }
         let state = &mut *state;
         if state.waiting.is_empty()
@@ -111,16 +112,16 @@ impl Outlet {
             let mut cx = Context::from_waker(waker);
             let message = Message::Text(answer(opening, payload).into());
             match write(&mut state.sink, message, &mut cx) {
-                Written::Flushed => return,
+                Written::Flushed => return true,
                 Written::Unflushed => {
                     // The socket wakes the connection when it can take the rest.
                     state.unflushed = true;
-                    return;
+                    return true;
                 }
                 Written::Failed => {
                     state.broken = true;
                     state.wake();
-                    return;
+                    return false;
                 }
                 Written::NotNow => {}
             }
@@ -132,6 +133,7 @@ impl Outlet {
         });
         state.bound();
         state.wake();
+        state.closing.is_none()
     }
 
     /// Asks the connection to close (the first reason given wins).
@@ -408,8 +410,8 @@ mod tests {
     }
 
     /// A group's answer whose payload is `s`, for a member whose opening is `<`.
-    fn offer(outlet: &Outlet, s: &str, present: bool) {
-        outlet.offer(&"<".into(), &s.into(), &Arc::new(AtomicBool::new(present)));
+    fn offer(outlet: &Outlet, s: &str, present: bool) -> bool {
+        outlet.offer(&"<".into(), &s.into(), &Arc::new(AtomicBool::new(present)))
     }
 
     #[test]
@@ -420,9 +422,12 @@ mod tests {
         let waker = Waker::from(count.clone());
         let mut cx = Context::from_waker(&waker);
         assert_eq!(outlet.poll_event(&mut cx), Poll::Pending);
-        offer(&outlet, "a", true);
-        offer(&outlet, "b", true);
-        offer(&outlet, "gone", false);
+        assert!(offer(&outlet, "a", true));
+        assert!(offer(&outlet, "b", true));
+        assert!(
+            !offer(&outlet, "gone", false),
+            "a completed operation's answer"
+        );
         assert_eq!(socket.sent(), ["<a}", "<b}"]);
         assert_eq!(count.0.load(Ordering::Relaxed), 0, "nobody woken");
     }
@@ -456,7 +461,10 @@ mod tests {
         );
         assert!(outlet.lock().waiting.is_empty(), "the backlog let go");
         // Told once; nothing more is written to a closing connection.
-        offer(&outlet, "late", true);
+        assert!(
+            !offer(&outlet, "late", true),
+            "nothing for a closing connection"
+        );
         assert!(outlet.lock().waiting.is_empty());
         assert_eq!(outlet.poll_event(&mut cx), Poll::Pending);
     }
