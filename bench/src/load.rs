@@ -127,15 +127,21 @@ pub async fn run(call: &Call, concurrency: usize, duration: Duration, warmup: Du
 /// Sends `call` once, without a warm-up: one write is one event.
 pub async fn once(call: &Call) -> Run {
     let client = client(1);
-    let sent = Instant::now();
+    let start = Instant::now();
     let mut run = Run::default();
-    if call.send(&client).await.is_ok() {
+    send_into(call, &client, &mut run).await;
+    run.elapsed = start.elapsed();
+    run
+}
+
+/// Sends `call` once and counts it in `run`: its latency, or an error.
+async fn send_into(call: &Call, client: &reqwest::Client, run: &mut Run) {
+    let sent = Instant::now();
+    if call.send(client).await.is_ok() {
         run.latencies.push(sent.elapsed());
     } else {
         run.errors += 1;
     }
-    run.elapsed = sent.elapsed();
-    run
 }
 
 /// Sends `call` `times` times one after the other, after one warm-up call that is not
@@ -146,12 +152,7 @@ pub async fn sequential(call: &Call, times: usize) -> Run {
     let start = Instant::now();
     let mut run = Run::default();
     for _ in 0..times {
-        let sent = Instant::now();
-        if call.send(&client).await.is_ok() {
-            run.latencies.push(sent.elapsed());
-        } else {
-            run.errors += 1;
-        }
+        send_into(call, &client, &mut run).await;
     }
     run.elapsed = start.elapsed();
     run

@@ -409,6 +409,20 @@ mod tests {
         Message::Text(s.into())
     }
 
+    /// An outlet over a socket with `room`, whose connection has polled it once (so groups
+    /// write to it directly), and the count of its connection's wake-ups.
+    fn connected(room: usize) -> (Socket, Arc<Outlet>, Arc<Count>, Waker) {
+        let socket = Socket::with_room(room);
+        let outlet = Outlet::new(socket.clone());
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        assert_eq!(
+            outlet.poll_event(&mut Context::from_waker(&waker)),
+            Poll::Pending
+        );
+        (socket, outlet, count, waker)
+    }
+
     /// A group's answer whose payload is `s`, for a member whose opening is `<`.
     fn offer(outlet: &Outlet, s: &str, present: bool) -> bool {
         outlet.offer(&"<".into(), &s.into(), &Arc::new(AtomicBool::new(present)))
@@ -416,12 +430,7 @@ mod tests {
 
     #[test]
     fn a_group_writes_straight_to_a_socket_with_room_without_waking_its_connection() {
-        let socket = Socket::with_room(10);
-        let outlet = Outlet::new(socket.clone());
-        let count = Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(count.clone());
-        let mut cx = Context::from_waker(&waker);
-        assert_eq!(outlet.poll_event(&mut cx), Poll::Pending);
+        let (socket, outlet, count, _) = connected(10);
         assert!(offer(&outlet, "a", true));
         assert!(offer(&outlet, "b", true));
         assert!(
@@ -434,12 +443,8 @@ mod tests {
 
     #[test]
     fn a_full_socket_keeps_messages_in_order_then_closes_the_connection_past_the_backlog() {
-        let socket = Socket::with_room(1);
-        let outlet = Outlet::new(socket.clone());
-        let count = Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(count.clone());
+        let (socket, outlet, count, waker) = connected(1);
         let mut cx = Context::from_waker(&waker);
-        assert_eq!(outlet.poll_event(&mut cx), Poll::Pending);
         offer(&outlet, "1", true);
         offer(&outlet, "2", true);
         outlet.push(text("own"));
@@ -471,11 +476,8 @@ mod tests {
 
     #[test]
     fn an_answer_waiting_for_a_completed_operation_is_not_written() {
-        let socket = Socket::with_room(0);
-        let outlet = Outlet::new(socket.clone());
-        let waker = Waker::from(Arc::new(Count(AtomicUsize::new(0))));
+        let (socket, outlet, _, waker) = connected(0);
         let mut cx = Context::from_waker(&waker);
-        assert_eq!(outlet.poll_event(&mut cx), Poll::Pending);
         let present = Arc::new(AtomicBool::new(true));
         outlet.offer(&"<".into(), &"old".into(), &present);
         present.store(false, Ordering::Release);
@@ -486,9 +488,7 @@ mod tests {
 
     #[test]
     fn the_connections_own_message_is_sent_without_waiting_for_later_answers() {
-        let socket = Socket::with_room(0);
-        let outlet = Outlet::new(socket.clone());
-        let waker = Waker::from(Arc::new(Count(AtomicUsize::new(0))));
+        let (socket, outlet, _, waker) = connected(0);
         let mut cx = Context::from_waker(&waker);
         let mut send = std::pin::pin!(outlet.send(text("ping")));
         assert_eq!(send.as_mut().poll(&mut cx), Poll::Pending);
