@@ -8,9 +8,10 @@ use entity::{mentor, mentor_assignment};
 
 use super::{
     connection::{Conn, Total, connection, page_request},
-    idea::{Idea, IdeaFilter, IdeaOrder, IdeasArgs},
+    idea::{Idea, IdeaFilter, IdeaOrder, IdeaPage, IdeasArgs},
     ids::{self, Kind},
     loaders::{self, IdeaId, Loaders, MentorId},
+    ready::{Plain, Ready, now},
 };
 use crate::domain::{Domain, idea::IdeaFilter as DomainIdeaFilter, rows::Seen};
 
@@ -20,6 +21,22 @@ pub struct Mentor(pub Seen<mentor::Model>);
 impl From<mentor::Model> for Mentor {
     fn from(model: mentor::Model) -> Self {
         Mentor(Seen::all(model))
+    }
+}
+
+/// The fields a page answers without async-graphql's resolver ([`super::ready::Ready`]).
+impl Plain for Mentor {
+    fn plain(&self, ctx: &Context<'_>) -> Option<async_graphql::Value> {
+        match ctx.item.node.name.node.as_str() {
+            "id" => now(self.id(ctx), ctx),
+            "name" => now(self.name(ctx), ctx),
+            "institution" => now(self.institution(ctx), ctx),
+            "team" => now(self.team(ctx), ctx),
+            "expertise" => now(self.expertise(ctx), ctx),
+            "contact" => now(self.contact(ctx), ctx),
+            "version" => now(self.version(ctx), ctx),
+            _ => None,
+        }
     }
 }
 
@@ -79,7 +96,7 @@ impl Mentor {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Conn<Idea>> {
+    ) -> Result<IdeaPage> {
         let scope = DomainIdeaFilter {
             mentor_ids: Some(vec![self.0.id()]),
             ..Default::default()
@@ -110,6 +127,20 @@ impl From<mentor_assignment::Model> for MentorAssignment {
     }
 }
 
+/// The fields a page answers without async-graphql's resolver ([`super::ready::Ready`]).
+impl Plain for MentorAssignment {
+    fn plain(&self, ctx: &Context<'_>) -> Option<async_graphql::Value> {
+        match ctx.item.node.name.node.as_str() {
+            "id" => now(self.id(ctx), ctx),
+            "since" => now(self.since(ctx), ctx),
+            "until" => now(self.until(ctx), ctx),
+            "current" => now(self.current(ctx), ctx),
+            "mentor" => now(self.mentor(ctx), ctx),
+            _ => None,
+        }
+    }
+}
+
 /// A mentor coaching an idea over a period. One of a page of ideas carries the mentors the page
 /// read (with the columns its query selects).
 #[Object]
@@ -135,13 +166,13 @@ impl MentorAssignment {
     }
 
     /// The mentor.
-    async fn mentor(&self, ctx: &Context<'_>) -> Result<Mentor> {
+    async fn mentor(&self, ctx: &Context<'_>) -> Result<Ready<Mentor>> {
         if let Some(mentor) = self.1.as_ref().and_then(|m| m.get(&self.0.mentor_id)) {
-            return Ok(Mentor(mentor.clone()));
+            return Ok(Ready(Mentor(mentor.clone())));
         }
-        Ok(Mentor::from(
+        Ok(Ready(Mentor::from(
             loaders::required(ctx.data::<Loaders>()?, MentorId(self.0.mentor_id)).await?,
-        ))
+        )))
     }
 
     /// The idea coached.

@@ -21,6 +21,7 @@ pub mod mentor;
 pub mod node;
 pub mod order;
 pub mod persisted;
+pub mod ready;
 pub mod regency;
 pub mod review;
 pub mod shared;

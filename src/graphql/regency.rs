@@ -8,9 +8,10 @@ use super::{
     aggregate::{Funnel, StageCount},
     connection::{Conn, Total, connection, page_request},
     enums::Stage,
-    idea::{Idea, IdeaFilter, IdeaOrder, IdeasArgs},
+    idea::{IdeaFilter, IdeaOrder, IdeaPage, IdeasArgs},
     ids::{self, Kind},
     loaders::{self, CohortId, CohortsOfRegency, Loaders, RegencyId, UnitsOfRegency},
+    ready::{Plain, now},
     unit::Unit,
 };
 use crate::{
@@ -33,6 +34,24 @@ impl From<regency::Model> for Regency {
 impl Regency {
     fn scope(&self, filter: Option<IdeaFilter>) -> Result<DomainIdeaFilter> {
         IdeaFilter::scoped(filter, DomainIdeaFilter::regency(self.0.id()))
+    }
+}
+
+/// The fields a page answers without async-graphql's resolver ([`super::ready::Ready`]).
+impl Plain for Regency {
+    fn plain(&self, ctx: &Context<'_>) -> Option<async_graphql::Value> {
+        match ctx.item.node.name.node.as_str() {
+            "id" => now(self.id(ctx), ctx),
+            "code" => now(self.code(ctx), ctx),
+            "name" => now(self.name(ctx), ctx),
+            "province" => now(self.province(ctx), ctx),
+            "organiser" => now(self.organiser(ctx), ctx),
+            "mouSignedOn" => now(self.mou_signed_on(ctx), ctx),
+            "lastEventSequence" => now(self.last_event_sequence(ctx), ctx),
+            "version" => now(self.version(ctx), ctx),
+            "updatedAt" => now(self.updated_at(ctx), ctx),
+            _ => None,
+        }
     }
 }
 
@@ -128,7 +147,7 @@ impl Regency {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Conn<Idea>> {
+    ) -> Result<IdeaPage> {
         IdeasArgs {
             filter,
             order_by,
@@ -175,6 +194,20 @@ pub struct Cohort(pub Seen<cohort::Model>);
 impl From<cohort::Model> for Cohort {
     fn from(model: cohort::Model) -> Self {
         Cohort(Seen::all(model))
+    }
+}
+
+/// The fields a page answers without async-graphql's resolver ([`super::ready::Ready`]).
+impl Plain for Cohort {
+    fn plain(&self, ctx: &Context<'_>) -> Option<async_graphql::Value> {
+        match ctx.item.node.name.node.as_str() {
+            "id" => now(self.id(ctx), ctx),
+            "year" => now(self.year(ctx), ctx),
+            "name" => now(self.name(ctx), ctx),
+            "stage" => now(self.stage(ctx), ctx),
+            "version" => now(self.version(ctx), ctx),
+            _ => None,
+        }
     }
 }
 
@@ -239,7 +272,7 @@ impl Cohort {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Conn<Idea>> {
+    ) -> Result<IdeaPage> {
         let scope = DomainIdeaFilter {
             cohort_ids: Some(vec![self.0.id()]),
             ..Default::default()

@@ -6,11 +6,11 @@ use chrono::{DateTime, Utc};
 use entity::{hand_over, review};
 
 use super::{
-    connection::{Conn, page_request},
+    connection::page_request,
     context,
     enums::{Recommendation, Stage},
     event::PipelineEvent,
-    idea::{Idea, IdeaFilter, IdeaOrder, IdeaOrderField, OrderDirection, idea_page},
+    idea::{Idea, IdeaFilter, IdeaOrder, IdeaOrderField, IdeaPage, OrderDirection, idea_page},
     ids::{self, Kind},
     loaders::{self, Loaders, MentorId},
     mentor::Mentor,
@@ -351,7 +351,7 @@ impl ReviewQuery {
         filter: Option<IdeaFilter>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<Conn<Idea>> {
+    ) -> Result<IdeaPage> {
         let asked = ids::decode_opt(Kind::Mentor, &mentor_id)?;
         let mentor = ctx
             .data::<Domain>()?
@@ -380,7 +380,7 @@ impl ReviewQuery {
         filter: Option<IdeaFilter>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<Conn<Idea>> {
+    ) -> Result<IdeaPage> {
         if !(0..=36_500).contains(&days) {
             return Err(crate::error::DomainError::bad_input(format!(
                 "`days` is {days}; give a number of days from 0 to 36500."

@@ -6,9 +6,10 @@ use entity::unit;
 use super::{
     connection::{Conn, Total, connection, page_request},
     enums::UnitKind,
-    idea::{Idea, IdeaFilter, IdeaOrder, IdeasArgs},
+    idea::{IdeaFilter, IdeaOrder, IdeaPage, IdeasArgs},
     ids::{self, Kind},
     loaders::{self, ChildrenOfUnit, Loaders, RegencyId, UnitId},
+    ready::{Plain, now},
     regency::Regency,
 };
 use crate::domain::{
@@ -21,6 +22,20 @@ pub struct Unit(pub Seen<unit::Model>);
 impl From<unit::Model> for Unit {
     fn from(model: unit::Model) -> Self {
         Unit(Seen::all(model))
+    }
+}
+
+/// The fields a page answers without async-graphql's resolver ([`super::ready::Ready`]).
+impl Plain for Unit {
+    fn plain(&self, ctx: &Context<'_>) -> Option<async_graphql::Value> {
+        match ctx.item.node.name.node.as_str() {
+            "id" => now(self.id(ctx), ctx),
+            "name" => now(self.name(ctx), ctx),
+            "kind" => now(self.kind(ctx), ctx),
+            "headTitle" => now(self.head_title(ctx), ctx),
+            "version" => now(self.version(ctx), ctx),
+            _ => None,
+        }
     }
 }
 
@@ -102,7 +117,7 @@ impl Unit {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Conn<Idea>> {
+    ) -> Result<IdeaPage> {
         let scope = DomainIdeaFilter {
             unit_ids: Some(vec![self.0.id()]),
             ..Default::default()

@@ -364,7 +364,12 @@ impl Running {
             } else if unavailable {
                 seat.outlet.close(Closing::DatabaseUnavailable);
             } else {
-                reached += usize::from(seat.outlet.offer(&seat.opening, payload, &seat.present));
+                reached += usize::from(seat.outlet.offer(
+                    &seat.opening,
+                    payload,
+                    &seat.present,
+                    seat.expires_at,
+                ));
             }
         }
         reached

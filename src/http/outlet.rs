@@ -19,6 +19,7 @@ use std::{
 };
 
 use axum::extract::ws::Message;
+use chrono::{DateTime, Utc};
 use futures_util::Sink;
 
 /// Messages a socket may have waiting behind a full send buffer before its connection closes.
@@ -97,9 +98,17 @@ impl Outlet {
     /// A group's answer — the member's `opening`, the `payload` every member shares, and the
     /// message's closing brace: written to the socket now if it can take it, else kept (as the
     /// two shared parts) for the connection to write. Nothing is written once `present` is
-    /// cleared (its operation completed), however long the answer waited. Whether the answer
-    /// was taken: false for a closing connection or a completed operation.
-    pub fn offer(&self, opening: &Arc<str>, payload: &Arc<str>, present: &Arc<AtomicBool>) -> bool {
+    /// cleared (its operation completed), however long the answer waited; an answer that waits
+    /// past `expires_at` (the member's token) is not written either, and the connection closes
+    /// (4403) instead. Whether the answer was taken: false for a closing connection or a
+    /// completed operation.
+    pub fn offer(
+        &self,
+        opening: &Arc<str>,
+        payload: &Arc<str>,
+        present: &Arc<AtomicBool>,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> bool {
         let mut state = self.lock();
         if state.closing.is_some() || state.broken || !present.load(Ordering::Acquire) {
             return false;
@@ -130,6 +139,7 @@ impl Outlet {
             opening: opening.clone(),
             payload: payload.clone(),
             present: present.clone(),
+            expires_at,
         });
         state.bound();
         state.wake();
@@ -196,7 +206,14 @@ impl Outlet {
         }
         match state.write_waiting(cx, u64::MAX) {
             Poll::Ready(Err(())) => Poll::Ready(Event::Broken),
-            Poll::Ready(Ok(())) | Poll::Pending => Poll::Pending,
+            // A waiting answer outlived its member's token.
+            Poll::Ready(Ok(())) | Poll::Pending => match state.closing {
+                Some(why) if !state.told => {
+                    state.told = true;
+                    Poll::Ready(Event::Close(why))
+                }
+                _ => Poll::Pending,
+            },
         }
     }
 
@@ -217,21 +234,38 @@ enum Waiting {
         payload: Arc<str>,
         /// Cleared when its operation is completed: then it is not written.
         present: Arc<AtomicBool>,
+        /// When the member's token expires: not written after.
+        expires_at: Option<DateTime<Utc>>,
     },
 }
 
+/// What becomes of a waiting message when the socket can take it.
+enum Due {
+    Write(Message),
+    /// Its operation was completed meanwhile.
+    Skip,
+    /// Its member's token expired meanwhile.
+    Expired,
+}
+
 impl Waiting {
-    /// The message to write, or None if its operation was completed meanwhile.
-    fn message(self) -> Option<Message> {
+    fn due(self) -> Due {
         match self {
-            Self::Own(message) => Some(message),
+            Self::Own(message) => Due::Write(message),
             Self::Shared {
                 opening,
                 payload,
                 present,
-            } => present
-                .load(Ordering::Acquire)
-                .then(|| Message::Text(answer(&opening, &payload).into())),
+                expires_at,
+            } => {
+                if !present.load(Ordering::Acquire) {
+                    Due::Skip
+                } else if expires_at.is_some_and(|at| at <= Utc::now()) {
+                    Due::Expired
+                } else {
+                    Due::Write(Message::Text(answer(&opening, &payload).into()))
+                }
+            }
         }
     }
 }
@@ -302,8 +336,14 @@ impl State {
                 }
             }
             self.done += 1;
-            let Some(message) = waiting.message() else {
-                continue;
+            let message = match waiting.due() {
+                Due::Write(message) => message,
+                Due::Skip => continue,
+                Due::Expired => {
+                    self.let_go();
+                    self.closing.get_or_insert(Closing::TokenExpired);
+                    break;
+                }
             };
             if self.sink.as_mut().start_send(message).is_err() {
                 return self.fail();
@@ -425,7 +465,12 @@ mod tests {
 
     /// A group's answer whose payload is `s`, for a member whose opening is `<`.
     fn offer(outlet: &Outlet, s: &str, present: bool) -> bool {
-        outlet.offer(&"<".into(), &s.into(), &Arc::new(AtomicBool::new(present)))
+        outlet.offer(
+            &"<".into(),
+            &s.into(),
+            &Arc::new(AtomicBool::new(present)),
+            None,
+        )
     }
 
     #[test]
@@ -479,11 +524,30 @@ mod tests {
         let (socket, outlet, _, waker) = connected(0);
         let mut cx = Context::from_waker(&waker);
         let present = Arc::new(AtomicBool::new(true));
-        outlet.offer(&"<".into(), &"old".into(), &present);
+        outlet.offer(&"<".into(), &"old".into(), &present, None);
         present.store(false, Ordering::Release);
         socket.room(10);
         assert_eq!(outlet.poll_event(&mut cx), Poll::Pending);
         assert!(socket.sent().is_empty(), "{:?}", socket.sent());
+    }
+
+    #[test]
+    fn an_answer_that_waited_past_its_members_token_is_not_written_and_the_connection_closes() {
+        let (socket, outlet, _, waker) = connected(0);
+        let mut cx = Context::from_waker(&waker);
+        let present = Arc::new(AtomicBool::new(true));
+        let later = Utc::now() + chrono::Duration::hours(1);
+        outlet.offer(&"<".into(), &"fresh".into(), &present, Some(later));
+        let past = Utc::now() - chrono::Duration::seconds(1);
+        outlet.offer(&"<".into(), &"stale".into(), &present, Some(past));
+        outlet.offer(&"<".into(), &"after".into(), &present, Some(later));
+        socket.room(10);
+        assert_eq!(
+            outlet.poll_event(&mut cx),
+            Poll::Ready(Event::Close(Closing::TokenExpired))
+        );
+        assert_eq!(socket.sent(), ["<fresh}"]);
+        assert!(outlet.lock().waiting.is_empty(), "the rest let go");
     }
 
     #[test]

@@ -86,6 +86,8 @@ pub struct Shared {
     /// Evidence files being downloaded, held in memory until sent: per address and in all,
     /// within the same amounts as request bodies.
     pub downloads: Arc<super::bodies::BodyBudget>,
+    /// The readiness check under way, shared by the `/readyz` callers that ask meanwhile.
+    pub readiness: super::health::Checks,
 }
 
 impl AppState {

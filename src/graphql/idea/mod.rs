@@ -7,7 +7,7 @@ mod page;
 
 pub use filter::{IdeaFilter, IdeaOrder, IdeaOrderField, OrderDirection};
 pub use mutation::IdeaMutation;
-pub use page::{IdeasArgs, idea_page};
+pub use page::{IdeaPage, IdeasArgs, idea_page};
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -18,7 +18,6 @@ use entity::{idea, mentor, stage_transition};
 use super::{
     action_plan::{ActionPlan, Progress, progress_today},
     commitment::Commitment,
-    connection::Conn,
     enums::{
         Decision, IdeaStatus, Initiator, InnovationForm, InnovationType, Maturity, Stage,
         StallReason,
@@ -30,6 +29,7 @@ use super::{
         TransitionsOfIdea, UnitId,
     },
     mentor::{Mentor, MentorAssignment},
+    ready::{Plain, Ready, now},
     regency::{Cohort, Regency},
     review::{HandOver, Innovator, Review},
     unit::Unit,
@@ -65,6 +65,40 @@ impl Idea {
     /// The mentors the idea's page read with it (none if it read none).
     fn carried_mentors(&self) -> Option<&Arc<HashMap<i32, Seen<mentor::Model>>>> {
         self.1.as_ref().map(|carried| &carried.mentors)
+    }
+}
+
+/// The fields a page answers without async-graphql's resolver ([`super::ready::Ready`]).
+impl Plain for Idea {
+    fn plain(&self, ctx: &Context<'_>) -> Option<async_graphql::Value> {
+        match ctx.item.node.name.node.as_str() {
+            "id" => now(self.id(ctx), ctx),
+            "title" => now(self.title(ctx), ctx),
+            "problem" => now(self.problem(ctx), ctx),
+            "description" => now(self.description(ctx), ctx),
+            "type" => now(self.innovation_type(ctx), ctx),
+            "form" => now(self.form(ctx), ctx),
+            "affairsArea" => now(self.affairs_area(ctx), ctx),
+            "initiator" => now(self.initiator(ctx), ctx),
+            "stage" => now(self.stage(ctx), ctx),
+            "status" => now(self.status(ctx), ctx),
+            "statusReason" => now(self.status_reason(ctx), ctx),
+            "stallReason" => now(self.stall_reason(ctx), ctx),
+            "stageEnteredAt" => now(self.stage_entered_at(ctx), ctx),
+            "daysInStage" => now(self.days_in_stage(ctx), ctx),
+            "innovator" => now(self.innovator(ctx), ctx),
+            "maturity" => now(self.maturity(ctx), ctx),
+            "submittedAt" => now(self.submitted_at(ctx), ctx),
+            "launchedOn" => now(self.launched_on(ctx), ctx),
+            "version" => now(self.version(ctx), ctx),
+            "updatedAt" => now(self.updated_at(ctx), ctx),
+            "unit" => now(self.unit(ctx), ctx),
+            "cohort" => now(self.cohort(ctx), ctx),
+            "regency" => now(self.regency(ctx), ctx),
+            "mentors" => now(self.mentors(ctx), ctx),
+            "mentorAssignments" => now(self.mentor_assignments(ctx), ctx),
+            _ => None,
+        }
     }
 }
 
@@ -255,40 +289,40 @@ impl Idea {
     }
 
     /// The unit (perangkat daerah) that owns the idea.
-    async fn unit(&self, ctx: &Context<'_>) -> Result<Unit> {
+    async fn unit(&self, ctx: &Context<'_>) -> Result<Ready<Unit>> {
         let id = *self.0.unit_id()?;
         if let Some(unit) = self.owners(|o| o.units.get(&id)) {
-            return Ok(Unit(unit.clone()));
+            return Ok(Ready(Unit(unit.clone())));
         }
-        Ok(Unit::from(
+        Ok(Ready(Unit::from(
             loaders::required(ctx.data::<Loaders>()?, UnitId(id)).await?,
-        ))
+        )))
     }
 
     /// The lab edition the idea belongs to.
-    async fn cohort(&self, ctx: &Context<'_>) -> Result<Cohort> {
+    async fn cohort(&self, ctx: &Context<'_>) -> Result<Ready<Cohort>> {
         let id = *self.0.cohort_id()?;
         if let Some(cohort) = self.owners(|o| o.cohorts.get(&id)) {
-            return Ok(Cohort(cohort.clone()));
+            return Ok(Ready(Cohort(cohort.clone())));
         }
-        Ok(Cohort::from(
+        Ok(Ready(Cohort::from(
             loaders::required(ctx.data::<Loaders>()?, CohortId(id)).await?,
-        ))
+        )))
     }
 
     /// The regency running the lab.
-    async fn regency(&self, ctx: &Context<'_>) -> Result<Regency> {
+    async fn regency(&self, ctx: &Context<'_>) -> Result<Ready<Regency>> {
         let id = *self.0.regency_id()?;
         if let Some(regency) = self.owners(|o| o.regencies.get(&id)) {
-            return Ok(Regency(regency.clone()));
+            return Ok(Ready(Regency(regency.clone())));
         }
-        Ok(Regency::from(
+        Ok(Ready(Regency::from(
             loaders::required(ctx.data::<Loaders>()?, RegencyId(id)).await?,
-        ))
+        )))
     }
 
     /// LAN mentors coaching the idea now.
-    async fn mentors(&self, ctx: &Context<'_>) -> Result<Vec<Mentor>> {
+    async fn mentors(&self, ctx: &Context<'_>) -> Result<Vec<Ready<Mentor>>> {
         let loaders = ctx.data::<Loaders>()?;
         let assignments = loaders
             .load_one(AssignmentsOfIdea(self.0.id()))
@@ -304,20 +338,20 @@ impl Idea {
         {
             return Ok(current
                 .iter()
-                .map(|id| Mentor(carried[id].clone()))
+                .map(|id| Ready(Mentor(carried[id].clone())))
                 .collect());
         }
         Ok(
             loaders::many(loaders, current.into_iter().map(loaders::MentorId))
                 .await?
                 .into_iter()
-                .map(Mentor::from)
+                .map(|mentor| Ready(Mentor::from(mentor)))
                 .collect(),
         )
     }
 
     /// Every mentor assignment of the idea, current and past, oldest first.
-    async fn mentor_assignments(&self, ctx: &Context<'_>) -> Result<Vec<MentorAssignment>> {
+    async fn mentor_assignments(&self, ctx: &Context<'_>) -> Result<Vec<Ready<MentorAssignment>>> {
         let loaders = ctx.data::<Loaders>()?;
         let assignments = loaders
             .load_one(AssignmentsOfIdea(self.0.id()))
@@ -326,7 +360,7 @@ impl Idea {
         let mentors = self.carried_mentors();
         Ok(assignments
             .into_iter()
-            .map(|a| MentorAssignment(a, mentors.cloned()))
+            .map(|a| Ready(MentorAssignment(a, mentors.cloned())))
             .collect())
     }
 
@@ -476,7 +510,7 @@ impl IdeaQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Conn<Idea>> {
+    ) -> Result<IdeaPage> {
         IdeasArgs {
             filter,
             order_by,

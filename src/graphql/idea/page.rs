@@ -20,6 +20,7 @@ use crate::graphql::{
         UnitId,
     },
     mentor::MENTOR_COLUMNS,
+    ready::Ready,
     regency::{COHORT_COLUMNS, REGENCY_COLUMNS},
     unit::UNIT_COLUMNS,
 };
@@ -35,9 +36,12 @@ pub struct IdeasArgs {
     pub before: Option<String>,
 }
 
+/// A page of ideas, each answering its ready fields at once ([`Ready`]).
+pub type IdeaPage = Conn<Ready<Idea>>;
+
 impl IdeasArgs {
     /// The page the arguments ask for, among all the ideas the caller may read.
-    pub async fn page(self, ctx: &Context<'_>) -> Result<Conn<Idea>> {
+    pub async fn page(self, ctx: &Context<'_>) -> Result<IdeaPage> {
         let filter = self
             .filter
             .map(|f| f.to_domain())
@@ -48,7 +52,7 @@ impl IdeasArgs {
     }
 
     /// The page the arguments ask for, among the ideas of `scope` (the parent's ideas).
-    pub async fn page_within(self, ctx: &Context<'_>, scope: DomainFilter) -> Result<Conn<Idea>> {
+    pub async fn page_within(self, ctx: &Context<'_>, scope: DomainFilter) -> Result<IdeaPage> {
         let filter = IdeaFilter::scoped(self.filter, scope)?;
         let request = page_request(self.first, self.after, self.last, self.before);
         idea_page(ctx, filter, self.order_by, request).await
@@ -63,7 +67,7 @@ pub async fn idea_page(
     filter: DomainFilter,
     order: Option<IdeaOrder>,
     page: PageRequest,
-) -> Result<Conn<Idea>> {
+) -> Result<IdeaPage> {
     let domain = ctx.data::<Domain>()?;
     let caller = crate::graphql::context::caller(ctx);
     let order = order.unwrap_or_default().into();
@@ -78,7 +82,7 @@ pub async fn idea_page(
         mentors: Arc::new(mentors),
     });
     Ok(connection(page, Total::Ideas(Box::new(filter)), |idea| {
-        Idea(idea, Some(carried.clone()))
+        Ready(Idea(idea, Some(carried.clone())))
     }))
 }
 

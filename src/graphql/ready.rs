@@ -1,0 +1,377 @@
+//! Objects whose fields are mostly ready at once, such as the dashboard page's ideas with their
+//! unit, cohort, regency and mentors, all read with the page.
+//!
+//! async-graphql resolves every field of an object as a boxed future of its generated
+//! `resolve_field` (as large as the type's largest resolver), run by a `FuturesUnordered`, also
+//! a field that only reads a column: a page of 50 ideas with their owners made over 500 of
+//! them. [`Ready`] answers a type's [`Plain`] fields by calling their own resolver methods and
+//! polling them once, polls any other field's `resolve_field` once where it stands, and boxes
+//! only those still waiting (a loader's read, a count), to be awaited together as
+//! async-graphql would.
+//!
+//! The answer is async-graphql's: the same resolvers and output types, errors with the same
+//! paths (a field that fails is left to async-graphql's own resolver, which gives its error),
+//! fragments applied by the same rules and repeated keys merged alike. An object with a custom
+//! directive on one of its fields is resolved by async-graphql itself. Schema extensions'
+//! per-field hooks would not run for ready fields: the schema has none, on purpose
+//! ([`super::engine`] does their work around each request).
+
+use std::{
+    borrow::Cow,
+    future::Future,
+    pin::pin,
+    task::{Context as PollContext, Poll, Waker},
+};
+
+use async_graphql::{
+    Context, ContextSelectionSet, Name, ObjectType, OutputType, Positioned, ServerResult, Value,
+    futures_util::future::{BoxFuture, join_all},
+    indexmap::IndexMap,
+    parser::types::{Field, Selection},
+    registry::Registry,
+    resolver_utils::resolve_container,
+};
+
+/// An object of type `T` whose ready fields are answered without a future each; the schema
+/// sees `T` itself.
+pub struct Ready<T>(pub T);
+
+/// The fields a type answers from what it holds: each through the resolver method the schema
+/// calls for it, by the field's name.
+pub trait Plain: ObjectType {
+    /// The value of `ctx`'s field if it is one of the type's plain fields and is ready without
+    /// an error; None leaves the field to async-graphql's resolver.
+    fn plain(&self, ctx: &Context<'_>) -> Option<Value>;
+}
+
+/// A plain field's value: its resolver's `resolving` output, resolved as its output type, if
+/// both are ready at once and without an error.
+pub fn now<V: OutputType>(resolving: impl Future<Output = V>, ctx: &Context<'_>) -> Option<Value> {
+    let value = poll_once(resolving)?;
+    let below = ctx.with_selection_set(&ctx.item.node.selection_set);
+    poll_once(value.resolve(&below, ctx.item))?.ok()
+}
+
+/// The future's output if it is ready at its first poll.
+fn poll_once<F: Future>(future: F) -> Option<F::Output> {
+    match pin!(future).poll(&mut PollContext::from_waker(Waker::noop())) {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => None,
+    }
+}
+
+impl<T: Plain> OutputType for Ready<T> {
+    fn type_name() -> Cow<'static, str> {
+        T::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        T::qualified_type_name()
+    }
+
+    fn introspection_type_name(&self) -> Cow<'static, str> {
+        self.0.introspection_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        T::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        _field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        resolve(&self.0, ctx).await
+    }
+}
+
+/// A field's answer: given at once, or still to be awaited.
+enum Answer<'a> {
+    Now(ServerResult<Value>),
+    Later(BoxFuture<'a, ServerResult<Value>>),
+}
+
+/// Why an object goes to async-graphql's own resolution instead.
+struct Unusual;
+
+/// Resolves `root`'s selection in `ctx` as async-graphql's `resolve_container` does.
+async fn resolve<'a, T: Plain>(root: &'a T, ctx: &ContextSelectionSet<'a>) -> ServerResult<Value> {
+    let mut answers = Vec::with_capacity(ctx.item.node.items.len());
+    if collect(root, ctx, &mut answers).is_err() {
+        return resolve_container(ctx, root).await;
+    }
+    let mut later = Vec::new();
+    for (_, answer) in &mut answers {
+        if let Answer::Later(future) = answer {
+            later.push(std::mem::replace(future, Box::pin(std::future::pending())));
+        }
+    }
+    let mut later = if later.is_empty() {
+        Vec::new()
+    } else {
+        join_all(later).await
+    }
+    .into_iter();
+    let mut object = IndexMap::with_capacity(answers.len());
+    for (key, answer) in answers {
+        let result = match answer {
+            Answer::Now(result) => Some(result),
+            Answer::Later(_) => later.next(),
+        };
+        match result {
+            Some(Ok(value)) => insert_value(&mut object, key, value),
+            Some(Err(error)) => ctx.add_error(error),
+            None => {}
+        }
+    }
+    Ok(if object.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(object)
+    })
+}
+
+/// Each field of `ctx`'s selection with its answer, fragments followed, in the order asked.
+fn collect<'a, T: Plain>(
+    root: &'a T,
+    ctx: &ContextSelectionSet<'a>,
+    answers: &mut Vec<(Name, Answer<'a>)>,
+) -> Result<(), Unusual> {
+    for selection in &ctx.item.node.items {
+        let (condition, selection_set) = match &selection.node {
+            Selection::Field(field) => {
+                let key = field.node.response_key().node.clone();
+                if field.node.name.node == "__typename" {
+                    let name = root.introspection_type_name().into_owned();
+                    answers.push((key, Answer::Now(Ok(Value::String(name)))));
+                    continue;
+                }
+                if !field.node.directives.is_empty() {
+                    return Err(Unusual);
+                }
+                answers.push((key, answer(root, ctx, field)));
+                continue;
+            }
+            Selection::FragmentSpread(spread) => {
+                let Some(fragment) = ctx.query_env.fragments.get(&spread.node.fragment_name.node)
+                else {
+                    return Err(Unusual);
+                };
+                (
+                    Some(&fragment.node.type_condition),
+                    &fragment.node.selection_set,
+                )
+            }
+            Selection::InlineFragment(fragment) => (
+                fragment.node.type_condition.as_ref(),
+                &fragment.node.selection_set,
+            ),
+        };
+        // An object's fragment applies when it names the object, an interface it implements,
+        // or no type at all.
+        let applies = condition.is_none_or(|condition| {
+            let condition = condition.node.on.node.as_str();
+            T::type_name() == condition
+                || ctx
+                    .schema_env
+                    .registry
+                    .implements
+                    .get(T::type_name().as_ref())
+                    .is_some_and(|interfaces| interfaces.contains(condition))
+        });
+        if applies {
+            collect(root, &ctx.with_selection_set(selection_set), answers)?;
+        }
+    }
+    Ok(())
+}
+
+/// The field's answer: a plain field's value, or the field's `resolve_field` if it answers at
+/// its first poll; otherwise `resolve_field` again, boxed, to be awaited with the others (what
+/// the first poll started, such as a loader's batch, is shared with it).
+fn answer<'a, T: Plain>(
+    root: &'a T,
+    ctx: &ContextSelectionSet<'a>,
+    field: &'a Positioned<Field>,
+) -> Answer<'a> {
+    {
+        let ctx_field = ctx.with_field(field);
+        if let Some(value) = root.plain(&ctx_field) {
+            return Answer::Now(Ok(value));
+        }
+        if let Some(result) = poll_once(root.resolve_field(&ctx_field)) {
+            return Answer::Now(result.map(Option::unwrap_or_default));
+        }
+    }
+    let ctx = ctx.clone();
+    Answer::Later(Box::pin(async move {
+        let ctx_field = ctx.with_field(field);
+        root.resolve_field(&ctx_field)
+            .await
+            .map(Option::unwrap_or_default)
+    }))
+}
+
+/// Adds a field's value to an object, merging it into a value of the same key asked for
+/// before (`{ unit { id } unit { name } }`): async-graphql's own rule, which it keeps private.
+fn insert_value(object: &mut IndexMap<Name, Value>, key: Name, value: Value) {
+    let Some(before) = object.get_mut(&key) else {
+        object.insert(key, value);
+        return;
+    };
+    match (before, value) {
+        (Value::Object(before), Value::Object(value)) => {
+            for (key, value) in value {
+                insert_value(before, key, value);
+            }
+        }
+        (Value::List(before), Value::List(value)) => {
+            for (before, value) in before.iter_mut().zip(value) {
+                if let (Value::Object(before), Value::Object(value)) = (before, value) {
+                    for (key, value) in value {
+                        insert_value(before, key, value);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{
+        EmptyMutation, EmptySubscription, Interface, Object, PathSegment, Result, Schema,
+        ServerError,
+    };
+    use serde_json::Value as Json;
+
+    use super::{Plain, Ready, now};
+
+    /// A type with fields ready at once, fields that wait, fields that fail either way, and
+    /// objects below it.
+    struct Thing(i32);
+
+    #[Object]
+    #[allow(clippy::unused_async, reason = "resolvers are async")]
+    impl Thing {
+        async fn id(&self) -> i32 {
+            self.0
+        }
+
+        async fn name(&self) -> String {
+            format!("thing {}", self.0)
+        }
+
+        async fn later(&self) -> i32 {
+            tokio::task::yield_now().await;
+            self.0 * 10
+        }
+
+        async fn broken(&self) -> Result<i32> {
+            Err(format!("thing {} broke at once", self.0).into())
+        }
+
+        async fn broken_later(&self) -> Result<Option<i32>> {
+            tokio::task::yield_now().await;
+            Err(format!("thing {} broke later", self.0).into())
+        }
+
+        async fn child(&self) -> Ready<Thing> {
+            Ready(Thing(self.0 + 100))
+        }
+
+        async fn children(&self) -> Vec<Ready<Thing>> {
+            vec![Ready(Thing(self.0 + 200)), Ready(Thing(self.0 + 300))]
+        }
+    }
+
+    impl Plain for Thing {
+        fn plain(&self, ctx: &async_graphql::Context<'_>) -> Option<async_graphql::Value> {
+            match ctx.item.node.name.node.as_str() {
+                "id" => now(self.id(ctx), ctx),
+                "later" => now(self.later(ctx), ctx),
+                "broken" => now(self.broken(ctx), ctx),
+                "child" => now(self.child(ctx), ctx),
+                _ => None,
+            }
+        }
+    }
+
+    #[derive(Interface)]
+    #[graphql(field(name = "id", ty = "i32"))]
+    enum Named {
+        Thing(Thing),
+    }
+
+    struct Query;
+
+    #[Object]
+    #[allow(clippy::unused_async, reason = "resolvers are async")]
+    impl Query {
+        /// Resolved by async-graphql alone.
+        async fn plain(&self) -> Vec<Thing> {
+            vec![Thing(1), Thing(2)]
+        }
+
+        /// The same things, resolved with `Ready`.
+        async fn ready(&self) -> Vec<Ready<Thing>> {
+            vec![Ready(Thing(1)), Ready(Thing(2))]
+        }
+
+        async fn named(&self) -> Named {
+            Named::Thing(Thing(0))
+        }
+    }
+
+    /// The errors of the answer under `root`, each as its path below it and its message.
+    fn errors_under(errors: &[ServerError], root: &str) -> Vec<String> {
+        let mut found: Vec<String> = errors
+            .iter()
+            .filter(|e| {
+                e.path
+                    .first()
+                    .is_some_and(|p| matches!(p, PathSegment::Field(name) if name == root))
+            })
+            // The two roots' selections stand at different columns: their count is compared.
+            .map(|e| format!("{} at {:?} {}", e.message, &e.path[1..], e.locations.len()))
+            .collect();
+        found.sort();
+        found
+    }
+
+    #[tokio::test]
+    async fn ready_objects_answer_what_async_graphql_answers() {
+        let schema = Schema::build(Query, EmptyMutation, EmptySubscription).finish();
+        for (selection, fragments) in [
+            ("id name later __typename", ""),
+            ("a: id b: name id later: name", ""),
+            (
+                "...F child { id } ... on Thing { later } ... { name }",
+                "fragment F on Thing { id child { name later } }",
+            ),
+            ("broken id", ""),
+            ("brokenLater later name", ""),
+            ("... on Named { id } children { id later __typename }", ""),
+            (
+                "child { child { later } } child { id child { id } } children { name } children { later }",
+                "",
+            ),
+            (
+                "...G",
+                "fragment G on Named { id ...F } fragment F on Thing { name }",
+            ),
+        ] {
+            let query =
+                format!("{{ plain {{ {selection} }} ready {{ {selection} }} }} {fragments}");
+            let response = schema.execute(query.as_str()).await;
+            let data: Json = serde_json::to_value(&response.data).expect("json");
+            assert!(data["ready"].is_array(), "{query}: {data}");
+            assert_eq!(data["ready"], data["plain"], "{query}");
+            let errors = errors_under(&response.errors, "ready");
+            assert_eq!(errors, errors_under(&response.errors, "plain"), "{query}");
+            assert_eq!(selection.contains("broken"), !errors.is_empty(), "{query}");
+        }
+    }
+}
