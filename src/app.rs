@@ -116,7 +116,7 @@ impl App {
                 http2_cleartext: config.http2_cleartext,
                 bodies: body_budget(config),
                 downloads: body_budget(config),
-                readiness: crate::http::health::Checks::default(),
+                readiness: crate::http::readiness::Checks::default(),
                 response_cache: crate::http::cache::ResponseCache::new(
                     config.response_cache_mb.saturating_mul(1024 * 1024),
                 )

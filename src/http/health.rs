@@ -4,16 +4,8 @@
 //! make the server unready, since nothing is lost), and how each read replica stands (one that
 //! is down or behind is skipped by reads, so it does not make the server unready either).
 //!
-//! Callers that ask while a check of the database is under way share its answer ([`Checks`]):
-//! a client calling `/readyz` from many connections at once holds at most one of the pool's
-//! connections, however many it opens.
-
-use std::{
-    sync::{Mutex, PoisonError},
-    time::Duration,
-};
-
-use futures_util::future::{BoxFuture, FutureExt, Shared};
+//! Callers that ask while a check of the database is under way share its answer
+//! ([`super::readiness::Checks`]).
 
 use axum::{
     Json,
@@ -23,59 +15,10 @@ use axum::{
 };
 use serde_json::json;
 
-use super::state::AppState;
-use crate::domain::{Domain, replica::ReplicaReport};
-
-/// How long the database has to answer a readiness check.
-const DATABASE_TIMEOUT: Duration = Duration::from_secs(2);
+use super::{readiness::Checked, state::AppState};
 
 pub async fn healthz() -> Response {
     Json(json!({ "status": "alive" })).into_response()
-}
-
-/// The check of the database and its replicas under way, if one is.
-#[derive(Default)]
-pub struct Checks(Mutex<Option<Shared<BoxFuture<'static, Checked>>>>);
-
-/// How the database and its replicas stood when last checked.
-#[derive(Clone)]
-struct Checked {
-    database: serde_json::Value,
-    replicas: Vec<ReplicaReport>,
-}
-
-impl Checks {
-    /// The answer of the check under way, or of a new one.
-    async fn check(&self, domain: &Domain) -> Checked {
-        let under_way = {
-            let mut current = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-            match &*current {
-                Some(check) if check.peek().is_none() => check.clone(),
-                _ => current
-                    .insert(check(domain.clone()).boxed().shared())
-                    .clone(),
-            }
-        };
-        under_way.await
-    }
-}
-
-/// Pings the database and asks after the replicas. A replica that is down or behind is skipped
-/// by reads: it does not make the server unready. Asked beside the database's ping, so the
-/// answer comes within the ping's time-out.
-async fn check(domain: Domain) -> Checked {
-    let (pinged, replicas) = tokio::join!(
-        tokio::time::timeout(DATABASE_TIMEOUT, domain.ping()),
-        domain.replica_reports()
-    );
-    let database = match pinged {
-        Ok(Ok(())) => json!({ "ok": true }),
-        Ok(Err(_)) => json!({ "ok": false, "problem": "the database refused a query" }),
-        Err(_) => {
-            json!({ "ok": false, "problem": format!("the database did not answer within {} s", DATABASE_TIMEOUT.as_secs()) })
-        }
-    };
-    Checked { database, replicas }
 }
 
 pub async fn readyz(State(state): State<AppState>) -> Response {

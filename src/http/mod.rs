@@ -14,6 +14,7 @@ pub mod origin;
 pub mod outlet;
 pub mod pages;
 pub mod rate;
+pub mod readiness;
 pub mod server;
 pub mod sse;
 pub mod state;

@@ -87,7 +87,7 @@ pub struct Shared {
     /// within the same amounts as request bodies.
     pub downloads: Arc<super::bodies::BodyBudget>,
     /// The readiness check under way, shared by the `/readyz` callers that ask meanwhile.
-    pub readiness: super::health::Checks,
+    pub readiness: super::readiness::Checks,
 }
 
 impl AppState {
