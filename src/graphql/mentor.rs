@@ -135,7 +135,14 @@ impl Plain for MentorAssignment {
             "since" => now(self.since(ctx), ctx),
             "until" => now(self.until(ctx), ctx),
             "current" => now(self.current(ctx), ctx),
-            "mentor" => now(self.mentor(ctx), ctx),
+            "mentor"
+                if self
+                    .1
+                    .as_ref()
+                    .is_some_and(|m| m.contains_key(&self.0.mentor_id)) =>
+            {
+                now(self.mentor(ctx), ctx)
+            }
             _ => None,
         }
     }

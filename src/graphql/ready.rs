@@ -4,10 +4,14 @@
 //! async-graphql resolves every field of an object as a boxed future of its generated
 //! `resolve_field` (as large as the type's largest resolver), run by a `FuturesUnordered`, also
 //! a field that only reads a column: a page of 50 ideas with their owners made over 500 of
-//! them. [`Ready`] answers a type's [`Plain`] fields by calling their own resolver methods and
-//! polling them once, polls any other field's `resolve_field` once where it stands, and boxes
-//! only those still waiting (a loader's read, a count), to be awaited together as
-//! async-graphql would.
+//! them. [`Ready`] answers a type's [`Plain`] fields (its columns, and the owners its page read
+//! with it) by calling their own resolver methods and polling them once; every other field is
+//! boxed and awaited with the others, as async-graphql does.
+//!
+//! Nothing that can wait is polled and then dropped, so no statement is sent twice: a plain
+//! field is one whose resolver answers at once by construction, and while a plain field's
+//! value is resolved at once ([`now`]), an object below it that has a field to await answers
+//! "not now" without polling that field; the whole field is then resolved the usual way.
 //!
 //! The answer is async-graphql's: the same resolvers and output types, errors with the same
 //! paths (a field that fails is left to async-graphql's own resolver, which gives its error),
@@ -18,6 +22,7 @@
 
 use std::{
     borrow::Cow,
+    cell::Cell,
     future::Future,
     pin::pin,
     task::{Context as PollContext, Poll, Waker},
@@ -40,8 +45,15 @@ pub struct Ready<T>(pub T);
 /// calls for it, by the field's name.
 pub trait Plain: ObjectType {
     /// The value of `ctx`'s field if it is one of the type's plain fields and is ready without
-    /// an error; None leaves the field to async-graphql's resolver.
+    /// an error; None leaves the field to async-graphql's resolver. A field is listed only
+    /// where its resolver answers without waiting (a column, an owner the page read).
     fn plain(&self, ctx: &Context<'_>) -> Option<Value>;
+}
+
+thread_local! {
+    /// Set while [`now`] resolves a value at once: a [`Ready`] object below it with a field to
+    /// await answers "not now" instead of polling that field.
+    static AT_ONCE: Cell<bool> = const { Cell::new(false) };
 }
 
 /// A plain field's value: its resolver's `resolving` output, resolved as its output type, if
@@ -49,7 +61,10 @@ pub trait Plain: ObjectType {
 pub fn now<V: OutputType>(resolving: impl Future<Output = V>, ctx: &Context<'_>) -> Option<Value> {
     let value = poll_once(resolving)?;
     let below = ctx.with_selection_set(&ctx.item.node.selection_set);
-    poll_once(value.resolve(&below, ctx.item))?.ok()
+    let before = AT_ONCE.replace(true);
+    let resolved = poll_once(value.resolve(&below, ctx.item));
+    AT_ONCE.set(before);
+    resolved?.ok()
 }
 
 /// The future's output if it is ready at its first poll.
@@ -99,7 +114,15 @@ struct Unusual;
 async fn resolve<'a, T: Plain>(root: &'a T, ctx: &ContextSelectionSet<'a>) -> ServerResult<Value> {
     let mut answers = Vec::with_capacity(ctx.item.node.items.len());
     if collect(root, ctx, &mut answers).is_err() {
+        if AT_ONCE.get() {
+            return std::future::pending().await;
+        }
         return resolve_container(ctx, root).await;
+    }
+    let waits = answers.iter().any(|(_, a)| matches!(a, Answer::Later(_)));
+    if waits && AT_ONCE.get() {
+        // Asked for at once: answer "not now" before anything that waits is polled.
+        return std::future::pending().await;
     }
     let mut later = Vec::new();
     for (_, answer) in &mut answers {
@@ -187,22 +210,15 @@ fn collect<'a, T: Plain>(
     Ok(())
 }
 
-/// The field's answer: a plain field's value, or the field's `resolve_field` if it answers at
-/// its first poll; otherwise `resolve_field` again, boxed, to be awaited with the others (what
-/// the first poll started, such as a loader's batch, is shared with it).
+/// The field's answer: a plain field's value, or its `resolve_field`, boxed, to be awaited
+/// with the others.
 fn answer<'a, T: Plain>(
     root: &'a T,
     ctx: &ContextSelectionSet<'a>,
     field: &'a Positioned<Field>,
 ) -> Answer<'a> {
-    {
-        let ctx_field = ctx.with_field(field);
-        if let Some(value) = root.plain(&ctx_field) {
-            return Answer::Now(Ok(value));
-        }
-        if let Some(result) = poll_once(root.resolve_field(&ctx_field)) {
-            return Answer::Now(result.map(Option::unwrap_or_default));
-        }
+    if let Some(value) = root.plain(&ctx.with_field(field)) {
+        return Answer::Now(Ok(value));
     }
     let ctx = ctx.clone();
     Answer::Later(Box::pin(async move {
@@ -246,8 +262,12 @@ mod tests {
         ServerError,
     };
     use serde_json::Value as Json;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::{Plain, Ready, now};
+
+    /// How many times `Thing.counted` started.
+    static STARTED: AtomicUsize = AtomicUsize::new(0);
 
     /// A type with fields ready at once, fields that wait, fields that fail either way, and
     /// objects below it.
@@ -267,6 +287,13 @@ mod tests {
         async fn later(&self) -> i32 {
             tokio::task::yield_now().await;
             self.0 * 10
+        }
+
+        /// Counts each time it starts, then waits.
+        async fn counted(&self) -> i32 {
+            STARTED.fetch_add(1, Ordering::Relaxed);
+            tokio::task::yield_now().await;
+            self.0
         }
 
         async fn broken(&self) -> Result<i32> {
@@ -373,5 +400,24 @@ mod tests {
             assert_eq!(errors, errors_under(&response.errors, "plain"), "{query}");
             assert_eq!(selection.contains("broken"), !errors.is_empty(), "{query}");
         }
+    }
+
+    /// A field that waits starts once per object, below plain fields too: nothing that waits
+    /// is polled, dropped and started again.
+    #[tokio::test]
+    async fn a_field_that_waits_starts_once_per_object() {
+        let schema = Schema::build(Query, EmptyMutation, EmptySubscription).finish();
+        let mut starts = Vec::new();
+        for root in ["plain", "ready"] {
+            let before = STARTED.load(Ordering::Relaxed);
+            let query = format!(
+                "{{ {root} {{ counted child {{ counted child {{ counted }} }} children {{ counted }} }} }}"
+            );
+            let response = schema.execute(query.as_str()).await;
+            assert!(response.errors.is_empty(), "{:?}", response.errors);
+            starts.push(STARTED.load(Ordering::Relaxed) - before);
+        }
+        // Two things, each with itself, its child, its child's child and two children.
+        assert_eq!(starts, [10, 10]);
     }
 }

@@ -19,7 +19,7 @@ use std::{
     collections::HashMap,
     sync::{
         Arc, Mutex, MutexGuard, PoisonError, Weak,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, Ordering},
     },
 };
 
@@ -70,13 +70,14 @@ struct Seat {
 /// A group's members, shared by the group and its execution.
 #[derive(Default)]
 struct Seats {
-    next: AtomicU64,
     taken: Mutex<Taken>,
 }
 
 #[derive(Default)]
 struct Taken {
     seats: HashMap<u64, Arc<Seat>>,
+    /// The next seat's number.
+    next: u64,
     /// The execution ended: whoever still sits down is told at once.
     over: bool,
 }
@@ -87,8 +88,9 @@ impl Seats {
     }
 
     fn take(&self, seat: Arc<Seat>) -> u64 {
-        let number = self.next.fetch_add(1, Ordering::Relaxed);
         let mut taken = self.lock();
+        let number = taken.next;
+        taken.next += 1;
         if taken.over {
             drop(taken);
             seat.outlet.ended(seat.id.clone(), &seat.present);

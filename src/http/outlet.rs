@@ -113,6 +113,11 @@ impl Outlet {
         if state.closing.is_some() || state.broken || !present.load(Ordering::Acquire) {
             return false;
         }
+        if expires_at.is_some_and(|at| at <= Utc::now()) {
+            state.closing = Some(Closing::TokenExpired);
+            state.wake();
+            return false;
+        }
         let state = &mut *state;
         if state.waiting.is_empty()
             && !state.unflushed
@@ -249,7 +254,8 @@ enum Due {
 }
 
 impl Waiting {
-    fn due(self) -> Due {
+    /// Nothing of a group's is written once the member's token expired (`closing`).
+    fn due(self, closing: Option<Closing>) -> Due {
         match self {
             Self::Own(message) => Due::Write(message),
             Self::Shared {
@@ -258,7 +264,7 @@ impl Waiting {
                 present,
                 expires_at,
             } => {
-                if !present.load(Ordering::Acquire) {
+                if !present.load(Ordering::Acquire) || closing == Some(Closing::TokenExpired) {
                     Due::Skip
                 } else if expires_at.is_some_and(|at| at <= Utc::now()) {
                     Due::Expired
@@ -336,13 +342,14 @@ impl State {
                 }
             }
             self.done += 1;
-            let message = match waiting.due() {
+            let message = match waiting.due(self.closing) {
                 Due::Write(message) => message,
                 Due::Skip => continue,
                 Due::Expired => {
-                    self.let_go();
+                    // No answer of a group goes out from here on; the connection's own
+                    // messages (its close frame among them) still do.
                     self.closing.get_or_insert(Closing::TokenExpired);
-                    break;
+                    continue;
                 }
             };
             if self.sink.as_mut().start_send(message).is_err() {
@@ -538,16 +545,22 @@ mod tests {
         let present = Arc::new(AtomicBool::new(true));
         let later = Utc::now() + chrono::Duration::hours(1);
         outlet.offer(&"<".into(), &"fresh".into(), &present, Some(later));
-        let past = Utc::now() - chrono::Duration::seconds(1);
-        outlet.offer(&"<".into(), &"stale".into(), &present, Some(past));
-        outlet.offer(&"<".into(), &"after".into(), &present, Some(later));
+        let soon = Utc::now() + chrono::Duration::milliseconds(50);
+        outlet.offer(&"<".into(), &"stale".into(), &present, Some(soon));
+        // The connection's own close frame, queued behind them, still goes out.
+        outlet.push(text("close"));
+        // The token expires while the answers wait.
+        std::thread::sleep(std::time::Duration::from_millis(100));
         socket.room(10);
         assert_eq!(
             outlet.poll_event(&mut cx),
             Poll::Ready(Event::Close(Closing::TokenExpired))
         );
-        assert_eq!(socket.sent(), ["<fresh}"]);
-        assert!(outlet.lock().waiting.is_empty(), "the rest let go");
+        assert_eq!(socket.sent(), ["<fresh}", "close"]);
+        assert!(outlet.lock().waiting.is_empty());
+        // Nor is an answer written straight to the socket once the token expired.
+        assert!(!outlet.offer(&"<".into(), &"late".into(), &present, Some(soon)));
+        assert_eq!(socket.sent(), ["<fresh}", "close"]);
     }
 
     #[test]

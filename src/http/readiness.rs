@@ -1,6 +1,8 @@
 //! The readiness check of the database and its replicas behind `/readyz`. Callers that ask
 //! while a check is under way share its answer: a client calling `/readyz` from many
 //! connections at once holds at most one of the pool's connections, however many it opens.
+//! A check runs as a task of its own: it finishes (within its time-outs) whether or not the
+//! callers that started it still wait, so no later caller gets a stale or stalled one.
 
 use std::{
     sync::{Mutex, PoisonError},
@@ -33,9 +35,16 @@ impl Checks {
             let mut current = self.0.lock().unwrap_or_else(PoisonError::into_inner);
             match &*current {
                 Some(check) if check.peek().is_none() => check.clone(),
-                _ => current
-                    .insert(check(domain.clone()).boxed().shared())
-                    .clone(),
+                _ => {
+                    let task = tokio::spawn(check(domain.clone()));
+                    let answer = async move {
+                        task.await.unwrap_or_else(|_| Checked {
+                            database: json!({ "ok": false, "problem": "the readiness check failed" }),
+                            replicas: Vec::new(),
+                        })
+                    };
+                    current.insert(answer.boxed().shared()).clone()
+                }
             }
         };
         under_way.await
