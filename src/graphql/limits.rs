@@ -34,8 +34,9 @@ pub struct QueryLimits {
     pub max_nesting: usize,
     /// Deepest selection, fragments expanded.
     pub max_depth: usize,
-    /// Most fields a query may resolve, fragments expanded and connection fields multiplied by
-    /// their page size (`first`/`last`, or the default page size).
+    /// Most fields a query may resolve, fragments expanded, connection fields multiplied by
+    /// their page size (`first`/`last`, or the default page size) and lists without pages by
+    /// the most items they hold ([`UNPAGED_LISTS`]).
     pub max_complexity: usize,
     /// Most aliased fields, fragments expanded.
     pub max_aliases: usize,
@@ -593,6 +594,7 @@ impl<'a> Measure<'a> {
             .page_size(field, "first")
             .or_else(|| self.page_size(field, "last"))
             .or(is_connection.then_some(self.limits.default_page_size))
+            .or_else(|| unpaged_list_items(field.name.node.as_str()))
             .unwrap_or(1)
             .max(1);
         Ok(Size {
@@ -617,6 +619,43 @@ impl<'a> Measure<'a> {
         }?;
         Some(usize::try_from(number).unwrap_or(usize::MAX))
     }
+}
+
+/// The lists of objects the schema answers whole, without pages, by field name, with the items
+/// each is counted for: about what a lab holds. A regency has dozens of units (the demo's have
+/// 66 to 86) and a unit a few dozen children; an idea has a handful of mentors, commitments,
+/// reviews or moves. Counted as a page of that size, `regency { units { regency { units { … } } } }`
+/// multiplies as nested pages do instead of passing as a few fields.
+const UNPAGED_LISTS: &[(&str, usize)] = &[
+    ("units", 100),
+    ("children", 50),
+    ("actionPlans", 20),
+    ("cohorts", 20),
+    ("comments", 20),
+    ("commitments", 5),
+    ("entries", 20),
+    ("evidence", 10),
+    ("handOvers", 5),
+    ("history", 10),
+    ("ideaCounts", 20),
+    ("ideas", 10),
+    ("mentorAssignments", 5),
+    ("mentors", 5),
+    ("milestones", 20),
+    ("reviews", 10),
+    ("revisions", 20),
+    ("rubric", 20),
+    ("scores", 20),
+    ("stages", 20),
+    ("stalledByReason", 20),
+];
+
+/// How many items an unpaged list field named `name` counts for (see [`UNPAGED_LISTS`]).
+fn unpaged_list_items(name: &str) -> Option<usize> {
+    UNPAGED_LISTS
+        .iter()
+        .find(|(list, _)| *list == name)
+        .map(|(_, items)| *items)
 }
 
 /// Deepest selection below `__schema` or `__type`. Introspection answers from the schema held
@@ -671,6 +710,82 @@ mod tests {
             &Documents::default(),
             &Request::new(query),
         ))
+    }
+
+    /// Every list of objects the schema answers without pages is counted as one: a new one
+    /// cannot be added and forgotten.
+    #[test]
+    fn every_unpaged_list_of_objects_in_the_schema_is_counted_as_a_page() {
+        use async_graphql::parser::types::{BaseType, TypeKind, TypeSystemDefinition};
+        let sdl = crate::graphql::schema().finish().sdl();
+        let document = async_graphql::parser::parse_schema(&sdl).expect("the schema's SDL");
+        let types: Vec<_> = document
+            .definitions
+            .iter()
+            .filter_map(|d| match d {
+                TypeSystemDefinition::Type(t) => Some(&t.node),
+                _ => None,
+            })
+            .collect();
+        let objects: Vec<&str> = types
+            .iter()
+            .filter(|t| matches!(t.kind, TypeKind::Object(_) | TypeKind::Interface(_)))
+            .map(|t| t.name.node.as_str())
+            .collect();
+        let mut missing = Vec::new();
+        let mut lists = 0;
+        for ty in &types {
+            let fields = match &ty.kind {
+                TypeKind::Object(object) => &object.fields,
+                TypeKind::Interface(interface) => &interface.fields,
+                _ => continue,
+            };
+            if ty.name.node.ends_with("Connection") {
+                continue;
+            }
+            for field in fields {
+                let BaseType::List(item) = &field.node.ty.node.base else {
+                    continue;
+                };
+                let BaseType::Named(item) = &item.base else {
+                    continue;
+                };
+                let paged = field
+                    .node
+                    .arguments
+                    .iter()
+                    .any(|a| matches!(a.node.name.node.as_str(), "first" | "last"));
+                if objects.contains(&item.as_str()) && !paged {
+                    lists += 1;
+                    let name = field.node.name.node.as_str();
+                    if unpaged_list_items(name).is_none() {
+                        missing.push(format!("{}.{name}", ty.name.node));
+                    }
+                }
+            }
+        }
+        assert!(lists > 20, "the schema's lists were found: {lists}");
+        assert!(missing.is_empty(), "not counted as pages: {missing:?}");
+    }
+
+    #[test]
+    fn nested_unpaged_lists_multiply_like_pages() {
+        let nested = |levels: usize| {
+            let mut query = "name".to_owned();
+            for _ in 0..levels {
+                query = format!("regency {{ units {{ {query} }} }}");
+            }
+            check_query(&format!("{{ idea(id: \"x\") {{ {query} }} }}"))
+        };
+        assert_eq!(nested(2), "OK", "a regency's units' regency's units");
+        assert_eq!(nested(3), "QUERY_TOO_COMPLEX");
+        assert_eq!(
+            check_query(
+                "{ ideas(first: 100) { nodes { id title stage unit { name } cohort { name } regency { name } mentorAssignments { mentor { name } } } } }"
+            ),
+            "OK",
+            "the dashboard page at its largest"
+        );
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub mod close_code {
     /// The client stopped answering pings (and runs no subscription).
     pub const GOING_AWAY: u16 = 1001;
     pub const PROTOCOL_ERROR: u16 = 1002;
+    /// The client broke a rule of the server's (it sent pings faster than it may).
+    pub const POLICY: u16 = 1008;
     pub const MESSAGE_TOO_BIG: u16 = 1009;
     pub const INTERNAL_ERROR: u16 = 1011;
     pub const SERVICE_RESTART: u16 = 1012;
@@ -621,6 +623,7 @@ fn client_input(
     let outlet = outlet.clone();
     let rate = state.rate.clone();
     let fanout = state.fanout.clone();
+    let mut pings = PingBudget::new();
     stream
         .map(move |message| {
             shared.heard.store(true, Ordering::Relaxed);
@@ -628,6 +631,11 @@ fn client_input(
                 Ok(Message::Text(text)) => text.as_str().as_bytes().to_vec(),
                 Ok(Message::Binary(bytes)) => bytes.to_vec(),
                 Ok(Message::Close(_)) => return None,
+                Ok(Message::Ping(_)) if !pings.take() => {
+                    let close = Verdict::Close(close_code::POLICY, "Too many pings".to_owned());
+                    let _ = verdicts.try_send(close);
+                    return None;
+                }
                 Ok(_) => return Some(None),
                 Err(err) => {
                     let _ = verdicts.try_send(unreadable(&err));
@@ -682,6 +690,40 @@ fn client_input(
         })
         .take_while(|message| futures_util::future::ready(message.is_some()))
         .filter_map(|message| futures_util::future::ready(message.flatten()))
+}
+
+/// WebSocket ping frames a client may send at once, and per second after. The socket answers
+/// each with a pong it queues to be written: a client that pings and never reads would have
+/// them pile up without end.
+const PING_BURST: f64 = 20.0;
+const PINGS_PER_SECOND: f64 = 1.0;
+
+/// The pings a client may still send now.
+struct PingBudget {
+    left: f64,
+    at: std::time::Instant,
+}
+
+impl PingBudget {
+    fn new() -> Self {
+        Self {
+            left: PING_BURST,
+            at: std::time::Instant::now(),
+        }
+    }
+
+    /// Spends one ping; false when none is left.
+    fn take(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        let earned = now.duration_since(self.at).as_secs_f64() * PINGS_PER_SECOND;
+        self.left = (self.left + earned).min(PING_BURST);
+        self.at = now;
+        if self.left < 1.0 {
+            return false;
+        }
+        self.left -= 1.0;
+        true
+    }
 }
 
 /// The close for a message the socket could not read: too big (by tungstenite's own error

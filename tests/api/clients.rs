@@ -68,6 +68,11 @@ impl WsClient {
             .expect("the message is sent");
     }
 
+    /// Sends a WebSocket ping frame.
+    pub async fn ping_frame(&mut self) {
+        self.socket.ping_frame().await.expect("the ping is sent");
+    }
+
     /// Starts an operation under `id`.
     pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
         self.socket

@@ -354,6 +354,15 @@ async fn the_graphql_transport_ws_close_codes() {
     let mut garbage = WsClient::connect(&app.ws_url(), false).await;
     garbage.send_text("{ not json".to_owned()).await;
     assert_eq!(garbage.close_code().await, Some(4400));
+
+    // Each WebSocket ping makes the server queue a pong: a flood of them is refused, not kept.
+    let mut pinging = WsClient::open(&app.ws_url(), false, None)
+        .await
+        .expect("open");
+    for _ in 0..100 {
+        pinging.ping_frame().await;
+    }
+    assert_eq!(pinging.close_code().await, Some(1008), "a ping flood");
     still_serving_and_unchanged(&app, 0).await;
 }
 

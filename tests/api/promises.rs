@@ -26,7 +26,7 @@ async fn the_selection_depth_limit_names_itself_and_its_maximum() {
     // The same query under a deeper limit (and a complexity limit out of its way) runs.
     let (mut config, dir) = fresh_config();
     config.limits.max_query_depth = 13;
-    config.limits.max_query_complexity = 1_000_000;
+    config.limits.max_query_complexity = 1_000_000_000;
     let deeper = TestApp::start(config, false, Arc::new(dir)).await;
     let response = deeper.gql(THIRTEEN_DEEP, json!({})).await;
     assert!(response.get("errors").is_none(), "{response}");

@@ -169,6 +169,12 @@ impl Socket {
         Ok(())
     }
 
+    /// Sends a WebSocket ping frame (not the protocol's `ping` message).
+    pub async fn ping_frame(&mut self) -> Result<(), WireError> {
+        self.stream.send(Message::Ping(Vec::new().into())).await?;
+        Ok(())
+    }
+
     /// The next protocol message; pings are answered and keep-alives skipped on the way.
     pub async fn receive(&mut self) -> Result<Received, WireError> {
         loop {
