@@ -31,7 +31,7 @@ use std::{
 use async_graphql::{
     Context, ContextSelectionSet, Name, ObjectType, OutputType, Positioned, ServerResult, Value,
     futures_util::future::{BoxFuture, join_all},
-    indexmap::IndexMap,
+    indexmap::{IndexMap, map::Entry},
     parser::types::{Field, Selection},
     registry::Registry,
     resolver_utils::resolve_container,
@@ -232,9 +232,12 @@ fn answer<'a, T: Plain>(
 /// Adds a field's value to an object, merging it into a value of the same key asked for
 /// before (`{ unit { id } unit { name } }`): async-graphql's own rule, which it keeps private.
 fn insert_value(object: &mut IndexMap<Name, Value>, key: Name, value: Value) {
-    let Some(before) = object.get_mut(&key) else {
-        object.insert(key, value);
-        return;
+    let before = match object.entry(key) {
+        Entry::Vacant(vacant) => {
+            vacant.insert(value);
+            return;
+        }
+        Entry::Occupied(occupied) => occupied.into_mut(),
     };
     match (before, value) {
         (Value::Object(before), Value::Object(value)) => {
