@@ -61,10 +61,23 @@ thread_local! {
 pub fn now<V: OutputType>(resolving: impl Future<Output = V>, ctx: &Context<'_>) -> Option<Value> {
     let value = poll_once(resolving)?;
     let below = ctx.with_selection_set(&ctx.item.node.selection_set);
-    let before = AT_ONCE.replace(true);
-    let resolved = poll_once(value.resolve(&below, ctx.item));
-    AT_ONCE.set(before);
-    resolved?.ok()
+    let _at_once = AtOnce::begin();
+    poll_once(value.resolve(&below, ctx.item))?.ok()
+}
+
+/// [`AT_ONCE`] set while it lives, and put back as it was when dropped, also by a panic.
+struct AtOnce(bool);
+
+impl AtOnce {
+    fn begin() -> Self {
+        Self(AT_ONCE.replace(true))
+    }
+}
+
+impl Drop for AtOnce {
+    fn drop(&mut self) {
+        AT_ONCE.set(self.0);
+    }
 }
 
 /// The future's output if it is ready at its first poll.

@@ -11,15 +11,17 @@ use std::{
 
 use futures_util::future::{BoxFuture, FutureExt, Shared};
 use serde_json::json;
+use tokio::task::AbortHandle;
 
 use crate::domain::{Domain, replica::ReplicaReport};
 
 /// How long the database has to answer a readiness check.
 const DATABASE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The check of the database and its replicas under way, if one is.
+/// The last check of the database and its replicas: its answer, shared by its callers, and its
+/// task, which says when it is over even if no caller is left to see it.
 #[derive(Default)]
-pub struct Checks(Mutex<Option<Shared<BoxFuture<'static, Checked>>>>);
+pub struct Checks(Mutex<Option<(Shared<BoxFuture<'static, Checked>>, AbortHandle)>>);
 
 /// How the database and its replicas stood when last checked.
 #[derive(Clone)]
@@ -34,16 +36,19 @@ impl Checks {
         let under_way = {
             let mut current = self.0.lock().unwrap_or_else(PoisonError::into_inner);
             match &*current {
-                Some(check) if check.peek().is_none() => check.clone(),
+                Some((check, task)) if check.peek().is_none() && !task.is_finished() => {
+                    check.clone()
+                }
                 _ => {
                     let task = tokio::spawn(check(domain.clone()));
+                    let handle = task.abort_handle();
                     let answer = async move {
                         task.await.unwrap_or_else(|_| Checked {
                             database: json!({ "ok": false, "problem": "the readiness check failed" }),
                             replicas: Vec::new(),
                         })
                     };
-                    current.insert(answer.boxed().shared()).clone()
+                    current.insert((answer.boxed().shared(), handle)).0.clone()
                 }
             }
         };

@@ -444,10 +444,7 @@ pub async fn serve(
             message = output.next() => match message {
                 Some(message) => connection.on_answer(message, initialised).await,
                 // The input ended: say why if the guard closed it.
-                None => match decided.try_recv() {
-                    Ok(Verdict::Close(code, reason)) => Step::Close(code, reason),
-                    _ => Step::Stop,
-                },
+                None => why_input_ended(&mut decided),
             },
             expiry = &mut expiry_rx, if expiry_pending => {
                 expiry_pending = false;
@@ -690,6 +687,17 @@ fn client_input(
         })
         .take_while(|message| futures_util::future::ready(message.is_some()))
         .filter_map(|message| futures_util::future::ready(message.flatten()))
+}
+
+/// How the connection ends once its input ended: with the close the guard decided, if it did
+/// (behind any replies still queued), else without a close frame.
+fn why_input_ended(decided: &mut mpsc::Receiver<Verdict>) -> Step {
+    while let Ok(verdict) = decided.try_recv() {
+        if let Verdict::Close(code, reason) = verdict {
+            return Step::Close(code, reason);
+        }
+    }
+    Step::Stop
 }
 
 /// WebSocket ping frames a client may send at once, and per second after. The socket answers
