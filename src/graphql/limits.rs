@@ -723,48 +723,40 @@ mod tests {
         use async_graphql::parser::types::{BaseType, TypeKind, TypeSystemDefinition};
         let sdl = crate::graphql::schema().finish().sdl();
         let document = async_graphql::parser::parse_schema(&sdl).expect("the schema's SDL");
-        let types: Vec<_> = document
-            .definitions
-            .iter()
-            .filter_map(|d| match d {
-                TypeSystemDefinition::Type(t) => Some(&t.node),
-                _ => None,
-            })
-            .collect();
-        let objects: Vec<&str> = types
-            .iter()
-            .filter(|t| matches!(t.kind, TypeKind::Object(_) | TypeKind::Interface(_)))
-            .map(|t| t.name.node.as_str())
-            .collect();
-        let mut missing = Vec::new();
-        let mut lists = 0;
-        for ty in &types {
-            let fields = match &ty.kind {
+        // Every field of an object or interface, with the name of its type.
+        let mut objects = Vec::new();
+        let mut fields = Vec::new();
+        for definition in &document.definitions {
+            let TypeSystemDefinition::Type(ty) = definition else {
+                continue;
+            };
+            let name = ty.node.name.node.as_str();
+            let own = match &ty.node.kind {
                 TypeKind::Object(object) => &object.fields,
                 TypeKind::Interface(interface) => &interface.fields,
                 _ => continue,
             };
-            if ty.name.node.ends_with("Connection") {
+            objects.push(name);
+            fields.extend(own.iter().map(|field| (name, &field.node)));
+        }
+        let mut missing = Vec::new();
+        let mut lists = 0;
+        for (ty, field) in fields.iter().filter(|(ty, _)| !ty.ends_with("Connection")) {
+            let BaseType::List(item) = &field.ty.node.base else {
                 continue;
-            }
-            for field in fields {
-                let BaseType::List(item) = &field.node.ty.node.base else {
-                    continue;
-                };
-                let BaseType::Named(item) = &item.base else {
-                    continue;
-                };
-                let paged = field
-                    .node
-                    .arguments
-                    .iter()
-                    .any(|a| matches!(a.node.name.node.as_str(), "first" | "last"));
-                if objects.contains(&item.as_str()) && !paged {
-                    lists += 1;
-                    let name = field.node.name.node.as_str();
-                    if unpaged_list_items(name).is_none() && !NOT_COUNTED_LISTS.contains(&name) {
-                        missing.push(format!("{}.{name}", ty.name.node));
-                    }
+            };
+            let BaseType::Named(item) = &item.base else {
+                continue;
+            };
+            let paged = field
+                .arguments
+                .iter()
+                .any(|a| matches!(a.node.name.node.as_str(), "first" | "last"));
+            if objects.contains(&item.as_str()) && !paged {
+                lists += 1;
+                let name = field.name.node.as_str();
+                if unpaged_list_items(name).is_none() && !NOT_COUNTED_LISTS.contains(&name) {
+                    missing.push(format!("{ty}.{name}"));
                 }
             }
         }
@@ -773,24 +765,15 @@ mod tests {
         // A counted name is a list wherever it stands (a connection is paged; a mutation's
         // payload is one answer).
         let mut single = Vec::new();
-        for ty in &types {
-            let fields = match &ty.kind {
-                TypeKind::Object(object) => &object.fields,
-                TypeKind::Interface(interface) => &interface.fields,
-                _ => continue,
-            };
-            if ty.name.node.ends_with("Payload") {
-                continue;
-            }
-            for field in fields {
-                let name = field.node.name.node.as_str();
-                let connection = matches!(&field.node.ty.node.base, BaseType::Named(t) if t.ends_with("Connection"));
-                if unpaged_list_items(name).is_some()
-                    && !connection
-                    && !matches!(field.node.ty.node.base, BaseType::List(_))
-                {
-                    single.push(format!("{}.{name}", ty.name.node));
-                }
+        for (ty, field) in fields.iter().filter(|(ty, _)| !ty.ends_with("Payload")) {
+            let name = field.name.node.as_str();
+            let base = &field.ty.node.base;
+            let connection = matches!(base, BaseType::Named(t) if t.ends_with("Connection"));
+            if unpaged_list_items(name).is_some()
+                && !connection
+                && !matches!(base, BaseType::List(_))
+            {
+                single.push(format!("{ty}.{name}"));
             }
         }
         assert!(single.is_empty(), "counted as lists but single: {single:?}");

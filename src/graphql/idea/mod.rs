@@ -62,16 +62,6 @@ impl Idea {
         self.1.as_deref().and_then(|carried| get(&carried.owners))
     }
 
-    /// Whether the idea's page read the owner `has` looks for with it.
-    fn carries(
-        &self,
-        has: impl FnOnce(&Owners, &Seen<idea::Model>) -> Result<bool, crate::domain::rows::Unread>,
-    ) -> bool {
-        self.1
-            .as_deref()
-            .is_some_and(|carried| has(&carried.owners, &self.0).unwrap_or(false))
-    }
-
     /// The mentors the idea's page read with it (none if it read none).
     fn carried_mentors(&self) -> Option<&Arc<HashMap<i32, Seen<mentor::Model>>>> {
         self.1.as_ref().map(|carried| &carried.mentors)
@@ -102,13 +92,28 @@ impl Plain for Idea {
             "launchedOn" => now(self.launched_on(ctx), ctx),
             "version" => now(self.version(ctx), ctx),
             "updatedAt" => now(self.updated_at(ctx), ctx),
-            "unit" if self.carries(|o, i| Ok(o.units.contains_key(i.unit_id()?))) => {
+            "unit"
+                if self
+                    .0
+                    .unit_id()
+                    .is_ok_and(|id| self.owners(|o| o.units.get(id)).is_some()) =>
+            {
                 now(self.unit(ctx), ctx)
             }
-            "cohort" if self.carries(|o, i| Ok(o.cohorts.contains_key(i.cohort_id()?))) => {
+            "cohort"
+                if self
+                    .0
+                    .cohort_id()
+                    .is_ok_and(|id| self.owners(|o| o.cohorts.get(id)).is_some()) =>
+            {
                 now(self.cohort(ctx), ctx)
             }
-            "regency" if self.carries(|o, i| Ok(o.regencies.contains_key(i.regency_id()?))) => {
+            "regency"
+                if self
+                    .0
+                    .regency_id()
+                    .is_ok_and(|id| self.owners(|o| o.regencies.get(id)).is_some()) =>
+            {
                 now(self.regency(ctx), ctx)
             }
             // The page read the assignments into the loaders and their mentors with it.
