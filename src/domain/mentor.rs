@@ -58,8 +58,10 @@ impl Domain {
 
     /// Mentor assignments of each idea (as [`Self::assignments_of_ideas`]) with their
     /// mentors, in one statement; of the mentors only `columns` (and their ids) are read.
+    /// Read through `db`, this handle's [`Domain::reading`].
     pub async fn assignments_and_mentors_of_ideas(
         &self,
+        db: &super::held::Reading<'_>,
         caller: &Caller,
         ids: &[i32],
         columns: Columns,
@@ -81,8 +83,8 @@ impl Domain {
         let columns = columns.and(Columns::of::<mentor::Model>(&[mentor::Column::Id]));
         let statement = select_columns::<_, mentor::Model>(select, "m_", columns)
             .0
-            .build(self.db().get_database_backend());
-        let rows = self.db().query_all_raw(statement).await?;
+            .build(db.get_database_backend());
+        let rows = db.query_all_raw(statement).await?;
         // Read each mentor once: a page's ideas share a few mentors.
         let mut mentors = HashMap::new();
         let mut assignments = Vec::with_capacity(rows.len());

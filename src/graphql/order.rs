@@ -107,8 +107,11 @@ fn apply(value: &mut Value, plan: &Plan<'_>) {
                 ordered.extend(std::mem::take(fields));
                 *fields = ordered;
             }
-            for (key, below) in &plan.keys {
-                if let Some(value) = fields.get_mut(*key) {
+            // The fields now come in the plan's order (any the plan does not name last): each
+            // meets its plan by walking both together, without a lookup.
+            let mut asked = plan.keys.iter();
+            for (key, value) in fields.iter_mut() {
+                if let Some((_, below)) = asked.find(|(k, _)| *k == key.as_str()) {
                     apply(value, below);
                 }
             }

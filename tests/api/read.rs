@@ -518,6 +518,22 @@ async fn a_page_of_100_ideas_with_relations_costs_the_same_statements_as_a_page_
     );
 }
 
+/// A page holds one connection for its ideas and their mentors and gives it back before its
+/// other relations take theirs: on a pool of one connection, the page with every relation still
+/// answers, as it does on a larger pool, instead of waiting for itself until the pool times out.
+#[tokio::test]
+async fn a_page_with_every_relation_answers_on_a_pool_of_one_connection() {
+    let larger = TestApp::with_demo().await;
+    let (mut config, dir) = crate::helpers::fresh_config();
+    config.database.database_max_connections = 1;
+    config.database.database_acquire_timeout_secs = 2;
+    let one = TestApp::start(config, true, std::sync::Arc::new(dir)).await;
+    let asked = json!({ "n": 30 });
+    let answer = one.gql(NESTED_PAGE, asked.clone()).await;
+    assert!(answer.get("errors").is_none(), "{answer}");
+    assert_eq!(answer["data"], larger.data(NESTED_PAGE, asked).await);
+}
+
 #[tokio::test]
 async fn a_page_reads_its_ideas_to_one_relations_with_the_page_and_mentors_with_assignments() {
     let app = TestApp::with_demo().await;

@@ -569,9 +569,10 @@ impl Domain {
     /// One page of the ideas matching `filter` that the caller may read, in `order`, with the
     /// unit, cohort and regency of each that `columns` asks for, read in the same statement: the
     /// to-one relations a dashboard page shows cost nothing more. Only the columns `columns`
-    /// names are read.
+    /// names are read. Read through `db`, this handle's [`Domain::reading`].
     pub async fn ideas_with_owners(
         &self,
+        db: &super::held::Reading<'_>,
         caller: &Caller,
         filter: &IdeaFilter,
         order: IdeaOrder,
@@ -600,8 +601,8 @@ impl Domain {
             ..columns
         };
         let (select, [units, cohorts, regencies]) = join_owners(select, &columns);
-        let statement = page_statement(&select, shape, self.db().get_database_backend());
-        let rows = self.db().query_all_raw(statement).await?;
+        let statement = page_statement(&select, shape, db.get_database_backend());
+        let rows = db.query_all_raw(statement).await?;
         let mut owners = Owners::default();
         let mut ideas = Vec::with_capacity(rows.len());
         for row in &rows {
