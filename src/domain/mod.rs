@@ -249,6 +249,8 @@ impl Domain {
     /// Whether the database answers a trivial statement.
     pub async fn ping(&self) -> DomainResult<()> {
         use sea_orm::ConnectionTrait;
+        // Counted by hand: sea-orm reports only prepared statements to the pool's counter.
+        self.statements.record();
         self.primary().execute_unprepared("SELECT 1").await?;
         Ok(())
     }

@@ -72,8 +72,29 @@ pub(super) fn is_unavailable(error: &ServerError) -> bool {
         .is_some_and(|code| *code == Value::from(ErrorCode::ServiceUnavailable))
 }
 
-/// Gives every error of an answer its code.
+/// At most this many errors of a request refused before it ran, as graphql-js validates: a
+/// document with thousands of mistakes is told the first hundred and how many more there are,
+/// not sent an answer of megabytes.
+pub const MAX_REFUSAL_ERRORS: usize = 100;
+
+/// Gives every error of an answer its code; a refusal with more than [`MAX_REFUSAL_ERRORS`]
+/// errors keeps the first of them and says how many more there were.
 pub(super) fn with_codes(mut response: Response) -> Response {
+    if response.errors.len() > MAX_REFUSAL_ERRORS && refused_before_running(&response) {
+        let more = response.errors.len() - MAX_REFUSAL_ERRORS;
+        response.errors.truncate(MAX_REFUSAL_ERRORS);
+        let mut note = ServerError::new(
+            format!(
+                "{more} more errors are not listed: fix the {MAX_REFUSAL_ERRORS} above and send \
+                 the request again."
+            ),
+            None,
+        );
+        note.extensions
+            .get_or_insert_with(Default::default)
+            .set("code", Value::from(ErrorCode::BadUserInput));
+        response.errors.push(note);
+    }
     for error in &mut response.errors {
         give_code(error);
     }

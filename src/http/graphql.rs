@@ -438,8 +438,9 @@ async fn graphql_over_http(
     } else {
         StatusCode::OK
     };
-    let body = if request_error && !legacy_json {
-        // The request never ran: a graphql-response+json answer then has no `data` at all.
+    let body = if request_error {
+        // The request never ran: the answer then has no `data` at all (the GraphQL spec's
+        // "Response"), under either media type.
         serde_json::to_vec(&serde_json::json!({ "errors": response.errors }))
     } else {
         // Straight from the response, whose fields keep the order they were asked for.

@@ -602,10 +602,15 @@ async fn health_says_alive_and_readiness_names_each_part() {
         .await
         .expect("JSON");
     assert_eq!(alive["status"], "alive");
+    let statements = app.domain.statements_executed();
     let response = reqwest::get(format!("{}/readyz", app.address))
         .await
         .expect("/readyz answers");
     assert_eq!(response.status().as_u16(), 200);
+    assert!(
+        app.domain.statements_executed() > statements,
+        "the database's ping counts in labinov_sql_statements_total"
+    );
     let ready: serde_json::Value = response.json().await.expect("JSON");
     assert_eq!(ready["ready"], true, "{ready}");
     assert_eq!(ready["database"]["ok"], true);

@@ -94,6 +94,38 @@ async fn a_filter_nested_700_deep_in_a_get_url_is_refused_and_the_server_lives()
     still_serving_and_unchanged(&app, before).await;
 }
 
+/// A document with hundreds of mistakes is told the first hundred, each with its code, and how
+/// many more there are, as graphql-js does; nothing runs.
+#[tokio::test]
+async fn a_document_with_hundreds_of_mistakes_gets_a_hundred_errors_and_a_count() {
+    let app = TestApp::spawn().await;
+    let fields: Vec<String> = (0..250).map(|i| format!("noSuchField{i}")).collect();
+    let body = app
+        .gql(
+            &format!("{{ regencies {{ nodes {{ {} }} }} }}", fields.join(" ")),
+            json!({}),
+        )
+        .await;
+    let errors = body["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 101, "{body}");
+    assert!(body.get("data").is_none(), "{body}");
+    for error in errors {
+        assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{error}");
+    }
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("noSuchField0")),
+        "{body}"
+    );
+    assert!(
+        errors[100]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("150 more errors")),
+        "{body}"
+    );
+}
+
 #[tokio::test]
 async fn or_lists_of_thousands_of_branches_are_bad_user_input() {
     let app = TestApp::with_demo().await;
