@@ -71,6 +71,27 @@ enum Verdict {
     Leave(String),
 }
 
+/// Where the guard's replies and closes go, in order, for the connection to act on: a channel
+/// of 16. A reply that finds it full is dropped (the client is sending faster than it reads);
+/// a close that finds it full waits in `overflow` for the input's end, so a client that queued
+/// 16 refusals before earning a close still gets its close code.
+#[derive(Clone)]
+struct Verdicts {
+    sender: mpsc::Sender<Verdict>,
+    overflow: Arc<std::sync::Mutex<Option<Verdict>>>,
+}
+
+impl Verdicts {
+    fn send(&self, verdict: Verdict) {
+        if let Err(mpsc::error::TrySendError::Full(verdict)) = self.sender.try_send(verdict)
+            && matches!(verdict, Verdict::Close(..))
+            && let Ok(mut overflow) = self.overflow.lock()
+        {
+            overflow.get_or_insert(verdict);
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct Envelope {
     #[serde(rename = "type")]
@@ -417,7 +438,12 @@ pub async fn serve(
         heard: Arc::new(AtomicBool::new(true)),
     };
     // What the guard decides while async-graphql reads the input: replies and a close.
-    let (verdicts, mut decided) = mpsc::channel::<Verdict>(16);
+    let (sender, mut decided) = mpsc::channel::<Verdict>(16);
+    let verdicts = Verdicts {
+        sender,
+        overflow: Arc::default(),
+    };
+    let overflow = verdicts.overflow.clone();
     let outlet = Outlet::new(sink);
     let input = client_input(stream, &state, &shared, peer, protocol, verdicts, &outlet);
     // The token comes in the `connection_init` payload; the socket closes when it expires.
@@ -444,7 +470,7 @@ pub async fn serve(
             message = output.next() => match message {
                 Some(message) => connection.on_answer(message, initialised).await,
                 // The input ended: say why if the guard closed it.
-                None => why_input_ended(&mut decided),
+                None => why_input_ended(&mut decided, &overflow),
             },
             expiry = &mut expiry_rx, if expiry_pending => {
                 expiry_pending = false;
@@ -613,7 +639,7 @@ fn client_input(
     shared: &Shared,
     peer: Option<std::net::IpAddr>,
     protocol: WebSocketProtocols,
-    verdicts: mpsc::Sender<Verdict>,
+    verdicts: Verdicts,
     outlet: &Arc<Outlet>,
 ) -> impl futures_util::Stream<Item = Vec<u8>> + use<> {
     let shared = shared.clone();
@@ -630,12 +656,12 @@ fn client_input(
                 Ok(Message::Close(_)) => return None,
                 Ok(Message::Ping(_)) if !pings.take() => {
                     let close = Verdict::Close(close_code::POLICY, "Too many pings".to_owned());
-                    let _ = verdicts.try_send(close);
+                    verdicts.send(close);
                     return None;
                 }
                 Ok(_) => return Some(None),
                 Err(err) => {
-                    let _ = verdicts.try_send(unreadable(&err));
+                    verdicts.send(unreadable(&err));
                     return None;
                 }
             };
@@ -655,7 +681,7 @@ fn client_input(
                         ) {
                             guard.ended(&id);
                         }
-                        let _ = verdicts.try_send(Verdict::Reply(reply));
+                        verdicts.send(Verdict::Reply(reply));
                         return Some(None);
                     }
                     let Some((id, member)) =
@@ -676,11 +702,11 @@ fn client_input(
                     Some(None)
                 }
                 Verdict::Reply(reply) => {
-                    let _ = verdicts.try_send(Verdict::Reply(reply));
+                    verdicts.send(Verdict::Reply(reply));
                     Some(None)
                 }
                 close @ Verdict::Close(..) => {
-                    let _ = verdicts.try_send(close);
+                    verdicts.send(close);
                     None
                 }
             }
@@ -690,14 +716,21 @@ fn client_input(
 }
 
 /// How the connection ends once its input ended: with the close the guard decided, if it did
-/// (behind any replies still queued), else without a close frame.
-fn why_input_ended(decided: &mut mpsc::Receiver<Verdict>) -> Step {
+/// (behind any replies still queued, or in `overflow` when they filled the channel), else
+/// without a close frame.
+fn why_input_ended(
+    decided: &mut mpsc::Receiver<Verdict>,
+    overflow: &std::sync::Mutex<Option<Verdict>>,
+) -> Step {
     while let Ok(verdict) = decided.try_recv() {
         if let Verdict::Close(code, reason) = verdict {
             return Step::Close(code, reason);
         }
     }
-    Step::Stop
+    match overflow.lock().ok().and_then(|mut o| o.take()) {
+        Some(Verdict::Close(code, reason)) => Step::Close(code, reason),
+        _ => Step::Stop,
+    }
 }
 
 /// WebSocket ping frames a client may send at once, and per second after. The socket answers
@@ -820,6 +853,32 @@ mod tests {
 
     fn subscribe(id: &str) -> Vec<u8> {
         format!(r#"{{"type":"subscribe","id":"{id}","payload":{{"query":"subscription {{ funnel {{ total }} }}"}}}}"#).into_bytes()
+    }
+
+    /// A client that filled the verdicts with refusals and then earned a close still gets
+    /// the close's code when its input ends; a reply that finds them full is dropped.
+    #[test]
+    fn a_close_that_finds_the_verdicts_full_still_ends_the_connection_with_its_code() {
+        let (sender, mut decided) = mpsc::channel(1);
+        let verdicts = Verdicts {
+            sender,
+            overflow: Arc::default(),
+        };
+        verdicts.send(Verdict::Reply("refused".to_owned()));
+        verdicts.send(Verdict::Reply("refused again".to_owned()));
+        verdicts.send(bad_message("bad"));
+        verdicts.send(Verdict::Close(
+            close_code::POLICY,
+            "Too many pings".to_owned(),
+        ));
+        assert!(matches!(
+            why_input_ended(&mut decided, &verdicts.overflow),
+            Step::Close(code, _) if code == close_code::BAD_MESSAGE
+        ));
+        assert!(matches!(
+            why_input_ended(&mut decided, &verdicts.overflow),
+            Step::Stop
+        ));
     }
 
     fn code(verdict: &Verdict) -> Option<u16> {
