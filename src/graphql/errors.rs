@@ -83,17 +83,14 @@ pub(super) fn with_codes(mut response: Response) -> Response {
     if response.errors.len() > MAX_REFUSAL_ERRORS && refused_before_running(&response) {
         let more = response.errors.len() - MAX_REFUSAL_ERRORS;
         response.errors.truncate(MAX_REFUSAL_ERRORS);
-        let mut note = ServerError::new(
+        // Coded below, as every error of a refusal is: BAD_USER_INPUT.
+        response.errors.push(ServerError::new(
             format!(
                 "{more} more errors are not listed: fix the {MAX_REFUSAL_ERRORS} above and send \
                  the request again."
             ),
             None,
-        );
-        note.extensions
-            .get_or_insert_with(Default::default)
-            .set("code", Value::from(ErrorCode::BadUserInput));
-        response.errors.push(note);
+        ));
     }
     for error in &mut response.errors {
         give_code(error);
