@@ -13,7 +13,6 @@ use serde_json::json;
 use super::{
     Domain, by_name, contains, group,
     page::{Page, PageRequest, SortValue},
-    rows::{AtPosition, Columns, Seen, read_once, select_columns},
     write::{Edit, NewEvent, Target, Work, Written, on_unique, optional_text, required_text},
 };
 use crate::access::{Caller, ReadScope};
@@ -54,45 +53,6 @@ impl Domain {
     ) -> DomainResult<HashMap<i32, Vec<mentor_assignment::Model>>> {
         let rows = assignments_of(caller, ids)?.all(self.db()).await?;
         Ok(group(rows, |a| a.idea_id))
-    }
-
-    /// Mentor assignments of each idea (as [`Self::assignments_of_ideas`]) with their
-    /// mentors, in one statement; of the mentors only `columns` (and their ids) are read.
-    /// Read through `db`, this handle's [`Domain::reading`].
-    pub async fn assignments_and_mentors_of_ideas(
-        &self,
-        db: &super::held::Reading<'_>,
-        caller: &Caller,
-        ids: &[i32],
-        columns: Columns,
-    ) -> DomainResult<(
-        HashMap<i32, Vec<mentor_assignment::Model>>,
-        HashMap<i32, Seen<mentor::Model>>,
-    )> {
-        use sea_orm::{ConnectionTrait, QuerySelect, QueryTrait, sea_query::JoinType};
-
-        let select = assignments_of(caller, ids)?.select_only();
-        let (select, at) = select_columns::<_, mentor_assignment::Model>(select, "", Columns::ALL);
-        let select = select.join(
-            JoinType::InnerJoin,
-            mentor_assignment::Entity::belongs_to(mentor::Entity)
-                .from(mentor_assignment::Column::MentorId)
-                .to(mentor::Column::Id)
-                .into(),
-        );
-        let columns = columns.and(Columns::of::<mentor::Model>(&[mentor::Column::Id]));
-        let statement = select_columns::<_, mentor::Model>(select, "m_", columns)
-            .0
-            .build(db.get_database_backend());
-        let rows = db.query_all_raw(statement).await?;
-        // Read each mentor once: a page's ideas share a few mentors.
-        let mut mentors = HashMap::new();
-        let mut assignments = Vec::with_capacity(rows.len());
-        for row in &rows {
-            assignments.push(mentor_assignment::Model::at(row, 0)?);
-            read_once(&mut mentors, row, at, columns)?;
-        }
-        Ok((group(assignments, |a| a.idea_id), mentors))
     }
 
     fn mentors_matching(&self, search: Option<&str>) -> Select<mentor::Entity> {

@@ -27,7 +27,6 @@ pub mod cohort;
 pub mod commitment;
 pub mod event;
 pub mod evidence;
-pub mod held;
 pub mod idea;
 pub mod mentor;
 pub mod page;

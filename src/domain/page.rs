@@ -221,6 +221,14 @@ pub struct PageShape {
     before: bool,
 }
 
+impl PageShape {
+    /// Whether the page's statement reads its rows in ascending `sort` order (a page read
+    /// backward, before a cursor, reads them against it).
+    pub fn ascending<E: EntityTrait>(&self, sort: &Sort<E>) -> bool {
+        self.backward == sort.descending
+    }
+}
+
 /// Narrows `select` to one page in `sort` order, one row more than the page to learn whether
 /// there is a next one. Run it, then make the page with [`page_of`]; [`paginate`] does both.
 pub fn page_select<E: EntityTrait>(
@@ -237,17 +245,20 @@ pub fn page_select<E: EntityTrait>(
     if let Some(before) = &request.before {
         select = select.filter(beyond(sort, decode_cursor_of(before, sort)?, false));
     }
-    let ascending = backward == sort.descending;
-    let order = if ascending { Order::Asc } else { Order::Desc };
-    if sort.value_of.is_some() {
-        select = select.order_by(sort.column, order.clone());
-    }
     let shape = PageShape {
         size,
         backward,
         after: request.after.is_some(),
         before: request.before.is_some(),
     };
+    let order = if shape.ascending(sort) {
+        Order::Asc
+    } else {
+        Order::Desc
+    };
+    if sort.value_of.is_some() {
+        select = select.order_by(sort.column, order.clone());
+    }
     Ok((
         select.order_by(sort.id_column, order).limit(size + 1),
         shape,

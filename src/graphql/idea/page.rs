@@ -9,8 +9,7 @@ use entity::{cohort, idea, mentor, regency, unit};
 use super::{Carried, IDEA_COLUMNS, Idea, IdeaFilter, IdeaOrder};
 use crate::domain::{
     Domain,
-    held::Reading,
-    idea::{IdeaColumns, IdeaFilter as DomainFilter, Owners},
+    idea::{Assigned, IdeaColumns, IdeaFilter as DomainFilter, Owners},
     page::PageRequest,
     rows::{AtPosition, Columns, Seen},
 };
@@ -73,14 +72,15 @@ pub async fn idea_page(
     let caller = crate::graphql::context::caller(ctx);
     let order = order.unwrap_or_default().into();
     let wants = Wants::of(ctx);
-    // One connection for the page and its mentors ([`crate::domain::held`]); `prefetch` gives
-    // it back before any other statement takes a connection of its own.
-    let reading = domain.reading().await?;
-    let (page, owners) = domain
-        .ideas_with_owners(&reading, &caller, &filter, order, &page, wants.columns())
+    // The page's mentor assignments with their mentors, when the query selects them, come in
+    // the page's own statement.
+    let mentors = (wants.one(&["mentors"]) || wants.one(&["mentorAssignments", "mentor"]))
+        .then(|| wants.mentor_columns());
+    let (page, owners, assigned) = domain
+        .ideas_with_owners(&caller, &filter, order, &page, wants.columns(), mentors)
         .await?;
     let ideas: Vec<&Seen<idea::Model>> = page.edges.iter().map(|(_, m)| m).collect();
-    let mentors = prefetch(ctx, domain, reading, &wants, &ideas, &owners).await?;
+    let mentors = prefetch(ctx, domain, assigned, &wants, &ideas, &owners).await?;
     let carried = Arc::new(Carried {
         owners,
         mentors: Arc::new(mentors),
@@ -177,12 +177,12 @@ impl<'a> Wants<'a> {
 /// resolvers reach a nested field at different moments; priming makes the cost depend only on
 /// the query, never on the page size. Measured by the statement-count test: without it a page of
 /// 100 ideas with their relations costs 50 statements against 11 for a page of 10; with it,
-/// both cost the same. The mentors' statement runs on the page's connection, `reading`, which
-/// is given back before the other statements run.
+/// both cost the same. The assignments with their mentors, when the query selects mentors, came
+/// with the page (`assigned`).
 async fn prefetch(
     ctx: &Context<'_>,
     domain: &Domain,
-    reading: Reading<'_>,
+    assigned: Option<Assigned>,
     wants: &Wants<'_>,
     ideas: &[&Seen<idea::Model>],
     owners: &Owners,
@@ -198,9 +198,7 @@ async fn prefetch(
     };
     let mut carried = HashMap::new();
     if wants.one(&["mentors"]) || wants.one(&["mentorAssignments"]) {
-        carried = prefetch.assignments(wants, reading).await?;
-    } else {
-        drop(reading);
+        carried = prefetch.assignments(assigned).await?;
     }
     if wants.one(&["unit", "parent"]) {
         // Whole units, read apart from the page: they may serve any field.
@@ -258,25 +256,18 @@ impl Prefetch<'_> {
         Ok(())
     }
 
-    /// The ideas' mentor assignments, with their mentors when the query selects them (read
-    /// through `reading`, given back at the end): whole mentors go to the loaders, mentors read
-    /// with some columns are returned for the ideas to carry.
+    /// The ideas' mentor assignments: `assigned` with their mentors when the page read them,
+    /// else read here. Whole mentors go to the loaders, mentors read with some columns are
+    /// returned for the ideas to carry.
     async fn assignments(
         &self,
-        wants: &Wants<'_>,
-        reading: Reading<'_>,
+        assigned: Option<Assigned>,
     ) -> Result<HashMap<i32, Seen<mentor::Model>>> {
         let mut carried = HashMap::new();
         let (caller, ids) = (&self.caller, &self.idea_ids);
-        let mut assignments =
-            if wants.one(&["mentors"]) || wants.one(&["mentorAssignments", "mentor"]) {
-                let mentor_columns = wants.mentor_columns();
-                let (assignments, mentors) = self
-                    .domain
-                    .assignments_and_mentors_of_ideas(&reading, caller, ids, mentor_columns)
-                    .await?;
-                drop(reading);
-                if mentor_columns == Columns::ALL {
+        let mut assignments = match assigned {
+            Some((assignments, mentors)) => {
+                if mentors.values().all(|mentor| mentor.whole().is_ok()) {
                     // Whole mentors may serve any field.
                     let mut whole = Vec::with_capacity(mentors.len());
                     for (id, mentor) in mentors {
@@ -287,10 +278,9 @@ impl Prefetch<'_> {
                     carried = mentors;
                 }
                 assignments
-            } else {
-                drop(reading);
-                self.domain.assignments_of_ideas(caller, ids).await?
-            };
+            }
+            None => self.domain.assignments_of_ideas(caller, ids).await?,
+        };
         self.loaders
             .feed_many(ids.iter().map(|id| {
                 (
