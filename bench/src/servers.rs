@@ -275,7 +275,12 @@ async fn raw_ideas(
         .get("first")
         .and_then(|f| f.parse().ok())
         .unwrap_or(50);
-    match page(&db, first).await {
+    let answer = if params.get("statements").is_some_and(|n| n == "1") {
+        page_in_one_statement(&db, first).await
+    } else {
+        page(&db, first).await
+    };
+    match answer {
         Ok(body) => (
             [(axum::http::header::CONTENT_TYPE, "application/json")],
             body,
@@ -356,6 +361,55 @@ pub async fn page(db: &DatabaseConnection, first: i64) -> anyhow::Result<Vec<u8>
             })
         })
         .collect();
+    Ok(serde_json::to_vec(
+        &json!({"data": {"ideas": {"nodes": nodes}}}),
+    )?)
+}
+
+/// The same page as [`page`] from one statement: the page's ideas with their owners, then each
+/// idea's mentors joined to it (LATERAL, so that PostgreSQL probes the index for each idea),
+/// one row per idea and mentor, as labinov reads it.
+pub async fn page_in_one_statement(db: &DatabaseConnection, first: i64) -> anyhow::Result<Vec<u8>> {
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!(
+                "WITH page AS MATERIALIZED (SELECT i.id, i.title, i.stage, i.submitted_at, \
+                 u.name AS unit, c.name AS cohort, r.name AS regency \
+                 FROM idea i JOIN unit u ON u.id = i.unit_id JOIN cohort c ON c.id = i.cohort_id \
+                 JOIN regency r ON r.id = i.regency_id ORDER BY i.submitted_at, i.id LIMIT {first}) \
+                 SELECT page.id, page.title, page.stage, page.unit, page.cohort, page.regency, \
+                 x.mentor FROM page LEFT JOIN LATERAL (SELECT a.since, a.id, m.name AS mentor \
+                 FROM mentor_assignment a JOIN mentor m ON m.id = a.mentor_id \
+                 WHERE a.idea_id = page.id ORDER BY a.since, a.id) x ON TRUE \
+                 ORDER BY page.submitted_at, page.id, x.since, x.id"
+            ),
+        ))
+        .await?;
+    let mut nodes: Vec<Value> = Vec::with_capacity(rows.len());
+    let mut last = None;
+    for row in &rows {
+        let id: i32 = row.try_get("", "id")?;
+        if last != Some(id) {
+            let stage: i32 = row.try_get("", "stage")?;
+            nodes.push(json!({
+                "id": labinov::global_id::encode(labinov::global_id::Kind::Idea, id),
+                "title": row.try_get::<String>("", "title")?,
+                "stage": STAGES[(stage - 1).clamp(0, 4) as usize],
+                "unit": {"name": row.try_get::<String>("", "unit")?},
+                "cohort": {"name": row.try_get::<String>("", "cohort")?},
+                "regency": {"name": row.try_get::<String>("", "regency")?},
+                "mentorAssignments": [],
+            }));
+            last = Some(id);
+        }
+        if let Some(name) = row.try_get::<Option<String>>("", "mentor")?
+            && let Some(Value::Array(mentors)) =
+                nodes.last_mut().map(|node| &mut node["mentorAssignments"])
+        {
+            mentors.push(json!({"mentor": {"name": name}}));
+        }
+    }
     Ok(serde_json::to_vec(
         &json!({"data": {"ideas": {"nodes": nodes}}}),
     )?)

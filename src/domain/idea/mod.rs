@@ -14,8 +14,8 @@ use entity::{
     review, stage_transition, unit,
 };
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Select, Statement,
+    ColumnTrait, Condition, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement,
     sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SimpleExpr},
 };
 
@@ -550,11 +550,15 @@ pub type Assigned = (
     HashMap<i32, Seen<mentor::Model>>,
 );
 
-/// `page`, a page of ideas `width` columns wide in `sort`'s order read `ascending`, extended to
-/// one row per idea and mentor assignment (an idea without one keeps one row of NULLs there):
-/// the assignment's columns, then its mentor's `mentors` columns, ordered by the page's order,
-/// then by when each assignment began, as the assignments of ideas are read alone. One
-/// statement instead of two: a round trip and a statement less for every dashboard page.
+/// `page`, a page of ideas in `sort`'s order read `ascending`, extended to one row per idea
+/// and mentor assignment (an idea without one keeps one row of NULLs there): the assignment's
+/// columns, then its mentor's `mentors` columns, ordered by the page's order, then by when each
+/// assignment began, as the assignments of ideas are read alone. One statement instead of two:
+/// a round trip and a statement less for every dashboard page.
+///
+/// On PostgreSQL each idea's assignments are a LATERAL subquery: joined plainly, the planner
+/// reckons a scan of every assignment cheaper than one index probe per idea of the page (30,000
+/// ideas: 0.6 ms of scan per page). SQLite has no LATERAL, and joins by index probes anyway.
 fn with_assignments(
     page: Statement,
     sort: &Sort<idea::Entity>,
@@ -564,26 +568,39 @@ fn with_assignments(
     use sea_orm::{IdenStatic, Iterable};
 
     let direction = if ascending { "ASC" } else { "DESC" };
-    let mut order = Vec::with_capacity(2);
+    let mut order = Vec::with_capacity(4);
     if sort.value_of.is_some() {
         order.push(format!(r#"page."{}" {direction}"#, sort.column.as_str()));
     }
     order.push(format!(r#"page."{}" {direction}"#, sort.id_column.as_str()));
-    let mut columns = vec!["page.*".to_owned()];
-    columns.extend(
-        mentor_assignment::Column::iter().map(|c| format!(r#"a."{0}" AS "a_{0}""#, c.as_str())),
-    );
+    let mut columns: Vec<String> = mentor_assignment::Column::iter()
+        .map(|c| format!(r#"a."{0}" AS "a_{0}""#, c.as_str()))
+        .collect();
     columns.extend(
         mentor::Column::iter()
             .enumerate()
             .filter(|(at, _)| mentors.has(*at))
             .map(|(_, c)| format!(r#"m."{0}" AS "m_{0}""#, c.as_str())),
     );
+    let columns = columns.join(", ");
+    let joined = if page.db_backend == DbBackend::Postgres {
+        order.extend([
+            r#"x."a_since" ASC"#.to_owned(),
+            r#"x."a_id" ASC"#.to_owned(),
+        ]);
+        format!(
+            r#"page.*, x.* FROM page LEFT JOIN LATERAL (SELECT {columns} FROM "mentor_assignment" a INNER JOIN "mentor" m ON m."id" = a."mentor_id" WHERE a."idea_id" = page."id" ORDER BY a."since" ASC, a."id" ASC) x ON TRUE"#
+        )
+    } else {
+        order.extend([r#"a."since" ASC"#.to_owned(), r#"a."id" ASC"#.to_owned()]);
+        format!(
+            r#"page.*, {columns} FROM page LEFT JOIN "mentor_assignment" a ON a."idea_id" = page."id" LEFT JOIN "mentor" m ON m."id" = a."mentor_id""#
+        )
+    };
     Statement {
         sql: format!(
-            r#"WITH page AS MATERIALIZED ({}) SELECT {} FROM page LEFT JOIN "mentor_assignment" a ON a."idea_id" = page."id" LEFT JOIN "mentor" m ON m."id" = a."mentor_id" ORDER BY {}, a."since" ASC, a."id" ASC"#,
+            "WITH page AS MATERIALIZED ({}) SELECT {joined} ORDER BY {}",
             page.sql,
-            columns.join(", "),
             order.join(", ")
         ),
         ..page
@@ -759,7 +776,7 @@ impl Domain {
 
 #[cfg(test)]
 mod tests {
-    use sea_orm::{DbBackend, QueryTrait};
+    use sea_orm::QueryTrait;
 
     use super::*;
 
