@@ -367,8 +367,8 @@ pub async fn page(db: &DatabaseConnection, first: i64) -> anyhow::Result<Vec<u8>
 }
 
 /// The same page as [`page`] from one statement: the page's ideas with their owners, then each
-/// idea's mentors joined to it (LATERAL, so that PostgreSQL probes the index for each idea),
-/// one row per idea and mentor, as labinov reads it.
+/// idea's mentors joined to it (read by the array of the page's ids, one index scan), one row
+/// per idea and mentor, as labinov reads it.
 pub async fn page_in_one_statement(db: &DatabaseConnection, first: i64) -> anyhow::Result<Vec<u8>> {
     let rows = db
         .query_all_raw(Statement::from_string(
@@ -379,9 +379,9 @@ pub async fn page_in_one_statement(db: &DatabaseConnection, first: i64) -> anyho
                  FROM idea i JOIN unit u ON u.id = i.unit_id JOIN cohort c ON c.id = i.cohort_id \
                  JOIN regency r ON r.id = i.regency_id ORDER BY i.submitted_at, i.id LIMIT {first}) \
                  SELECT page.id, page.title, page.stage, page.unit, page.cohort, page.regency, \
-                 x.mentor FROM page LEFT JOIN LATERAL (SELECT a.since, a.id, m.name AS mentor \
+                 x.mentor FROM page LEFT JOIN (SELECT a.idea_id, a.since, a.id, m.name AS mentor \
                  FROM mentor_assignment a JOIN mentor m ON m.id = a.mentor_id \
-                 WHERE a.idea_id = page.id ORDER BY a.since, a.id) x ON TRUE \
+                 WHERE a.idea_id = ANY (ARRAY (SELECT id FROM page))) x ON x.idea_id = page.id \
                  ORDER BY page.submitted_at, page.id, x.since, x.id"
             ),
         ))
