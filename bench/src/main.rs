@@ -210,7 +210,7 @@ impl Plan {
 }
 
 impl Plan {
-    /// How the uncached tax's two endpoints take turns: rounds, each one's measured time and
+    /// How the uncached tax's endpoints take turns: rounds, each one's measured time and
     /// warm-up, together as long as one run of `duration` after `warmup`.
     fn rounds(&self) -> (usize, Duration, Duration) {
         let rounds = if self.duration >= Duration::from_secs(4) {

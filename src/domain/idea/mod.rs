@@ -543,8 +543,9 @@ fn join_owners(
     (select, joined, width)
 }
 
-/// The mentor assignments (every column) of each idea of a page, with their mentors' `mentors`
-/// columns: read with the page, as [`Domain::assignments_and_mentors_of_ideas`] reads them.
+/// The mentor assignments (every column) of each idea of a page, oldest first as
+/// [`Domain::assignments_of_ideas`] reads them, and their mentors read with some columns, by id:
+/// read with the page.
 pub type Assigned = (
     HashMap<i32, Vec<mentor_assignment::Model>>,
     HashMap<i32, Seen<mentor::Model>>,
@@ -634,7 +635,8 @@ impl Domain {
     /// One page of the ideas matching `filter` that the caller may read, in `order`, with the
     /// unit, cohort and regency of each that `columns` asks for, read in the same statement: the
     /// to-one relations a dashboard page shows cost nothing more. Only the columns `columns`
-    /// names are read. Read through `db`, this handle's [`Domain::reading`].
+    /// names are read. With `mentors`, the ideas' mentor assignments and those columns of their
+    /// mentors come in the same statement too ([`with_assignments`]).
     pub async fn ideas_with_owners(
         &self,
         caller: &Caller,
