@@ -516,16 +516,16 @@ async fn measure(
             "the hand-written endpoint must answer what GraphQL answers"
         );
         // Each run with the CPU its server and PostgreSQL spend while it is measured.
-        let measured = |call, pid| {
+        let measured = |call, pid, duration, warmup| {
             let call: &load::Call = call;
             async move {
                 tokio::join!(
-                    load::run(call, plan.concurrency, plan.duration, plan.warmup),
-                    servers::cpu_during(pid, plan.warmup, plan.duration)
+                    load::run(call, plan.concurrency, duration, warmup),
+                    servers::cpu_during(pid, warmup, duration)
                 )
             }
         };
-        let cached_run = measured(&page, server.pid).await;
+        let cached_run = measured(&page, server.pid, plan.duration, plan.warmup).await;
         // The endpoints the uncached tax compares take turns in short rounds, each round in
         // another order, so that whatever else the machine does in a minute weighs on all alike.
         let (rounds, round, warmup) = plan.rounds();
@@ -541,10 +541,7 @@ async fn measure(
             for k in 0..endpoints.len() {
                 let at = (n + k) % endpoints.len();
                 let (call, pid) = endpoints[at];
-                let turn = tokio::join!(
-                    load::run(call, plan.concurrency, round, warmup),
-                    servers::cpu_during(pid, warmup, round)
-                );
+                let turn = measured(call, pid, round, warmup).await;
                 per_second[at] = turn.0.per_second();
                 add_turn(&mut runs[at], turn);
             }
