@@ -4,6 +4,10 @@
 //! body limit, when it declares none) from two budgets before its body is read: its address's
 //! and the server's. Past the first it gets 429, past the second 503; either way its body is
 //! never read.
+//!
+//! What a body becomes once parsed is bounded too: a JSON value takes a hundred-odd bytes parsed,
+//! so a body of tiny values (`[0,0,0,…]`) would take some 90 times its size. A GraphQL body or
+//! WebSocket message holds at most [`MAX_JSON_VALUES`], counted before it is parsed.
 
 use std::{
     collections::HashMap,
@@ -12,6 +16,41 @@ use std::{
 };
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// The most values (numbers, strings, lists, objects and their members) the JSON of one request
+/// body or WebSocket message may hold: some 6 MB once parsed. The largest request the query
+/// limits admit (lists of 1,000, 100 input objects) holds a few thousand.
+pub const MAX_JSON_VALUES: usize = 65_536;
+
+/// Whether the JSON text `json` holds at most `max` values, counted without parsing it: each
+/// comma and opening bracket outside strings, which is never fewer than its values less one (a
+/// list or object of k members has one bracket and k - 1 commas). Text that is not JSON is left
+/// for the parser to refuse.
+pub fn json_values_within(json: &[u8], max: usize) -> bool {
+    let (mut count, mut in_string, mut escaped) = (0usize, false, false);
+    for &byte in json {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b',' | b'[' | b'{' => {
+                count += 1;
+                if count > max {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    true
+}
 
 /// Which budget a body did not fit in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +158,41 @@ impl BodyBudget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The values serde_json finds in `json`, counted by walking what it parsed.
+    fn parsed_values(json: &str) -> usize {
+        fn count(value: &serde_json::Value) -> usize {
+            1 + match value {
+                serde_json::Value::Array(items) => items.iter().map(count).sum(),
+                serde_json::Value::Object(members) => members.values().map(count).sum(),
+                _ => 0,
+            }
+        }
+        count(&serde_json::from_str(json).expect("JSON"))
+    }
+
+    #[test]
+    fn json_values_are_counted_as_many_as_parsed_and_strings_hide_none() {
+        for json in [
+            r#"{"query":"{ ideas(first: 2) { nodes { id } } }","variables":{"a":[1,2,3],"b":{}}}"#,
+            r#"[[],[[]],{"x":[{},{"y":null}]}]"#,
+            r#""a string, with: [brackets] and {braces} and \"quotes\" \\""#,
+            r#"{"\",:[{":"\\","k[":[0,0]}"#,
+            "0",
+        ] {
+            let values = parsed_values(json);
+            // Empty lists and objects count twice at most.
+            assert!(json_values_within(json.as_bytes(), 2 * values), "{json}");
+            // Never fewer counted than parsed, less one.
+            if values > 1 {
+                assert!(!json_values_within(json.as_bytes(), values - 2), "{json}");
+            }
+        }
+        let zeros = format!("[{}0]", "0,".repeat(MAX_JSON_VALUES));
+        assert!(!json_values_within(zeros.as_bytes(), MAX_JSON_VALUES));
+        let text = format!(r#"{{"query":"{}"}}"#, "{,:[".repeat(MAX_JSON_VALUES));
+        assert!(json_values_within(text.as_bytes(), MAX_JSON_VALUES));
+    }
 
     #[test]
     fn an_address_holds_at_most_its_budget_and_gets_it_back() {

@@ -269,20 +269,34 @@ async fn read_request(
         ))
     };
     let body = noting_overflow(body, over_limit.clone());
+    let mut too_many_values = false;
     let read = async {
         if upload {
-            read_upload(state, parts, body).await
-        } else {
-            GraphQLRequest::<GraphQLRejection>::from_request(
-                Request::from_parts(parts, body),
-                &state,
-            )
-            .await
-            .map(GraphQLRequest::into_inner)
+            return read_upload(state, parts, body).await;
         }
+        // Read whole first, to count its values before they are parsed.
+        let bytes = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .map_err(|err| GraphQLRejection(std::io::Error::other(err.to_string()).into()))?;
+        if !super::bodies::json_values_within(&bytes, super::bodies::MAX_JSON_VALUES) {
+            too_many_values = true;
+            return Err(GraphQLRejection(
+                async_graphql::ParseRequestError::PayloadTooLarge,
+            ));
+        }
+        GraphQLRequest::<GraphQLRejection>::from_request(
+            Request::from_parts(parts, axum::body::Body::from(bytes)),
+            &state,
+        )
+        .await
+        .map(GraphQLRequest::into_inner)
     };
     // The body of a GraphQL-over-HTTP request must arrive within the request time-out too.
-    match tokio::time::timeout(timeout, read).await {
+    let read = tokio::time::timeout(timeout, read).await;
+    if too_many_values {
+        return Err(Box::new(too_many_json_values()));
+    }
+    match read {
         Ok(Ok(request)) => Ok(request),
         Ok(Err(GraphQLRejection(async_graphql::ParseRequestError::PayloadTooLarge))) if upload => {
             Err(Box::new(uploads::too_large(state)))
@@ -547,6 +561,16 @@ pub fn too_large() -> Response {
         ErrorCode::PayloadTooLarge,
         "The request body is larger than this server accepts (LABINOV_MAX_BODY_BYTES); send less, or split a CSV import.",
     )
+}
+
+/// A body whose JSON holds more values than [`super::bodies::MAX_JSON_VALUES`].
+fn too_many_json_values() -> Response {
+    let max = super::bodies::MAX_JSON_VALUES;
+    let body = serde_json::json!({ "errors": [{
+        "message": format!("The request holds more than {max} JSON values (numbers, strings, lists and objects); send fewer, or split a CSV import."),
+        "extensions": { "code": ErrorCode::PayloadTooLarge, "limit": "jsonValues", "max": max }
+    }]});
+    (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response()
 }
 
 fn forbidden_origin() -> Response {

@@ -666,6 +666,10 @@ fn client_input(
                 }
             };
             let verdict = match shared.guard.lock() {
+                // Counted before it is parsed: see `bodies::MAX_JSON_VALUES`.
+                _ if !super::bodies::json_values_within(&bytes, super::bodies::MAX_JSON_VALUES) => {
+                    bad_message("Message holds too many JSON values")
+                }
                 Ok(mut guard) => guard.client_message(&bytes),
                 Err(_) => Verdict::Close(close_code::INTERNAL_ERROR, "internal error".to_owned()),
             };
