@@ -210,6 +210,13 @@ impl Plan {
 }
 
 impl Plan {
+    /// How the fan-out measurement's writes to labinov and to the floor take turns: rounds,
+    /// and writes to each in a round.
+    fn delivery_rounds(&self) -> (usize, usize) {
+        let rounds = if self.delivery_writes >= 40 { 4 } else { 1 };
+        (rounds, self.delivery_writes / rounds)
+    }
+
     /// How the uncached tax's endpoints take turns: rounds, each one's measured time and
     /// warm-up, together as long as one run of `duration` after `warmup`.
     fn rounds(&self) -> (usize, Duration, Duration) {
@@ -732,9 +739,9 @@ async fn measure(
         )
         .await?;
         report.line(format!(
-        "\n## 4 and 5. Fan-out: pipelineEvents subscribers on one instance, {} writes at {}/s\n\
+        "\n## 4 and 5. Fan-out: pipelineEvents subscribers on one instance, {} writes at {}/s, to labinov and to the floor in turns ({} rounds, both sets of subscribers open)\n\
          | subscribers | labinov p50 / p99 / max ms | floor p50 / p99 / max ms | resident memory per idle subscription |\n| --- | --- | --- | --- |",
-        plan.delivery_writes, plan.delivery_writes_per_second
+        plan.delivery_writes, plan.delivery_writes_per_second, plan.delivery_rounds().0
     ));
         for &n in &plan.fanout {
             // A fresh server, so its memory growth is the subscriptions' alone.
@@ -785,13 +792,9 @@ async fn measure(
             subscribers.drain();
             tokio::time::sleep(Duration::from_secs(1)).await;
             let per_subscription = (server.rss_kib().saturating_sub(before)) as f64 / n as f64;
-            let ours = fan_out(&mut subscribers, delivering, plan, |k| {
-                let call = submit(format!("bench-write-{k}"));
-                async move { load::once(&call).await }
-            })
-            .await;
-            subscribers.close().await;
-
+            // The floor's subscribers open beside labinov's, and the two take turns in rounds
+            // of writes, each round in the other order: whatever else the machine does for a
+            // few seconds (these are shared virtual machines) weighs on both alike.
             let mut floor_subscribers = ws::open(
                 &format!("ws://127.0.0.1:{}/ws", floor.port),
                 &token,
@@ -802,15 +805,35 @@ async fn measure(
             .await?;
             tokio::time::sleep(Duration::from_millis(500)).await;
             let fire_url = floor.url("/fire");
-            let floor_latencies = fan_out(&mut floor_subscribers, n, plan, |k| {
-            let url = fire_url.clone();
-            async move {
-                let message = json!({"type": "next", "id": "1", "payload": {"data": {"pipelineEvents": {"sequence": k, "payload": {"title": format!("bench-write-{k}")}}}}});
-                let _ = reqwest::Client::new().post(url).body(message.to_string()).send().await;
-                load::Run::default()
+            let (rounds, per_round) = plan.delivery_rounds();
+            let (mut ours, mut floor_latencies) = (Vec::new(), Vec::new());
+            for round in 0..rounds {
+                let writes = round * per_round..(round + 1) * per_round;
+                for side in [round % 2, 1 - round % 2] {
+                    if side == 0 {
+                        ours.extend(
+                            fan_out(&mut subscribers, delivering, plan, writes.clone(), |k| {
+                                let call = submit(format!("bench-write-{k}"));
+                                async move { load::once(&call).await }
+                            })
+                            .await,
+                        );
+                    } else {
+                        floor_latencies.extend(
+                            fan_out(&mut floor_subscribers, n, plan, writes.clone(), |k| {
+                                let url = fire_url.clone();
+                                async move {
+                                    let message = json!({"type": "next", "id": "1", "payload": {"data": {"pipelineEvents": {"sequence": k, "payload": {"title": format!("bench-write-{k}")}}}}});
+                                    let _ = reqwest::Client::new().post(url).body(message.to_string()).send().await;
+                                    load::Run::default()
+                                }
+                            })
+                            .await,
+                        );
+                    }
+                }
             }
-        })
-        .await;
+            subscribers.close().await;
             floor_subscribers.close().await;
             report.line(format!(
                 "| {n} | {:.1} / {:.1} / {:.1} | {:.1} / {:.1} / {:.1} | {:.1} KB |",
@@ -875,12 +898,13 @@ async fn measure(
     Ok(())
 }
 
-/// Writes `plan.delivery_writes` times at `plan.delivery_writes_per_second` (each write carries its number
+/// Writes numbers `writes` at `plan.delivery_writes_per_second` (each write carries its number
 /// `k` in the event's payload title) and returns every subscriber's write-to-delivery latency.
 async fn fan_out<F, Fut>(
     subscribers: &mut ws::Subscribers,
     n: usize,
     plan: &Plan,
+    writes: std::ops::Range<usize>,
     write: F,
 ) -> Vec<Duration>
 where
@@ -888,25 +912,24 @@ where
     Fut: std::future::Future<Output = load::Run> + Send + 'static,
 {
     subscribers.drain();
-    let mut sent = Vec::with_capacity(plan.delivery_writes);
+    let mut sent = std::collections::HashMap::with_capacity(writes.len());
     let gap = Duration::from_secs_f64(1.0 / f64::from(plan.delivery_writes_per_second.max(1)));
-    let mut writes = tokio::task::JoinSet::new();
+    let mut running = tokio::task::JoinSet::new();
     let mut tick = tokio::time::interval(gap);
-    for k in 0..plan.delivery_writes {
+    let count = writes.len();
+    for k in writes {
         tick.tick().await;
-        sent.push(Instant::now());
-        writes.spawn(write(k));
+        sent.insert(k, Instant::now());
+        running.spawn(write(k));
     }
-    let arrivals = subscribers
-        .collect(n * plan.delivery_writes, Duration::from_mins(2))
-        .await;
-    while writes.join_next().await.is_some() {}
+    let arrivals = subscribers.collect(n * count, Duration::from_mins(2)).await;
+    while running.join_next().await.is_some() {}
     arrivals
         .iter()
         .filter_map(|a| {
             let title = a.payload["data"]["pipelineEvents"]["payload"]["title"].as_str()?;
             let k: usize = title.strip_prefix("bench-write-")?.parse().ok()?;
-            Some(a.at.saturating_duration_since(*sent.get(k)?))
+            Some(a.at.saturating_duration_since(*sent.get(&k)?))
         })
         .collect()
 }

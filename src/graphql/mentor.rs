@@ -1,6 +1,6 @@
 //! LAN mentors and their assignments to ideas, across regencies.
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object, Result};
 use chrono::NaiveDate;
@@ -13,7 +13,11 @@ use super::{
     loaders::{self, IdeaId, Loaders, MentorId},
     ready::{Plain, Ready, now},
 };
-use crate::domain::{Domain, idea::IdeaFilter as DomainIdeaFilter, rows::Seen};
+use crate::domain::{
+    Domain,
+    idea::IdeaFilter as DomainIdeaFilter,
+    rows::{ById, Seen},
+};
 
 /// A LAN mentor (Tim Road Map Inovasi) who coaches ideas in many regencies.
 pub struct Mentor(pub Seen<mentor::Model>);
@@ -118,7 +122,7 @@ impl Mentor {
 /// read (with the columns its query selects).
 pub struct MentorAssignment(
     pub mentor_assignment::Model,
-    pub Option<Arc<HashMap<i32, Seen<mentor::Model>>>>,
+    pub Option<Arc<ById<Seen<mentor::Model>>>>,
 );
 
 impl From<mentor_assignment::Model> for MentorAssignment {

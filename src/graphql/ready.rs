@@ -124,13 +124,16 @@ enum Answer<'a> {
 struct Unusual;
 
 /// Resolves `root`'s selection in `ctx` as async-graphql's `resolve_container` does.
+///
+/// Its future is kept small (async-graphql's own resolution, kilobytes of future, is boxed):
+/// a page makes one for each of its objects, and each is moved a few times before it is polled.
 async fn resolve<'a, T: Plain>(root: &'a T, ctx: &ContextSelectionSet<'a>) -> ServerResult<Value> {
     let mut answers = Vec::with_capacity(ctx.item.node.items.len());
     if collect(root, ctx, &mut answers).is_err() {
         if AT_ONCE.get() {
             return std::future::pending().await;
         }
-        return resolve_container(ctx, root).await;
+        return Box::pin(resolve_container(ctx, root)).await;
     }
     let waits = answers.iter().any(|(_, a)| matches!(a, Answer::Later(_)));
     if waits && AT_ONCE.get() {

@@ -23,7 +23,7 @@ use crate::access::{Caller, ReadScope};
 use crate::domain::{
     Domain, group,
     page::{Page, PageRequest, Sort, SortValue, page_of_rows, page_select, page_statement},
-    rows::{AtPosition, Columns, Seen, read_once, select_columns},
+    rows::{AtPosition, ById, Columns, Seen, read_once, select_columns},
 };
 use crate::error::{DomainError, DomainResult};
 
@@ -487,9 +487,9 @@ impl Domain {
 /// ([`IdeaColumns`]).
 #[derive(Debug, Default)]
 pub struct Owners {
-    pub units: HashMap<i32, Seen<unit::Model>>,
-    pub cohorts: HashMap<i32, Seen<cohort::Model>>,
-    pub regencies: HashMap<i32, Seen<regency::Model>>,
+    pub units: ById<Seen<unit::Model>>,
+    pub cohorts: ById<Seen<cohort::Model>>,
+    pub regencies: ById<Seen<regency::Model>>,
 }
 
 /// The columns a page of ideas reads: the idea's, and those of its unit, cohort and regency
@@ -547,8 +547,8 @@ fn join_owners(
 /// [`Domain::assignments_of_ideas`] reads them, and their mentors read with some columns, by id:
 /// read with the page.
 pub type Assigned = (
-    HashMap<i32, Vec<mentor_assignment::Model>>,
-    HashMap<i32, Seen<mentor::Model>>,
+    ById<Vec<mentor_assignment::Model>>,
+    ById<Seen<mentor::Model>>,
 );
 
 /// `page`, a page of ideas in `sort`'s order read `ascending`, extended to one row per idea
@@ -677,7 +677,7 @@ impl Domain {
         let rows = db.query_all_raw(statement).await?;
         let mut owners = Owners::default();
         let mut ideas: Vec<Seen<idea::Model>> = Vec::with_capacity(rows.len());
-        let mut assigned = mentors.map(|_| (Vec::new(), HashMap::new()));
+        let mut assigned = mentors.map(|_| (Vec::new(), ById::default()));
         for row in &rows {
             if let Some(((assignments, read), mentors)) = assigned.as_mut().zip(mentors) {
                 if row.try_get_by_index::<Option<i32>>(width)?.is_some() {
@@ -706,10 +706,14 @@ impl Domain {
         let page = page_of_rows(ideas, &sort, shape, |idea| idea.reading(key))
             .map_err(|unread| DomainError::Internal(unread.into()))?;
         let assigned = assigned.map(|(assignments, mentors)| {
-            (
-                group(assignments, |a: &mentor_assignment::Model| a.idea_id),
-                mentors,
-            )
+            let mut by_idea = ById::<Vec<mentor_assignment::Model>>::default();
+            for assignment in assignments {
+                by_idea
+                    .entry(assignment.idea_id)
+                    .or_default()
+                    .push(assignment);
+            }
+            (by_idea, mentors)
         });
         Ok((page, owners, assigned))
     }

@@ -9,11 +9,11 @@ pub use filter::{IdeaFilter, IdeaOrder, IdeaOrderField, OrderDirection};
 pub use mutation::IdeaMutation;
 pub use page::{IdeaPage, IdeasArgs, idea_page};
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::{idea, mentor, stage_transition};
+use entity::{idea, mentor, mentor_assignment, stage_transition};
 
 use super::{
     action_plan::{ActionPlan, Progress, progress_today},
@@ -34,7 +34,10 @@ use super::{
     review::{HandOver, Innovator, Review},
     unit::Unit,
 };
-use crate::domain::{idea::Owners, rows::Seen};
+use crate::domain::{
+    idea::Owners,
+    rows::{ById, Seen},
+};
 
 /// An innovation idea moving through the 5D pipeline.
 ///
@@ -44,10 +47,28 @@ use crate::domain::{idea::Owners, rows::Seen};
 pub struct Idea(pub Seen<idea::Model>, Option<Arc<Carried>>);
 
 /// What the ideas of one page carry: their unit, cohort and regency and their mentors, read
-/// with only the columns the page's query selects.
+/// with only the columns the page's query selects, and their mentor assignments when the query
+/// selects them.
 pub struct Carried {
     owners: Owners,
-    mentors: Arc<HashMap<i32, Seen<mentor::Model>>>,
+    mentors: Arc<ById<Seen<mentor::Model>>>,
+    /// Every mentor assignment of each idea of the page, oldest first (an idea without one is
+    /// not in it); None when the query selects none.
+    assignments: Option<ById<Vec<mentor_assignment::Model>>>,
+}
+
+impl Carried {
+    pub fn new(
+        owners: Owners,
+        mentors: ById<Seen<mentor::Model>>,
+        assignments: Option<ById<Vec<mentor_assignment::Model>>>,
+    ) -> Self {
+        Self {
+            owners,
+            mentors: Arc::new(mentors),
+            assignments,
+        }
+    }
 }
 
 impl From<idea::Model> for Idea {
@@ -63,8 +84,26 @@ impl Idea {
     }
 
     /// The mentors the idea's page read with it (none if it read none).
-    fn carried_mentors(&self) -> Option<&Arc<HashMap<i32, Seen<mentor::Model>>>> {
+    fn carried_mentors(&self) -> Option<&Arc<ById<Seen<mentor::Model>>>> {
         self.1.as_ref().map(|carried| &carried.mentors)
+    }
+
+    /// The idea's mentor assignments, oldest first, if its page read them.
+    fn carried_assignments(&self) -> Option<&[mentor_assignment::Model]> {
+        let assignments = self.1.as_deref()?.assignments.as_ref()?;
+        Some(assignments.get(&self.0.id()).map_or(&[], Vec::as_slice))
+    }
+
+    /// The idea's mentor assignments, oldest first: those its page read, or from the loader.
+    async fn assignments(&self, ctx: &Context<'_>) -> Result<Vec<mentor_assignment::Model>> {
+        if let Some(assignments) = self.carried_assignments() {
+            return Ok(assignments.to_vec());
+        }
+        Ok(ctx
+            .data::<Loaders>()?
+            .load_one(AssignmentsOfIdea(self.0.id()))
+            .await?
+            .unwrap_or_default())
     }
 }
 
@@ -116,9 +155,11 @@ impl Plain for Idea {
             {
                 now(self.regency(ctx), ctx)
             }
-            // The page read the assignments into the loaders and their mentors with it.
-            "mentors" if self.1.is_some() => now(self.mentors(ctx), ctx),
-            "mentorAssignments" if self.1.is_some() => now(self.mentor_assignments(ctx), ctx),
+            // The page read the assignments and their mentors with it.
+            "mentors" if self.carried_assignments().is_some() => now(self.mentors(ctx), ctx),
+            "mentorAssignments" if self.carried_assignments().is_some() => {
+                now(self.mentor_assignments(ctx), ctx)
+            }
             _ => None,
         }
     }
@@ -345,11 +386,7 @@ impl Idea {
 
     /// LAN mentors coaching the idea now.
     async fn mentors(&self, ctx: &Context<'_>) -> Result<Vec<Ready<Mentor>>> {
-        let loaders = ctx.data::<Loaders>()?;
-        let assignments = loaders
-            .load_one(AssignmentsOfIdea(self.0.id()))
-            .await?
-            .unwrap_or_default();
+        let assignments = self.assignments(ctx).await?;
         let current: Vec<i32> = assignments
             .iter()
             .filter(|a| a.until.is_none())
@@ -363,22 +400,19 @@ impl Idea {
                 .map(|id| Ready(Mentor(carried[id].clone())))
                 .collect());
         }
-        Ok(
-            loaders::many(loaders, current.into_iter().map(loaders::MentorId))
-                .await?
-                .into_iter()
-                .map(|mentor| Ready(Mentor::from(mentor)))
-                .collect(),
+        Ok(loaders::many(
+            ctx.data::<Loaders>()?,
+            current.into_iter().map(loaders::MentorId),
         )
+        .await?
+        .into_iter()
+        .map(|mentor| Ready(Mentor::from(mentor)))
+        .collect())
     }
 
     /// Every mentor assignment of the idea, current and past, oldest first.
     async fn mentor_assignments(&self, ctx: &Context<'_>) -> Result<Vec<Ready<MentorAssignment>>> {
-        let loaders = ctx.data::<Loaders>()?;
-        let assignments = loaders
-            .load_one(AssignmentsOfIdea(self.0.id()))
-            .await?
-            .unwrap_or_default();
+        let assignments = self.assignments(ctx).await?;
         let mentors = self.carried_mentors();
         Ok(assignments
             .into_iter()

@@ -4,21 +4,18 @@
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::{Context, Result, SelectionField};
-use entity::{cohort, idea, mentor, regency, unit};
+use entity::{cohort, idea, mentor, mentor_assignment, regency, unit};
 
 use super::{Carried, IDEA_COLUMNS, Idea, IdeaFilter, IdeaOrder};
 use crate::domain::{
     Domain,
     idea::{Assigned, IdeaColumns, IdeaFilter as DomainFilter, Owners},
     page::PageRequest,
-    rows::{AtPosition, Columns, Seen},
+    rows::{AtPosition, ById, Columns, Seen},
 };
 use crate::graphql::{
     connection::{Conn, Total, connection, page_request},
-    loaders::{
-        self, AssignmentsOfIdea, CommitmentId, CommitmentsOfIdea, Loaders, TransitionsOfIdea,
-        UnitId,
-    },
+    loaders::{self, CommitmentId, CommitmentsOfIdea, Loaders, TransitionsOfIdea, UnitId},
     mentor::MENTOR_COLUMNS,
     ready::Ready,
     regency::{COHORT_COLUMNS, REGENCY_COLUMNS},
@@ -80,11 +77,8 @@ pub async fn idea_page(
         .ideas_with_owners(&caller, &filter, order, &page, wants.columns(), mentors)
         .await?;
     let ideas: Vec<&Seen<idea::Model>> = page.edges.iter().map(|(_, m)| m).collect();
-    let mentors = prefetch(ctx, domain, assigned, &wants, &ideas, &owners).await?;
-    let carried = Arc::new(Carried {
-        owners,
-        mentors: Arc::new(mentors),
-    });
+    let (mentors, assignments) = prefetch(ctx, domain, assigned, &wants, &ideas, &owners).await?;
+    let carried = Arc::new(Carried::new(owners, mentors, assignments));
     Ok(connection(page, Total::Ideas(Box::new(filter)), |idea| {
         Ready(Idea(idea, Some(carried.clone())))
     }))
@@ -178,7 +172,7 @@ impl<'a> Wants<'a> {
 /// the query, never on the page size. Measured by the statement-count test: without it a page of
 /// 100 ideas with their relations costs 50 statements against 11 for a page of 10; with it,
 /// both cost the same. The assignments with their mentors, when the query selects mentors, came
-/// with the page (`assigned`).
+/// with the page (`assigned`): the ideas carry them, with the mentors read with some columns.
 async fn prefetch(
     ctx: &Context<'_>,
     domain: &Domain,
@@ -186,9 +180,12 @@ async fn prefetch(
     wants: &Wants<'_>,
     ideas: &[&Seen<idea::Model>],
     owners: &Owners,
-) -> Result<HashMap<i32, Seen<mentor::Model>>> {
+) -> Result<(
+    ById<Seen<mentor::Model>>,
+    Option<ById<Vec<mentor_assignment::Model>>>,
+)> {
     if ideas.is_empty() {
-        return Ok(HashMap::new());
+        return Ok((ById::default(), None));
     }
     let prefetch = Prefetch {
         domain,
@@ -196,9 +193,10 @@ async fn prefetch(
         caller: crate::graphql::context::caller(ctx),
         idea_ids: ideas.iter().map(|i| i.id()).collect(),
     };
-    let mut carried = HashMap::new();
+    let (mut carried, mut assignments) = (ById::default(), None);
     if wants.one(&["mentors"]) || wants.one(&["mentorAssignments"]) {
-        carried = prefetch.assignments(assigned).await?;
+        let (mentors, read) = prefetch.assignments(assigned).await?;
+        (carried, assignments) = (mentors, Some(read));
     }
     if wants.one(&["unit", "parent"]) {
         // Whole units, read apart from the page: they may serve any field.
@@ -228,7 +226,7 @@ async fn prefetch(
             )
             .await;
     }
-    Ok(carried)
+    Ok((carried, assignments))
 }
 
 /// The ids in `ids`, each once, in order.
@@ -256,16 +254,19 @@ impl Prefetch<'_> {
         Ok(())
     }
 
-    /// The ideas' mentor assignments: `assigned` with their mentors when the page read them,
-    /// else read here. Whole mentors go to the loaders, mentors read with some columns are
-    /// returned for the ideas to carry.
+    /// The ideas' mentor assignments, for the ideas to carry: `assigned` with their mentors
+    /// when the page read them, else read here. Whole mentors go to the loaders, mentors read
+    /// with some columns are returned for the ideas to carry too.
     async fn assignments(
         &self,
         assigned: Option<Assigned>,
-    ) -> Result<HashMap<i32, Seen<mentor::Model>>> {
-        let mut carried = HashMap::new();
+    ) -> Result<(
+        ById<Seen<mentor::Model>>,
+        ById<Vec<mentor_assignment::Model>>,
+    )> {
+        let mut carried = ById::default();
         let (caller, ids) = (&self.caller, &self.idea_ids);
-        let mut assignments = match assigned {
+        let assignments = match assigned {
             Some((assignments, mentors)) => {
                 if mentors.values().all(|mentor| mentor.whole().is_ok()) {
                     // Whole mentors may serve any field.
@@ -279,17 +280,14 @@ impl Prefetch<'_> {
                 }
                 assignments
             }
-            None => self.domain.assignments_of_ideas(caller, ids).await?,
+            None => self
+                .domain
+                .assignments_of_ideas(caller, ids)
+                .await?
+                .into_iter()
+                .collect(),
         };
-        self.loaders
-            .feed_many(ids.iter().map(|id| {
-                (
-                    AssignmentsOfIdea(*id),
-                    assignments.remove(id).unwrap_or_default(),
-                )
-            }))
-            .await;
-        Ok(carried)
+        Ok((carried, assignments))
     }
 
     /// The ideas' commitments (and, when `with_units`, the commitments' units).
