@@ -1,6 +1,7 @@
 //! The schema with what every request passes through on its way in and out, on every transport
 //! (HTTP, both WebSocket protocols, SSE, groups of subscriptions): the persisted-query lookup and
-//! the request limits ([`super::limits`]), the caller and a fresh set of loaders
+//! the request limits ([`super::limits`]) and the checks async-graphql leaves out
+//! ([`super::typename`]), the caller and a fresh set of loaders
 //! ([`super::loaders`]), and on the way out an `extensions.code` on every error
 //! ([`super::errors`]), the answer's fields in the order asked ([`super::order`]), the
 //! operation's log span and metrics, and the count of active subscriptions.
@@ -99,6 +100,7 @@ impl Engine {
             || caller.as_user().is_some_and(|u| u.role == Role::Admin);
         inner.persisted.check_trusted(&request.query, operator)?;
         let document = limits::check(&inner.limits, &inner.documents, &request)?;
+        super::typename::check(&document)?;
         let wanted = request.operation_name.as_deref();
         inner.inputs.check(&document, wanted, &request.variables)?;
         let (kind, field) =

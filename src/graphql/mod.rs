@@ -26,6 +26,7 @@ pub mod regency;
 pub mod review;
 pub mod shared;
 pub mod subscription;
+pub mod typename;
 pub mod unit;
 pub mod variables;
 

@@ -2012,3 +2012,42 @@ async fn a_body_of_many_tiny_values_is_refused_before_it_is_parsed() {
     assert_eq!(code, 4400, "{reason}");
     assert!(reason.contains("JSON values"), "{reason}");
 }
+
+/// async-graphql's validation passes over `__typename`: its arguments and directives are
+/// checked here, so a misused one is refused with a code and a sentence instead of running
+/// (`@include(if: "yes")` answered `null` without an error).
+#[tokio::test]
+async fn typename_with_arguments_or_wrong_directives_is_refused_with_a_code() {
+    let app = TestApp::spawn().await;
+    for (query, says) in [
+        ("{ __typename(a0: 1) }", "Unknown argument"),
+        ("{ __typename @include(if: \"yes\") }", "must be a Boolean"),
+        ("{ __typename @foo }", "may not be used"),
+        (
+            "{ __typename @include(if: true) @include(if: false) }",
+            "twice",
+        ),
+    ] {
+        let response = app.gql(query, json!({})).await;
+        assert_eq!(
+            error_code(&response),
+            "BAD_USER_INPUT",
+            "{query}: {response}"
+        );
+        let message = response["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(message.contains(says), "{query}: {message}");
+        assert!(
+            response.get("data").is_none_or(Value::is_null),
+            "{response}"
+        );
+    }
+    let response = app
+        .gql(
+            "{ a: __typename @include(if: true) b: __typename @skip(if: true) }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(response["data"], json!({ "a": "Query" }), "{response}");
+}
