@@ -227,6 +227,18 @@ pub async fn spawn(
     })
 }
 
+/// Raises this process's open-file limit to at least `wanted` (the hard limit too, where the
+/// process may: as root); whether it now is that high.
+pub fn allow_open_files(wanted: u64) -> bool {
+    use rlimit::Resource;
+    let Ok((soft, hard)) = Resource::NOFILE.get() else {
+        return false;
+    };
+    soft >= wanted
+        || Resource::NOFILE.set(wanted, hard.max(wanted)).is_ok()
+        || (hard >= wanted && Resource::NOFILE.set(wanted, hard).is_ok())
+}
+
 /// `bench serve-labinov -- <labinov arguments>`: the labinov server, as `labinov` runs it.
 pub async fn serve_labinov(args: Vec<String>) -> anyhow::Result<()> {
     use clap::Parser;

@@ -280,9 +280,9 @@ at_position! {
     }
 }
 
-/// Rows by their id, with a fast seeded hasher: a page keeps its owners and mentors in these
-/// and looks each up once or twice per idea.
-pub type ById<V> = foldhash::HashMap<i32, V>;
+/// Rows by their id: a page keeps its owners, mentors and mentor assignments in these and looks
+/// each up once or twice per idea.
+pub type ById<V> = std::collections::HashMap<i32, V>;
 
 /// Reads the model whose read columns start at `at` into `models`, unless its id (its first
 /// column, which `columns` must hold) is there already: the rows of a joined page repeat the

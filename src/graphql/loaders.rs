@@ -23,7 +23,7 @@ pub struct DomainLoader {
     caller: Caller,
 }
 
-type Cached = DataLoader<DomainLoader, HashMapCache<foldhash::fast::RandomState>>;
+type Cached = DataLoader<DomainLoader, HashMapCache>;
 
 /// The loaders resolvers take from the context: one set per operation (installed by
 /// [`super::engine::Engine`]), so a WebSocket connection never keeps a cache for its life. Its cache
@@ -50,7 +50,7 @@ fn cached(domain: &Domain, caller: &Caller) -> Arc<Cached> {
             caller: caller.clone(),
         },
         tokio::spawn,
-        HashMapCache::new(),
+        HashMapCache::default(),
     ))
 }
 

@@ -41,9 +41,9 @@ use crate::domain::{
 
 /// An innovation idea moving through the 5D pipeline.
 ///
-/// An idea of a page carries the page's unit, cohort, regency and mentors ([`Carried`],
-/// shared): they were read with only the columns the page's query selects, so they serve this
-/// idea's fields and never a loader another field reads from.
+/// An idea of a page carries the page's unit, cohort, regency, mentors and mentor assignments
+/// ([`Carried`], shared): they were read with only the columns the page's query selects, so
+/// they serve this idea's fields and never a loader another field reads from.
 pub struct Idea(pub Seen<idea::Model>, Option<Arc<Carried>>);
 
 /// What the ideas of one page carry: their unit, cohort and regency and their mentors, read
