@@ -10,8 +10,6 @@ use async_graphql::{
 };
 use async_graphql_value::Value;
 
-use crate::error::ErrorCode;
-
 /// The first misused `__typename` of `document`, as an error at its place.
 pub fn check(document: &ExecutableDocument) -> Result<(), ServerError> {
     for (_, operation) in document.operations.iter() {
@@ -136,12 +134,7 @@ fn boolean_variable(
 }
 
 fn refused(message: String, pos: async_graphql::Pos) -> ServerError {
-    let mut error = ServerError::new(message, Some(pos));
-    error
-        .extensions
-        .get_or_insert_with(Default::default)
-        .set("code", ErrorCode::BadUserInput);
-    error
+    super::variables::refused_at(message, Some(pos))
 }
 
 #[cfg(test)]

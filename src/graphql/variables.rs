@@ -316,7 +316,12 @@ fn literal(value: &async_graphql_value::Value, path: &str) -> Result<(), ServerE
 }
 
 fn refused(message: String) -> ServerError {
-    let mut error = ServerError::new(message, None);
+    refused_at(message, None)
+}
+
+/// A request refused before it runs: `BAD_USER_INPUT` with `message`, at `pos` in the document.
+pub(super) fn refused_at(message: String, pos: Option<async_graphql::Pos>) -> ServerError {
+    let mut error = ServerError::new(message, pos);
     error
         .extensions
         .get_or_insert_with(Default::default)
