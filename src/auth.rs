@@ -21,6 +21,27 @@ pub const DEMO_SECRET: &str = "labinov-demo-secret: for trying labinov on one ma
 /// Shortest secret accepted for HS256.
 pub const MIN_SECRET_BYTES: usize = 32;
 
+/// Longest subject (`sub`) a token may carry: it is recorded as the actor of every change.
+pub const MAX_SUBJECT_CHARS: usize = 200;
+
+/// What is wrong with a token's subject as the actor the events record and screens show, if
+/// anything: empty, too long, or holding control characters or the marks that turn the
+/// direction of text (which would make a name read as another on a screen).
+pub fn subject_problem(sub: &str) -> Option<String> {
+    let direction_mark = |c: char| matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    if sub.trim().is_empty() {
+        Some("has an empty subject (sub)".to_owned())
+    } else if sub.chars().count() > MAX_SUBJECT_CHARS {
+        Some(format!(
+            "has a subject (sub) longer than {MAX_SUBJECT_CHARS} characters"
+        ))
+    } else if sub.chars().any(|c| c.is_control() || direction_mark(c)) {
+        Some("has a subject (sub) with control characters or direction marks".to_owned())
+    } else {
+        None
+    }
+}
+
 /// The claims of a labinov token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
@@ -217,6 +238,9 @@ impl Authenticator {
             }
         })?;
         let claims = data.claims;
+        if let Some(problem) = subject_problem(&claims.sub) {
+            return Err(bad(&problem));
+        }
         if claims.role == Role::RegencyAdmin && claims.regency.is_none() {
             return Err(bad("has the REGENCY_ADMIN role but names no regency"));
         }
@@ -325,5 +349,28 @@ mod tests {
         assert_eq!(bearer("abc"), Some("abc"));
         assert_eq!(bearer("Basic abc"), None);
         assert_eq!(bearer("Bearer "), None);
+    }
+
+    #[test]
+    fn a_subject_is_a_plain_name_of_reasonable_length() {
+        for good in [
+            "rina@banjar.go.id",
+            "Dr. Made Wirawan",
+            "مدير",
+            &"a".repeat(200),
+        ] {
+            assert_eq!(subject_problem(good), None, "{good}");
+        }
+        for bad in [
+            "",
+            "  ",
+            "line\nbreak",
+            "bell\u{7}",
+            "admin\u{202E}nimda",
+            "x\u{2066}y",
+            &"a".repeat(201),
+        ] {
+            assert!(subject_problem(bad).is_some(), "{bad:?}");
+        }
     }
 }

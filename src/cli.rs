@@ -280,7 +280,9 @@ pub fn claims(
         role != Role::Mentor || mentor.is_some(),
         "a MENTOR token needs --mentor ID"
     );
-    anyhow::ensure!(!subject.trim().is_empty(), "--subject cannot be empty");
+    if let Some(problem) = crate::auth::subject_problem(subject) {
+        anyhow::bail!("--subject: the token {problem}");
+    }
     let now = chrono::Utc::now().timestamp();
     let ttl = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2);
     Ok(Claims {

@@ -739,7 +739,7 @@ async fn measure(
         )
         .await?;
         report.line(format!(
-        "\n## 4 and 5. Fan-out: pipelineEvents subscribers on one instance, {} writes at {}/s, to labinov and to the floor in turns ({} rounds, both sets of subscribers open)\n\
+        "\n## 4 and 5. Fan-out: pipelineEvents subscribers on one instance, {} writes at {}/s, to labinov and to the floor in turns ({} rounds, both sets of subscribers open; a row says where this process's open-file limit could not hold both)\n\
          | subscribers | labinov p50 / p99 / max ms | floor p50 / p99 / max ms | resident memory per idle subscription |\n| --- | --- | --- | --- |",
         plan.delivery_writes, plan.delivery_writes_per_second, plan.delivery_rounds().0
     ));

@@ -115,6 +115,7 @@ fn give_code(error: &mut ServerError) {
         return;
     }
     if is_clients(error) {
+        error.message = as_sentence(&error.message);
         let extensions = error.extensions.get_or_insert_with(Default::default);
         extensions.set("code", Value::from(ErrorCode::BadUserInput));
         return;
@@ -123,6 +124,41 @@ fn give_code(error: &mut ServerError) {
     error.message = "internal server error".to_owned();
     let extensions = error.extensions.get_or_insert_with(Default::default);
     extensions.set("code", Value::from(ErrorCode::InternalServerError));
+}
+
+/// A client error's message as a sentence. async-graphql words a value that is not of its
+/// scalar as `Failed to parse "NaiveDate": premature end of input (occurred while parsing
+/// "ActionPlanInput")`, naming the type as the server's code names it; this says what was
+/// expected and how to write it, and ends the sentence.
+fn as_sentence(message: &str) -> String {
+    const FAILED: &str = "Failed to parse \"";
+    let mut text = message.trim_end().to_owned();
+    if let Some(at) = text.find(FAILED)
+        && let Some((scalar, rest)) = text[at + FAILED.len()..].split_once("\": ")
+    {
+        // The input object named last is the argument's own.
+        const WHILE: &str = " (occurred while parsing \"";
+        let (reason, within) = match rest.rsplit_once(WHILE) {
+            Some((before, input)) => (
+                before.split(WHILE).next().unwrap_or(before),
+                format!(" in {}", input.trim_end_matches([')', '"'])),
+            ),
+            None => (rest, String::new()),
+        };
+        let expected = match scalar {
+            "NaiveDate" => "a date written YYYY-MM-DD, e.g. 2026-12-07".to_owned(),
+            "DateTime" => "a date and time in RFC 3339, e.g. 2026-12-07T08:00:00Z".to_owned(),
+            other => format!("a valid {other}"),
+        };
+        text = format!(
+            "{}A value{within} is not {expected} ({reason})",
+            &text[..at]
+        );
+    }
+    if !text.ends_with(['.', '?', '!']) {
+        text.push('.');
+    }
+    text
 }
 
 #[cfg(test)]
@@ -151,10 +187,31 @@ mod tests {
         give_code(&mut date);
         assert_eq!(code_of(&date), "\"BAD_USER_INPUT\"");
 
+        assert_eq!(
+            date.message,
+            "A value is not a date written YYYY-MM-DD, e.g. 2026-12-07 (premature end)."
+        );
+
         let mut fault = ServerError::new("Data `Domain` does not exist.", None);
         fault.path = vec![PathSegment::Field("ideas".into())];
         give_code(&mut fault);
         assert_eq!(code_of(&fault), "\"INTERNAL_SERVER_ERROR\"");
         assert_eq!(fault.message, "internal server error");
+    }
+
+    #[test]
+    fn values_of_the_wrong_scalar_are_told_what_was_expected_in_a_sentence() {
+        assert_eq!(
+            as_sentence(
+                "Failed to parse \"DateTime\": input contains invalid characters (occurred while parsing \"EventFilter\")"
+            ),
+            "A value in EventFilter is not a date and time in RFC 3339, e.g. \
+             2026-12-07T08:00:00Z (input contains invalid characters)."
+        );
+        assert_eq!(
+            as_sentence("Invalid value for argument \"first\", expected type \"Int\""),
+            "Invalid value for argument \"first\", expected type \"Int\"."
+        );
+        assert_eq!(as_sentence("Unknown field."), "Unknown field.");
     }
 }

@@ -131,7 +131,9 @@ impl Documents {
         if let Some(document) = self.lock().get(query) {
             return Ok((document.clone(), false));
         }
-        Ok((Arc::new(async_graphql::parser::parse_query(query)?), true))
+        let document =
+            async_graphql::parser::parse_query(query).map_err(|error| unparsable(&error))?;
+        Ok((Arc::new(document), true))
     }
 
     /// Keeps a document that passed the checks, if its text is short enough.
@@ -152,6 +154,30 @@ impl Default for Documents {
     fn default() -> Self {
         Self::new(4 * 1024 * 1024)
     }
+}
+
+/// The refusal of a query that does not parse, as a sentence with its place: the parser's
+/// own message draws the line with a caret under it, which reads as noise in a JSON error.
+fn unparsable(error: &async_graphql::parser::Error) -> ServerError {
+    use async_graphql::parser::Error;
+    let locations: Vec<_> = error.positions().collect();
+    let what = match error {
+        Error::Syntax { message, .. } => message
+            .lines()
+            .rev()
+            .find_map(|line| line.trim().strip_prefix("= "))
+            .unwrap_or("it does not follow GraphQL's grammar")
+            .to_owned(),
+        other => other.to_string(),
+    };
+    let at = locations
+        .first()
+        .map(|pos| format!(" at line {}, column {}", pos.line, pos.column))
+        .unwrap_or_default();
+    let mut refused =
+        ServerError::new(format!("The query is not valid GraphQL{at}: {what}."), None);
+    refused.locations = locations;
+    refused
 }
 
 /// Checks `request` against `limits`; returns its parsed document when it passes.
@@ -711,6 +737,42 @@ mod tests {
             &Documents::default(),
             &Request::new(query),
         ))
+    }
+
+    #[test]
+    fn a_query_that_does_not_parse_is_refused_with_a_sentence_and_its_place() {
+        for (query, line, column) in [
+            ("{ ideas(", 1, 9),
+            (
+                "query {\n  stages { stage }\n  ideas { nodes { id } ",
+                3,
+                24,
+            ),
+            (
+                "query A { stages { stage } } query A { stages { stage } }",
+                1,
+                30,
+            ),
+        ] {
+            let refused = check(
+                &QueryLimits::default(),
+                &Documents::default(),
+                &Request::new(query),
+            )
+            .expect_err("it does not parse");
+            let message = &refused.message;
+            assert!(
+                message.starts_with(&format!(
+                    "The query is not valid GraphQL at line {line}, column {column}: "
+                )),
+                "{message}"
+            );
+            assert!(
+                message.ends_with('.') && !message.contains('\n'),
+                "{message}"
+            );
+            assert_eq!(refused.locations[0].line, line, "{message}");
+        }
     }
 
     /// Lists of objects whose names also name a single object elsewhere: not counted.

@@ -135,6 +135,9 @@ impl PersistedQueries {
                 .cloned()
                 .or_else(|| texts.get(&hash).cloned())
                 .ok_or_else(|| {
+                    // Not a sentence on purpose: Apollo's persisted-queries link (and the
+                    // clients that copied it) compare the message with this exact word
+                    // before they send the query again with its text.
                     coded("PersistedQueryNotFound", ErrorCode::PersistedQueryNotFound)
                 })?;
             request.query = text;

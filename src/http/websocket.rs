@@ -168,6 +168,9 @@ struct Guard {
     max_running: usize,
     /// Where the client's address holds its subscriptions (none for in-process calls).
     places: Option<(Arc<AddressSlots>, std::net::IpAddr)>,
+    /// Operations answered with `error` because they were refused before they ran: the
+    /// `complete` async-graphql sends after them is not the client's to see.
+    refused: std::collections::HashSet<String>,
 }
 
 fn bad_message(reason: &str) -> Verdict {
@@ -187,6 +190,7 @@ impl Guard {
             grouped: HashMap::new(),
             max_running,
             places,
+            refused: std::collections::HashSet::new(),
         }
     }
 
@@ -227,6 +231,9 @@ impl Guard {
                 let Some(id) = envelope.id.filter(|id| !id.is_empty()) else {
                     return bad_message("Invalid message received");
                 };
+                // An id that was refused may be used again; async-graphql drops what it had
+                // under that id, so no `complete` of the refused operation follows.
+                self.refused.remove(&id);
                 if self.running.contains_key(&id) {
                     return Verdict::Close(
                         close_code::DUPLICATE_ID,
@@ -271,6 +278,29 @@ impl Guard {
         }
     }
 
+    /// What the client gets of a message async-graphql answers with, or None for nothing.
+    /// An operation refused before it ran (its document does not parse or validate, or a
+    /// limit refuses it) is answered with the protocol's `error` message, as both protocols
+    /// ask, instead of a result followed by `complete`; that `complete` is dropped.
+    fn server_answer(&mut self, text: String) -> Option<String> {
+        if text.starts_with(r#"{"type":"complete""#)
+            && !self.refused.is_empty()
+            && let Ok(Envelope { id: Some(id), .. }) = serde_json::from_str::<Envelope>(&text)
+            && self.refused.remove(&id)
+        {
+            return None;
+        }
+        let text = match refusal(&text, self.protocol) {
+            Some((id, error)) => {
+                self.refused.insert(id);
+                error
+            }
+            None => text,
+        };
+        self.server_message(&text);
+        Some(text)
+    }
+
     /// Notes operations the server ended (`complete` or `error` sent to the client).
     fn server_message(&mut self, text: &str) {
         let ended =
@@ -303,6 +333,41 @@ impl Guard {
         };
         serde_json::json!({ "type": "error", "id": id, "payload": payload }).to_string()
     }
+}
+
+/// The `error` message, and its operation's id, for a result that refuses its operation before
+/// it ran: no data, and errors none of which has a path (parse, validation and limit errors;
+/// an error of an operation that ran names the field it came from, and stays a result, as
+/// the graphql-ws library's own server sends it).
+fn refusal(text: &str, protocol: WebSocketProtocols) -> Option<(String, String)> {
+    let candidate = (text.starts_with(r#"{"type":"next""#)
+        || text.starts_with(r#"{"type":"data""#))
+        && text.contains(r#""data":null"#)
+        && text.contains(r#""errors":["#);
+    if !candidate {
+        return None;
+    }
+    let message: serde_json::Value = serde_json::from_str(text).ok()?;
+    let id = message["id"].as_str()?.to_owned();
+    let payload = &message["payload"];
+    let errors = payload["errors"].as_array()?;
+    if !payload["data"].is_null()
+        || errors.is_empty()
+        || errors.iter().any(|error| error.get("path").is_some())
+    {
+        return None;
+    }
+    let payload = match (protocol, errors.as_slice()) {
+        // subscriptions-transport-ws's `error` carries one error object.
+        (WebSocketProtocols::SubscriptionsTransportWS, [one]) => one.clone(),
+        _ => serde_json::json!(errors),
+    };
+    // `type` first, as async-graphql writes its messages and as `server_message` reads them.
+    let error = format!(
+        r#"{{"type":"error","id":{},"payload":{payload}}}"#,
+        serde_json::Value::from(id.as_str())
+    );
+    Some((id, error))
 }
 
 /// The first GraphQL subprotocol the client offers that this server speaks.
@@ -577,10 +642,14 @@ impl Connection {
                 Step::close(close_code::TRY_AGAIN_LATER, DATABASE_UNAVAILABLE)
             }
             WsMessage::Text(text) => {
-                if let Ok(mut guard) = self.shared.guard.lock() {
-                    guard.server_message(&text);
+                let answer = match self.shared.guard.lock() {
+                    Ok(mut guard) => guard.server_answer(text),
+                    Err(_) => Some(text),
+                };
+                match answer {
+                    Some(text) => Step::sent(&self.send_text(text).await),
+                    None => Step::Go,
                 }
-                Step::sent(&self.send_text(text).await)
             }
             WsMessage::Close(code, reason) => {
                 // A refused connection_init is 4403 Forbidden in graphql-transport-ws;
@@ -931,5 +1000,47 @@ mod tests {
         assert_eq!(g.client_message(&subscribe("3")), Verdict::Pass);
         g.server_message(r#"{"type":"complete","id":"2"}"#);
         assert_eq!(g.client_message(&subscribe("4")), Verdict::Pass);
+    }
+
+    #[test]
+    fn an_operation_refused_before_it_ran_is_an_error_message_without_a_complete() {
+        let mut g = guard();
+        g.client_message(br#"{"type":"connection_init"}"#);
+        assert_eq!(g.client_message(&subscribe("1")), Verdict::Pass);
+        let refused = r#"{"type":"next","id":"1","payload":{"data":null,"errors":[{"message":"Unknown field \"nope\" on type \"Subscription\".","locations":[{"line":1,"column":16}],"extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]}}"#;
+        let sent: serde_json::Value =
+            serde_json::from_str(&g.server_answer(refused.to_owned()).unwrap()).unwrap();
+        assert_eq!(sent["type"], "error");
+        assert_eq!(sent["id"], "1");
+        assert_eq!(
+            sent["payload"][0]["extensions"]["code"],
+            "GRAPHQL_VALIDATION_FAILED"
+        );
+        assert_eq!(
+            g.server_answer(r#"{"type":"complete","id":"1"}"#.to_owned()),
+            None
+        );
+        // The id is free again, and its next operation's `complete` is the client's.
+        assert_eq!(g.client_message(&subscribe("1")), Verdict::Pass);
+        assert!(g.server_answer(refused.to_owned()).is_some());
+        assert_eq!(g.client_message(&subscribe("1")), Verdict::Pass);
+        let done = r#"{"type":"complete","id":"1"}"#;
+        assert_eq!(g.server_answer(done.to_owned()).as_deref(), Some(done));
+
+        // An error of an operation that ran names its field: it stays a result.
+        assert_eq!(g.client_message(&subscribe("2")), Verdict::Pass);
+        let ran = r#"{"type":"next","id":"2","payload":{"data":null,"errors":[{"message":"No.","path":["funnel"],"extensions":{"code":"FORBIDDEN"}}]}}"#;
+        assert_eq!(g.server_answer(ran.to_owned()).as_deref(), Some(ran));
+    }
+
+    #[test]
+    fn the_legacy_protocol_gets_one_error_object() {
+        let mut g = Guard::new(WebSocketProtocols::SubscriptionsTransportWS, 2, None);
+        g.client_message(br#"{"type":"connection_init"}"#);
+        let refused = r#"{"type":"data","id":"1","payload":{"data":null,"errors":[{"message":"Syntax error."}]}}"#;
+        let sent: serde_json::Value =
+            serde_json::from_str(&g.server_answer(refused.to_owned()).unwrap()).unwrap();
+        assert_eq!(sent["type"], "error");
+        assert_eq!(sent["payload"]["message"], "Syntax error.");
     }
 }

@@ -478,7 +478,33 @@ async fn bad_tokens_are_unauthenticated() {
         claims.exp -= 3600;
         sign_with(crate::helpers::TEST_SECRET, &claims)
     };
+    // Well signed, but naming its holder in a way no event may record as the actor.
+    let with_subject = |sub: String| {
+        let mut claims =
+            labinov::cli::claims("x", Role::Admin, None, None, Duration::from_mins(10))
+                .expect("claims");
+        claims.sub = sub;
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::default(),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(crate::helpers::TEST_SECRET.as_bytes()),
+        )
+        .expect("a token")
+    };
     let cases = [
+        (
+            "a subject of 20,000 characters",
+            with_subject("a".repeat(20_000)),
+        ),
+        (
+            "a subject turning its text",
+            with_subject("admin\u{202E}nimda".to_owned()),
+        ),
+        (
+            "a subject with a line break",
+            with_subject("rina\nADMIN".to_owned()),
+        ),
+        ("an empty subject", with_subject(String::new())),
         ("tampered", format!("{header}.{forged_payload}.{signature}")),
         ("alg none", format!("{none_header}.{payload}.")),
         ("wrong secret", other_secret),

@@ -90,6 +90,10 @@ impl WsClient {
                 .expect("the server keeps the connection open");
             match received {
                 Received::Result { payload, .. } => return payload,
+                // subscriptions-transport-ws's `error` carries one error object.
+                Received::Error { payload, .. } if payload.is_object() => {
+                    return json!({"errors": [payload]});
+                }
                 Received::Error { payload, .. } => return json!({"errors": payload}),
                 _ => {}
             }
@@ -108,12 +112,20 @@ impl WsClient {
 
     /// The type of the next raw message the server sends, pings included.
     pub async fn next_raw_type(&mut self) -> Option<String> {
+        self.next_raw()
+            .await
+            .and_then(|value| value["type"].as_str().map(str::to_owned))
+    }
+
+    /// The next raw message the server sends, pings included; None if none comes within the
+    /// patience window or the socket closes.
+    pub async fn next_raw(&mut self) -> Option<Value> {
         loop {
             match tokio::time::timeout(PATIENCE, self.socket.next_json())
                 .await
                 .ok()?
             {
-                Ok(Some(value)) => return value["type"].as_str().map(str::to_owned),
+                Ok(Some(value)) => return Some(value),
                 Ok(None) => {}
                 Err(_) => return None,
             }

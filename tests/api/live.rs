@@ -905,6 +905,53 @@ async fn an_event_kind_filter_with_a_typo_is_a_validation_error() {
     }
 }
 
+/// An operation refused before it runs (a document that does not parse or validate) is
+/// answered with the protocol's own `error` message, which the graphql-ws library rejects
+/// the subscription with, and nothing more under its id; the connection stays open and the
+/// id may be used again. An operation that ran and failed stays a result and a `complete`.
+#[tokio::test]
+async fn an_operation_refused_before_it_runs_is_the_protocols_error_message() {
+    let app = live_app().await;
+    for legacy in [false, true] {
+        let mut client = WsClient::connect(&app.ws_url(), legacy).await;
+        for refused in [
+            "subscription { pipelineEvent { sequence } }",
+            "subscription { pipelineEvents(",
+        ] {
+            client.subscribe("1", refused, json!({})).await;
+            let message = client.next_raw().await.expect("an answer");
+            assert_eq!(message["type"], "error", "{message}");
+            assert_eq!(message["id"], "1", "{message}");
+            // graphql-transport-ws: a list of errors; subscriptions-transport-ws: one error.
+            let error = if legacy {
+                &message["payload"]
+            } else {
+                assert_eq!(message["payload"].as_array().map(Vec::len), Some(1));
+                &message["payload"][0]
+            };
+            assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{message}");
+            assert!(
+                error["message"]
+                    .as_str()
+                    .is_some_and(|m| m.ends_with(['.', '?'])),
+                "{message}"
+            );
+        }
+        // No `complete` follows the refusals, and "1" is free for an operation that runs.
+        client
+            .subscribe("1", "query { stages { stage } }", json!({}))
+            .await;
+        let answer = client.next_raw().await.expect("an answer");
+        assert_eq!(
+            answer["type"],
+            if legacy { "data" } else { "next" },
+            "{answer}"
+        );
+        assert!(answer["payload"]["data"]["stages"].is_array(), "{answer}");
+        assert_eq!(client.next_raw_type().await.as_deref(), Some("complete"));
+    }
+}
+
 #[tokio::test]
 async fn each_operation_on_a_websocket_reads_fresh_data() {
     let app = TestApp::with_demo().await;
@@ -1320,13 +1367,22 @@ async fn identical_subscriptions_that_start_now_run_once_and_each_gets_its_own_m
     let mut resuming = WsClient::connect(&app.ws_url(), false).await;
     let from = json!({"f": {"regencyCodes": ["63.03"]}, "after": cursor_now(&app, "63.03").await});
     resuming.subscribe("r", EVENTS, from).await;
-    // Subscriptions that start now see events from when they are running: write until the
-    // first member sees one, then once more for everyone.
+    // Subscriptions that start now see events from when they are running: write until every
+    // one of them (the group's members and the staff's own) has seen one, then once more for
+    // everyone.
+    let mut waiting: Vec<&mut WsClient> = members.iter_mut().chain([&mut staff]).collect();
     for attempt in 0.. {
-        assert!(attempt < 20, "the subscription never delivered");
+        assert!(attempt < 20, "a subscription never delivered");
         version = rename(&app, &id, version, 1, &format!("warm-up {attempt}")).await;
-        let first = tokio::time::timeout(Duration::from_secs(1), members[0].next_result()).await;
-        if first.is_ok() {
+        let mut still = Vec::new();
+        for client in waiting {
+            let seen = tokio::time::timeout(Duration::from_secs(1), client.next_result()).await;
+            if seen.is_err() {
+                still.push(client);
+            }
+        }
+        waiting = still;
+        if waiting.is_empty() {
             break;
         }
     }

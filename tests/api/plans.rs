@@ -209,6 +209,11 @@ async fn bad_plans_are_refused_with_a_sentence_and_change_nothing() {
             "INVALID_TRANSITION",
             "written in DESIGN",
         ),
+        (
+            json!({"ideaId": idea, "goal": "G", "milestones": [milestone("Uji", "7 Desember")]}),
+            "BAD_USER_INPUT",
+            "must be a calendar day as YYYY-MM-DD",
+        ),
     ];
     let before = event_total(&app).await;
     for (input, code, words) in cases {
@@ -217,6 +222,19 @@ async fn bad_plans_are_refused_with_a_sentence_and_change_nothing() {
         let message = refused["errors"][0]["message"].as_str().unwrap_or_default();
         assert!(message.contains(words), "{message}");
     }
+    // The same day written into the query itself.
+    let literal = format!(
+        r#"mutation {{ writeActionPlan(input: {{ideaId: {idea}, goal: "G", milestones: [{{title: "Uji",
+           ownerName: "Siti Aminah", ownerPosition: "Kepala Seksi", dueOn: "7 Desember"}}]}}) {{
+           actionPlan {{ version }} }} }}"#
+    );
+    let refused = app.gql(&literal, json!({})).await;
+    assert_eq!(error_code(&refused), "BAD_USER_INPUT", "{refused}");
+    let message = refused["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("is not a date written YYYY-MM-DD") && message.ends_with('.'),
+        "{message}"
+    );
     let too_many: Vec<Value> = (0..51)
         .map(|n| milestone(&format!("Langkah {n}"), &day(10)))
         .collect();
