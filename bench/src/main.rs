@@ -16,6 +16,7 @@
 
 mod data;
 mod drill;
+mod floor;
 mod follow;
 mod load;
 mod scale;
@@ -68,6 +69,19 @@ enum Mode {
     ServeFloor {
         #[arg(long)]
         port: u16,
+    },
+    /// The floor's subscribers of the fan-out measurement, in a process of their own, taking
+    /// turns with labinov's when the harness says (see `floor.rs`).
+    #[command(hide = true)]
+    FloorSubscribers {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        fire: String,
+        #[arg(long)]
+        subscribers: usize,
+        #[arg(long)]
+        per_second: u32,
     },
     /// Opens idle pipelineEvents subscribers to a running server (signed with the harness's
     /// secret) and holds them, for profiling memory by hand (heaptrack, /proc).
@@ -267,6 +281,12 @@ fn main() -> anyhow::Result<()> {
             }) => servers::serve_raw(&database_url, &schema, port, pool).await,
             Some(Mode::ServeFloor { port }) => servers::serve_floor(port).await,
             Some(Mode::Drill(args)) => drill::run(args).await,
+            Some(Mode::FloorSubscribers {
+                url,
+                fire,
+                subscribers,
+                per_second,
+            }) => floor::serve(&url, &fire, subscribers, per_second).await,
             Some(Mode::Hold {
                 url,
                 subscribers,
@@ -739,7 +759,7 @@ async fn measure(
         )
         .await?;
         report.line(format!(
-        "\n## 4 and 5. Fan-out: pipelineEvents subscribers on one instance, {} writes at {}/s, to labinov and to the floor in turns ({} rounds, both sets of subscribers open; a row says where this process's open-file limit could not hold both)\n\
+        "\n## 4 and 5. Fan-out: pipelineEvents subscribers on one instance, {} writes at {}/s, to labinov and to the floor in turns ({} rounds, both sets of subscribers open, the floor's in a process of their own)\n\
          | subscribers | labinov p50 / p99 / max ms | floor p50 / p99 / max ms | resident memory per idle subscription |\n| --- | --- | --- | --- |",
         plan.delivery_writes, plan.delivery_writes_per_second, plan.delivery_rounds().0
     ));
@@ -794,77 +814,54 @@ async fn measure(
             let per_subscription = (server.rss_kib().saturating_sub(before)) as f64 / n as f64;
             // The floor's subscribers open beside labinov's, and the two take turns in rounds
             // of writes, each round in the other order: whatever else the machine does for a
-            // few seconds (these are shared virtual machines) weighs on both alike. Where this
-            // process may not hold both sets of sockets, labinov's close before the floor's open
-            // and each takes all its writes in one turn.
-            let together = servers::allow_open_files(2 * n as u64 + 4096);
-            let (rounds, per_round) = if together {
-                plan.delivery_rounds()
-            } else {
-                (1, plan.delivery_writes)
-            };
-            let fire_url = floor.url("/fire");
+            // few seconds (these are shared virtual machines) weighs on both alike. The floor's
+            // are held by a child process, so that neither process needs more open files than
+            // one set of sockets.
+            let (rounds, per_round) = plan.delivery_rounds();
+            let per_second = plan.delivery_writes_per_second;
             let (mut ours, mut floor_latencies) = (Vec::new(), Vec::new());
-            let mut subscribers = Some(subscribers);
-            let mut floor_subscribers = None;
+            let mut floor_side = None;
             for round in 0..rounds {
                 let writes = round * per_round..(round + 1) * per_round;
                 for side in [round % 2, 1 - round % 2] {
                     if side == 0 {
-                        let Some(open) = subscribers.as_mut() else {
-                            continue;
-                        };
                         ours.extend(
-                            fan_out(open, delivering, plan, writes.clone(), |k| {
-                                let call = submit(format!("bench-write-{k}"));
-                                async move { load::once(&call).await }
-                            })
+                            fan_out(
+                                &mut subscribers,
+                                delivering,
+                                per_second,
+                                writes.clone(),
+                                |k| {
+                                    let call = submit(format!("bench-write-{k}"));
+                                    async move { load::once(&call).await }
+                                },
+                            )
                             .await,
                         );
-                        if !together && let Some(done) = subscribers.take() {
-                            done.close().await;
-                        }
                         continue;
                     }
-                    if floor_subscribers.is_none() {
-                        floor_subscribers = Some(
-                            ws::open(
+                    if floor_side.is_none() {
+                        floor_side = Some(
+                            floor::FloorSide::open(
                                 &format!("ws://127.0.0.1:{}/ws", floor.port),
-                                &token,
-                                (0..n).map(|_| (String::new(), Value::Null)).collect(),
-                                128,
-                                true,
+                                &floor.url("/fire"),
+                                n,
+                                per_second,
                             )
                             .await?,
                         );
-                        tokio::time::sleep(Duration::from_millis(500)).await;
                     }
-                    let Some(open) = floor_subscribers.as_mut() else {
-                        continue;
-                    };
-                    floor_latencies.extend(
-                        fan_out(open, n, plan, writes.clone(), |k| {
-                            let url = fire_url.clone();
-                            async move {
-                                let message = json!({"type": "next", "id": "1", "payload": {"data": {"pipelineEvents": {"sequence": k, "payload": {"title": format!("bench-write-{k}")}}}}});
-                                let _ = reqwest::Client::new().post(url).body(message.to_string()).send().await;
-                                load::Run::default()
-                            }
-                        })
-                        .await,
-                    );
+                    if let Some(open) = floor_side.as_mut() {
+                        floor_latencies.extend(open.turn(writes.clone()).await?);
+                    }
                 }
             }
-            for open in [subscribers, floor_subscribers].into_iter().flatten() {
+            subscribers.close().await;
+            if let Some(open) = floor_side {
                 open.close().await;
             }
             report.line(format!(
-                "| {n}{} | {:.1} / {:.1} / {:.1} | {:.1} / {:.1} / {:.1} | {:.1} KB |",
-                if together {
-                    ""
-                } else {
-                    " (one after the other: the open-file limit holds one set of sockets)"
-                },
+                "| {n} | {:.1} / {:.1} / {:.1} | {:.1} / {:.1} / {:.1} | {:.1} KB |",
                 quantile_ms(&ours, 0.5),
                 quantile_ms(&ours, 0.99),
                 quantile_ms(&ours, 1.0),
@@ -929,12 +926,12 @@ async fn measure(
 /// The number of the unmeasured write that starts each turn of the fan-out measurement.
 const WARM_UP_WRITE: usize = 1_000_000;
 
-/// Writes numbers `writes` at `plan.delivery_writes_per_second` (each write carries its number
+/// Writes numbers `writes` at `per_second` (each write carries its number
 /// `k` in the event's payload title) and returns every subscriber's write-to-delivery latency.
-async fn fan_out<F, Fut>(
+pub(crate) async fn fan_out<F, Fut>(
     subscribers: &mut ws::Subscribers,
     n: usize,
-    plan: &Plan,
+    per_second: u32,
     writes: std::ops::Range<usize>,
     write: F,
 ) -> Vec<Duration>
@@ -950,7 +947,7 @@ where
     subscribers.collect(n, Duration::from_secs(10)).await;
     subscribers.drain();
     let mut sent = std::collections::HashMap::with_capacity(writes.len());
-    let gap = Duration::from_secs_f64(1.0 / f64::from(plan.delivery_writes_per_second.max(1)));
+    let gap = Duration::from_secs_f64(1.0 / f64::from(per_second.max(1)));
     let mut running = tokio::task::JoinSet::new();
     let mut tick = tokio::time::interval(gap);
     let count = writes.len();
