@@ -76,6 +76,8 @@ pub struct Authenticator {
     anonymous: AnonymousAccess,
     /// Regency codes of verified tokens, resolved to ids (codes never change).
     regencies: Mutex<HashMap<String, i32>>,
+    /// Mentors that MENTOR tokens named and that exist (mentors are never deleted).
+    mentors: Mutex<std::collections::HashSet<i32>>,
     /// Whether the secret is the public demo one (only ever on loopback).
     demo_secret: bool,
 }
@@ -155,6 +157,7 @@ impl Authenticator {
             audience: tokens.jwt_audience.clone(),
             anonymous,
             regencies: Mutex::new(HashMap::new()),
+            mentors: Mutex::default(),
             demo_secret,
         })
     }
@@ -251,11 +254,14 @@ impl Authenticator {
     }
 
     /// The caller of a request: anonymous without a token, the token's holder with a good one,
-    /// UNAUTHENTICATED with a bad one. `regency_id` resolves a regency code to its id.
+    /// UNAUTHENTICATED with a bad one, also one naming a regency or a mentor that does not
+    /// exist. `regency_id` resolves a regency code to its id; `mentor_exists` says whether a
+    /// mentor id is one.
     pub async fn caller(
         &self,
         token: Option<&str>,
         regency_id: impl AsyncFnOnce(String) -> DomainResult<Option<i32>>,
+        mentor_exists: impl AsyncFnOnce(i32) -> DomainResult<bool>,
     ) -> DomainResult<Caller> {
         let Some(token) = token else {
             return Ok(self.anonymous());
@@ -285,6 +291,22 @@ impl Authenticator {
             }
             None => None,
         };
+        if let Some(mentor) = claims.mentor {
+            let known = self
+                .mentors
+                .lock()
+                .is_ok_and(|known| known.contains(&mentor));
+            if !known {
+                if !mentor_exists(mentor).await? {
+                    return Err(DomainError::Unauthenticated(format!(
+                        "The token speaks for mentor {mentor}, who does not exist here."
+                    )));
+                }
+                if let Ok(mut known) = self.mentors.lock() {
+                    known.insert(mentor);
+                }
+            }
+        }
         let expires_at = DateTime::from_timestamp(claims.exp, 0).ok_or_else(|| {
             DomainError::Unauthenticated(
                 "The token's expiry (exp) lies beyond any date this server can hold; ask for a new token."

@@ -95,13 +95,13 @@ impl AppState {
     /// expired or foreign token.
     pub async fn caller(&self, token: Option<&str>) -> crate::error::DomainResult<Caller> {
         let domain = &self.domain;
+        let system = Caller::system("token check");
         self.auth
-            .caller(token, async |code| {
-                Ok(domain
-                    .regency_by_code(&Caller::system("token check"), &code)
-                    .await?
-                    .map(|r| r.id))
-            })
+            .caller(
+                token,
+                async |code| Ok(domain.regency_by_code(&system, &code).await?.map(|r| r.id)),
+                async |id| Ok(!domain.mentors_by_id(&system, &[id]).await?.is_empty()),
+            )
             .await
     }
 }

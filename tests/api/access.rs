@@ -505,6 +505,10 @@ async fn bad_tokens_are_unauthenticated() {
             with_subject("rina\nADMIN".to_owned()),
         ),
         ("an empty subject", with_subject(String::new())),
+        (
+            "a mentor who does not exist",
+            token(Role::Mentor, None, Some(999_999)),
+        ),
         ("tampered", format!("{header}.{forged_payload}.{signature}")),
         ("alg none", format!("{none_header}.{payload}.")),
         ("wrong secret", other_secret),
