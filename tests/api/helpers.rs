@@ -84,6 +84,7 @@ pub fn fresh_config() -> (Config, TempDir) {
     if let Ok(url) = std::env::var("LABINOV_TEST_DATABASE_URL")
         && !url.is_empty()
     {
+        sweep_schemas_of_ended_runs(&url);
         {
             let nanos = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -99,6 +100,56 @@ pub fn fresh_config() -> (Config, TempDir) {
         }
     }
     (config, dir)
+}
+
+/// Drops, once per test run and in a thread of its own, the schemas that earlier runs left in
+/// the test database: each is named after the process that made it, and one whose process is
+/// gone is no test's any more. A run that ends before the thread does leaves the rest to the
+/// next run.
+fn sweep_schemas_of_ended_runs(url: &str) {
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    let url = url.to_owned();
+    SWEPT.call_once(|| {
+        std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                let Ok(db) = sea_orm::Database::connect(url).await else {
+                    return;
+                };
+                let names: Vec<String> = db
+                    .query_all_raw(sea_orm::Statement::from_string(
+                        db.get_database_backend(),
+                        "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'labinov\\_test\\_%'",
+                    ))
+                    .await
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|row| row.try_get_by_index::<String>(0).ok())
+                    .collect();
+                for name in names {
+                    let ended = name
+                        .strip_prefix("labinov_test_")
+                        .and_then(|rest| rest.split('_').next())
+                        .and_then(|pid| pid.parse::<u32>().ok())
+                        .is_some_and(|pid| {
+                            pid != std::process::id()
+                                && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+                        });
+                    if ended {
+                        let _ = db
+                            .execute_unprepared(&format!(r#"DROP SCHEMA IF EXISTS "{name}" CASCADE"#))
+                            .await;
+                    }
+                }
+                db.close().await.ok();
+            });
+        });
+    });
 }
 
 /// The demo data, loaded once per test run by the real loader (which replays some 3,400
