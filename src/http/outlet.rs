@@ -185,6 +185,12 @@ impl Outlet {
         .await
     }
 
+    /// Flushes the socket, whatever the outlet's state: what the socket queued on its own (its
+    /// answer to the client's close frame) goes out.
+    pub async fn flush(&self) {
+        std::future::poll_fn(|cx| self.lock().sink.as_mut().poll_flush(cx).map(|_| ())).await;
+    }
+
     /// Queues a message of the connection's own without waiting for it to go out.
     pub fn push(&self, message: Message) {
         let mut state = self.lock();

@@ -37,6 +37,7 @@ use crate::error::ErrorCode;
 
 /// The close codes this server sends: graphql-transport-ws's own and the WebSocket standard's.
 pub mod close_code {
+    pub const NORMAL: u16 = 1000;
     /// The client stopped answering pings (and runs no subscription).
     pub const GOING_AWAY: u16 = 1001;
     pub const PROTOCOL_ERROR: u16 = 1002;
@@ -583,7 +584,15 @@ impl Connection {
                     reason: reason.into(),
                 }));
                 // A client that stopped reading does not hold the connection open.
-                let _ = tokio::time::timeout(CLOSE_WAIT, self.outlet.send(frame)).await;
+                let _ = tokio::time::timeout(CLOSE_WAIT, async {
+                    if self.outlet.send(frame).await.is_err() {
+                        // After the client's own close frame the socket takes no other
+                        // message: its answer, queued when that frame was read, goes out
+                        // with a flush.
+                        self.outlet.flush().await;
+                    }
+                })
+                .await;
                 true
             }
         }
@@ -722,7 +731,14 @@ fn client_input(
             let bytes = match message {
                 Ok(Message::Text(text)) => text.as_str().as_bytes().to_vec(),
                 Ok(Message::Binary(bytes)) => bytes.to_vec(),
-                Ok(Message::Close(_)) => return None,
+                Ok(Message::Close(frame)) => {
+                    // The closing handshake: the client's close frame is answered with one
+                    // that echoes its code (the socket queued it when it read the frame; the
+                    // connection's end flushes it), so the client sees a clean close, not 1006.
+                    let code = frame.map_or(close_code::NORMAL, |f| f.code);
+                    verdicts.send(Verdict::Close(code, String::new()));
+                    return None;
+                }
                 Ok(Message::Ping(_)) if !pings.take() => {
                     let close = Verdict::Close(close_code::POLICY, "Too many pings".to_owned());
                     verdicts.send(close);

@@ -132,6 +132,22 @@ impl WsClient {
         }
     }
 
+    /// Ends the connection as a client does, with a close frame of `code`; the code of the
+    /// close frame the server answers with, if it answers with one.
+    pub async fn close_from_client(&mut self, code: u16) -> Option<u16> {
+        self.socket
+            .close_with(code)
+            .await
+            .expect("the close frame is sent");
+        loop {
+            match tokio::time::timeout(PATIENCE, self.socket.next_json()).await {
+                Ok(Ok(_) | Err(WireError::NotJson(_))) => {}
+                Ok(Err(WireError::Closed(frame))) => return frame.map(|(code, _)| code),
+                Ok(Err(_)) | Err(_) => return None,
+            }
+        }
+    }
+
     /// Reads until the server closes; returns the close code.
     pub async fn close_code(&mut self) -> Option<u16> {
         self.messages_then_close().await.1

@@ -952,6 +952,27 @@ async fn an_operation_refused_before_it_runs_is_the_protocols_error_message() {
     }
 }
 
+/// A client that ends the connection with a close frame gets one back (the closing handshake),
+/// not a dropped connection its library reports as 1006, after a refusal too.
+#[tokio::test]
+async fn a_client_that_closes_gets_a_close_frame_back() {
+    let app = live_app().await;
+    for legacy in [false, true] {
+        let mut client = WsClient::connect(&app.ws_url(), legacy).await;
+        client
+            .subscribe(
+                "1",
+                "subscription { pipelineEvent { sequence } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(client.next_raw_type().await.as_deref(), Some("error"));
+        assert_eq!(client.close_from_client(1000).await, Some(1000));
+    }
+    let mut idle = WsClient::connect(&app.ws_url(), false).await;
+    assert_eq!(idle.close_from_client(4000).await, Some(4000));
+}
+
 #[tokio::test]
 async fn each_operation_on_a_websocket_reads_fresh_data() {
     let app = TestApp::with_demo().await;

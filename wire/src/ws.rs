@@ -205,6 +205,17 @@ impl Socket {
         }
     }
 
+    /// Sends a close frame with `code`, as a client ending the connection does; the server's
+    /// answering close frame is then read as `Err(WireError::Closed(Some(..)))`.
+    pub async fn close_with(&mut self, code: u16) -> Result<(), WireError> {
+        let frame = tungstenite::protocol::CloseFrame {
+            code: code.into(),
+            reason: "".into(),
+        };
+        self.stream.send(Message::Close(Some(frame))).await?;
+        Ok(())
+    }
+
     /// Sends a close frame.
     pub async fn close(&mut self) {
         // The server may already be gone; closing is best effort.
