@@ -33,7 +33,7 @@ use super::{
     fanout,
     outlet::{Closing, Event, Outlet},
 };
-use crate::error::ErrorCode;
+use crate::{error::ErrorCode, graphql::errors::refused_before_running};
 
 /// The close codes this server sends: graphql-transport-ws's own and the WebSocket standard's.
 pub mod close_code {
@@ -336,11 +336,19 @@ impl Guard {
     }
 }
 
+/// A result async-graphql answers an operation with, read back.
+#[derive(Deserialize)]
+struct Answer {
+    id: String,
+    payload: async_graphql::Response,
+}
+
 /// The `error` message, and its operation's id, for a result that refuses its operation before
-/// it ran: no data, and errors none of which has a path (parse, validation and limit errors;
-/// an error of an operation that ran names the field it came from, and stays a result, as
-/// the graphql-ws library's own server sends it).
+/// it ran ([`refused_before_running`]: parse, validation and limit errors; an error of an
+/// operation that ran names the field it came from, and stays a result, as the graphql-ws
+/// library's own server sends it).
 fn refusal(text: &str, protocol: WebSocketProtocols) -> Option<(String, String)> {
+    // Most answers are results with data: only these few are read again.
     let candidate = (text.starts_with(r#"{"type":"next""#)
         || text.starts_with(r#"{"type":"data""#))
         && text.contains(r#""data":null"#)
@@ -348,20 +356,14 @@ fn refusal(text: &str, protocol: WebSocketProtocols) -> Option<(String, String)>
     if !candidate {
         return None;
     }
-    let message: serde_json::Value = serde_json::from_str(text).ok()?;
-    let id = message["id"].as_str()?.to_owned();
-    let payload = &message["payload"];
-    let errors = payload["errors"].as_array()?;
-    if !payload["data"].is_null()
-        || errors.is_empty()
-        || errors.iter().any(|error| error.get("path").is_some())
-    {
+    let Answer { id, payload } = serde_json::from_str(text).ok()?;
+    if !refused_before_running(&payload) {
         return None;
     }
-    let payload = match (protocol, errors.as_slice()) {
+    let payload = match (protocol, payload.errors.as_slice()) {
         // subscriptions-transport-ws's `error` carries one error object.
-        (WebSocketProtocols::SubscriptionsTransportWS, [one]) => one.clone(),
-        _ => serde_json::json!(errors),
+        (WebSocketProtocols::SubscriptionsTransportWS, [one]) => serde_json::to_value(one).ok()?,
+        (_, errors) => serde_json::to_value(errors).ok()?,
     };
     // `type` first, as async-graphql writes its messages and as `server_message` reads them.
     let error = format!(
